@@ -1,0 +1,5 @@
+package teltonika_test
+
+import "io"
+
+var ioEOF = io.EOF
