@@ -53,7 +53,7 @@ func addSeeds(f *testing.F) {
 	for _, v := range []string{vecT1, vecT2, vecT3, vecT4, vecT5, vecT6, vecT7} {
 		f.Add(mustHex(f, v))
 	}
-	f.Add(mustHex(f, vecT1 + vecT2 + "ff" + vecT3))
+	f.Add(mustHex(f, vecT1+vecT2+"ff"+vecT3))
 }
 
 // FuzzSplitTCP checks that framing does not depend on where the stream is

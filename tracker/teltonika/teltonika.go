@@ -131,6 +131,7 @@ type Packet struct {
 	Codec   Codec
 	Records []Record
 	ios     []IO
+	spans   [][2]int // per record, its range in ios; scratch
 }
 
 // Decode decodes one TCP AVL data frame as returned by SplitTCP: preamble,
@@ -266,9 +267,7 @@ func (p *Packet) decodeData(data []byte) error {
 	p.ios = p.ios[:0]
 	// IO slices are assigned after all records are read, since appending to
 	// p.ios may move it.
-	type span struct{ lo, hi int }
-	var spansBuf [16]span
-	spans := spansBuf[:0]
+	p.spans = p.spans[:0]
 	for i := 0; i < count; i++ {
 		var rec Record
 		lo := len(p.ios)
@@ -276,7 +275,7 @@ func (p *Packet) decodeData(data []byte) error {
 			return err
 		}
 		p.Records = append(p.Records, rec)
-		spans = append(spans, span{lo, len(p.ios)})
+		p.spans = append(p.spans, [2]int{lo, len(p.ios)})
 	}
 	if c2 := int(r.u8()); r.err {
 		return ErrTruncated
@@ -287,8 +286,8 @@ func (p *Packet) decodeData(data []byte) error {
 		return fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(data)-r.off)
 	}
 	for i := range p.Records {
-		s := spans[i]
-		p.Records[i].IO = p.ios[s.lo:s.hi:s.hi]
+		s := p.spans[i]
+		p.Records[i].IO = p.ios[s[0]:s[1]:s[1]]
 	}
 	return nil
 }
