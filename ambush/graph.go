@@ -1,0 +1,298 @@
+package ambush
+
+import (
+	"container/heap"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"convoi"
+)
+
+// game is an Instance compiled for the solver: dense indices, adjacency in
+// compressed rows, sites attached to nodes and edges. Immutable once built;
+// per-query scratch lives in an oracle.
+type game struct {
+	in      *Instance
+	n       int
+	nodeIdx map[string]int32
+	head    []int32   // edge -> target node
+	tail    []int32   // edge -> source node
+	etime   []float64 // edge -> travel time
+	out     []int32   // CSR offsets, len n+1 (allowed edges only)
+	outE    []int32
+	nodeS   [][]int32 // node -> sites on it
+	edgeS   [][]int32 // edge -> sites on it
+	siteP   []float64
+	lbT     []float64 // lower bound on time to destination
+	origin  int32
+	dest    int32
+	timed   bool // attacker windows are modelled
+	windows []Window
+	nw      int // number of attacker windows (1 when static)
+	bound   float64
+	maxDur  []float64 // per slot: longest admissible route
+	// fastest route and its duration
+	fastest    *route
+	usual      int
+	feasibleFn []bool // per slot: the fastest route meets the deadline
+}
+
+// route is one origin-destination path with the sites it passes.
+type route struct {
+	edges []int32
+	dur   float64
+	pass  []passage // sorted by site, then offset
+	key   string
+}
+
+// passage is the time offset from departure at which a route passes a site.
+type passage struct {
+	site int32
+	off  float64
+}
+
+func compile(in *Instance) (*game, error) {
+	g := &game{in: in, n: len(in.Nodes), nodeIdx: make(map[string]int32, len(in.Nodes))}
+	for i, n := range in.Nodes {
+		g.nodeIdx[n.ID] = int32(i)
+	}
+	forbid := make(map[string]bool, len(in.Forbid))
+	for _, f := range in.Forbid {
+		forbid[f] = true
+	}
+	tagged := func(tags []string) bool {
+		for _, t := range tags {
+			if forbid[t] {
+				return true
+			}
+		}
+		return false
+	}
+	nodeOK := make([]bool, g.n)
+	for i, n := range in.Nodes {
+		nodeOK[i] = !tagged(n.Tags)
+	}
+	m := len(in.Edges)
+	g.head, g.tail, g.etime = make([]int32, m), make([]int32, m), make([]float64, m)
+	allowed := make([]bool, m)
+	g.out = make([]int32, g.n+1)
+	in2 := make([]int32, g.n+1)
+	for i, e := range in.Edges {
+		u, v := g.nodeIdx[e.From], g.nodeIdx[e.To]
+		g.tail[i], g.head[i], g.etime[i] = u, v, e.TimeS
+		allowed[i] = nodeOK[u] && nodeOK[v] && !tagged(e.Tags) && u != v
+		if allowed[i] {
+			g.out[u+1]++
+			in2[v+1]++
+		}
+	}
+	for i := 0; i < g.n; i++ {
+		g.out[i+1] += g.out[i]
+		in2[i+1] += in2[i]
+	}
+	g.outE = make([]int32, g.out[g.n])
+	inE := make([]int32, in2[g.n])
+	fill, fillIn := slices.Clone(g.out[:g.n]), slices.Clone(in2[:g.n])
+	for i := range in.Edges {
+		if !allowed[i] {
+			continue
+		}
+		u, v := g.tail[i], g.head[i]
+		g.outE[fill[u]] = int32(i)
+		fill[u]++
+		inE[fillIn[v]] = int32(i)
+		fillIn[v]++
+	}
+	g.nodeS, g.edgeS = make([][]int32, g.n), make([][]int32, m)
+	g.siteP = make([]float64, len(in.Sites))
+	for j, s := range in.Sites {
+		g.siteP[j] = s.P
+		if s.Edge != nil {
+			g.edgeS[*s.Edge] = append(g.edgeS[*s.Edge], int32(j))
+		} else {
+			v := g.nodeIdx[s.Node]
+			g.nodeS[v] = append(g.nodeS[v], int32(j))
+		}
+	}
+	g.origin, g.dest = g.nodeIdx[in.Origin], g.nodeIdx[in.Destination]
+	if !nodeOK[g.origin] || !nodeOK[g.dest] {
+		return nil, convoi.Errorf(convoi.EINVALID, "Ambush instance: the origin or destination carries a forbidden tag.")
+	}
+	g.timed = len(in.Windows) > 0
+	g.windows = in.Windows
+	g.nw = max(1, len(in.Windows))
+
+	// Reverse Dijkstra: exact time to the destination, the pruning bound.
+	g.lbT = make([]float64, g.n)
+	for i := range g.lbT {
+		g.lbT[i] = math.Inf(1)
+	}
+	g.lbT[g.dest] = 0
+	pq := &floatHeap{{node: g.dest}}
+	for pq.Len() > 0 {
+		it := heap.Pop(pq).(floatItem)
+		if it.d > g.lbT[it.node] {
+			continue
+		}
+		for k := in2[it.node]; k < in2[it.node+1]; k++ {
+			e := inE[k]
+			u := g.tail[e]
+			if d := it.d + g.etime[e]; d < g.lbT[u] {
+				g.lbT[u] = d
+				heap.Push(pq, floatItem{node: u, d: d})
+			}
+		}
+	}
+	fastest := g.lbT[g.origin]
+	if math.IsInf(fastest, 1) {
+		return nil, convoi.Errorf(convoi.EINVALID, "Ambush instance: no allowed route from %q to %q.", in.Origin, in.Destination)
+	}
+	g.bound = fastest * in.stretch() * (1 + 1e-12)
+	g.maxDur = make([]float64, len(in.Slots))
+	g.feasibleFn = make([]bool, len(in.Slots))
+	g.usual = -1
+	for s, t := range in.Slots {
+		g.maxDur[s] = g.bound
+		if in.Deadline != nil {
+			g.maxDur[s] = math.Min(g.bound, *in.Deadline-t+1e-9*math.Max(1, math.Abs(*in.Deadline)))
+		}
+		g.feasibleFn[s] = g.maxDur[s] >= fastest
+		if g.feasibleFn[s] {
+			g.usual = s
+		}
+	}
+	if g.usual < 0 {
+		return nil, convoi.Errorf(convoi.EINVALID, "Ambush instance: no departure slot lets even the fastest route (%.0f s) arrive before the deadline.", fastest)
+	}
+	if in.UsualSlot != nil {
+		if !g.feasibleFn[*in.UsualSlot] {
+			return nil, convoi.Errorf(convoi.EINVALID, "Ambush instance: the usual slot %d cannot meet the deadline.", *in.UsualSlot)
+		}
+		g.usual = *in.UsualSlot
+	}
+	o := newOracle(g)
+	r, _, ok := o.best(nil, -1, g.bound, math.Inf(1))
+	if !ok {
+		return nil, convoi.Errorf(convoi.EINTERNAL, "Ambush instance: fastest route not found.")
+	}
+	g.fastest = r
+	return g, nil
+}
+
+// staticMaxDur is the longest admissible route in the static game: the one
+// that still meets the deadline from the earliest slot.
+func (g *game) staticMaxDur() float64 {
+	return slices.Max(g.maxDur)
+}
+
+// makeRoute builds a route from its edges, computing its passages.
+func (g *game) makeRoute(edges []int32) *route {
+	r := &route{edges: edges}
+	var t float64
+	for _, j := range g.nodeS[g.origin] {
+		r.pass = append(r.pass, passage{j, 0})
+	}
+	var b strings.Builder
+	for i, e := range edges {
+		for _, j := range g.edgeS[e] {
+			r.pass = append(r.pass, passage{j, t + g.in.Sites[j].At*g.etime[e]})
+		}
+		t += g.etime[e]
+		for _, j := range g.nodeS[g.head[e]] {
+			r.pass = append(r.pass, passage{j, t})
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(int(e)))
+	}
+	r.dur, r.key = t, b.String()
+	slices.SortFunc(r.pass, func(a, b passage) int {
+		if a.site != b.site {
+			return int(a.site - b.site)
+		}
+		switch {
+		case a.off < b.off:
+			return -1
+		case a.off > b.off:
+			return 1
+		}
+		return 0
+	})
+	return r
+}
+
+// windowsAt appends to dst the indices of the windows containing t.
+func (g *game) windowsAt(dst []int, t float64) []int {
+	for w, win := range g.windows {
+		if win.Contains(t) {
+			dst = append(dst, w)
+		}
+	}
+	return dst
+}
+
+// hits calls fn(site, window) once for every attacker strategy that hits
+// route r departing at slot s (slot < 0 in the static game).
+func (g *game) hits(r *route, s int, scratch []int, fn func(site int32, w int)) []int {
+	for i := 0; i < len(r.pass); {
+		j := r.pass[i].site
+		k := i
+		for k < len(r.pass) && r.pass[k].site == j {
+			k++
+		}
+		if !g.timed {
+			fn(j, 0)
+		} else {
+			scratch = scratch[:0]
+			for _, p := range r.pass[i:k] {
+				scratch = g.windowsAt(scratch, g.in.Slots[s]+p.off)
+			}
+			slices.Sort(scratch)
+			for q, w := range scratch {
+				if q == 0 || scratch[q-1] != w {
+					fn(j, w)
+				}
+			}
+		}
+		i = k
+	}
+	return scratch
+}
+
+// payoff is the hit probability of attacker (site j, window w) against route r at slot s.
+func (g *game) payoff(r *route, s int, j int32, w int) float64 {
+	i, found := slices.BinarySearchFunc(r.pass, j, func(p passage, j int32) int { return int(p.site - j) })
+	if !found {
+		return 0
+	}
+	if !g.timed {
+		return g.siteP[j]
+	}
+	for ; i < len(r.pass) && r.pass[i].site == j; i++ {
+		if g.windows[w].Contains(g.in.Slots[s] + r.pass[i].off) {
+			return g.siteP[j]
+		}
+	}
+	return 0
+}
+
+type floatItem struct {
+	node int32
+	d    float64
+}
+
+type floatHeap []floatItem
+
+func (h floatHeap) Len() int           { return len(h) }
+func (h floatHeap) Less(i, j int) bool { return h[i].d < h[j].d }
+func (h floatHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *floatHeap) Push(x any)        { *h = append(*h, x.(floatItem)) }
+func (h *floatHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return it
+}

@@ -1,0 +1,283 @@
+package ambush
+
+import (
+	"math"
+	"slices"
+)
+
+// penalties are the defender's costs in a best-response query: additive
+// per-edge and per-node costs (the static game, or route diversification),
+// and, in the timed game, per-site costs that apply only inside windows.
+type penalties struct {
+	edge []float64 // per edge; nil means zero
+	node []float64 // per node, paid on arrival (and at the origin); nil means zero
+	site [][]siteCost
+}
+
+// siteCost is the attacker's weight on (site, window) times the site's hit probability.
+type siteCost struct {
+	w  int
+	wt float64
+}
+
+// label is a partial route in the label-setting search.
+type label struct {
+	node   int32
+	edge   int32 // edge that reached node, -1 at the origin
+	parent int32 // label index, -1 at the origin
+	pen, t float64
+}
+
+// oracle answers best-response queries on one game. Not safe for concurrent
+// use: it owns per-query scratch.
+type oracle struct {
+	g       *game
+	labels  []label
+	pq      []int32
+	minT    []float64
+	touched []int32
+	// dfs state for exact timed queries
+	onPath   []bool
+	dfsEdges []int32
+	dfsBest  []int32
+	dfsBud   int
+}
+
+func newOracle(g *game) *oracle {
+	o := &oracle{g: g, minT: make([]float64, g.n)}
+	for i := range o.minT {
+		o.minT[i] = math.Inf(1)
+	}
+	return o
+}
+
+// sitePen is the timed cost of passing site j at absolute time t.
+func (p *penalties) sitePen(g *game, j int32, t float64) float64 {
+	var c float64
+	for _, sc := range p.site[j] {
+		if g.windows[sc.w].Contains(t) {
+			c += sc.wt
+		}
+	}
+	return c
+}
+
+// stepPen is the cost of traversing edge e entered at offset t from a
+// departure at slotT.
+func (p *penalties) stepPen(g *game, e int32, t, slotT float64) float64 {
+	var c float64
+	if p == nil {
+		return 0
+	}
+	if p.edge != nil {
+		c += p.edge[e]
+	}
+	v := g.head[e]
+	if p.node != nil {
+		c += p.node[v]
+	}
+	if p.site != nil {
+		for _, j := range g.edgeS[e] {
+			if len(p.site[j]) > 0 {
+				c += p.sitePen(g, j, slotT+t+g.in.Sites[j].At*g.etime[e])
+			}
+		}
+		for _, j := range g.nodeS[v] {
+			if len(p.site[j]) > 0 {
+				c += p.sitePen(g, j, slotT+t+g.etime[e])
+			}
+		}
+	}
+	return c
+}
+
+func (p *penalties) startPen(g *game, slotT float64) float64 {
+	var c float64
+	if p == nil {
+		return 0
+	}
+	if p.node != nil {
+		c += p.node[g.origin]
+	}
+	if p.site != nil {
+		for _, j := range g.nodeS[g.origin] {
+			if len(p.site[j]) > 0 {
+				c += p.sitePen(g, j, slotT)
+			}
+		}
+	}
+	return c
+}
+
+// best returns the least-penalty route of duration at most maxDur departing
+// at slot (slot < 0: the static game), if its penalty is below incumbent.
+//
+// It is a bi-criteria label-setting search over (penalty, time) popped in
+// lexicographic order, pruned by the exact time-to-destination bound. With
+// additive penalties a label popped at a node is dominated exactly when an
+// earlier pop there had a smaller or equal time, so the first label popped
+// at the destination is optimal: the query is exact for the static game
+// under the stretch and deadline constraints. With timed site costs that
+// dominance is a heuristic (arriving later can dodge a window); bestTimed
+// handles that case.
+func (o *oracle) best(p *penalties, slot int, maxDur, incumbent float64) (*route, float64, bool) {
+	g := o.g
+	slotT := 0.0
+	if slot >= 0 {
+		slotT = g.in.Slots[slot]
+	}
+	for _, v := range o.touched {
+		o.minT[v] = math.Inf(1)
+	}
+	o.touched, o.labels, o.pq = o.touched[:0], o.labels[:0], o.pq[:0]
+	tol := 1e-9 * math.Max(1, maxDur)
+	if g.lbT[g.origin] > maxDur+tol {
+		return nil, 0, false
+	}
+	o.push(label{node: g.origin, edge: -1, parent: -1, pen: p.startPen(g, slotT)})
+	for len(o.pq) > 0 {
+		li := o.pop()
+		l := o.labels[li]
+		if l.pen >= incumbent {
+			return nil, 0, false
+		}
+		v := l.node
+		if o.minT[v] <= l.t {
+			continue
+		}
+		if math.IsInf(o.minT[v], 1) {
+			o.touched = append(o.touched, v)
+		}
+		o.minT[v] = l.t
+		if v == g.dest {
+			return g.makeRoute(o.path(li)), l.pen, true
+		}
+		for k := g.out[v]; k < g.out[v+1]; k++ {
+			e := g.outE[k]
+			w := g.head[e]
+			t := l.t + g.etime[e]
+			if t+g.lbT[w] > maxDur+tol || o.minT[w] <= t {
+				continue
+			}
+			o.push(label{node: w, edge: e, parent: li, pen: l.pen + p.stepPen(g, e, l.t, slotT), t: t})
+		}
+	}
+	return nil, 0, false
+}
+
+// bestTimed is the exact timed best response for small games: a depth-first
+// branch and bound over simple routes, pruned by time bounds and the
+// incumbent. It gives up (ok == false, exhausted == true) after budget node
+// expansions.
+func (o *oracle) bestTimed(p *penalties, slot int, maxDur, incumbent float64, budget int) (r *route, pen float64, found, exhausted bool) {
+	g := o.g
+	if o.onPath == nil {
+		o.onPath = make([]bool, g.n)
+	}
+	slotT := g.in.Slots[slot]
+	tol := 1e-9 * math.Max(1, maxDur)
+	o.dfsBud = budget
+	o.dfsEdges, o.dfsBest = o.dfsEdges[:0], o.dfsBest[:0]
+	best := incumbent
+	var rec func(v int32, t, pen float64) bool
+	rec = func(v int32, t, pen float64) bool {
+		if o.dfsBud--; o.dfsBud < 0 {
+			return false
+		}
+		if v == g.dest {
+			if pen < best {
+				best = pen
+				o.dfsBest = append(o.dfsBest[:0], o.dfsEdges...)
+				found = true
+			}
+			return true
+		}
+		o.onPath[v] = true
+		defer func() { o.onPath[v] = false }()
+		for k := g.out[v]; k < g.out[v+1]; k++ {
+			e := g.outE[k]
+			w := g.head[e]
+			nt := t + g.etime[e]
+			if o.onPath[w] || nt+g.lbT[w] > maxDur+tol {
+				continue
+			}
+			np := pen + p.stepPen(g, e, t, slotT)
+			if np >= best {
+				continue
+			}
+			o.dfsEdges = append(o.dfsEdges, e)
+			ok := rec(w, nt, np)
+			o.dfsEdges = o.dfsEdges[:len(o.dfsEdges)-1]
+			if !ok {
+				return false
+			}
+		}
+		return true
+	}
+	start := p.startPen(g, slotT)
+	if start >= incumbent || g.lbT[g.origin] > maxDur+tol {
+		return nil, 0, false, false
+	}
+	if !rec(g.origin, 0, start) {
+		return nil, 0, false, true
+	}
+	if !found {
+		return nil, 0, false, false
+	}
+	return g.makeRoute(slices.Clone(o.dfsBest)), best, true, false
+}
+
+func (o *oracle) path(li int32) []int32 {
+	var edges []int32
+	for ; o.labels[li].edge >= 0; li = o.labels[li].parent {
+		edges = append(edges, o.labels[li].edge)
+	}
+	slices.Reverse(edges)
+	return edges
+}
+
+// push and pop keep o.pq a binary min-heap of label indices ordered by (pen, t).
+func (o *oracle) less(a, b int32) bool {
+	la, lb := &o.labels[a], &o.labels[b]
+	if la.pen != lb.pen {
+		return la.pen < lb.pen
+	}
+	return la.t < lb.t
+}
+
+func (o *oracle) push(l label) {
+	o.labels = append(o.labels, l)
+	o.pq = append(o.pq, int32(len(o.labels)-1))
+	i := len(o.pq) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !o.less(o.pq[i], o.pq[p]) {
+			break
+		}
+		o.pq[i], o.pq[p] = o.pq[p], o.pq[i]
+		i = p
+	}
+}
+
+func (o *oracle) pop() int32 {
+	top := o.pq[0]
+	n := len(o.pq) - 1
+	o.pq[0] = o.pq[n]
+	o.pq = o.pq[:n]
+	i := 0
+	for {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && o.less(o.pq[l], o.pq[m]) {
+			m = l
+		}
+		if r < n && o.less(o.pq[r], o.pq[m]) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		o.pq[i], o.pq[m] = o.pq[m], o.pq[i]
+		i = m
+	}
+	return top
+}

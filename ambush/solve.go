@@ -1,0 +1,563 @@
+package ambush
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// Options tune Solve. The zero value means the defaults.
+type Options struct {
+	// MaxIterations bounds the double-oracle loop (default 2000). A loop cut
+	// short still returns a strategy; its Exploitability says how far from
+	// the equilibrium it is.
+	MaxIterations int
+	// Tolerance is the payoff gap below which a best response is not an
+	// improvement (default 1e-9).
+	Tolerance float64
+	// Alternatives is k for the "uniform among k alternatives" baseline (default 3).
+	Alternatives int
+	// ExactBudget bounds the node expansions of one exact timed best
+	// response (default 200,000); past it the solver falls back to the
+	// label-setting heuristic for the rest of the solve and reports
+	// ExactOracle false.
+	ExactBudget int
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxIterations <= 0 {
+		o.MaxIterations = 2000
+	}
+	if o.Tolerance <= 0 {
+		o.Tolerance = 1e-9
+	}
+	if o.Alternatives <= 0 {
+		o.Alternatives = 3
+	}
+	if o.ExactBudget <= 0 {
+		o.ExactBudget = 200_000
+	}
+	return o
+}
+
+// Strategy is the solver's report: the defender's mixed strategy, its
+// guarantee and the comparison figures. It is what a convoi.Plan stores as
+// its Strategy JSON. Probabilities sum to 1 over Plays; Routes and
+// Departures are its marginals.
+type Strategy struct {
+	Instance string    `json:"instance,omitempty"`
+	Epoch    time.Time `json:"epoch,omitempty"`
+	// Value is the guaranteed maximum hit probability: no site and window
+	// gives the attacker more than Value (up to Exploitability).
+	Value float64 `json:"value"`
+	// Exploitability is the attacker's best response against this strategy
+	// minus Value; at an equilibrium it is 0 up to rounding.
+	Exploitability float64 `json:"exploitability"`
+	// LowerBound is the defender's best response against the attacker's
+	// mix: no strategy can guarantee less. Meaningful when ExactOracle.
+	LowerBound  float64 `json:"lower_bound"`
+	ExactOracle bool    `json:"exact_oracle"`
+	Timed       bool    `json:"timed"` // attacker windows modelled
+	Converged   bool    `json:"converged"`
+	Iterations  int     `json:"iterations"`
+	Sites       int     `json:"sites"`
+	// FastestS is the fastest admissible travel time; MaxDurationS the stretch bound.
+	FastestS       float64 `json:"fastest_s"`
+	MaxDurationS   float64 `json:"max_duration_s"`
+	ExpectedExtraS float64 `json:"expected_extra_s"`
+	// FixedFastest is the value of always driving the fastest route at the usual slot.
+	FixedFastest Baseline `json:"fixed_fastest"`
+	// UniformAlternatives is the value of a uniform choice among k diverse
+	// admissible routes at the usual slot.
+	UniformAlternatives Baseline    `json:"uniform_alternatives"`
+	Routes              []Route     `json:"routes"`
+	Departures          []Departure `json:"departures"`
+	Plays               []Play      `json:"plays"`
+	Attack              []Attack    `json:"attack"`
+}
+
+// Baseline is the value of a simple plan, for comparison.
+type Baseline struct {
+	Value     float64 `json:"value"`
+	K         int     `json:"k"`
+	Slot      int     `json:"slot"`
+	DurationS float64 `json:"duration_s"` // mean travel time
+}
+
+// Route is one route of the strategy.
+type Route struct {
+	Nodes       []string `json:"nodes"`
+	Edges       []int    `json:"edges"` // indices into Instance.Edges
+	DurationS   float64  `json:"duration_s"`
+	Probability float64  `json:"probability"`
+	Sites       []string `json:"sites,omitempty"` // sites passed, by first passage
+}
+
+// Departure is the probability of one slot.
+type Departure struct {
+	Slot        int        `json:"slot"`
+	OffsetS     float64    `json:"offset_s"`
+	At          *time.Time `json:"at,omitempty"`
+	Probability float64    `json:"probability"`
+}
+
+// Play is one (route, slot) pure strategy with its probability: what Draw picks.
+type Play struct {
+	Route       int     `json:"route"`
+	Slot        int     `json:"slot"`
+	Probability float64 `json:"probability"`
+}
+
+// Attack is one attacker pure strategy in the equilibrium mix. Window is -1
+// in the static game.
+type Attack struct {
+	Site        string  `json:"site"`
+	Window      int     `json:"window"`
+	Probability float64 `json:"probability"`
+	Hit         float64 `json:"hit"` // its hit probability against the strategy
+}
+
+// play is a defender pure strategy: slot < 0 in the static game.
+type play struct {
+	r    int
+	slot int
+}
+
+// column is an attacker pure strategy.
+type column struct {
+	site int32
+	w    int
+}
+
+// solver is one Solve call's state.
+type solver struct {
+	g      *game
+	opt    Options
+	or     *oracle
+	routes []*route
+	byKey  map[string]int
+	rows   []play
+	rowIdx map[play]int
+	cols   []column
+	colIdx map[column]int
+	m      [][]float64
+	acc    []float64 // attacker payoff accumulator, site*nw + window
+	accHit []int32
+	exact  bool
+	useDFS bool
+	scr    []int
+}
+
+// Solve computes the defender's optimal mixed strategy over (route, slot) by
+// double oracle: it alternates an LP on the restricted matrix game with the
+// attacker's exact best response (site and window) and the defender's best
+// response (a least-penalty admissible route under the attacker's mix),
+// until neither improves by more than Tolerance. It checks ctx between
+// iterations. Invalid instances are EINVALID errors.
+func Solve(ctx context.Context, in *Instance, opt Options) (*Strategy, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	g, err := compile(in)
+	if err != nil {
+		return nil, err
+	}
+	return solveGame(ctx, g, opt.withDefaults())
+}
+
+func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
+	s := &solver{g: g, opt: opt, or: newOracle(g), byKey: map[string]int{},
+		rowIdx: map[play]int{}, colIdx: map[column]int{}, exact: true, useDFS: g.timed}
+	s.acc = make([]float64, len(g.siteP)*g.nw)
+
+	first := play{r: s.addRoute(g.fastest), slot: -1}
+	if g.timed {
+		first.slot = g.usual
+	}
+	s.addRow(first)
+	if _, cs := s.attackerBR([]float64{1}, 0); len(cs) > 0 {
+		s.addCol(cs[0])
+	}
+
+	var (
+		x, y      []float64
+		v, lower  float64
+		converged bool
+		iter      int
+		err       error
+	)
+	for iter = 1; iter <= opt.MaxIterations; iter++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if len(s.cols) == 0 {
+			// No site on any route found so far: a perfect plan.
+			x, y, v = []float64{1}, nil, 0
+			s.rows = s.rows[:1]
+			converged, lower = true, 0
+			break
+		}
+		x, y, v, err = solveMatrixGame(s.m)
+		if err != nil {
+			return nil, fmt.Errorf("restricted game: %w", err)
+		}
+		_, newCols := s.attackerBR(x, v+opt.Tolerance)
+		var newRows []play
+		newRows, lower, err = s.defenderBR(ctx, y, v-opt.Tolerance)
+		if err != nil {
+			return nil, err
+		}
+		if len(newCols) == 0 && len(newRows) == 0 {
+			converged = true
+			break
+		}
+		for _, c := range newCols {
+			s.addCol(c)
+		}
+		for _, r := range newRows {
+			s.addRow(r)
+		}
+	}
+	if iter > opt.MaxIterations {
+		iter = opt.MaxIterations
+		// x and y belong to the last solved restricted game; rows and
+		// columns added after it are ignored below.
+	}
+	return s.report(x, y, v, lower, converged, iter)
+}
+
+func (s *solver) addRoute(r *route) int {
+	if i, ok := s.byKey[r.key]; ok {
+		return i
+	}
+	s.routes = append(s.routes, r)
+	s.byKey[r.key] = len(s.routes) - 1
+	return len(s.routes) - 1
+}
+
+func (s *solver) addRow(p play) {
+	if _, ok := s.rowIdx[p]; ok {
+		return
+	}
+	row := make([]float64, len(s.cols))
+	for c, col := range s.cols {
+		row[c] = s.g.payoff(s.routes[p.r], max(p.slot, 0), col.site, col.w)
+	}
+	s.rowIdx[p] = len(s.rows)
+	s.rows = append(s.rows, p)
+	s.m = append(s.m, row)
+}
+
+func (s *solver) addCol(c column) {
+	if _, ok := s.colIdx[c]; ok {
+		return
+	}
+	s.colIdx[c] = len(s.cols)
+	s.cols = append(s.cols, c)
+	for i, p := range s.rows {
+		s.m[i] = append(s.m[i], s.g.payoff(s.routes[p.r], max(p.slot, 0), c.site, c.w))
+	}
+}
+
+// attackerBR evaluates every (site, window) against the defender's mix x
+// over s.rows and returns the best payoff and up to 8 columns above
+// threshold, best first. It is exact: it walks every site each route passes.
+func (s *solver) attackerBR(x []float64, threshold float64) (float64, []column) {
+	g := s.g
+	for _, k := range s.accHit {
+		s.acc[k] = 0
+	}
+	s.accHit = s.accHit[:0]
+	for i, p := range s.rows {
+		if i >= len(x) || x[i] <= 0 {
+			continue
+		}
+		xi := x[i]
+		s.scr = g.hits(s.routes[p.r], max(p.slot, 0), s.scr, func(j int32, w int) {
+			k := int32(int(j)*g.nw + w)
+			if s.acc[k] == 0 {
+				s.accHit = append(s.accHit, k)
+			}
+			s.acc[k] += xi * g.siteP[j]
+		})
+	}
+	best := 0.0
+	var cand []int32
+	for _, k := range s.accHit {
+		best = math.Max(best, s.acc[k])
+		if s.acc[k] > threshold {
+			cand = append(cand, k)
+		}
+	}
+	slices.SortFunc(cand, func(a, b int32) int {
+		switch {
+		case s.acc[a] > s.acc[b]:
+			return -1
+		case s.acc[a] < s.acc[b]:
+			return 1
+		}
+		return int(a - b)
+	})
+	if len(cand) > 8 {
+		cand = cand[:8]
+	}
+	cols := make([]column, len(cand))
+	for i, k := range cand {
+		cols[i] = column{site: k / int32(g.nw), w: int(k) % g.nw}
+		if !g.timed {
+			cols[i].w = 0
+		}
+	}
+	return best, cols
+}
+
+// defenderBR returns the defender plays whose cost against the attacker's
+// mix y is below threshold (at most one per slot) and the best cost found.
+func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64) ([]play, float64, error) {
+	g := s.g
+	pen := &penalties{}
+	if !g.timed {
+		pen.edge = make([]float64, len(g.etime))
+		pen.node = make([]float64, g.n)
+		for c, col := range s.cols {
+			if y[c] <= 0 {
+				continue
+			}
+			st := g.in.Sites[col.site]
+			if st.Edge != nil {
+				pen.edge[*st.Edge] += y[c] * g.siteP[col.site]
+			} else {
+				pen.node[g.nodeIdx[st.Node]] += y[c] * g.siteP[col.site]
+			}
+		}
+		r, cost, ok := s.or.best(pen, -1, g.staticMaxDur(), math.Inf(1))
+		if !ok {
+			return nil, 0, fmt.Errorf("defender best response: no admissible route")
+		}
+		if cost < threshold {
+			return []play{{r: s.addRoute(r), slot: -1}}, cost, nil
+		}
+		return nil, cost, nil
+	}
+	pen.site = make([][]siteCost, len(g.siteP))
+	for c, col := range s.cols {
+		if y[c] > 0 {
+			pen.site[col.site] = append(pen.site[col.site], siteCost{w: col.w, wt: y[c] * g.siteP[col.site]})
+		}
+	}
+	var out []play
+	lower := math.Inf(1)
+	for slot := range g.in.Slots {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
+		if !g.feasibleFn[slot] {
+			continue
+		}
+		var (
+			r    *route
+			cost float64
+			ok   bool
+		)
+		if s.useDFS {
+			var exhausted bool
+			r, cost, ok, exhausted = s.or.bestTimed(pen, slot, g.maxDur[slot], math.Inf(1), s.opt.ExactBudget)
+			if exhausted {
+				s.useDFS, s.exact = false, false
+			}
+		}
+		if !s.useDFS {
+			r, cost, ok = s.or.best(pen, slot, g.maxDur[slot], math.Inf(1))
+		}
+		if !ok {
+			continue
+		}
+		lower = math.Min(lower, cost)
+		if cost < threshold {
+			out = append(out, play{r: s.addRoute(r), slot: slot})
+		}
+	}
+	if math.IsInf(lower, 1) {
+		return nil, 0, fmt.Errorf("defender best response: no admissible route")
+	}
+	return out, lower, nil
+}
+
+// report turns the restricted equilibrium into a Strategy.
+func (s *solver) report(x, y []float64, v, lower float64, converged bool, iter int) (*Strategy, error) {
+	g := s.g
+	rows := s.rows[:len(x)]
+	// Expand static plays over the slots where the route meets the deadline:
+	// the value does not depend on the departure, its unpredictability does.
+	type wplay struct {
+		p  play
+		pr float64
+	}
+	var plays []wplay
+	for i, p := range rows {
+		if x[i] <= 1e-12 {
+			continue
+		}
+		if p.slot >= 0 {
+			plays = append(plays, wplay{p, x[i]})
+			continue
+		}
+		var ok []int
+		for slot := range g.in.Slots {
+			if s.routes[p.r].dur <= g.maxDur[slot] {
+				ok = append(ok, slot)
+			}
+		}
+		for _, slot := range ok {
+			plays = append(plays, wplay{play{p.r, slot}, x[i] / float64(len(ok))})
+		}
+	}
+	var total float64
+	for _, p := range plays {
+		total += p.pr
+	}
+	st := &Strategy{
+		Instance: g.in.Name, Epoch: g.in.Epoch, Value: v, ExactOracle: s.exact, Timed: g.timed,
+		Converged: converged, Iterations: iter, Sites: len(g.siteP),
+		FastestS: g.fastest.dur, MaxDurationS: g.bound,
+	}
+	// Exact attacker evaluation of the reported (normalised) strategy.
+	s.rows = s.rows[:0]
+	xs := make([]float64, len(plays))
+	for i, p := range plays {
+		xs[i] = p.pr / total
+		s.rows = append(s.rows, p.p)
+	}
+	u, _ := s.attackerBR(xs, math.Inf(1))
+	st.Exploitability = u - v
+	if s.exact {
+		st.LowerBound = lower
+	}
+	routeOut := map[int]int{}
+	depProb := make([]float64, len(g.in.Slots))
+	for i, p := range plays {
+		ri, ok := routeOut[p.p.r]
+		if !ok {
+			ri = len(st.Routes)
+			routeOut[p.p.r] = ri
+			st.Routes = append(st.Routes, s.routeOut(s.routes[p.p.r]))
+		}
+		st.Routes[ri].Probability += xs[i]
+		depProb[p.p.slot] += xs[i]
+		st.Plays = append(st.Plays, Play{Route: ri, Slot: p.p.slot, Probability: xs[i]})
+		st.ExpectedExtraS += xs[i] * (s.routes[p.p.r].dur - g.fastest.dur)
+	}
+	for slot, pr := range depProb {
+		if pr <= 0 {
+			continue
+		}
+		d := Departure{Slot: slot, OffsetS: g.in.Slots[slot], Probability: pr}
+		if t := g.in.SlotTime(slot); !t.IsZero() {
+			d.At = &t
+		}
+		st.Departures = append(st.Departures, d)
+	}
+	for c, col := range s.cols {
+		if c >= len(y) || y[c] <= 1e-12 {
+			continue
+		}
+		a := Attack{Site: g.in.Sites[col.site].ID, Window: col.w, Probability: y[c]}
+		if !g.timed {
+			a.Window = -1
+		}
+		for k, p := range s.rows {
+			a.Hit += xs[k] * g.payoff(s.routes[p.r], p.slot, col.site, col.w)
+		}
+		st.Attack = append(st.Attack, a)
+	}
+	slices.SortFunc(st.Attack, func(a, b Attack) int {
+		switch {
+		case a.Probability > b.Probability:
+			return -1
+		case a.Probability < b.Probability:
+			return 1
+		}
+		return 0
+	})
+	st.FixedFastest = s.baseline([]*route{g.fastest})
+	st.UniformAlternatives = s.baseline(s.alternatives(s.opt.Alternatives))
+	return st, nil
+}
+
+func (s *solver) routeOut(r *route) Route {
+	g := s.g
+	out := Route{DurationS: r.dur, Nodes: []string{g.in.Origin}}
+	for _, e := range r.edges {
+		out.Edges = append(out.Edges, int(e))
+		out.Nodes = append(out.Nodes, g.in.Nodes[g.head[e]].ID)
+	}
+	ps := slices.Clone(r.pass)
+	slices.SortStableFunc(ps, func(a, b passage) int {
+		switch {
+		case a.off < b.off:
+			return -1
+		case a.off > b.off:
+			return 1
+		}
+		return 0
+	})
+	seen := map[int32]bool{}
+	for _, p := range ps {
+		if !seen[p.site] {
+			seen[p.site] = true
+			out.Sites = append(out.Sites, g.in.Sites[p.site].ID)
+		}
+	}
+	return out
+}
+
+// baseline is the attacker's best response against a uniform choice among
+// routes, all departing at the usual slot.
+func (s *solver) baseline(routes []*route) Baseline {
+	g := s.g
+	b := Baseline{K: len(routes), Slot: g.usual}
+	if len(routes) == 0 {
+		return b
+	}
+	saveR, saveRows := s.routes, s.rows
+	s.routes, s.rows = routes, nil
+	x := make([]float64, len(routes))
+	for i, r := range routes {
+		s.rows = append(s.rows, play{r: i, slot: g.usual})
+		x[i] = 1 / float64(len(routes))
+		b.DurationS += r.dur / float64(len(routes))
+	}
+	b.Value, _ = s.attackerBR(x, math.Inf(1))
+	s.routes, s.rows = saveR, saveRows
+	return b
+}
+
+// alternatives returns up to k distinct admissible routes at the usual slot
+// by the penalty method: each found route makes its edges 100% costlier for
+// the next search, which then minimises the penalised time under the
+// stretch bound.
+func (s *solver) alternatives(k int) []*route {
+	g := s.g
+	out := []*route{g.fastest}
+	seen := map[string]bool{g.fastest.key: true}
+	pen := &penalties{edge: slices.Clone(g.etime)}
+	for _, e := range g.fastest.edges {
+		pen.edge[e] += g.etime[e]
+	}
+	for try := 0; try < 3*k && len(out) < k; try++ {
+		r, _, ok := s.or.best(pen, g.usual, g.maxDur[g.usual], math.Inf(1))
+		if !ok {
+			break
+		}
+		for _, e := range r.edges {
+			pen.edge[e] += g.etime[e]
+		}
+		if !seen[r.key] {
+			seen[r.key] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
