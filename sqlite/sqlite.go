@@ -1,0 +1,529 @@
+// Package sqlite implements the convoi service interfaces on an embedded
+// SQLite database, through the pure-Go driver modernc.org/sqlite (no cgo).
+//
+// Usage:
+//
+//	db := sqlite.NewDB(filepath.Join(dataDir, "convoi.db"))
+//	db.Now = clock // optional; defaults to time.Now
+//	if err := db.Open(ctx); err != nil { ... } // creates the file, applies migrations
+//	defer db.Close()
+//	sites := sqlite.NewSiteService(db)
+//	movements := sqlite.NewMovementService(db)
+//	...
+//
+// Every service method runs in exactly one transaction, so a failed call
+// writes nothing. Writes go through a single writer connection (BEGIN
+// IMMEDIATE), so writers queue in Go instead of failing with SQLITE_BUSY;
+// reads use a separate pool of read-only connections that WAL lets run beside
+// the writer. The author of every write is convoi.UserIDFromContext(ctx)
+// (0 for the system, for example the demo loader or the command line); times
+// come from DB.Now, never from time.Now.
+//
+// Durability: the database runs in WAL mode with synchronous=FULL, so a call
+// that returned nil survives both kill -9 and power loss (the WAL is fsynced
+// at every commit). synchronous=NORMAL would survive kill -9 but could lose
+// the last commits on power loss; trackers acknowledge records once stored,
+// so an acknowledged position must survive both. See
+// docs/benchmarks-sqlite.md for what it costs.
+//
+// Times of entities are stored as fixed-width UTC RFC 3339 text with
+// nanoseconds (so that text order is time order); positions and device
+// events store unix nanoseconds as integers for speed and compactness.
+//
+// This package imports convoi and the standard library and the driver only;
+// it must not import other adapters or engines.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"convoi"
+
+	sqlite3 "modernc.org/sqlite"
+	sqlitelib "modernc.org/sqlite/lib"
+)
+
+//go:embed migration/*.sql
+var migrationFS embed.FS
+
+// DefaultIdempotencyTTL is how long an idempotency record blocks its key.
+const DefaultIdempotencyTTL = 24 * time.Hour
+
+// DB is a SQLite database and its connection pools. Create it with NewDB,
+// set the exported fields, then call Open.
+type DB struct {
+	// DSN is the database file path (or "file:" URI) given to NewDB.
+	DSN string
+
+	// Now returns the current time; it stamps created_at, updated_at,
+	// transitions, token use and expiry. Defaults to time.Now.
+	Now func() time.Time
+
+	// IdempotencyTTL is how long SaveIdempotency refuses to replace a record
+	// with the same (user, key). Defaults to DefaultIdempotencyTTL.
+	IdempotencyTTL time.Duration
+
+	// BusyTimeout bounds how long a connection waits on a lock held by
+	// another process (for example `convoi migrate` beside `convoi serve`).
+	BusyTimeout time.Duration
+
+	writer *sql.DB // one connection: all writes, BEGIN IMMEDIATE
+	reader *sql.DB // read-only connections
+
+	// prepared on writer at Open: the position ingest hot path.
+	insertPosition *sql.Stmt
+	insertEvent    *sql.Stmt
+
+	ctx    context.Context // lifecycle context, ended by Close
+	cancel context.CancelFunc
+}
+
+// NewDB returns a DB for the file at dsn (a path, or a "file:" URI without
+// query parameters). ":memory:" is accepted for throwaway use; it then uses a
+// single connection for reads and writes.
+func NewDB(dsn string) *DB {
+	db := &DB{
+		DSN:            dsn,
+		Now:            time.Now,
+		IdempotencyTTL: DefaultIdempotencyTTL,
+		BusyTimeout:    5 * time.Second,
+	}
+	db.ctx, db.cancel = context.WithCancel(context.Background())
+	return db
+}
+
+// Open creates the database file and its directory if needed, sets the
+// connection pragmas (WAL, foreign keys, busy timeout, synchronous=FULL)
+// and applies the embedded migrations that have not been applied yet.
+func (db *DB) Open(ctx context.Context) (err error) {
+	if db.DSN == "" {
+		return fmt.Errorf("dsn required")
+	}
+	if db.Now == nil {
+		db.Now = time.Now
+	}
+	if db.IdempotencyTTL <= 0 {
+		db.IdempotencyTTL = DefaultIdempotencyTTL
+	}
+	memory := db.DSN == ":memory:"
+	path := strings.TrimPrefix(db.DSN, "file:")
+	if !memory {
+		if dir := filepath.Dir(path); dir != "" && dir != "." {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return fmt.Errorf("create data directory: %w", err)
+			}
+		}
+	}
+	defer func() {
+		if err != nil {
+			db.closePools()
+		}
+	}()
+
+	if db.writer, err = sql.Open("sqlite", db.dsn(path, false)); err != nil {
+		return fmt.Errorf("open writer: %w", err)
+	}
+	db.writer.SetMaxOpenConns(1)
+	db.writer.SetMaxIdleConns(1)
+	db.writer.SetConnMaxLifetime(0)
+	db.writer.SetConnMaxIdleTime(0)
+	if err := db.writer.PingContext(ctx); err != nil {
+		return fmt.Errorf("open %s: %w", db.DSN, err)
+	}
+	if err := db.migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+
+	if memory {
+		db.reader = db.writer
+	} else {
+		if db.reader, err = sql.Open("sqlite", db.dsn(path, true)); err != nil {
+			return fmt.Errorf("open reader: %w", err)
+		}
+		n := max(4, runtime.GOMAXPROCS(0))
+		db.reader.SetMaxOpenConns(n)
+		db.reader.SetMaxIdleConns(n)
+	}
+
+	if db.insertPosition, err = db.writer.PrepareContext(ctx, insertPositionSQL); err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	if db.insertEvent, err = db.writer.PrepareContext(ctx, insertEventSQL); err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	return nil
+}
+
+// dsn builds the driver DSN. Pragmas run on every new connection.
+func (db *DB) dsn(path string, readOnly bool) string {
+	if path == ":memory:" {
+		path = "file::memory:"
+	} else {
+		path = "file:" + path
+	}
+	q := url.Values{}
+	ms := db.BusyTimeout.Milliseconds()
+	if ms <= 0 {
+		ms = 5000
+	}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", ms))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(FULL)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	return path + "?" + q.Encode()
+}
+
+// Close stops the lifecycle context and closes the connections. Calls in
+// flight fail.
+func (db *DB) Close() error {
+	db.cancel()
+	return db.closePools()
+}
+
+func (db *DB) closePools() error {
+	var errs []error
+	for _, s := range []*sql.Stmt{db.insertPosition, db.insertEvent} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	db.insertPosition, db.insertEvent = nil, nil
+	if db.reader != nil && db.reader != db.writer {
+		errs = append(errs, db.reader.Close())
+	}
+	if db.writer != nil {
+		errs = append(errs, db.writer.Close())
+	}
+	db.reader, db.writer = nil, nil
+	return errors.Join(errs...)
+}
+
+// migrate applies every embedded migration not yet recorded in the
+// migrations table, each in its own transaction, in file-name order.
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (
+		name TEXT PRIMARY KEY,
+		applied_at TEXT NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("create migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrationFS, "migration/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := db.migrateFile(ctx, name); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (db *DB) migrateFile(ctx context.Context, name string) error {
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM migrations WHERE name = ?`, name).Scan(&n); err != nil {
+		return err
+	} else if n != 0 {
+		return nil
+	}
+	buf, err := fs.ReadFile(migrationFS, name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, string(buf)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO migrations (name, applied_at) VALUES (?, ?)`,
+		name, formatTime(db.Now())); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Migrations returns the names of the applied migrations, in order.
+func (db *DB) Migrations(ctx context.Context) ([]string, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT name FROM migrations ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		names = append(names, s)
+	}
+	return names, rows.Err()
+}
+
+// Tx wraps a transaction with the time and author of the service call.
+type Tx struct {
+	*sql.Tx
+	db  *DB
+	now time.Time     // one timestamp for everything the call writes
+	by  convoi.UserID // author from the context
+}
+
+// beginWrite starts an IMMEDIATE transaction on the writer connection.
+func (db *DB) beginWrite(ctx context.Context) (*Tx, error) {
+	if db.writer == nil {
+		return nil, convoi.Errorf(convoi.EUNAVAILABLE, "Database is not open.")
+	}
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	return &Tx{Tx: tx, db: db, now: db.Now().UTC(), by: convoi.UserIDFromContext(ctx)}, nil
+}
+
+// beginRead starts a read transaction on the reader pool: a consistent
+// snapshot for a listing and its count.
+func (db *DB) beginRead(ctx context.Context) (*Tx, error) {
+	if db.reader == nil {
+		return nil, convoi.Errorf(convoi.EUNAVAILABLE, "Database is not open.")
+	}
+	tx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: db.reader != db.writer})
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	return &Tx{Tx: tx, db: db, now: db.Now().UTC(), by: convoi.UserIDFromContext(ctx)}, nil
+}
+
+// exists reports whether table has a row with id. table is a constant.
+func (tx *Tx) exists(ctx context.Context, table string, id int64) (bool, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE id = ?`, id).Scan(&n)
+	return n > 0, err
+}
+
+// mustExist returns an EINVALID error naming what when the referenced row
+// is missing. A zero id is not checked (it means "none").
+func (tx *Tx) mustExist(ctx context.Context, table, what string, id int64) error {
+	if id == 0 {
+		return nil
+	}
+	ok, err := tx.exists(ctx, table, id)
+	if err != nil {
+		return err
+	} else if !ok {
+		return convoi.Errorf(convoi.EINVALID, "%s %d does not exist.", what, id)
+	}
+	return nil
+}
+
+// timeFormat is fixed-width so that text order is time order.
+const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("parse time %q: %w", s, err)
+	}
+	return t.UTC(), nil
+}
+
+// nullTime formats an optional time.
+func nullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return formatTime(*t)
+}
+
+// nullID stores a zero ID as NULL so that foreign keys accept "none".
+func nullID[T ~int64](id T) any {
+	if id == 0 {
+		return nil
+	}
+	return int64(id)
+}
+
+// sqliteCode returns the extended result code of a driver error, or 0.
+func sqliteCode(err error) int {
+	var e *sqlite3.Error
+	if errors.As(err, &e) {
+		return e.Code()
+	}
+	return 0
+}
+
+func isUnique(err error) bool {
+	c := sqliteCode(err)
+	return c == sqlitelib.SQLITE_CONSTRAINT_UNIQUE || c == sqlitelib.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+func isForeignKey(err error) bool {
+	return sqliteCode(err) == sqlitelib.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+// writeErr maps constraint violations that slipped past the explicit checks
+// to application errors; conflict names what was duplicated.
+func writeErr(err error, conflict string) error {
+	switch {
+	case err == nil:
+		return nil
+	case isUnique(err):
+		return convoi.Errorf(convoi.ECONFLICT, "%s", conflict)
+	case isForeignKey(err):
+		return convoi.Errorf(convoi.EINVALID, "A referenced record does not exist.")
+	case sqliteCode(err)&0xff == sqlitelib.SQLITE_CONSTRAINT:
+		return convoi.Errorf(convoi.EINVALID, "Constraint violated: %s.", err)
+	}
+	return err
+}
+
+// where accumulates the conditions and arguments of a filtered listing.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// limitOffset returns the LIMIT clause of a normalized page.
+func limitOffset(p convoi.Page) string {
+	p = p.Normalize()
+	return fmt.Sprintf(" LIMIT %d OFFSET %d", p.Limit, p.Offset)
+}
+
+// count returns the number of rows of from (table and WHERE) matching w.
+func (tx *Tx) count(ctx context.Context, from string, w *where) (int, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+from+w.String(), w.args...).Scan(&n)
+	return n, err
+}
+
+// fold is the case folding used for case-insensitive substring filters.
+// SQLite's lower() only folds ASCII; this is registered as convoi_fold.
+func fold(s string) string { return strings.ToLower(s) }
+
+func init() {
+	sqlite3.MustRegisterDeterministicScalarFunction("convoi_fold", 1, func(ctx *sqlite3.FunctionContext, args []driver.Value) (driver.Value, error) {
+		switch v := args[0].(type) {
+		case string:
+			return fold(v), nil
+		case []byte:
+			return fold(string(v)), nil
+		case nil:
+			return nil, nil
+		default:
+			return fold(fmt.Sprint(v)), nil
+		}
+	})
+}
+
+// timeCol scans a text time column into a time.Time (NULL gives the zero time).
+type timeCol struct{ t *time.Time }
+
+func (c timeCol) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		*c.t = time.Time{}
+		return nil
+	case string:
+		t, err := parseTime(v)
+		*c.t = t
+		return err
+	case []byte:
+		t, err := parseTime(string(v))
+		*c.t = t
+		return err
+	}
+	return fmt.Errorf("scan time: unexpected %T", v)
+}
+
+// nullTimeCol scans a nullable text time column into a *time.Time.
+type nullTimeCol struct{ t **time.Time }
+
+func (c nullTimeCol) Scan(v any) error {
+	if v == nil {
+		*c.t = nil
+		return nil
+	}
+	var t time.Time
+	if err := (timeCol{&t}).Scan(v); err != nil {
+		return err
+	}
+	*c.t = &t
+	return nil
+}
+
+// jsonCol scans a JSON text column into v (NULL leaves v as it is).
+type jsonCol struct{ v any }
+
+func (c jsonCol) Scan(v any) error {
+	switch b := v.(type) {
+	case nil:
+		return nil
+	case string:
+		return json.Unmarshal([]byte(b), c.v)
+	case []byte:
+		return json.Unmarshal(b, c.v)
+	}
+	return fmt.Errorf("scan json: unexpected %T", v)
+}
+
+// idCol scans a nullable integer column into a named ID (NULL gives 0).
+type idCol[T ~int64] struct{ id *T }
+
+func (c idCol[T]) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		*c.id = 0
+	case int64:
+		*c.id = T(v)
+	default:
+		return fmt.Errorf("scan id: unexpected %T", v)
+	}
+	return nil
+}
+
+// toJSON marshals a value for a JSON column; a value that cannot be
+// represented (NaN, infinities, unsupported types) is EINVALID.
+func toJSON(what string, v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", convoi.Errorf(convoi.EINVALID, "%s cannot be stored: %v.", what, err)
+	}
+	return string(b), nil
+}
