@@ -36,6 +36,7 @@ type oracle struct {
 	pq      []int32
 	minT    []float64
 	touched []int32
+	bminT   map[uint64]float64 // (node, time bucket) -> least popped time
 	// dfs state for exact timed queries
 	onPath   []bool
 	dfsEdges []int32
@@ -91,6 +92,17 @@ func (p *penalties) stepPen(g *game, e int32, t, slotT float64) float64 {
 	return c
 }
 
+// routeCost is the timed cost of route r departing at slotT.
+func (p *penalties) routeCost(g *game, r *route, slotT float64) float64 {
+	var c float64
+	for _, ps := range r.pass {
+		if len(p.site[ps.site]) > 0 {
+			c += p.sitePen(g, ps.site, slotT+ps.off)
+		}
+	}
+	return c
+}
+
 func (p *penalties) startPen(g *game, slotT float64) float64 {
 	var c float64
 	if p == nil {
@@ -121,6 +133,14 @@ func (p *penalties) startPen(g *game, slotT float64) float64 {
 // dominance is a heuristic (arriving later can dodge a window); bestTimed
 // handles that case.
 func (o *oracle) best(p *penalties, slot int, maxDur, incumbent float64) (*route, float64, bool) {
+	return o.bestBucketed(p, slot, maxDur, incumbent, 0)
+}
+
+// bestBucketed is best with dominance restricted to labels whose absolute
+// times fall in the same bucket of width bucket (0: no buckets). Buckets
+// keep later labels alive in the timed game, where arriving later can dodge
+// a window; they make the heuristic stronger, not exact.
+func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket float64) (*route, float64, bool) {
 	g := o.g
 	slotT := 0.0
 	if slot >= 0 {
@@ -130,6 +150,19 @@ func (o *oracle) best(p *penalties, slot int, maxDur, incumbent float64) (*route
 		o.minT[v] = math.Inf(1)
 	}
 	o.touched, o.labels, o.pq = o.touched[:0], o.labels[:0], o.pq[:0]
+	if bucket > 0 {
+		if o.bminT == nil {
+			o.bminT = map[uint64]float64{}
+		}
+		clear(o.bminT)
+	}
+	dominated := func(v int32, t float64) bool {
+		if bucket <= 0 {
+			return o.minT[v] <= t
+		}
+		m, ok := o.bminT[uint64(v)<<32|uint64(uint32(int64(math.Floor((slotT+t)/bucket))))]
+		return ok && m <= t
+	}
 	tol := 1e-9 * math.Max(1, maxDur)
 	if g.lbT[g.origin] > maxDur+tol {
 		return nil, 0, false
@@ -142,13 +175,17 @@ func (o *oracle) best(p *penalties, slot int, maxDur, incumbent float64) (*route
 			return nil, 0, false
 		}
 		v := l.node
-		if o.minT[v] <= l.t {
+		if dominated(v, l.t) {
 			continue
 		}
-		if math.IsInf(o.minT[v], 1) {
-			o.touched = append(o.touched, v)
+		if bucket > 0 {
+			o.bminT[uint64(v)<<32|uint64(uint32(int64(math.Floor((slotT+l.t)/bucket))))] = l.t
+		} else {
+			if math.IsInf(o.minT[v], 1) {
+				o.touched = append(o.touched, v)
+			}
+			o.minT[v] = l.t
 		}
-		o.minT[v] = l.t
 		if v == g.dest {
 			return g.makeRoute(o.path(li)), l.pen, true
 		}
@@ -156,7 +193,7 @@ func (o *oracle) best(p *penalties, slot int, maxDur, incumbent float64) (*route
 			e := g.outE[k]
 			w := g.head[e]
 			t := l.t + g.etime[e]
-			if t+g.lbT[w] > maxDur+tol || o.minT[w] <= t {
+			if t+g.lbT[w] > maxDur+tol || dominated(w, t) {
 				continue
 			}
 			o.push(label{node: w, edge: e, parent: li, pen: l.pen + p.stepPen(g, e, l.t, slotT), t: t})

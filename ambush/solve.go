@@ -24,6 +24,10 @@ type Options struct {
 	// label-setting heuristic for the rest of the solve and reports
 	// ExactOracle false.
 	ExactBudget int
+	// Bucket is the width in seconds of the time buckets of the heuristic
+	// timed best response (default 60): labels arriving at a node in
+	// different buckets do not dominate each other.
+	Bucket float64
 }
 
 func (o Options) withDefaults() Options {
@@ -35,6 +39,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Alternatives <= 0 {
 		o.Alternatives = 3
+	}
+	if o.Bucket <= 0 {
+		o.Bucket = 60
 	}
 	if o.ExactBudget <= 0 {
 		o.ExactBudget = 200_000
@@ -369,7 +376,7 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 			}
 		}
 		if !s.useDFS {
-			r, cost, ok = s.or.best(pen, slot, g.maxDur[slot], math.Inf(1))
+			r, cost, ok = s.or.bestBucketed(pen, slot, g.maxDur[slot], math.Inf(1), s.opt.Bucket)
 		}
 		if !ok {
 			continue
@@ -377,6 +384,24 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 		lower = math.Min(lower, cost)
 		if cost < threshold {
 			out = append(out, play{r: s.addRoute(r), slot: slot})
+		} else if !s.useDFS {
+			// The heuristic may miss a known route that is better at this
+			// slot: try the pool, exactly.
+			bi, bc := -1, threshold
+			for i, pr := range s.routes {
+				if pr.dur > g.maxDur[slot] {
+					continue
+				}
+				if _, in := s.rowIdx[play{r: i, slot: slot}]; in {
+					continue
+				}
+				if c := pen.routeCost(g, pr, g.in.Slots[slot]); c < bc {
+					bi, bc = i, c
+				}
+			}
+			if bi >= 0 {
+				out = append(out, play{r: bi, slot: slot})
+			}
 		}
 	}
 	if math.IsInf(lower, 1) {

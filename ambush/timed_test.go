@@ -1,0 +1,208 @@
+package ambush
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/optimize/convex/lp"
+)
+
+// randomTimed builds a small game with departure slots, a deadline and
+// attacker windows, on a random layered graph with sites on some nodes and
+// edges.
+func randomTimed(rng *rand.Rand) *Instance {
+	in := randomInterdiction(rng, 2+rng.IntN(2), 2+rng.IntN(2))
+	// Keep about half the edge sites, add node sites.
+	var sites []Site
+	for _, s := range in.Sites {
+		if rng.IntN(2) == 0 {
+			sites = append(sites, s)
+		}
+	}
+	for _, n := range in.Nodes {
+		if rng.IntN(3) == 0 {
+			sites = append(sites, Site{ID: "at_" + n.ID, Node: n.ID, P: 0.1 + 0.9*rng.Float64()})
+		}
+	}
+	if len(sites) == 0 {
+		sites = append(sites, Site{ID: "at_d", Node: "d", P: 0.5})
+	}
+	in.Sites = sites
+	in.Stretch = 1.2 + rng.Float64()
+	in.Slots = []float64{0, 10, 20, 30}
+	dl := 30 + 40 + 20*rng.Float64()
+	in.Deadline = &dl
+	for a := -10.0; a < 90; a += 15 {
+		in.Windows = append(in.Windows, Window{a, a + 20})
+	}
+	return in
+}
+
+// allPlays enumerates every admissible (simple route, slot) by brute force.
+func allPlays(g *game) (rs []*route, slots []int) {
+	var edges []int32
+	on := make([]bool, g.n)
+	var rec func(v int32, t float64)
+	rec = func(v int32, t float64) {
+		if v == g.dest {
+			r := g.makeRoute(append([]int32(nil), edges...))
+			for s := range g.in.Slots {
+				if r.dur <= g.maxDur[s] {
+					rs, slots = append(rs, r), append(slots, s)
+				}
+			}
+			return
+		}
+		on[v] = true
+		for k := g.out[v]; k < g.out[v+1]; k++ {
+			e := g.outE[k]
+			if w := g.head[e]; !on[w] {
+				edges = append(edges, e)
+				rec(w, t+g.etime[e])
+				edges = edges[:len(edges)-1]
+			}
+		}
+		on[v] = false
+	}
+	rec(g.origin, 0)
+	return rs, slots
+}
+
+// gonumValue solves the full matrix game min_x max_c (xM)_c with gonum's
+// simplex in standard form: an LP implementation independent of ours.
+func gonumValue(t *testing.T, m [][]float64) float64 {
+	t.Helper()
+	nr, nc := len(m), len(m[0])
+	// Variables: x (nr), v, slacks (nc). Rows: nc payoff rows, one sum row.
+	cols := nr + 1 + nc
+	a := mat.NewDense(nc+1, cols, nil)
+	b := make([]float64, nc+1)
+	for c := 0; c < nc; c++ {
+		for r := 0; r < nr; r++ {
+			a.Set(c, r, m[r][c])
+		}
+		a.Set(c, nr, -1)
+		a.Set(c, nr+1+c, 1)
+	}
+	for r := 0; r < nr; r++ {
+		a.Set(nc, r, 1)
+	}
+	b[nc] = 1
+	cost := make([]float64, cols)
+	cost[nr] = 1
+	v, _, err := lp.Simplex(cost, a, b, 1e-12, nil)
+	if err != nil {
+		t.Fatalf("gonum simplex on %dx%d game: %v", nr, nc, err)
+	}
+	return v
+}
+
+func TestSolveTimedAgainstBruteForce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	for n := 0; n < 25; n++ {
+		in := randomTimed(rng)
+		t.Run(fmt.Sprintf("%d", n), func(t *testing.T) {
+			if err := in.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			g, err := compile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs, slots := allPlays(g)
+			var cols []column
+			for j := range in.Sites {
+				for w := range in.Windows {
+					cols = append(cols, column{int32(j), w})
+				}
+			}
+			m := make([][]float64, len(rs))
+			for i, r := range rs {
+				m[i] = make([]float64, len(cols))
+				for c, col := range cols {
+					m[i][c] = g.payoff(r, slots[i], col.site, col.w)
+				}
+			}
+			_, _, ours, err := solveMatrixGame(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := gonumValue(t, m)
+			if math.Abs(ours-want) > 1e-9 {
+				t.Fatalf("full-matrix LP: ours %.12f, gonum %.12f", ours, want)
+			}
+			st, err := Solve(context.Background(), in, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !st.ExactOracle || !st.Converged {
+				t.Fatalf("exact=%v converged=%v", st.ExactOracle, st.Converged)
+			}
+			if math.Abs(st.Value-want) > 1e-7 {
+				t.Errorf("double oracle value %.10f, full game %.10f (%d plays x %d columns)", st.Value, want, len(rs), len(cols))
+			}
+			if st.Exploitability > 1e-6 {
+				t.Errorf("exploitability %g", st.Exploitability)
+			}
+			for _, p := range st.Plays {
+				if r := st.Routes[p.Route]; in.Slots[p.Slot]+r.DurationS > *in.Deadline+1e-9 {
+					t.Errorf("play route %d slot %d arrives at %v after the deadline %v", p.Route, p.Slot, in.Slots[p.Slot]+r.DurationS, *in.Deadline)
+				}
+				if r := st.Routes[p.Route]; r.DurationS > st.FastestS*in.Stretch*(1+1e-9) {
+					t.Errorf("route %d takes %v, over the stretch bound", p.Route, r.DurationS)
+				}
+			}
+			if st.Value > st.FixedFastest.Value+1e-9 {
+				t.Errorf("value %v worse than the fixed fastest route %v", st.Value, st.FixedFastest.Value)
+			}
+		})
+	}
+}
+
+func TestSolveMatrixGameDegenerate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		m    [][]float64
+		want float64
+	}{
+		{"pure", [][]float64{{0.3}}, 0.3},
+		{"identity", [][]float64{{1, 0}, {0, 1}}, 0.5},
+		{"all equal", [][]float64{{0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}}, 0.5},
+		{"duplicate rows", [][]float64{{1, 0, 0}, {1, 0, 0}, {0, 1, 1}, {0, 1, 1}}, 0.5},
+		{"zero row", [][]float64{{1, 1}, {0, 0}}, 0},
+		{"dominated", [][]float64{{0.2, 0.9}, {0.1, 0.8}, {0.9, 0.1}}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x, y, v, err := solveMatrixGame(tc.m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want > 0 && math.Abs(v-tc.want) > 1e-12 {
+				t.Errorf("value %v, want %v", v, tc.want)
+			}
+			// Certificate: x holds every column to v, y holds every row to v.
+			for c := range tc.m[0] {
+				var s float64
+				for r := range tc.m {
+					s += x[r] * tc.m[r][c]
+				}
+				if s > v+1e-12 {
+					t.Errorf("column %d gets %v > value %v", c, s, v)
+				}
+			}
+			for r := range tc.m {
+				var s float64
+				for c := range tc.m[r] {
+					s += y[c] * tc.m[r][c]
+				}
+				if s < v-1e-12 {
+					t.Errorf("row %d pays %v < value %v", r, s, v)
+				}
+			}
+		})
+	}
+}
