@@ -1,0 +1,369 @@
+package roadnet
+
+import (
+	"context"
+	"math"
+)
+
+// Contraction hierarchy: nodes are contracted one by one in the order of a
+// lazily updated priority (edge difference, contracted neighbours, level);
+// a shortcut u->x replaces u->v->x unless a witness search finds a path no
+// longer. Shortcut weights are exact sums, so CH distances are exact.
+
+type chArc struct {
+	other, w, id uint32
+}
+
+type contractor struct {
+	g       *Graph
+	out, in [][]chArc
+	done    []bool
+	deleted []int32 // contracted neighbours
+	level   []int32
+	ws      *search // witness search
+	sc      []shortcut
+}
+
+type shortcut struct {
+	from, to, w, a, b uint32
+}
+
+const (
+	witnessSimLimit = 40
+	witnessLimit    = 300
+)
+
+func (g *Graph) contract(ctx context.Context) error {
+	n, m := len(g.lat), len(g.head)
+	c := &contractor{
+		g: g, out: make([][]chArc, n), in: make([][]chArc, n),
+		done: make([]bool, n), deleted: make([]int32, n), level: make([]int32, n),
+		ws: newSearch(n),
+	}
+	for e := 0; e < m; e++ {
+		u, v := g.tail[e], g.head[e]
+		if u == v {
+			continue
+		}
+		c.addArc(u, v, g.weight[e], uint32(e))
+	}
+	pq := newSearch(n)
+	pq.reset()
+	for v := 0; v < n; v++ {
+		pq.relax(uint32(v), c.priority(uint32(v)), 0, 0)
+	}
+	g.rank = make([]uint32, n)
+	var neigh []uint32
+	for r := uint32(0); !pq.empty(); {
+		if r&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		v := pq.heap[0].node
+		// Lazy update: re-evaluate the top; if it got worse, requeue it.
+		if p := c.priority(v); p > pq.heap[0].key {
+			pq.heap[0].key = p
+			pq.down(0)
+			if pq.heap[0].node != v {
+				continue
+			}
+		}
+		pq.pop()
+		g.rank[v] = r
+		r++
+		neigh = c.contractNode(v, neigh[:0])
+		for _, x := range neigh {
+			if c.done[x] {
+				continue
+			}
+			c.deleted[x]++
+			if c.level[x] < c.level[v]+1 {
+				c.level[x] = c.level[v] + 1
+			}
+			p := c.priority(x)
+			i := int(pq.hpos[x])
+			if i >= 0 {
+				pq.heap[i].key = p
+				pq.up(i)
+				pq.down(int(pq.hpos[x]))
+			}
+		}
+	}
+	// Shortcuts.
+	g.chWeight = make([]uint32, len(c.sc))
+	g.chA = make([]uint32, len(c.sc))
+	g.chB = make([]uint32, len(c.sc))
+	for i, s := range c.sc {
+		g.chWeight[i], g.chA[i], g.chB[i] = s.w, s.a, s.b
+	}
+	// Upward graph: out arcs at contraction time. Downward (reversed): in arcs.
+	g.upFirst = make([]uint32, n+1)
+	g.downFirst = make([]uint32, n+1)
+	for v := 0; v < n; v++ {
+		g.upFirst[v+1] = g.upFirst[v] + uint32(len(c.out[v]))
+		g.downFirst[v+1] = g.downFirst[v] + uint32(len(c.in[v]))
+	}
+	g.upHead = make([]uint32, g.upFirst[n])
+	g.upEdge = make([]uint32, g.upFirst[n])
+	g.downTail = make([]uint32, g.downFirst[n])
+	g.downEdge = make([]uint32, g.downFirst[n])
+	for v := 0; v < n; v++ {
+		for i, a := range c.out[v] {
+			g.upHead[int(g.upFirst[v])+i], g.upEdge[int(g.upFirst[v])+i] = a.other, a.id
+		}
+		for i, a := range c.in[v] {
+			g.downTail[int(g.downFirst[v])+i], g.downEdge[int(g.downFirst[v])+i] = a.other, a.id
+		}
+	}
+	return nil
+}
+
+// addArc inserts u->v or lowers an existing one.
+func (c *contractor) addArc(u, v, w, id uint32) {
+	for i := range c.out[u] {
+		if c.out[u][i].other == v {
+			if w < c.out[u][i].w {
+				c.out[u][i].w, c.out[u][i].id = w, id
+				for j := range c.in[v] {
+					if c.in[v][j].other == u {
+						c.in[v][j].w, c.in[v][j].id = w, id
+					}
+				}
+			}
+			return
+		}
+	}
+	c.out[u] = append(c.out[u], chArc{v, w, id})
+	c.in[v] = append(c.in[v], chArc{u, w, id})
+}
+
+// witness runs a bounded Dijkstra from src among uncontracted nodes, not
+// through skip, up to cost max or limit settled nodes.
+func (c *contractor) witness(src, skip uint32, max int64, limit int) {
+	s := c.ws
+	s.reset()
+	s.relax(src, 0, 0, 0)
+	for settled := 0; !s.empty() && settled < limit; settled++ {
+		u := s.pop()
+		du := s.dist[u]
+		if du > max {
+			break
+		}
+		for _, a := range c.out[u] {
+			if a.other == skip || c.done[a.other] {
+				continue
+			}
+			s.relax(a.other, du+int64(a.w), 0, 0)
+		}
+	}
+}
+
+// shortcuts calls fn for every shortcut contracting v needs.
+func (c *contractor) shortcuts(v uint32, limit int, fn func(u, x uint32, w int64, a, b uint32)) {
+	var maxOut int64
+	for _, o := range c.out[v] {
+		if int64(o.w) > maxOut {
+			maxOut = int64(o.w)
+		}
+	}
+	for _, i := range c.in[v] {
+		if c.done[i.other] {
+			continue
+		}
+		max := int64(i.w) + maxOut
+		c.witness(i.other, v, max, limit)
+		for _, o := range c.out[v] {
+			if o.other == i.other || c.done[o.other] {
+				continue
+			}
+			w := int64(i.w) + int64(o.w)
+			if c.ws.get(o.other) <= w {
+				continue
+			}
+			fn(i.other, o.other, w, i.id, o.id)
+		}
+	}
+}
+
+func (c *contractor) priority(v uint32) int64 {
+	added := 0
+	c.shortcuts(v, witnessSimLimit, func(u, x uint32, w int64, a, b uint32) { added++ })
+	removed := len(c.in[v]) + len(c.out[v])
+	return int64(4*(added-removed)) + 2*int64(c.deleted[v]) + int64(c.level[v])
+}
+
+// contractNode adds v's shortcuts, detaches v from its neighbours and
+// returns them.
+func (c *contractor) contractNode(v uint32, neigh []uint32) []uint32 {
+	m := uint32(len(c.g.head))
+	var add []shortcut
+	c.shortcuts(v, witnessLimit, func(u, x uint32, w int64, a, b uint32) {
+		if w > math.MaxUint32 {
+			w = math.MaxUint32 // unreachable in practice: weights are 32-bit sums
+		}
+		add = append(add, shortcut{u, x, uint32(w), a, b})
+	})
+	for _, s := range add {
+		id := m + uint32(len(c.sc))
+		c.sc = append(c.sc, s)
+		c.addArc(s.from, s.to, s.w, id)
+	}
+	c.done[v] = true
+	for _, a := range c.out[v] {
+		c.in[a.other] = removeArc(c.in[a.other], v)
+		neigh = append(neigh, a.other)
+	}
+	for _, a := range c.in[v] {
+		c.out[a.other] = removeArc(c.out[a.other], v)
+		neigh = append(neigh, a.other)
+	}
+	return neigh
+}
+
+func removeArc(arcs []chArc, v uint32) []chArc {
+	for i := 0; i < len(arcs); i++ {
+		if arcs[i].other == v {
+			arcs[i] = arcs[len(arcs)-1]
+			arcs = arcs[:len(arcs)-1]
+			i--
+		}
+	}
+	return arcs
+}
+
+// chCost returns the cost of CH edge id.
+func (g *Graph) chCost(id uint32) int64 {
+	if int(id) < len(g.head) {
+		return int64(g.weight[id])
+	}
+	return int64(g.chWeight[int(id)-len(g.head)])
+}
+
+// unpack appends the base edges of CH edge id, in order.
+func (g *Graph) unpack(dst []EdgeID, id uint32) []EdgeID {
+	m := uint32(len(g.head))
+	var stack [64]uint32
+	sp := 0
+	stack[sp] = id
+	sp++
+	for sp > 0 {
+		sp--
+		e := stack[sp]
+		if e < m {
+			dst = append(dst, EdgeID(e))
+			continue
+		}
+		i := e - m
+		if sp+2 > len(stack) {
+			// Deeper than any real hierarchy; recurse rather than overflow.
+			dst = g.unpack(dst, g.chA[i])
+			dst = g.unpack(dst, g.chB[i])
+			continue
+		}
+		stack[sp] = g.chB[i]
+		stack[sp+1] = g.chA[i]
+		sp += 2
+	}
+	return dst
+}
+
+// seed is a start (or end) of a search: a node and the cost already spent
+// to reach it (or still to spend from it).
+type seed struct {
+	node uint32
+	cost int64
+}
+
+// chQuery runs a bidirectional CH search. It returns the best cost (Infinity
+// when no path) and the meeting node.
+func (g *Graph) chQuery(st *state, src, dst []seed) (int64, uint32) {
+	f, b := st.fwd, st.bwd
+	f.reset()
+	b.reset()
+	for _, s := range src {
+		f.relax(s.node, s.cost, 0, math.MaxUint32)
+	}
+	for _, s := range dst {
+		b.relax(s.node, s.cost, 0, math.MaxUint32)
+	}
+	best, meet := Infinity, uint32(math.MaxUint32)
+	for {
+		fk, bk := f.minKey(), b.minKey()
+		if fk >= best && bk >= best || fk == Infinity && bk == Infinity {
+			break
+		}
+		if fk <= bk {
+			u := f.pop()
+			du := f.dist[u]
+			if db := b.get(u); db != Infinity && du+db < best {
+				best, meet = du+db, u
+			}
+			if g.stalled(f, u, du, g.downFirst, g.downTail, g.downEdge) {
+				continue
+			}
+			for i := g.upFirst[u]; i < g.upFirst[u+1]; i++ {
+				f.relax(g.upHead[i], du+g.chCost(g.upEdge[i]), 0, g.upEdge[i])
+			}
+		} else {
+			u := b.pop()
+			du := b.dist[u]
+			if df := f.get(u); df != Infinity && du+df < best {
+				best, meet = du+df, u
+			}
+			if g.stalled(b, u, du, g.upFirst, g.upHead, g.upEdge) {
+				continue
+			}
+			for i := g.downFirst[u]; i < g.downFirst[u+1]; i++ {
+				b.relax(g.downTail[i], du+g.chCost(g.downEdge[i]), 0, g.downEdge[i])
+			}
+		}
+	}
+	return best, meet
+}
+
+// stalled implements stall-on-demand: u is not on a shortest path of this
+// direction if a higher neighbour reaches it cheaper through an arc of the
+// opposite direction's graph.
+func (g *Graph) stalled(s *search, u uint32, du int64, first, other, edge []uint32) bool {
+	for i := first[u]; i < first[u+1]; i++ {
+		if d := s.get(other[i]); d != Infinity && d+g.chCost(edge[i]) < du {
+			return true
+		}
+	}
+	return false
+}
+
+// chPath returns the base edges of the path found by the last chQuery that
+// met at meet.
+func (g *Graph) chPath(st *state, meet uint32, dst []EdgeID) []EdgeID {
+	var ups []uint32
+	for v := meet; st.fwd.pred[v] != math.MaxUint32; {
+		id := st.fwd.pred[v]
+		ups = append(ups, id)
+		v = g.chTail(id)
+	}
+	for i := len(ups) - 1; i >= 0; i-- {
+		dst = g.unpack(dst, ups[i])
+	}
+	for v := meet; st.bwd.pred[v] != math.MaxUint32; {
+		id := st.bwd.pred[v]
+		dst = g.unpack(dst, id)
+		v = g.chHead(id)
+	}
+	return dst
+}
+
+func (g *Graph) chTail(id uint32) uint32 {
+	for int(id) >= len(g.head) {
+		id = g.chA[int(id)-len(g.head)]
+	}
+	return g.tail[id]
+}
+
+func (g *Graph) chHead(id uint32) uint32 {
+	for int(id) >= len(g.head) {
+		id = g.chB[int(id)-len(g.head)]
+	}
+	return g.head[id]
+}

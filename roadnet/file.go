@@ -1,0 +1,438 @@
+package roadnet
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+
+	"convoi"
+)
+
+// Graph file format, version 1 (all integers little-endian):
+//
+//	magic   "CVROADNT" (8 bytes)
+//	version uint32
+//	payload: metric uint8, unitMS float64, then the graph arrays, each a
+//	         uint64 element count followed by the elements (see writeArrays)
+//	crc     uint32, CRC-32C of everything before it
+//
+// The reader checks the magic, version, checksum and every index before it
+// returns a graph, so that a corrupt file is an error and never a panic.
+const (
+	fileMagic   = "CVROADNT"
+	fileVersion = 1
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+type countWriter struct {
+	w   io.Writer
+	n   int64
+	crc uint32
+	err error
+	buf [8]byte
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	c.crc = crc32.Update(c.crc, castagnoli, p[:n])
+	c.err = err
+	return n, err
+}
+
+func (c *countWriter) u8(v uint8)   { c.Write([]byte{v}) }
+func (c *countWriter) u32(v uint32) { binary.LittleEndian.PutUint32(c.buf[:4], v); c.Write(c.buf[:4]) }
+func (c *countWriter) u64(v uint64) { binary.LittleEndian.PutUint64(c.buf[:8], v); c.Write(c.buf[:8]) }
+
+func (c *countWriter) u32s(s []uint32) {
+	c.u64(uint64(len(s)))
+	b := make([]byte, 4*len(s))
+	for i, v := range s {
+		binary.LittleEndian.PutUint32(b[4*i:], v)
+	}
+	c.Write(b)
+}
+
+func (c *countWriter) i32s(s []int32) {
+	c.u64(uint64(len(s)))
+	b := make([]byte, 4*len(s))
+	for i, v := range s {
+		binary.LittleEndian.PutUint32(b[4*i:], uint32(v))
+	}
+	c.Write(b)
+}
+
+func (c *countWriter) i64s(s []int64) {
+	c.u64(uint64(len(s)))
+	b := make([]byte, 8*len(s))
+	for i, v := range s {
+		binary.LittleEndian.PutUint64(b[8*i:], uint64(v))
+	}
+	c.Write(b)
+}
+
+func (c *countWriter) str(s string) {
+	c.u32(uint32(len(s)))
+	c.Write([]byte(s))
+}
+
+// WriteTo writes the graph, with its contraction hierarchy, in the graph
+// file format. It implements io.WriterTo.
+func (g *Graph) WriteTo(w io.Writer) (int64, error) {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	c := &countWriter{w: bw}
+	c.Write([]byte(fileMagic))
+	c.u32(fileVersion)
+	c.u8(uint8(g.metric))
+	c.u64(math.Float64bits(g.unitMS))
+	c.i32s(g.lat)
+	c.i32s(g.lon)
+	c.u32s(g.firstOut)
+	c.u32s(g.head)
+	c.u32s(g.weight)
+	dist := make([]uint32, len(g.dist))
+	for i, d := range g.dist {
+		dist[i] = math.Float32bits(d)
+	}
+	c.u32s(dist)
+	c.u32s(g.road)
+	c.u32s(g.roadFirst)
+	c.i32s(g.ptLat)
+	c.i32s(g.ptLon)
+	c.i64s(g.roadWay)
+	c.u32s(kindsU32(g.roadKind))
+	c.u32s(g.roadCPFirst)
+	c.u32s(g.roadCP)
+	c.i32s(g.roadCPPos)
+	c.u64(uint64(len(g.cps)))
+	for _, p := range g.cps {
+		c.u32(uint32(p.Kind))
+		c.u32(uint32(toE7(p.LatLon.Lat)))
+		c.u32(uint32(toE7(p.LatLon.Lon)))
+		if p.OSMType == "way" {
+			c.u8(1)
+		} else {
+			c.u8(0)
+		}
+		c.u64(uint64(p.OSMID))
+		c.str(p.Name)
+	}
+	c.u32s(g.rank)
+	c.u32s(g.chWeight)
+	c.u32s(g.chA)
+	c.u32s(g.chB)
+	c.u32s(g.upFirst)
+	c.u32s(g.upHead)
+	c.u32s(g.upEdge)
+	c.u32s(g.downFirst)
+	c.u32s(g.downTail)
+	c.u32s(g.downEdge)
+	if c.err != nil {
+		return c.n, fmt.Errorf("write graph: %w", c.err)
+	}
+	crc := c.crc
+	binary.LittleEndian.PutUint32(c.buf[:4], crc)
+	c.Write(c.buf[:4])
+	if c.err == nil {
+		c.err = bw.Flush()
+	}
+	if c.err != nil {
+		return c.n, fmt.Errorf("write graph: %w", c.err)
+	}
+	return c.n, nil
+}
+
+func kindsU32(k []Kind) []uint32 {
+	s := make([]uint32, len(k))
+	for i, v := range k {
+		s[i] = uint32(v)
+	}
+	return s
+}
+
+// reader decodes a payload with bounds checks; the first error sticks.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = convoi.Errorf(convoi.EINVALID, "Corrupt graph file: "+format+".", args...)
+	}
+}
+
+func (r *reader) take(n uint64) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.fail("truncated")
+		return nil
+	}
+	s := r.b[:n]
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *reader) u8() uint8 {
+	if b := r.take(1); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (r *reader) u32() uint32 {
+	if b := r.take(4); b != nil {
+		return binary.LittleEndian.Uint32(b)
+	}
+	return 0
+}
+
+func (r *reader) u64() uint64 {
+	if b := r.take(8); b != nil {
+		return binary.LittleEndian.Uint64(b)
+	}
+	return 0
+}
+
+func (r *reader) count(size uint64) uint64 {
+	n := r.u64()
+	if r.err == nil && n > uint64(len(r.b))/size {
+		r.fail("array length %d beyond end of file", n)
+		return 0
+	}
+	return n
+}
+
+func (r *reader) u32s() []uint32 {
+	n := r.count(4)
+	b := r.take(4 * n)
+	s := make([]uint32, len(b)/4)
+	for i := range s {
+		s[i] = binary.LittleEndian.Uint32(b[4*i:])
+	}
+	return s
+}
+
+func (r *reader) i32s() []int32 {
+	n := r.count(4)
+	b := r.take(4 * n)
+	s := make([]int32, len(b)/4)
+	for i := range s {
+		s[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return s
+}
+
+func (r *reader) i64s() []int64 {
+	n := r.count(8)
+	b := r.take(8 * n)
+	s := make([]int64, len(b)/8)
+	for i := range s {
+		s[i] = int64(binary.LittleEndian.Uint64(b[8*i:]))
+	}
+	return s
+}
+
+// ReadGraph reads a graph file written by WriteTo. A file that is not a
+// graph file, of another version, truncated or corrupt is an EINVALID
+// error.
+func ReadGraph(r io.Reader) (*Graph, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read graph: %w", err)
+	}
+	return decodeGraph(data)
+}
+
+func decodeGraph(data []byte) (*Graph, error) {
+	if len(data) < len(fileMagic)+8 || string(data[:len(fileMagic)]) != fileMagic {
+		return nil, convoi.Errorf(convoi.EINVALID, "Not a convoi graph file.")
+	}
+	if v := binary.LittleEndian.Uint32(data[len(fileMagic):]); v != fileVersion {
+		return nil, convoi.Errorf(convoi.EINVALID, "Graph file version %d, this convoi reads version %d: rebuild the graph.", v, fileVersion)
+	}
+	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
+	if crc32.Checksum(body, castagnoli) != sum {
+		return nil, convoi.Errorf(convoi.EINVALID, "Corrupt graph file: checksum mismatch (truncated or damaged).")
+	}
+	rd := &reader{b: body[len(fileMagic)+4:]}
+	g := &Graph{}
+	g.metric = Metric(rd.u8())
+	g.unitMS = math.Float64frombits(rd.u64())
+	g.lat, g.lon = rd.i32s(), rd.i32s()
+	g.firstOut, g.head, g.weight = rd.u32s(), rd.u32s(), rd.u32s()
+	dist := rd.u32s()
+	g.dist = make([]float32, len(dist))
+	for i, d := range dist {
+		g.dist[i] = math.Float32frombits(d)
+	}
+	g.road = rd.u32s()
+	g.roadFirst, g.ptLat, g.ptLon = rd.u32s(), rd.i32s(), rd.i32s()
+	g.roadWay = rd.i64s()
+	rk := rd.u32s()
+	g.roadKind = make([]Kind, len(rk))
+	for i, k := range rk {
+		g.roadKind[i] = Kind(k)
+	}
+	g.roadCPFirst, g.roadCP, g.roadCPPos = rd.u32s(), rd.u32s(), rd.i32s()
+	ncp := rd.count(25)
+	g.cps = make([]Chokepoint, 0, ncp)
+	for i := uint64(0); i < ncp && rd.err == nil; i++ {
+		var c Chokepoint
+		c.ID = uint32(i)
+		c.Kind = Kind(rd.u32())
+		c.LatLon = convoi.LatLon{Lat: float64(int32(rd.u32())) / 1e7, Lon: float64(int32(rd.u32())) / 1e7}
+		c.OSMType = "node"
+		if rd.u8() == 1 {
+			c.OSMType = "way"
+		}
+		c.OSMID = int64(rd.u64())
+		c.Name = string(rd.take(uint64(rd.u32())))
+		c.Slowdown = c.Kind.Slowdown()
+		g.cps = append(g.cps, c)
+	}
+	g.rank = rd.u32s()
+	g.chWeight, g.chA, g.chB = rd.u32s(), rd.u32s(), rd.u32s()
+	g.upFirst, g.upHead, g.upEdge = rd.u32s(), rd.u32s(), rd.u32s()
+	g.downFirst, g.downTail, g.downEdge = rd.u32s(), rd.u32s(), rd.u32s()
+	if rd.err != nil {
+		return nil, rd.err
+	}
+	if len(rd.b) != 0 {
+		return nil, convoi.Errorf(convoi.EINVALID, "Corrupt graph file: %d trailing bytes.", len(rd.b))
+	}
+	if err := g.validate(); err != nil {
+		return nil, err
+	}
+	g.derive()
+	g.buildIndex()
+	return g, nil
+}
+
+// validate checks every length and index so that no query on g can go out
+// of range or loop.
+func (g *Graph) validate() error {
+	bad := func(what string) error {
+		return convoi.Errorf(convoi.EINVALID, "Corrupt graph file: %s.", what)
+	}
+	n, m := len(g.lat), len(g.head)
+	if g.metric != MetricTimeMS && g.metric != MetricDIMACS {
+		return bad("unknown metric")
+	}
+	if !(g.unitMS > 0) || math.IsInf(g.unitMS, 0) {
+		return bad("bad cost unit")
+	}
+	if n == 0 || len(g.lon) != n || n >= math.MaxUint32 || m >= math.MaxUint32 {
+		return bad("node arrays")
+	}
+	if !monotone(g.firstOut, n+1, m) {
+		return bad("edge index")
+	}
+	if len(g.weight) != m || len(g.dist) != m || len(g.road) != m {
+		return bad("edge arrays")
+	}
+	for _, h := range g.head {
+		if int(h) >= n {
+			return bad("edge head")
+		}
+	}
+	nr := len(g.roadWay)
+	if len(g.roadKind) != nr || !monotone(g.roadFirst, nr+1, len(g.ptLat)) || len(g.ptLon) != len(g.ptLat) {
+		return bad("road arrays")
+	}
+	for r := 0; r < nr; r++ {
+		if g.roadFirst[r+1]-g.roadFirst[r] < 2 {
+			return bad("road with fewer than 2 points")
+		}
+	}
+	for _, r := range g.road {
+		if int(r>>1) >= nr {
+			return bad("edge road")
+		}
+	}
+	if !monotone(g.roadCPFirst, nr+1, len(g.roadCP)) || len(g.roadCPPos) != len(g.roadCP) {
+		return bad("chokepoint index")
+	}
+	for r := 0; r < nr; r++ {
+		l := int32(g.roadFirst[r+1] - g.roadFirst[r])
+		for i := g.roadCPFirst[r]; i < g.roadCPFirst[r+1]; i++ {
+			if int(g.roadCP[i]) >= len(g.cps) || g.roadCPPos[i] < -1 || g.roadCPPos[i] >= l {
+				return bad("chokepoint reference")
+			}
+		}
+	}
+	if len(g.rank) != n {
+		return bad("rank")
+	}
+	seen := make([]bool, n)
+	for _, r := range g.rank {
+		if int(r) >= n || seen[r] {
+			return bad("rank is not a permutation")
+		}
+		seen[r] = true
+	}
+	ns := len(g.chWeight)
+	if len(g.chA) != ns || len(g.chB) != ns {
+		return bad("shortcut arrays")
+	}
+	for i := 0; i < ns; i++ {
+		id := uint32(m + i)
+		if g.chA[i] >= id || g.chB[i] >= id {
+			return bad("shortcut child")
+		}
+	}
+	g.tail = make([]uint32, m)
+	for v := 0; v < n; v++ {
+		for e := g.firstOut[v]; e < g.firstOut[v+1]; e++ {
+			g.tail[e] = uint32(v)
+		}
+	}
+	for i := 0; i < ns; i++ {
+		a, b := g.chA[i], g.chB[i]
+		if g.chHead(a) != g.chTail(b) || int64(g.chWeight[i]) != g.chCost(a)+g.chCost(b) {
+			return bad("shortcut does not join its children")
+		}
+	}
+	if !monotone(g.upFirst, n+1, len(g.upHead)) || len(g.upEdge) != len(g.upHead) ||
+		!monotone(g.downFirst, n+1, len(g.downTail)) || len(g.downEdge) != len(g.downTail) {
+		return bad("hierarchy index")
+	}
+	for u := 0; u < n; u++ {
+		for i := g.upFirst[u]; i < g.upFirst[u+1]; i++ {
+			id := g.upEdge[i]
+			if int(id) >= m+ns || int(g.upHead[i]) >= n || g.chTail(id) != uint32(u) || g.chHead(id) != g.upHead[i] {
+				return bad("upward arc")
+			}
+		}
+		for i := g.downFirst[u]; i < g.downFirst[u+1]; i++ {
+			id := g.downEdge[i]
+			if int(id) >= m+ns || int(g.downTail[i]) >= n || g.chHead(id) != uint32(u) || g.chTail(id) != g.downTail[i] {
+				return bad("downward arc")
+			}
+		}
+	}
+	return nil
+}
+
+// monotone reports whether s has length l, starts at 0, never decreases and
+// ends at end.
+func monotone(s []uint32, l, end int) bool {
+	if len(s) != l || s[0] != 0 || int(s[l-1]) != end {
+		return false
+	}
+	for i := 1; i < l; i++ {
+		if s[i] < s[i-1] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,48 @@
+package roadnet
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"sync"
+	"testing"
+
+	"convoi/osmdata"
+)
+
+var (
+	monacoOnce  sync.Once
+	monacoGraph *Graph
+	monacoErr   error
+)
+
+// MustMonaco returns the Monaco graph, imported once per test binary.
+func MustMonaco(tb testing.TB) *Graph {
+	tb.Helper()
+	monacoOnce.Do(func() {
+		monacoGraph, monacoErr = ImportOSM(context.Background(), bytes.NewReader(osmdata.Monaco), FormatPBF, ImportOptions{})
+	})
+	if monacoErr != nil {
+		tb.Fatal(monacoErr)
+	}
+	return monacoGraph
+}
+
+// MustImportFile imports an OSM file from the repository's testdata.
+func MustImportFile(tb testing.TB, path string) *Graph {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	format, err := FormatOf(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	g, err := ImportOSM(context.Background(), f, format, ImportOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return g
+}

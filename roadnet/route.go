@@ -1,0 +1,426 @@
+package roadnet
+
+import (
+	"context"
+	"math"
+	"sort"
+
+	"convoi"
+)
+
+// RouteOptions changes what a route may use. The zero value is the fastest
+// route, answered by the contraction hierarchy; any avoidance or penalty
+// switches to an A* search on the base graph (still exact for the modified
+// costs).
+type RouteOptions struct {
+	// Avoid lists chokepoint kinds whose edges are never used (except the
+	// edges the route starts or ends on).
+	Avoid Kind
+	// AvoidEdges lists edges never used (except the start and end edges).
+	AvoidEdges []EdgeID
+	// Penalty, when not nil, holds an additive cost per edge (indexed by
+	// EdgeID, len NumEdges), in cost units (ms for OSM graphs). Penalties
+	// steer the search; the route's Cost stays the real travel cost.
+	Penalty []uint32
+}
+
+func (o *RouteOptions) plain() bool {
+	return o.Avoid == 0 && len(o.AvoidEdges) == 0 && o.Penalty == nil
+}
+
+func (g *Graph) checkOptions(o *RouteOptions) error {
+	if o.Penalty != nil && len(o.Penalty) != len(g.head) {
+		return convoi.Errorf(convoi.EINVALID, "Penalty must have one entry per edge (%d), got %d.", len(g.head), len(o.Penalty))
+	}
+	for _, e := range o.AvoidEdges {
+		if int(e) >= len(g.head) {
+			return convoi.Errorf(convoi.EINVALID, "Edge %d does not exist.", e)
+		}
+	}
+	return nil
+}
+
+// Path is a route reduced to its edges: what repeated planners need.
+type Path struct {
+	From, To Position
+	// Edges in travel order. The first and last may be used in part:
+	// from FirstFraction of Edges[0] and up to LastFraction of the last.
+	Edges         []EdgeID
+	FirstFraction float64
+	LastFraction  float64
+	// Cost is the real travel cost (ms for OSM graphs, the exact sum of
+	// arc weights for DIMACS); PenalizedCost adds the caller's penalties.
+	Cost          int64
+	PenalizedCost int64
+}
+
+// Route is a path with everything a crew and a planner need.
+type Route struct {
+	Cost      int64           `json:"cost"`
+	DurationS float64         `json:"duration_s"`
+	DistanceM float64         `json:"distance_m"`
+	Geometry  []convoi.LatLon `json:"geometry"`
+	Segments  []Segment       `json:"segments"`
+	// Chokepoints passed, in order, with their time from departure.
+	Chokepoints []Passage `json:"chokepoints"`
+	Path        Path      `json:"-"`
+}
+
+// Segment is one edge (or part of one) of a route.
+type Segment struct {
+	Edge      EdgeID  `json:"edge"`
+	WayID     int64   `json:"way_id,omitempty"`
+	DistanceM float64 `json:"distance_m"`
+	DurationS float64 `json:"duration_s"`
+	StartS    float64 `json:"start_s"` // time from departure at the segment's start
+	Kinds     Kind    `json:"kinds,omitempty"`
+}
+
+// Passage is a chokepoint on a route.
+type Passage struct {
+	Chokepoint
+	OffsetS float64 `json:"offset_s"` // time from departure
+}
+
+// ShortestPath returns the cheapest path from one position to another under
+// opt. It is an ENOTFOUND error when there is none.
+func (g *Graph) ShortestPath(ctx context.Context, from, to Position, opt RouteOptions) (Path, error) {
+	if err := g.validPosition(from); err != nil {
+		return Path{}, err
+	}
+	if err := g.validPosition(to); err != nil {
+		return Path{}, err
+	}
+	if err := g.checkOptions(&opt); err != nil {
+		return Path{}, err
+	}
+	st := g.getState()
+	defer g.putState(st)
+	return g.shortestPath(ctx, st, from, to, &opt)
+}
+
+func (g *Graph) shortestPath(ctx context.Context, st *state, from, to Position, opt *RouteOptions) (Path, error) {
+	var sbuf, tbuf [2]seed
+	src := g.sourceSeeds(sbuf[:0], from)
+	dst := g.targetSeeds(tbuf[:0], to)
+	dcost, de, dfs, dft := g.direct(from, to)
+	if from.Edge == NoEdge && to.Edge == NoEdge && from.Node == to.Node {
+		return Path{From: from, To: to}, nil
+	}
+	var best int64
+	var meet uint32
+	var err error
+	if opt.plain() {
+		best, meet = g.chQuery(st, src, dst)
+	} else {
+		best, meet, err = g.astar(ctx, st, src, dst, opt, dcost)
+		if err != nil {
+			return Path{}, err
+		}
+	}
+	p := Path{From: from, To: to}
+	if dcost != Infinity && dcost <= best {
+		p.Edges = []EdgeID{EdgeID(de)}
+		p.FirstFraction, p.LastFraction = dfs, dft
+		p.Cost, p.PenalizedCost = dcost, dcost
+		return p, nil
+	}
+	if best == Infinity {
+		return Path{}, convoi.Errorf(convoi.ENOTFOUND, "No route between these positions.")
+	}
+	var mid []EdgeID
+	if opt.plain() {
+		mid = g.chPath(st, meet, nil)
+	} else {
+		for v := meet; st.fwd.pred[v] != math.MaxUint32; v = g.tail[st.fwd.pred[v]] {
+			mid = append(mid, EdgeID(st.fwd.pred[v]))
+		}
+		for i, j := 0, len(mid)-1; i < j; i, j = i+1, j-1 {
+			mid[i], mid[j] = mid[j], mid[i]
+		}
+	}
+	start, end := meet, meet
+	if len(mid) > 0 {
+		start, end = g.tail[mid[0]], g.head[mid[len(mid)-1]]
+	}
+	p.FirstFraction, p.LastFraction = 0, 1
+	if from.Edge != NoEdge {
+		e, f := g.pickSource(from, start)
+		p.Edges = append(p.Edges, EdgeID(e))
+		p.FirstFraction = f
+	}
+	p.Edges = append(p.Edges, mid...)
+	if to.Edge != NoEdge {
+		e, f := g.pickTarget(to, end)
+		p.Edges = append(p.Edges, EdgeID(e))
+		p.LastFraction = f
+	}
+	if from.Edge == NoEdge && len(p.Edges) > 0 {
+		p.FirstFraction = 0
+	}
+	p.Cost = g.pathCost(&p)
+	p.PenalizedCost = best
+	if opt.plain() {
+		p.PenalizedCost = p.Cost
+	}
+	return p, nil
+}
+
+// pickSource returns the edge (and start fraction) by which a route from p
+// reaches node n first.
+func (g *Graph) pickSource(p Position, n uint32) (uint32, float64) {
+	e := uint32(p.Edge)
+	best, be, bf := Infinity, e, p.Fraction
+	if g.head[e] == n {
+		best = int64(g.weight[e]) - g.edgeOffset(e, p.Fraction)
+	}
+	if t := g.twin[e]; t != math.MaxUint32 && g.head[t] == n {
+		if c := int64(g.weight[t]) - g.edgeOffset(t, 1-p.Fraction); c < best {
+			be, bf = t, 1-p.Fraction
+		}
+	}
+	return be, bf
+}
+
+// pickTarget returns the edge (and end fraction) by which a route leaving
+// node n reaches p.
+func (g *Graph) pickTarget(p Position, n uint32) (uint32, float64) {
+	e := uint32(p.Edge)
+	best, be, bf := Infinity, e, p.Fraction
+	if g.tail[e] == n {
+		best = g.edgeOffset(e, p.Fraction)
+	}
+	if t := g.twin[e]; t != math.MaxUint32 && g.tail[t] == n {
+		if c := g.edgeOffset(t, 1-p.Fraction); c < best {
+			be, bf = t, 1-p.Fraction
+		}
+	}
+	return be, bf
+}
+
+// pathCost sums the (partial) edge costs of p exactly as the searches do.
+func (g *Graph) pathCost(p *Path) int64 {
+	var c int64
+	for i, e := range p.Edges {
+		a, b := 0.0, 1.0
+		if i == 0 {
+			a = p.FirstFraction
+		}
+		if i == len(p.Edges)-1 {
+			b = p.LastFraction
+		}
+		if a == 0 && b == 1 {
+			c += int64(g.weight[e])
+		} else {
+			c += g.edgeOffset(uint32(e), b) - g.edgeOffset(uint32(e), a)
+		}
+	}
+	return c
+}
+
+// astar searches the base graph from src to dst under opt. bound is a cost
+// already achievable (the direct candidate). It returns the best cost and
+// the node where the best path reaches a target seed.
+func (g *Graph) astar(ctx context.Context, st *state, src, dst []seed, opt *RouteOptions, bound int64) (int64, uint32, error) {
+	gen := st.nextAvoid()
+	for _, e := range opt.AvoidEdges {
+		st.avoid[e] = gen
+	}
+	// Heuristic towards the target point: straight line minus the seeds'
+	// own spread, times the cheapest cost per metre of any edge.
+	tgt := dst[0].node
+	var spread float64
+	for _, s := range dst {
+		if d := haversineE7(g.lat[s.node], g.lon[s.node], g.lat[tgt], g.lon[tgt]); d > spread {
+			spread = d
+		}
+	}
+	h := func(v uint32) int64 {
+		if g.costPerM == 0 {
+			return 0
+		}
+		d := haversineE7(g.lat[v], g.lon[v], g.lat[tgt], g.lon[tgt]) - spread
+		if d <= 0 {
+			return 0
+		}
+		return int64(d * g.costPerM)
+	}
+	f := st.fwd
+	f.reset()
+	for _, s := range src {
+		f.relax(s.node, s.cost, h(s.node), math.MaxUint32)
+	}
+	best, meet := bound, uint32(math.MaxUint32)
+	for pops := 0; !f.empty() && f.minKey() < best; pops++ {
+		if pops&4095 == 4095 {
+			if err := ctx.Err(); err != nil {
+				return 0, 0, err
+			}
+		}
+		u := f.pop()
+		du := f.dist[u]
+		for _, s := range dst {
+			if s.node == u && du+s.cost < best {
+				best, meet = du+s.cost, u
+			}
+		}
+		for e := g.firstOut[u]; e < g.firstOut[u+1]; e++ {
+			if g.kinds[e]&opt.Avoid != 0 || st.avoid[e] == gen {
+				continue
+			}
+			c := du + int64(g.weight[e])
+			if opt.Penalty != nil {
+				c += int64(opt.Penalty[e])
+			}
+			v := g.head[e]
+			if !f.settled(v) {
+				f.relax(v, c, h(v), e)
+			}
+		}
+	}
+	if meet == math.MaxUint32 {
+		return bound, meet, nil
+	}
+	return best, meet, nil
+}
+
+// Route returns the route from one position to another under opt, with its
+// geometry, per-segment times and chokepoints. ENOTFOUND when there is none.
+func (g *Graph) Route(ctx context.Context, from, to Position, opt RouteOptions) (*Route, error) {
+	p, err := g.ShortestPath(ctx, from, to, opt)
+	if err != nil {
+		return nil, err
+	}
+	return g.PathRoute(p), nil
+}
+
+// RouteLatLon snaps both coordinates and returns the route between them.
+func (g *Graph) RouteLatLon(ctx context.Context, from, to convoi.LatLon, opt RouteOptions) (*Route, error) {
+	a, err := g.Snap(from)
+	if err != nil {
+		return nil, err
+	}
+	b, err := g.Snap(to)
+	if err != nil {
+		return nil, err
+	}
+	return g.Route(ctx, a, b, opt)
+}
+
+// PathRoute expands a path into a full route.
+func (g *Graph) PathRoute(p Path) *Route {
+	r := &Route{Path: p, Cost: p.Cost, DurationS: g.Duration(p.Cost)}
+	var t int64 // cost from departure
+	var lastWhole Chokepoint
+	var haveWhole bool
+	for i, e := range p.Edges {
+		a, b := 0.0, 1.0
+		if i == 0 {
+			a = p.FirstFraction
+		}
+		if i == len(p.Edges)-1 {
+			b = p.LastFraction
+		}
+		ue := uint32(e)
+		c := int64(g.weight[ue])
+		if a != 0 || b != 1 {
+			c = g.edgeOffset(ue, b) - g.edgeOffset(ue, a)
+		}
+		geo, cum := g.edgeShape(ue)
+		total := cum[len(cum)-1]
+		seg := Segment{Edge: e, WayID: g.roadWay[g.road[ue]>>1], DistanceM: float64(g.dist[ue]) * (b - a),
+			DurationS: g.Duration(c), StartS: g.Duration(t), Kinds: g.kinds[ue]}
+		r.Segments = append(r.Segments, seg)
+		r.DistanceM += seg.DistanceM
+		// Geometry: the part of the polyline between fractions a and b.
+		pts := cutPolyline(geo, cum, a*total, b*total)
+		if len(r.Geometry) > 0 && len(pts) > 0 && r.Geometry[len(r.Geometry)-1] == pts[0] {
+			pts = pts[1:]
+		}
+		r.Geometry = append(r.Geometry, pts...)
+		// Chokepoints.
+		rd, rev := g.road[ue]>>1, g.road[ue]&1 == 1
+		first := len(r.Chokepoints)
+		for k := g.roadCPFirst[rd]; k < g.roadCPFirst[rd+1]; k++ {
+			cp := g.cps[g.roadCP[k]]
+			pos := g.roadCPPos[k]
+			if pos < 0 {
+				if haveWhole && lastWhole.Kind == cp.Kind && lastWhole.OSMID == cp.OSMID {
+					continue
+				}
+				r.Chokepoints = append(r.Chokepoints, Passage{cp, g.Duration(t)})
+				continue
+			}
+			idx := int(pos)
+			if rev {
+				idx = len(cum) - 1 - idx
+			}
+			fi := 0.0
+			if total > 0 {
+				fi = cum[idx] / total
+			}
+			if fi > a && fi <= b || i == 0 && fi == a {
+				off := t + g.edgeOffset(ue, fi) - g.edgeOffset(ue, a)
+				r.Chokepoints = append(r.Chokepoints, Passage{cp, g.Duration(off)})
+			}
+		}
+		sort.SliceStable(r.Chokepoints[first:], func(x, y int) bool {
+			return r.Chokepoints[first+x].OffsetS < r.Chokepoints[first+y].OffsetS
+		})
+		haveWhole = false
+		for k := g.roadCPFirst[rd]; k < g.roadCPFirst[rd+1]; k++ {
+			if g.roadCPPos[k] < 0 {
+				lastWhole, haveWhole = g.cps[g.roadCP[k]], true
+			}
+		}
+		t += c
+	}
+	if len(r.Geometry) == 0 {
+		r.Geometry = []convoi.LatLon{p.From.LatLon}
+	}
+	if r.Chokepoints == nil {
+		r.Chokepoints = []Passage{}
+	}
+	return r
+}
+
+// edgeShape returns e's polyline in travel direction and the cumulative
+// distance at each point.
+func (g *Graph) edgeShape(e uint32) ([]convoi.LatLon, []float64) {
+	pts := g.EdgeGeometry(nil, EdgeID(e))
+	cum := make([]float64, len(pts))
+	for i := 1; i < len(pts); i++ {
+		cum[i] = cum[i-1] + pts[i-1].DistanceM(pts[i])
+	}
+	return pts, cum
+}
+
+// cutPolyline returns the part of pts between distances a and b.
+func cutPolyline(pts []convoi.LatLon, cum []float64, a, b float64) []convoi.LatLon {
+	at := func(d float64) convoi.LatLon {
+		i := sort.SearchFloat64s(cum, d)
+		if i <= 0 {
+			return pts[0]
+		}
+		if i >= len(pts) {
+			return pts[len(pts)-1]
+		}
+		l := cum[i] - cum[i-1]
+		if l <= 0 {
+			return pts[i]
+		}
+		t := (d - cum[i-1]) / l
+		p, q := pts[i-1], pts[i]
+		return convoi.LatLon{Lat: p.Lat + t*(q.Lat-p.Lat), Lon: p.Lon + t*(q.Lon-p.Lon)}
+	}
+	out := []convoi.LatLon{at(a)}
+	for i := range pts {
+		if cum[i] > a && cum[i] < b {
+			out = append(out, pts[i])
+		}
+	}
+	if end := at(b); end != out[len(out)-1] {
+		out = append(out, end)
+	}
+	return out
+}
