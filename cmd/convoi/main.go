@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // the demo and schedules use Europe/Paris on any machine
 )
 
 // Env is what a subcommand may touch of the outside world. Tests build their
@@ -32,6 +33,10 @@ type command struct {
 
 // commands is the subcommand table, in the order `convoi help` lists them.
 var commands = []command{
+	{"serve", "run the API server and the tracker listeners", runServe},
+	{"demo", "load the demo world into a fresh data directory and serve it", runDemo},
+	{"migrate", "create or upgrade the database", runMigrate},
+	{"user", "manage users: user add", runUser},
 	{"version", "print the version", runVersion},
 }
 

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"convoi/sqlite"
+	"convoi/web"
+)
+
+// App is a running convoi: the store, the engines and the listeners, wired
+// together. `convoi serve` and `convoi demo` build one from flags; end-to-end
+// tests build one directly. Exported fields are the configuration; set them
+// before Open.
+type App struct {
+	Addr    string // HTTP API address
+	DataDir string // where convoi.db lives
+	Logger  *slog.Logger
+	Now     func() time.Time
+
+	DB   *sqlite.DB
+	HTTP *web.Server
+
+	closers []func() error
+}
+
+// NewApp returns an App with the defaults of `convoi serve`.
+func NewApp() *App {
+	return &App{
+		Addr:    web.DefaultAddr,
+		DataDir: "convoi-data",
+		Logger:  slog.Default(),
+		Now:     time.Now,
+	}
+}
+
+// DBPath is the database file inside DataDir.
+func (a *App) DBPath() string { return filepath.Join(a.DataDir, "convoi.db") }
+
+// OpenStore opens (creating and migrating if needed) the database only.
+func (a *App) OpenStore(ctx context.Context) error {
+	if err := os.MkdirAll(a.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	a.DB = sqlite.NewDB(a.DBPath())
+	a.DB.Now = a.Now
+	if err := a.DB.Open(ctx); err != nil {
+		return fmt.Errorf("open store %s: %w", a.DBPath(), err)
+	}
+	a.closers = append(a.closers, a.DB.Close)
+	return nil
+}
+
+// Open opens the store and starts every listener. On error, whatever was
+// started is stopped again.
+func (a *App) Open(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.DB == nil {
+		if err := a.OpenStore(ctx); err != nil {
+			return err
+		}
+	}
+	db := a.DB
+	s := web.New()
+	s.Addr = a.Addr
+	s.Logger = a.Logger
+	s.Now = a.Now
+	s.UserService = sqlite.NewUserService(db)
+	s.TokenService = sqlite.NewTokenService(db)
+	s.SiteService = sqlite.NewSiteService(db)
+	s.DetaineeService = sqlite.NewDetaineeService(db)
+	s.IntelService = sqlite.NewIntelService(db)
+	s.MovementService = sqlite.NewMovementService(db)
+	s.VehicleService = sqlite.NewVehicleService(db)
+	s.OfficerService = sqlite.NewOfficerService(db)
+	s.TrackerService = sqlite.NewTrackerService(db)
+	s.IdempotencyService = sqlite.NewIdempotencyService(db)
+	if err := s.Open(); err != nil {
+		return fmt.Errorf("open HTTP API on %s: %w", a.Addr, err)
+	}
+	a.HTTP = s
+	a.closers = append(a.closers, s.Close)
+	return nil
+}
+
+// URL is the base URL of the HTTP API once open.
+func (a *App) URL() string {
+	if a.HTTP == nil {
+		return ""
+	}
+	return a.HTTP.URL()
+}
+
+// Close stops everything Open started, in reverse order.
+func (a *App) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"convoi/auth"
+	"convoi/osmdata"
+	"convoi/sqlite"
+)
+
+// DefaultDemoPassword is the password of every demo user unless --demo-password says otherwise.
+const DefaultDemoPassword = "convoi-demo"
+
+func runDemo(ctx context.Context, env *Env, args []string) error {
+	a := NewApp()
+	a.DataDir = ""
+	fs := newFlagSet(env, "demo")
+	debug := appFlags(fs, env, a)
+	password := fs.String("demo-password", DefaultDemoPassword, "password of every demo user")
+	once := fs.Bool("once", false, "load the demo world, print what it shows and exit without serving")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := auth.ValidatePassword(*password); err != nil {
+		return fmt.Errorf("--demo-password: %s", err)
+	}
+	a.Logger = newLogger(env.Stderr, levelFor(*debug))
+	if a.DataDir == "" {
+		dir, err := os.MkdirTemp("", "convoi-demo-")
+		if err != nil {
+			return err
+		}
+		a.DataDir = dir
+	} else if _, err := os.Stat(filepath.Join(a.DataDir, "convoi.db")); err == nil {
+		return fmt.Errorf("%s already holds a database: the demo needs a fresh data directory (or run 'convoi serve --data %s')", a.DataDir, a.DataDir)
+	}
+	if err := a.OpenStore(ctx); err != nil {
+		return err
+	}
+	defer a.Close()
+
+	w, err := a.loadDemo(ctx, *password)
+	if err != nil {
+		return fmt.Errorf("load demo world: %w", err)
+	}
+	printDemoWorld(env.Stdout, w)
+
+	if *once {
+		return nil
+	}
+	if err := a.Open(ctx); err != nil {
+		return err
+	}
+	printDemoAccess(env.Stdout, a, w, *password)
+	a.Logger.Info("convoi demo serving", "url", a.URL(), "data", a.DataDir)
+	<-ctx.Done()
+	a.Logger.Info("convoi demo shutting down")
+	return nil
+}
+
+// loadDemo writes the demo world into the open store.
+func (a *App) loadDemo(ctx context.Context, password string) (*demoWorld, error) {
+	db := a.DB
+	hash := func(p string) (string, error) { return auth.HashPassword(p, auth.DefaultParams) }
+	return loadDemoWorld(ctx, demoServices{
+		Sites:     sqlite.NewSiteService(db),
+		Detainees: sqlite.NewDetaineeService(db),
+		Intel:     sqlite.NewIntelService(db),
+		Movements: sqlite.NewMovementService(db),
+		Vehicles:  sqlite.NewVehicleService(db),
+		Officers:  sqlite.NewOfficerService(db),
+		Trackers:  sqlite.NewTrackerService(db),
+		Users:     sqlite.NewUserService(db),
+	}, a.Now(), password, hash)
+}
+
+func printDemoWorld(out io.Writer, w *demoWorld) {
+	fmt.Fprintf(out, "convoi demo world: %d sites, %d officers, %d vehicles, %d trackers, %d detainees, %d movements\n",
+		len(w.Sites), len(w.Officers), len(w.Vehicles), len(w.Trackers), len(w.Detainees), len(w.Movements))
+	fmt.Fprintf(out, "Map data %s\n\n", osmdata.Attribution)
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MOVEMENT\tPURPOSE\tAPPOINTMENT\tFROM\tTO")
+	byID := map[int64]string{}
+	for _, s := range w.Sites {
+		byID[int64(s.ID)] = s.Name
+	}
+	for _, m := range w.Movements {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Ref, m.Purpose, m.AppointmentAt.In(demoZone()).Format("2006-01-02 15:04 MST"),
+			byID[int64(m.FromSiteID)], byID[int64(m.ToSiteID)])
+	}
+	tw.Flush()
+	fmt.Fprintln(out)
+}
+
+func printDemoAccess(out io.Writer, a *App, w *demoWorld, password string) {
+	fmt.Fprintf(out, "API:  %s/api/v1   (OpenAPI: %s/api/v1/openapi.json)\n", a.URL(), a.URL())
+	fmt.Fprintf(out, "Data: %s\n", a.DataDir)
+	fmt.Fprintf(out, "Users (password %q):", password)
+	for _, u := range w.Users {
+		fmt.Fprintf(out, " %s", u.Username)
+	}
+	fmt.Fprintf(out, "\n\nTry:\n  TOKEN=$(curl -s -X POST %s/api/v1/session -d '{\"username\":\"planner\",\"password\":\"%s\"}' | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')\n", a.URL(), password)
+	fmt.Fprintf(out, "  curl -s -H \"Authorization: Bearer $TOKEN\" %s/api/v1/movements\n\nCtrl-C stops the demo.\n", a.URL())
+}

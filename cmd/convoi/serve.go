@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"golang.org/x/term"
+)
+
+// newLogger returns the process logger: human-readable text on a terminal,
+// JSON lines otherwise (for log shippers).
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// envDefault returns the environment variable name's value, or def.
+func envDefault(env *Env, name, def string) string {
+	if v := env.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// appFlags registers the flags shared by serve and demo on fs.
+func appFlags(fs *flag.FlagSet, env *Env, a *App) (debug *bool) {
+	fs.StringVar(&a.Addr, "addr", envDefault(env, "CONVOI_ADDR", a.Addr), "HTTP API address (CONVOI_ADDR)")
+	fs.StringVar(&a.DataDir, "data", envDefault(env, "CONVOI_DATA", a.DataDir), "data directory (CONVOI_DATA)")
+	return fs.Bool("debug", false, "log at debug level")
+}
+
+func runServe(ctx context.Context, env *Env, args []string) error {
+	a := NewApp()
+	fs := newFlagSet(env, "serve")
+	debug := appFlags(fs, env, a)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	a.Logger = newLogger(env.Stderr, levelFor(*debug))
+	if err := a.Open(ctx); err != nil {
+		return err
+	}
+	a.Logger.Info("convoi serving", "url", a.URL(), "data", a.DataDir, "version", version())
+	<-ctx.Done()
+	a.Logger.Info("convoi shutting down")
+	return a.Close()
+}
+
+func levelFor(debug bool) slog.Level {
+	if debug {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}
+
+func runMigrate(ctx context.Context, env *Env, args []string) error {
+	a := NewApp()
+	fs := newFlagSet(env, "migrate")
+	fs.StringVar(&a.DataDir, "data", envDefault(env, "CONVOI_DATA", a.DataDir), "data directory (CONVOI_DATA)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := a.OpenStore(ctx); err != nil {
+		return err
+	}
+	defer a.Close()
+	applied, err := a.DB.Migrations(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "%s: %d migrations applied\n", a.DBPath(), len(applied))
+	for _, m := range applied {
+		fmt.Fprintf(env.Stdout, "  %s\n", m)
+	}
+	return nil
+}
