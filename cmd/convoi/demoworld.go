@@ -246,6 +246,7 @@ func loadDemoWorld(ctx context.Context, s demoServices, now time.Time, password 
 	}
 	for i := range users {
 		u := users[i]
+		var err error
 		if u.PasswordHash, err = hash(password); err != nil {
 			return nil, fmt.Errorf("user %s: %w", u.Username, err)
 		}
