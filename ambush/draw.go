@@ -17,7 +17,7 @@ type Pick struct {
 	Slot    int     `json:"slot"`
 	OffsetS float64 `json:"offset_s"`
 	// Departure is the wall-clock departure when the strategy has an epoch.
-	Departure time.Time `json:"departure,omitempty"`
+	Departure time.Time `json:"departure,omitzero"`
 }
 
 // Draw picks one play of st with the probabilities of st.Plays, reading

@@ -149,16 +149,16 @@ func compile(in *Instance) (*game, error) {
 	if math.IsInf(fastest, 1) {
 		return nil, convoi.Errorf(convoi.EINVALID, "Ambush instance: no allowed route from %q to %q.", in.Origin, in.Destination)
 	}
-	g.bound = fastest * in.stretch() * (1 + 1e-12)
+	g.bound = fastest * in.stretch()
 	g.maxDur = make([]float64, len(in.Slots))
 	g.feasibleFn = make([]bool, len(in.Slots))
 	g.usual = -1
 	for s, t := range in.Slots {
 		g.maxDur[s] = g.bound
 		if in.Deadline != nil {
-			g.maxDur[s] = math.Min(g.bound, *in.Deadline-t+1e-9*math.Max(1, math.Abs(*in.Deadline)))
+			g.maxDur[s] = math.Min(g.bound, *in.Deadline-t)
 		}
-		g.feasibleFn[s] = g.maxDur[s] >= fastest
+		g.feasibleFn[s] = g.admissible(fastest, s)
 		if g.feasibleFn[s] {
 			g.usual = s
 		}
@@ -179,6 +179,11 @@ func compile(in *Instance) (*game, error) {
 	}
 	g.fastest = r
 	return g, nil
+}
+
+// admissible reports whether a route of duration dur may depart at slot.
+func (g *game) admissible(dur float64, slot int) bool {
+	return dur <= g.maxDur[slot]+1e-9*math.Max(1, g.maxDur[slot])
 }
 
 // staticMaxDur is the longest admissible route in the static game: the one

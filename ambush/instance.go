@@ -51,7 +51,7 @@ const (
 // hits only a convoy passing the site inside it.
 type Instance struct {
 	Name        string    `json:"name,omitempty"`
-	Epoch       time.Time `json:"epoch,omitempty"`
+	Epoch       time.Time `json:"epoch,omitzero"`
 	Nodes       []Node    `json:"nodes"`
 	Edges       []Edge    `json:"edges"`
 	Origin      string    `json:"origin"`

@@ -55,7 +55,7 @@ func (o Options) withDefaults() Options {
 // Departures are its marginals.
 type Strategy struct {
 	Instance string    `json:"instance,omitempty"`
-	Epoch    time.Time `json:"epoch,omitempty"`
+	Epoch    time.Time `json:"epoch,omitzero"`
 	// Value is the guaranteed maximum hit probability: no site and window
 	// gives the attacker more than Value (up to Exploitability).
 	Value float64 `json:"value"`
@@ -389,7 +389,7 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 			// slot: try the pool, exactly.
 			bi, bc := -1, threshold
 			for i, pr := range s.routes {
-				if pr.dur > g.maxDur[slot] {
+				if !g.admissible(pr.dur, slot) {
 					continue
 				}
 				if _, in := s.rowIdx[play{r: i, slot: slot}]; in {
@@ -431,7 +431,7 @@ func (s *solver) report(x, y []float64, v, lower float64, converged bool, iter i
 		}
 		var ok []int
 		for slot := range g.in.Slots {
-			if s.routes[p.r].dur <= g.maxDur[slot] {
+			if g.admissible(s.routes[p.r].dur, slot) {
 				ok = append(ok, slot)
 			}
 		}

@@ -51,7 +51,7 @@ func allPlays(g *game) (rs []*route, slots []int) {
 		if v == g.dest {
 			r := g.makeRoute(append([]int32(nil), edges...))
 			for s := range g.in.Slots {
-				if r.dur <= g.maxDur[s] {
+				if g.admissible(r.dur, s) {
 					rs, slots = append(rs, r), append(slots, s)
 				}
 			}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"convoi"
+	"convoi/ambush"
+)
+
+// runAmbush runs `convoi ambush solve --instance FILE.json`: it solves a
+// self-contained ambush game and prints the value and the strategy as JSON,
+// so that instances can be checked independently of the map.
+func runAmbush(ctx context.Context, env *Env, args []string) error {
+	if len(args) == 0 || args[0] != "solve" {
+		fmt.Fprintln(env.Stderr, "Usage: convoi ambush solve --instance FILE.json [--alternatives K] [--max-iterations N]")
+		return errUsage
+	}
+	fs := newFlagSet(env, "ambush solve")
+	path := fs.String("instance", "", "game instance `FILE` (JSON, see docs/ambush.md); - for stdin")
+	k := fs.Int("alternatives", 3, "k for the uniform-among-k-alternatives baseline")
+	iters := fs.Int("max-iterations", 0, "double-oracle iteration bound (0: default)")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if *path == "" || fs.NArg() > 0 {
+		fmt.Fprintln(env.Stderr, "convoi ambush solve: --instance FILE.json required")
+		return errUsage
+	}
+	var in *ambush.Instance
+	var err error
+	if *path == "-" {
+		in, err = ambush.ParseInstance(env.Stdin)
+	} else {
+		f, ferr := os.Open(*path)
+		if ferr != nil {
+			return ferr
+		}
+		defer f.Close()
+		in, err = ambush.ParseInstance(f)
+	}
+	if err != nil {
+		return errors.New(ambushMessage(err))
+	}
+	st, err := ambush.Solve(ctx, in, ambush.Options{Alternatives: *k, MaxIterations: *iters})
+	if err != nil {
+		return errors.New(ambushMessage(err))
+	}
+	enc := json.NewEncoder(env.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(st)
+}
+
+// ambushMessage shows the caller-safe message of an application error.
+func ambushMessage(err error) string {
+	if convoi.ErrorCode(err) == convoi.EINTERNAL {
+		return err.Error()
+	}
+	return convoi.ErrorMessage(err)
+}
