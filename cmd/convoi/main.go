@@ -37,6 +37,7 @@ var commands = []command{
 	{"demo", "load the demo world into a fresh data directory and serve it", runDemo},
 	{"migrate", "create or upgrade the database", runMigrate},
 	{"user", "manage users: user add", runUser},
+	{"ambush", "solve an ambush game instance: ambush solve --instance FILE.json", runAmbush},
 	{"version", "print the version", runVersion},
 }
 
