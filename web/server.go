@@ -1,0 +1,279 @@
+// Package web is convoi's HTTP API: JSON endpoints under /api/v1, bearer
+// authentication, role and per-object authorization, idempotent POSTs, the
+// live Server-Sent Events stream, health, readiness and Prometheus metrics.
+//
+// It is the only place where convoi error codes become HTTP status codes.
+// It imports the domain, auth, roadnet and the standard library (plus the
+// Prometheus client); never a store: services arrive through Server's fields,
+// and engines (risk, ambush, tracker) through small interfaces declared here.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"convoi"
+	"convoi/auth"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Defaults of Server's configuration.
+const (
+	DefaultAddr            = "127.0.0.1:8080"
+	DefaultMaxStreams      = 256
+	DefaultStreamHeartbeat = 15 * time.Second
+	DefaultShutdownTimeout = 5 * time.Second
+	// IdempotencyWindow is how long a POST's first response is replayed.
+	IdempotencyWindow = 24 * time.Hour
+)
+
+// Server is the HTTP server. Create it with New, set the exported fields,
+// then call Open. Fields must not change after Open.
+type Server struct {
+	// Addr is the TCP address to listen on (DefaultAddr). Use
+	// "127.0.0.1:0" in tests and read the chosen address from URL.
+	Addr string
+	// Logger receives one line per request and every internal error
+	// (slog.Default by default). Keys are fixed: method, route, status,
+	// duration_ms, bytes, user_id, error. Paths, bodies and headers are
+	// never logged: they may hold schedules or secrets.
+	Logger *slog.Logger
+	// Now returns the current time (time.Now).
+	Now func() time.Time
+
+	// Required services.
+	UserService        convoi.UserService
+	TokenService       convoi.TokenService
+	SiteService        convoi.SiteService
+	DetaineeService    convoi.DetaineeService
+	IntelService       convoi.IntelService
+	MovementService    convoi.MovementService
+	VehicleService     convoi.VehicleService
+	OfficerService     convoi.OfficerService
+	TrackerService     convoi.TrackerService
+	IdempotencyService convoi.IdempotencyService
+
+	// Optional services and engines; an endpoint that needs a missing one
+	// answers 503 unavailable, except assess and plan, which then take their
+	// results from the request body.
+	EventService      convoi.EventService      // GET /api/v1/stream; movement changes are published to it
+	AssessmentService convoi.AssessmentService // GET /api/v1/movements/{id}/assessments
+	Assessor          Assessor                 // POST /api/v1/movements/{id}/assess
+	Planner           Planner                  // POST /api/v1/movements/{id}/plan and release
+	Roads             Roads                    // GET /api/v1/route, /isochrone, /chokepoints
+	Commander         TrackerCommander         // POST /api/v1/trackers/{id}/commands
+
+	// Ready reports whether the store is reachable, for /readyz. When nil, a
+	// one-row user query stands in.
+	Ready func(ctx context.Context) error
+
+	// PasswordParams are the argon2id parameters for new passwords
+	// (auth.DefaultParams). Tests set auth.TestParams.
+	PasswordParams auth.Params
+	// SessionTTL is the lifetime of a login session (auth.DefaultSessionTTL).
+	SessionTTL time.Duration
+	// MaxBodyBytes bounds request bodies (DefaultMaxBodyBytes).
+	MaxBodyBytes int64
+	// MaxStreams bounds concurrent /api/v1/stream clients (DefaultMaxStreams).
+	MaxStreams int
+	// StreamHeartbeat is the interval of SSE keep-alive comments and of
+	// re-checking the stream's token and scope (DefaultStreamHeartbeat).
+	StreamHeartbeat time.Duration
+	// ShutdownTimeout bounds Close's graceful shutdown (DefaultShutdownTimeout).
+	ShutdownTimeout time.Duration
+	// Metrics is the Prometheus registry served at /metrics. New creates one
+	// with the Go and process collectors; other packages may register theirs.
+	Metrics *prometheus.Registry
+
+	initOnce sync.Once
+	initErr  error
+	mux      *http.ServeMux
+	auth     *auth.Authenticator
+	metrics  *httpMetrics
+	locks    keyLocks
+	streams  chan struct{}
+	hashSem  chan struct{}
+
+	ln     net.Listener
+	server *http.Server
+	// ctx is the lifecycle context: cancelled by Close to end open streams.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// New returns a Server with defaults set. Set the services before Open.
+func New() *Server {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s := &Server{
+		Addr:            DefaultAddr,
+		Logger:          slog.Default(),
+		Now:             time.Now,
+		PasswordParams:  auth.DefaultParams,
+		SessionTTL:      auth.DefaultSessionTTL,
+		MaxBodyBytes:    DefaultMaxBodyBytes,
+		MaxStreams:      DefaultMaxStreams,
+		StreamHeartbeat: DefaultStreamHeartbeat,
+		ShutdownTimeout: DefaultShutdownTimeout,
+		Metrics:         reg,
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s
+}
+
+// init builds the router and the authenticator from the configured fields.
+func (s *Server) init() error {
+	s.initOnce.Do(func() {
+		for name, svc := range map[string]any{
+			"UserService": s.UserService, "TokenService": s.TokenService, "SiteService": s.SiteService,
+			"DetaineeService": s.DetaineeService, "IntelService": s.IntelService, "MovementService": s.MovementService,
+			"VehicleService": s.VehicleService, "OfficerService": s.OfficerService, "TrackerService": s.TrackerService,
+			"IdempotencyService": s.IdempotencyService,
+		} {
+			if svc == nil {
+				s.initErr = fmt.Errorf("web: Server.%s required", name)
+				return
+			}
+		}
+		// At most two password hashes at once: each holds PasswordParams.Memory.
+		s.hashSem = make(chan struct{}, 2)
+		s.auth = &auth.Authenticator{
+			Users: s.UserService, Tokens: s.TokenService,
+			Params: s.PasswordParams, SessionTTL: s.SessionTTL, Now: s.Now, Sem: s.hashSem,
+		}
+		s.streams = make(chan struct{}, max(s.MaxStreams, 1))
+		s.metrics, s.initErr = newHTTPMetrics(s.Metrics)
+		if s.initErr != nil {
+			return
+		}
+		s.mux = http.NewServeMux()
+		for _, rt := range s.routes() {
+			s.mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
+		}
+		s.mux.Handle("GET /healthz", s.plain("/healthz", s.handleHealthz))
+		s.mux.Handle("GET /readyz", s.plain("/readyz", s.handleReadyz))
+		s.mux.Handle("GET /metrics", s.plain("/metrics", s.handleMetrics))
+	})
+	return s.initErr
+}
+
+// Handler returns the server's root handler, for embedding the API in
+// another server. Open calls it.
+func (s *Server) Handler() (http.Handler, error) {
+	if err := s.init(); err != nil {
+		return nil, err
+	}
+	return http.HandlerFunc(s.serveHTTP), nil
+}
+
+// Open listens on Addr synchronously, so that a taken port fails here, and
+// then serves in the background until Close.
+func (s *Server) Open() (err error) {
+	h, err := s.Handler()
+	if err != nil {
+		return err
+	}
+	if s.ln, err = net.Listen("tcp", s.Addr); err != nil {
+		return fmt.Errorf("web: listen: %w", err)
+	}
+	s.server = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return s.ctx },
+		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
+	}
+	go func() { _ = s.server.Serve(s.ln) }()
+	return nil
+}
+
+// URL returns the base URL of the open server, such as "http://127.0.0.1:43121".
+func (s *Server) URL() string {
+	if s.ln == nil {
+		return ""
+	}
+	return "http://" + s.ln.Addr().String()
+}
+
+// Shutdown stops accepting connections, ends open event streams and waits
+// for in-flight requests until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.cancel()
+	if s.server == nil {
+		return nil
+	}
+	if err := s.server.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("web: shutdown: %w", err)
+	}
+	return nil
+}
+
+// Close shuts down gracefully within ShutdownTimeout.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.ShutdownTimeout)
+	defer cancel()
+	return s.Shutdown(ctx)
+}
+
+// serveHTTP routes a request, answering unknown paths and wrong methods
+// with the API's error body rather than ServeMux's plain text.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		s.mux.ServeHTTP(w, r) // sets the path values, which Handler does not
+		return
+	}
+	// ServeMux's own handler for this request tells 404 from 405 (with Allow).
+	probe := &headerProbe{h: http.Header{}}
+	h.ServeHTTP(probe, r)
+	rec := s.record(w, r, "unmatched")
+	defer rec.done()
+	if probe.status == http.StatusMethodNotAllowed {
+		rec.Header().Set("Allow", probe.h.Get("Allow"))
+		s.writeError(rec, r, withStatus(http.StatusMethodNotAllowed, convoi.EINVALID, "Method %s not allowed here.", r.Method))
+		return
+	}
+	s.writeError(rec, r, convoi.Errorf(convoi.ENOTFOUND, "No such endpoint."))
+}
+
+// headerProbe captures the status and headers a handler writes, discarding the body.
+type headerProbe struct {
+	h      http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header         { return p.h }
+func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *headerProbe) WriteHeader(code int)        { p.status = code }
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	var err error
+	if s.Ready != nil {
+		err = s.Ready(ctx)
+	} else {
+		_, _, err = s.UserService.FindUsers(ctx, convoi.UserFilter{Page: convoi.Page{Limit: 1}})
+	}
+	if err != nil {
+		s.Logger.LogAttrs(r.Context(), slog.LevelWarn, "not ready", slog.String("error", err.Error()))
+		return convoi.Errorf(convoi.EUNAVAILABLE, "Store unreachable.")
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}

@@ -1,0 +1,207 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"convoi"
+)
+
+// streamWriteTimeout bounds one write to a stream client: a client that
+// cannot take an event within it is disconnected.
+const streamWriteTimeout = 10 * time.Second
+
+// activeStates are the states in which a crew member sees the live
+// positions of their movement's vehicles and officers.
+var activeStates = []convoi.MovementState{convoi.StateReleased, convoi.StateUnderway, convoi.StateIncident}
+
+// streamScope is what one stream subscriber may receive.
+type streamScope struct {
+	user *convoi.User
+	// For crew: the devices and movements of their active movements. Nil
+	// for roles that see every position.
+	devices   map[convoi.DeviceID]bool
+	movements map[convoi.MovementID]bool
+}
+
+// scopeFor computes the scope of u. Liaison see movement changes for their
+// site only (redacted) and never positions, device events or assessments;
+// crew see the positions and device events of the vehicles and officers of
+// their active movements, and those movements; other roles see everything.
+func (s *Server) scopeFor(ctx context.Context, u *convoi.User) (*streamScope, error) {
+	sc := &streamScope{user: u}
+	if u.Role != convoi.RoleCrew {
+		return sc, nil
+	}
+	sc.devices, sc.movements = map[convoi.DeviceID]bool{}, map[convoi.MovementID]bool{}
+	for _, st := range activeStates {
+		f := convoi.MovementFilter{State: &st, Page: convoi.Page{Limit: convoi.MaxPageLimit}}
+		if !u.ScopeMovements(&f) {
+			return sc, nil
+		}
+		ms, _, err := s.MovementService.FindMovements(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			if !u.CanSeeMovement(m) {
+				continue
+			}
+			sc.movements[m.ID] = true
+			var fs []convoi.TrackerFilter
+			for _, o := range m.Crew {
+				fs = append(fs, convoi.TrackerFilter{OfficerID: &o})
+			}
+			for _, v := range m.Vehicles {
+				fs = append(fs, convoi.TrackerFilter{VehicleID: &v})
+			}
+			for _, tf := range fs {
+				tf.Page = convoi.Page{Limit: convoi.MaxPageLimit}
+				ts, _, err := s.TrackerService.FindTrackers(ctx, tf)
+				if err != nil {
+					return nil, err
+				}
+				for _, t := range ts {
+					sc.devices[t.DeviceID] = true
+				}
+			}
+		}
+	}
+	return sc, nil
+}
+
+// filter returns the event as the subscriber may see it, and whether they
+// may see it at all. refresh reports that the scope may have changed.
+func (sc *streamScope) filter(ev convoi.Event) (out convoi.Event, ok, refresh bool) {
+	u := sc.user
+	switch ev.Type {
+	case convoi.EventTypePosition:
+		if ev.Position == nil || !u.SeesSchedule() {
+			return out, false, false
+		}
+		return ev, sc.devices == nil || sc.devices[ev.Position.DeviceID], false
+	case convoi.EventTypeDeviceEvent:
+		if ev.DeviceEvent == nil || !u.SeesSchedule() {
+			return out, false, false
+		}
+		return ev, sc.devices == nil || sc.devices[ev.DeviceEvent.DeviceID], false
+	case convoi.EventTypeMovement:
+		m := ev.Movement
+		if m == nil {
+			return out, false, false
+		}
+		if u.Role == convoi.RoleCrew && (sc.movements[m.ID] || u.CanSeeMovement(m)) {
+			// Assigned, unassigned, or a state change that starts or
+			// stops position sharing.
+			refresh = true
+		}
+		if !u.CanSeeMovement(m) {
+			return out, false, refresh
+		}
+		return convoi.Event{Type: ev.Type, Movement: m.Redact(u)}, true, refresh
+	case convoi.EventTypeAssessment:
+		if ev.Assessment == nil || !u.SeesSchedule() {
+			return out, false, false
+		}
+		return ev, sc.movements == nil || sc.movements[ev.Assessment.MovementID], false
+	}
+	return out, false, false // unknown types are denied by default
+}
+
+// handleStream serves GET /api/v1/stream as Server-Sent Events. Each event
+// is "event: TYPE" and "data: JSON of convoi.Event", filtered by the
+// subscriber's scope. A heartbeat comment is sent every StreamHeartbeat,
+// when the token and user are also checked again: a revoked token, an
+// expired session or a disabled user ends the stream. A subscriber too slow
+// for the bus is dropped by it and receives a final "event: dropped".
+func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
+	if s.EventService == nil {
+		return convoi.Errorf(convoi.EUNAVAILABLE, "The live stream is not available on this server.")
+	}
+	select {
+	case s.streams <- struct{}{}:
+		defer func() { <-s.streams }()
+	default:
+		return convoi.Errorf(convoi.EUNAVAILABLE, "Too many open streams; try again later.")
+	}
+	s.metrics.streams.Inc()
+	defer s.metrics.streams.Dec()
+
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	u := convoi.UserFromContext(ctx)
+	sc, err := s.scopeFor(ctx, u)
+	if err != nil {
+		return err
+	}
+	sub, err := s.EventService.Subscribe(ctx)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{}) // the request is read; the stream lives on
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(format string, args ...any) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		if _, err := fmt.Fprintf(w, format, args...); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	if !send(": convoi stream for %s\n\n", u.Role) {
+		return nil
+	}
+
+	tick := time.NewTicker(s.StreamHeartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			nu, _, err := s.authenticate(r)
+			if err != nil || nu.Role != u.Role || nu.OfficerID != u.OfficerID || nu.SiteID != u.SiteID {
+				send("event: closed\ndata: {\"reason\":\"credentials changed\"}\n\n")
+				return nil
+			}
+			if u.Role == convoi.RoleCrew {
+				if sc, err = s.scopeFor(ctx, u); err != nil {
+					return nil
+				}
+			}
+			if !send(": keep-alive\n\n") {
+				return nil
+			}
+		case ev, ok := <-sub.C():
+			if !ok {
+				send("event: dropped\ndata: {\"reason\":\"subscriber too slow\"}\n\n")
+				return nil
+			}
+			out, ok, refresh := sc.filter(ev)
+			if refresh {
+				if sc, err = s.scopeFor(ctx, u); err != nil {
+					return nil
+				}
+			}
+			if !ok {
+				continue
+			}
+			data, err := json.Marshal(out)
+			if err != nil {
+				continue
+			}
+			if !send("event: %s\ndata: %s\n\n", out.Type, data) {
+				return nil
+			}
+		}
+	}
+}
