@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"convoi/auth"
 	"convoi/sqlite"
 	"convoi/web"
 )
@@ -22,6 +23,8 @@ type App struct {
 	DataDir string // where convoi.db lives
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// PasswordParams hash new passwords (auth.DefaultParams; tests use auth.TestParams).
+	PasswordParams auth.Params
 
 	DB   *sqlite.DB
 	HTTP *web.Server
@@ -36,6 +39,8 @@ func NewApp() *App {
 		DataDir: "convoi-data",
 		Logger:  slog.Default(),
 		Now:     time.Now,
+
+		PasswordParams: auth.DefaultParams,
 	}
 }
 
@@ -74,6 +79,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.Addr = a.Addr
 	s.Logger = a.Logger
 	s.Now = a.Now
+	s.PasswordParams = a.PasswordParams
 	s.UserService = sqlite.NewUserService(db)
 	s.TokenService = sqlite.NewTokenService(db)
 	s.SiteService = sqlite.NewSiteService(db)

@@ -66,7 +66,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 // loadDemo writes the demo world into the open store.
 func (a *App) loadDemo(ctx context.Context, password string) (*demoWorld, error) {
 	db := a.DB
-	hash := func(p string) (string, error) { return auth.HashPassword(p, auth.DefaultParams) }
+	hash := func(p string) (string, error) { return auth.HashPassword(p, a.PasswordParams) }
 	return loadDemoWorld(ctx, demoServices{
 		Sites:     sqlite.NewSiteService(db),
 		Detainees: sqlite.NewDetaineeService(db),

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"convoi"
+	"convoi/auth"
+	"convoi/sqlite"
+)
+
+// MustOpenDemo starts a full App with the demo world on a loopback port.
+func MustOpenDemo(tb testing.TB) (*App, *demoWorld) {
+	tb.Helper()
+	a := NewApp()
+	a.Addr = "127.0.0.1:0"
+	a.DataDir = tb.TempDir()
+	a.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	a.PasswordParams = auth.TestParams
+	now := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+	a.Now = func() time.Time { return now }
+	ctx := context.Background()
+	if err := a.OpenStore(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	w, err := a.loadDemo(ctx, DefaultDemoPassword)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := a.Open(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { a.Close() })
+	return a, w
+}
+
+func login(tb testing.TB, a *App, user string) string {
+	tb.Helper()
+	body := `{"username":"` + user + `","password":"` + DefaultDemoPassword + `"}`
+	resp, err := http.Post(a.URL()+"/api/v1/session", "application/json", strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Token string }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 || out.Token == "" {
+		tb.Fatalf("login %s: status %d, err %v", user, resp.StatusCode, err)
+	}
+	return out.Token
+}
+
+// listMovements returns the raw JSON objects of GET /api/v1/movements.
+func listMovements(tb testing.TB, a *App, token string) []map[string]any {
+	tb.Helper()
+	req, _ := http.NewRequest("GET", a.URL()+"/api/v1/movements?limit=100", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		tb.Fatalf("GET /movements: %d %s", resp.StatusCode, raw)
+	}
+	var out struct {
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		tb.Fatalf("decode movements: %v: %s", err, raw)
+	}
+	return out.Items
+}
+
+// TestDemoObjectRules checks the issue's acceptance criteria on the real
+// demo world: liaison sees only movements touching the Monaco courthouse and
+// never their schedule; crew1 sees only the movements they are assigned to.
+func TestDemoObjectRules(t *testing.T) {
+	a, w := MustOpenDemo(t)
+	ctx := context.Background()
+
+	// Give every movement a schedule, as a planner would, so that redaction has
+	// something to hide.
+	movements := sqlite.NewMovementService(a.DB)
+	for _, m := range w.Movements {
+		dep := m.AppointmentAt.Add(-time.Hour)
+		route := convoi.RouteSummary{Geometry: []convoi.LatLon{{Lat: 43.73, Lon: 7.42}, {Lat: 43.74, Lon: 7.40}}, DistanceM: 4000, DurationS: 600}
+		if _, err := movements.UpdateMovement(ctx, m.ID, convoi.MovementUpdate{PlannedDeparture: &dep, Route: &route}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	court := w.Sites["monaco-court"].ID
+
+	t.Run("liaison", func(t *testing.T) {
+		got := listMovements(t, a, login(t, a, "liaison"))
+		want := 0
+		for _, m := range w.Movements {
+			if m.Touches(court) {
+				want++
+			}
+		}
+		if len(got) != want || want == 0 {
+			t.Fatalf("liaison sees %d movements, want the %d touching the courthouse", len(got), want)
+		}
+		for _, m := range got {
+			if int64(m["from_site_id"].(float64)) != int64(court) && int64(m["to_site_id"].(float64)) != int64(court) {
+				t.Errorf("liaison sees %v, which does not touch the courthouse", m["ref"])
+			}
+			for _, field := range []string{"planned_departure", "route"} {
+				if v, ok := m[field]; ok && v != nil {
+					t.Errorf("liaison sees %s of %v: %v", field, m["ref"], v)
+				}
+			}
+		}
+	})
+
+	t.Run("crew1", func(t *testing.T) {
+		officer := w.Officers[0].ID
+		got := listMovements(t, a, login(t, a, "crew1"))
+		want := 0
+		for _, m := range w.Movements {
+			if m.HasCrewMember(officer) {
+				want++
+			}
+		}
+		if len(got) != want || want == 0 || want == len(w.Movements) {
+			t.Fatalf("crew1 sees %d movements, want the %d assigned (of %d)", len(got), want, len(w.Movements))
+		}
+		for _, m := range got {
+			if !bytes.Contains(mustJSON(t, m["crew"]), mustJSON(t, officer)) {
+				t.Errorf("crew1 sees %v without being assigned", m["ref"])
+			}
+			if m["planned_departure"] == nil {
+				t.Errorf("crew1 must see the departure of assigned movement %v", m["ref"])
+			}
+		}
+	})
+
+	t.Run("planner sees all", func(t *testing.T) {
+		if got := listMovements(t, a, login(t, a, "planner")); len(got) != len(w.Movements) {
+			t.Fatalf("planner sees %d movements, want %d", len(got), len(w.Movements))
+		}
+	})
+}
+
+func mustJSON(tb testing.TB, v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// TestRunDemoOnce runs the subcommand as a user would and checks its output.
+func TestRunDemoOnce(t *testing.T) {
+	var out, errb bytes.Buffer
+	env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
+	if code := Run(context.Background(), env, []string{"demo", "--once", "--data", t.TempDir()}); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"© OpenStreetMap contributors", "Palais de Justice de Monaco", "Maison d'arrêt d'Évreux"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestRunUnknownCommand(t *testing.T) {
+	var out, errb bytes.Buffer
+	env := &Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
+	if code := Run(context.Background(), env, []string{"nope"}); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if !strings.Contains(errb.String(), `unknown command "nope"`) {
+		t.Errorf("stderr: %s", errb.String())
+	}
+}
