@@ -46,3 +46,20 @@ func MustImportFile(tb testing.TB, path string) *Graph {
 	}
 	return g
 }
+
+var (
+	rouenOnce  sync.Once
+	rouenGraph *Graph
+	rouenErr   error
+)
+
+func mustRouen(tb testing.TB) *Graph {
+	tb.Helper()
+	rouenOnce.Do(func() {
+		rouenGraph, rouenErr = ImportOSM(context.Background(), bytes.NewReader(osmdata.RouenCentre), FormatPBF, ImportOptions{})
+	})
+	if rouenErr != nil {
+		tb.Fatal(rouenErr)
+	}
+	return rouenGraph
+}

@@ -1,0 +1,270 @@
+package roadnet
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"sort"
+
+	"convoi"
+)
+
+// Isochrone is the part of the network reachable from a position within a
+// budget: every reached node with its cost from the start.
+type Isochrone struct {
+	From   Position `json:"from"`
+	Budget int64    `json:"budget"` // cost units (ms for OSM graphs)
+	// Nodes reached within Budget, in increasing cost order, and their
+	// costs.
+	Nodes []NodeID `json:"nodes"`
+	Times []int64  `json:"times"`
+
+	g     *Graph
+	avoid Kind
+}
+
+// Isochrone returns every node reachable from at within budget cost units
+// (ms for OSM graphs; see CostOf), avoiding opt.Avoid and opt.AvoidEdges and
+// adding opt.Penalty.
+func (g *Graph) Isochrone(ctx context.Context, at Position, budget int64, opt RouteOptions) (*Isochrone, error) {
+	if err := g.validPosition(at); err != nil {
+		return nil, err
+	}
+	if err := g.checkOptions(&opt); err != nil {
+		return nil, err
+	}
+	if budget < 0 {
+		return nil, convoi.Errorf(convoi.EINVALID, "Budget must not be negative.")
+	}
+	st := g.getState()
+	defer g.putState(st)
+	gen := st.nextAvoid()
+	for _, e := range opt.AvoidEdges {
+		st.avoid[e] = gen
+	}
+	f := st.fwd
+	f.reset()
+	for _, s := range g.sourceSeeds(nil, at) {
+		if s.cost <= budget {
+			f.relax(s.node, s.cost, 0, math.MaxUint32)
+		}
+	}
+	iso := &Isochrone{From: at, Budget: budget, g: g, avoid: opt.Avoid}
+	for pops := 0; !f.empty() && f.minKey() <= budget; pops++ {
+		if pops&4095 == 4095 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		u := f.pop()
+		du := f.dist[u]
+		iso.Nodes = append(iso.Nodes, NodeID(u))
+		iso.Times = append(iso.Times, du)
+		for e := g.firstOut[u]; e < g.firstOut[u+1]; e++ {
+			if g.kinds[e]&opt.Avoid != 0 || st.avoid[e] == gen {
+				continue
+			}
+			c := du + int64(g.weight[e])
+			if opt.Penalty != nil {
+				c += int64(opt.Penalty[e])
+			}
+			if c <= budget {
+				f.relax(g.head[e], c, 0, e)
+			}
+		}
+	}
+	return iso, nil
+}
+
+// GeoJSON returns the isochrone as a GeoJSON FeatureCollection: the reached
+// roads (cut where the budget runs out) as a MultiLineString, and their
+// convex hull as a Polygon. Properties give the budget in seconds.
+func (iso *Isochrone) GeoJSON() ([]byte, error) {
+	g := iso.g
+	var lines [][][2]float64
+	var all []convoi.LatLon
+	doneRoad := map[uint32]bool{}
+	for i, u := range iso.Nodes {
+		du := iso.Times[i]
+		all = append(all, g.NodeLatLon(u))
+		first, end := g.OutEdges(u)
+		for e := first; e < end; e++ {
+			if g.kinds[e]&iso.avoid != 0 {
+				continue
+			}
+			left, w := iso.Budget-du, int64(g.weight[e])
+			if left >= w {
+				if doneRoad[g.road[e]>>1] {
+					continue
+				}
+				doneRoad[g.road[e]>>1] = true
+			}
+			frac := 1.0
+			if w > 0 && left < w {
+				frac = float64(left) / float64(w)
+			}
+			pts, cum := g.edgeShape(uint32(e))
+			part := cutPolyline(pts, cum, 0, frac*cum[len(cum)-1])
+			line := make([][2]float64, len(part))
+			for k, p := range part {
+				line[k] = [2]float64{p.Lon, p.Lat}
+			}
+			all = append(all, part[len(part)-1])
+			lines = append(lines, line)
+		}
+	}
+	hull := convexHull(all)
+	ring := make([][2]float64, 0, len(hull)+1)
+	for _, p := range hull {
+		ring = append(ring, [2]float64{p.Lon, p.Lat})
+	}
+	if len(ring) > 0 {
+		ring = append(ring, ring[0])
+	}
+	props := map[string]any{"budget_s": g.Duration(iso.Budget), "nodes": len(iso.Nodes)}
+	type geom struct {
+		Type        string `json:"type"`
+		Coordinates any    `json:"coordinates"`
+	}
+	type feature struct {
+		Type       string         `json:"type"`
+		Properties map[string]any `json:"properties"`
+		Geometry   geom           `json:"geometry"`
+	}
+	fc := struct {
+		Type     string    `json:"type"`
+		Features []feature `json:"features"`
+	}{Type: "FeatureCollection"}
+	if lines == nil {
+		lines = [][][2]float64{}
+	}
+	fc.Features = append(fc.Features, feature{"Feature", withKind(props, "roads"), geom{"MultiLineString", lines}})
+	if len(ring) >= 4 {
+		fc.Features = append(fc.Features, feature{"Feature", withKind(props, "hull"), geom{"Polygon", [][][2]float64{ring}}})
+	}
+	return json.Marshal(fc)
+}
+
+func withKind(p map[string]any, kind string) map[string]any {
+	q := map[string]any{"kind": kind}
+	for k, v := range p {
+		q[k] = v
+	}
+	return q
+}
+
+// convexHull returns the hull of pts, counter-clockwise (monotone chain).
+func convexHull(pts []convoi.LatLon) []convoi.LatLon {
+	p := append([]convoi.LatLon(nil), pts...)
+	sort.Slice(p, func(i, j int) bool {
+		if p[i].Lon != p[j].Lon {
+			return p[i].Lon < p[j].Lon
+		}
+		return p[i].Lat < p[j].Lat
+	})
+	if len(p) < 3 {
+		return p
+	}
+	cross := func(o, a, b convoi.LatLon) float64 {
+		return (a.Lon-o.Lon)*(b.Lat-o.Lat) - (a.Lat-o.Lat)*(b.Lon-o.Lon)
+	}
+	h := make([]convoi.LatLon, 0, 2*len(p))
+	for _, q := range p {
+		for len(h) >= 2 && cross(h[len(h)-2], h[len(h)-1], q) <= 0 {
+			h = h[:len(h)-1]
+		}
+		h = append(h, q)
+	}
+	lo := len(h) + 1
+	for i := len(p) - 2; i >= 0; i-- {
+		for len(h) >= lo && cross(h[len(h)-2], h[len(h)-1], p[i]) <= 0 {
+			h = h[:len(h)-1]
+		}
+		h = append(h, p[i])
+	}
+	return h[:len(h)-1]
+}
+
+// Table returns the fastest-route cost from every source to every target:
+// cost[i][j] from sources[i] to targets[j], Infinity when unreachable. It
+// uses bucket-based many-to-many search on the hierarchy.
+func (g *Graph) Table(ctx context.Context, sources, targets []Position) ([][]int64, error) {
+	for _, p := range sources {
+		if err := g.validPosition(p); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range targets {
+		if err := g.validPosition(p); err != nil {
+			return nil, err
+		}
+	}
+	st := g.getState()
+	defer g.putState(st)
+	type entry struct {
+		node uint32
+		t    uint32
+		d    int64
+	}
+	var buckets []entry
+	for j, p := range targets {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		b := st.bwd
+		b.reset()
+		for _, s := range g.targetSeeds(nil, p) {
+			b.relax(s.node, s.cost, 0, math.MaxUint32)
+		}
+		for !b.empty() {
+			u := b.pop()
+			du := b.dist[u]
+			if g.stalled(b, u, du, g.upFirst, g.upHead, g.upEdge) {
+				continue
+			}
+			buckets = append(buckets, entry{u, uint32(j), du})
+			for i := g.downFirst[u]; i < g.downFirst[u+1]; i++ {
+				b.relax(g.downTail[i], du+g.chCost(g.downEdge[i]), 0, g.downEdge[i])
+			}
+		}
+	}
+	sort.Slice(buckets, func(a, b int) bool { return buckets[a].node < buckets[b].node })
+	out := make([][]int64, len(sources))
+	for i, p := range sources {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		row := make([]int64, len(targets))
+		for j, q := range targets {
+			row[j] = Infinity
+			if p.Edge == NoEdge && q.Edge == NoEdge && p.Node == q.Node {
+				row[j] = 0
+			} else if c, _, _, _ := g.direct(p, q); c < row[j] {
+				row[j] = c
+			}
+		}
+		f := st.fwd
+		f.reset()
+		for _, s := range g.sourceSeeds(nil, p) {
+			f.relax(s.node, s.cost, 0, math.MaxUint32)
+		}
+		for !f.empty() {
+			u := f.pop()
+			du := f.dist[u]
+			if g.stalled(f, u, du, g.downFirst, g.downTail, g.downEdge) {
+				continue
+			}
+			k := sort.Search(len(buckets), func(k int) bool { return buckets[k].node >= u })
+			for ; k < len(buckets) && buckets[k].node == u; k++ {
+				if c := du + buckets[k].d; c < row[buckets[k].t] {
+					row[buckets[k].t] = c
+				}
+			}
+			for i := g.upFirst[u]; i < g.upFirst[u+1]; i++ {
+				f.relax(g.upHead[i], du+g.chCost(g.upEdge[i]), 0, g.upEdge[i])
+			}
+		}
+		out[i] = row
+	}
+	return out, nil
+}
