@@ -111,7 +111,9 @@ func (g *Graph) AlternativePaths(ctx context.Context, from, to Position, opt Alt
 			}
 		}
 	}
-	sort.Slice(cands, func(i, j int) bool { return cands[i].est < cands[j].est || cands[i].est == cands[j].est && cands[i].v < cands[j].v })
+	sort.Slice(cands, func(i, j int) bool {
+		return cands[i].est < cands[j].est || cands[i].est == cands[j].est && cands[i].v < cands[j].v
+	})
 	if len(cands) > maxAltCandidates {
 		cands = cands[:maxAltCandidates]
 	}
