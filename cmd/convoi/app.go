@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"convoi/auth"
+	"convoi/bus"
+	"convoi/risk"
+	"convoi/roadnet"
 	"convoi/sqlite"
 	"convoi/web"
 )
@@ -26,8 +29,15 @@ type App struct {
 	// PasswordParams hash new passwords (auth.DefaultParams; tests use auth.TestParams).
 	PasswordParams auth.Params
 
-	DB   *sqlite.DB
-	HTTP *web.Server
+	// GraphPath is the road network: "" for the embedded Monaco extract, a
+	// .graph file from `convoi graph build`, or an OSM extract.
+	GraphPath string
+
+	DB    *sqlite.DB
+	Graph *roadnet.Graph
+	Bus   *bus.EventService
+	Risk  *risk.Service
+	HTTP  *web.Server
 
 	closers []func() error
 }
@@ -74,6 +84,11 @@ func (a *App) Open(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	if a.Risk == nil {
+		if err := a.OpenEngines(ctx); err != nil {
+			return err
+		}
+	}
 	db := a.DB
 	s := web.New()
 	s.Addr = a.Addr
@@ -90,11 +105,41 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.OfficerService = sqlite.NewOfficerService(db)
 	s.TrackerService = sqlite.NewTrackerService(db)
 	s.IdempotencyService = sqlite.NewIdempotencyService(db)
+	s.AssessmentService = sqlite.NewAssessmentService(db)
+	s.EventService = a.Bus
+	s.Roads = a.Graph
+	s.Assessor = a.Risk
 	if err := s.Open(); err != nil {
 		return fmt.Errorf("open HTTP API on %s: %w", a.Addr, err)
 	}
 	a.HTTP = s
 	a.closers = append(a.closers, s.Close)
+	return nil
+}
+
+// OpenEngines loads the road graph and builds the engines on the open store.
+func (a *App) OpenEngines(ctx context.Context) (err error) {
+	db := a.DB
+	if a.Graph == nil {
+		if a.Graph, err = loadGraph(ctx, a.GraphPath); err != nil {
+			return err
+		}
+	}
+	a.Bus = bus.New()
+
+	a.Risk = risk.NewService()
+	a.Risk.Now = a.Now
+	a.Risk.Movements = sqlite.NewMovementService(db)
+	a.Risk.Detainees = sqlite.NewDetaineeService(db)
+	a.Risk.Intel = sqlite.NewIntelService(db)
+	a.Risk.Sites = sqlite.NewSiteService(db)
+	a.Risk.Assessments = sqlite.NewAssessmentService(db)
+	a.Risk.Policies = sqlite.NewPolicyService(db)
+	a.Risk.Officers = sqlite.NewOfficerService(db)
+	a.Risk.Vehicles = sqlite.NewVehicleService(db)
+	a.Risk.Events = a.Bus
+	a.Risk.Routes = routeFacts(a.Graph)
+
 	return nil
 }
 

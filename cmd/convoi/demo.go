@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 
+	"convoi"
 	"convoi/auth"
 	"convoi/osmdata"
 	"convoi/sqlite"
@@ -49,6 +50,17 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("load demo world: %w", err)
 	}
 	printDemoWorld(env.Stdout, w)
+	if err := a.OpenEngines(ctx); err != nil {
+		return err
+	}
+	if err := showRoutes(ctx, env.Stdout, a.Graph, w.Sites["monaco-court"].Entry); err != nil {
+		return err
+	}
+
+	planner := w.userByName("planner")
+	if err := a.showAssessments(convoi.NewContextWithUser(ctx, planner), env.Stdout, w.Incarville, w.Westbound); err != nil {
+		return err
+	}
 
 	if *once {
 		return nil

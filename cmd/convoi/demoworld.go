@@ -257,3 +257,13 @@ func loadDemoWorld(ctx context.Context, s demoServices, now time.Time, password 
 	}
 	return w, nil
 }
+
+// userByName returns the demo user with the given username, or nil.
+func (w *demoWorld) userByName(name string) *convoi.User {
+	for _, u := range w.Users {
+		if u.Username == name {
+			return u
+		}
+	}
+	return nil
+}

@@ -33,6 +33,7 @@ func envDefault(env *Env, name, def string) string {
 func appFlags(fs *flag.FlagSet, env *Env, a *App) (debug *bool) {
 	fs.StringVar(&a.Addr, "addr", envDefault(env, "CONVOI_ADDR", a.Addr), "HTTP API address (CONVOI_ADDR)")
 	fs.StringVar(&a.DataDir, "data", envDefault(env, "CONVOI_DATA", a.DataDir), "data directory (CONVOI_DATA)")
+	fs.StringVar(&a.GraphPath, "graph", envDefault(env, "CONVOI_GRAPH", a.GraphPath), "road network: a .graph file or an OSM extract (CONVOI_GRAPH; default: the embedded Monaco extract)")
 	return fs.Bool("debug", false, "log at debug level")
 }
 
