@@ -1,0 +1,299 @@
+package ambush
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"convoi"
+	"convoi/roadnet"
+)
+
+// MapRequest asks for the ambush game of one journey on a road graph.
+type MapRequest struct {
+	From, To convoi.LatLon
+	// Epoch is the wall-clock time of slot offset 0; Slots are the
+	// candidate departures as offsets from it, strictly increasing.
+	Epoch time.Time
+	Slots []time.Duration
+	// UsualSlot is the habitual departure for the baseline figures; -1
+	// means the latest slot at which the fastest route is on time.
+	UsualSlot int
+	// Deadline is the latest arrival; zero means none.
+	Deadline time.Time
+	Stretch  float64      // 0 means DefaultStretch
+	Avoid    roadnet.Kind // chokepoint kinds the escort level forbids
+	// Police are the positions of police and gendarmerie units: the longer
+	// their drive to a site, the more attractive it is.
+	Police []convoi.LatLon
+	// Window and WindowStep define the attacker's time windows: windows of
+	// length Window every WindowStep from Epoch to the deadline (or the
+	// last slot plus twice the stretch-bounded fastest time). Zero Window
+	// means the static game.
+	Window, WindowStep time.Duration
+}
+
+// SiteModel says how attractive a road position is to an attacker: the hit
+// probability of a site is
+//
+//	MaxP x (Floor + (1-Floor) x slow) x (Floor + (1-Floor) x police) x (Floor + (1-Floor) x escape)
+//
+// where slow in [0, 1] is the forced slowdown (the largest of the edge's
+// chokepoint kinds in Slowdown and of 1 - speed/FreeSpeedKmh), police =
+// t/(t+PoliceHalfS) with t the drive time of the nearest unit, and escape =
+// 1 - exp(-exits/EscapeScale) with exits the number of other roads at the
+// two ends of the edge. Sites are placed at every junction and every
+// SpacingM metres along every edge, except within SecureRadiusM of the
+// origin and destination, which are secured perimeters.
+type SiteModel struct {
+	MaxP          float64
+	Floor         float64
+	Slowdown      []KindSlowdown
+	FreeSpeedKmh  float64
+	PoliceHalfS   float64
+	PoliceReachS  float64 // reachability budget; farther counts as this far
+	EscapeScale   float64
+	SpacingM      float64
+	SecureRadiusM float64
+}
+
+// KindSlowdown is how much a chokepoint kind forces an escort to slow down, in [0, 1].
+type KindSlowdown struct {
+	Kind roadnet.Kind
+	Slow float64
+}
+
+// DefaultSiteModel is the attractiveness model of docs/ambush.md.
+var DefaultSiteModel = SiteModel{
+	MaxP:  0.9,
+	Floor: 0.2,
+	Slowdown: []KindSlowdown{
+		{roadnet.KindTollBooth, 1},
+		{roadnet.KindLevelCrossing, 0.9},
+		{roadnet.KindBarrier, 0.9},
+		{roadnet.KindTrafficSignals, 0.75},
+		{roadnet.KindRoundabout, 0.7},
+		{roadnet.KindRamp, 0.5},
+		{roadnet.KindBridge, 0.4},
+		{roadnet.KindTunnel, 0.4},
+		{roadnet.KindToll, 0.3},
+	},
+	FreeSpeedKmh:  130,
+	PoliceHalfS:   300,
+	PoliceReachS:  3600,
+	EscapeScale:   3,
+	SpacingM:      150,
+	SecureRadiusM: 250,
+}
+
+// BuildInstance returns the game of req on road graph g: every road of the
+// graph with its travel time, candidate sites weighted by model, and the
+// slots and windows of req. Edge.Ref is the roadnet.EdgeID. Snapping
+// failures are the graph's errors (EINVALID, ENOTFOUND).
+func BuildInstance(ctx context.Context, g *roadnet.Graph, req MapRequest, model SiteModel) (*Instance, error) {
+	if len(req.Slots) == 0 {
+		return nil, convoi.Errorf(convoi.EINVALID, "Ambush map game: no departure slots.")
+	}
+	from, err := g.Snap(req.From)
+	if err != nil {
+		return nil, fmt.Errorf("snap origin: %w", err)
+	}
+	to, err := g.Snap(req.To)
+	if err != nil {
+		return nil, fmt.Errorf("snap destination: %w", err)
+	}
+	// The journey starts where the origin's road leads and ends where the
+	// destination's road starts: the last metres are inside the sites.
+	origin, dest := from.Node, to.Node
+	if from.Edge != roadnet.NoEdge {
+		origin = g.EdgeTo(from.Edge)
+	}
+	if to.Edge != roadnet.NoEdge {
+		dest = g.EdgeFrom(to.Edge)
+	}
+	if origin == dest {
+		return nil, convoi.Errorf(convoi.EINVALID, "Ambush map game: origin and destination snap to the same junction.")
+	}
+
+	police, err := policeTimes(ctx, g, req.Police, model)
+	if err != nil {
+		return nil, err
+	}
+	in := &Instance{
+		Epoch:       req.Epoch,
+		Origin:      nodeName(origin),
+		Destination: nodeName(dest),
+		Stretch:     req.Stretch,
+		Forbid:      req.Avoid.Names(),
+	}
+	for _, s := range req.Slots {
+		in.Slots = append(in.Slots, s.Seconds())
+	}
+	if req.UsualSlot >= 0 && req.UsualSlot < len(req.Slots) {
+		u := req.UsualSlot
+		in.UsualSlot = &u
+	}
+	if !req.Deadline.IsZero() {
+		d := req.Deadline.Sub(req.Epoch).Seconds()
+		in.Deadline = &d
+	}
+	n := g.NumNodes()
+	in.Nodes = make([]Node, n)
+	for v := 0; v < n; v++ {
+		ll := g.NodeLatLon(roadnet.NodeID(v))
+		in.Nodes[v] = Node{ID: nodeName(roadnet.NodeID(v)), Lat: ll.Lat, Lon: ll.Lon}
+	}
+	secure := func(p convoi.LatLon) bool {
+		return p.DistanceM(req.From) < model.SecureRadiusM || p.DistanceM(req.To) < model.SecureRadiusM
+	}
+	// exits counts the distinct other roads at a junction.
+	exits := func(v roadnet.NodeID) int {
+		seen := map[roadnet.NodeID]bool{}
+		a, b := g.OutEdges(v)
+		for e := a; e < b; e++ {
+			seen[g.EdgeTo(e)] = true
+		}
+		for _, e := range g.InEdges(v) {
+			seen[g.EdgeFrom(roadnet.EdgeID(e))] = true
+		}
+		return len(seen)
+	}
+	ex := make([]int, n)
+	for v := range ex {
+		ex[v] = exits(roadnet.NodeID(v))
+	}
+	m := g.NumEdges()
+	in.Edges = make([]Edge, 0, m)
+	slowOf := func(k roadnet.Kind) float64 {
+		var s float64
+		for _, ks := range model.Slowdown {
+			if k&ks.Kind != 0 {
+				s = math.Max(s, ks.Slow)
+			}
+		}
+		return s
+	}
+	attract := func(slow, policeS float64, exits int) float64 {
+		f := model.Floor
+		pol := policeS / (policeS + model.PoliceHalfS)
+		esc := 1 - math.Exp(-float64(exits)/model.EscapeScale)
+		return model.MaxP * (f + (1-f)*slow) * (f + (1-f)*pol) * (f + (1-f)*esc)
+	}
+	// Junction sites: the slowdown of the slowest road into them.
+	nodeSlow := make([]float64, n)
+	for e := 0; e < m; e++ {
+		if err := ctxEvery(ctx, e); err != nil {
+			return nil, err
+		}
+		ed := g.Edge(roadnet.EdgeID(e))
+		secs := g.Duration(ed.Cost)
+		if secs <= 0 {
+			secs = 1e-3
+		}
+		in.Edges = append(in.Edges, Edge{From: nodeName(ed.From), To: nodeName(ed.To), TimeS: secs, Tags: ed.Kinds.Names(), Ref: int64(e)})
+		slow := slowOf(ed.Kinds)
+		if secs > 0 && ed.DistanceM > 0 {
+			slow = math.Max(slow, math.Max(0, 1-ed.DistanceM/secs*3.6/model.FreeSpeedKmh))
+		}
+		nodeSlow[ed.To] = math.Max(nodeSlow[ed.To], slowOf(ed.Kinds&(roadnet.KindTollBooth|roadnet.KindTrafficSignals|roadnet.KindLevelCrossing|roadnet.KindBarrier|roadnet.KindRoundabout)))
+		k := max(1, int(ed.DistanceM/model.SpacingM))
+		a, b := g.NodeLatLon(ed.From), g.NodeLatLon(ed.To)
+		for i := 0; i < k; i++ {
+			at := (float64(i) + 0.5) / float64(k)
+			pos := convoi.LatLon{Lat: a.Lat + at*(b.Lat-a.Lat), Lon: a.Lon + at*(b.Lon-a.Lon)}
+			if secure(pos) {
+				continue
+			}
+			pt := police[ed.From] + at*(police[ed.To]-police[ed.From])
+			ei := e
+			in.Sites = append(in.Sites, Site{
+				ID: "e" + strconv.Itoa(e) + "." + strconv.Itoa(i), Edge: &ei, At: at,
+				P: attract(slow, pt, ex[ed.From]+ex[ed.To]-2), Tags: ed.Kinds.Names(),
+			})
+		}
+	}
+	for v := 0; v < n; v++ {
+		if ll := g.NodeLatLon(roadnet.NodeID(v)); secure(ll) || ex[v] == 0 {
+			continue
+		}
+		in.Sites = append(in.Sites, Site{ID: "n" + strconv.Itoa(v), Node: nodeName(roadnet.NodeID(v)),
+			P: attract(nodeSlow[v], police[v], ex[v])})
+	}
+	if req.Window > 0 {
+		step := req.WindowStep
+		if step <= 0 {
+			step = req.Window
+		}
+		end := req.Deadline
+		if end.IsZero() {
+			end = req.Epoch.Add(req.Slots[len(req.Slots)-1] + 4*time.Hour)
+		}
+		for t := -req.Window + step; req.Epoch.Add(t).Before(end); t += step {
+			in.Windows = append(in.Windows, Window{t.Seconds(), (t + req.Window).Seconds()})
+		}
+	}
+	return in, in.Validate()
+}
+
+// policeTimes returns, per node, the drive time in seconds from the nearest
+// police unit, capped at model.PoliceReachS: one reachability query per unit.
+func policeTimes(ctx context.Context, g *roadnet.Graph, units []convoi.LatLon, model SiteModel) ([]float64, error) {
+	t := make([]float64, g.NumNodes())
+	for i := range t {
+		t[i] = model.PoliceReachS
+	}
+	budget := g.CostOf(model.PoliceReachS)
+	for _, u := range units {
+		pos, err := g.Snap(u)
+		if err != nil {
+			continue // a unit off the map does not help
+		}
+		iso, err := g.Isochrone(ctx, pos, budget, roadnet.RouteOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("police reachability: %w", err)
+		}
+		for i, v := range iso.Nodes {
+			t[v] = math.Min(t[v], g.Duration(iso.Times[i]))
+		}
+	}
+	return t, nil
+}
+
+// RouteSummary turns a strategy route on an instance built by
+// BuildInstance into what the crew drives: geometry, distance, duration and
+// chokepoints from the road graph.
+func RouteSummary(g *roadnet.Graph, in *Instance, r Route) (*convoi.RouteSummary, error) {
+	p := roadnet.Path{LastFraction: 1}
+	for _, ei := range r.Edges {
+		if ei < 0 || ei >= len(in.Edges) || in.Edges[ei].Ref < 0 || in.Edges[ei].Ref >= int64(g.NumEdges()) {
+			return nil, convoi.Errorf(convoi.EINVALID, "Route edge %d is not an edge of the road graph.", ei)
+		}
+		e := roadnet.EdgeID(in.Edges[ei].Ref)
+		p.Edges = append(p.Edges, e)
+		p.Cost += g.EdgeCost(e)
+	}
+	if len(p.Edges) == 0 {
+		return nil, convoi.Errorf(convoi.EINVALID, "Route has no edges.")
+	}
+	rt := g.PathRoute(p)
+	s := &convoi.RouteSummary{Geometry: rt.Geometry, DistanceM: rt.DistanceM, DurationS: rt.DurationS}
+	for _, c := range rt.Chokepoints {
+		name := c.Kind.String()
+		if c.Name != "" {
+			name += " " + c.Name
+		}
+		s.Chokepoints = append(s.Chokepoints, name)
+	}
+	return s, nil
+}
+
+func nodeName(v roadnet.NodeID) string { return strconv.FormatUint(uint64(v), 10) }
+
+func ctxEvery(ctx context.Context, i int) error {
+	if i&4095 == 0 {
+		return ctx.Err()
+	}
+	return nil
+}

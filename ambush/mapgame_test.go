@@ -1,0 +1,150 @@
+package ambush
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"convoi"
+	"convoi/osmdata"
+	"convoi/roadnet"
+)
+
+var graphs struct {
+	sync.Mutex
+	m map[string]*roadnet.Graph
+}
+
+// mustGraph imports a bundled extract once per test binary.
+func mustGraph(tb testing.TB, name string) *roadnet.Graph {
+	tb.Helper()
+	graphs.Lock()
+	defer graphs.Unlock()
+	if g := graphs.m[name]; g != nil {
+		return g
+	}
+	var data []byte
+	switch name {
+	case "monaco":
+		data = osmdata.Monaco
+	case "liechtenstein":
+		b, err := os.ReadFile("../testdata/osm/liechtenstein.osm.pbf")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		data = b
+	default:
+		tb.Fatalf("unknown graph %q", name)
+	}
+	g, err := roadnet.ImportOSM(context.Background(), bytes.NewReader(data), roadnet.FormatPBF, roadnet.ImportOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if graphs.m == nil {
+		graphs.m = map[string]*roadnet.Graph{}
+	}
+	graphs.m[name] = g
+	return g
+}
+
+// mapCase is a real journey on a bundled extract.
+type mapCase struct {
+	name, graph string
+	from, to    convoi.LatLon
+	police      []convoi.LatLon
+}
+
+var mapCases = []mapCase{
+	{"monaco-prison-to-eze", "monaco", convoi.LatLon{Lat: 43.7318, Lon: 7.4271}, convoi.LatLon{Lat: 43.7316, Lon: 7.3600},
+		[]convoi.LatLon{{Lat: 43.73452, Lon: 7.42072}, {Lat: 43.72570, Lon: 7.41848}, {Lat: 43.74656, Lon: 7.40039}, {Lat: 43.73162, Lon: 7.35933}}},
+	{"balzers-to-ruggell", "liechtenstein", convoi.LatLon{Lat: 47.0666, Lon: 9.5030}, convoi.LatLon{Lat: 47.2420, Lon: 9.5260},
+		[]convoi.LatLon{{Lat: 47.1410, Lon: 9.5215}}},
+}
+
+// mapRequest is the planning request of the benchmarks: 12 departure slots
+// ten minutes apart, 20-minute attacker windows every 10 minutes.
+func mapRequest(c mapCase) MapRequest {
+	epoch := time.Date(2026, 3, 2, 7, 0, 0, 0, time.UTC)
+	req := MapRequest{From: c.from, To: c.to, Epoch: epoch, UsualSlot: -1, Police: c.police,
+		Deadline: epoch.Add(170 * time.Minute), Window: 20 * time.Minute, WindowStep: 10 * time.Minute}
+	for i := 0; i < 12; i++ {
+		req.Slots = append(req.Slots, time.Duration(i)*10*time.Minute)
+	}
+	return req
+}
+
+func TestMapGames(t *testing.T) {
+	for _, c := range mapCases {
+		t.Run(c.name, func(t *testing.T) {
+			g := mustGraph(t, c.graph)
+			in, err := BuildInstance(context.Background(), g, mapRequest(c), DefaultSiteModel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(in.Sites) < 5000 || len(in.Slots) != 12 {
+				t.Fatalf("%d sites and %d slots, want >= 5000 and 12", len(in.Sites), len(in.Slots))
+			}
+			start := time.Now()
+			st, err := Solve(context.Background(), in, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d nodes %d edges %d sites %d windows: value %.4f (fixed fastest %.4f, uniform %d alternatives %.4f), %d routes, extra %.0f s, exploitability %.2g, %d iterations, %v",
+				len(in.Nodes), len(in.Edges), len(in.Sites), len(in.Windows), st.Value, st.FixedFastest.Value, st.UniformAlternatives.K,
+				st.UniformAlternatives.Value, len(st.Routes), st.ExpectedExtraS, st.Exploitability, st.Iterations, time.Since(start))
+			if !st.Converged || st.Exploitability > 1e-3 {
+				t.Errorf("converged %v, exploitability %g", st.Converged, st.Exploitability)
+			}
+			if st.Value > st.FixedFastest.Value+1e-9 {
+				t.Errorf("value %v above the fixed fastest route's %v", st.Value, st.FixedFastest.Value)
+			}
+			var sum float64
+			for _, p := range st.Plays {
+				sum += p.Probability
+				r := st.Routes[p.Route]
+				if r.DurationS > st.FastestS*DefaultStretch*(1+1e-9) || in.Slots[p.Slot]+r.DurationS > *in.Deadline+1e-6 {
+					t.Errorf("play %+v: route of %.0f s breaks the stretch or the deadline", p, r.DurationS)
+				}
+			}
+			if math.Abs(sum-1) > 1e-9 {
+				t.Errorf("plays sum to %v", sum)
+			}
+			for _, r := range st.Routes {
+				rs, err := RouteSummary(g, in, r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(rs.Geometry) < 2 || math.Abs(rs.DurationS-r.DurationS) > 0.01*r.DurationS+1 {
+					t.Errorf("summary: %d points, %.1f s for a %.1f s route", len(rs.Geometry), rs.DurationS, r.DurationS)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkSolveMap(b *testing.B) {
+	for _, c := range mapCases {
+		b.Run(c.name, func(b *testing.B) {
+			g := mustGraph(b, c.graph)
+			in, err := BuildInstance(context.Background(), g, mapRequest(c), DefaultSiteModel)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			var st *Strategy
+			for b.Loop() {
+				if st, err = Solve(context.Background(), in, Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(in.Sites)), "sites")
+			b.ReportMetric(float64(st.Iterations), "iterations")
+			b.ReportMetric(st.Value, "value")
+			b.ReportMetric(st.Exploitability, "exploitability")
+		})
+	}
+}
