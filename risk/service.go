@@ -156,7 +156,8 @@ func (s *Service) AssessMovement(ctx context.Context, id convoi.MovementID) (*co
 // anyway), appointment after now. Each gets a new stored assessment, which
 // is returned. When the level rises, an EventTypeAssessment event is
 // published and the Notifier told; a planned or released movement whose
-// crew or vehicles no longer meet the new level is sent back to "assessed"
+// crew or vehicles no longer meet the new, stricter requirements (a higher
+// level, or an armoured van newly required) is sent back to "assessed"
 // (ActionAssess with the reason). An underway movement is re-assessed and
 // notified but not transitioned. The escort level of assessed, planned and
 // released movements follows the new assessment.
@@ -208,14 +209,20 @@ func (s *Service) reassess(ctx context.Context, p *Policy, m *convoi.Movement, i
 		return nil, fmt.Errorf("store assessment: %w", err)
 	}
 	raised := a.Level > prevLevel
+	// A plan is only judged against requirements that became stricter: a
+	// planned movement whose crew is assigned later is not sent back by
+	// every re-assessment.
+	stricter := raised || (a.VehicleClass == convoi.VehicleArmouredVan && (prev == nil || prev.VehicleClass != a.VehicleClass))
 
 	var short []string
 	sentBack := false
 	m2 := m
 	switch m.State {
 	case convoi.StatePlanned, convoi.StateReleased:
-		if short, err = s.Shortfalls(ctx, m, a); err != nil {
-			return a, err
+		if stricter {
+			if short, err = s.Shortfalls(ctx, m, a); err != nil {
+				return a, err
+			}
 		}
 		if len(short) > 0 {
 			reason := fmt.Sprintf("Re-assessed after intelligence #%d: level %d to %d (score %.2f, policy %s); the plan no longer meets it: %s.",

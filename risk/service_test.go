@@ -359,6 +359,12 @@ func TestServiceOnIntel(t *testing.T) {
 
 	t.Run("the same intelligence again raises nothing", func(t *testing.T) {
 		w.notices.notices = nil
+		// Planned at level 4 with the crew still to be assigned: a re-assessment
+		// that asks for nothing more must not send it back.
+		if _, err := w.movements.TransitionMovement(ctx, assessed.ID, convoi.TransitionRequest{Action: convoi.ActionPlan}); err != nil {
+			t.Fatal(err)
+		}
+		w.drain()
 		if _, err := w.svc.OnIntel(ctx, in); err != nil {
 			t.Fatal(err)
 		}
@@ -366,7 +372,10 @@ func TestServiceOnIntel(t *testing.T) {
 			t.Errorf("%d events, %d notices after a re-assessment that did not raise the level", len(evs), len(w.notices.notices))
 		}
 		if m := w.find(t, planned.ID); m.State != convoi.StateAssessed {
-			t.Errorf("planned movement now %s", m.State)
+			t.Errorf("sent-back movement now %s", m.State)
+		}
+		if m := w.find(t, assessed.ID); m.State != convoi.StatePlanned || m.EscortLevel != 4 {
+			t.Errorf("planned movement without crew now %s at level %d, want planned at 4", m.State, m.EscortLevel)
 		}
 	})
 	t.Run("a store error is returned", func(t *testing.T) {
