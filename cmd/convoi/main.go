@@ -38,6 +38,10 @@ var commands = []command{
 	{"migrate", "create or upgrade the database", runMigrate},
 	{"user", "manage users: user add", runUser},
 	{"ambush", "solve an ambush game instance: ambush solve --instance FILE.json", runAmbush},
+	{"graph", "build a road graph file: graph build IN.osm.pbf -o OUT.graph", runGraph},
+	{"route", "fastest route and alternatives on a road graph", runRoute},
+	{"isochrone", "area reachable within a time budget", runIsochrone},
+	{"bench", "benchmark route queries: bench route --graph FILE --pairs CSV", runBench},
 	{"version", "print the version", runVersion},
 }
 
