@@ -1,0 +1,267 @@
+package ambush
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"convoi"
+	"convoi/roadnet"
+)
+
+// MovementFinder is what the planner reads of movements.
+type MovementFinder interface {
+	FindMovementByID(ctx context.Context, id convoi.MovementID) (*convoi.Movement, error)
+	FindMovements(ctx context.Context, filter convoi.MovementFilter) ([]*convoi.Movement, int, error)
+}
+
+// SiteFinder is what the planner reads of sites.
+type SiteFinder interface {
+	FindSiteByID(ctx context.Context, id convoi.SiteID) (*convoi.Site, error)
+	FindSites(ctx context.Context, filter convoi.SiteFilter) ([]*convoi.Site, int, error)
+}
+
+// PlanStore stores plans and their draws (convoi.PlanService).
+type PlanStore interface {
+	CreatePlan(ctx context.Context, p *convoi.Plan) error
+	FindPlans(ctx context.Context, id convoi.MovementID) ([]*convoi.Plan, error)
+	SetPlanDraw(ctx context.Context, id convoi.PlanID, d convoi.PlanDraw) error
+}
+
+var _ PlanStore = convoi.PlanService(nil)
+
+// Service plans stored movements on a road graph and releases them. New
+// sets the defaults; the exported fields are the configuration and must not
+// change once the service is in use. Safe for concurrent use: every call
+// has its own scratch.
+type Service struct {
+	Graph     *roadnet.Graph
+	Movements MovementFinder
+	Sites     SiteFinder
+	Plans     PlanStore
+	// Now is the clock (default time.Now); Rand the source of the draw
+	// (default crypto/rand.Reader).
+	Now  func() time.Time
+	Rand io.Reader
+
+	Model   SiteModel
+	Options Options
+	// Slots departure slots SlotSpacing apart, the last one the latest at
+	// which the fastest route arrives ArrivalMargin before the appointment
+	// (the "usual hour").
+	Slots         int
+	SlotSpacing   time.Duration
+	ArrivalMargin time.Duration
+	Stretch       float64
+	// Window and WindowStep are the attacker's time windows (0: static game).
+	Window, WindowStep time.Duration
+	// Forbid maps an escort level (1-4) to the chokepoint kinds its routes
+	// must avoid.
+	Forbid map[int]roadnet.Kind
+}
+
+// NewService returns a Service with the defaults: 12 slots 10 minutes
+// apart, arrival 15 minutes before the appointment, stretch 1.3, 20-minute
+// attacker windows every 10 minutes, level crossings forbidden from level 3.
+func NewService(g *roadnet.Graph, movements MovementFinder, sites SiteFinder, plans PlanStore) *Service {
+	return &Service{
+		Graph: g, Movements: movements, Sites: sites, Plans: plans,
+		Now: time.Now, Rand: rand.Reader, Model: DefaultSiteModel,
+		Slots: 12, SlotSpacing: 10 * time.Minute, ArrivalMargin: 15 * time.Minute, Stretch: DefaultStretch,
+		Window: 20 * time.Minute, WindowStep: 10 * time.Minute,
+		Forbid: map[int]roadnet.Kind{3: roadnet.KindLevelCrossing, 4: roadnet.KindLevelCrossing},
+	}
+}
+
+// PlanReport is what a stored convoi.Plan holds as its Strategy: the
+// solver's report, the crew-facing summary of each route, and the request.
+type PlanReport struct {
+	*Strategy
+	RouteSummaries []convoi.RouteSummary `json:"route_summaries"`
+	From           convoi.SiteID         `json:"from_site_id"`
+	To             convoi.SiteID         `json:"to_site_id"`
+	EscortLevel    int                   `json:"escort_level"`
+	Forbidden      []string              `json:"forbidden,omitempty"`
+	Deadline       time.Time             `json:"deadline"`
+}
+
+// PlanMovement solves the ambush game of a stored movement and stores the
+// strategy as a new convoi.Plan; nothing is drawn yet. The movement must be
+// in a state the plan action leaves from (ECONFLICT otherwise); an
+// appointment that even the fastest route cannot meet is EINVALID.
+func (s *Service) PlanMovement(ctx context.Context, id convoi.MovementID) (*convoi.Plan, *PlanReport, error) {
+	m, err := s.Movements.FindMovementByID(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := convoi.NextState(m.State, convoi.ActionPlan); err != nil {
+		return nil, nil, err
+	}
+	from, err := s.Sites.FindSiteByID(ctx, m.FromSiteID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("origin site: %w", err)
+	}
+	to, err := s.Sites.FindSiteByID(ctx, m.ToSiteID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("destination site: %w", err)
+	}
+	police, err := s.police(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	avoid := s.Forbid[m.EscortLevel]
+	fast, err := s.Graph.RouteLatLon(ctx, from.Entry, to.Entry, roadnet.RouteOptions{Avoid: avoid})
+	if err != nil {
+		return nil, nil, fmt.Errorf("fastest route: %w", err)
+	}
+	deadline := m.AppointmentAt.Add(-s.ArrivalMargin)
+	latest := deadline.Add(-time.Duration(fast.DurationS*float64(time.Second)) - time.Minute).Truncate(time.Minute)
+	epoch := latest.Add(-time.Duration(s.Slots-1) * s.SlotSpacing)
+	req := MapRequest{From: from.Entry, To: to.Entry, Epoch: epoch, UsualSlot: s.Slots - 1, Deadline: deadline,
+		Stretch: s.Stretch, Avoid: avoid, Police: police, Window: s.Window, WindowStep: s.WindowStep}
+	for i := 0; i < s.Slots; i++ {
+		req.Slots = append(req.Slots, time.Duration(i)*s.SlotSpacing)
+	}
+	in, err := BuildInstance(ctx, s.Graph, req, s.Model)
+	if err != nil {
+		return nil, nil, err
+	}
+	in.Name = m.Ref
+	st, err := Solve(ctx, in, s.Options)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep := &PlanReport{Strategy: st, From: from.ID, To: to.ID, EscortLevel: m.EscortLevel, Forbidden: avoid.Names(), Deadline: deadline}
+	for _, r := range st.Routes {
+		sum, err := RouteSummary(s.Graph, in, r)
+		if err != nil {
+			return nil, nil, err
+		}
+		rep.RouteSummaries = append(rep.RouteSummaries, *sum)
+	}
+	body, err := json.Marshal(rep)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode plan: %w", err)
+	}
+	p := &convoi.Plan{MovementID: m.ID, Strategy: body, Value: st.Value,
+		CreatedBy: convoi.UserIDFromContext(ctx), CreatedAt: s.Now()}
+	if err := s.Plans.CreatePlan(ctx, p); err != nil {
+		return nil, nil, err
+	}
+	return p, rep, nil
+}
+
+// police returns the positions of every police and gendarmerie site.
+func (s *Service) police(ctx context.Context) ([]convoi.LatLon, error) {
+	var out []convoi.LatLon
+	for _, k := range []convoi.SiteKind{convoi.SiteKindPolice, convoi.SiteKindGendarmerie} {
+		for off := 0; ; {
+			sites, n, err := s.Sites.FindSites(ctx, convoi.SiteFilter{Kind: &k, Page: convoi.Page{Offset: off, Limit: convoi.MaxPageLimit}})
+			if err != nil {
+				return nil, fmt.Errorf("police sites: %w", err)
+			}
+			for _, st := range sites {
+				out = append(out, st.Location)
+			}
+			off += len(sites)
+			if len(sites) == 0 || off >= n {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// Released is the outcome of a release: the draw, recorded on the plan, and
+// the movement update that carries it (departure and route).
+type Released struct {
+	PlanID    convoi.PlanID         `json:"plan_id"`
+	Draw      convoi.PlanDraw       `json:"draw"`
+	Departure time.Time             `json:"departure"`
+	Route     *convoi.RouteSummary  `json:"route"`
+	Update    convoi.MovementUpdate `json:"-"`
+}
+
+// Release draws the route and departure of a planned movement from its
+// newest plan with s.Rand (crypto/rand), records the draw on the plan, and
+// returns it with the movement update to apply with the release transition.
+// A movement that cannot be released is ECONFLICT, one without a plan
+// ENOTFOUND; a plan already drawn is ECONFLICT (the draw happens once).
+func (s *Service) Release(ctx context.Context, id convoi.MovementID) (*Released, error) {
+	m, err := s.Movements.FindMovementByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := convoi.NextState(m.State, convoi.ActionRelease); err != nil {
+		return nil, err
+	}
+	plans, err := s.Plans.FindPlans(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(plans) == 0 {
+		return nil, convoi.Errorf(convoi.ENOTFOUND, "Movement %s has no plan.", m.Ref)
+	}
+	p := plans[0]
+	if p.Draw != nil {
+		return nil, convoi.Errorf(convoi.ECONFLICT, "The plan of movement %s was already drawn.", m.Ref)
+	}
+	var rep PlanReport
+	if err := json.Unmarshal(p.Strategy, &rep); err != nil || rep.Strategy == nil {
+		return nil, convoi.Errorf(convoi.EINTERNAL, "Stored plan %d has no readable strategy.", p.ID)
+	}
+	pick, err := Draw(rep.Strategy, s.Rand)
+	if err != nil {
+		return nil, err
+	}
+	if pick.Route >= len(rep.RouteSummaries) || pick.Departure.IsZero() {
+		return nil, convoi.Errorf(convoi.EINTERNAL, "Stored plan %d is incomplete.", p.ID)
+	}
+	d := convoi.PlanDraw{RouteIndex: pick.Route, Departure: pick.Departure,
+		DrawnBy: convoi.UserIDFromContext(ctx), DrawnAt: s.Now()}
+	if err := s.Plans.SetPlanDraw(ctx, p.ID, d); err != nil {
+		return nil, err
+	}
+	route := rep.RouteSummaries[pick.Route]
+	dep := pick.Departure
+	return &Released{PlanID: p.ID, Draw: d, Departure: dep, Route: &route,
+		Update: convoi.MovementUpdate{PlannedDeparture: &dep, Route: &route}}, nil
+}
+
+// AuditDetainee measures how predictable a detainee's past movements were.
+func (s *Service) AuditDetainee(ctx context.Context, id convoi.DetaineeID) (Predictability, error) {
+	return s.audit(ctx, convoi.MovementFilter{DetaineeID: &id}, nil)
+}
+
+// AuditCorridor measures how predictable past movements between two sites
+// were, in either direction.
+func (s *Service) AuditCorridor(ctx context.Context, a, b convoi.SiteID) (Predictability, error) {
+	return s.audit(ctx, convoi.MovementFilter{Site: &a}, func(m *convoi.Movement) bool {
+		return (m.FromSiteID == a && m.ToSiteID == b) || (m.FromSiteID == b && m.ToSiteID == a)
+	})
+}
+
+func (s *Service) audit(ctx context.Context, f convoi.MovementFilter, keep func(*convoi.Movement) bool) (Predictability, error) {
+	var trips []Trip
+	for off := 0; ; {
+		f.Page = convoi.Page{Offset: off, Limit: convoi.MaxPageLimit}
+		ms, n, err := s.Movements.FindMovements(ctx, f)
+		if err != nil {
+			return Predictability{}, err
+		}
+		for _, m := range ms {
+			if m.PlannedDeparture == nil || (keep != nil && !keep(m)) {
+				continue
+			}
+			trips = append(trips, Trip{RouteKey: RouteKey(m.Route), Departure: *m.PlannedDeparture})
+		}
+		off += len(ms)
+		if len(ms) == 0 || off >= n {
+			break
+		}
+	}
+	return Audit(trips, 0), nil
+}

@@ -1,0 +1,147 @@
+package ambush_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"convoi"
+	"convoi/ambush"
+	"convoi/osmdata"
+	"convoi/roadnet"
+	"convoi/sqlite"
+)
+
+// MustOpenDB opens a fresh sqlite store that is closed when the test ends.
+func MustOpenDB(tb testing.TB, now func() time.Time) *sqlite.DB {
+	tb.Helper()
+	db := sqlite.NewDB(filepath.Join(tb.TempDir(), "convoi.db"))
+	db.Now = now
+	if err := db.Open(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return db
+}
+
+func must(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func TestServicePlanAndRelease(t *testing.T) {
+	now := time.Date(2026, 3, 1, 18, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	db := MustOpenDB(t, clock)
+	ctx := convoi.NewContextWithUser(context.Background(), &convoi.User{ID: 7, Username: "planner", Role: convoi.RolePlanner})
+	sites, movements := sqlite.NewSiteService(db), sqlite.NewMovementService(db)
+	plans, detainees := sqlite.NewPlanService(db), sqlite.NewDetaineeService(db)
+
+	mk := func(kind convoi.SiteKind, name string, lat, lon float64) *convoi.Site {
+		s := &convoi.Site{Kind: kind, Name: name, Location: convoi.LatLon{Lat: lat, Lon: lon}}
+		must(t, sites.CreateSite(ctx, s))
+		return s
+	}
+	prison := mk(convoi.SiteKindPrison, "Maison d'arrêt de Monaco", 43.7318, 7.4271)
+	court := mk(convoi.SiteKindCourt, "Èze", 43.7316, 7.3600)
+	mk(convoi.SiteKindPolice, "Sûreté Publique", 43.73452, 7.42072)
+	mk(convoi.SiteKindGendarmerie, "La Turbie", 43.74656, 7.40039)
+	d := &convoi.Detainee{Name: "D", LegalStatus: convoi.LegalStatusRemand, SiteID: prison.ID}
+	must(t, detainees.CreateDetainee(ctx, d))
+	appt := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	m := &convoi.Movement{Ref: "MC-2026-0042", DetaineeID: d.ID, FromSiteID: prison.ID, ToSiteID: court.ID,
+		Purpose: convoi.PurposeCourtAppearance, AppointmentAt: appt, Requester: "Juge"}
+	must(t, movements.CreateMovement(ctx, m))
+
+	g, err := roadnet.ImportOSM(context.Background(), bytes.NewReader(osmdata.Monaco), roadnet.FormatPBF, roadnet.ImportOptions{})
+	must(t, err)
+	svc := ambush.NewService(g, movements, sites, plans)
+	svc.Now = clock
+	svc.Rand = rand.NewChaCha8([32]byte{42})
+
+	// A requested movement cannot be planned yet.
+	if _, _, err := svc.PlanMovement(ctx, m.ID); convoi.ErrorCode(err) != convoi.ECONFLICT {
+		t.Fatalf("plan before assessment: %v", err)
+	}
+	lvl := 3
+	_, err = movements.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionAssess, Update: &convoi.MovementUpdate{EscortLevel: &lvl}})
+	must(t, err)
+
+	p, rep, err := svc.PlanMovement(ctx, m.ID)
+	must(t, err)
+	if p.ID == 0 || p.Value != rep.Value || rep.Value <= 0 || rep.Value > rep.FixedFastest.Value {
+		t.Errorf("plan %d value %v, fixed fastest %v", p.ID, rep.Value, rep.FixedFastest.Value)
+	}
+	if rep.Sites < 5000 || len(rep.RouteSummaries) != len(rep.Routes) || rep.Exploitability > 1e-3 {
+		t.Errorf("%d sites, %d summaries for %d routes, exploitability %g", rep.Sites, len(rep.RouteSummaries), len(rep.Routes), rep.Exploitability)
+	}
+	for _, dep := range rep.Departures {
+		if dep.At == nil || dep.At.After(appt) {
+			t.Errorf("departure %+v not before the appointment", dep)
+		}
+	}
+	stored, err := plans.FindPlans(ctx, m.ID)
+	must(t, err)
+	if len(stored) != 1 || stored[0].Draw != nil || stored[0].CreatedBy != 7 {
+		t.Fatalf("stored plans %+v", stored)
+	}
+	var back ambush.PlanReport
+	must(t, json.Unmarshal(stored[0].Strategy, &back))
+	if back.Strategy == nil || len(back.Plays) != len(rep.Plays) {
+		t.Fatal("stored strategy does not round-trip")
+	}
+
+	// Release needs the planned state.
+	if _, err := svc.Release(ctx, m.ID); convoi.ErrorCode(err) != convoi.ECONFLICT {
+		t.Fatalf("release before plan transition: %v", err)
+	}
+	_, err = movements.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionPlan})
+	must(t, err)
+	now = now.Add(14 * time.Hour)
+	rel, err := svc.Release(ctx, m.ID)
+	must(t, err)
+	if rel.Departure.IsZero() || !rel.Departure.Before(appt) || rel.Route == nil || len(rel.Route.Geometry) < 2 {
+		t.Fatalf("release %+v", rel)
+	}
+	if arrive := rel.Departure.Add(time.Duration(rel.Route.DurationS * float64(time.Second))); arrive.After(appt) {
+		t.Errorf("drawn departure %v with a %.0f s route arrives after the appointment", rel.Departure, rel.Route.DurationS)
+	}
+	stored, err = plans.FindPlans(ctx, m.ID)
+	must(t, err)
+	if dr := stored[0].Draw; dr == nil || dr.RouteIndex != rel.Draw.RouteIndex || !dr.Departure.Equal(rel.Departure) || dr.DrawnBy != 7 || !dr.DrawnAt.Equal(now) {
+		t.Errorf("stored draw %+v, want %+v", stored[0].Draw, rel.Draw)
+	}
+	// The released movement takes the drawn schedule; a second draw is refused.
+	_, err = movements.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionRelease, Update: &rel.Update})
+	must(t, err)
+	got, err := movements.FindMovementByID(ctx, m.ID)
+	must(t, err)
+	if got.PlannedDeparture == nil || !got.PlannedDeparture.Equal(rel.Departure) || got.Route == nil {
+		t.Errorf("movement after release: %+v", got)
+	}
+	if _, err := svc.Release(ctx, m.ID); convoi.ErrorCode(err) != convoi.ECONFLICT {
+		t.Errorf("second release: %v", err)
+	}
+
+	// The audit sees one released movement on this corridor.
+	a, err := svc.AuditCorridor(ctx, court.ID, prison.ID)
+	must(t, err)
+	if a.Trips != 1 || a.RouteEntropy != 0 {
+		t.Errorf("corridor audit %+v", a)
+	}
+	a, err = svc.AuditDetainee(ctx, d.ID)
+	must(t, err)
+	if a.Trips != 1 {
+		t.Errorf("detainee audit %+v", a)
+	}
+}
