@@ -116,30 +116,42 @@ func (s *Service) SavePolicy(ctx context.Context, body []byte) (*convoi.PolicyDo
 	return doc, nil
 }
 
-// AssessMovement scores movement id under the policy in force, stores the
-// assessment (authored by the user in ctx) and transitions the movement with
-// ActionAssess, setting its escort level. A movement that can no longer be
-// assessed (underway or later) is ECONFLICT and nothing is stored.
-func (s *Service) AssessMovement(ctx context.Context, id convoi.MovementID) (*convoi.Assessment, error) {
+// Assess scores movement id under the policy in force, stores the assessment
+// (authored by the user in ctx) and publishes it, without changing the
+// movement: the caller applies the assess transition (the web API does, so
+// that the transition and its idempotency record stay its own). A movement
+// that can no longer be assessed (underway or later) is ECONFLICT and
+// nothing is stored.
+func (s *Service) Assess(ctx context.Context, id convoi.MovementID) (*convoi.Assessment, *convoi.Movement, error) {
 	m, err := s.Movements.FindMovementByID(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := convoi.NextState(m.State, convoi.ActionAssess); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p, err := s.Policy(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a, err := s.assess(ctx, p, m, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := s.Assessments.CreateAssessment(ctx, a); err != nil {
-		return nil, fmt.Errorf("store assessment of %s: %w", m.Ref, err)
+		return nil, nil, fmt.Errorf("store assessment of %s: %w", m.Ref, err)
 	}
 	s.publish(convoi.Event{Type: convoi.EventTypeAssessment, Assessment: a})
+	return a, m, nil
+}
+
+// AssessMovement is Assess followed by the transition: the movement goes to
+// "assessed" with the assessment's escort level and a reason citing it.
+func (s *Service) AssessMovement(ctx context.Context, id convoi.MovementID) (*convoi.Assessment, error) {
+	a, m, err := s.Assess(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	reason := fmt.Sprintf("Risk assessment #%d: level %d (score %.2f, policy %s), %s.", a.ID, a.Level, a.Score, a.PolicyVersion, a.Recommendation)
 	m2, err := s.Movements.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{
 		Action: convoi.ActionAssess, Reason: reason, Update: &convoi.MovementUpdate{EscortLevel: &a.Level},
