@@ -108,7 +108,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.AssessmentService = sqlite.NewAssessmentService(db)
 	s.EventService = a.Bus
 	s.Roads = a.Graph
-	s.Assessor = a.Risk
+	s.Assessor = webAssessor{a.Risk}
 	if err := s.Open(); err != nil {
 		return fmt.Errorf("open HTTP API on %s: %w", a.Addr, err)
 	}

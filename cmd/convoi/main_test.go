@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -182,3 +183,45 @@ func TestRunUnknownCommand(t *testing.T) {
 		t.Errorf("stderr: %s", errb.String())
 	}
 }
+
+// TestAssessThroughAPI checks the wiring of the risk engine: POST .../assess
+// as the planner stores one assessment and one transition, and the fresh
+// intelligence of the Incarville story puts the movement at level 4.
+func TestAssessThroughAPI(t *testing.T) {
+	a, w := MustOpenDemo(t)
+	token := login(t, a, "planner")
+	m := w.Incarville
+	req, _ := http.NewRequest("POST", a.URL()+"/api/v1/movements/"+itoa(int64(m.ID))+"/assess", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("assess: %d %s", resp.StatusCode, raw)
+	}
+	ctx := context.Background()
+	got, err := sqlite.NewMovementService(a.DB).FindMovementByID(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != convoi.StateAssessed || got.EscortLevel != 4 {
+		t.Fatalf("state %s level %d, want assessed at level 4", got.State, got.EscortLevel)
+	}
+	trs, err := sqlite.NewMovementService(a.DB).FindTransitions(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(trs) != 1 || trs[0].By != w.userByName("planner").ID {
+		t.Fatalf("transitions %+v, want one by the planner", trs)
+	}
+	as, err := sqlite.NewAssessmentService(a.DB).FindAssessments(ctx, m.ID)
+	if err != nil || len(as) != 1 || as[0].Recommendation != convoi.RecommendVideoHearing {
+		t.Fatalf("assessments %+v, %v: want one recommending a video hearing", as, err)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
