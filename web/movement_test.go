@@ -1,0 +1,236 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"convoi"
+	"convoi/web"
+)
+
+type movementList struct {
+	Items []map[string]any `json:"items"`
+	Total int              `json:"total"`
+}
+
+func TestMovements_LiaisonSeesNoSchedule(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	tok := w.tokens[liaison]
+	var l movementList
+	w.doJSON("GET", "/api/v1/movements", tok, nil, 200, &l)
+	if l.Total != 1 || len(l.Items) != 1 || l.Items[0]["ref"] != w.toCourt.Ref {
+		t.Fatalf("liaison lists %+v, want only %s", l, w.toCourt.Ref)
+	}
+	// Asking for another site does not widen the scope.
+	w.doJSON("GET", "/api/v1/movements?site_id="+itoa(w.hospital.ID), tok, nil, 200, &l)
+	for _, m := range l.Items {
+		if m["ref"] == w.toHospital.Ref {
+			t.Fatal("liaison sees a movement to another site")
+		}
+	}
+	var one map[string]any
+	r := w.doJSON("GET", "/api/v1/movements/"+itoa(w.toCourt.ID), tok, nil, 200, &one)
+	for _, body := range [][]byte{r.Body, mustMarshal(t, l)} {
+		for _, field := range []string{"planned_departure", "route", "geometry"} {
+			if strings.Contains(string(body), field) {
+				t.Errorf("liaison sees %s: %s", field, body)
+			}
+		}
+	}
+	if one["appointment_at"] == nil {
+		t.Error("liaison must see the appointment time")
+	}
+	if c, _ := one["crew"].([]any); len(c) != 0 {
+		t.Errorf("liaison sees the crew: %v", one["crew"])
+	}
+	if r := w.do("GET", "/api/v1/movements/"+itoa(w.toHospital.ID), tok, nil); r.Status != http.StatusNotFound {
+		t.Fatalf("liaison reading another site's movement: %d, want 404", r.Status)
+	}
+	// Planner sees the schedule.
+	w.doJSON("GET", "/api/v1/movements/"+itoa(w.toCourt.ID), w.tokens[planner], nil, 200, &one)
+	if one["planned_departure"] == nil || one["route"] == nil {
+		t.Fatalf("planner does not see the schedule: %v", one)
+	}
+}
+
+func TestMovements_CrewSeesOnlyAssigned(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	tok := w.tokens[crew]
+	var l movementList
+	w.doJSON("GET", "/api/v1/movements", tok, nil, 200, &l)
+	if l.Total != 1 || len(l.Items) != 1 || l.Items[0]["ref"] != w.toCourt.Ref {
+		t.Fatalf("crew lists %+v, want only %s", l, w.toCourt.Ref)
+	}
+	w.doJSON("GET", "/api/v1/movements?crew_member="+itoa(w.officer2.ID), tok, nil, 200, &l)
+	if l.Total != 1 || l.Items[0]["ref"] != w.toCourt.Ref {
+		t.Fatalf("crew widened the scope with crew_member: %+v", l)
+	}
+	var one map[string]any
+	w.doJSON("GET", "/api/v1/movements/"+itoa(w.toCourt.ID), tok, nil, 200, &one)
+	if one["route"] == nil || one["planned_departure"] == nil {
+		t.Fatal("crew must see their route and departure")
+	}
+	for _, p := range []string{"", "/transitions"} {
+		if r := w.do("GET", "/api/v1/movements/"+itoa(w.toHospital.ID)+p, tok, nil); r.Status != http.StatusNotFound {
+			t.Errorf("crew reading an unassigned movement%s: %d, want 404", p, r.Status)
+		}
+	}
+	if r := w.do("POST", "/api/v1/movements/"+itoa(w.toHospital.ID)+"/incident", tok, []byte(`{"reason":"x"}`)); r.Status != http.StatusNotFound {
+		t.Errorf("crew acting on an unassigned movement: %d, want 404", r.Status)
+	}
+	var all movementList
+	w.doJSON("GET", "/api/v1/movements", w.tokens[control], nil, 200, &all)
+	if all.Total != 2 {
+		t.Fatalf("control lists %d movements, want 2", all.Total)
+	}
+}
+
+func TestMovements_Lifecycle(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	pl := w.tokens[planner]
+	var m convoi.Movement
+	w.doJSON("POST", "/api/v1/movements", pl, map[string]any{
+		"ref": "MC-2026-0100", "detainee_id": w.detainee.ID, "from_site_id": w.prison.ID, "to_site_id": w.court.ID,
+		"purpose": "judge_hearing", "appointment_at": w.clock.Now().Add(4 * time.Hour), "requester": "Juge Z",
+		"crew": []convoi.OfficerID{w.officer1.ID},
+	}, 201, &m)
+	if m.State != convoi.StateRequested || m.CreatedBy != w.users[planner].ID {
+		t.Fatalf("created %+v", m)
+	}
+	base := "/api/v1/movements/" + itoa(m.ID)
+	var ar struct {
+		Movement convoi.Movement `json:"movement"`
+	}
+	// Illegal transition: 409 and nothing written.
+	if r := w.do("POST", base+"/start", w.tokens[crew], nil); r.Status != http.StatusConflict {
+		t.Fatalf("start a requested movement: %d %s", r.Status, r.Body)
+	}
+	if r := w.do("POST", base+"/assess", pl, []byte(`{}`)); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "escort_level") {
+		t.Fatalf("assess without engine nor level: %d %s", r.Status, r.Body)
+	}
+	if r := w.do("POST", base+"/assess", pl, []byte(`{"escort_level":5}`)); r.Status != http.StatusBadRequest {
+		t.Fatalf("assess level 5: %d %s", r.Status, r.Body)
+	}
+	w.doJSON("POST", base+"/assess", pl, map[string]any{"escort_level": 3, "reason": "organised crime"}, 200, &ar)
+	if ar.Movement.State != convoi.StateAssessed || ar.Movement.EscortLevel != 3 {
+		t.Fatalf("assessed %+v", ar.Movement)
+	}
+	if r := w.do("POST", base+"/plan", pl, []byte(`{}`)); r.Status != http.StatusBadRequest {
+		t.Fatalf("plan without departure: %d %s", r.Status, r.Body)
+	}
+	late := m.AppointmentAt.Add(time.Minute)
+	if r := w.do("POST", base+"/plan", pl, mustMarshal(t, map[string]any{"planned_departure": late})); r.Status != http.StatusBadRequest {
+		t.Fatalf("plan departing after the appointment: %d %s", r.Status, r.Body)
+	}
+	dep := m.AppointmentAt.Add(-time.Hour)
+	w.doJSON("POST", base+"/plan", pl, map[string]any{"planned_departure": dep, "vehicles": []convoi.VehicleID{w.vehicle1.ID}}, 200, &ar)
+	if ar.Movement.State != convoi.StatePlanned || ar.Movement.PlannedDeparture == nil || len(ar.Movement.Vehicles) != 1 {
+		t.Fatalf("planned %+v", ar.Movement)
+	}
+	w.doJSON("POST", base+"/release", pl, nil, 200, &ar)
+	w.doJSON("POST", base+"/start", w.tokens[crew], nil, 200, &ar)
+	if r := w.do("POST", base+"/incident", w.tokens[crew], []byte(`{}`)); r.Status != http.StatusBadRequest {
+		t.Fatalf("incident without a reason: %d %s", r.Status, r.Body)
+	}
+	w.doJSON("POST", base+"/incident", w.tokens[crew], map[string]any{"reason": "vehicle blocked"}, 200, &ar)
+	w.doJSON("POST", base+"/complete", w.tokens[control], map[string]any{"reason": "handed over"}, 200, &ar)
+	if ar.Movement.State != convoi.StateCompleted {
+		t.Fatalf("state %s", ar.Movement.State)
+	}
+	if r := w.do("POST", base+"/cancel", pl, []byte(`{"cancel_reason":"video_hearing_used"}`)); r.Status != http.StatusConflict {
+		t.Fatalf("cancel a completed movement: %d %s", r.Status, r.Body)
+	}
+	var tl struct {
+		Items []convoi.Transition `json:"items"`
+	}
+	w.doJSON("GET", base+"/transitions", w.tokens[auditor], nil, 200, &tl)
+	want := []convoi.Action{"assess", "plan", "release", "start", "incident", "complete"}
+	if len(tl.Items) != len(want) {
+		t.Fatalf("transitions %+v", tl.Items)
+	}
+	for i, tr := range tl.Items {
+		if tr.Action != want[i] {
+			t.Errorf("transition %d is %s, want %s", i, tr.Action, want[i])
+		}
+	}
+	if tl.Items[3].By != w.users[crew].ID || tl.Items[0].By != w.users[planner].ID || tl.Items[4].Reason != "vehicle blocked" {
+		t.Errorf("transitions do not record who and why: %+v", tl.Items)
+	}
+}
+
+func TestMovements_Cancel(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	base := "/api/v1/movements/" + itoa(w.toHospital.ID)
+	for _, body := range []string{`{}`, `{"cancel_reason":"bored"}`, `{"cancel_reason":"other","extra":1}`} {
+		if r := w.do("POST", base+"/cancel", w.tokens[planner], []byte(body)); r.Status != http.StatusBadRequest {
+			t.Errorf("cancel %s: %d %s", body, r.Status, r.Body)
+		}
+	}
+	var ar struct {
+		Movement convoi.Movement `json:"movement"`
+	}
+	w.doJSON("POST", base+"/cancel", w.tokens[planner], map[string]any{"cancel_reason": "video_hearing_used"}, 200, &ar)
+	if ar.Movement.State != convoi.StateCancelled || ar.Movement.CancelReason != convoi.CancelVideoHearing {
+		t.Fatalf("cancelled %+v", ar.Movement)
+	}
+}
+
+// stubAssessor stands in for the risk engine (an engine, not the store).
+type stubAssessor struct{ level int }
+
+func (a stubAssessor) AssessMovement(ctx context.Context, id convoi.MovementID) (*convoi.Assessment, error) {
+	return &convoi.Assessment{MovementID: id, Level: a.level, Score: 42, PolicyVersion: "test"}, nil
+}
+
+func TestMovements_AssessWithEngine(t *testing.T) {
+	w := MustOpenWorld(t, func(s *web.Server) { s.Assessor = stubAssessor{level: 3} })
+	base := "/api/v1/movements/" + itoa(w.toCourt.ID)
+	if r := w.do("POST", base+"/assess", w.tokens[planner], []byte(`{"escort_level":2}`)); r.Status != http.StatusBadRequest {
+		t.Fatalf("lowering the assessed level: %d %s", r.Status, r.Body)
+	}
+	var ar struct {
+		Movement   convoi.Movement    `json:"movement"`
+		Assessment *convoi.Assessment `json:"assessment"`
+	}
+	w.doJSON("POST", base+"/assess", w.tokens[planner], nil, 200, &ar)
+	if ar.Movement.EscortLevel != 3 || ar.Assessment == nil || ar.Assessment.Level != 3 {
+		t.Fatalf("assess with engine: %+v", ar)
+	}
+	w.doJSON("POST", base+"/assess", w.tokens[planner], map[string]any{"escort_level": 4}, 200, &ar)
+	if ar.Movement.EscortLevel != 4 {
+		t.Fatalf("raising the level: %d", ar.Movement.EscortLevel)
+	}
+}
+
+func TestMovements_Update(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	base := "/api/v1/movements/" + itoa(w.toCourt.ID)
+	var m convoi.Movement
+	w.doJSON("PATCH", base, w.tokens[planner], map[string]any{"requester": "Juge W", "version": w.toCourt.Version}, 200, &m)
+	if m.Requester != "Juge W" || m.UpdatedBy != w.users[planner].ID {
+		t.Fatalf("updated %+v", m)
+	}
+	if r := w.do("PATCH", base, w.tokens[planner], mustMarshal(t, map[string]any{"requester": "Juge V", "version": w.toCourt.Version})); r.Status != http.StatusConflict {
+		t.Fatalf("stale version: %d %s", r.Status, r.Body)
+	}
+	if r := w.do("PATCH", base, w.tokens[planner], []byte(`{"state":"completed"}`)); r.Status != http.StatusBadRequest {
+		t.Fatalf("setting state by PATCH: %d %s", r.Status, r.Body)
+	}
+	bad := `{"route":{"geometry":[{"lat":91,"lon":7}],"distance_m":1,"duration_s":1}}`
+	if r := w.do("PATCH", base, w.tokens[planner], []byte(bad)); r.Status != http.StatusBadRequest {
+		t.Fatalf("route out of range: %d %s", r.Status, r.Body)
+	}
+}
+
+func mustMarshal(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
