@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -37,12 +38,14 @@ type PositionService struct{ db *DB }
 func NewPositionService(db *DB) *PositionService { return &PositionService{db: db} }
 
 // StorePositions validates the whole batch first (a bad record is EINVALID
-// naming its index, and nothing is written), then inserts it in one
-// transaction with prepared statements and INSERT OR IGNORE, so that a
-// record already stored (same device and fix time; for events same device,
-// time and kind) is skipped. It returns once the transaction is committed
-// and fsynced (synchronous=FULL): the caller may acknowledge the records.
-// A zero ServerTime is set to DB.Now. IDs are not set on the inputs.
+// naming its index, and nothing is written), then inserts it with prepared
+// statements and INSERT OR IGNORE, so that a record already stored (same
+// device and fix time; for events same device, time and kind) is skipped.
+// It returns once the transaction is committed and fsynced
+// (synchronous=FULL): the caller may acknowledge the records. The batch is
+// written atomically; batches from concurrent callers may share one
+// transaction (group commit, see commitPositions). A zero ServerTime is set
+// to DB.Now. IDs are not set on the inputs. Safe for concurrent use.
 func (s *PositionService) StorePositions(ctx context.Context, ps []convoi.Position, evs []convoi.DeviceEvent) (newPositions, newEvents int, err error) {
 	if len(ps)+len(evs) == 0 {
 		return 0, 0, nil
@@ -60,7 +63,7 @@ func (s *PositionService) StorePositions(ctx context.Context, ps []convoi.Positi
 			if err != nil {
 				return 0, 0, convoi.Errorf(convoi.EINVALID, "Position %d attributes cannot be stored: %v.", i, err)
 			}
-			attrs[i] = b
+			attrs[i] = string(b)
 		}
 	}
 	for i := range evs {
@@ -69,60 +72,167 @@ func (s *PositionService) StorePositions(ctx context.Context, ps []convoi.Positi
 		}
 	}
 
-	tx, err := s.db.beginWrite(ctx)
+	if s.db.positions == nil {
+		return 0, 0, convoi.Errorf(convoi.EUNAVAILABLE, "Database is not open.")
+	}
+	req := &positionBatch{ps: ps, evs: evs, attrs: attrs, by: convoi.UserIDFromContext(ctx), done: make(chan positionResult, 1)}
+	select {
+	case s.db.positions <- req:
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	case <-s.db.ctx.Done():
+		return 0, 0, convoi.Errorf(convoi.EUNAVAILABLE, "Database is closed.")
+	}
+	// Once queued the batch is written even if ctx ends; the caller then
+	// does not know, and the device's retransmission is deduplicated.
+	select {
+	case r := <-req.done:
+		return r.positions, r.events, r.err
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	case <-s.db.positionsDone:
+		select {
+		case r := <-req.done:
+			return r.positions, r.events, r.err
+		default:
+			return 0, 0, convoi.Errorf(convoi.EUNAVAILABLE, "Database is closed.")
+		}
+	}
+}
+
+// positionBatch is one StorePositions call waiting for the group committer.
+type positionBatch struct {
+	ps    []convoi.Position
+	evs   []convoi.DeviceEvent
+	attrs []any // JSON attributes per position, nil when none
+	by    convoi.UserID
+	done  chan positionResult // buffered: the committer never blocks
+}
+
+type positionResult struct {
+	positions, events int
+	err               error
+}
+
+// maxGroupRecords bounds one group commit.
+const maxGroupRecords = 20000
+
+// commitPositions is the group committer, started by Open and stopped by
+// Close: it takes the next batch and every batch already waiting (up to
+// maxGroupRecords records), writes them in one transaction and fsync, and
+// then answers each caller. Concurrent small batches (one per tracker
+// connection) thus share one commit instead of queueing for one fsync each.
+// If a group fails, its batches are retried one by one so that a batch
+// cannot fail another.
+func (db *DB) commitPositions() {
+	defer close(db.positionsDone)
+	var group []*positionBatch
+	for {
+		group = group[:0]
+		select {
+		case b := <-db.positions:
+			group = append(group, b)
+		case <-db.ctx.Done():
+			for {
+				select {
+				case b := <-db.positions:
+					b.done <- positionResult{err: convoi.Errorf(convoi.EUNAVAILABLE, "Database is closed.")}
+				default:
+					return
+				}
+			}
+		}
+		n := len(group[0].ps) + len(group[0].evs)
+	drain:
+		for n < maxGroupRecords {
+			select {
+			case b := <-db.positions:
+				group = append(group, b)
+				n += len(b.ps) + len(b.evs)
+			default:
+				break drain
+			}
+		}
+		results, err := db.writePositions(group)
+		if err != nil && len(group) > 1 {
+			for _, b := range group {
+				r, err := db.writePositions([]*positionBatch{b})
+				if err != nil {
+					b.done <- positionResult{err: err}
+				} else {
+					b.done <- r[0]
+				}
+			}
+			continue
+		}
+		for i, b := range group {
+			if err != nil {
+				b.done <- positionResult{err: err}
+			} else {
+				b.done <- results[i]
+			}
+		}
+	}
+}
+
+// writePositions writes batches in one transaction on the lifecycle
+// context, so that one caller giving up does not abort the others.
+func (db *DB) writePositions(group []*positionBatch) ([]positionResult, error) {
+	ctx := db.ctx
+	tx, err := db.beginWrite(ctx)
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	defer tx.Rollback()
 	now := tx.now.UnixNano()
-	if len(ps) > 0 {
-		stmt := tx.StmtContext(ctx, s.db.insertPosition)
-		for i := range ps {
-			p := &ps[i]
+	results := make([]positionResult, len(group))
+	var pstmt, estmt *sql.Stmt
+	for gi, b := range group {
+		if len(b.ps) > 0 && pstmt == nil {
+			pstmt = tx.StmtContext(ctx, db.insertPosition)
+		}
+		for i := range b.ps {
+			p := &b.ps[i]
 			st := now
 			if !p.ServerTime.IsZero() {
 				st = p.ServerTime.UnixNano()
 			}
-			var a any
-			if attrs[i] != nil {
-				a = string(attrs[i].([]byte))
-			}
-			res, err := stmt.ExecContext(ctx, string(p.DeviceID), int64(p.TrackerID), p.FixTime.UnixNano(), st,
-				p.Lat, p.Lon, p.SpeedKmh, p.Heading, p.AltitudeM, p.Satellites, p.HDOP, int(p.GNSS), p.Valid, a)
+			res, err := pstmt.ExecContext(ctx, string(p.DeviceID), int64(p.TrackerID), p.FixTime.UnixNano(), st,
+				p.Lat, p.Lon, p.SpeedKmh, p.Heading, p.AltitudeM, p.Satellites, p.HDOP, int(p.GNSS), p.Valid, b.attrs[i])
 			if err != nil {
-				return 0, 0, fmt.Errorf("insert position: %w", err)
+				return nil, fmt.Errorf("insert position: %w", err)
 			}
-			if n, err := res.RowsAffected(); err != nil {
-				return 0, 0, err
-			} else {
-				newPositions += int(n)
+			n, err := res.RowsAffected()
+			if err != nil {
+				return nil, err
 			}
+			results[gi].positions += int(n)
 		}
-	}
-	if len(evs) > 0 {
-		stmt := tx.StmtContext(ctx, s.db.insertEvent)
-		for i := range evs {
-			e := &evs[i]
+		if len(b.evs) > 0 && estmt == nil {
+			estmt = tx.StmtContext(ctx, db.insertEvent)
+		}
+		for i := range b.evs {
+			e := &b.evs[i]
 			st := now
 			if !e.ServerTime.IsZero() {
 				st = e.ServerTime.UnixNano()
 			}
-			res, err := stmt.ExecContext(ctx, string(e.DeviceID), int64(e.TrackerID), string(e.Kind), int(e.Severity),
+			res, err := estmt.ExecContext(ctx, string(e.DeviceID), int64(e.TrackerID), string(e.Kind), int(e.Severity),
 				e.Time.UnixNano(), st, e.Lat, e.Lon, e.Value)
 			if err != nil {
-				return 0, 0, fmt.Errorf("insert device event: %w", err)
+				return nil, fmt.Errorf("insert device event: %w", err)
 			}
-			if n, err := res.RowsAffected(); err != nil {
-				return 0, 0, err
-			} else {
-				newEvents += int(n)
+			n, err := res.RowsAffected()
+			if err != nil {
+				return nil, err
 			}
+			results[gi].events += int(n)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, 0, fmt.Errorf("commit positions: %w", err)
+		return nil, fmt.Errorf("commit positions: %w", err)
 	}
-	return newPositions, newEvents, nil
+	return results, nil
 }
 
 // minTime and maxTime bound the times a position may carry: unix

@@ -88,6 +88,11 @@ type DB struct {
 	insertPosition *sql.Stmt
 	insertEvent    *sql.Stmt
 
+	// positions feeds the group committer goroutine (see commitPositions),
+	// which runs from Open until Close and closes positionsDone on exit.
+	positions     chan *positionBatch
+	positionsDone chan struct{}
+
 	ctx    context.Context // lifecycle context, ended by Close
 	cancel context.CancelFunc
 }
@@ -165,6 +170,9 @@ func (db *DB) Open(ctx context.Context) (err error) {
 	if db.insertEvent, err = db.writer.PrepareContext(ctx, insertEventSQL); err != nil {
 		return fmt.Errorf("prepare: %w", err)
 	}
+	db.positions = make(chan *positionBatch, 1024)
+	db.positionsDone = make(chan struct{})
+	go db.commitPositions()
 	return nil
 }
 
@@ -196,6 +204,9 @@ func (db *DB) dsn(path string, readOnly bool) string {
 // flight fail.
 func (db *DB) Close() error {
 	db.cancel()
+	if db.positionsDone != nil {
+		<-db.positionsDone
+	}
 	return db.closePools()
 }
 
@@ -526,4 +537,23 @@ func toJSON(what string, v any) (string, error) {
 		return "", convoi.Errorf(convoi.EINVALID, "%s cannot be stored: %v.", what, err)
 	}
 	return string(b), nil
+}
+
+// Pragma returns the value of a pragma on the writer connection, or the
+// error text; for tests and `convoi migrate` diagnostics. name must be a
+// pragma name, not user input.
+func (db *DB) Pragma(ctx context.Context, name string) string {
+	if db.writer == nil {
+		return "closed"
+	}
+	for _, r := range name {
+		if (r < 'a' || r > 'z') && r != '_' {
+			return "invalid pragma name"
+		}
+	}
+	var v string
+	if err := db.writer.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v); err != nil {
+		return err.Error()
+	}
+	return v
 }
