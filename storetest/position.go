@@ -184,3 +184,33 @@ func testPosition(t *testing.T, open OpenFunc) {
 		}
 	})
 }
+
+// testPositionConcurrentDuplicates has many callers store the same records
+// at once: each record must be stored once and counted new exactly once.
+func testPositionConcurrentDuplicates(t *testing.T, open OpenFunc) {
+	e := newEnv(t, open)
+	var batch []convoi.Position
+	for i := range 50 {
+		batch = append(batch, fix("356307042441013", i))
+	}
+	const callers = 16
+	counts := make(chan int, callers)
+	errs := make(chan error, callers)
+	for range callers {
+		go func() {
+			ps := append([]convoi.Position(nil), batch...)
+			n, _, err := e.Positions.StorePositions(e.ctx, ps, nil)
+			counts <- n
+			errs <- err
+		}()
+	}
+	total := 0
+	for range callers {
+		total += <-counts
+		must(t, <-errs)
+	}
+	same(t, "new positions over all callers", total, len(batch))
+	got, err := e.Positions.FindPositions(e.ctx, convoi.PositionFilter{})
+	must(t, err)
+	same(t, "stored", len(got), len(batch))
+}

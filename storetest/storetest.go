@@ -74,6 +74,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Movement", testMovement},
 		{"Transition", testTransition},
 		{"Position", testPosition},
+		{"PositionConcurrentDuplicates", testPositionConcurrentDuplicates},
 		{"Assessment", testAssessment},
 		{"Policy", testPolicy},
 		{"Plan", testPlan},
