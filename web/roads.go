@@ -10,34 +10,26 @@ import (
 	"convoi/roadnet"
 )
 
-// Roads is the road network as the API needs it; *roadnet.Graph implements
-// it. Optional capabilities (alternatives, isochrones) are discovered with
-// the Alternatives and Isochroner interfaces.
+// Roads is the road network as the API needs it; *roadnet.Graph
+// implements it. The graph is immutable and safe for concurrent queries.
 type Roads interface {
-	RouteLatLon(ctx context.Context, from, to convoi.LatLon, opt roadnet.RouteOptions) (*roadnet.Route, error)
+	Snap(p convoi.LatLon) (roadnet.Position, error)
+	Route(ctx context.Context, from, to roadnet.Position, opt roadnet.RouteOptions) (*roadnet.Route, error)
+	Alternatives(ctx context.Context, from, to roadnet.Position, opt roadnet.AlternativeOptions) ([]*roadnet.Route, error)
+	Isochrone(ctx context.Context, at roadnet.Position, budget int64, opt roadnet.RouteOptions) (*roadnet.Isochrone, error)
 	Chokepoints(b roadnet.BBox, kinds roadnet.Kind) []roadnet.Chokepoint
 	Bounds() roadnet.BBox
+	CostOf(seconds float64) int64
 }
 
 var _ Roads = (*roadnet.Graph)(nil)
-
-// Alternatives is implemented by road networks that compute k diverse routes.
-type Alternatives interface {
-	AlternativesLatLon(ctx context.Context, from, to convoi.LatLon, k int, opt roadnet.RouteOptions) ([]*roadnet.Route, error)
-}
-
-// Isochroner is implemented by road networks that compute reachability
-// within a time budget, as a GeoJSON FeatureCollection.
-type Isochroner interface {
-	IsochroneGeoJSON(ctx context.Context, at convoi.LatLon, seconds float64) ([]byte, error)
-}
 
 // maxAlternatives bounds ?alternatives=K.
 const maxAlternatives = 5
 
 // routeResponse is the body of GET /api/v1/route.
 type routeResponse struct {
-	Routes []*roadnet.Route `json:"routes"` // the fastest first
+	Routes []*roadnet.Route `json:"routes"` // the fastest first, then up to ?alternatives= others
 }
 
 func (s *Server) handleRoute(w http.ResponseWriter, r *http.Request) error {
@@ -68,17 +60,24 @@ func (s *Server) handleRoute(w http.ResponseWriter, r *http.Request) error {
 	if s.Roads == nil {
 		return convoi.Errorf(convoi.EUNAVAILABLE, "No road network is loaded on this server.")
 	}
+	if k > 0 && opt.Avoid != 0 {
+		return convoi.Errorf(convoi.EINVALID, "avoid cannot be combined with alternatives.")
+	}
+	a, err := s.Roads.Snap(*from)
+	if err != nil {
+		return err
+	}
+	b, err := s.Roads.Snap(*to)
+	if err != nil {
+		return err
+	}
 	var routes []*roadnet.Route
-	if alt, ok := s.Roads.(Alternatives); ok && k > 0 {
-		rs, err := alt.AlternativesLatLon(r.Context(), *from, *to, k, opt)
-		if err != nil {
+	if k > 0 {
+		if routes, err = s.Roads.Alternatives(r.Context(), a, b, roadnet.AlternativeOptions{K: k + 1}); err != nil {
 			return err
 		}
-		routes = rs
-	} else if k > 0 {
-		return convoi.Errorf(convoi.EUNAVAILABLE, "Alternatives are not available on this server.")
 	} else {
-		rt, err := s.Roads.RouteLatLon(r.Context(), *from, *to, opt)
+		rt, err := s.Roads.Route(r.Context(), a, b, opt)
 		if err != nil {
 			return err
 		}
@@ -104,11 +103,18 @@ func (s *Server) handleIsochrone(w http.ResponseWriter, r *http.Request) error {
 	if !(minutes > 0 && minutes <= maxIsochroneMinutes) {
 		return convoi.Errorf(convoi.EINVALID, "minutes must be in (0, %d].", maxIsochroneMinutes)
 	}
-	iso, ok := s.Roads.(Isochroner)
-	if !ok || s.Roads == nil {
-		return convoi.Errorf(convoi.EUNAVAILABLE, "Isochrones are not available on this server.")
+	if s.Roads == nil {
+		return convoi.Errorf(convoi.EUNAVAILABLE, "No road network is loaded on this server.")
 	}
-	data, err := iso.IsochroneGeoJSON(r.Context(), *at, minutes*60)
+	p, err := s.Roads.Snap(*at)
+	if err != nil {
+		return err
+	}
+	iso, err := s.Roads.Isochrone(r.Context(), p, s.Roads.CostOf(minutes*60), roadnet.RouteOptions{})
+	if err != nil {
+		return err
+	}
+	data, err := iso.GeoJSON()
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 
 	"convoi"
 	"convoi/auth"
+	"convoi/roadnet"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -142,6 +143,9 @@ func (s *Server) init() error {
 				s.initErr = fmt.Errorf("web: Server.%s required", name)
 				return
 			}
+		}
+		if g, ok := s.Roads.(*roadnet.Graph); ok && g == nil {
+			s.Roads = nil // a nil graph is no graph
 		}
 		// At most two password hashes at once: each holds PasswordParams.Memory.
 		s.hashSem = make(chan struct{}, 2)
