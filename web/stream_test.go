@@ -1,0 +1,168 @@
+package web_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"convoi"
+	"convoi/bus"
+	"convoi/web"
+)
+
+// withBus wires the in-process event bus, which the stream needs.
+func withBus(s *web.Server) {
+	ev := bus.New()
+	s.EventService = ev
+}
+
+type sseEvent struct {
+	Type string
+	Data convoi.Event
+}
+
+// openStream subscribes as token and returns the events until ctx ends.
+func (w *world) openStream(ctx context.Context, token string) <-chan sseEvent {
+	w.t.Helper()
+	req, err := http.NewRequestWithContext(ctx, "GET", w.srv.URL()+"/api/v1/stream", nil)
+	w.must(err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	w.must(err)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		w.t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	ch := make(chan sseEvent, 100)
+	go func() {
+		defer close(ch)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		var typ string
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				typ = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				var e convoi.Event
+				_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &e)
+				ch <- sseEvent{Type: typ, Data: e}
+			}
+		}
+	}()
+	return ch
+}
+
+// collect reads events until one satisfies stop, or fails after a timeout.
+func collect(t *testing.T, ch <-chan sseEvent, stop func(sseEvent) bool) []sseEvent {
+	t.Helper()
+	var out []sseEvent
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case e, ok := <-ch:
+			if !ok {
+				return out
+			}
+			out = append(out, e)
+			if stop(e) {
+				return out
+			}
+		case <-timeout:
+			t.Fatalf("timeout; got %+v", out)
+		}
+	}
+}
+
+func TestStream_FilteredPerRole(t *testing.T) {
+	w := MustOpenWorld(t, withBus)
+	pl := w.tokens[planner]
+	base := "/api/v1/movements/" + itoa(w.toCourt.ID)
+	w.doJSON("POST", base+"/assess", pl, map[string]any{"escort_level": 2}, 200, nil)
+	w.doJSON("POST", base+"/plan", pl, nil, 200, nil)
+	w.doJSON("POST", base+"/release", pl, nil, 200, nil)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	streams := map[convoi.Role]<-chan sseEvent{}
+	for _, role := range []convoi.Role{crew, liaison, control} {
+		streams[role] = w.openStream(ctx, w.tokens[role])
+	}
+	ev := w.srv.EventService
+	now := w.clock.Now()
+	ev.PublishEvent(convoi.Event{Type: convoi.EventTypePosition, Position: &convoi.Position{DeviceID: w.tracker1.DeviceID, FixTime: now, Lat: 43.73, Lon: 7.42}})
+	ev.PublishEvent(convoi.Event{Type: convoi.EventTypePosition, Position: &convoi.Position{DeviceID: w.tracker2.DeviceID, FixTime: now, Lat: 43.72, Lon: 7.41}})
+	ev.PublishEvent(convoi.Event{Type: convoi.EventTypeDeviceEvent, DeviceEvent: &convoi.DeviceEvent{DeviceID: w.tracker2.DeviceID, Kind: convoi.EventPanic}})
+	w.doJSON("PATCH", "/api/v1/movements/"+itoa(w.toHospital.ID), pl, map[string]any{"requester": "Dr Z"}, 200, nil)
+	w.doJSON("POST", base+"/start", w.tokens[crew], nil, 200, nil) // the sentinel every role sees
+
+	isStart := func(e sseEvent) bool {
+		return e.Type == "movement" && e.Data.Movement != nil && e.Data.Movement.State == convoi.StateUnderway
+	}
+	got := map[convoi.Role][]sseEvent{}
+	for role, ch := range streams {
+		got[role] = collect(t, ch, isStart)
+	}
+	count := func(evs []sseEvent, f func(sseEvent) bool) int {
+		n := 0
+		for _, e := range evs {
+			if f(e) {
+				n++
+			}
+		}
+		return n
+	}
+	isPos := func(dev convoi.DeviceID) func(sseEvent) bool {
+		return func(e sseEvent) bool { return e.Type == "position" && e.Data.Position.DeviceID == dev }
+	}
+	isMove := func(id convoi.MovementID) func(sseEvent) bool {
+		return func(e sseEvent) bool { return e.Type == "movement" && e.Data.Movement.ID == id }
+	}
+	// Control sees everything.
+	if c := got[control]; count(c, isPos(w.tracker1.DeviceID)) != 1 || count(c, isPos(w.tracker2.DeviceID)) != 1 ||
+		count(c, func(e sseEvent) bool { return e.Type == "device_event" }) != 1 || count(c, isMove(w.toHospital.ID)) != 1 {
+		t.Errorf("control: %+v", c)
+	}
+	// Crew see their van, not the other one nor its panic, nor the other movement.
+	if c := got[crew]; count(c, isPos(w.tracker1.DeviceID)) != 1 || count(c, isPos(w.tracker2.DeviceID)) != 0 ||
+		count(c, func(e sseEvent) bool { return e.Type == "device_event" }) != 0 || count(c, isMove(w.toHospital.ID)) != 0 {
+		t.Errorf("crew: %+v", c)
+	}
+	// Liaison see no position at all, and their movement without its schedule.
+	l := got[liaison]
+	if count(l, func(e sseEvent) bool { return e.Type != "movement" }) != 0 || count(l, isMove(w.toHospital.ID)) != 0 {
+		t.Errorf("liaison: %+v", l)
+	}
+	for _, e := range l {
+		if m := e.Data.Movement; m.PlannedDeparture != nil || m.Route != nil || len(m.Crew) != 0 || len(m.Vehicles) != 0 {
+			t.Errorf("liaison sees a schedule: %+v", m)
+		}
+	}
+}
+
+func TestStream_EndsWhenTokenRevoked(t *testing.T) {
+	w := MustOpenWorld(t, withBus)
+	tok := w.login("control1", testPassword)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := w.openStream(ctx, tok)
+	w.doJSON("DELETE", "/api/v1/session", tok, nil, http.StatusNoContent, nil)
+	evs := collect(t, ch, func(e sseEvent) bool { return e.Type == "closed" })
+	if len(evs) == 0 || evs[len(evs)-1].Type != "closed" {
+		t.Fatalf("stream not closed after logout: %+v", evs)
+	}
+}
+
+func TestStream_Bounded(t *testing.T) {
+	w := MustOpenWorld(t, func(s *web.Server) { withBus(s); s.MaxStreams = 1 })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w.openStream(ctx, w.tokens[control])
+	if r := w.do("GET", "/api/v1/stream", w.tokens[control], nil); r.Status != http.StatusServiceUnavailable {
+		t.Fatalf("second stream over the limit: %d", r.Status)
+	}
+}
