@@ -130,3 +130,38 @@ func BenchmarkFindMovements(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFindPositions reads one device's track over a 10-minute window
+// from 1,000 devices reporting every second for an hour (3.6 million
+// fixes): the cost of the time-major key.
+func BenchmarkFindPositions(b *testing.B) {
+	db := MustOpenDB(b, nil)
+	ctx := context.Background()
+	s := sqlite.NewPositionService(db)
+	t0 := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	const devices, seconds = 1000, 3600
+	ps := make([]convoi.Position, 0, 5000)
+	for sec := range seconds {
+		for d := range devices {
+			ps = append(ps, convoi.Position{DeviceID: convoi.DeviceID(fmt.Sprintf("dev-%04d", d)),
+				FixTime: t0.Add(time.Duration(sec) * time.Second), Lat: 43.7, Lon: 7.4, Valid: true})
+		}
+		if len(ps) >= 5000 || sec == seconds-1 {
+			if _, _, err := s.StorePositions(ctx, ps, nil); err != nil {
+				b.Fatal(err)
+			}
+			ps = ps[:0]
+		}
+	}
+	dev := convoi.DeviceID("dev-0042")
+	from, to := t0.Add(30*time.Minute), t0.Add(40*time.Minute)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		got, err := s.FindPositions(ctx, convoi.PositionFilter{DeviceID: &dev, From: &from, To: &to})
+		if err != nil {
+			b.Fatal(err)
+		} else if len(got) != 600 {
+			b.Fatalf("got %d fixes, want 600", len(got))
+		}
+	}
+}

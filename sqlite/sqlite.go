@@ -11,11 +11,21 @@
 //	movements := sqlite.NewMovementService(db)
 //	...
 //
-// Every service method runs in exactly one transaction, so a failed call
-// writes nothing. Writes go through a single writer connection (BEGIN
-// IMMEDIATE), so writers queue in Go instead of failing with SQLITE_BUSY;
-// reads use a separate pool of read-only connections that WAL lets run beside
-// the writer. The author of every write is convoi.UserIDFromContext(ctx)
+// Every service method runs in one transaction, so a failed call writes
+// nothing. Two exceptions, both safe: FindTokenByHash reads, then records the
+// token's use in a write transaction that re-checks revocation; and
+// StorePositions batches from concurrent callers share one transaction
+// (group commit), each batch still all-or-nothing. Writes go through a single
+// writer connection (BEGIN IMMEDIATE), so writers queue in Go instead of
+// failing with SQLITE_BUSY; reads use a separate pool of read-only
+// connections that WAL lets run beside the writer. All services are safe for
+// concurrent use.
+//
+// References to missing rows are checked inside the transaction and
+// reported as EINVALID naming the missing record; unique violations are
+// ECONFLICT; a missing ID is ENOTFOUND. Validation is the domain's
+// Validate/Apply, plus the checks the store owns (time ranges, finite
+// numbers, JSON bodies). The author of every write is convoi.UserIDFromContext(ctx)
 // (0 for the system, for example the demo loader or the command line); times
 // come from DB.Now, never from time.Now.
 //
@@ -25,6 +35,10 @@
 // the last commits on power loss; trackers acknowledge records once stored,
 // so an acknowledged position must survive both. See
 // docs/benchmarks-sqlite.md for what it costs.
+//
+// Positions are keyed (fix_time, device_id), time-major, for ingest speed;
+// per-device reads should give a time window (see the migration and
+// docs/benchmarks-sqlite.md).
 //
 // Times of entities are stored as fixed-width UTC RFC 3339 text with
 // nanoseconds (so that text order is time order); positions and device
