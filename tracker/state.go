@@ -10,6 +10,7 @@ import (
 
 // device is the in-memory state of one tracker.
 type device struct {
+	// immutable
 	id        convoi.DeviceID
 	trackerID convoi.TrackerID
 	protocol  convoi.Protocol
@@ -85,10 +86,11 @@ func (s *Server) device(t *convoi.Tracker) *device {
 	defer s.mu.Unlock()
 	d := s.devices[t.DeviceID]
 	if d == nil {
-		d = &device{id: t.DeviceID, protocol: t.Protocol, mu: make(chan struct{}, 1), io: make(map[uint16]int64)}
+		// id, trackerID and protocol are immutable: a device re-registered
+		// under another tracker ID keeps the first until restart.
+		d = &device{id: t.DeviceID, trackerID: t.ID, protocol: t.Protocol, mu: make(chan struct{}, 1), io: make(map[uint16]int64)}
 		s.devices[t.DeviceID] = d
 	}
-	d.trackerID = t.ID
 	return d
 }
 

@@ -25,10 +25,10 @@ type tcpConn struct {
 	replies chan string // the read loop delivers Codec 12 responses here
 }
 
-func (c *tcpConn) write(b []byte, now time.Time, timeout time.Duration) error {
+func (c *tcpConn) write(b []byte, timeout time.Duration) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.SetWriteDeadline(now.Add(timeout))
+	c.SetWriteDeadline(wallClock().Add(timeout))
 	_, err := c.Conn.Write(b)
 	return err
 }
@@ -87,7 +87,7 @@ func (s *Server) serveTeltonika(ln net.Listener) {
 
 // handleTeltonika runs one connection: login, then frames until error.
 func (s *Server) handleTeltonika(conn net.Conn) error {
-	fr := &frameReader{conn: conn, split: teltonika.SplitTCP, max: teltonika.MaxFrameLength, now: s.Now,
+	fr := &frameReader{conn: conn, split: teltonika.SplitTCP, max: teltonika.MaxFrameLength, now: wallClock,
 		idle: s.HandshakeTimeout, frame: s.HandshakeTimeout}
 	frame, err := fr.next()
 	if err != nil {
@@ -101,7 +101,7 @@ func (s *Server) handleTeltonika(conn net.Conn) error {
 	if err != nil {
 		if convoi.ErrorCode(err) == convoi.ENOTFOUND {
 			s.Logger.Warn("unknown device rejected", "protocol", "teltonika", "device", imei, "remote", conn.RemoteAddr().String())
-			conn.SetWriteDeadline(s.Now().Add(s.WriteTimeout))
+			conn.SetWriteDeadline(wallClock().Add(s.WriteTimeout))
 			conn.Write(teltonika.RejectIMEI)
 			return nil
 		}
@@ -127,7 +127,7 @@ func (s *Server) handleTeltonika(conn net.Conn) error {
 		}
 		dev.unlock()
 	}()
-	if err := c.write(teltonika.AcceptIMEI, s.Now(), s.WriteTimeout); err != nil {
+	if err := c.write(teltonika.AcceptIMEI, s.WriteTimeout); err != nil {
 		return err
 	}
 	fr.idle, fr.frame = s.IdleTimeout, s.FrameTimeout
@@ -165,7 +165,7 @@ func (s *Server) handleTeltonika(conn net.Conn) error {
 			if bad >= 3 {
 				return fmt.Errorf("%d bad frames in a row: %w", bad, err)
 			}
-			if err := c.write(teltonika.AppendAck(ack[:0], 0), s.Now(), s.WriteTimeout); err != nil {
+			if err := c.write(teltonika.AppendAck(ack[:0], 0), s.WriteTimeout); err != nil {
 				return err
 			}
 			continue
@@ -179,7 +179,7 @@ func (s *Server) handleTeltonika(conn net.Conn) error {
 			return err
 		}
 		ack = teltonika.AppendAck(ack[:0], n)
-		if err := c.write(ack, s.Now(), s.WriteTimeout); err != nil {
+		if err := c.write(ack, s.WriteTimeout); err != nil {
 			return err
 		}
 	}
@@ -358,7 +358,7 @@ func (s *Server) SendCommand(ctx context.Context, d convoi.DeviceID, text string
 	case <-c.replies:
 	default:
 	}
-	if err := c.write(frame, s.Now(), s.WriteTimeout); err != nil {
+	if err := c.write(frame, s.WriteTimeout); err != nil {
 		return "", convoi.Errorf(convoi.EUNAVAILABLE, "Device %s: command not sent.", d)
 	}
 	select {
@@ -420,6 +420,6 @@ func (s *Server) handleUDP(pc net.PacketConn, addr net.Addr, dgram []byte) {
 		s.Logger.Error("store positions", "device", h.IMEI, "err", err)
 		return
 	}
-	pc.SetWriteDeadline(s.Now().Add(s.WriteTimeout))
+	pc.SetWriteDeadline(wallClock().Add(s.WriteTimeout))
 	pc.WriteTo(teltonika.AppendUDPAck(nil, h, n), addr)
 }

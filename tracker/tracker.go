@@ -64,7 +64,8 @@ type Server struct {
 	// Logger receives edge events only (connections refused, unknown
 	// devices, bad frames, store failures); never positions.
 	Logger *slog.Logger
-	// Now is the clock for server times, deadlines and offline detection.
+	// Now is the clock for server times and offline detection. Socket
+	// deadlines are kernel timers and use the wall clock, whatever Now is.
 	Now func() time.Time
 
 	// IOMaps maps device models' IO elements to attributes and events.
@@ -296,3 +297,7 @@ func (s *Server) Forget(d convoi.DeviceID) {
 	delete(s.known, d)
 	s.mu.Unlock()
 }
+
+// wallClock is for socket deadlines only: they are compared with the
+// kernel's clock, so an injected Now (a replay, a test) must not set them.
+var wallClock = time.Now
