@@ -96,7 +96,7 @@ type Server struct {
 
 	conns atomic.Int64 // open TCP connections
 
-	mu      sync.Mutex
+	mu       sync.Mutex
 	devices  map[convoi.DeviceID]*device
 	known    map[convoi.DeviceID]knownEntry
 	tcpConns map[net.Conn]struct{}
