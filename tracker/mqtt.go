@@ -1,3 +1,92 @@
 package tracker
 
-func (s *Server) openMQTT() error { return nil }
+import (
+	"context"
+	"fmt"
+
+	"convoi"
+	"convoi/tracker/mqtt"
+)
+
+// openMQTT starts the embedded broker on MQTTAddr, or subscribes to the
+// external broker at MQTTURL.
+func (s *Server) openMQTT() error {
+	if s.MQTTURL != "" {
+		sub := &mqtt.Subscriber{URL: s.MQTTURL, Topic: s.MQTTTopic, Handler: s.handleMQTT}
+		if err := sub.Open(s.ctx); err != nil {
+			return err
+		}
+		s.mqtt = sub
+		return nil
+	}
+	b := &mqtt.Broker{Addr: s.MQTTAddr, Topic: s.MQTTTopic, Handler: s.handleMQTT}
+	if err := b.Open(); err != nil {
+		return err
+	}
+	s.mqtt, s.mqttBroker = b, b
+	return nil
+}
+
+// MQTTAddress returns the embedded broker's bound address, or "".
+func (s *Server) MQTTAddress() string {
+	if s.mqttBroker == nil {
+		return ""
+	}
+	return s.mqttBroker.Address()
+}
+
+// handleMQTT stores one published payload. Invalid payloads and unknown
+// devices are logged and dropped (acknowledged: resending cannot fix
+// them); a store failure returns an error so that no PUBACK is sent.
+func (s *Server) handleMQTT(ctx context.Context, topic string, payload []byte) error {
+	now := s.Now()
+	msgs, err := mqtt.Decode(topic, payload, now)
+	if err != nil {
+		s.Logger.Warn("mqtt bad payload", "topic", topic, "err", err)
+		return nil
+	}
+	// Group by device, keeping each device's order.
+	var order []convoi.DeviceID
+	byDev := make(map[convoi.DeviceID][]mqtt.Message)
+	for _, m := range msgs {
+		d := m.Position.DeviceID
+		if _, ok := byDev[d]; !ok {
+			order = append(order, d)
+		}
+		byDev[d] = append(byDev[d], m)
+	}
+	for _, d := range order {
+		t, err := s.lookup(ctx, d, convoi.ProtocolMQTT)
+		if err != nil {
+			if convoi.ErrorCode(err) == convoi.ENOTFOUND {
+				s.Logger.Warn("unknown device rejected", "protocol", "mqtt", "device", string(d), "topic", topic)
+				continue
+			}
+			return err
+		}
+		dev := s.device(t)
+		var ps []convoi.Position
+		var evs []convoi.DeviceEvent
+		for _, m := range byDev[d] {
+			p := m.Position
+			p.TrackerID, p.ServerTime = t.ID, now
+			if p.FixTime.Before(minFixTime) || !p.FixTime.Before(maxFixTime) {
+				p.FixTime, p.Valid = now, false
+			}
+			ps = append(ps, p)
+			if m.Event != nil {
+				e := *m.Event
+				e.TrackerID, e.ServerTime, e.Time = t.ID, now, p.FixTime
+				evs = append(evs, e)
+			}
+		}
+		dev.lock()
+		err = s.store(ctx, dev, ps, evs)
+		dev.unlock()
+		if err != nil {
+			s.Logger.Error("store positions", "device", string(d), "err", err)
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	return nil
+}

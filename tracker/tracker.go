@@ -88,11 +88,12 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	tcpLn   net.Listener
-	udpConn net.PacketConn
-	httpLn  net.Listener
-	httpSrv *http.Server
-	mqtt    interface{ Close() error }
+	tcpLn      net.Listener
+	udpConn    net.PacketConn
+	httpLn     net.Listener
+	httpSrv    *http.Server
+	mqtt       interface{ Close() error }
+	mqttBroker interface{ Address() string }
 
 	conns atomic.Int64 // open TCP connections
 

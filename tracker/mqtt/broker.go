@@ -1,0 +1,157 @@
+package mqtt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// Handler stores one published message. It returns nil once the message
+// is durable (or is to be dropped for good); an error withholds the PUBACK.
+type Handler func(ctx context.Context, topic string, payload []byte) error
+
+// Broker is the embedded MQTT broker. Set the fields, then Open.
+type Broker struct {
+	Addr    string // listen address, e.g. "127.0.0.1:1883"
+	Topic   string // filter of the topics handed to Handler
+	Handler Handler
+	Logger  *slog.Logger // the broker's own log; discarded if nil
+
+	srv *mochi.Server
+	tcp *listeners.TCP
+}
+
+// Open listens on Addr (synchronously) and serves in the background. The
+// broker accepts any client: bind it to loopback or a private network.
+func (b *Broker) Open() error {
+	if b.Handler == nil || b.Topic == "" {
+		return fmt.Errorf("mqtt broker: Handler and Topic required")
+	}
+	log := b.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	b.srv = mochi.New(&mochi.Options{Logger: log})
+	if err := b.srv.AddHook(&storeHook{b: b}, nil); err != nil {
+		return err
+	}
+	b.tcp = listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: "convoi", Address: b.Addr})
+	if err := b.srv.AddListener(b.tcp); err != nil {
+		return fmt.Errorf("mqtt listen: %w", err)
+	}
+	go b.srv.Serve()
+	return nil
+}
+
+// Address returns the bound address.
+func (b *Broker) Address() string { return b.tcp.Address() }
+
+// Close stops the broker.
+func (b *Broker) Close() error {
+	if b.srv == nil {
+		return nil
+	}
+	return b.srv.Close()
+}
+
+// storeHook hands matching publishes to the Handler before the broker
+// answers PUBACK (mochi calls OnPublish synchronously, ahead of the ack).
+type storeHook struct {
+	mochi.HookBase
+	b *Broker
+}
+
+func (h *storeHook) ID() string { return "convoi-store" }
+
+func (h *storeHook) Provides(bt byte) bool {
+	return bt == mochi.OnPublish || bt == mochi.OnConnectAuthenticate || bt == mochi.OnACLCheck
+}
+
+// OnConnectAuthenticate admits every client: the broker is for loopback or
+// a private gateway network, and unknown devices are refused per message.
+func (h *storeHook) OnConnectAuthenticate(*mochi.Client, packets.Packet) bool { return true }
+
+func (h *storeHook) OnACLCheck(*mochi.Client, string, bool) bool { return true }
+
+func (h *storeHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
+	if !Match(h.b.Topic, pk.TopicName) {
+		return pk, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := h.b.Handler(ctx, pk.TopicName, bytes.Clone(pk.Payload)); err != nil {
+		return pk, packets.ErrRejectPacket // no PUBACK: the client resends
+	}
+	return pk, nil
+}
+
+// Subscriber consumes positions from an external broker. Set the fields,
+// then Open.
+type Subscriber struct {
+	URL      string // e.g. "tcp://127.0.0.1:1883"
+	Topic    string
+	ClientID string // default "convoi-tracker"; the session persists (QoS 1 redelivery)
+	Username string
+	Password string
+	Handler  Handler
+
+	client paho.Client
+}
+
+// Open connects and subscribes with QoS 1, synchronously. Messages are
+// acknowledged only after Handler returns nil.
+func (s *Subscriber) Open(ctx context.Context) error {
+	if s.Handler == nil || s.Topic == "" || s.URL == "" {
+		return fmt.Errorf("mqtt subscriber: URL, Topic and Handler required")
+	}
+	id := s.ClientID
+	if id == "" {
+		id = "convoi-tracker"
+	}
+	opts := paho.NewClientOptions().AddBroker(s.URL).SetClientID(id).SetUsername(s.Username).SetPassword(s.Password).
+		SetCleanSession(false).SetOrderMatters(true).SetAutoAckDisabled(true).SetAutoReconnect(true).
+		SetConnectTimeout(10 * time.Second)
+	handler := func(_ paho.Client, m paho.Message) {
+		hctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.Handler(hctx, m.Topic(), m.Payload()); err == nil {
+			m.Ack()
+		}
+	}
+	opts.SetOnConnectHandler(func(c paho.Client) {
+		c.Subscribe(s.Topic, 1, handler) // again after each reconnect
+	})
+	s.client = paho.NewClient(opts)
+	tok := s.client.Connect()
+	select {
+	case <-tok.Done():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := tok.Error(); err != nil {
+		return fmt.Errorf("mqtt connect %s: %w", s.URL, err)
+	}
+	sub := s.client.Subscribe(s.Topic, 1, handler)
+	if !sub.WaitTimeout(10*time.Second) || sub.Error() != nil {
+		s.client.Disconnect(0)
+		return fmt.Errorf("mqtt subscribe %s: %w", s.Topic, errors.Join(sub.Error(), errors.New("timeout")))
+	}
+	return nil
+}
+
+// Close disconnects.
+func (s *Subscriber) Close() error {
+	if s.client != nil {
+		s.client.Disconnect(250)
+	}
+	return nil
+}
