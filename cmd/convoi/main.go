@@ -42,6 +42,7 @@ var commands = []command{
 	{"route", "fastest route and alternatives on a road graph", runRoute},
 	{"isochrone", "area reachable within a time budget", runIsochrone},
 	{"bench", "benchmark route queries: bench route --graph FILE --pairs CSV", runBench},
+	{"loadgen", "simulate trackers against a loopback tracker server", runLoadgen},
 	{"version", "print the version", runVersion},
 }
 
