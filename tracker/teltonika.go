@@ -175,7 +175,9 @@ func (s *Server) handleTeltonika(conn net.Conn) error {
 		if err != nil {
 			// Not stored: no acknowledgement; the device retransmits on
 			// its next connection.
-			s.Logger.Error("store positions", "device", imei, "err", err)
+			if s.ctx.Err() == nil {
+				s.Logger.Error("store positions", "device", imei, "err", err)
+			}
 			return err
 		}
 		ack = teltonika.AppendAck(ack[:0], n)
