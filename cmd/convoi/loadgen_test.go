@@ -1,0 +1,38 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runLoadgenArgs(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := &Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
+	code := Run(context.Background(), env, append([]string{"loadgen"}, args...))
+	return out.String(), errb.String(), code
+}
+
+func TestLoadgenRefusesNonLoopback(t *testing.T) {
+	for _, addr := range []string{"10.1.2.3:5027", "192.168.0.1:5055", "[2001:db8::1]:5027"} {
+		_, errs, code := runLoadgenArgs(t, "--addr", addr, "--duration", "1s")
+		if code == 0 || !strings.Contains(errs, "loopback") {
+			t.Errorf("%s: exit %d, %q", addr, code, errs)
+		}
+	}
+}
+
+func TestLoadgenEndToEnd(t *testing.T) {
+	for _, proto := range []string{"teltonika", "osmand"} {
+		t.Run(proto, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "lg.db")
+			out, errs, code := runLoadgenArgs(t, "--protocol", proto, "--db", db, "--serve", "--devices", "3", "--rate", "60", "--duration", "1s")
+			if code != 0 || !strings.Contains(out, "errors 0") || strings.Contains(out, "acknowledged 0,") {
+				t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+			}
+		})
+	}
+}
