@@ -11,6 +11,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -46,8 +48,20 @@ func runLoadgen(ctx context.Context, env *Env, args []string) error {
 	dbPath := fs.String("db", "", "register the devices as trackers in this SQLite database")
 	serve := fs.Bool("serve", false, "with --db: run the tracker server in-process on that database")
 	seed := fs.Uint64("seed", 1, "random seed for routes")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of this process (server included with --serve)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if *protocol != "teltonika" && *protocol != "osmand" {
 		fmt.Fprintln(env.Stderr, "loadgen: --protocol must be teltonika or osmand")
