@@ -152,18 +152,3 @@ func TestConcurrent(t *testing.T) {
 	close(stop)
 	pubs.Wait()
 }
-
-func BenchmarkPublish(b *testing.B) {
-	s := bus.New()
-	for range 10 {
-		sub, _ := s.Subscribe(context.Background())
-		go func() {
-			for range sub.C() {
-			}
-		}()
-	}
-	e := pos(1)
-	for b.Loop() {
-		s.PublishEvent(e)
-	}
-}
