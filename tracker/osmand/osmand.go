@@ -46,8 +46,8 @@ type Message struct {
 	Alarm string
 }
 
-// Events are the device events an alarm name raises (lower case).
-var Events = map[string]struct {
+// alarmEvents are the device events an alarm name raises (lower case).
+var alarmEvents = map[string]struct {
 	Kind     convoi.EventKind
 	Severity convoi.Severity
 }{
@@ -65,7 +65,7 @@ var Events = map[string]struct {
 
 // Event returns the device event the message's alarm raises.
 func (m *Message) Event() (convoi.DeviceEvent, bool) {
-	ev, ok := Events[strings.ToLower(m.Alarm)]
+	ev, ok := alarmEvents[strings.ToLower(m.Alarm)]
 	if !ok {
 		return convoi.DeviceEvent{}, false
 	}
@@ -192,7 +192,7 @@ func finish(m *Message, hasCoords bool) error {
 		p.SpeedKmh = 0
 	}
 	if m.Alarm != "" {
-		if _, ok := Events[strings.ToLower(m.Alarm)]; !ok && len(m.Alarm) > 64 {
+		if _, ok := alarmEvents[strings.ToLower(m.Alarm)]; !ok && len(m.Alarm) > 64 {
 			m.Alarm = ""
 		}
 	}
