@@ -26,6 +26,7 @@ type game struct {
 	edgeS   [][]int32 // edge -> sites on it
 	siteP   []float64
 	lbT     []float64 // lower bound on time to destination
+	lbO     []float64 // lower bound on time from origin
 	origin  int32
 	dest    int32
 	timed   bool // attacker windows are modelled
@@ -142,6 +143,25 @@ func compile(in *Instance) (*game, error) {
 			if d := it.d + g.etime[e]; d < g.lbT[u] {
 				g.lbT[u] = d
 				heap.Push(pq, floatItem{node: u, d: d})
+			}
+		}
+	}
+	g.lbO = make([]float64, g.n)
+	for i := range g.lbO {
+		g.lbO[i] = math.Inf(1)
+	}
+	g.lbO[g.origin] = 0
+	pq = &floatHeap{{node: g.origin}}
+	for pq.Len() > 0 {
+		it := heap.Pop(pq).(floatItem)
+		if it.d > g.lbO[it.node] {
+			continue
+		}
+		for k := g.out[it.node]; k < g.out[it.node+1]; k++ {
+			e := g.outE[k]
+			if d := it.d + g.etime[e]; d < g.lbO[g.head[e]] {
+				g.lbO[g.head[e]] = d
+				heap.Push(pq, floatItem{node: g.head[e], d: d})
 			}
 		}
 	}

@@ -73,6 +73,7 @@ func solveMatrixGame(m [][]float64) (x, y []float64, value float64, err error) {
 	const eps = 1e-12
 	maxPivots := 50 * (nr + nc + 10)
 	degenerate := 0
+	var nz []int
 	for pivots := 0; ; pivots++ {
 		if pivots > maxPivots {
 			return nil, nil, 0, errLPIterations
@@ -114,10 +115,16 @@ func solveMatrixGame(m [][]float64) (x, y []float64, value float64, err error) {
 		}
 		pr := row(leave)
 		inv := 1 / pr[enter]
+		nz = nz[:0]
 		for j := range pr {
-			pr[j] *= inv
+			if pr[j] != 0 {
+				pr[j] *= inv
+				nz = append(nz, j)
+			}
 		}
 		pr[enter] = 1
+		// Game tableaux are sparse (a route passes few of the sites in
+		// play): update only the pivot row's non-zero columns.
 		for i := 0; i <= nc; i++ {
 			if i == leave {
 				continue
@@ -127,7 +134,7 @@ func solveMatrixGame(m [][]float64) (x, y []float64, value float64, err error) {
 			if f == 0 {
 				continue
 			}
-			for j := range ri {
+			for _, j := range nz {
 				ri[j] -= f * pr[j]
 			}
 			ri[enter] = 0
@@ -161,4 +168,274 @@ func solveMatrixGame(m [][]float64) (x, y []float64, value float64, err error) {
 		}
 	}
 	return x, y, 1 / su, nil
+}
+
+// warmLP is the restricted game's LP kept between double-oracle iterations:
+// new defender strategies enter as new variables (primal simplex from the
+// previous optimal basis), new attacker strategies as new constraints (dual
+// simplex, since the previous basis stays dual feasible). It solves the
+// same program as solveMatrixGame.
+type warmLP struct {
+	ok     bool        // the tableau holds an optimal basis
+	nv, nc int         // variables (game rows) and constraints (game columns) incorporated
+	t      [][]float64 // constraint rows over tableau columns
+	rhs    []float64
+	obj    []float64 // reduced costs
+	z      float64   // objective value
+	basis  []int     // tableau column basic in each row
+	isVar  []int     // tableau column -> game row, or -1 for a slack
+	varCol []int     // game row -> tableau column
+	slkCol []int     // game column -> tableau column of its slack
+	warm   int       // solves answered from the kept tableau (for tests)
+}
+
+func (w *warmLP) reset() { *w = warmLP{warm: w.warm} }
+
+// solve returns the equilibrium of m, which must extend the matrix of the
+// previous call by appended rows and columns (call reset otherwise).
+func (w *warmLP) solve(m [][]float64) (x, y []float64, value float64, err error) {
+	nr, nc := len(m), 0
+	if nr > 0 {
+		nc = len(m[0])
+	}
+	for r := range m {
+		zero := true
+		for _, v := range m[r] {
+			if v > 0 {
+				zero = false
+				break
+			}
+		}
+		if zero || nc == 0 {
+			w.reset()
+			return solveMatrixGame(m)
+		}
+	}
+	if !w.ok || nr < w.nv || nc < w.nc {
+		w.reset()
+		w.ok = true
+	}
+	// New constraints first: the basis stays dual feasible.
+	for c := w.nc; c < nc; c++ {
+		w.addConstraint(m, c)
+	}
+	w.nc = nc
+	if err := w.iterate(true); err != nil {
+		w.reset()
+		return solveMatrixGame(m)
+	}
+	for r := w.nv; r < nr; r++ {
+		w.addVariable(m, r)
+	}
+	w.nv = nr
+	if err := w.iterate(false); err != nil {
+		w.reset()
+		return solveMatrixGame(m)
+	}
+	x, y = make([]float64, nr), make([]float64, nc)
+	var su, sw float64
+	for i, b := range w.basis {
+		if r := w.isVar[b]; r >= 0 {
+			x[r] = math.Max(0, w.rhs[i])
+			su += x[r]
+		}
+	}
+	for c := range y {
+		y[c] = math.Max(0, w.obj[w.slkCol[c]])
+		sw += y[c]
+	}
+	if su <= 0 || sw <= 0 {
+		w.reset()
+		return solveMatrixGame(m)
+	}
+	for r := range x {
+		x[r] /= su
+	}
+	for c := range y {
+		y[c] /= sw
+	}
+	w.warm++
+	return x, y, 1 / su, nil
+}
+
+func (w *warmLP) addColumn(isVar int) int {
+	for i := range w.t {
+		w.t[i] = append(w.t[i], 0)
+	}
+	w.obj = append(w.obj, 0)
+	w.isVar = append(w.isVar, isVar)
+	return len(w.obj) - 1
+}
+
+// addConstraint adds sum_r u_r m[r][c] <= 1 with its slack basic,
+// expressed in the current basis.
+func (w *warmLP) addConstraint(m [][]float64, c int) {
+	s := w.addColumn(-1)
+	w.slkCol = append(w.slkCol, s)
+	row := make([]float64, len(w.obj))
+	rhs := 1.0
+	for r := 0; r < w.nv; r++ {
+		row[w.varCol[r]] = m[r][c]
+	}
+	row[s] = 1
+	for i, b := range w.basis {
+		if f := row[b]; f != 0 {
+			for j, v := range w.t[i] {
+				if v != 0 {
+					row[j] -= f * v
+				}
+			}
+			row[b] = 0
+			rhs -= f * w.rhs[i]
+		}
+	}
+	w.t = append(w.t, row)
+	w.rhs = append(w.rhs, rhs)
+	w.basis = append(w.basis, s)
+}
+
+// addVariable adds game row r as a variable, its column expressed in the
+// current basis through the slack columns (which hold the basis inverse).
+func (w *warmLP) addVariable(m [][]float64, r int) {
+	j := w.addColumn(r)
+	w.varCol = append(w.varCol, j)
+	for i := range w.t {
+		var v float64
+		for c := 0; c < w.nc; c++ {
+			if a := m[r][c]; a != 0 {
+				v += w.t[i][w.slkCol[c]] * a
+			}
+		}
+		w.t[i][j] = v
+	}
+	d := -1.0
+	for c := 0; c < w.nc; c++ {
+		d += w.obj[w.slkCol[c]] * m[r][c]
+	}
+	w.obj[j] = d
+}
+
+func (w *warmLP) pivot(l, e int) {
+	pr := w.t[l]
+	inv := 1 / pr[e]
+	var nz []int
+	for j := range pr {
+		if pr[j] != 0 {
+			pr[j] *= inv
+			nz = append(nz, j)
+		}
+	}
+	pr[e] = 1
+	w.rhs[l] *= inv
+	for i := range w.t {
+		if i == l {
+			continue
+		}
+		ri := w.t[i]
+		if f := ri[e]; f != 0 {
+			for _, j := range nz {
+				ri[j] -= f * pr[j]
+			}
+			ri[e] = 0
+			w.rhs[i] -= f * w.rhs[l]
+		}
+	}
+	if f := w.obj[e]; f != 0 {
+		for _, j := range nz {
+			w.obj[j] -= f * pr[j]
+		}
+		w.obj[e] = 0
+		w.z -= f * w.rhs[l]
+	}
+	w.basis[l] = e
+}
+
+// iterate runs the dual simplex (restore rhs >= 0) or the primal simplex
+// (restore reduced costs >= 0), with Bland's rule after degenerate runs.
+func (w *warmLP) iterate(dual bool) error {
+	const (
+		eps    = 1e-12
+		feas   = 1e-10 // rhs this negative is infeasible
+		pivTol = 1e-9  // smallest pivot element accepted
+	)
+	// A warm start needs few pivots; past this budget a cold solve is cheaper.
+	limit := 4*(len(w.t)+len(w.obj)) + 100
+	degenerate := 0
+	for it := 0; it < limit; it++ {
+		bland := degenerate > 20
+		if dual {
+			l := -1
+			for i, v := range w.rhs {
+				if v < -feas && (l < 0 || (bland && w.basis[i] < w.basis[l]) || (!bland && v < w.rhs[l])) {
+					l = i
+				}
+			}
+			if l < 0 {
+				return nil
+			}
+			e := -1
+			var best, piv float64
+			for j, a := range w.t[l] {
+				if a >= -pivTol {
+					continue
+				}
+				q := math.Max(0, w.obj[j]) / -a
+				better := e < 0 || q < best-eps
+				if !better && q <= best+eps {
+					// Ties: the largest pivot (stability), or the
+					// smallest index under Bland's rule.
+					better = (!bland && -a > piv) || (bland && j < e)
+				}
+				if better {
+					e, best, piv = j, q, -a
+				}
+			}
+			if e < 0 {
+				return errors.New("dual simplex: infeasible")
+			}
+			if best <= eps {
+				degenerate++
+			} else {
+				degenerate = 0
+			}
+			w.pivot(l, e)
+			continue
+		}
+		e := -1
+		best := -eps
+		for j, v := range w.obj {
+			if v < best {
+				e = j
+				if bland {
+					break
+				}
+				best = v
+			}
+		}
+		if e < 0 {
+			return nil
+		}
+		l := -1
+		var ratio float64
+		for i := range w.t {
+			a := w.t[i][e]
+			if a <= pivTol {
+				continue
+			}
+			q := math.Max(0, w.rhs[i]) / a
+			if l < 0 || q < ratio-eps || (q <= ratio+eps && ((bland && w.basis[i] < w.basis[l]) || (!bland && a > w.t[l][e]))) {
+				l, ratio = i, q
+			}
+		}
+		if l < 0 {
+			return errors.New("simplex: unbounded")
+		}
+		if ratio <= eps {
+			degenerate++
+		} else {
+			degenerate = 0
+		}
+		w.pivot(l, e)
+	}
+	return errLPIterations
 }

@@ -33,10 +33,14 @@ type label struct {
 type oracle struct {
 	g       *game
 	labels  []label
-	pq      []int32
+	pq      []pqItem
 	minT    []float64
 	touched []int32
-	bminT   map[uint64]float64 // (node, time bucket) -> least popped time
+	// bucketed dominance: least popped time per (node, bucket), valid
+	// when its stamp equals gen.
+	bmin   []float64
+	bstamp []uint32
+	gen    uint32
 	// dfs state for exact timed queries
 	onPath   []bool
 	dfsEdges []int32
@@ -150,18 +154,29 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 		o.minT[v] = math.Inf(1)
 	}
 	o.touched, o.labels, o.pq = o.touched[:0], o.labels[:0], o.pq[:0]
+	// Labels at v have times in [lbO[v], maxDur-lbT[v]]: nb buckets
+	// counted from the bucket of lbO[v] cover that range.
+	nb := 1
 	if bucket > 0 {
-		if o.bminT == nil {
-			o.bminT = map[uint64]float64{}
+		nb = int(math.Max(0, maxDur-g.lbT[g.origin])/bucket) + 2
+		if len(o.bmin) < g.n*nb {
+			o.bmin, o.bstamp = make([]float64, g.n*nb), make([]uint32, g.n*nb)
 		}
-		clear(o.bminT)
+		if o.gen++; o.gen == 0 {
+			clear(o.bstamp)
+			o.gen = 1
+		}
+	}
+	slot2 := func(v int32, t float64) int {
+		k := int(math.Floor((slotT+t)/bucket) - math.Floor((slotT+g.lbO[v])/bucket))
+		return int(v)*nb + min(max(k, 0), nb-1)
 	}
 	dominated := func(v int32, t float64) bool {
 		if bucket <= 0 {
 			return o.minT[v] <= t
 		}
-		m, ok := o.bminT[uint64(v)<<32|uint64(uint32(int64(math.Floor((slotT+t)/bucket))))]
-		return ok && m <= t
+		i := slot2(v, t)
+		return o.bstamp[i] == o.gen && o.bmin[i] <= t
 	}
 	tol := 1e-9 * math.Max(1, maxDur)
 	if g.lbT[g.origin] > maxDur+tol {
@@ -179,7 +194,8 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 			continue
 		}
 		if bucket > 0 {
-			o.bminT[uint64(v)<<32|uint64(uint32(int64(math.Floor((slotT+l.t)/bucket))))] = l.t
+			i := slot2(v, l.t)
+			o.bstamp[i], o.bmin[i] = o.gen, l.t
 		} else {
 			if math.IsInf(o.minT[v], 1) {
 				o.touched = append(o.touched, v)
@@ -273,48 +289,59 @@ func (o *oracle) path(li int32) []int32 {
 	return edges
 }
 
-// push and pop keep o.pq a binary min-heap of label indices ordered by (pen, t).
-func (o *oracle) less(a, b int32) bool {
-	la, lb := &o.labels[a], &o.labels[b]
-	if la.pen != lb.pen {
-		return la.pen < lb.pen
+// push and pop keep o.pq a binary min-heap ordered by (pen, t), the keys
+// copied beside the label index for cache-friendly comparisons.
+type pqItem struct {
+	pen, t float64
+	li     int32
+}
+
+func (a pqItem) less(b pqItem) bool {
+	if a.pen != b.pen {
+		return a.pen < b.pen
 	}
-	return la.t < lb.t
+	return a.t < b.t
 }
 
 func (o *oracle) push(l label) {
 	o.labels = append(o.labels, l)
-	o.pq = append(o.pq, int32(len(o.labels)-1))
+	it := pqItem{l.pen, l.t, int32(len(o.labels) - 1)}
+	o.pq = append(o.pq, it)
 	i := len(o.pq) - 1
 	for i > 0 {
 		p := (i - 1) / 2
-		if !o.less(o.pq[i], o.pq[p]) {
+		if !it.less(o.pq[p]) {
 			break
 		}
-		o.pq[i], o.pq[p] = o.pq[p], o.pq[i]
+		o.pq[i] = o.pq[p]
 		i = p
 	}
+	o.pq[i] = it
 }
 
 func (o *oracle) pop() int32 {
-	top := o.pq[0]
+	top := o.pq[0].li
 	n := len(o.pq) - 1
-	o.pq[0] = o.pq[n]
+	last := o.pq[n]
 	o.pq = o.pq[:n]
+	if n == 0 {
+		return top
+	}
 	i := 0
 	for {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && o.less(o.pq[l], o.pq[m]) {
-			m = l
-		}
-		if r < n && o.less(o.pq[r], o.pq[m]) {
-			m = r
-		}
-		if m == i {
+		l := 2*i + 1
+		if l >= n {
 			break
 		}
-		o.pq[i], o.pq[m] = o.pq[m], o.pq[i]
-		i = m
+		if r := l + 1; r < n && o.pq[r].less(o.pq[l]) {
+			l = r
+		}
+		if !o.pq[l].less(last) {
+			break
+		}
+		o.pq[i] = o.pq[l]
+		i = l
 	}
+	o.pq[i] = last
 	return top
 }

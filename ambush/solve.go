@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -25,9 +27,17 @@ type Options struct {
 	// ExactOracle false.
 	ExactBudget int
 	// Bucket is the width in seconds of the time buckets of the heuristic
-	// timed best response (default 60): labels arriving at a node in
-	// different buckets do not dominate each other.
+	// timed best response (default a fifth of the shortest attacker
+	// window): labels arriving at a node in different buckets do not
+	// dominate each other.
 	Bucket float64
+	// ColumnsPerIteration and RowsPerIteration bound how many attacker and
+	// defender best responses one iteration adds (defaults 2 and 3): more
+	// means fewer iterations but a larger restricted LP. Defaults 4 and 6.
+	ColumnsPerIteration, RowsPerIteration int
+	// PruneAfter drops from the restricted game the pure strategies unused
+	// for this many iterations (default 15).
+	PruneAfter int
 }
 
 func (o Options) withDefaults() Options {
@@ -40,8 +50,14 @@ func (o Options) withDefaults() Options {
 	if o.Alternatives <= 0 {
 		o.Alternatives = 3
 	}
-	if o.Bucket <= 0 {
-		o.Bucket = 60
+	if o.PruneAfter <= 0 {
+		o.PruneAfter = 15
+	}
+	if o.ColumnsPerIteration <= 0 {
+		o.ColumnsPerIteration = 4
+	}
+	if o.RowsPerIteration <= 0 {
+		o.RowsPerIteration = 6
 	}
 	if o.ExactBudget <= 0 {
 		o.ExactBudget = 200_000
@@ -143,10 +159,15 @@ type solver struct {
 	g      *game
 	opt    Options
 	or     *oracle
+	ors    []*oracle // one per worker of the timed best response
+	lp     warmLP
 	routes []*route
 	byKey  map[string]int
 	rows   []play
 	rowIdx map[play]int
+	rowUse []int // last iteration the row was in the support (or added)
+	colUse []int
+	iter   int
 	cols   []column
 	colIdx map[column]int
 	m      [][]float64
@@ -175,6 +196,14 @@ func Solve(ctx context.Context, in *Instance, opt Options) (*Strategy, error) {
 }
 
 func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
+	if opt.Bucket <= 0 {
+		opt.Bucket = 60
+		for i, w := range g.windows {
+			if l := (w.End() - w.Start()) / 5; i == 0 || l < opt.Bucket {
+				opt.Bucket = l
+			}
+		}
+	}
 	s := &solver{g: g, opt: opt, or: newOracle(g), byKey: map[string]int{},
 		rowIdx: map[play]int{}, colIdx: map[column]int{}, exact: true, useDFS: g.timed}
 	s.acc = make([]float64, len(g.siteP)*g.nw)
@@ -206,9 +235,23 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 			converged, lower = true, 0
 			break
 		}
-		x, y, v, err = solveMatrixGame(s.m)
+		s.iter = iter
+		if iter%10 == 0 {
+			s.prune(opt.PruneAfter)
+		}
+		x, y, v, err = s.lp.solve(s.m)
 		if err != nil {
 			return nil, fmt.Errorf("restricted game: %w", err)
+		}
+		for i := range x {
+			if x[i] > 0 {
+				s.rowUse[i] = iter
+			}
+		}
+		for c := range y {
+			if y[c] > 0 {
+				s.colUse[c] = iter
+			}
 		}
 		_, newCols := s.attackerBR(x, v+opt.Tolerance)
 		var newRows []play
@@ -254,6 +297,7 @@ func (s *solver) addRow(p play) {
 	}
 	s.rowIdx[p] = len(s.rows)
 	s.rows = append(s.rows, p)
+	s.rowUse = append(s.rowUse, s.iter)
 	s.m = append(s.m, row)
 }
 
@@ -263,9 +307,51 @@ func (s *solver) addCol(c column) {
 	}
 	s.colIdx[c] = len(s.cols)
 	s.cols = append(s.cols, c)
+	s.colUse = append(s.colUse, s.iter)
 	for i, p := range s.rows {
 		s.m[i] = append(s.m[i], s.g.payoff(s.routes[p.r], max(p.slot, 0), c.site, c.w))
 	}
+}
+
+// prune drops the rows and columns that have been out of the support for
+// more than after iterations, so that the restricted LP stays small. The
+// oracles add them back if they become best responses again; termination
+// is still decided against the full game.
+func (s *solver) prune(after int) {
+	keepR := make([]int, 0, len(s.rows))
+	for i := range s.rows {
+		if s.iter-s.rowUse[i] <= after {
+			keepR = append(keepR, i)
+		}
+	}
+	keepC := make([]int, 0, len(s.cols))
+	for c := range s.cols {
+		if s.iter-s.colUse[c] <= after {
+			keepC = append(keepC, c)
+		}
+	}
+	if len(keepR) == 0 || len(keepC) == 0 || (len(keepR) == len(s.rows) && len(keepC) == len(s.cols)) {
+		return
+	}
+	rows, use, m := make([]play, len(keepR)), make([]int, len(keepR)), make([][]float64, len(keepR))
+	clear(s.rowIdx)
+	for k, i := range keepR {
+		rows[k], use[k] = s.rows[i], s.rowUse[i]
+		s.rowIdx[rows[k]] = k
+		m[k] = make([]float64, len(keepC))
+		for kc, c := range keepC {
+			m[k][kc] = s.m[i][c]
+		}
+	}
+	s.rows, s.rowUse, s.m = rows, use, m
+	s.lp.reset()
+	cols, cuse := make([]column, len(keepC)), make([]int, len(keepC))
+	clear(s.colIdx)
+	for k, c := range keepC {
+		cols[k], cuse[k] = s.cols[c], s.colUse[c]
+		s.colIdx[cols[k]] = k
+	}
+	s.cols, s.colUse = cols, cuse
 }
 
 // attackerBR evaluates every (site, window) against the defender's mix x
@@ -307,8 +393,8 @@ func (s *solver) attackerBR(x []float64, threshold float64) (float64, []column) 
 		}
 		return int(a - b)
 	})
-	if len(cand) > 8 {
-		cand = cand[:8]
+	if len(cand) > s.opt.ColumnsPerIteration {
+		cand = cand[:s.opt.ColumnsPerIteration]
 	}
 	cols := make([]column, len(cand))
 	for i, k := range cand {
@@ -354,60 +440,123 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 			pen.site[col.site] = append(pen.site[col.site], siteCost{w: col.w, wt: y[c] * g.siteP[col.site]})
 		}
 	}
-	var out []play
-	lower := math.Inf(1)
-	for slot := range g.in.Slots {
+	type result struct {
+		r    *route
+		cost float64
+		ok   bool
+	}
+	res := make([]result, len(g.in.Slots))
+	if s.useDFS {
+		for slot := range g.in.Slots {
+			if err := ctx.Err(); err != nil {
+				return nil, 0, err
+			}
+			if !g.feasibleFn[slot] {
+				continue
+			}
+			r, cost, ok, exhausted := s.or.bestTimed(pen, slot, g.maxDur[slot], math.Inf(1), s.opt.ExactBudget)
+			if exhausted {
+				s.useDFS, s.exact = false, false
+				break
+			}
+			res[slot] = result{r, cost, ok}
+		}
+	}
+	if !s.useDFS {
+		// One heuristic search per slot, spread over the cores, each
+		// worker with its own scratch.
+		workers := min(runtime.GOMAXPROCS(0), len(g.in.Slots))
+		for len(s.ors) < workers {
+			s.ors = append(s.ors, newOracle(g))
+		}
+		var wg sync.WaitGroup
+		next := make(chan int, len(g.in.Slots))
+		for slot := range g.in.Slots {
+			if g.feasibleFn[slot] {
+				next <- slot
+			}
+		}
+		close(next)
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func(o *oracle) {
+				defer wg.Done()
+				for slot := range next {
+					if ctx.Err() != nil {
+						return
+					}
+					// Only improvements matter: the search stops at the
+					// threshold (the heuristic has no lower bound to report).
+					r, cost, ok := o.bestBucketed(pen, slot, g.maxDur[slot], threshold, s.opt.Bucket)
+					res[slot] = result{r, cost, ok}
+				}
+			}(s.ors[w])
+		}
+		wg.Wait()
 		if err := ctx.Err(); err != nil {
 			return nil, 0, err
 		}
+	}
+	var out []play
+	var costs []float64
+	lower := math.Inf(1)
+	for slot := range g.in.Slots {
 		if !g.feasibleFn[slot] {
 			continue
 		}
-		var (
-			r    *route
-			cost float64
-			ok   bool
-		)
-		if s.useDFS {
-			var exhausted bool
-			r, cost, ok, exhausted = s.or.bestTimed(pen, slot, g.maxDur[slot], math.Inf(1), s.opt.ExactBudget)
-			if exhausted {
-				s.useDFS, s.exact = false, false
-			}
+		r, cost, ok := res[slot].r, res[slot].cost, res[slot].ok
+		if ok {
+			lower = math.Min(lower, cost)
 		}
-		if !s.useDFS {
-			r, cost, ok = s.or.bestBucketed(pen, slot, g.maxDur[slot], math.Inf(1), s.opt.Bucket)
-		}
-		if !ok {
+		if ok && cost < threshold {
+			out = append(out, play{r: s.addRoute(r), slot: slot})
+			costs = append(costs, cost)
 			continue
 		}
-		lower = math.Min(lower, cost)
-		if cost < threshold {
-			out = append(out, play{r: s.addRoute(r), slot: slot})
-		} else if !s.useDFS {
-			// The heuristic may miss a known route that is better at this
-			// slot: try the pool, exactly.
-			bi, bc := -1, threshold
-			for i, pr := range s.routes {
-				if !g.admissible(pr.dur, slot) {
-					continue
-				}
-				if _, in := s.rowIdx[play{r: i, slot: slot}]; in {
-					continue
-				}
-				if c := pen.routeCost(g, pr, g.in.Slots[slot]); c < bc {
-					bi, bc = i, c
-				}
+		if s.useDFS {
+			continue
+		}
+		// The heuristic may miss a known route that is better at this
+		// slot: try the pool, exactly.
+		bi, bc := -1, threshold
+		for i, pr := range s.routes {
+			if !g.admissible(pr.dur, slot) {
+				continue
 			}
-			if bi >= 0 {
-				out = append(out, play{r: bi, slot: slot})
+			if _, in := s.rowIdx[play{r: i, slot: slot}]; in {
+				continue
+			}
+			if c := pen.routeCost(g, pr, g.in.Slots[slot]); c < bc {
+				bi, bc = i, c
 			}
 		}
+		if bi >= 0 {
+			out = append(out, play{r: bi, slot: slot})
+			costs = append(costs, bc)
+		}
 	}
-	if math.IsInf(lower, 1) {
+	if s.useDFS && math.IsInf(lower, 1) {
 		return nil, 0, fmt.Errorf("defender best response: no admissible route")
 	}
-	return out, lower, nil
+	// Keep the cheapest few.
+	idx := make([]int, len(out))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		switch {
+		case costs[a] < costs[b]:
+			return -1
+		case costs[a] > costs[b]:
+			return 1
+		}
+		return 0
+	})
+	best := make([]play, 0, s.opt.RowsPerIteration)
+	for _, i := range idx[:min(len(idx), s.opt.RowsPerIteration)] {
+		best = append(best, out[i])
+	}
+	return best, lower, nil
 }
 
 // report turns the restricted equilibrium into a Strategy.

@@ -206,3 +206,70 @@ func TestSolveMatrixGameDegenerate(t *testing.T) {
 		})
 	}
 }
+
+// TestWarmLP grows random games row by row and column by column, as the
+// double oracle does, and checks the warm-started LP against a cold solve.
+func TestWarmLP(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	var w warmLP
+	solves := 0
+	defer func() {
+		if w.warm < solves/2 {
+			t.Errorf("only %d of %d solves were warm", w.warm, solves)
+		}
+	}()
+	for n := 0; n < 30; n++ {
+		w.reset()
+		m := [][]float64{{0.1 + rng.Float64()}}
+		for step := 0; step < 40; step++ {
+			if rng.IntN(2) == 0 {
+				row := make([]float64, len(m[0]))
+				for c := range row {
+					if rng.IntN(3) > 0 {
+						row[c] = float64(rng.IntN(5)) / 4 // many ties: degenerate
+					}
+				}
+				m = append(m, row)
+			} else {
+				for r := range m {
+					v := 0.0
+					if rng.IntN(3) > 0 {
+						v = float64(rng.IntN(5)) / 4
+					}
+					m[r] = append(m[r], v)
+				}
+			}
+			_, _, want, err := solveMatrixGame(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			solves++
+			x, y, got, err := w.solve(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(got-want) > 1e-9 {
+				t.Fatalf("game %d step %d (%dx%d): warm %v, cold %v", n, step, len(m), len(m[0]), got, want)
+			}
+			// Certificate on the warm solution.
+			for c := range m[0] {
+				var s float64
+				for r := range m {
+					s += x[r] * m[r][c]
+				}
+				if s > got+1e-9 {
+					t.Fatalf("game %d step %d: column %d gets %v > %v", n, step, c, s, got)
+				}
+			}
+			for r := range m {
+				var s float64
+				for c := range m[r] {
+					s += y[c] * m[r][c]
+				}
+				if s < got-1e-9 {
+					t.Fatalf("game %d step %d: row %d pays %v < %v", n, step, r, s, got)
+				}
+			}
+		}
+	}
+}
