@@ -14,6 +14,7 @@ import (
 	"convoi/risk"
 	"convoi/roadnet"
 	"convoi/sqlite"
+	"convoi/tracker"
 	"convoi/web"
 )
 
@@ -29,15 +30,22 @@ type App struct {
 	// PasswordParams hash new passwords (auth.DefaultParams; tests use auth.TestParams).
 	PasswordParams auth.Params
 
+	// Tracker listeners; an empty address turns that listener off.
+	TeltonikaAddr, TeltonikaUDPAddr, OsmAndAddr, MQTTAddr string
+	// MQTTURL, when set, subscribes to an external broker instead of running
+	// the embedded one.
+	MQTTURL string
+
 	// GraphPath is the road network: "" for the embedded Monaco extract, a
 	// .graph file from `convoi graph build`, or an OSM extract.
 	GraphPath string
 
-	DB    *sqlite.DB
-	Graph *roadnet.Graph
-	Bus   *bus.EventService
-	Risk  *risk.Service
-	HTTP  *web.Server
+	DB      *sqlite.DB
+	Graph   *roadnet.Graph
+	Bus     *bus.EventService
+	Risk    *risk.Service
+	Tracker *tracker.Server
+	HTTP    *web.Server
 
 	closers []func() error
 }
@@ -50,7 +58,11 @@ func NewApp() *App {
 		Logger:  slog.Default(),
 		Now:     time.Now,
 
-		PasswordParams: auth.DefaultParams,
+		TeltonikaAddr:    "127.0.0.1:5027",
+		TeltonikaUDPAddr: "127.0.0.1:5027",
+		OsmAndAddr:       "127.0.0.1:5055",
+		MQTTAddr:         "127.0.0.1:1883",
+		PasswordParams:   auth.DefaultParams,
 	}
 }
 
@@ -90,6 +102,20 @@ func (a *App) Open(ctx context.Context) (err error) {
 		}
 	}
 	db := a.DB
+	t := tracker.New()
+	t.TeltonikaAddr, t.TeltonikaUDPAddr, t.OsmAndAddr = a.TeltonikaAddr, a.TeltonikaUDPAddr, a.OsmAndAddr
+	t.MQTTAddr, t.MQTTURL = a.MQTTAddr, a.MQTTURL
+	t.Trackers = sqlite.NewTrackerService(db)
+	t.Positions = sqlite.NewPositionService(db)
+	t.Events = a.Bus
+	t.Logger = a.Logger.With("component", "tracker")
+	t.Now = a.Now
+	if err := t.Open(); err != nil {
+		return fmt.Errorf("open tracker listeners: %w", err)
+	}
+	a.Tracker = t
+	a.closers = append(a.closers, t.Close)
+
 	s := web.New()
 	s.Addr = a.Addr
 	s.Logger = a.Logger
@@ -109,6 +135,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.EventService = a.Bus
 	s.Roads = a.Graph
 	s.Assessor = webAssessor{a.Risk}
+	s.Commander = a.Tracker
 	if err := s.Open(); err != nil {
 		return fmt.Errorf("open HTTP API on %s: %w", a.Addr, err)
 	}

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,6 +24,7 @@ func MustOpenDemo(tb testing.TB) (*App, *demoWorld) {
 	tb.Helper()
 	a := NewApp()
 	a.Addr = "127.0.0.1:0"
+	a.TeltonikaAddr, a.TeltonikaUDPAddr, a.OsmAndAddr, a.MQTTAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	a.DataDir = tb.TempDir()
 	a.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	a.PasswordParams = auth.TestParams
@@ -225,3 +228,40 @@ func TestAssessThroughAPI(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestTrackerIngestEndToEnd sends the published Teltonika frame (vector T2)
+// from the demo van's IMEI to the running server: the login is accepted, the
+// record acknowledged and then found in the store.
+func TestTrackerIngestEndToEnd(t *testing.T) {
+	a, _ := MustOpenDemo(t)
+	conn, err := net.DialTimeout("tcp", a.Tracker.TeltonikaTCPAddr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	login, _ := hex.DecodeString("000F313233343536373839303132333435")
+	frame, _ := hex.DecodeString("000000000000003508010000014f8e016420002141bbaf0f4e96a7fffa0000120000000602010047030242669c92000002c7000000009100000000000100002df3")
+	if _, err := conn.Write(login); err != nil {
+		t.Fatal(err)
+	}
+	reply := make([]byte, 1)
+	if _, err := io.ReadFull(conn, reply); err != nil || reply[0] != 1 {
+		t.Fatalf("login reply %v, %v; want 01", reply, err)
+	}
+	if _, err := conn.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	ack := make([]byte, 4)
+	if _, err := io.ReadFull(conn, ack); err != nil || !bytes.Equal(ack, []byte{0, 0, 0, 1}) {
+		t.Fatalf("ack %x, %v; want 00000001", ack, err)
+	}
+	dev := convoi.DeviceID("123456789012345")
+	ps, err := sqlite.NewPositionService(a.DB).FindPositions(context.Background(), convoi.PositionFilter{DeviceID: &dev})
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("stored positions %d, %v; want 1", len(ps), err)
+	}
+	if got := ps[0].FixTime.UTC().Format(time.RFC3339); got != "2015-09-02T12:21:40Z" {
+		t.Errorf("fix time %s", got)
+	}
+}

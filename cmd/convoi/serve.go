@@ -33,6 +33,11 @@ func envDefault(env *Env, name, def string) string {
 func appFlags(fs *flag.FlagSet, env *Env, a *App) (debug *bool) {
 	fs.StringVar(&a.Addr, "addr", envDefault(env, "CONVOI_ADDR", a.Addr), "HTTP API address (CONVOI_ADDR)")
 	fs.StringVar(&a.DataDir, "data", envDefault(env, "CONVOI_DATA", a.DataDir), "data directory (CONVOI_DATA)")
+	fs.StringVar(&a.TeltonikaAddr, "teltonika-addr", envDefault(env, "CONVOI_TELTONIKA_ADDR", a.TeltonikaAddr), "Teltonika TCP listener, empty to disable (CONVOI_TELTONIKA_ADDR)")
+	fs.StringVar(&a.TeltonikaUDPAddr, "teltonika-udp-addr", envDefault(env, "CONVOI_TELTONIKA_UDP_ADDR", a.TeltonikaUDPAddr), "Teltonika UDP listener, empty to disable")
+	fs.StringVar(&a.OsmAndAddr, "osmand-addr", envDefault(env, "CONVOI_OSMAND_ADDR", a.OsmAndAddr), "OsmAnd (Traccar Client) HTTP listener, empty to disable (CONVOI_OSMAND_ADDR)")
+	fs.StringVar(&a.MQTTAddr, "mqtt-addr", envDefault(env, "CONVOI_MQTT_ADDR", a.MQTTAddr), "embedded MQTT broker listener, empty to disable (CONVOI_MQTT_ADDR)")
+	fs.StringVar(&a.MQTTURL, "mqtt-url", envDefault(env, "CONVOI_MQTT_URL", ""), "external MQTT broker to subscribe to instead of the embedded one, e.g. tcp://127.0.0.1:1883")
 	fs.StringVar(&a.GraphPath, "graph", envDefault(env, "CONVOI_GRAPH", a.GraphPath), "road network: a .graph file or an OSM extract (CONVOI_GRAPH; default: the embedded Monaco extract)")
 	return fs.Bool("debug", false, "log at debug level")
 }
@@ -48,7 +53,8 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err := a.Open(ctx); err != nil {
 		return err
 	}
-	a.Logger.Info("convoi serving", "url", a.URL(), "data", a.DataDir, "version", version())
+	a.Logger.Info("convoi serving", "url", a.URL(), "data", a.DataDir, "version", version(),
+		"teltonika", a.TeltonikaAddr, "osmand", a.OsmAndAddr, "mqtt", a.MQTTAddr)
 	<-ctx.Done()
 	a.Logger.Info("convoi shutting down")
 	return a.Close()
