@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"convoi"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"convoi/ambush"
 	"convoi/auth"
 	"convoi/bus"
 	"convoi/risk"
@@ -44,6 +46,7 @@ type App struct {
 	Graph   *roadnet.Graph
 	Bus     *bus.EventService
 	Risk    *risk.Service
+	Planner *ambush.Service
 	Tracker *tracker.Server
 	HTTP    *web.Server
 
@@ -136,6 +139,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.Roads = a.Graph
 	s.Assessor = webAssessor{a.Risk}
 	s.Commander = a.Tracker
+	s.Planner = webPlanner{a.Planner}
 	if err := s.Open(); err != nil {
 		return fmt.Errorf("open HTTP API on %s: %w", a.Addr, err)
 	}
@@ -167,6 +171,9 @@ func (a *App) OpenEngines(ctx context.Context) (err error) {
 	a.Risk.Events = a.Bus
 	a.Risk.Routes = routeFacts(a.Graph)
 
+	a.Planner = ambush.NewService(a.Graph, sqlite.NewMovementService(db), sqlite.NewSiteService(db), sqlite.NewPlanService(db))
+	a.Planner.Now = a.Now
+
 	return nil
 }
 
@@ -189,3 +196,6 @@ func (a *App) Close() error {
 	a.closers = nil
 	return errors.Join(errs...)
 }
+
+// DBMovements is the movement service on the open store.
+func (a *App) DBMovements() convoi.MovementService { return sqlite.NewMovementService(a.DB) }

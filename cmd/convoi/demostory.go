@@ -10,13 +10,14 @@ import (
 	"convoi/roadnet"
 )
 
-// a8West is where the A8 motorway leaves the bundled Monaco extract towards
-// Nice: the road node at the extract's western edge (43.7479 N 7.3493 E).
-var a8West = convoi.LatLon{Lat: 43.74790, Lon: 7.34926}
+// colDEze is where the road from La Turbie over the Col d'Èze leaves the
+// bundled Monaco extract towards Nice (43.7479 N 7.3493 E): the fastest way
+// there from Monaco climbs the A8 through the La Turbie toll plaza.
+var colDEze = convoi.LatLon{Lat: 43.74790, Lon: 7.34926}
 
 // showRoutes prints the escort's way out of Monaco towards Nice: the fastest
-// route on the A8 through the La Turbie toll plaza, its alternatives, and the
-// route that avoids tolls.
+// route, on the A8 through the La Turbie toll plaza, its alternatives, and
+// the route that avoids tolls.
 func showRoutes(ctx context.Context, out io.Writer, g *roadnet.Graph, from convoi.LatLon) error {
 	fmt.Fprintf(out, "Road network: %d nodes, %d edges (%d shortcuts); %d toll booths on the map.\n",
 		g.NumNodes(), g.NumEdges(), g.NumShortcuts(), len(g.Chokepoints(g.Bounds(), roadnet.KindTollBooth)))
@@ -24,15 +25,15 @@ func showRoutes(ctx context.Context, out io.Writer, g *roadnet.Graph, from convo
 	if err != nil {
 		return fmt.Errorf("snap courthouse: %w", err)
 	}
-	dst, err := g.Snap(a8West)
+	dst, err := g.Snap(colDEze)
 	if err != nil {
-		return fmt.Errorf("snap A8 west: %w", err)
+		return fmt.Errorf("snap Col d'Èze: %w", err)
 	}
 	alts, err := g.Alternatives(ctx, src, dst, roadnet.AlternativeOptions{K: 3})
 	if err != nil {
 		return fmt.Errorf("alternatives: %w", err)
 	}
-	fmt.Fprintln(out, "Palais de Justice de Monaco -> A8 westbound (map edge towards Nice):")
+	fmt.Fprintln(out, "Palais de Justice de Monaco -> western edge of the map towards Nice (Col d'Èze road):")
 	for i, r := range alts {
 		label := "fastest"
 		if i > 0 {
@@ -100,5 +101,43 @@ func (a *App) showAssessments(ctx context.Context, out io.Writer, ms ...*convoi.
 		}
 	}
 	fmt.Fprintln(out)
+	return nil
+}
+
+// showPlan plans movement m with the ambush planner, applies the plan
+// transition as the API would, and prints the strategy beside the baselines.
+func (a *App) showPlan(ctx context.Context, out io.Writer, m *convoi.Movement) error {
+	plan, rep, err := a.Planner.PlanMovement(ctx, m.ID)
+	if err != nil {
+		return fmt.Errorf("plan %s: %w", m.Ref, err)
+	}
+	if _, err := a.DBMovements().TransitionMovement(ctx, m.ID, convoi.TransitionRequest{
+		Action: convoi.ActionPlan, Reason: fmt.Sprintf("Plan #%d: hit probability at most %.3f.", plan.ID, plan.Value),
+	}); err != nil {
+		return fmt.Errorf("plan %s: %w", m.Ref, err)
+	}
+	st := rep.Strategy
+	fmt.Fprintf(out, "Plan %s (escort level %d), %d candidate ambush sites, %d departure slots:\n", m.Ref, rep.EscortLevel, st.Sites, len(st.Departures))
+	fmt.Fprintf(out, "  attacker's best hit probability: %.3f with this strategy, %.3f on the fixed fastest route at the usual hour, %.3f with a uniform choice of %d alternatives\n",
+		st.Value, st.FixedFastest.Value, st.UniformAlternatives.Value, st.UniformAlternatives.K)
+	fmt.Fprintf(out, "  expected extra travel time %.0f s (fastest %.0f s); exploitability %.1e\n", st.ExpectedExtraS, st.FastestS, st.Exploitability)
+	for i, r := range st.Routes {
+		if r.Probability < 0.005 {
+			continue
+		}
+		sum := ""
+		if i < len(rep.RouteSummaries) {
+			rs := rep.RouteSummaries[i]
+			sum = fmt.Sprintf("%5.1f km  %s", rs.DistanceM/1000, strings.Join(rs.Chokepoints, ", "))
+		}
+		fmt.Fprintf(out, "  route %d  p=%.2f  %5.1f min  %s\n", i+1, r.Probability, r.DurationS/60, sum)
+	}
+	var deps []string
+	for _, d := range st.Departures {
+		if d.Probability >= 0.005 && d.At != nil {
+			deps = append(deps, fmt.Sprintf("%s p=%.2f", d.At.In(demoZone()).Format("15:04"), d.Probability))
+		}
+	}
+	fmt.Fprintf(out, "  departures: %s\n  (the actual route and time are drawn with crypto/rand at release, not before)\n\n", strings.Join(deps, ", "))
 	return nil
 }
