@@ -201,6 +201,21 @@ func compile(in *Instance) (*game, error) {
 	return g, nil
 }
 
+// fastestS returns the fastest admissible travel time of an instance,
+// whatever its schedule.
+func fastestS(in *Instance) (float64, error) {
+	c := *in
+	c.Deadline, c.UsualSlot, c.Slots, c.Windows = nil, nil, []float64{0}, nil
+	if err := c.Validate(); err != nil {
+		return 0, err
+	}
+	g, err := compile(&c)
+	if err != nil {
+		return 0, err
+	}
+	return g.fastest.dur, nil
+}
+
 // admissible reports whether a route of duration dur may depart at slot.
 func (g *game) admissible(dur float64, slot int) bool {
 	return dur <= g.maxDur[slot]+1e-9*math.Max(1, g.maxDur[slot])

@@ -1,9 +1,11 @@
 package ambush
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -57,6 +59,11 @@ type SiteModel struct {
 	EscapeScale   float64
 	SpacingM      float64
 	SecureRadiusM float64
+	// GatewaySlackM and OffMapSpeedKmh model endpoints beyond the map.
+	GatewaySlackM   float64
+	GatewaySpacingM float64
+	OffMapSpeedKmh  float64
+	OffMapDetour    float64
 }
 
 // KindSlowdown is how much a chokepoint kind forces an escort to slow down, in [0, 1].
@@ -80,12 +87,16 @@ var DefaultSiteModel = SiteModel{
 		{roadnet.KindTunnel, 0.4},
 		{roadnet.KindToll, 0.3},
 	},
-	FreeSpeedKmh:  130,
-	PoliceHalfS:   300,
-	PoliceReachS:  3600,
-	EscapeScale:   3,
-	SpacingM:      150,
-	SecureRadiusM: 250,
+	FreeSpeedKmh:    130,
+	PoliceHalfS:     300,
+	PoliceReachS:    3600,
+	EscapeScale:     3,
+	SpacingM:        150,
+	SecureRadiusM:   250,
+	GatewaySlackM:   4000,
+	GatewaySpacingM: 400,
+	OffMapSpeedKmh:  110,
+	OffMapDetour:    1.3,
 }
 
 // BuildInstance returns the game of req on road graph g: every road of the
@@ -96,24 +107,15 @@ func BuildInstance(ctx context.Context, g *roadnet.Graph, req MapRequest, model 
 	if len(req.Slots) == 0 {
 		return nil, convoi.Errorf(convoi.EINVALID, "Ambush map game: no departure slots.")
 	}
-	from, err := g.Snap(req.From)
+	origin, oGates, err := endpoint(g, req.From, true, model)
 	if err != nil {
-		return nil, fmt.Errorf("snap origin: %w", err)
+		return nil, fmt.Errorf("origin: %w", err)
 	}
-	to, err := g.Snap(req.To)
+	dest, dGates, err := endpoint(g, req.To, false, model)
 	if err != nil {
-		return nil, fmt.Errorf("snap destination: %w", err)
+		return nil, fmt.Errorf("destination: %w", err)
 	}
-	// The journey starts where the origin's road leads and ends where the
-	// destination's road starts: the last metres are inside the sites.
-	origin, dest := from.Node, to.Node
-	if from.Edge != roadnet.NoEdge {
-		origin = g.EdgeTo(from.Edge)
-	}
-	if to.Edge != roadnet.NoEdge {
-		dest = g.EdgeFrom(to.Edge)
-	}
-	if origin == dest {
+	if origin == dest && oGates == nil && dGates == nil {
 		return nil, convoi.Errorf(convoi.EINVALID, "Ambush map game: origin and destination snap to the same junction.")
 	}
 
@@ -122,22 +124,10 @@ func BuildInstance(ctx context.Context, g *roadnet.Graph, req MapRequest, model 
 		return nil, err
 	}
 	in := &Instance{
-		Epoch:       req.Epoch,
 		Origin:      nodeName(origin),
 		Destination: nodeName(dest),
 		Stretch:     req.Stretch,
 		Forbid:      req.Avoid.Names(),
-	}
-	for _, s := range req.Slots {
-		in.Slots = append(in.Slots, s.Seconds())
-	}
-	if req.UsualSlot >= 0 && req.UsualSlot < len(req.Slots) {
-		u := req.UsualSlot
-		in.UsualSlot = &u
-	}
-	if !req.Deadline.IsZero() {
-		d := req.Deadline.Sub(req.Epoch).Seconds()
-		in.Deadline = &d
 	}
 	n := g.NumNodes()
 	in.Nodes = make([]Node, n)
@@ -221,20 +211,143 @@ func BuildInstance(ctx context.Context, g *roadnet.Graph, req MapRequest, model 
 		in.Sites = append(in.Sites, Site{ID: "n" + strconv.Itoa(v), Node: nodeName(roadnet.NodeID(v)),
 			P: attract(nodeSlow[v], police[v], ex[v])})
 	}
-	if req.Window > 0 {
-		step := req.WindowStep
-		if step <= 0 {
-			step = req.Window
+	// Endpoints off the map: a virtual node joined to the gateways.
+	for _, gw := range []struct {
+		gates []gateway
+		at    convoi.LatLon
+		out   bool
+	}{{oGates, req.From, true}, {dGates, req.To, false}} {
+		if gw.gates == nil {
+			continue
 		}
-		end := req.Deadline
-		if end.IsZero() {
-			end = req.Epoch.Add(req.Slots[len(req.Slots)-1] + 4*time.Hour)
+		id := "offmap-destination"
+		if gw.out {
+			id, in.Origin = "offmap-origin", "offmap-origin"
+		} else {
+			in.Destination = id
 		}
-		for t := -req.Window + step; req.Epoch.Add(t).Before(end); t += step {
-			in.Windows = append(in.Windows, Window{t.Seconds(), (t + req.Window).Seconds()})
+		in.Nodes = append(in.Nodes, Node{ID: id, Lat: gw.at.Lat, Lon: gw.at.Lon, Tags: []string{"off_map"}})
+		for _, c := range gw.gates {
+			e := Edge{From: nodeName(c.node), To: id, TimeS: c.timeS, Tags: []string{"off_map"}, Ref: -1}
+			if gw.out {
+				e.From, e.To = id, nodeName(c.node)
+			}
+			in.Edges = append(in.Edges, e)
 		}
 	}
+	in.SetSchedule(req.Epoch, req.Slots, req.UsualSlot, req.Deadline, req.Window, req.WindowStep)
 	return in, in.Validate()
+}
+
+// SetSchedule sets the departure slots (offsets from epoch), the usual slot
+// (-1: default), the deadline (zero: none) and the attacker windows: length
+// window every step from epoch to the deadline (or four hours past the last
+// slot); a zero window means the static game.
+func (in *Instance) SetSchedule(epoch time.Time, slots []time.Duration, usual int, deadline time.Time, window, step time.Duration) {
+	in.Epoch, in.Slots, in.UsualSlot, in.Deadline, in.Windows = epoch, nil, nil, nil, nil
+	for _, s := range slots {
+		in.Slots = append(in.Slots, s.Seconds())
+	}
+	if usual >= 0 && usual < len(slots) {
+		in.UsualSlot = &usual
+	}
+	if !deadline.IsZero() {
+		d := deadline.Sub(epoch).Seconds()
+		in.Deadline = &d
+	}
+	if window <= 0 || len(slots) == 0 {
+		return
+	}
+	if step <= 0 {
+		step = window
+	}
+	end := deadline
+	if end.IsZero() {
+		end = epoch.Add(slots[len(slots)-1] + 4*time.Hour)
+	}
+	for t := -window + step; epoch.Add(t).Before(end); t += step {
+		in.Windows = append(in.Windows, Window{t.Seconds(), (t + window).Seconds()})
+	}
+}
+
+// gateway is a road node where a journey to or from a place off the map
+// leaves or enters it, with the estimated time for the rest of the way.
+type gateway struct {
+	node  roadnet.NodeID
+	timeS float64
+}
+
+// endpoint snaps p to the road graph. A place more than roadnet.MaxSnapM
+// from any road (a destination beyond the extract, like Nice from the
+// Monaco map) is reached through gateways instead: the road nodes within
+// model.GatewaySlackM of the closest one, at least model.GatewaySpacingM
+// apart, the fastest ways out first, each with the rest of the way estimated as the crow-fly distance
+// times model.OffMapDetour at the speed of the gateway's fastest road
+// (between 30 km/h and model.OffMapSpeedKmh).
+func endpoint(g *roadnet.Graph, p convoi.LatLon, origin bool, model SiteModel) (roadnet.NodeID, []gateway, error) {
+	pos, err := g.Snap(p)
+	if err == nil {
+		if pos.Edge == roadnet.NoEdge {
+			return pos.Node, nil, nil
+		}
+		// Start where the road leads, end where it starts: the last
+		// metres are inside the site.
+		if origin {
+			return g.EdgeTo(pos.Edge), nil, nil
+		}
+		return g.EdgeFrom(pos.Edge), nil, nil
+	}
+	if convoi.ErrorCode(err) != convoi.ENOTFOUND || g.NumNodes() == 0 {
+		return 0, nil, err
+	}
+	type cand struct {
+		n roadnet.NodeID
+		d float64
+	}
+	all := make([]cand, g.NumNodes())
+	for v := range all {
+		all[v] = cand{roadnet.NodeID(v), g.NodeLatLon(roadnet.NodeID(v)).DistanceM(p)}
+	}
+	slices.SortFunc(all, func(a, b cand) int { return cmp.Compare(a.d, b.d) })
+	// The rest of the way continues the node's fastest road.
+	rest := func(c cand) float64 {
+		kmh := 30.0
+		var edges []uint32
+		if origin {
+			a, b := g.OutEdges(c.n)
+			for e := a; e < b; e++ {
+				edges = append(edges, uint32(e))
+			}
+		} else {
+			edges = g.InEdges(c.n)
+		}
+		for _, e := range edges {
+			if ed := g.Edge(roadnet.EdgeID(e)); ed.Cost > 0 {
+				kmh = math.Max(kmh, ed.DistanceM/g.Duration(ed.Cost)*3.6)
+			}
+		}
+		return math.Max(1, c.d*model.OffMapDetour/(math.Min(kmh, model.OffMapSpeedKmh)/3.6))
+	}
+	var band []gateway
+	for _, c := range all {
+		if c.d > all[0].d+model.GatewaySlackM {
+			break
+		}
+		band = append(band, gateway{c.n, rest(c)})
+	}
+	// Fastest ways out first, then thinned to one per GatewaySpacingM.
+	slices.SortStableFunc(band, func(a, b gateway) int { return cmp.Compare(a.timeS, b.timeS) })
+	var gates []gateway
+	for _, c := range band {
+		ll := g.NodeLatLon(c.node)
+		if !slices.ContainsFunc(gates, func(gw gateway) bool { return g.NodeLatLon(gw.node).DistanceM(ll) < model.GatewaySpacingM }) {
+			gates = append(gates, c)
+		}
+	}
+	if len(gates) == 0 {
+		return 0, nil, err
+	}
+	return gates[0].node, gates, nil
 }
 
 // policeTimes returns, per node, the drive time in seconds from the nearest
@@ -266,7 +379,27 @@ func policeTimes(ctx context.Context, g *roadnet.Graph, units []convoi.LatLon, m
 // chokepoints from the road graph.
 func RouteSummary(g *roadnet.Graph, in *Instance, r Route) (*convoi.RouteSummary, error) {
 	p := roadnet.Path{LastFraction: 1}
+	var offS, offM float64
+	var offAt []convoi.LatLon
 	for _, ei := range r.Edges {
+		if ei >= 0 && ei < len(in.Edges) && in.Edges[ei].Ref == -1 {
+			// A virtual edge to or from a place off the map.
+			e := in.Edges[ei]
+			offS += e.TimeS
+			var ends []convoi.LatLon
+			for _, n := range in.Nodes {
+				if n.ID == e.From || n.ID == e.To {
+					ends = append(ends, convoi.LatLon{Lat: n.Lat, Lon: n.Lon})
+					if slices.Contains(n.Tags, "off_map") {
+						offAt = append(offAt, ends[len(ends)-1])
+					}
+				}
+			}
+			if len(ends) == 2 {
+				offM += ends[0].DistanceM(ends[1]) * DefaultSiteModel.OffMapDetour
+			}
+			continue
+		}
 		if ei < 0 || ei >= len(in.Edges) || in.Edges[ei].Ref < 0 || in.Edges[ei].Ref >= int64(g.NumEdges()) {
 			return nil, convoi.Errorf(convoi.EINVALID, "Route edge %d is not an edge of the road graph.", ei)
 		}
@@ -278,7 +411,12 @@ func RouteSummary(g *roadnet.Graph, in *Instance, r Route) (*convoi.RouteSummary
 		return nil, convoi.Errorf(convoi.EINVALID, "Route has no edges.")
 	}
 	rt := g.PathRoute(p)
-	s := &convoi.RouteSummary{Geometry: rt.Geometry, DistanceM: rt.DistanceM, DurationS: rt.DurationS}
+	s := &convoi.RouteSummary{Geometry: rt.Geometry, DistanceM: rt.DistanceM + offM, DurationS: rt.DurationS + offS}
+	if len(offAt) > 0 && len(r.Edges) > 0 && in.Edges[r.Edges[0]].Ref == -1 {
+		s.Geometry = append([]convoi.LatLon{offAt[0]}, s.Geometry...)
+		offAt = offAt[1:]
+	}
+	s.Geometry = append(s.Geometry, offAt...)
 	for _, c := range rt.Chokepoints {
 		name := c.Kind.String()
 		if c.Name != "" {

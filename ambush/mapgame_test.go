@@ -148,3 +148,39 @@ func BenchmarkSolveMap(b *testing.B) {
 		})
 	}
 }
+
+// TestMapGameOffMap plans from the Monaco prison to the Nice prison, beyond
+// the western edge of the bundled map: the journey leaves the map through
+// gateways, and the strategy spreads over several of them.
+func TestMapGameOffMap(t *testing.T) {
+	g := mustGraph(t, "monaco")
+	c := mapCases[0]
+	c.to = convoi.LatLon{Lat: 43.7102, Lon: 7.2620}
+	in, err := BuildInstance(context.Background(), g, mapRequest(c), DefaultSiteModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Destination != "offmap-destination" {
+		t.Fatalf("destination %q, want the off-map node", in.Destination)
+	}
+	st, err := Solve(context.Background(), in, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Routes) < 2 || st.Value >= st.FixedFastest.Value || st.Exploitability > 1e-3 {
+		t.Errorf("%d routes, value %v vs fixed fastest %v, exploitability %g", len(st.Routes), st.Value, st.FixedFastest.Value, st.Exploitability)
+	}
+	for _, r := range st.Routes {
+		rs, err := RouteSummary(g, in, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last := rs.Geometry[len(rs.Geometry)-1]; last != c.to {
+			t.Errorf("route ends at %v, not at the off-map destination", last)
+		}
+		if rs.DurationS < r.DurationS-1 || rs.DurationS > r.DurationS+1 {
+			t.Errorf("summary %.0f s for a %.0f s route", rs.DurationS, r.DurationS)
+		}
+	}
+	t.Logf("value %.4f (fixed fastest %.4f), %d routes", st.Value, st.FixedFastest.Value, len(st.Routes))
+}

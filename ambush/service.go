@@ -113,22 +113,26 @@ func (s *Service) PlanMovement(ctx context.Context, id convoi.MovementID) (*conv
 		return nil, nil, err
 	}
 	avoid := s.Forbid[m.EscortLevel]
-	fast, err := s.Graph.RouteLatLon(ctx, from.Entry, to.Entry, roadnet.RouteOptions{Avoid: avoid})
-	if err != nil {
-		return nil, nil, fmt.Errorf("fastest route: %w", err)
-	}
 	deadline := m.AppointmentAt.Add(-s.ArrivalMargin)
-	latest := deadline.Add(-time.Duration(fast.DurationS*float64(time.Second)) - time.Minute).Truncate(time.Minute)
-	epoch := latest.Add(-time.Duration(s.Slots-1) * s.SlotSpacing)
-	req := MapRequest{From: from.Entry, To: to.Entry, Epoch: epoch, UsualSlot: s.Slots - 1, Deadline: deadline,
-		Stretch: s.Stretch, Avoid: avoid, Police: police, Window: s.Window, WindowStep: s.WindowStep}
-	for i := 0; i < s.Slots; i++ {
-		req.Slots = append(req.Slots, time.Duration(i)*s.SlotSpacing)
-	}
+	req := MapRequest{From: from.Entry, To: to.Entry, Slots: []time.Duration{0}, UsualSlot: -1,
+		Stretch: s.Stretch, Avoid: avoid, Police: police}
 	in, err := BuildInstance(ctx, s.Graph, req, s.Model)
 	if err != nil {
 		return nil, nil, err
 	}
+	// The schedule hangs on the fastest time: the last slot is the latest
+	// departure at which the fastest route is on time.
+	fast, err := fastestS(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	latest := deadline.Add(-time.Duration(fast*float64(time.Second)) - time.Minute).Truncate(time.Minute)
+	epoch := latest.Add(-time.Duration(s.Slots-1) * s.SlotSpacing)
+	slots := make([]time.Duration, s.Slots)
+	for i := range slots {
+		slots[i] = time.Duration(i) * s.SlotSpacing
+	}
+	in.SetSchedule(epoch, slots, s.Slots-1, deadline, s.Window, s.WindowStep)
 	in.Name = m.Ref
 	st, err := Solve(ctx, in, s.Options)
 	if err != nil {
