@@ -281,9 +281,9 @@ type gateway struct {
 // from any road (a destination beyond the extract, like Nice from the
 // Monaco map) is reached through gateways instead: the road nodes within
 // model.GatewaySlackM of the closest one, at least model.GatewaySpacingM
-// apart, the fastest ways out first, each with the rest of the way estimated as the crow-fly distance
-// times model.OffMapDetour at the speed of the gateway's fastest road
-// (between 30 km/h and model.OffMapSpeedKmh).
+// apart, the fastest ways out first, each with the rest of the way
+// estimated as the crow-fly distance times model.OffMapDetour at the speed
+// of the gateway's fastest road (between 30 km/h and model.OffMapSpeedKmh).
 func endpoint(g *roadnet.Graph, p convoi.LatLon, origin bool, model SiteModel) (roadnet.NodeID, []gateway, error) {
 	pos, err := g.Snap(p)
 	if err == nil {

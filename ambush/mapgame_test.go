@@ -93,14 +93,19 @@ func TestMapGames(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("%d nodes %d edges %d sites %d windows: value %.4f (fixed fastest %.4f, uniform %d alternatives %.4f), %d routes, extra %.0f s, exploitability %.2g, %d iterations, %v",
-				len(in.Nodes), len(in.Edges), len(in.Sites), len(in.Windows), st.Value, st.FixedFastest.Value, st.UniformAlternatives.K,
+			t.Logf("lower bound %.6g (gap %.2g); %d nodes %d edges %d sites %d windows: value %.4f (fixed fastest %.4f, uniform %d alternatives %.4f), %d routes, extra %.0f s, exploitability %.2g, %d iterations, %v",
+				st.LowerBound, st.Value-st.LowerBound, len(in.Nodes), len(in.Edges), len(in.Sites), len(in.Windows), st.Value, st.FixedFastest.Value, st.UniformAlternatives.K,
 				st.UniformAlternatives.Value, len(st.Routes), st.ExpectedExtraS, st.Exploitability, st.Iterations, time.Since(start))
 			if !st.Converged || st.Exploitability > 1e-3 {
 				t.Errorf("converged %v, exploitability %g", st.Converged, st.Exploitability)
 			}
 			if st.Value > st.FixedFastest.Value+1e-9 {
 				t.Errorf("value %v above the fixed fastest route's %v", st.Value, st.FixedFastest.Value)
+			}
+			// The relaxed bound certifies how far the heuristic timed
+			// oracle can be from the optimum.
+			if st.LowerBound > st.Value+1e-9 || st.Value-st.LowerBound > 1e-3 {
+				t.Errorf("lower bound %v vs value %v", st.LowerBound, st.Value)
 			}
 			var sum float64
 			for _, p := range st.Plays {
@@ -121,6 +126,30 @@ func TestMapGames(t *testing.T) {
 				if len(rs.Geometry) < 2 || math.Abs(rs.DurationS-r.DurationS) > 0.01*r.DurationS+1 {
 					t.Errorf("summary: %d points, %.1f s for a %.1f s route", len(rs.Geometry), rs.DurationS, r.DurationS)
 				}
+			}
+		})
+	}
+}
+
+// TestMapGamesStatic solves the static game (no attacker windows) on the
+// real maps, where the defender oracle is exact: the attacker's mix then
+// certifies the value from below.
+func TestMapGamesStatic(t *testing.T) {
+	for _, c := range mapCases {
+		t.Run(c.name, func(t *testing.T) {
+			req := mapRequest(c)
+			req.Window = 0
+			in, err := BuildInstance(context.Background(), mustGraph(t, c.graph), req, DefaultSiteModel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := Solve(context.Background(), in, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("static: value %.4f lower bound %.4f (fixed fastest %.4f), %d routes, %d iterations", st.Value, st.LowerBound, st.FixedFastest.Value, len(st.Routes), st.Iterations)
+			if !st.ExactOracle || !st.Converged || st.Exploitability > 1e-6 || math.Abs(st.LowerBound-st.Value) > 1e-6 {
+				t.Errorf("exact %v converged %v exploitability %g, lower bound %v vs value %v", st.ExactOracle, st.Converged, st.Exploitability, st.LowerBound, st.Value)
 			}
 		})
 	}

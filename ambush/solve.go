@@ -559,6 +559,76 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 	return best, lower, nil
 }
 
+// relaxedLower is a valid lower bound on the game value when the timed
+// oracle is a heuristic: the exact static best response against the
+// attacker's mix y where each site costs, for each slot, the least its
+// windows can charge over every time an admissible route could pass it.
+// No route pays less than that, so no strategy guarantees less.
+func (s *solver) relaxedLower(y []float64) float64 {
+	g := s.g
+	lower := math.Inf(1)
+	for slot := range g.in.Slots {
+		if !g.feasibleFn[slot] {
+			continue
+		}
+		slotT, maxDur := g.in.Slots[slot], g.maxDur[slot]
+		pen := &penalties{edge: make([]float64, len(g.etime)), node: make([]float64, g.n)}
+		bySite := map[int32][]siteCost{}
+		for c, col := range s.cols {
+			if c < len(y) && y[c] > 0 {
+				bySite[col.site] = append(bySite[col.site], siteCost{w: col.w, wt: y[c] * g.siteP[col.site]})
+			}
+		}
+		for j, costs := range bySite {
+			st := g.in.Sites[j]
+			var lo, hi float64
+			if st.Edge != nil {
+				e := *st.Edge
+				lo = g.lbO[g.tail[e]] + st.At*g.etime[e]
+				hi = maxDur - g.lbT[g.head[e]] - (1-st.At)*g.etime[e]
+			} else {
+				v := g.nodeIdx[st.Node]
+				lo, hi = g.lbO[v], maxDur-g.lbT[v]
+			}
+			if !(lo <= hi) {
+				continue // no admissible route passes it
+			}
+			lo, hi = slotT+lo, slotT+hi
+			// The cost is a step function of the passage time: its least
+			// value on [lo, hi] is at lo or at a window edge inside.
+			cost := func(t float64) float64 {
+				var c float64
+				for _, sc := range costs {
+					if g.windows[sc.w].Contains(t) {
+						c += sc.wt
+					}
+				}
+				return c
+			}
+			least := cost(lo)
+			for _, sc := range costs {
+				for _, t := range g.windows[sc.w] {
+					if t > lo && t <= hi {
+						least = math.Min(least, cost(t))
+					}
+				}
+			}
+			if st.Edge != nil {
+				pen.edge[*st.Edge] += least
+			} else {
+				pen.node[g.nodeIdx[st.Node]] += least
+			}
+		}
+		if _, c, ok := s.or.best(pen, slot, maxDur, math.Inf(1)); ok {
+			lower = math.Min(lower, c)
+		}
+	}
+	if math.IsInf(lower, 1) {
+		return 0
+	}
+	return lower
+}
+
 // report turns the restricted equilibrium into a Strategy.
 func (s *solver) report(x, y []float64, v, lower float64, converged bool, iter int) (*Strategy, error) {
 	g := s.g
@@ -608,6 +678,8 @@ func (s *solver) report(x, y []float64, v, lower float64, converged bool, iter i
 	st.Exploitability = u - v
 	if s.exact {
 		st.LowerBound = lower
+	} else if converged {
+		st.LowerBound = s.relaxedLower(y)
 	}
 	routeOut := map[int]int{}
 	depProb := make([]float64, len(g.in.Slots))

@@ -159,6 +159,14 @@ func TestSolveTimedAgainstBruteForce(t *testing.T) {
 			if st.Value > st.FixedFastest.Value+1e-9 {
 				t.Errorf("value %v worse than the fixed fastest route %v", st.Value, st.FixedFastest.Value)
 			}
+			// The heuristic oracle with its relaxed bound brackets the value.
+			h, err := Solve(context.Background(), in, Options{ExactBudget: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.ExactOracle || h.Value < want-1e-9 || h.LowerBound > want+1e-9 {
+				t.Errorf("heuristic: exact %v, value %v, lower bound %v, true value %v", h.ExactOracle, h.Value, h.LowerBound, want)
+			}
 		})
 	}
 }
