@@ -211,5 +211,18 @@ func TestMapGameOffMap(t *testing.T) {
 			t.Errorf("summary %.0f s for a %.0f s route", rs.DurationS, r.DurationS)
 		}
 	}
-	t.Logf("value %.4f (fixed fastest %.4f), %d routes", st.Value, st.FixedFastest.Value, len(st.Routes))
+	t.Logf("value %.4f (fixed fastest %.4f, uniform %.4f), %d routes, %d sites, extra %.0f s, gap %.2g", st.Value, st.FixedFastest.Value, st.UniformAlternatives.Value, len(st.Routes), len(in.Sites), st.ExpectedExtraS, st.Value-st.LowerBound)
+}
+
+func BenchmarkBuildInstance(b *testing.B) {
+	for _, c := range mapCases {
+		b.Run(c.name, func(b *testing.B) {
+			g := mustGraph(b, c.graph)
+			for b.Loop() {
+				if _, err := BuildInstance(context.Background(), g, mapRequest(c), DefaultSiteModel); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
