@@ -49,9 +49,9 @@ type Service struct {
 
 	Model   SiteModel
 	Options Options
-	// Slots departure slots SlotSpacing apart, the last one the latest at
-	// which the fastest route arrives ArrivalMargin before the appointment
-	// (the "usual hour").
+	// Slots is the number of departure slots, SlotSpacing apart; the last
+	// is the latest at which the fastest route arrives ArrivalMargin before
+	// the appointment (the "usual hour"). Slots already past are dropped.
 	Slots         int
 	SlotSpacing   time.Duration
 	ArrivalMargin time.Duration
@@ -127,12 +127,19 @@ func (s *Service) PlanMovement(ctx context.Context, id convoi.MovementID) (*conv
 		return nil, nil, err
 	}
 	latest := deadline.Add(-time.Duration(fast*float64(time.Second)) - time.Minute).Truncate(time.Minute)
-	epoch := latest.Add(-time.Duration(s.Slots-1) * s.SlotSpacing)
-	slots := make([]time.Duration, s.Slots)
-	for i := range slots {
-		slots[i] = time.Duration(i) * s.SlotSpacing
+	now := s.Now()
+	if latest.Before(now) {
+		return nil, nil, convoi.Errorf(convoi.EINVALID, "Too late to plan movement %s: the latest on-time departure (%s) has passed.", m.Ref, latest.Format(time.RFC3339))
 	}
-	in.SetSchedule(epoch, slots, s.Slots-1, deadline, s.Window, s.WindowStep)
+	epoch := latest.Add(-time.Duration(max(s.Slots, 1)-1) * s.SlotSpacing)
+	for epoch.Before(now) {
+		epoch = epoch.Add(s.SlotSpacing)
+	}
+	var slots []time.Duration
+	for t := epoch; !t.After(latest); t = t.Add(s.SlotSpacing) {
+		slots = append(slots, t.Sub(epoch))
+	}
+	in.SetSchedule(epoch, slots, len(slots)-1, deadline, s.Window, s.WindowStep)
 	in.Name = m.Ref
 	st, err := Solve(ctx, in, s.Options)
 	if err != nil {

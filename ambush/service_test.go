@@ -145,3 +145,41 @@ func TestServicePlanAndRelease(t *testing.T) {
 		t.Errorf("detainee audit %+v", a)
 	}
 }
+
+func TestServicePlanTooLate(t *testing.T) {
+	appt := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	now := appt.Add(-20 * time.Minute) // the fastest route needs ~15 min plus the 15-min margin
+	db := MustOpenDB(t, func() time.Time { return now })
+	ctx := context.Background()
+	sites, movements, plans := sqlite.NewSiteService(db), sqlite.NewMovementService(db), sqlite.NewPlanService(db)
+	a := &convoi.Site{Kind: convoi.SiteKindPrison, Name: "A", Location: convoi.LatLon{Lat: 43.7318, Lon: 7.4271}}
+	b := &convoi.Site{Kind: convoi.SiteKindCourt, Name: "B", Location: convoi.LatLon{Lat: 43.7316, Lon: 7.3600}}
+	must(t, sites.CreateSite(ctx, a))
+	must(t, sites.CreateSite(ctx, b))
+	d := &convoi.Detainee{Name: "D", LegalStatus: convoi.LegalStatusRemand, SiteID: a.ID}
+	must(t, sqlite.NewDetaineeService(db).CreateDetainee(ctx, d))
+	m := &convoi.Movement{Ref: "MC-LATE", DetaineeID: d.ID, FromSiteID: a.ID, ToSiteID: b.ID,
+		Purpose: convoi.PurposeMedical, AppointmentAt: appt, Requester: "R"}
+	must(t, movements.CreateMovement(ctx, m))
+	_, err := movements.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionAssess})
+	must(t, err)
+	g, err := roadnet.ImportOSM(context.Background(), bytes.NewReader(osmdata.Monaco), roadnet.FormatPBF, roadnet.ImportOptions{})
+	must(t, err)
+	svc := ambush.NewService(g, movements, sites, plans)
+	svc.Now = func() time.Time { return now }
+	if _, _, err := svc.PlanMovement(ctx, m.ID); convoi.ErrorCode(err) != convoi.EINVALID {
+		t.Fatalf("plan too late: %v", err)
+	}
+	// An hour earlier, only the slots still ahead are offered.
+	now = appt.Add(-75 * time.Minute)
+	_, rep, err := svc.PlanMovement(ctx, m.ID)
+	must(t, err)
+	for _, dep := range rep.Departures {
+		if dep.At.Before(now) {
+			t.Errorf("departure %v before now %v", dep.At, now)
+		}
+	}
+	if n := len(rep.Departures); n == 0 || n > 4 {
+		t.Errorf("%d departures used, want 1-4 slots left", n)
+	}
+}
