@@ -59,3 +59,10 @@ type Planner interface {
 type TrackerCommander interface {
 	SendCommand(ctx context.Context, device convoi.DeviceID, text string) (string, error)
 }
+
+// Reassessor re-assesses the upcoming movements of a detainee when new
+// intelligence about them is recorded (the risk engine). It publishes what
+// it changes on the event stream itself.
+type Reassessor interface {
+	OnIntel(ctx context.Context, in *convoi.Intel) ([]*convoi.Assessment, error)
+}

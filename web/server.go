@@ -71,6 +71,7 @@ type Server struct {
 	Planner           Planner                  // POST /api/v1/movements/{id}/plan and release
 	Roads             Roads                    // GET /api/v1/route, /isochrone, /chokepoints
 	Commander         TrackerCommander         // POST /api/v1/trackers/{id}/commands
+	Reassessor        Reassessor               // called after POST /api/v1/intelligence
 
 	// Ready reports whether the store is reachable, for /readyz. When nil, a
 	// one-row user query stands in.
