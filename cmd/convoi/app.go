@@ -140,6 +140,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.Assessor = webAssessor{a.Risk}
 	s.Commander = a.Tracker
 	s.Planner = webPlanner{a.Planner}
+	s.Reassessor = a.Risk
 	if err := s.Open(); err != nil {
 		return fmt.Errorf("open HTTP API on %s: %w", a.Addr, err)
 	}

@@ -62,6 +62,10 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 
+	if err := a.showPlan(convoi.NewContextWithUser(ctx, planner), env.Stdout, w.Westbound); err != nil {
+		return err
+	}
+
 	if *once {
 		return nil
 	}

@@ -128,7 +128,7 @@ func (a *App) showPlan(ctx context.Context, out io.Writer, m *convoi.Movement) e
 		sum := ""
 		if i < len(rep.RouteSummaries) {
 			rs := rep.RouteSummaries[i]
-			sum = fmt.Sprintf("%5.1f km  %s", rs.DistanceM/1000, strings.Join(rs.Chokepoints, ", "))
+			sum = fmt.Sprintf("%5.1f km  %s", rs.DistanceM/1000, countKinds(rs.Chokepoints))
 		}
 		fmt.Fprintf(out, "  route %d  p=%.2f  %5.1f min  %s\n", i+1, r.Probability, r.DurationS/60, sum)
 	}
@@ -140,4 +140,28 @@ func (a *App) showPlan(ctx context.Context, out io.Writer, m *convoi.Movement) e
 	}
 	fmt.Fprintf(out, "  departures: %s\n  (the actual route and time are drawn with crypto/rand at release, not before)\n\n", strings.Join(deps, ", "))
 	return nil
+}
+
+// countKinds summarizes a route summary's chokepoints ("kind name" strings)
+// as counts per kind, toll booths first.
+func countKinds(cps []string) string {
+	n := map[string]int{}
+	var order []string
+	for _, c := range cps {
+		k, _, _ := strings.Cut(c, " ")
+		if n[k] == 0 {
+			order = append(order, k)
+		}
+		n[k]++
+	}
+	var parts []string
+	if t := n["toll_booth"]; t > 0 {
+		parts = append(parts, fmt.Sprintf("TOLL x%d", t))
+	}
+	for _, k := range order {
+		if k != "toll_booth" {
+			parts = append(parts, fmt.Sprintf("%d %s", n[k], k))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -265,3 +265,42 @@ func TestTrackerIngestEndToEnd(t *testing.T) {
 		t.Errorf("fix time %s", got)
 	}
 }
+
+// TestIntelligenceReassesses: a planner assesses the westbound movement; then
+// a controller records fresh, reliable intelligence through the API, and the
+// risk engine re-assesses the movement at a higher level.
+func TestIntelligenceReassesses(t *testing.T) {
+	a, w := MustOpenDemo(t)
+	ctx := context.Background()
+	m := w.Westbound
+	post := func(user, path, body string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", a.URL()+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+login(t, a, user))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, raw)
+		}
+	}
+	post("planner", "/api/v1/movements/"+itoa(int64(m.ID))+"/assess", `{}`)
+	assessments := sqlite.NewAssessmentService(a.DB)
+	before, err := assessments.FindAssessments(ctx, m.ID)
+	if err != nil || len(before) != 1 {
+		t.Fatalf("assessments before: %d, %v", len(before), err)
+	}
+	observed := a.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	post("control", "/api/v1/intelligence", `{"detainee_id":`+itoa(int64(w.Detainees["westbound"].ID))+`,"observed_at":"`+observed+`","grading":"A1","kind":"escape_tools_found","text":"Phone and a rope found in the cell this morning."}`)
+	after, err := assessments.FindAssessments(ctx, m.ID)
+	if err != nil || len(after) != 2 {
+		t.Fatalf("assessments after: %d, %v; want a re-assessment", len(after), err)
+	}
+	if after[0].Score <= before[0].Score || after[0].Level < before[0].Level {
+		t.Fatalf("re-assessment score %.1f level %d, before %.1f level %d", after[0].Score, after[0].Level, before[0].Score, before[0].Level)
+	}
+}
