@@ -34,11 +34,11 @@
 // at every commit). synchronous=NORMAL would survive kill -9 but could lose
 // the last commits on power loss; trackers acknowledge records once stored,
 // so an acknowledged position must survive both. See
-// docs/benchmarks-sqlite.md for what it costs.
+// docs/benchmarks.md for what it costs.
 //
 // Positions are keyed (fix_time, device_id), time-major, for ingest speed;
 // per-device reads should give a time window (see the migration and
-// docs/benchmarks-sqlite.md).
+// docs/benchmarks.md).
 //
 // Times of entities are stored as fixed-width UTC RFC 3339 text with
 // nanoseconds (so that text order is time order); positions and device
