@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
+	"io"
 	"strings"
 
 	"convoi"
@@ -16,8 +16,9 @@ import (
 )
 
 // loadGraph returns the road graph the server plans and routes on: the
-// embedded Monaco extract when path is empty, a graph file written by
-// `convoi graph build` when path ends in .graph, else an OSM extract.
+// embedded Monaco extract when path is empty, else what openGraph reads (a
+// graph file from `convoi graph build`, or an OSM extract), without progress
+// output.
 func loadGraph(ctx context.Context, path string) (*roadnet.Graph, error) {
 	if path == "" {
 		g, err := roadnet.ImportOSM(ctx, bytes.NewReader(osmdata.Monaco), roadnet.FormatPBF, roadnet.ImportOptions{})
@@ -26,27 +27,7 @@ func loadGraph(ctx context.Context, path string) (*roadnet.Graph, error) {
 		}
 		return g, nil
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if strings.HasSuffix(path, ".graph") {
-		g, err := roadnet.ReadGraph(f)
-		if err != nil {
-			return nil, fmt.Errorf("read graph %s: %w", path, err)
-		}
-		return g, nil
-	}
-	format, err := roadnet.FormatOf(path)
-	if err != nil {
-		return nil, err
-	}
-	g, err := roadnet.ImportOSM(ctx, f, format, roadnet.ImportOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", path, err)
-	}
-	return g, nil
+	return openGraph(ctx, &Env{Stdout: io.Discard, Stderr: io.Discard}, path)
 }
 
 // routeFacts adapts the road graph to what the risk engine needs: exposure
