@@ -90,9 +90,11 @@ var accessPolicy = map[string][]convoi.Role{
 
 	"GET /api/v1/stream": {admin, planner, control, commander, auditor, crew, liaison},
 
-	"GET /api/v1/route":       {admin, planner, control, commander, auditor, crew},
-	"GET /api/v1/isochrone":   {admin, planner, control, commander, auditor, crew},
-	"GET /api/v1/chokepoints": {admin, planner, control, commander, auditor, crew},
+	"GET /api/v1/route":         {admin, planner, control, commander, auditor, crew},
+	"GET /api/v1/isochrone":     {admin, planner, control, commander, auditor, crew},
+	"GET /api/v1/chokepoints":   {admin, planner, control, commander, auditor, crew},
+	"GET /api/v1/policies/risk": {admin, planner, auditor},
+	"PUT /api/v1/policies/risk": {admin},
 }
 
 // TestAccess walks every endpoint of the route table with every role (and

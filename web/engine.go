@@ -66,3 +66,10 @@ type TrackerCommander interface {
 type Reassessor interface {
 	OnIntel(ctx context.Context, in *convoi.Intel) ([]*convoi.Assessment, error)
 }
+
+// PolicyAdmin reads and replaces the risk policy (the risk engine). The body
+// of a replacement is the policy document itself, validated by the engine.
+type PolicyAdmin interface {
+	PolicyDoc(ctx context.Context) (*convoi.PolicyDoc, error)
+	SavePolicy(ctx context.Context, body []byte) (*convoi.PolicyDoc, error)
+}

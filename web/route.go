@@ -47,6 +47,7 @@ var (
 	rAbort     = []convoi.Role{convoi.RoleControl, convoi.RoleCommander}
 	rDevices   = []convoi.Role{convoi.RoleAdmin, convoi.RoleControl, convoi.RoleCommander, convoi.RoleAuditor}
 	rCommand   = []convoi.Role{convoi.RoleAdmin, convoi.RoleControl}
+	rPolicy    = []convoi.Role{convoi.RoleAdmin, convoi.RolePlanner, convoi.RoleAuditor}
 )
 
 // routes is the route table. Object rules (crew and liaison see only their
@@ -112,6 +113,9 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Path: v + "/trackers/{id}", Roles: rDevices, Summary: "Read a tracker", handle: s.handleGetTracker},
 		{Method: "PATCH", Path: v + "/trackers/{id}", Roles: rAdmin, Summary: "Update or bind a tracker", handle: s.handleUpdateTracker},
 		{Method: "POST", Path: v + "/trackers/{id}/commands", Roles: rCommand, Summary: "Send a command to a connected tracker (Teltonika Codec 12)", handle: s.handleTrackerCommand},
+
+		{Method: "GET", Path: v + "/policies/risk", Roles: rPolicy, Summary: "The risk policy in force (factors, weights, thresholds) and its version", handle: s.handleGetRiskPolicy},
+		{Method: "PUT", Path: v + "/policies/risk", Roles: rAdmin, Summary: "Replace the risk policy with a new version", handle: s.handlePutRiskPolicy},
 
 		{Method: "GET", Path: v + "/stream", Roles: rAll, Summary: "Server-Sent Events: positions, device events, movement changes (filtered per role)", handle: s.handleStream},
 

@@ -72,6 +72,7 @@ type Server struct {
 	Roads             Roads                    // GET /api/v1/route, /isochrone, /chokepoints
 	Commander         TrackerCommander         // POST /api/v1/trackers/{id}/commands
 	Reassessor        Reassessor               // called after POST /api/v1/intelligence
+	RiskPolicy        PolicyAdmin              // GET and PUT /api/v1/policies/risk
 
 	// Ready reports whether the store is reachable, for /readyz. When nil, a
 	// one-row user query stands in.
