@@ -141,6 +141,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.Commander = a.Tracker
 	s.Planner = webPlanner{a.Planner}
 	s.Reassessor = a.Risk
+	s.RiskPolicy = a.Risk
 	if err := s.Open(); err != nil {
 		return fmt.Errorf("open HTTP API on %s: %w", a.Addr, err)
 	}

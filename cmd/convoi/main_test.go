@@ -304,3 +304,54 @@ func TestIntelligenceReassesses(t *testing.T) {
 		t.Fatalf("re-assessment score %.1f level %d, before %.1f level %d", after[0].Score, after[0].Level, before[0].Score, before[0].Level)
 	}
 }
+
+// TestRiskPolicyThroughAPI: the administrator reads the policy in force and
+// replaces it with a new version; the same version again is a conflict, and a
+// planner may read but not replace it.
+func TestRiskPolicyThroughAPI(t *testing.T) {
+	a, _ := MustOpenDemo(t)
+	do := func(user, method string, body []byte) (int, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(method, a.URL()+"/api/v1/policies/risk", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+login(t, a, user))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, raw
+	}
+	code, raw := do("planner", "GET", nil)
+	if code != 200 {
+		t.Fatalf("planner GET: %d %s", code, raw)
+	}
+	var doc struct {
+		Version string          `json:"version"`
+		Body    json.RawMessage `json:"body"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil || doc.Version == "" {
+		t.Fatalf("policy doc %s: %v", raw, err)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(doc.Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	body["version"] = doc.Version + "-test"
+	next := mustJSON(t, body)
+	if code, raw := do("planner", "PUT", next); code != 403 {
+		t.Fatalf("planner PUT: %d %s, want 403", code, raw)
+	}
+	if code, raw := do("admin", "PUT", next); code != 200 {
+		t.Fatalf("admin PUT: %d %s", code, raw)
+	}
+	if code, _ := do("admin", "PUT", next); code != 409 {
+		t.Fatalf("same version again: %d, want 409", code)
+	}
+	if code, raw := do("admin", "PUT", []byte(`{"version":"x"}`)); code != 400 {
+		t.Fatalf("incomplete policy: %d %s, want 400", code, raw)
+	}
+	if code, raw := do("auditor", "GET", nil); code != 200 || !bytes.Contains(raw, []byte(doc.Version+"-test")) {
+		t.Fatalf("auditor GET after replace: %d %s", code, raw)
+	}
+}
