@@ -36,6 +36,7 @@ var commands = []command{
 	{"serve", "run the API server and the tracker listeners", runServe},
 	{"demo", "load the demo world into a fresh data directory and serve it", runDemo},
 	{"migrate", "create or upgrade the database", runMigrate},
+	{"plan", "plan a stored movement's route and departure strategy: plan MOVEMENT-REF", runPlan},
 	{"user", "manage users: user add", runUser},
 	{"ambush", "solve an ambush game instance: ambush solve --instance FILE.json", runAmbush},
 	{"graph", "build a road graph file: graph build IN.osm.pbf -o OUT.graph", runGraph},

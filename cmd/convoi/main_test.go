@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -353,5 +354,43 @@ func TestRiskPolicyThroughAPI(t *testing.T) {
 	}
 	if code, raw := do("auditor", "GET", nil); code != 200 || !bytes.Contains(raw, []byte(doc.Version+"-test")) {
 		t.Fatalf("auditor GET after replace: %d %s", code, raw)
+	}
+}
+
+// TestRunPlan plans a demo movement from the command line: it is assessed,
+// planned, and the printed strategy guarantees a hit probability no higher
+// than the fixed fastest route's.
+func TestRunPlan(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
+	if code := Run(context.Background(), env, []string{"demo", "--once", "--data", dir}); code != 0 {
+		t.Fatalf("demo: exit %d: %s", code, errb.String())
+	}
+	// The demo planned the westbound movement; plan the medical trip to the hospital.
+	ref := regexp.MustCompile(`MC-\d{8}-04`).FindString(out.String())
+	out.Reset()
+	errb.Reset()
+	if code := Run(context.Background(), env, []string{"plan", "--data", dir, ref}); code != 0 {
+		t.Fatalf("plan %s: exit %d: %s", ref, code, errb.String())
+	}
+	var rep struct {
+		Value        float64 `json:"value"`
+		FixedFastest struct {
+			Value float64 `json:"value"`
+		} `json:"fixed_fastest"`
+		Routes []json.RawMessage `json:"routes"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("plan output: %v\n%s", err, out.String())
+	}
+	if len(rep.Routes) == 0 || rep.Value <= 0 || rep.Value > rep.FixedFastest.Value+1e-9 {
+		t.Fatalf("plan value %.4f, fixed fastest %.4f, %d routes", rep.Value, rep.FixedFastest.Value, len(rep.Routes))
+	}
+	if !strings.Contains(errb.String(), "assessed") || !strings.Contains(errb.String(), "planned") {
+		t.Errorf("stderr: %s", errb.String())
+	}
+	if code := Run(context.Background(), env, []string{"plan", "--data", dir, "NO-SUCH-REF"}); code != 1 {
+		t.Fatalf("unknown ref: exit %d", code)
 	}
 }
