@@ -120,6 +120,6 @@ func printDemoAccess(out io.Writer, a *App, w *demoWorld, password string) {
 	for _, u := range w.Users {
 		fmt.Fprintf(out, " %s", u.Username)
 	}
-	fmt.Fprintf(out, "\n\nTry:\n  TOKEN=$(curl -s -X POST %s/api/v1/session -d '{\"username\":\"planner\",\"password\":\"%s\"}' | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')\n", a.URL(), password)
+	fmt.Fprintf(out, "\n\nTry:\n  TOKEN=$(curl -s -X POST %s/api/v1/session -H 'Content-Type: application/json' -d '{\"username\":\"planner\",\"password\":\"%s\"}' | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')\n", a.URL(), password)
 	fmt.Fprintf(out, "  curl -s -H \"Authorization: Bearer $TOKEN\" %s/api/v1/movements\n\nCtrl-C stops the demo.\n", a.URL())
 }
