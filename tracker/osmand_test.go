@@ -1,11 +1,14 @@
 package tracker_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"convoi"
+	"convoi/tracker"
 )
 
 func TestOsmAndServer(t *testing.T) {
@@ -58,5 +61,59 @@ func TestOsmAndServer(t *testing.T) {
 	}
 	if strings.Contains(e.logs.String(), "40.72") {
 		t.Fatal("a position leaked into the log")
+	}
+}
+
+// gatedPositions holds StorePositions until release is closed.
+type gatedPositions struct {
+	convoi.PositionService
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedPositions) StorePositions(ctx context.Context, ps []convoi.Position, evs []convoi.DeviceEvent) (int, int, error) {
+	g.entered <- struct{}{}
+	<-g.release
+	return g.PositionService.StorePositions(ctx, ps, evs)
+}
+
+// A report in flight when the server closes is stored and answered, and
+// Close returns only after its handler has finished.
+func TestOsmAndCloseDrainsInFlight(t *testing.T) {
+	g := &gatedPositions{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	e := MustOpenEnv(t, func(s *tracker.Server) {
+		g.PositionService = s.Positions
+		s.Positions = g
+	})
+	status := make(chan int, 1)
+	go func() {
+		resp, err := http.Get("http://" + e.srv.OsmAndAddress().String() + "/?id=" + osmandID + "&lat=43.7&lon=7.4&timestamp=1772352000")
+		if err != nil {
+			status <- -1
+			return
+		}
+		resp.Body.Close()
+		status <- resp.StatusCode
+	}()
+	<-g.entered
+	closed := make(chan error, 1)
+	go func() { closed <- e.srv.Close() }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a report was being stored", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(g.release)
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if got := <-status; got != http.StatusOK {
+		t.Fatalf("in-flight report answered %d, want 200", got)
+	}
+	if n := len(e.positionsOf(t, osmandID)); n != 1 {
+		t.Fatalf("%d positions stored, want 1", n)
+	}
+	if strings.Contains(e.logs.String(), "level=ERROR") {
+		t.Fatalf("errors logged: %s", e.logs.String())
 	}
 }

@@ -40,6 +40,7 @@ const (
 	DefaultCommandTimeout   = 30 * time.Second
 	DefaultKnownTTL         = 30 * time.Second
 	DefaultStoreTimeout     = 30 * time.Second
+	DefaultDrainTimeout     = 5 * time.Second
 	DefaultMQTTTopic        = "convoi/positions/#"
 )
 
@@ -83,6 +84,7 @@ type Server struct {
 	CommandTimeout   time.Duration // default wait for a Codec 12 reply
 	KnownTTL         time.Duration // how long a device lookup is cached
 	StoreTimeout     time.Duration // bound on one StorePositions call
+	DrainTimeout     time.Duration // Close waits this long for in-flight OsmAnd requests
 
 	ctx    context.Context // lifecycle: ended by Close
 	cancel context.CancelFunc
@@ -92,6 +94,7 @@ type Server struct {
 	udpConn    net.PacketConn
 	httpLn     net.Listener
 	httpSrv    *http.Server
+	inflight   sync.WaitGroup // OsmAnd handlers served by httpSrv
 	mqtt       interface{ Close() error }
 	mqttBroker interface{ Address() string }
 
@@ -121,6 +124,7 @@ func New() *Server {
 		CommandTimeout:   DefaultCommandTimeout,
 		KnownTTL:         DefaultKnownTTL,
 		StoreTimeout:     DefaultStoreTimeout,
+		DrainTimeout:     DefaultDrainTimeout,
 		devices:          make(map[convoi.DeviceID]*device),
 		known:            make(map[convoi.DeviceID]knownEntry),
 		tcpConns:         make(map[net.Conn]struct{}),
@@ -164,8 +168,13 @@ func (s *Server) Open() (err error) {
 		if s.httpLn, err = net.Listen("tcp", s.OsmAndAddr); err != nil {
 			return fmt.Errorf("osmand listen: %w", err)
 		}
+		h := s.OsmAndHandler()
 		s.httpSrv = &http.Server{
-			Handler:           s.OsmAndHandler(),
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s.inflight.Add(1)
+				defer s.inflight.Done()
+				h.ServeHTTP(w, r)
+			}),
 			ReadHeaderTimeout: s.HandshakeTimeout,
 			ReadTimeout:       s.FrameTimeout,
 			WriteTimeout:      s.StoreTimeout + s.WriteTimeout,
@@ -186,6 +195,8 @@ func (s *Server) Open() (err error) {
 // Close stops the listeners, closes every device connection and waits for
 // the server's goroutines. In-flight batches end with the store call that
 // carries them; their frames are not acknowledged unless it returned.
+// In-flight OsmAnd requests get DrainTimeout to finish (and be answered)
+// before their connections are cut; no handler runs once Close returns.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -195,10 +206,17 @@ func (s *Server) Close() error {
 	s.closed = true
 	conns := s.allConnsLocked()
 	s.mu.Unlock()
+	var errs []error
+	if s.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), s.DrainTimeout)
+		if err := s.httpSrv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			errs = append(errs, ignoreClosed(err))
+		}
+		cancel()
+	}
 	if s.cancel != nil {
 		s.cancel()
 	}
-	var errs []error
 	if s.tcpLn != nil {
 		errs = append(errs, ignoreClosed(s.tcpLn.Close()))
 	}
@@ -207,6 +225,7 @@ func (s *Server) Close() error {
 	}
 	if s.httpSrv != nil {
 		errs = append(errs, ignoreClosed(s.httpSrv.Close()))
+		s.inflight.Wait()
 	}
 	if s.mqtt != nil {
 		errs = append(errs, s.mqtt.Close())
