@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -41,8 +42,8 @@ func NewPositionService(db *DB) *PositionService { return &PositionService{db: d
 // naming its index, and nothing is written), then inserts it with prepared
 // statements and INSERT OR IGNORE, so that a record already stored (same
 // device and fix time; for events same device, time and kind) is skipped.
-// It returns once the transaction is committed and fsynced
-// (synchronous=FULL): the caller may acknowledge the records. The batch is
+// It returns once the transaction is committed and the WAL fsynced: the
+// caller may acknowledge the records. The batch is
 // written atomically; batches from concurrent callers may share one
 // transaction (group commit, see commitPositions). A zero ServerTime is set
 // to DB.Now. IDs are not set on the inputs. Safe for concurrent use.
@@ -114,125 +115,347 @@ type positionResult struct {
 	err               error
 }
 
-// maxGroupRecords bounds one group commit.
+// maxGroupRecords bounds one group commit: past it the committer commits
+// even while the previous group is still being fsynced.
 const maxGroupRecords = 20000
 
+// positionGroup is one committed transaction of batches waiting for the
+// WAL fsync that makes it durable.
+type positionGroup struct {
+	batches []*positionBatch
+	results []positionResult
+}
+
 // commitPositions is the group committer, started by Open and stopped by
-// Close: it takes the next batch and every batch already waiting (up to
-// maxGroupRecords records), writes them in one transaction and fsync, and
-// then answers each caller. Concurrent small batches (one per tracker
-// connection) thus share one commit instead of queueing for one fsync each.
-// If a group fails, its batches are retried one by one so that a batch
-// cannot fail another.
+// Close. It pipelines the two costs of a durable write: while the syncer
+// (syncPositions) fsyncs the WAL for the last committed group, it inserts
+// every batch that arrives into the next, still open, transaction; it
+// commits that transaction (frames written, not yet fsynced) as soon as the
+// syncer is free, or at maxGroupRecords, and hands it over. A group is thus
+// as large as what arrived during one fsync (adaptive batching) and a batch
+// waits about one insert plus one or two fsyncs. Callers are answered by
+// the syncer once their group is durable. Concurrent small batches (one per
+// tracker connection) thus share one commit and one fsync. If an insert or
+// the commit fails, the open transaction is rolled back and its batches are
+// retried one by one so that a batch cannot fail another.
 func (db *DB) commitPositions() {
 	defer close(db.positionsDone)
-	var group []*positionBatch
-	for {
-		group = group[:0]
-		select {
-		case b := <-db.positions:
-			group = append(group, b)
-		case <-db.ctx.Done():
-			for {
-				select {
-				case b := <-db.positions:
-					b.done <- positionResult{err: convoi.Errorf(convoi.EUNAVAILABLE, "Database is closed.")}
-				default:
-					return
-				}
-			}
+	toSync := make(chan *positionGroup, 4)
+	idle := make(chan struct{}, 1) // the syncer is waiting for work
+	syncDone := make(chan struct{})
+	go db.syncPositions(toSync, idle, syncDone)
+	defer func() {
+		close(toSync)
+		<-syncDone
+	}()
+
+	w := &groupWriter{db: db}
+	handOff := func() {
+		if g := w.commit(); g != nil {
+			toSync <- g
+			db.kickCheckpoint()
 		}
-		n := len(group[0].ps) + len(group[0].evs)
-	drain:
-		for n < maxGroupRecords {
+	}
+	for {
+		if w.n == 0 {
 			select {
 			case b := <-db.positions:
-				group = append(group, b)
-				n += len(b.ps) + len(b.evs)
-			default:
-				break drain
-			}
-		}
-		results, err := db.writePositions(group)
-		if err != nil && len(group) > 1 {
-			for _, b := range group {
-				r, err := db.writePositions([]*positionBatch{b})
-				if err != nil {
-					b.done <- positionResult{err: err}
-				} else {
-					b.done <- r[0]
-				}
+				w.add(b, toSync)
+			case <-db.ctx.Done():
+				db.refuseQueued()
+				return
 			}
 			continue
 		}
-		for i, b := range group {
-			if err != nil {
-				b.done <- positionResult{err: err}
-			} else {
-				b.done <- results[i]
+		if w.n >= maxGroupRecords {
+			select {
+			case <-idle:
+			default:
+			}
+			handOff()
+			continue
+		}
+		select { // take what is already waiting before committing
+		case b := <-db.positions:
+			w.add(b, toSync)
+			continue
+		default:
+		}
+		select {
+		case <-idle:
+			handOff()
+		case b := <-db.positions:
+			w.add(b, toSync)
+		case <-db.ctx.Done():
+			handOff()
+			db.refuseQueued()
+			return
+		}
+	}
+}
+
+// refuseQueued answers the batches still queued at Close.
+func (db *DB) refuseQueued() {
+	for {
+		select {
+		case b := <-db.positions:
+			b.done <- positionResult{err: convoi.Errorf(convoi.EUNAVAILABLE, "Database is closed.")}
+		default:
+			return
+		}
+	}
+}
+
+// syncPositions is the committer's syncer: it takes every committed group
+// waiting, fsyncs the WAL once for all of them, then answers their callers.
+// It offers a token on idle whenever it is about to wait, and exits when in
+// is closed.
+func (db *DB) syncPositions(in <-chan *positionGroup, idle chan<- struct{}, done chan<- struct{}) {
+	defer close(done)
+	var gs []*positionGroup
+	for {
+		gs = gs[:0]
+		select {
+		case g, ok := <-in:
+			if !ok {
+				return
+			}
+			gs = append(gs, g)
+		default:
+			select {
+			case idle <- struct{}{}:
+			default:
+			}
+			g, ok := <-in
+			if !ok {
+				return
+			}
+			gs = append(gs, g)
+		}
+	more:
+		for {
+			select {
+			case g, ok := <-in:
+				if !ok {
+					break more
+				}
+				gs = append(gs, g)
+			default:
+				break more
+			}
+		}
+		err := db.syncWAL()
+		for _, g := range gs {
+			for i, b := range g.batches {
+				if err != nil {
+					b.done <- positionResult{err: err}
+				} else {
+					b.done <- g.results[i]
+				}
 			}
 		}
 	}
 }
 
-// writePositions writes batches in one transaction on the lifecycle
-// context, so that one caller giving up does not abort the others.
-func (db *DB) writePositions(group []*positionBatch) ([]positionResult, error) {
-	ctx := db.ctx
-	tx, err := db.beginWrite(ctx)
+// groupWriter is the committer's open transaction and the batches in it.
+// It holds the single writer connection from begin to commit, so that
+// service calls (which wait for the connection in database/sql) never run
+// with its synchronous=NORMAL.
+type groupWriter struct {
+	db           *DB
+	conn         *sql.Conn
+	tx           *sql.Tx
+	now          int64 // unix ns, the server time of records without one
+	pstmt, estmt *sql.Stmt
+	g            *positionGroup
+	n            int // records in the open transaction
+}
+
+// add inserts b into the open transaction, beginning one if needed. On an
+// error the transaction is rolled back and its batches, b included, are
+// written one transaction each; those written go to the syncer.
+func (w *groupWriter) add(b *positionBatch, toSync chan<- *positionGroup) {
+	if w.g == nil {
+		w.g = &positionGroup{}
+	}
+	w.g.batches = append(w.g.batches, b)
+	w.n += len(b.ps) + len(b.evs)
+	var err error
+	if w.tx == nil {
+		err = w.begin()
+	}
+	var r positionResult
+	if err == nil {
+		r, err = w.insert(b)
+	}
+	if err == nil {
+		w.g.results = append(w.g.results, r)
+		return
+	}
+	w.retry(toSync)
+}
+
+// commit commits the open transaction and returns its group, or nil when
+// there was nothing to commit or the batches were retried.
+func (w *groupWriter) commit() *positionGroup {
+	if w.tx == nil {
+		return nil
+	}
+	if err := w.end(true); err != nil {
+		g := w.g
+		w.g, w.n = nil, 0
+		return w.db.writeEach(g.batches)
+	}
+	g := w.g
+	w.g, w.n = nil, 0
+	return g
+}
+
+// retry rolls back the open transaction and writes its batches one by one.
+func (w *groupWriter) retry(toSync chan<- *positionGroup) {
+	w.end(false)
+	g := w.g
+	w.g, w.n = nil, 0
+	if ok := w.db.writeEach(g.batches); ok != nil {
+		toSync <- ok
+	}
+}
+
+// writeEach writes each batch in its own transaction; a batch that fails is
+// answered with its error at once, the others are returned as one group to
+// be fsynced (nil if none).
+func (db *DB) writeEach(batches []*positionBatch) *positionGroup {
+	var ok *positionGroup
+	for _, b := range batches {
+		w := &groupWriter{db: db}
+		err := w.begin()
+		var r positionResult
+		if err == nil {
+			if r, err = w.insert(b); err == nil {
+				err = w.end(true)
+			}
+		}
+		if err != nil {
+			w.end(false)
+			b.done <- positionResult{err: err}
+			continue
+		}
+		if ok == nil {
+			ok = &positionGroup{}
+		}
+		ok.batches = append(ok.batches, b)
+		ok.results = append(ok.results, r)
+	}
+	return ok
+}
+
+// begin takes the writer connection, switches it to synchronous=NORMAL
+// (the syncer fsyncs the WAL instead, see syncWAL) and starts the
+// transaction. It does not use the lifecycle context, which would roll the
+// transaction back at Close: the committer finishes what it holds.
+func (w *groupWriter) begin() error {
+	ctx := context.WithoutCancel(w.db.ctx)
+	if w.db.writer == nil {
+		return convoi.Errorf(convoi.EUNAVAILABLE, "Database is not open.")
+	}
+	conn, err := w.db.writer.Conn(ctx)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("begin: %w", err)
 	}
-	defer tx.Rollback()
-	now := tx.now.UnixNano()
-	results := make([]positionResult, len(group))
-	var pstmt, estmt *sql.Stmt
-	for gi, b := range group {
-		if len(b.ps) > 0 && pstmt == nil {
-			pstmt = tx.StmtContext(ctx, db.insertPosition)
-		}
-		for i := range b.ps {
-			p := &b.ps[i]
-			st := now
-			if !p.ServerTime.IsZero() {
-				st = p.ServerTime.UnixNano()
-			}
-			res, err := pstmt.ExecContext(ctx, string(p.DeviceID), int64(p.TrackerID), p.FixTime.UnixNano(), st,
-				p.Lat, p.Lon, p.SpeedKmh, p.Heading, p.AltitudeM, p.Satellites, p.HDOP, int(p.GNSS), p.Valid, b.attrs[i])
-			if err != nil {
-				return nil, fmt.Errorf("insert position: %w", err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return nil, err
-			}
-			results[gi].positions += int(n)
-		}
-		if len(b.evs) > 0 && estmt == nil {
-			estmt = tx.StmtContext(ctx, db.insertEvent)
-		}
-		for i := range b.evs {
-			e := &b.evs[i]
-			st := now
-			if !e.ServerTime.IsZero() {
-				st = e.ServerTime.UnixNano()
-			}
-			res, err := estmt.ExecContext(ctx, string(e.DeviceID), int64(e.TrackerID), string(e.Kind), int(e.Severity),
-				e.Time.UnixNano(), st, e.Lat, e.Lon, e.Value)
-			if err != nil {
-				return nil, fmt.Errorf("insert device event: %w", err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return nil, err
-			}
-			results[gi].events += int(n)
+	w.conn = conn
+	if w.db.walPath != "" {
+		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=NORMAL"); err != nil {
+			w.release()
+			return fmt.Errorf("begin: %w", err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit positions: %w", err)
+	if w.tx, err = conn.BeginTx(ctx, nil); err != nil {
+		w.release()
+		return fmt.Errorf("begin: %w", err)
 	}
-	return results, nil
+	w.now = w.db.Now().UnixNano()
+	return nil
+}
+
+// end commits or rolls back the open transaction, if any, and gives the
+// connection back.
+func (w *groupWriter) end(commit bool) error {
+	var err error
+	if w.tx != nil {
+		if commit {
+			if err = w.tx.Commit(); err != nil {
+				err = fmt.Errorf("commit positions: %w", err)
+			}
+		} else {
+			w.tx.Rollback()
+		}
+	}
+	w.tx, w.pstmt, w.estmt = nil, nil, nil
+	if w.conn != nil {
+		w.release()
+	}
+	return err
+}
+
+// release restores synchronous=FULL on the writer connection and returns
+// it to the pool; a connection that cannot be restored is discarded rather
+// than left to service calls that expect SQLite to fsync.
+func (w *groupWriter) release() {
+	if w.db.walPath != "" {
+		if _, err := w.conn.ExecContext(context.WithoutCancel(w.db.ctx), "PRAGMA synchronous=FULL"); err != nil {
+			w.conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}
+	w.conn.Close()
+	w.conn = nil
+}
+
+// insert writes one batch into the open transaction.
+func (w *groupWriter) insert(b *positionBatch) (positionResult, error) {
+	ctx := context.WithoutCancel(w.db.ctx)
+	var r positionResult
+	now := w.now
+	if len(b.ps) > 0 && w.pstmt == nil {
+		w.pstmt = w.tx.StmtContext(ctx, w.db.insertPosition)
+	}
+	for i := range b.ps {
+		p := &b.ps[i]
+		st := now
+		if !p.ServerTime.IsZero() {
+			st = p.ServerTime.UnixNano()
+		}
+		res, err := w.pstmt.ExecContext(ctx, string(p.DeviceID), int64(p.TrackerID), p.FixTime.UnixNano(), st,
+			p.Lat, p.Lon, p.SpeedKmh, p.Heading, p.AltitudeM, p.Satellites, p.HDOP, int(p.GNSS), p.Valid, b.attrs[i])
+		if err != nil {
+			return r, fmt.Errorf("insert position: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return r, err
+		}
+		r.positions += int(n)
+	}
+	if len(b.evs) > 0 && w.estmt == nil {
+		w.estmt = w.tx.StmtContext(ctx, w.db.insertEvent)
+	}
+	for i := range b.evs {
+		e := &b.evs[i]
+		st := now
+		if !e.ServerTime.IsZero() {
+			st = e.ServerTime.UnixNano()
+		}
+		res, err := w.estmt.ExecContext(ctx, string(e.DeviceID), int64(e.TrackerID), string(e.Kind), int(e.Severity),
+			e.Time.UnixNano(), st, e.Lat, e.Lon, e.Value)
+		if err != nil {
+			return r, fmt.Errorf("insert device event: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return r, err
+		}
+		r.events += int(n)
+	}
+	return r, nil
 }
 
 // minTime and maxTime bound the times a position may carry: unix

@@ -29,12 +29,20 @@
 // (0 for the system, for example the demo loader or the command line); times
 // come from DB.Now, never from time.Now.
 //
-// Durability: the database runs in WAL mode with synchronous=FULL, so a call
-// that returned nil survives both kill -9 and power loss (the WAL is fsynced
-// at every commit). synchronous=NORMAL would survive kill -9 but could lose
-// the last commits on power loss; trackers acknowledge records once stored,
-// so an acknowledged position must survive both. See
-// docs/benchmarks.md for what it costs.
+// Durability: a write call that returned nil survives both kill -9 and power
+// loss: the database runs in WAL mode and the WAL is fsynced after every
+// commit, before the call returns. Service calls commit with
+// synchronous=FULL (SQLite fsyncs inside the commit). The position group
+// committer instead commits with synchronous=NORMAL and the store fsyncs
+// the WAL file itself right after the commit, before answering (see
+// commitPositions): the same guarantee (SQLite still syncs the WAL header
+// when it restarts the log, and syncs around checkpoints), but the
+// committer writes the next group while the last one is being fsynced.
+// DB.SQLiteSync makes it commit with FULL too. Checkpoints run on their own
+// connection in the background, so that the writer rarely copies pages into
+// the database file itself. Trackers acknowledge records once stored, so an
+// acknowledged position must survive both kinds of failure. See
+// docs/tracker.md and docs/benchmarks.md for what it costs.
 //
 // Positions are keyed (fix_time, device_id), time-major, for ingest speed;
 // per-device reads should give a time window (see the migration and
@@ -63,6 +71,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"convoi"
@@ -95,8 +104,23 @@ type DB struct {
 	// another process (for example `convoi migrate` beside `convoi serve`).
 	BusyTimeout time.Duration
 
+	// SQLiteSync makes the position group committer commit with
+	// synchronous=FULL (SQLite fsyncs inside the commit) instead of
+	// fsyncing the WAL itself right after the commit. Both are equally
+	// durable; the default lets the committer write the next group while
+	// the last one is being fsynced. For comparison and as a fallback.
+	// Set before Open.
+	SQLiteSync bool
+
 	writer *sql.DB // one connection: all writes, BEGIN IMMEDIATE
 	reader *sql.DB // read-only connections
+	ckpt   *sql.DB // one connection: background WAL checkpoints
+
+	// walPath is the WAL file that syncWAL fsyncs after each position
+	// group commit; empty for an in-memory database or with SQLiteSync.
+	walPath string
+	walMu   sync.Mutex // guards wal
+	wal     *os.File   // open on walPath, reopened if SQLite recreates the file
 
 	// prepared on writer at Open: the position ingest hot path.
 	insertPosition *sql.Stmt
@@ -106,6 +130,11 @@ type DB struct {
 	// which runs from Open until Close and closes positionsDone on exit.
 	positions     chan *positionBatch
 	positionsDone chan struct{}
+
+	// checkpoint wakes the checkpointer (see checkpointWAL) after commits;
+	// checkpointDone is closed when it exits.
+	checkpoint     chan struct{}
+	checkpointDone chan struct{}
 
 	ctx    context.Context // lifecycle context, ended by Close
 	cancel context.CancelFunc
@@ -126,8 +155,8 @@ func NewDB(dsn string) *DB {
 }
 
 // Open creates the database file and its directory if needed, sets the
-// connection pragmas (WAL, foreign keys, busy timeout, synchronous=FULL)
-// and applies the embedded migrations that have not been applied yet.
+// connection pragmas (WAL, foreign keys, busy timeout, synchronous) and
+// applies the embedded migrations that have not been applied yet.
 func (db *DB) Open(ctx context.Context) (err error) {
 	if db.DSN == "" {
 		return fmt.Errorf("dsn required")
@@ -163,6 +192,9 @@ func (db *DB) Open(ctx context.Context) (err error) {
 	if err := db.writer.PingContext(ctx); err != nil {
 		return fmt.Errorf("open %s: %w", db.DSN, err)
 	}
+	if !memory && !db.SQLiteSync {
+		db.walPath = path + "-wal"
+	}
 	if err := db.migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -176,6 +208,13 @@ func (db *DB) Open(ctx context.Context) (err error) {
 		n := max(4, runtime.GOMAXPROCS(0))
 		db.reader.SetMaxOpenConns(n)
 		db.reader.SetMaxIdleConns(n)
+		if db.ckpt, err = sql.Open("sqlite", db.dsn(path, false)); err != nil {
+			return fmt.Errorf("open checkpointer: %w", err)
+		}
+		db.ckpt.SetMaxOpenConns(1)
+		db.ckpt.SetMaxIdleConns(1)
+		db.ckpt.SetConnMaxLifetime(0)
+		db.ckpt.SetConnMaxIdleTime(0)
 	}
 
 	if db.insertPosition, err = db.writer.PrepareContext(ctx, insertPositionSQL); err != nil {
@@ -187,6 +226,9 @@ func (db *DB) Open(ctx context.Context) (err error) {
 	db.positions = make(chan *positionBatch, 1024)
 	db.positionsDone = make(chan struct{})
 	go db.commitPositions()
+	db.checkpoint = make(chan struct{}, 1)
+	db.checkpointDone = make(chan struct{})
+	go db.checkpointWAL()
 	return nil
 }
 
@@ -221,6 +263,9 @@ func (db *DB) Close() error {
 	if db.positionsDone != nil {
 		<-db.positionsDone
 	}
+	if db.checkpointDone != nil {
+		<-db.checkpointDone
+	}
 	return db.closePools()
 }
 
@@ -235,11 +280,107 @@ func (db *DB) closePools() error {
 	if db.reader != nil && db.reader != db.writer {
 		errs = append(errs, db.reader.Close())
 	}
+	if db.ckpt != nil {
+		errs = append(errs, db.ckpt.Close())
+	}
 	if db.writer != nil {
 		errs = append(errs, db.writer.Close())
 	}
-	db.reader, db.writer = nil, nil
+	db.reader, db.writer, db.ckpt = nil, nil, nil
+	db.walMu.Lock()
+	if db.wal != nil {
+		errs = append(errs, db.wal.Close())
+		db.wal = nil
+	}
+	db.walMu.Unlock()
 	return errors.Join(errs...)
+}
+
+// syncWAL fsyncs the WAL file, making every transaction committed before
+// the call durable against power loss (a commit has already written its
+// frames with write(2), so it survives kill -9 as soon as it returns; with
+// synchronous=FULL it is durable already).
+// SQLite deletes the WAL when its last connection closes and creates a new
+// file on the next write, so the file is reopened when the path no longer
+// names the file held open. A no-op for in-memory databases and with
+// SQLiteSync, where SQLite fsyncs inside the commit.
+func (db *DB) syncWAL() error {
+	if db.walPath == "" {
+		return nil
+	}
+	for attempt := 0; ; attempt++ {
+		db.walMu.Lock()
+		f := db.wal
+		if f == nil {
+			var err error
+			if f, err = os.OpenFile(db.walPath, os.O_RDWR, 0); err != nil {
+				db.walMu.Unlock()
+				return fmt.Errorf("sync wal: %w", err)
+			}
+			db.wal = f
+		}
+		db.walMu.Unlock()
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("sync wal: %w", err)
+		}
+		held, err1 := f.Stat()
+		named, err2 := os.Stat(db.walPath)
+		if err := errors.Join(err1, err2); err != nil {
+			return fmt.Errorf("sync wal: %w", err)
+		}
+		if os.SameFile(held, named) {
+			return nil
+		}
+		if attempt > 0 {
+			return fmt.Errorf("sync wal: %s keeps changing", db.walPath)
+		}
+		db.walMu.Lock()
+		if db.wal == f {
+			db.wal = nil
+			f.Close()
+		}
+		db.walMu.Unlock()
+	}
+}
+
+// checkpointInterval is the least time between two background checkpoints.
+const checkpointInterval = 50 * time.Millisecond
+
+// checkpointWAL runs from Open until Close: woken after commits, it copies
+// committed WAL frames into the database file (a PASSIVE checkpoint, which
+// never blocks the writer or readers) on its own connection, at most every
+// checkpointInterval. The writer's automatic checkpoint (every 1,000 WAL
+// pages) then finds little left to copy and resets the log, so the WAL
+// stays small and ingest is not stalled by copying megabytes of pages into
+// the database in the middle of a commit. Errors are left to the next
+// attempt: a failed checkpoint loses nothing.
+func (db *DB) checkpointWAL() {
+	defer close(db.checkpointDone)
+	if db.ckpt == nil {
+		return
+	}
+	ctx := db.ctx
+	for {
+		select {
+		case <-db.checkpoint:
+		case <-ctx.Done():
+			return
+		}
+		db.ckpt.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		select {
+		case <-time.After(checkpointInterval):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// kickCheckpoint wakes the checkpointer without blocking.
+func (db *DB) kickCheckpoint() {
+	select {
+	case db.checkpoint <- struct{}{}:
+	default:
+	}
 }
 
 // migrate applies every embedded migration not yet recorded in the
