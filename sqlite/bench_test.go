@@ -2,7 +2,11 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
+	"math"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +14,74 @@ import (
 	"convoi"
 	"convoi/sqlite"
 )
+
+// TestStorePositionsAttributesJSON checks that the attributes are stored as
+// the very bytes json.Marshal writes (the store encodes the common value
+// types itself, for speed), and refused as json.Marshal refuses them.
+func TestStorePositionsAttributesJSON(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "convoi.db")
+	db := MustOpenDBAt(t, path, nil)
+	s := sqlite.NewPositionService(db)
+	ctx := context.Background()
+	cases := []map[string]any{
+		{"priority": 0, "ignition": int64(1), "hdop": 0.9, "pdop": 1.2000000000000002},
+		{"a": true, "b": false, "c": nil, "d": "", "e": "FMC130", "f": -42, "g": uint64(1 << 63)},
+		{"tiny": 1e-7, "huge": 1e21, "neg": -2.5e-9, "zero": 0.0, "int": 3.0, "big": 123456789012345.0},
+		{"html": "<a href=x>&</a>", "quote": `say "hi" \ there`, "ctl": "tab\tnl\n", "utf8": "Évreux ☃", "bad": "\xff\xfe", "sep": "\u2028"},
+		{"é": 1, "Z": 2, "a": 3, "_": 4, "10": 5, "9": 6},
+		{"nested": map[string]any{"x": 1}, "list": []int{1, 2}, "f32": float32(0.1), "u8": uint8(7), "i16": int16(-3)},
+	}
+	t0 := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	var ps []convoi.Position
+	for i, attrs := range cases {
+		ps = append(ps, convoi.Position{DeviceID: "356307042441013", FixTime: t0.Add(time.Duration(i) * time.Second),
+			Lat: 43.7, Lon: 7.4, Attributes: attrs})
+	}
+	ps = append(ps, convoi.Position{DeviceID: "356307042441013", FixTime: t0.Add(time.Hour), Lat: 43.7, Lon: 7.4})
+	if n, _, err := s.StorePositions(ctx, ps, nil); err != nil || n != len(ps) {
+		t.Fatalf("store: %d, %v", n, err)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	rows, err := raw.QueryContext(ctx, `SELECT attributes FROM positions ORDER BY fix_time`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	i := 0
+	for ; rows.Next(); i++ {
+		var got sql.NullString
+		if err := rows.Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if i == len(cases) {
+			if got.Valid {
+				t.Errorf("no attributes stored as %q, want NULL", got.String)
+			}
+			continue
+		}
+		want, err := json.Marshal(cases[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.String != string(want) {
+			t.Errorf("case %d stored\n%s\nwant\n%s", i, got.String, want)
+		}
+	}
+	if err := rows.Err(); err != nil || i != len(ps) {
+		t.Fatalf("read %d rows: %v", i, err)
+	}
+	for _, bad := range []any{math.NaN(), math.Inf(1), make(chan int)} {
+		p := convoi.Position{DeviceID: "356307042441013", FixTime: t0.Add(2 * time.Hour), Lat: 43.7, Lon: 7.4,
+			Attributes: map[string]any{"x": bad}}
+		if _, _, err := s.StorePositions(ctx, []convoi.Position{p}, nil); convoi.ErrorCode(err) != convoi.EINVALID {
+			t.Errorf("attribute %v: got %v, want EINVALID", bad, err)
+		}
+	}
+}
 
 // BenchmarkStorePositions measures durable ingest (synchronous=FULL) in
 // batches as the tracker server sends them; it reports records/s.
@@ -42,7 +114,8 @@ func BenchmarkStorePositions(b *testing.B) {
 }
 
 // BenchmarkStorePositionsParallel measures concurrent callers (the tracker
-// server's connections) each storing small batches.
+// server's connections) each storing small batches of fixes with the IO
+// attributes of a Teltonika record.
 func BenchmarkStorePositionsParallel(b *testing.B) {
 	for _, batch := range []int{10, 100} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
@@ -60,7 +133,9 @@ func BenchmarkStorePositionsParallel(b *testing.B) {
 				for pb.Next() {
 					for j := range ps {
 						n++
-						ps[j] = convoi.Position{DeviceID: id, FixTime: t0.Add(time.Duration(n) * time.Second), Lat: 43.73, Lon: 7.42, Valid: true}
+						ps[j] = convoi.Position{DeviceID: id, FixTime: t0.Add(time.Duration(n) * time.Second), Lat: 43.73, Lon: 7.42, Valid: true,
+							Attributes: map[string]any{"priority": 0, "ignition": int64(1), "movement": int64(1), "gnss_status": int64(1),
+								"external_voltage": int64(13800), "hdop": 0.9}}
 					}
 					if _, _, err := s.StorePositions(ctx, ps, nil); err != nil {
 						b.Error(err)

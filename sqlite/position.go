@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
 	"time"
 
 	"convoi"
@@ -54,17 +56,31 @@ func (s *PositionService) StorePositions(ctx context.Context, ps []convoi.Positi
 	if len(ps)+len(evs) > MaxPositionBatch {
 		return 0, 0, convoi.Errorf(convoi.EINVALID, "A batch holds at most %d records.", MaxPositionBatch)
 	}
-	attrs := make([]any, len(ps))
+	// The attributes of the whole batch are encoded into one buffer and
+	// converted to one string, which each record's JSON then slices.
+	var (
+		attrs  = make([]string, len(ps))
+		ends   = make([]int, len(ps))
+		buf    []byte
+		lastID convoi.DeviceID
+	)
 	for i := range ps {
-		if err := validatePosition(&ps[i]); err != nil {
+		p := &ps[i]
+		if err := validatePosition(p, p.DeviceID != lastID || i == 0); err != nil {
 			return 0, 0, fmt.Errorf("position %d: %w", i, err)
 		}
-		if len(ps[i].Attributes) > 0 {
-			b, err := json.Marshal(ps[i].Attributes)
-			if err != nil {
+		lastID = p.DeviceID
+		if len(p.Attributes) > 0 {
+			if buf, err = appendAttributes(buf, p.Attributes); err != nil {
 				return 0, 0, convoi.Errorf(convoi.EINVALID, "Position %d attributes cannot be stored: %v.", i, err)
 			}
-			attrs[i] = string(b)
+		}
+		ends[i] = len(buf)
+	}
+	if len(buf) > 0 {
+		all, start := string(buf), 0
+		for i, end := range ends {
+			attrs[i], start = all[start:end], end
 		}
 	}
 	for i := range evs {
@@ -105,7 +121,7 @@ func (s *PositionService) StorePositions(ctx context.Context, ps []convoi.Positi
 type positionBatch struct {
 	ps    []convoi.Position
 	evs   []convoi.DeviceEvent
-	attrs []any // JSON attributes per position, nil when none
+	attrs []string // JSON attributes per position, "" (stored NULL) when none
 	by    convoi.UserID
 	done  chan positionResult // buffered: the committer never blocks
 }
@@ -425,7 +441,7 @@ func (w *groupWriter) insert(b *positionBatch) (positionResult, error) {
 			st = p.ServerTime.UnixNano()
 		}
 		res, err := w.pstmt.ExecContext(ctx, string(p.DeviceID), int64(p.TrackerID), p.FixTime.UnixNano(), st,
-			p.Lat, p.Lon, p.SpeedKmh, p.Heading, p.AltitudeM, p.Satellites, p.HDOP, int(p.GNSS), p.Valid, b.attrs[i])
+			p.Lat, p.Lon, p.SpeedKmh, p.Heading, p.AltitudeM, p.Satellites, p.HDOP, int(p.GNSS), p.Valid, nullString(b.attrs[i]))
 		if err != nil {
 			return r, fmt.Errorf("insert position: %w", err)
 		}
@@ -476,8 +492,103 @@ func finite(fs ...float64) bool {
 	return true
 }
 
-func validatePosition(p *convoi.Position) error {
-	if !p.DeviceID.Valid() {
+// nullString stores "" as NULL.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// appendAttributes appends m as a JSON object to b, byte for byte what
+// json.Marshal writes (keys sorted, HTML-safe escaping), without its
+// reflection for the value types the tracker produces (strings, booleans,
+// integers, floats, nil); other values go through json.Marshal. It fails
+// as json.Marshal does (NaN, infinities, unsupported types).
+func appendAttributes(b []byte, m map[string]any) ([]byte, error) {
+	var keyBuf [32]string
+	keys := keyBuf[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		var err error
+		if b, err = appendJSONValue(b, m[k]); err != nil {
+			return b, err
+		}
+	}
+	return append(b, '}'), nil
+}
+
+func appendJSONValue(b []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case string:
+		return appendJSONString(b, v), nil
+	case bool:
+		return strconv.AppendBool(b, v), nil
+	case int:
+		return strconv.AppendInt(b, int64(v), 10), nil
+	case int64:
+		return strconv.AppendInt(b, v, 10), nil
+	case int32:
+		return strconv.AppendInt(b, int64(v), 10), nil
+	case uint64:
+		return strconv.AppendUint(b, v, 10), nil
+	case uint32:
+		return strconv.AppendUint(b, uint64(v), 10), nil
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			break // json.Marshal's error
+		}
+		// encoding/json's float format: shortest, 'e' only for very
+		// small or large magnitudes, with the exponent's leading zero cut.
+		f := byte('f')
+		if a := math.Abs(v); a != 0 && (a < 1e-6 || a >= 1e21) {
+			f = 'e'
+		}
+		b = strconv.AppendFloat(b, v, f, -1, 64)
+		if f == 'e' {
+			if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+				b[n-2] = b[n-1]
+				b = b[:n-1]
+			}
+		}
+		return b, nil
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return b, err
+	}
+	return append(b, j...), nil
+}
+
+// appendJSONString quotes s as json.Marshal does; strings of plain ASCII
+// (the IO map's attribute names, most values) are copied as they are.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			j, _ := json.Marshal(s) // a string always marshals
+			return append(b, j...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// validatePosition checks p; checkID false skips the device ID (the same
+// as the previous record's, already checked).
+func validatePosition(p *convoi.Position, checkID bool) error {
+	if checkID && !p.DeviceID.Valid() {
 		return convoi.Errorf(convoi.EINVALID, "Position device_id must be 1-64 letters, digits or ._:-.")
 	}
 	if !validTime(p.FixTime) {
