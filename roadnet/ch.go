@@ -3,6 +3,8 @@ package roadnet
 import (
 	"context"
 	"math"
+	"runtime"
+	"sync"
 )
 
 // Contraction hierarchy: nodes are contracted one by one in the order of a
@@ -20,8 +22,28 @@ type contractor struct {
 	done    []bool
 	deleted []int32 // contracted neighbours
 	level   []int32
-	ws      *search // witness search
 	sc      []shortcut
+	// ws[0] serves the sequential steps; all of ws the parallel priority
+	// evaluations, one per worker.
+	ws []*witnessSearch
+	// slot[x] is x's index in the neighbour list being evaluated, valid
+	// when slotGen[x] == gen.
+	slot    []int32
+	slotGen []uint32
+	gen     uint32
+}
+
+// witnessSearch is one worker's scratch space for witness searches.
+type witnessSearch struct {
+	s *search
+	// target[x] == targetGen marks the out-neighbours a witness search
+	// still has to settle.
+	target    []uint32
+	targetGen uint32
+	need      []uint32 // weight of the arc v->x, for target x
+	// resolved[x] == callGen: target x's answer is known.
+	resolved []uint32
+	callGen  uint32
 }
 
 type shortcut struct {
@@ -31,14 +53,22 @@ type shortcut struct {
 const (
 	witnessSimLimit = 40
 	witnessLimit    = 300
+	// parallelWork is the least work (the sum over the nodes of in-arcs
+	// times out-arcs, which bounds the witness searches and their targets)
+	// worth handing to other goroutines.
+	parallelWork = 256
 )
 
 func (g *Graph) contract(ctx context.Context) error {
 	n, m := len(g.lat), len(g.head)
+	workers := max(1, min(runtime.GOMAXPROCS(0), 8))
 	c := &contractor{
 		g: g, out: make([][]chArc, n), in: make([][]chArc, n),
 		done: make([]bool, n), deleted: make([]int32, n), level: make([]int32, n),
-		ws: newSearch(n),
+		slot: make([]int32, n), slotGen: make([]uint32, n),
+	}
+	for range workers {
+		c.ws = append(c.ws, &witnessSearch{s: newSearch(n), target: make([]uint32, n), need: make([]uint32, n), resolved: make([]uint32, n)})
 	}
 	for e := 0; e < m; e++ {
 		u, v := g.tail[e], g.head[e]
@@ -47,13 +77,21 @@ func (g *Graph) contract(ctx context.Context) error {
 		}
 		c.addArc(u, v, g.weight[e], uint32(e))
 	}
+	// Priorities are computed in parallel but consumed in a fixed order,
+	// so the hierarchy does not depend on the number of workers.
+	all := make([]uint32, n)
+	for v := range all {
+		all[v] = uint32(v)
+	}
+	cores := make([]int64, n)
+	c.edgeDiffs(all, cores)
 	pq := newSearch(n)
 	pq.reset()
 	for v := 0; v < n; v++ {
-		pq.relax(uint32(v), c.priority(uint32(v)), 0, 0)
+		pq.relax(uint32(v), cores[v], 0, 0)
 	}
 	g.rank = make([]uint32, n)
-	var neigh []uint32
+	var neigh, uniq []uint32
 	for r := uint32(0); !pq.empty(); {
 		if r&1023 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -62,7 +100,7 @@ func (g *Graph) contract(ctx context.Context) error {
 		}
 		v := pq.heap[0].node
 		// Lazy update: re-evaluate the top; if it got worse, requeue it.
-		if p := c.priority(v); p > pq.heap[0].key {
+		if p := c.priority(v, c.ws[0]); p > pq.heap[0].key {
 			pq.heap[0].key = p
 			pq.down(0)
 			if pq.heap[0].node != v {
@@ -73,15 +111,32 @@ func (g *Graph) contract(ctx context.Context) error {
 		g.rank[v] = r
 		r++
 		neigh = c.contractNode(v, neigh[:0])
+		// A neighbour appears once per arc to v; its edge difference is
+		// the same at each appearance, only the deleted count grows.
+		c.gen++
+		if c.gen == 0 {
+			clear(c.slotGen)
+			c.gen = 1
+		}
+		uniq = uniq[:0]
+		for _, x := range neigh {
+			if c.done[x] || c.slotGen[x] == c.gen {
+				continue
+			}
+			c.slotGen[x], c.slot[x] = c.gen, int32(len(uniq))
+			uniq = append(uniq, x)
+			if c.level[x] < c.level[v]+1 {
+				c.level[x] = c.level[v] + 1
+			}
+		}
+		cores = cores[:len(uniq)]
+		c.edgeDiffs(uniq, cores)
 		for _, x := range neigh {
 			if c.done[x] {
 				continue
 			}
 			c.deleted[x]++
-			if c.level[x] < c.level[v]+1 {
-				c.level[x] = c.level[v] + 1
-			}
-			p := c.priority(x)
+			p := cores[c.slot[x]] + 2*int64(c.deleted[x]) + int64(c.level[x])
 			i := int(pq.hpos[x])
 			if i >= 0 {
 				pq.heap[i].key = p
@@ -119,6 +174,39 @@ func (g *Graph) contract(ctx context.Context) error {
 	return nil
 }
 
+// edgeDiffs sets diff[i] to the edge-difference term of nodes[i]'s
+// priority, spreading the witness searches over the workers. It only reads
+// the contractor's graph.
+func (c *contractor) edgeDiffs(nodes []uint32, diff []int64) {
+	w := len(c.ws)
+	work := 0
+	for _, v := range nodes {
+		if work += len(c.in[v]) * len(c.out[v]); work >= parallelWork {
+			break
+		}
+	}
+	if w == 1 || len(nodes) < 2 || work < parallelWork {
+		for i, v := range nodes {
+			diff[i] = c.edgeDiff(v, c.ws[0])
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for k := 1; k < w; k++ {
+		wg.Add(1)
+		go func(ws *witnessSearch) {
+			defer wg.Done()
+			for i := k; i < len(nodes); i += w {
+				diff[i] = c.edgeDiff(nodes[i], ws)
+			}
+		}(c.ws[k])
+	}
+	for i := 0; i < len(nodes); i += w {
+		diff[i] = c.edgeDiff(nodes[i], c.ws[0])
+	}
+	wg.Wait()
+}
+
 // addArc inserts u->v or lowers an existing one.
 func (c *contractor) addArc(u, v, w, id uint32) {
 	for i := range c.out[u] {
@@ -139,32 +227,67 @@ func (c *contractor) addArc(u, v, w, id uint32) {
 }
 
 // witness runs a bounded Dijkstra from src among uncontracted nodes, not
-// through skip, up to cost max or limit settled nodes.
-func (c *contractor) witness(src, skip uint32, max int64, limit int) {
-	s := c.ws
+// through skip, up to cost max or limit settled nodes. It stops as soon as
+// the answer for each of the targets (the nodes marked with targetGen, src
+// excluded) is known: settled, or reached within base plus its need. Its
+// distances then decide the shortcuts exactly as a search run to the limit
+// would: a tentative distance within the need stays within it, and a node
+// settled can no longer improve.
+func (c *contractor) witness(ws *witnessSearch, src, skip uint32, base, max int64, limit, targets int) {
+	s := ws.s
 	s.reset()
+	ws.callGen++
+	if ws.callGen == 0 {
+		clear(ws.resolved)
+		ws.callGen = 1
+	}
 	s.relax(src, 0, 0, 0)
 	for settled := 0; !s.empty() && settled < limit; settled++ {
 		u := s.pop()
 		du := s.dist[u]
 		if du > max {
-			break
+			return
+		}
+		if ws.target[u] == ws.targetGen && u != src && ws.resolved[u] != ws.callGen {
+			ws.resolved[u] = ws.callGen
+			if targets--; targets == 0 {
+				return
+			}
 		}
 		for _, a := range c.out[u] {
-			if a.other == skip || c.done[a.other] {
+			x := a.other
+			if x == skip || c.done[x] {
 				continue
 			}
-			s.relax(a.other, du+int64(a.w), 0, 0)
+			d := du + int64(a.w)
+			s.relax(x, d, 0, 0)
+			if ws.target[x] == ws.targetGen && x != src && ws.resolved[x] != ws.callGen && d <= base+int64(ws.need[x]) {
+				ws.resolved[x] = ws.callGen
+				if targets--; targets == 0 {
+					return
+				}
+			}
 		}
 	}
 }
 
 // shortcuts calls fn for every shortcut contracting v needs.
-func (c *contractor) shortcuts(v uint32, limit int, fn func(u, x uint32, w int64, a, b uint32)) {
+func (c *contractor) shortcuts(v uint32, ws *witnessSearch, limit int, fn func(u, x uint32, w int64, a, b uint32)) {
 	var maxOut int64
+	ws.targetGen++
+	if ws.targetGen == 0 {
+		clear(ws.target)
+		ws.targetGen = 1
+	}
+	targets := 0
 	for _, o := range c.out[v] {
 		if int64(o.w) > maxOut {
 			maxOut = int64(o.w)
+		}
+		if !c.done[o.other] && ws.target[o.other] != ws.targetGen {
+			ws.target[o.other] = ws.targetGen
+			ws.need[o.other] = o.w
+			targets++
 		}
 	}
 	for _, i := range c.in[v] {
@@ -172,13 +295,20 @@ func (c *contractor) shortcuts(v uint32, limit int, fn func(u, x uint32, w int64
 			continue
 		}
 		max := int64(i.w) + maxOut
-		c.witness(i.other, v, max, limit)
+		n := targets
+		if ws.target[i.other] == ws.targetGen {
+			n-- // no shortcut from u to itself
+		}
+		if n == 0 {
+			continue
+		}
+		c.witness(ws, i.other, v, int64(i.w), max, limit, n)
 		for _, o := range c.out[v] {
 			if o.other == i.other || c.done[o.other] {
 				continue
 			}
 			w := int64(i.w) + int64(o.w)
-			if c.ws.get(o.other) <= w {
+			if ws.s.get(o.other) <= w {
 				continue
 			}
 			fn(i.other, o.other, w, i.id, o.id)
@@ -186,11 +316,18 @@ func (c *contractor) shortcuts(v uint32, limit int, fn func(u, x uint32, w int64
 	}
 }
 
-func (c *contractor) priority(v uint32) int64 {
+// priority is v's contraction priority: lower goes first.
+func (c *contractor) priority(v uint32, ws *witnessSearch) int64 {
+	return c.edgeDiff(v, ws) + 2*int64(c.deleted[v]) + int64(c.level[v])
+}
+
+// edgeDiff is the edge-difference term of v's priority: four times the
+// shortcuts contracting v would add minus the arcs it would remove.
+func (c *contractor) edgeDiff(v uint32, ws *witnessSearch) int64 {
 	added := 0
-	c.shortcuts(v, witnessSimLimit, func(u, x uint32, w int64, a, b uint32) { added++ })
+	c.shortcuts(v, ws, witnessSimLimit, func(u, x uint32, w int64, a, b uint32) { added++ })
 	removed := len(c.in[v]) + len(c.out[v])
-	return int64(4*(added-removed)) + 2*int64(c.deleted[v]) + int64(c.level[v])
+	return int64(4 * (added - removed))
 }
 
 // contractNode adds v's shortcuts, detaches v from its neighbours and
@@ -198,7 +335,7 @@ func (c *contractor) priority(v uint32) int64 {
 func (c *contractor) contractNode(v uint32, neigh []uint32) []uint32 {
 	m := uint32(len(c.g.head))
 	var add []shortcut
-	c.shortcuts(v, witnessLimit, func(u, x uint32, w int64, a, b uint32) {
+	c.shortcuts(v, c.ws[0], witnessLimit, func(u, x uint32, w int64, a, b uint32) {
 		if w > math.MaxUint32 {
 			w = math.MaxUint32 // unreachable in practice: weights are 32-bit sums
 		}
