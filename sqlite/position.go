@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"convoi"
@@ -27,9 +28,27 @@ const (
 // that one caller cannot hold the single writer for long.
 const MaxPositionBatch = 10000
 
-const insertPositionSQL = `INSERT OR IGNORE INTO positions (device_id, tracker_id, fix_time, server_time,
-	lat, lon, speed_kmh, heading, altitude_m, satellites, hdop, gnss, valid, attributes)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+// maxInsertRows is the most rows one prepared INSERT writes: a batch is
+// inserted in statements of up to that many rows, which costs much less
+// per row than a statement each (a Teltonika frame holds up to 255).
+const maxInsertRows = 16
+
+// positionColumns is the number of values insertPositionsSQL takes per row.
+const positionColumns = 14
+
+// insertPositionsSQL returns the statement inserting n positions.
+func insertPositionsSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT OR IGNORE INTO positions (device_id, tracker_id, fix_time, server_time,
+	lat, lon, speed_kmh, heading, altitude_m, satellites, hdop, gnss, valid, attributes) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	}
+	return b.String()
+}
 
 const insertEventSQL = `INSERT OR IGNORE INTO device_events (device_id, tracker_id, kind, severity, time, server_time,
 	lat, lon, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -278,13 +297,15 @@ func (db *DB) syncPositions(in <-chan *positionGroup, idle chan<- struct{}, done
 // service calls (which wait for the connection in database/sql) never run
 // with its synchronous=NORMAL.
 type groupWriter struct {
-	db           *DB
-	conn         *sql.Conn
-	tx           *sql.Tx
-	now          int64 // unix ns, the server time of records without one
-	pstmt, estmt *sql.Stmt
-	g            *positionGroup
-	n            int // records in the open transaction
+	db     *DB
+	conn   *sql.Conn
+	tx     *sql.Tx
+	now    int64                        // unix ns, the server time of records without one
+	pstmts [maxInsertRows + 1]*sql.Stmt // db.insertPositions in tx, as used
+	estmt  *sql.Stmt
+	args   []any // scratch for one statement's values
+	g      *positionGroup
+	n      int // records in the open transaction
 }
 
 // add inserts b into the open transaction, beginning one if needed. On an
@@ -406,7 +427,7 @@ func (w *groupWriter) end(commit bool) error {
 			w.tx.Rollback()
 		}
 	}
-	w.tx, w.pstmt, w.estmt = nil, nil, nil
+	w.tx, w.pstmts, w.estmt = nil, [maxInsertRows + 1]*sql.Stmt{}, nil
 	if w.conn != nil {
 		w.release()
 	}
@@ -431,17 +452,30 @@ func (w *groupWriter) insert(b *positionBatch) (positionResult, error) {
 	ctx := context.WithoutCancel(w.db.ctx)
 	var r positionResult
 	now := w.now
-	if len(b.ps) > 0 && w.pstmt == nil {
-		w.pstmt = w.tx.StmtContext(ctx, w.db.insertPosition)
-	}
-	for i := range b.ps {
-		p := &b.ps[i]
-		st := now
-		if !p.ServerTime.IsZero() {
-			st = p.ServerTime.UnixNano()
+	for ps := b.ps; len(ps) > 0; {
+		k := min(len(ps), maxInsertRows)
+		stmt := w.pstmts[k]
+		if stmt == nil {
+			stmt = w.tx.StmtContext(ctx, w.db.insertPositions[k])
+			w.pstmts[k] = stmt
 		}
-		res, err := w.pstmt.ExecContext(ctx, string(p.DeviceID), int64(p.TrackerID), p.FixTime.UnixNano(), st,
-			p.Lat, p.Lon, p.SpeedKmh, p.Heading, p.AltitudeM, p.Satellites, p.HDOP, int(p.GNSS), p.Valid, nullString(b.attrs[i]))
+		if w.args == nil {
+			w.args = make([]any, 0, maxInsertRows*positionColumns)
+		}
+		args := w.args[:0]
+		for i := range ps[:k] {
+			p := &ps[i]
+			st := now
+			if !p.ServerTime.IsZero() {
+				st = p.ServerTime.UnixNano()
+			}
+			args = append(args, string(p.DeviceID), int64(p.TrackerID), p.FixTime.UnixNano(), st,
+				p.Lat, p.Lon, p.SpeedKmh, p.Heading, p.AltitudeM, p.Satellites, p.HDOP, int(p.GNSS), p.Valid,
+				nullString(b.attrs[len(b.ps)-len(ps)+i]))
+		}
+		w.args = args
+		res, err := stmt.ExecContext(ctx, args...)
+		clear(args) // drop the references until the next statement
 		if err != nil {
 			return r, fmt.Errorf("insert position: %w", err)
 		}
@@ -450,6 +484,7 @@ func (w *groupWriter) insert(b *positionBatch) (positionResult, error) {
 			return r, err
 		}
 		r.positions += int(n)
+		ps = ps[k:]
 	}
 	if len(b.evs) > 0 && w.estmt == nil {
 		w.estmt = w.tx.StmtContext(ctx, w.db.insertEvent)

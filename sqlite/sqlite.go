@@ -123,8 +123,8 @@ type DB struct {
 	wal     *os.File   // open on walPath, reopened if SQLite recreates the file
 
 	// prepared on writer at Open: the position ingest hot path.
-	insertPosition *sql.Stmt
-	insertEvent    *sql.Stmt
+	insertPositions [maxInsertRows + 1]*sql.Stmt // [n] inserts n rows
+	insertEvent     *sql.Stmt
 
 	// positions feeds the group committer goroutine (see commitPositions),
 	// which runs from Open until Close and closes positionsDone on exit.
@@ -217,8 +217,10 @@ func (db *DB) Open(ctx context.Context) (err error) {
 		db.ckpt.SetConnMaxIdleTime(0)
 	}
 
-	if db.insertPosition, err = db.writer.PrepareContext(ctx, insertPositionSQL); err != nil {
-		return fmt.Errorf("prepare: %w", err)
+	for n := 1; n <= maxInsertRows; n++ {
+		if db.insertPositions[n], err = db.writer.PrepareContext(ctx, insertPositionsSQL(n)); err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
 	}
 	if db.insertEvent, err = db.writer.PrepareContext(ctx, insertEventSQL); err != nil {
 		return fmt.Errorf("prepare: %w", err)
@@ -271,12 +273,12 @@ func (db *DB) Close() error {
 
 func (db *DB) closePools() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{db.insertPosition, db.insertEvent} {
+	for _, s := range append(db.insertPositions[:], db.insertEvent) {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
 	}
-	db.insertPosition, db.insertEvent = nil, nil
+	db.insertPositions, db.insertEvent = [maxInsertRows + 1]*sql.Stmt{}, nil
 	if db.reader != nil && db.reader != db.writer {
 		errs = append(errs, db.reader.Close())
 	}
