@@ -100,12 +100,14 @@ func (g *Graph) AlternativePaths(ctx context.Context, from, to Position, opt Alt
 		est int64
 	}
 	var cands []cand
-	onBest := map[uint32]bool{}
+	// tried marks the nodes of the fastest route and of every via path
+	// computed: a candidate on one would give that path again.
+	tried := st.nextTried()
 	for _, e := range best.Edges {
-		onBest[g.head[e]] = true
+		st.tried[g.head[e]] = tried
 	}
 	for _, v := range f.touched {
-		if db := b.get(v); db != Infinity && !onBest[v] {
+		if db := b.get(v); db != Infinity && st.tried[v] != tried {
 			if est := f.dist[v] + db; est <= limit {
 				cands = append(cands, cand{v, est})
 			}
@@ -117,8 +119,9 @@ func (g *Graph) AlternativePaths(ctx context.Context, from, to Position, opt Alt
 	if len(cands) > maxAltCandidates {
 		cands = cands[:maxAltCandidates]
 	}
+	// From here on st's searches serve the via-path and T-test queries:
+	// the candidates keep all they need of the search spaces.
 	edgeSets := []map[EdgeID]bool{edgeSet(best.Edges)}
-	tried := map[uint32]bool{}
 	for _, c := range cands {
 		if len(paths) >= opt.K {
 			break
@@ -126,20 +129,19 @@ func (g *Graph) AlternativePaths(ctx context.Context, from, to Position, opt Alt
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if tried[c.v] {
+		if st.tried[c.v] == tried {
 			continue
 		}
-		p, ok := g.viaPath(ctx, from, to, NodeID(c.v))
+		p, ok := g.viaPath(ctx, st, from, to, NodeID(c.v))
 		if !ok || p.Cost > limit {
 			continue
 		}
 		for _, e := range p.Edges {
-			tried[g.head[e]] = true
+			st.tried[g.head[e]] = tried
 		}
-		if !g.simple(p) {
+		if !g.simple(st, p) {
 			continue
 		}
-		set := edgeSet(p.Edges)
 		okOverlap := true
 		for _, q := range edgeSets {
 			if float64(g.sharedCost(p, q)) > opt.MaxOverlap*float64(p.Cost) {
@@ -147,11 +149,11 @@ func (g *Graph) AlternativePaths(ctx context.Context, from, to Position, opt Alt
 				break
 			}
 		}
-		if !okOverlap || !g.locallyOptimal(ctx, p, NodeID(c.v), int64(opt.LocalOptimality*float64(best.Cost))) {
+		if !okOverlap || !g.locallyOptimal(ctx, st, p, NodeID(c.v), int64(opt.LocalOptimality*float64(best.Cost))) {
 			continue
 		}
 		paths = append(paths, p)
-		edgeSets = append(edgeSets, set)
+		edgeSets = append(edgeSets, edgeSet(p.Edges))
 	}
 	return paths, nil
 }
@@ -193,14 +195,16 @@ func (g *Graph) partCost(p Path, i int) int64 {
 	return g.edgeOffset(e, b) - g.edgeOffset(e, a)
 }
 
-// viaPath is the fastest route from -> v followed by v -> to.
-func (g *Graph) viaPath(ctx context.Context, from, to Position, v NodeID) (Path, bool) {
+// viaPath is the fastest route from -> v followed by v -> to, searched
+// with st.
+func (g *Graph) viaPath(ctx context.Context, st *state, from, to Position, v NodeID) (Path, bool) {
 	vp := Position{Edge: NoEdge, Node: v, LatLon: g.NodeLatLon(v)}
-	a, err := g.ShortestPath(ctx, from, vp, RouteOptions{})
+	var plain RouteOptions
+	a, err := g.shortestPath(ctx, st, from, vp, &plain)
 	if err != nil {
 		return Path{}, false
 	}
-	b, err := g.ShortestPath(ctx, vp, to, RouteOptions{})
+	b, err := g.shortestPath(ctx, st, vp, to, &plain)
 	if err != nil {
 		return Path{}, false
 	}
@@ -224,21 +228,21 @@ func (g *Graph) viaPath(ctx context.Context, from, to Position, v NodeID) (Path,
 	return p, true
 }
 
-// simple reports whether p visits no node twice.
-func (g *Graph) simple(p Path) bool {
-	seen := make(map[uint32]bool, len(p.Edges)+1)
+// simple reports whether p visits no node twice, marking nodes in st.
+func (g *Graph) simple(st *state, p Path) bool {
+	seen := st.nextSeen()
 	for _, e := range p.Edges {
-		if seen[g.head[e]] {
+		if st.seen[g.head[e]] == seen {
 			return false
 		}
-		seen[g.head[e]] = true
+		st.seen[g.head[e]] = seen
 	}
 	return true
 }
 
 // locallyOptimal runs the T-test: the subpath of p from T/2 before v to T/2
 // after v (clamped to p's full edges) must be a fastest route.
-func (g *Graph) locallyOptimal(ctx context.Context, p Path, v NodeID, t int64) bool {
+func (g *Graph) locallyOptimal(ctx context.Context, st *state, p Path, v NodeID, t int64) bool {
 	a, z, ok := localWindow(g, p, v, t)
 	if !ok {
 		return true
@@ -249,7 +253,8 @@ func (g *Graph) locallyOptimal(ctx context.Context, p Path, v NodeID, t int64) b
 	}
 	sp, _ := g.NodePosition(NodeID(g.tail[p.Edges[a]]))
 	tp, _ := g.NodePosition(NodeID(g.head[p.Edges[z]]))
-	q, err := g.ShortestPath(ctx, sp, tp, RouteOptions{})
+	var plain RouteOptions
+	q, err := g.shortestPath(ctx, st, sp, tp, &plain)
 	return err == nil && q.Cost == sub
 }
 

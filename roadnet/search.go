@@ -1,6 +1,9 @@
 package roadnet
 
-import "sync"
+import (
+	"runtime"
+	"sync"
+)
 
 // search is the scratch state of one Dijkstra-like search over n nodes. Node
 // entries are valid only when their stamp equals gen, so reset is O(1).
@@ -142,35 +145,88 @@ func (s *search) down(i int) {
 
 // state is everything one query needs; it comes from the graph's pool.
 type state struct {
+	g        *Graph
 	fwd, bwd *search
 	// avoid marks edges a query must not use: avoid[e] == avoidGen.
+	// Allocated on first use: plain CH queries never need it.
 	avoid    []uint32
 	avoidGen uint32
+	// Node marks of the alternatives search (allocated on first use):
+	// tried[v] == triedGen for nodes already on a route or a via path,
+	// seen[v] == seenGen for the nodes of the path being checked.
+	tried, seen       []uint32
+	triedGen, seenGen uint32
 }
 
+// pool keeps per-query states for reuse. Unlike a sync.Pool it survives
+// garbage collections: a state of a large graph is megabytes that a query
+// would otherwise allocate and clear again after every collection, which
+// showed as the slowest queries of a benchmark. It keeps at most
+// maxPooledStates(), so its memory is bounded.
 type pool struct {
-	once sync.Once
-	p    sync.Pool
+	mu   sync.Mutex
+	free []*state
 }
+
+func maxPooledStates() int { return max(2, runtime.GOMAXPROCS(0)) }
 
 func (g *Graph) getState() *state {
-	g.pool.once.Do(func() {
-		n, m := len(g.lat), len(g.head)
-		g.pool.p.New = func() any {
-			return &state{fwd: newSearch(n), bwd: newSearch(n), avoid: make([]uint32, m)}
-		}
-	})
-	return g.pool.p.Get().(*state)
+	g.pool.mu.Lock()
+	if k := len(g.pool.free); k > 0 {
+		st := g.pool.free[k-1]
+		g.pool.free[k-1] = nil
+		g.pool.free = g.pool.free[:k-1]
+		g.pool.mu.Unlock()
+		return st
+	}
+	g.pool.mu.Unlock()
+	n := len(g.lat)
+	return &state{g: g, fwd: newSearch(n), bwd: newSearch(n)}
 }
 
-func (g *Graph) putState(st *state) { g.pool.p.Put(st) }
+func (g *Graph) putState(st *state) {
+	g.pool.mu.Lock()
+	if len(g.pool.free) < maxPooledStates() {
+		g.pool.free = append(g.pool.free, st)
+	}
+	g.pool.mu.Unlock()
+}
 
 // nextAvoid starts a new avoid set and returns its generation.
 func (st *state) nextAvoid() uint32 {
+	if st.avoid == nil {
+		st.avoid = make([]uint32, len(st.g.head))
+	}
 	st.avoidGen++
 	if st.avoidGen == 0 {
 		clear(st.avoid)
 		st.avoidGen = 1
 	}
 	return st.avoidGen
+}
+
+// nextTried starts a new set of tried nodes.
+func (st *state) nextTried() uint32 {
+	if st.tried == nil {
+		st.tried = make([]uint32, len(st.g.lat))
+	}
+	st.triedGen++
+	if st.triedGen == 0 {
+		clear(st.tried)
+		st.triedGen = 1
+	}
+	return st.triedGen
+}
+
+// nextSeen starts a new set of seen nodes.
+func (st *state) nextSeen() uint32 {
+	if st.seen == nil {
+		st.seen = make([]uint32, len(st.g.lat))
+	}
+	st.seenGen++
+	if st.seenGen == 0 {
+		clear(st.seen)
+		st.seenGen = 1
+	}
+	return st.seenGen
 }
