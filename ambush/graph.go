@@ -38,6 +38,12 @@ type game struct {
 	fastest    *route
 	usual      int
 	feasibleFn []bool // per slot: the fastest route meets the deadline
+	// The crew rule (setCrewRule): near[v] are the other nodes within
+	// retRadius metres of v; a route may not pass within retRadius of a
+	// node it passed retGap seconds or more earlier. nil near: off.
+	near      [][]int32
+	retRadius float64
+	retGap    float64
 }
 
 // route is one origin-destination path with the sites it passes.
@@ -199,6 +205,86 @@ func compile(in *Instance) (*game, error) {
 	}
 	g.fastest = r
 	return g, nil
+}
+
+// setCrewRule turns on the crew-acceptability rule: an admissible route
+// never comes back within radiusM metres of a node it passed gapS seconds
+// or more earlier (a U-turn, a loop round a block, the opposite carriageway
+// of a road already driven). The rule needs node coordinates: an instance
+// with a node at (0, 0) leaves it off, and so does radiusM <= 0. The
+// fastest route is the reference and stays admissible whatever its shape.
+func (g *game) setCrewRule(radiusM, gapS float64) {
+	g.near, g.retRadius, g.retGap = nil, radiusM, gapS
+	if radiusM <= 0 {
+		return
+	}
+	for _, n := range g.in.Nodes {
+		if n.Lat == 0 && n.Lon == 0 {
+			return
+		}
+	}
+	// Local planar metres and a grid of radiusM cells.
+	lat0 := g.in.Nodes[0].Lat * math.Pi / 180
+	const mPerDeg = 111_195.0
+	x, y := make([]float64, g.n), make([]float64, g.n)
+	type cell struct{ i, j int64 }
+	grid := map[cell][]int32{}
+	cellOf := func(v int) cell {
+		return cell{int64(math.Floor(x[v] / radiusM)), int64(math.Floor(y[v] / radiusM))}
+	}
+	for v, n := range g.in.Nodes {
+		x[v], y[v] = n.Lon*mPerDeg*math.Cos(lat0), n.Lat*mPerDeg
+		c := cellOf(v)
+		grid[c] = append(grid[c], int32(v))
+	}
+	g.near = make([][]int32, g.n)
+	r2 := radiusM * radiusM
+	for v := range g.n {
+		c := cellOf(v)
+		for di := int64(-1); di <= 1; di++ {
+			for dj := int64(-1); dj <= 1; dj++ {
+				for _, u := range grid[cell{c.i + di, c.j + dj}] {
+					if dx, dy := x[u]-x[v], y[u]-y[v]; int(u) != v && dx*dx+dy*dy < r2 {
+						g.near[v] = append(g.near[v], u)
+					}
+				}
+			}
+		}
+	}
+}
+
+// acceptable reports whether a route passes the crew rule: it visits no
+// node twice and, when the rule is on, never comes back within retRadius of
+// a node passed retGap seconds or more earlier. seen is per-node scratch
+// of g.n entries, all negative on entry and on return.
+func (g *game) acceptable(edges []int32, seen []float64) bool {
+	ok := true
+	v, t := g.origin, 0.0
+	seen[v] = 0
+	var k int
+	for k = 0; k < len(edges) && ok; k++ {
+		e := edges[k]
+		t += g.etime[e]
+		v = g.head[e]
+		if seen[v] >= 0 {
+			ok = false
+			break
+		}
+		if g.near != nil {
+			for _, u := range g.near[v] {
+				if seen[u] >= 0 && t-seen[u] >= g.retGap {
+					ok = false
+					break
+				}
+			}
+		}
+		seen[v] = t
+	}
+	seen[g.origin] = -1
+	for _, e := range edges[:min(k+1, len(edges))] {
+		seen[g.head[e]] = -1
+	}
+	return ok
 }
 
 // fastestS returns the fastest admissible travel time of an instance,

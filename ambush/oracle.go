@@ -41,19 +41,81 @@ type oracle struct {
 	bmin   []float64
 	bstamp []uint32
 	gen    uint32
+	// crew rule: per-node scratch for acceptable (all -1 between uses)
+	// and stamps marking the neighbours of a node being entered.
+	seen    []float64
+	mark    []uint32
+	markGen uint32
+	// relaxed searches ignore the crew rule (for lower bounds); rejected
+	// counts the routes a search turned down for breaking it, after which
+	// the label-setting search is no longer exact.
+	relaxed  bool
+	rejected int
 	// dfs state for exact timed queries
 	onPath   []bool
+	pathT    []float64
 	dfsEdges []int32
 	dfsBest  []int32
 	dfsBud   int
 }
 
 func newOracle(g *game) *oracle {
-	o := &oracle{g: g, minT: make([]float64, g.n)}
+	o := &oracle{g: g, minT: make([]float64, g.n), seen: make([]float64, g.n)}
 	for i := range o.minT {
 		o.minT[i] = math.Inf(1)
+		o.seen[i] = -1
 	}
 	return o
+}
+
+// accept reports whether a route found by a search passes the crew rule
+// (the fastest route always does: it is the reference).
+func (o *oracle) accept(edges []int32) bool {
+	g := o.g
+	if g.fastest != nil && len(edges) == len(g.fastest.edges) && slices.Equal(edges, g.fastest.edges) {
+		return true
+	}
+	return g.acceptable(edges, o.seen)
+}
+
+// returnLookS bounds how far back (in seconds of driving beyond the crew
+// rule's gap) a search looks for a return while extending a label; the
+// whole route is checked when it reaches the destination.
+const returnLookS = 30
+
+// returns reports whether extending label li to node w at time t comes back
+// within the crew rule's radius of a node of li's route passed at least
+// retGap earlier, looking back at most retGap + returnLookS seconds.
+func (o *oracle) returns(li int32, w int32, t float64) bool {
+	g := o.g
+	near := g.near[w]
+	if len(near) == 0 {
+		return false
+	}
+	if len(o.mark) < g.n {
+		o.mark = make([]uint32, g.n)
+	}
+	if o.markGen++; o.markGen == 0 {
+		clear(o.mark)
+		o.markGen = 1
+	}
+	for _, u := range near {
+		o.mark[u] = o.markGen
+	}
+	horizon := t - g.retGap
+	for li >= 0 {
+		l := &o.labels[li]
+		if l.t <= horizon {
+			if o.mark[l.node] == o.markGen {
+				return true
+			}
+			if l.t < horizon-returnLookS {
+				return false
+			}
+		}
+		li = l.parent
+	}
+	return false
 }
 
 // sitePen is the timed cost of passing site j at absolute time t.
@@ -193,6 +255,13 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 		if dominated(v, l.t) {
 			continue
 		}
+		var path []int32
+		if v == g.dest {
+			if path = o.path(li); !o.relaxed && !o.accept(path) {
+				o.rejected++
+				continue // a later label may still pass the crew rule
+			}
+		}
 		if bucket > 0 {
 			i := slot2(v, l.t)
 			o.bstamp[i], o.bmin[i] = o.gen, l.t
@@ -203,7 +272,7 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 			o.minT[v] = l.t
 		}
 		if v == g.dest {
-			return g.makeRoute(o.path(li)), l.pen, true
+			return g.makeRoute(path), l.pen, true
 		}
 		for k := g.out[v]; k < g.out[v+1]; k++ {
 			e := g.outE[k]
@@ -225,7 +294,7 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 func (o *oracle) bestTimed(p *penalties, slot int, maxDur, incumbent float64, budget int) (r *route, pen float64, found, exhausted bool) {
 	g := o.g
 	if o.onPath == nil {
-		o.onPath = make([]bool, g.n)
+		o.onPath, o.pathT = make([]bool, g.n), make([]float64, g.n)
 	}
 	slotT := g.in.Slots[slot]
 	tol := 1e-9 * math.Max(1, maxDur)
@@ -245,14 +314,22 @@ func (o *oracle) bestTimed(p *penalties, slot int, maxDur, incumbent float64, bu
 			}
 			return true
 		}
-		o.onPath[v] = true
+		o.onPath[v], o.pathT[v] = true, t
 		defer func() { o.onPath[v] = false }()
+	next:
 		for k := g.out[v]; k < g.out[v+1]; k++ {
 			e := g.outE[k]
 			w := g.head[e]
 			nt := t + g.etime[e]
 			if o.onPath[w] || nt+g.lbT[w] > maxDur+tol {
 				continue
+			}
+			if g.near != nil {
+				for _, u := range g.near[w] {
+					if o.onPath[u] && nt-o.pathT[u] >= g.retGap {
+						continue next
+					}
+				}
 			}
 			np := pen + p.stepPen(g, e, t, slotT)
 			if np >= best {

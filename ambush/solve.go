@@ -38,6 +38,15 @@ type Options struct {
 	// PruneAfter drops from the restricted game the pure strategies unused
 	// for this many iterations (default 15).
 	PruneAfter int
+	// ReturnRadiusM and ReturnGapS are the crew rule: a route may not come
+	// back within ReturnRadiusM metres of a node it passed ReturnGapS
+	// seconds or more earlier (defaults 50 m and 30 s; a negative radius
+	// turns the rule off). It needs node coordinates (see docs/ambush.md).
+	ReturnRadiusM, ReturnGapS float64
+	// SkipRefine returns the double oracle's equilibrium as the LP found it,
+	// without the refinement among equally good strategies (for
+	// comparison).
+	SkipRefine bool
 }
 
 func (o Options) withDefaults() Options {
@@ -62,6 +71,12 @@ func (o Options) withDefaults() Options {
 	if o.ExactBudget <= 0 {
 		o.ExactBudget = 200_000
 	}
+	if o.ReturnRadiusM == 0 {
+		o.ReturnRadiusM = 50
+	}
+	if o.ReturnGapS <= 0 {
+		o.ReturnGapS = 30
+	}
 	return o
 }
 
@@ -84,8 +99,13 @@ type Strategy struct {
 	ExactOracle bool    `json:"exact_oracle"`
 	Timed       bool    `json:"timed"` // attacker windows modelled
 	Converged   bool    `json:"converged"`
-	Iterations  int     `json:"iterations"`
-	Sites       int     `json:"sites"`
+	// Refined says the strategy is the refined one among the optimal
+	// strategies; AvoidableBest is its attacker's best hit probability
+	// at the sites some admissible route avoids (docs/ambush.md).
+	Refined       bool    `json:"refined"`
+	AvoidableBest float64 `json:"avoidable_best"`
+	Iterations    int     `json:"iterations"`
+	Sites         int     `json:"sites"`
 	// FastestS is the fastest admissible travel time; MaxDurationS the stretch bound.
 	FastestS       float64 `json:"fastest_s"`
 	MaxDurationS   float64 `json:"max_duration_s"`
@@ -176,6 +196,8 @@ type solver struct {
 	exact  bool
 	useDFS bool
 	scr    []int
+	// unavoidable caches, per site, whether every admissible route passes it.
+	unavoidable map[int32]bool
 }
 
 // Solve computes the defender's optimal mixed strategy over (route, slot) by
@@ -196,6 +218,7 @@ func Solve(ctx context.Context, in *Instance, opt Options) (*Strategy, error) {
 }
 
 func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
+	g.setCrewRule(opt.ReturnRadiusM, opt.ReturnGapS)
 	if opt.Bucket <= 0 {
 		opt.Bucket = 60
 		for i, w := range g.windows {
@@ -213,7 +236,7 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 		first.slot = g.usual
 	}
 	s.addRow(first)
-	if _, cs := s.attackerBR([]float64{1}, 0); len(cs) > 0 {
+	if _, cs, _ := s.attackerBR([]float64{1}, 0, 0); len(cs) > 0 {
 		s.addCol(cs[0])
 	}
 
@@ -253,7 +276,7 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 				s.colUse[c] = iter
 			}
 		}
-		_, newCols := s.attackerBR(x, v+opt.Tolerance)
+		_, newCols, _ := s.attackerBR(x, v+opt.Tolerance, 0)
 		var newRows []play
 		newRows, lower, err = s.defenderBR(ctx, y, v-opt.Tolerance)
 		if err != nil {
@@ -275,7 +298,24 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 		// x and y belong to the last solved restricted game; rows and
 		// columns added after it are ignored below.
 	}
-	return s.report(x, y, v, lower, converged, iter)
+	refined := false
+	if converged && !opt.SkipRefine && v > 0 && len(s.cols) > 0 {
+		// Rows and columns may be added: x grows with s.rows, y keeps
+		// the equilibrium columns it has (new ones are appended).
+		s.rows, s.m = s.rows[:len(x)], s.m[:len(x)]
+		rx, ok, err := s.refine(ctx, x, v)
+		if err != nil && ctx.Err() != nil {
+			return nil, err
+		}
+		if err == nil && ok {
+			x, refined = rx, true
+		}
+	}
+	st, err := s.report(x, y, v, lower, converged, iter)
+	if st != nil {
+		st.Refined = refined
+	}
+	return st, err
 }
 
 func (s *solver) addRoute(r *route) int {
@@ -355,9 +395,11 @@ func (s *solver) prune(after int) {
 }
 
 // attackerBR evaluates every (site, window) against the defender's mix x
-// over s.rows and returns the best payoff and up to 8 columns above
-// threshold, best first. It is exact: it walks every site each route passes.
-func (s *solver) attackerBR(x []float64, threshold float64) (float64, []column) {
+// over s.rows and returns the best payoff and the columns above threshold
+// with their payoffs, best first: at most limit of them, or
+// ColumnsPerIteration when limit is 0, all when it is negative. It is exact:
+// it walks every site each route passes.
+func (s *solver) attackerBR(x []float64, threshold float64, limit int) (float64, []column, []float64) {
 	g := s.g
 	for _, k := range s.accHit {
 		s.acc[k] = 0
@@ -393,17 +435,20 @@ func (s *solver) attackerBR(x []float64, threshold float64) (float64, []column) 
 		}
 		return int(a - b)
 	})
-	if len(cand) > s.opt.ColumnsPerIteration {
-		cand = cand[:s.opt.ColumnsPerIteration]
+	if limit == 0 {
+		limit = s.opt.ColumnsPerIteration
 	}
-	cols := make([]column, len(cand))
+	if limit > 0 && len(cand) > limit {
+		cand = cand[:limit]
+	}
+	cols, vals := make([]column, len(cand)), make([]float64, len(cand))
 	for i, k := range cand {
-		cols[i] = column{site: k / int32(g.nw), w: int(k) % g.nw}
+		cols[i], vals[i] = column{site: k / int32(g.nw), w: int(k) % g.nw}, s.acc[k]
 		if !g.timed {
 			cols[i].w = 0
 		}
 	}
-	return best, cols
+	return best, cols, vals
 }
 
 // defenderBR returns the defender plays whose cost against the attacker's
@@ -425,14 +470,27 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 				pen.node[g.nodeIdx[st.Node]] += y[c] * g.siteP[col.site]
 			}
 		}
+		rejected := s.or.rejected
 		r, cost, ok := s.or.best(pen, -1, g.staticMaxDur(), math.Inf(1))
 		if !ok {
 			return nil, 0, fmt.Errorf("defender best response: no admissible route")
 		}
-		if cost < threshold {
-			return []play{{r: s.addRoute(r), slot: -1}}, cost, nil
+		lower := cost
+		if s.or.rejected > rejected {
+			// The search turned down routes that break the crew rule, so
+			// it may have missed a cheaper acceptable one: the search
+			// without the rule still bounds every route from below.
+			s.exact = false
+			s.or.relaxed = true
+			if _, c, ok := s.or.best(pen, -1, g.staticMaxDur(), math.Inf(1)); ok {
+				lower = c
+			}
+			s.or.relaxed = false
 		}
-		return nil, cost, nil
+		if cost < threshold {
+			return []play{{r: s.addRoute(r), slot: -1}}, lower, nil
+		}
+		return nil, lower, nil
 	}
 	pen.site = make([][]siteCost, len(g.siteP))
 	for c, col := range s.cols {
@@ -619,9 +677,11 @@ func (s *solver) relaxedLower(y []float64) float64 {
 				pen.node[g.nodeIdx[st.Node]] += least
 			}
 		}
+		s.or.relaxed = true // the crew rule only raises costs
 		if _, c, ok := s.or.best(pen, slot, maxDur, math.Inf(1)); ok {
 			lower = math.Min(lower, c)
 		}
+		s.or.relaxed = false
 	}
 	if math.IsInf(lower, 1) {
 		return 0
@@ -674,9 +734,14 @@ func (s *solver) report(x, y []float64, v, lower float64, converged bool, iter i
 		xs[i] = p.pr / total
 		s.rows = append(s.rows, p.p)
 	}
-	u, _ := s.attackerBR(xs, math.Inf(1))
+	u, _, _ := s.attackerBR(xs, math.Inf(1), 0)
 	st.Exploitability = u - v
-	if s.exact {
+	if s.unavoidable == nil {
+		s.unavoidable = map[int32]bool{}
+	}
+	st.AvoidableBest, _ = s.avoidableBest(xs, math.Inf(1), math.Inf(1), 0)
+	if s.exact || !g.timed {
+		// The static search's bound is relaxed when it is not exact.
 		st.LowerBound = lower
 	} else if converged {
 		st.LowerBound = s.relaxedLower(y)
@@ -775,7 +840,7 @@ func (s *solver) baseline(routes []*route) Baseline {
 		x[i] = 1 / float64(len(routes))
 		b.DurationS += r.dur / float64(len(routes))
 	}
-	b.Value, _ = s.attackerBR(x, math.Inf(1))
+	b.Value, _, _ = s.attackerBR(x, math.Inf(1), 0)
 	s.routes, s.rows = saveR, saveRows
 	return b
 }

@@ -1,0 +1,336 @@
+package ambush
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"math"
+	"slices"
+)
+
+// The refinement. A game's optimal strategies are rarely unique: when every
+// admissible route crosses the same bottleneck, the value is decided there
+// by the departure spread alone and any route mix with that spread is
+// optimal, so the LP returns whichever vertex it meets first. Among the
+// strategies that keep the attacker's best hit probability at the value v,
+// refine picks one that also minimises the attacker's best hit probability
+// at the sites the defender can avoid (those some admissible route does not
+// pass): the second-best ambush is made as poor as the first allows, which
+// spreads the routes wherever avoiding a site is possible. Unavoidable sites
+// only keep their bound v; minimising their hit would be a race between
+// sites that no route choice changes.
+//
+// In the packing form of the restricted game (u = x/t):
+//
+//	maximise Σu  s.t.  Σ_r u_r M[r][c] ≤ 1          (c an avoidable site)
+//	                   Σ_r u_r (M[r][c] − V) ≤ 0    (c unavoidable, V = v + tolerance)
+//	                   Σ_r u_r ≤ refineCap
+//
+// x = u/Σu and t = 1/Σu is the avoidable sites' best hit probability. It
+// grows by column generation like the game itself: the attacker oracle adds
+// sites above their bound, the defender oracle routes whose reduced cost is
+// negative (penalty Σ_c y_c M[r][c] below 1 + V Σ_unavoidable y_c − y_cap
+// for the duals y).
+const refineCap = 1e12
+
+// refineColumns is how many violated sites one refinement iteration adds:
+// more than the double oracle's ColumnsPerIteration, since the refined LP
+// is solved cold and its violations come in runs along a route.
+const refineColumns = 8
+
+// refine returns the refined mix over s.rows (extended with the rows it
+// adds; len(x) == len(s.rows)) or ok false when it cannot improve on the
+// equilibrium mix x0, which stays the answer.
+func (s *solver) refine(ctx context.Context, x0 []float64, v float64) (x []float64, ok bool, err error) {
+	bound := v + s.opt.Tolerance
+	if s.unavoidable == nil {
+		s.unavoidable = map[int32]bool{}
+	}
+	// The equilibrium's own second level, the figure to beat.
+	t0, _ := s.avoidableBest(x0, 0, bound, 0)
+	// The LP starts from the columns that bind or nearly bind under x0
+	// (within half of their bound); the others come back through the
+	// attacker oracle if the refined mix raises them.
+	var act []int
+	for c, col := range s.cols {
+		var h float64
+		for r := range x0 {
+			h += x0[r] * s.m[r][c]
+		}
+		lim := t0
+		if s.isUnavoidable(col.site) {
+			lim = bound
+		}
+		if h >= 0.5*lim {
+			act = append(act, c)
+		}
+	}
+	for iter := 0; iter < s.opt.MaxIterations; iter++ {
+		if err := ctx.Err(); err != nil {
+			return nil, false, err
+		}
+		nc := len(act)
+		a := make([][]float64, len(s.rows))
+		rhs := make([]float64, nc+1)
+		unav := make([]bool, nc)
+		for k, c := range act {
+			if unav[k] = s.isUnavoidable(s.cols[c].site); !unav[k] {
+				rhs[k] = 1
+			}
+		}
+		rhs[nc] = refineCap
+		for r := range s.rows {
+			a[r] = make([]float64, nc+1)
+			for k, c := range act {
+				a[r][k] = s.m[r][c]
+				if unav[k] {
+					a[r][k] -= bound
+				}
+			}
+			a[r][nc] = 1
+		}
+		u, dual, err := solvePacking(a, rhs)
+		if err != nil {
+			return nil, false, err
+		}
+		var su float64
+		for _, ur := range u {
+			su += ur
+		}
+		if su <= 0 {
+			return nil, false, errors.New("refine: empty strategy")
+		}
+		x = make([]float64, len(u))
+		for r := range u {
+			x[r] = u[r] / su
+		}
+		t := 1 / su
+		_, newCols := s.avoidableBest(x, t+s.opt.Tolerance, bound, refineColumns)
+		// The defender oracle prices routes with the duals as weights on
+		// s.cols (zero off the LP).
+		y := make([]float64, len(s.cols))
+		theta := 1 - dual[nc]
+		for k, c := range act {
+			y[c] = dual[k]
+			if unav[k] {
+				theta += bound * dual[k]
+			}
+		}
+		newRows, _, err := s.defenderBR(ctx, y, theta-1e-9*math.Max(1, theta))
+		if err != nil {
+			return nil, false, err
+		}
+		if len(newCols) == 0 && len(newRows) == 0 {
+			return x, t <= t0+s.opt.Tolerance, nil
+		}
+		for _, c := range newCols {
+			if _, in := s.colIdx[c]; !in {
+				s.addCol(c)
+				act = append(act, len(s.cols)-1)
+			} else if i := s.colIdx[c]; !slices.Contains(act, i) {
+				act = append(act, i)
+			}
+		}
+		for _, r := range newRows {
+			s.addRow(r)
+		}
+	}
+	return nil, false, nil
+}
+
+// avoidableBest evaluates every (site, window) against the mix x over
+// s.rows and returns the best hit probability among avoidable sites and up
+// to limit columns that break their bound: above threshold
+// for an avoidable site, above bound for an unavoidable one; best first.
+func (s *solver) avoidableBest(x []float64, threshold, bound float64, limit int) (float64, []column) {
+	_, cand, hits := s.attackerBR(x, 0, -1)
+	best, found := 0.0, false
+	var out []column
+	for i, c := range cand {
+		hit := hits[i]
+		if found && hit <= math.Min(threshold, bound) {
+			break
+		}
+		if s.isUnavoidable(c.site) {
+			if hit > bound+1e-12 && len(out) < limit {
+				out = append(out, c)
+			}
+			continue
+		}
+		if !found {
+			best, found = hit, true
+		}
+		if hit > threshold && len(out) < limit {
+			out = append(out, c)
+		}
+	}
+	return best, out
+}
+
+// isUnavoidable reports whether every admissible route passes site j: the
+// fastest route that avoids its node or edge is longer than the longest
+// admissible duration. Cached per solve.
+func (s *solver) isUnavoidable(j int32) bool {
+	if u, ok := s.unavoidable[j]; ok {
+		return u
+	}
+	g := s.g
+	// A known route that avoids the site settles it without a search.
+	for _, r := range s.routes {
+		if _, found := slices.BinarySearchFunc(r.pass, j, func(p passage, j int32) int { return int(p.site - j) }); !found {
+			s.unavoidable[j] = false
+			return false
+		}
+	}
+	st := g.in.Sites[j]
+	skipNode, skipEdge := int32(-1), int32(-1)
+	if st.Edge != nil {
+		skipEdge = int32(*st.Edge)
+	} else {
+		skipNode = g.nodeIdx[st.Node]
+	}
+	u := skipNode == g.origin || skipNode == g.dest ||
+		g.fastestAvoiding(skipNode, skipEdge) > g.staticMaxDur()*(1+1e-9)
+	s.unavoidable[j] = u
+	return u
+}
+
+// fastestAvoiding is the fastest allowed time from origin to destination
+// without node skipNode and edge skipEdge (-1: none); +Inf when cut off.
+func (g *game) fastestAvoiding(skipNode, skipEdge int32) float64 {
+	d := make([]float64, g.n)
+	for i := range d {
+		d[i] = math.Inf(1)
+	}
+	d[g.origin] = 0
+	pq := &floatHeap{{node: g.origin}}
+	for pq.Len() > 0 {
+		it := heap.Pop(pq).(floatItem)
+		if it.d > d[it.node] {
+			continue
+		}
+		if it.node == g.dest {
+			return it.d
+		}
+		for k := g.out[it.node]; k < g.out[it.node+1]; k++ {
+			e := g.outE[k]
+			w := g.head[e]
+			if e == skipEdge || w == skipNode {
+				continue
+			}
+			if nd := it.d + g.etime[e]; nd < d[w] {
+				d[w] = nd
+				heap.Push(pq, floatItem{node: w, d: nd})
+			}
+		}
+	}
+	return math.Inf(1)
+}
+
+// solvePacking solves maximise Σu s.t. Σ_r u_r a[r][c] ≤ rhs[c], u ≥ 0,
+// with rhs ≥ 0 (the slack basis is feasible), by the dense tableau simplex
+// of solveMatrixGame. It returns u and the constraint duals. Coefficients
+// may be negative; the program must be bounded.
+func solvePacking(a [][]float64, rhs []float64) (u, y []float64, err error) {
+	nr := len(a)
+	if nr == 0 {
+		return nil, nil, errors.New("packing: no variables")
+	}
+	nc := len(rhs)
+	width := nr + nc + 1
+	t := make([]float64, (nc+1)*width)
+	row := func(i int) []float64 { return t[i*width : (i+1)*width] }
+	basis := make([]int, nc)
+	for c := 0; c < nc; c++ {
+		tr := row(c)
+		for r := 0; r < nr; r++ {
+			tr[r] = a[r][c]
+		}
+		tr[nr+c] = 1
+		tr[width-1] = rhs[c]
+		basis[c] = nr + c
+	}
+	obj := row(nc)
+	for r := 0; r < nr; r++ {
+		obj[r] = -1
+	}
+	const eps = 1e-12
+	maxPivots := 50 * (nr + nc + 10)
+	degenerate := 0
+	var nz []int
+	for pivots := 0; ; pivots++ {
+		if pivots > maxPivots {
+			return nil, nil, errLPIterations
+		}
+		bland := degenerate > 20
+		enter := -1
+		best := -eps
+		for j := 0; j < width-1; j++ {
+			if obj[j] < best {
+				enter = j
+				if bland {
+					break
+				}
+				best = obj[j]
+			}
+		}
+		if enter < 0 {
+			break
+		}
+		leave := -1
+		var ratio float64
+		for i := 0; i < nc; i++ {
+			v := row(i)[enter]
+			if v <= 1e-9 {
+				continue
+			}
+			q := math.Max(0, row(i)[width-1]) / v
+			if leave < 0 || q < ratio-eps || (q <= ratio+eps && basis[i] < basis[leave]) {
+				leave, ratio = i, q
+			}
+		}
+		if leave < 0 {
+			return nil, nil, errors.New("packing: unbounded program")
+		}
+		if ratio <= eps {
+			degenerate++
+		} else {
+			degenerate = 0
+		}
+		pr := row(leave)
+		inv := 1 / pr[enter]
+		nz = nz[:0]
+		for j := range pr {
+			if pr[j] != 0 {
+				pr[j] *= inv
+				nz = append(nz, j)
+			}
+		}
+		pr[enter] = 1
+		for i := 0; i <= nc; i++ {
+			if i == leave {
+				continue
+			}
+			ri := row(i)
+			f := ri[enter]
+			if f == 0 {
+				continue
+			}
+			for _, j := range nz {
+				ri[j] -= f * pr[j]
+			}
+			ri[enter] = 0
+		}
+		basis[leave] = enter
+	}
+	u, y = make([]float64, nr), make([]float64, nc)
+	for i, b := range basis {
+		if b < nr {
+			u[b] = math.Max(0, row(i)[width-1])
+		}
+	}
+	for c := range y {
+		y[c] = math.Max(0, obj[nr+c])
+	}
+	return u, y, nil
+}
