@@ -33,17 +33,120 @@ type contractor struct {
 	gen     uint32
 }
 
-// witnessSearch is one worker's scratch space for witness searches.
+// witnessSearch is one worker's scratch space for witness searches: a
+// Dijkstra whose per-node state sits in one record, so that relaxing an arc
+// touches one cache line.
 type witnessSearch struct {
-	s *search
-	// target[x] == targetGen marks the out-neighbours a witness search
-	// still has to settle.
-	target    []uint32
-	targetGen uint32
-	need      []uint32 // weight of the arc v->x, for target x
-	// resolved[x] == callGen: target x's answer is known.
-	resolved []uint32
-	callGen  uint32
+	node []witnessNode
+	heap []hitem
+	// gen stamps dist, targetGen the targets of one shortcuts call,
+	// callGen the targets decided in one witness search.
+	gen, targetGen, callGen uint32
+}
+
+type witnessNode struct {
+	dist     int64
+	stamp    uint32 // == gen: dist is set
+	hpos     int32  // position in heap; -1 settled
+	target   uint32 // == targetGen: x is an out-neighbour to decide
+	need     uint32 // weight of the arc v->x, for target x
+	resolved uint32 // == callGen: target x's answer is known
+}
+
+func newWitnessSearch(n int) *witnessSearch {
+	return &witnessSearch{node: make([]witnessNode, n)}
+}
+
+func (ws *witnessSearch) reset() {
+	ws.gen++
+	if ws.gen == 0 {
+		for i := range ws.node {
+			ws.node[i].stamp = 0
+		}
+		ws.gen = 1
+	}
+	ws.heap = ws.heap[:0]
+}
+
+// get returns x's tentative distance, or Infinity.
+func (ws *witnessSearch) get(x uint32) int64 {
+	if ws.node[x].stamp != ws.gen {
+		return Infinity
+	}
+	return ws.node[x].dist
+}
+
+// relax is search.relax without predecessors: the same heap moves, so the
+// same nodes are settled in the same order.
+func (ws *witnessSearch) relax(x uint32, d int64) {
+	nd := &ws.node[x]
+	if nd.stamp != ws.gen {
+		nd.stamp, nd.dist = ws.gen, d
+		ws.heap = append(ws.heap, hitem{d, x})
+		i := len(ws.heap) - 1
+		nd.hpos = int32(i)
+		ws.up(i)
+		return
+	}
+	if d >= nd.dist || nd.hpos < 0 {
+		return
+	}
+	nd.dist = d
+	i := int(nd.hpos)
+	ws.heap[i].key = d
+	ws.up(i)
+}
+
+func (ws *witnessSearch) pop() uint32 {
+	top := ws.heap[0].node
+	last := len(ws.heap) - 1
+	ws.heap[0] = ws.heap[last]
+	ws.heap = ws.heap[:last]
+	if last > 0 {
+		ws.node[ws.heap[0].node].hpos = 0
+		ws.down(0)
+	}
+	ws.node[top].hpos = -1
+	return top
+}
+
+func (ws *witnessSearch) up(i int) {
+	h := ws.heap
+	it := h[i]
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p].key <= it.key {
+			break
+		}
+		h[i] = h[p]
+		ws.node[h[i].node].hpos = int32(i)
+		i = p
+	}
+	h[i] = it
+	ws.node[it.node].hpos = int32(i)
+}
+
+func (ws *witnessSearch) down(i int) {
+	h := ws.heap
+	n := len(h)
+	it := h[i]
+	for {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if c+1 < n && h[c+1].key < h[c].key {
+			c++
+		}
+		if h[c].key >= it.key {
+			break
+		}
+		h[i] = h[c]
+		ws.node[h[i].node].hpos = int32(i)
+		i = c
+	}
+	h[i] = it
+	ws.node[it.node].hpos = int32(i)
 }
 
 type shortcut struct {
@@ -68,7 +171,7 @@ func (g *Graph) contract(ctx context.Context) error {
 		slot: make([]int32, n), slotGen: make([]uint32, n),
 	}
 	for range workers {
-		c.ws = append(c.ws, &witnessSearch{s: newSearch(n), target: make([]uint32, n), need: make([]uint32, n), resolved: make([]uint32, n)})
+		c.ws = append(c.ws, newWitnessSearch(n))
 	}
 	for e := 0; e < m; e++ {
 		u, v := g.tail[e], g.head[e]
@@ -234,35 +337,39 @@ func (c *contractor) addArc(u, v, w, id uint32) {
 // would: a tentative distance within the need stays within it, and a node
 // settled can no longer improve.
 func (c *contractor) witness(ws *witnessSearch, src, skip uint32, base, max int64, limit, targets int) {
-	s := ws.s
-	s.reset()
+	ws.reset()
 	ws.callGen++
 	if ws.callGen == 0 {
-		clear(ws.resolved)
+		for i := range ws.node {
+			ws.node[i].resolved = 0
+		}
 		ws.callGen = 1
 	}
-	s.relax(src, 0, 0, 0)
-	for settled := 0; !s.empty() && settled < limit; settled++ {
-		u := s.pop()
-		du := s.dist[u]
+	ws.relax(src, 0)
+	// Arcs into contracted nodes are removed as they are contracted, so
+	// every arc leads to an uncontracted node.
+	for settled := 0; len(ws.heap) > 0 && settled < limit; settled++ {
+		u := ws.pop()
+		nu := &ws.node[u]
+		du := nu.dist
 		if du > max {
 			return
 		}
-		if ws.target[u] == ws.targetGen && u != src && ws.resolved[u] != ws.callGen {
-			ws.resolved[u] = ws.callGen
+		if nu.target == ws.targetGen && u != src && nu.resolved != ws.callGen {
+			nu.resolved = ws.callGen
 			if targets--; targets == 0 {
 				return
 			}
 		}
 		for _, a := range c.out[u] {
 			x := a.other
-			if x == skip || c.done[x] {
+			if x == skip {
 				continue
 			}
 			d := du + int64(a.w)
-			s.relax(x, d, 0, 0)
-			if ws.target[x] == ws.targetGen && x != src && ws.resolved[x] != ws.callGen && d <= base+int64(ws.need[x]) {
-				ws.resolved[x] = ws.callGen
+			ws.relax(x, d)
+			if nx := &ws.node[x]; nx.target == ws.targetGen && x != src && nx.resolved != ws.callGen && d <= base+int64(nx.need) {
+				nx.resolved = ws.callGen
 				if targets--; targets == 0 {
 					return
 				}
@@ -276,7 +383,9 @@ func (c *contractor) shortcuts(v uint32, ws *witnessSearch, limit int, fn func(u
 	var maxOut int64
 	ws.targetGen++
 	if ws.targetGen == 0 {
-		clear(ws.target)
+		for i := range ws.node {
+			ws.node[i].target = 0
+		}
 		ws.targetGen = 1
 	}
 	targets := 0
@@ -284,9 +393,8 @@ func (c *contractor) shortcuts(v uint32, ws *witnessSearch, limit int, fn func(u
 		if int64(o.w) > maxOut {
 			maxOut = int64(o.w)
 		}
-		if !c.done[o.other] && ws.target[o.other] != ws.targetGen {
-			ws.target[o.other] = ws.targetGen
-			ws.need[o.other] = o.w
+		if no := &ws.node[o.other]; !c.done[o.other] && no.target != ws.targetGen {
+			no.target, no.need = ws.targetGen, o.w
 			targets++
 		}
 	}
@@ -296,7 +404,7 @@ func (c *contractor) shortcuts(v uint32, ws *witnessSearch, limit int, fn func(u
 		}
 		max := int64(i.w) + maxOut
 		n := targets
-		if ws.target[i.other] == ws.targetGen {
+		if ws.node[i.other].target == ws.targetGen {
 			n-- // no shortcut from u to itself
 		}
 		if n == 0 {
@@ -308,7 +416,7 @@ func (c *contractor) shortcuts(v uint32, ws *witnessSearch, limit int, fn func(u
 				continue
 			}
 			w := int64(i.w) + int64(o.w)
-			if ws.s.get(o.other) <= w {
+			if ws.get(o.other) <= w {
 				continue
 			}
 			fn(i.other, o.other, w, i.id, o.id)
