@@ -406,6 +406,13 @@ func (g *Graph) derive() {
 	}
 	g.costPerM = math.Inf(1)
 	for e := 0; e < m; e++ {
+		// The straight line is never longer than the edge's own length
+		// (a sum of great-circle pieces; the margin covers float32
+		// rounding), so an edge whose cost per metre of length already
+		// reaches the minimum cannot lower it: skip its haversine.
+		if l := float64(g.dist[e]); l > 0 && float64(g.weight[e]) >= g.costPerM*l*(1+1e-3) {
+			continue
+		}
 		d := haversineE7(g.lat[g.tail[e]], g.lon[g.tail[e]], g.lat[g.head[e]], g.lon[g.head[e]])
 		if d > 1 {
 			if c := float64(g.weight[e]) / d; c < g.costPerM {
