@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -80,6 +81,53 @@ func TestStorePositionsAttributesJSON(t *testing.T) {
 		if _, _, err := s.StorePositions(ctx, []convoi.Position{p}, nil); convoi.ErrorCode(err) != convoi.EINVALID {
 			t.Errorf("attribute %v: got %v, want EINVALID", bad, err)
 		}
+	}
+}
+
+// TestServiceWritesDuringIngest checks that service calls get the writer
+// connection while the position committer is kept busy, and always find it
+// with synchronous=FULL (the committer switches to NORMAL only while it
+// holds the connection).
+func TestServiceWritesDuringIngest(t *testing.T) {
+	db := MustOpenDB(t, nil)
+	ps := sqlite.NewPositionService(db)
+	sites := sqlite.NewSiteService(db)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	t0 := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	var stored atomic.Int64
+	var wg sync.WaitGroup
+	for d := range 8 {
+		wg.Go(func() {
+			batch := make([]convoi.Position, 10)
+			for n := 0; ctx.Err() == nil; {
+				for j := range batch {
+					n++
+					batch[j] = convoi.Position{DeviceID: convoi.DeviceID(fmt.Sprintf("dev-%d", d)), FixTime: t0.Add(time.Duration(n) * time.Second), Lat: 43.7, Lon: 7.4}
+				}
+				if _, _, err := ps.StorePositions(ctx, batch, nil); err != nil {
+					if ctx.Err() == nil {
+						t.Error(err)
+					}
+					return
+				}
+				stored.Add(int64(len(batch)))
+			}
+		})
+	}
+	for i := range 20 {
+		s := &convoi.Site{Kind: convoi.SiteKindCourt, Name: fmt.Sprintf("Site %d", i), Location: convoi.LatLon{Lat: 43.7, Lon: 7.4}}
+		if err := sites.CreateSite(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		if got := db.Pragma(ctx, "synchronous"); got != "2" {
+			t.Fatalf("service call %d found synchronous = %s, want 2 (FULL)", i, got)
+		}
+	}
+	cancel()
+	wg.Wait()
+	if stored.Load() == 0 {
+		t.Fatal("no position stored")
 	}
 }
 
