@@ -30,7 +30,7 @@ func TestLoadgenEndToEnd(t *testing.T) {
 		t.Run(proto, func(t *testing.T) {
 			db := filepath.Join(t.TempDir(), "lg.db")
 			out, errs, code := runLoadgenArgs(t, "--protocol", proto, "--db", db, "--serve", "--devices", "3", "--rate", "60", "--duration", "1s")
-			if code != 0 || !strings.Contains(out, "errors 0") || strings.Contains(out, "acknowledged 0,") {
+			if code != 0 || !strings.Contains(out, "errors 0") || strings.Contains(out, "acknowledged 0,") || !strings.Contains(out, "from schedule: p50") {
 				t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errs)
 			}
 		})
