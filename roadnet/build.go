@@ -3,7 +3,6 @@ package roadnet
 import (
 	"context"
 	"math"
-	"sort"
 
 	"convoi"
 )
@@ -307,8 +306,6 @@ func (b *builder) keepLargestSCC() {
 // layout freezes the builder into a Graph without the CH.
 func (b *builder) layout() *Graph {
 	n, m := len(b.lat), len(b.edges)
-	// Stable order by tail keeps original edges before restriction copies.
-	sort.SliceStable(b.edges, func(i, j int) bool { return b.edges[i].tail < b.edges[j].tail })
 	g := &Graph{metric: b.metric, unitMS: b.unitMS, lat: b.lat, lon: b.lon}
 	g.firstOut = make([]uint32, n+1)
 	g.head = make([]uint32, m)
@@ -316,12 +313,19 @@ func (b *builder) layout() *Graph {
 	g.dist = make([]float32, m)
 	g.road = make([]uint32, m)
 	g.kinds = make([]Kind, m)
-	for i, e := range b.edges {
+	for _, e := range b.edges {
 		g.firstOut[e.tail+1]++
-		g.head[i], g.weight[i], g.dist[i], g.road[i] = e.head, e.w, e.dist, e.road
 	}
 	for i := 0; i < n; i++ {
 		g.firstOut[i+1] += g.firstOut[i]
+	}
+	// A counting sort by tail, stable: original edges stay before
+	// restriction copies.
+	fill := append([]uint32(nil), g.firstOut[:n]...)
+	for _, e := range b.edges {
+		i := fill[e.tail]
+		fill[e.tail]++
+		g.head[i], g.weight[i], g.dist[i], g.road[i] = e.head, e.w, e.dist, e.road
 	}
 	// Roads: keep only those some edge uses, renumbered.
 	nr := len(b.roadWay)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Contraction hierarchy: nodes are contracted one by one in the order of a
@@ -294,19 +295,26 @@ func (c *contractor) edgeDiffs(nodes []uint32, diff []int64) {
 		}
 		return
 	}
-	var wg sync.WaitGroup
-	for k := 1; k < w; k++ {
-		wg.Add(1)
-		go func(ws *witnessSearch) {
-			defer wg.Done()
-			for i := k; i < len(nodes); i += w {
-				diff[i] = c.edgeDiff(nodes[i], ws)
+	// Nodes are handed out one at a time: their costs differ widely.
+	var next atomic.Int64
+	run := func(ws *witnessSearch) {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= len(nodes) {
+				return
 			}
-		}(c.ws[k])
+			diff[i] = c.edgeDiff(nodes[i], ws)
+		}
 	}
-	for i := 0; i < len(nodes); i += w {
-		diff[i] = c.edgeDiff(nodes[i], c.ws[0])
+	var wg sync.WaitGroup
+	for _, ws := range c.ws[1:min(w, len(nodes))] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(ws)
+		}()
 	}
+	run(c.ws[0])
 	wg.Wait()
 }
 
