@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"convoi"
@@ -120,18 +122,61 @@ func (a *App) showPlan(ctx context.Context, out io.Writer, m *convoi.Movement) e
 	fmt.Fprintf(out, "Plan %s (escort level %d), %d candidate ambush sites, %d departure slots:\n", m.Ref, rep.EscortLevel, st.Sites, len(st.Departures))
 	fmt.Fprintf(out, "  attacker's best hit probability: %.3f with this strategy, %.3f on the fixed fastest route at the usual hour, %.3f with a uniform choice of %d alternatives\n",
 		st.Value, st.FixedFastest.Value, st.UniformAlternatives.Value, st.UniformAlternatives.K)
-	fmt.Fprintf(out, "  expected extra travel time %.0f s (fastest %.0f s); exploitability %.1e\n", st.ExpectedExtraS, st.FastestS, st.Exploitability)
+	fmt.Fprintf(out, "  best ambush at a site some route avoids: %.3f; expected extra travel time %.0f s (fastest %.0f s); exploitability %.1e\n",
+		st.AvoidableBest, st.ExpectedExtraS, st.FastestS, st.Exploitability)
+	var toll, rest float64
+	var others int
+	exits := map[convoi.LatLon]float64{}
+	type namedP struct {
+		name string
+		p    float64
+	}
+	via := map[convoi.LatLon]namedP{} // the last named chokepoint of the likeliest route
+	var exitOrder []convoi.LatLon
 	for i, r := range st.Routes {
-		if r.Probability < 0.005 {
+		var rs *convoi.RouteSummary
+		if i < len(rep.RouteSummaries) {
+			rs = &rep.RouteSummaries[i]
+			if slices.ContainsFunc(rs.Chokepoints, isTollBooth) {
+				toll += r.Probability
+			}
+			if exit, ok := mapExit(rs); ok {
+				if _, seen := exits[exit]; !seen {
+					exitOrder = append(exitOrder, exit)
+				}
+				exits[exit] += r.Probability
+				if name := lastNamed(rs.Chokepoints); name != "" && r.Probability > via[exit].p {
+					via[exit] = namedP{name, r.Probability}
+				}
+			}
+		}
+		if r.Probability < 0.02 {
+			rest += r.Probability
+			others++
 			continue
 		}
 		sum := ""
-		if i < len(rep.RouteSummaries) {
-			rs := rep.RouteSummaries[i]
+		if rs != nil {
 			sum = fmt.Sprintf("%5.1f km  %s", rs.DistanceM/1000, countKinds(rs.Chokepoints))
 		}
 		fmt.Fprintf(out, "  route %d  p=%.2f  %5.1f min  %s\n", i+1, r.Probability, r.DurationS/60, sum)
 	}
+	if others > 0 {
+		fmt.Fprintf(out, "  and %d more routes, p=%.2f together\n", others, rest)
+	}
+	if len(exitOrder) > 0 {
+		slices.SortStableFunc(exitOrder, func(a, b convoi.LatLon) int { return cmp.Compare(exits[b], exits[a]) })
+		var parts []string
+		for _, e := range exitOrder {
+			name := ""
+			if v := via[e].name; v != "" {
+				name = " (after " + v + ")"
+			}
+			parts = append(parts, fmt.Sprintf("%.4f N %.4f E%s p=%.2f", e.Lat, e.Lon, name, exits[e]))
+		}
+		fmt.Fprintf(out, "  where the routes leave the map:\n    %s\n", strings.Join(parts, "\n    "))
+	}
+	fmt.Fprintf(out, "  routes through a toll booth: p=%.2f\n", toll)
 	var deps []string
 	for _, d := range st.Departures {
 		if d.Probability >= 0.005 && d.At != nil {
@@ -140,6 +185,32 @@ func (a *App) showPlan(ctx context.Context, out io.Writer, m *convoi.Movement) e
 	}
 	fmt.Fprintf(out, "  departures: %s\n  (the actual route and time are drawn with crypto/rand at release, not before)\n\n", strings.Join(deps, ", "))
 	return nil
+}
+
+// isTollBooth reports whether a route summary's chokepoint ("kind name") is a toll booth.
+func isTollBooth(c string) bool {
+	k, _, _ := strings.Cut(c, " ")
+	return k == roadnet.KindTollBooth.String()
+}
+
+// mapExit is where a route to a place beyond the map leaves it: the last
+// road point before the straight stretch to the destination.
+func mapExit(rs *convoi.RouteSummary) (convoi.LatLon, bool) {
+	n := len(rs.Geometry)
+	if n < 3 || rs.Geometry[n-2].DistanceM(rs.Geometry[n-1]) < 2000 {
+		return convoi.LatLon{}, false
+	}
+	return rs.Geometry[n-2], true
+}
+
+// lastNamed is the name of the last named chokepoint ("kind name") of a route.
+func lastNamed(cps []string) string {
+	for i := len(cps) - 1; i >= 0; i-- {
+		if _, name, ok := strings.Cut(cps[i], " "); ok && name != "" {
+			return name
+		}
+	}
+	return ""
 }
 
 // countKinds summarizes a route summary's chokepoints ("kind name" strings)
