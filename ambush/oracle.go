@@ -41,6 +41,9 @@ type oracle struct {
 	bmin   []float64
 	bstamp []uint32
 	gen    uint32
+	// bases caches bucketBase per slot for buckets of width baseWidth.
+	bases     map[int][]float64
+	baseWidth float64
 	// crew rule: per-node scratch for acceptable (all -1 between uses)
 	// and stamps marking the neighbours of a node being entered.
 	seen    []float64
@@ -158,12 +161,15 @@ func (p *penalties) stepPen(g *game, e int32, t, slotT float64) float64 {
 	return c
 }
 
-// routeCost is the timed cost of route r departing at slotT.
-func (p *penalties) routeCost(g *game, r *route, slotT float64) float64 {
+// routeCost is the timed cost of route r departing at slotT, or some value
+// at least limit once the cost reaches it (the terms are non-negative).
+func (p *penalties) routeCost(g *game, r *route, slotT, limit float64) float64 {
 	var c float64
 	for _, ps := range r.pass {
 		if len(p.site[ps.site]) > 0 {
-			c += p.sitePen(g, ps.site, slotT+ps.off)
+			if c += p.sitePen(g, ps.site, slotT+ps.off); c >= limit {
+				return c
+			}
 		}
 	}
 	return c
@@ -229,8 +235,12 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 			o.gen = 1
 		}
 	}
+	var base []float64
+	if bucket > 0 {
+		base = o.bucketBase(slot, slotT, bucket)
+	}
 	slot2 := func(v int32, t float64) int {
-		k := int(math.Floor((slotT+t)/bucket) - math.Floor((slotT+g.lbO[v])/bucket))
+		k := int(math.Floor((slotT+t)/bucket) - base[v])
 		return int(v)*nb + min(max(k, 0), nb-1)
 	}
 	dominated := func(v int32, t float64) bool {
@@ -285,6 +295,24 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 		}
 	}
 	return nil, 0, false
+}
+
+// bucketBase returns, per node v, the bucket of the earliest time a route
+// departing at slot can reach v, floor((slotT + lbO[v]) / bucket), computed
+// once per slot and bucket width.
+func (o *oracle) bucketBase(slot int, slotT, bucket float64) []float64 {
+	if o.baseWidth != bucket {
+		o.baseWidth, o.bases = bucket, map[int][]float64{}
+	}
+	if b, ok := o.bases[slot]; ok {
+		return b
+	}
+	b := make([]float64, o.g.n)
+	for v := range b {
+		b[v] = math.Floor((slotT + o.g.lbO[v]) / bucket)
+	}
+	o.bases[slot] = b
+	return b
 }
 
 // bestTimed is the exact timed best response for small games: a depth-first

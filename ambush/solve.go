@@ -584,7 +584,7 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 			if _, in := s.rowIdx[play{r: i, slot: slot}]; in {
 				continue
 			}
-			if c := pen.routeCost(g, pr, g.in.Slots[slot]); c < bc {
+			if c := pen.routeCost(g, pr, g.in.Slots[slot], bc); c < bc {
 				bi, bc = i, c
 			}
 		}
