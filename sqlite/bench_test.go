@@ -84,12 +84,42 @@ func TestStorePositionsAttributesJSON(t *testing.T) {
 	}
 }
 
+// mustOpenDBSync opens a fresh database with the given DB.SQLiteSync.
+func mustOpenDBSync(tb testing.TB, sqliteSync bool) *sqlite.DB {
+	tb.Helper()
+	db := sqlite.NewDB(filepath.Join(tb.TempDir(), "convoi.db"))
+	db.SQLiteSync = sqliteSync
+	if err := db.Open(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return db
+}
+
+// syncModes are the two ways the position committer makes a group durable.
+var syncModes = []struct {
+	name       string
+	sqliteSync bool
+}{
+	{"store", false}, // default: NORMAL + the store's fsync, pipelined
+	{"sqlite", true}, // synchronous=FULL inside the commit
+}
+
 // TestServiceWritesDuringIngest checks that service calls get the writer
 // connection while the position committer is kept busy, and always find it
 // with synchronous=FULL (the committer switches to NORMAL only while it
-// holds the connection).
+// holds the connection), in both sync modes.
 func TestServiceWritesDuringIngest(t *testing.T) {
-	db := MustOpenDB(t, nil)
+	for _, mode := range syncModes {
+		t.Run(mode.name, func(t *testing.T) { testServiceWritesDuringIngest(t, mustOpenDBSync(t, mode.sqliteSync)) })
+	}
+}
+
+func testServiceWritesDuringIngest(t *testing.T, db *sqlite.DB) {
 	ps := sqlite.NewPositionService(db)
 	sites := sqlite.NewSiteService(db)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -164,10 +194,19 @@ func BenchmarkStorePositions(b *testing.B) {
 // BenchmarkStorePositionsParallel measures concurrent callers (the tracker
 // server's connections) each storing small batches of fixes with the IO
 // attributes of a Teltonika record.
+//
+// sync=store is the default (SQLite commits with synchronous=NORMAL and the
+// store fsyncs the WAL while the next group is written), sync=sqlite is
+// DB.SQLiteSync (synchronous=FULL, the fsync inside the commit).
 func BenchmarkStorePositionsParallel(b *testing.B) {
-	for _, batch := range []int{10, 100} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			db := MustOpenDB(b, nil)
+	for _, bench := range []struct {
+		batch int
+		mode  string
+		sync  bool
+	}{{10, "store", false}, {10, "sqlite", true}, {100, "store", false}} {
+		batch := bench.batch
+		b.Run(fmt.Sprintf("batch=%d/sync=%s", batch, bench.mode), func(b *testing.B) {
+			db := mustOpenDBSync(b, bench.sync)
 			s := sqlite.NewPositionService(db)
 			ctx := context.Background()
 			t0 := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
