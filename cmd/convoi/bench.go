@@ -114,7 +114,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 			found++
 		}
 		if w != nil {
-			json.NewEncoder(w).Encode(map[string]any{"pair": i, "found": ok, "cost": cost, "duration_s": g.Duration(cost)})
+			json.NewEncoder(w).Encode(map[string]any{"pair": i, "found": ok, "cost": cost, "duration_s": g.Duration(cost), "latency_us": lat[len(lat)-1].Microseconds()})
 		}
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
