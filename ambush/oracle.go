@@ -44,11 +44,8 @@ type oracle struct {
 	// bases caches bucketBase per slot for buckets of width baseWidth.
 	bases     map[int][]float64
 	baseWidth float64
-	// crew rule: per-node scratch for acceptable (all -1 between uses)
-	// and stamps marking the neighbours of a node being entered.
-	seen    []float64
-	mark    []uint32
-	markGen uint32
+	// crew rule: per-node scratch for acceptable (all -1 between uses).
+	seen []float64
 	// relaxed searches ignore the crew rule (for lower bounds); rejected
 	// counts the routes a search turned down for breaking it, after which
 	// the label-setting search is no longer exact.
@@ -79,46 +76,6 @@ func (o *oracle) accept(edges []int32) bool {
 		return true
 	}
 	return g.acceptable(edges, o.seen)
-}
-
-// returnLookS bounds how far back (in seconds of driving beyond the crew
-// rule's gap) a search looks for a return while extending a label; the
-// whole route is checked when it reaches the destination.
-const returnLookS = 30
-
-// returns reports whether extending label li to node w at time t comes back
-// within the crew rule's radius of a node of li's route passed at least
-// retGap earlier, looking back at most retGap + returnLookS seconds.
-func (o *oracle) returns(li int32, w int32, t float64) bool {
-	g := o.g
-	near := g.near[w]
-	if len(near) == 0 {
-		return false
-	}
-	if len(o.mark) < g.n {
-		o.mark = make([]uint32, g.n)
-	}
-	if o.markGen++; o.markGen == 0 {
-		clear(o.mark)
-		o.markGen = 1
-	}
-	for _, u := range near {
-		o.mark[u] = o.markGen
-	}
-	horizon := t - g.retGap
-	for li >= 0 {
-		l := &o.labels[li]
-		if l.t <= horizon {
-			if o.mark[l.node] == o.markGen {
-				return true
-			}
-			if l.t < horizon-returnLookS {
-				return false
-			}
-		}
-		li = l.parent
-	}
-	return false
 }
 
 // sitePen is the timed cost of passing site j at absolute time t.

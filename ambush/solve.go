@@ -32,8 +32,8 @@ type Options struct {
 	// dominate each other.
 	Bucket float64
 	// ColumnsPerIteration and RowsPerIteration bound how many attacker and
-	// defender best responses one iteration adds (defaults 2 and 3): more
-	// means fewer iterations but a larger restricted LP. Defaults 4 and 6.
+	// defender best responses one iteration adds (defaults 4 and 6): more
+	// means fewer iterations but a larger restricted LP.
 	ColumnsPerIteration, RowsPerIteration int
 	// PruneAfter drops from the restricted game the pure strategies unused
 	// for this many iterations (default 15).
