@@ -77,8 +77,21 @@ func flagTakesValue(a string) bool {
 	return strings.HasPrefix(a, "-") && !strings.Contains(a, "=")
 }
 
+// progressFunc returns a progress line that rewrites itself on a terminal,
+// and nil (no progress) when stderr is a file or a pipe, whose readers want
+// no control characters.
 func progressFunc(env *Env) func(string) {
+	if !isTerminal(env.Stderr) {
+		return nil
+	}
 	return func(msg string) { fmt.Fprintf(env.Stderr, "\r\033[K%s", msg) }
+}
+
+// endProgress clears the progress line, if there was one.
+func endProgress(env *Env) {
+	if isTerminal(env.Stderr) {
+		endProgress(env)
+	}
 }
 
 func importOSMFile(ctx context.Context, env *Env, path string) (*roadnet.Graph, error) {
@@ -92,7 +105,7 @@ func importOSMFile(ctx context.Context, env *Env, path string) (*roadnet.Graph, 
 	}
 	defer f.Close()
 	g, err := roadnet.ImportOSM(ctx, f, format, roadnet.ImportOptions{Progress: progressFunc(env)})
-	fmt.Fprint(env.Stderr, "\r\033[K")
+	endProgress(env)
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", path, err)
 	}
@@ -133,7 +146,7 @@ func importDIMACSFiles(ctx context.Context, env *Env, gr, co string, unitMS floa
 	}
 	defer c.Close()
 	g, err := roadnet.ImportDIMACS(ctx, a, c, roadnet.DIMACSOptions{UnitMS: unitMS, Progress: progressFunc(env)})
-	fmt.Fprint(env.Stderr, "\r\033[K")
+	endProgress(env)
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", gr, err)
 	}
