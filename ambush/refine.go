@@ -143,7 +143,13 @@ func (s *solver) refine(ctx context.Context, x0 []float64, v float64) (x []float
 // to limit columns that break their bound: above threshold
 // for an avoidable site, above bound for an unavoidable one; best first.
 func (s *solver) avoidableBest(x []float64, threshold, bound float64, limit int) (float64, []column) {
-	_, cand, hits := s.attackerBR(x, 0, -1)
+	// With a finite threshold only the violations are wanted: the columns
+	// above the lower bound suffice. The best avoidable hit needs them all.
+	floor := math.Min(threshold, bound)
+	if math.IsInf(floor, 1) || floor <= 0 {
+		floor = 0
+	}
+	_, cand, hits := s.attackerBR(x, floor, -1)
 	best, found := 0.0, false
 	var out []column
 	for i, c := range cand {
@@ -175,12 +181,15 @@ func (s *solver) isUnavoidable(j int32) bool {
 		return u
 	}
 	g := s.g
-	// A known route that avoids the site settles it without a search.
-	for _, r := range s.routes {
-		if _, found := slices.BinarySearchFunc(r.pass, j, func(p passage, j int32) int { return int(p.site - j) }); !found {
-			s.unavoidable[j] = false
-			return false
-		}
+	// A known route, or a route found by an earlier check, that avoids the
+	// site settles it without a search.
+	avoids := func(r *route) bool {
+		_, found := slices.BinarySearchFunc(r.pass, j, func(p passage, j int32) int { return int(p.site - j) })
+		return !found
+	}
+	if slices.ContainsFunc(s.routes, avoids) || slices.ContainsFunc(s.witness, avoids) {
+		s.unavoidable[j] = false
+		return false
 	}
 	st := g.in.Sites[j]
 	skipNode, skipEdge := int32(-1), int32(-1)
@@ -189,28 +198,51 @@ func (s *solver) isUnavoidable(j int32) bool {
 	} else {
 		skipNode = g.nodeIdx[st.Node]
 	}
-	u := skipNode == g.origin || skipNode == g.dest ||
-		g.fastestAvoiding(skipNode, skipEdge) > g.staticMaxDur()*(1+1e-9)
+	u := true
+	if skipNode != g.origin && skipNode != g.dest {
+		if edges, ok := g.fastestAvoiding(skipNode, skipEdge, g.staticMaxDur()*(1+1e-9), &s.avoidScr); ok {
+			u = false
+			s.witness = append(s.witness, g.makeRoute(edges))
+		}
+	}
 	s.unavoidable[j] = u
 	return u
 }
 
-// fastestAvoiding is the fastest allowed time from origin to destination
-// without node skipNode and edge skipEdge (-1: none); +Inf when cut off.
-func (g *game) fastestAvoiding(skipNode, skipEdge int32) float64 {
-	d := make([]float64, g.n)
+// avoidScratch is fastestAvoiding's per-solver scratch.
+type avoidScratch struct {
+	d    []float64
+	from []int32 // edge into each node on the tree, -1 at the origin
+}
+
+// fastestAvoiding returns the edges of the fastest allowed route from
+// origin to destination without node skipNode and edge skipEdge (-1: none)
+// when it takes at most maxDur; ok is false otherwise.
+func (g *game) fastestAvoiding(skipNode, skipEdge int32, maxDur float64, scr *avoidScratch) (edges []int32, ok bool) {
+	if len(scr.d) < g.n {
+		scr.d, scr.from = make([]float64, g.n), make([]int32, g.n)
+	}
+	d := scr.d
 	for i := range d {
 		d[i] = math.Inf(1)
 	}
 	d[g.origin] = 0
+	scr.from[g.origin] = -1
 	pq := &floatHeap{{node: g.origin}}
 	for pq.Len() > 0 {
 		it := heap.Pop(pq).(floatItem)
 		if it.d > d[it.node] {
 			continue
 		}
+		if it.d+g.lbT[it.node] > maxDur {
+			continue // no route through it is short enough
+		}
 		if it.node == g.dest {
-			return it.d
+			for v := g.dest; scr.from[v] >= 0; v = g.tail[scr.from[v]] {
+				edges = append(edges, scr.from[v])
+			}
+			slices.Reverse(edges)
+			return edges, true
 		}
 		for k := g.out[it.node]; k < g.out[it.node+1]; k++ {
 			e := g.outE[k]
@@ -219,12 +251,12 @@ func (g *game) fastestAvoiding(skipNode, skipEdge int32) float64 {
 				continue
 			}
 			if nd := it.d + g.etime[e]; nd < d[w] {
-				d[w] = nd
+				d[w], scr.from[w] = nd, e
 				heap.Push(pq, floatItem{node: w, d: nd})
 			}
 		}
 	}
-	return math.Inf(1)
+	return nil, false
 }
 
 // solvePacking solves maximise Σu s.t. Σ_r u_r a[r][c] ≤ rhs[c], u ≥ 0,

@@ -196,8 +196,11 @@ type solver struct {
 	exact  bool
 	useDFS bool
 	scr    []int
-	// unavoidable caches, per site, whether every admissible route passes it.
+	// unavoidable caches, per site, whether every admissible route passes
+	// it; witness holds the routes that proved sites avoidable.
 	unavoidable map[int32]bool
+	witness     []*route
+	avoidScr    avoidScratch
 }
 
 // Solve computes the defender's optimal mixed strategy over (route, slot) by
