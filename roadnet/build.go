@@ -191,36 +191,89 @@ func (b *builder) applyRestrictions() {
 	}
 }
 
+// boundaryM is how close to the edge of an OSM extract a one-way dead end
+// must be to count as a road that leaves the map.
+const boundaryM = 300
+
+// boundaryNodes returns the nodes of an OSM graph where a one-way road
+// leaves or enters the extract: nodes without an out-edge or without an
+// in-edge, within boundaryM of the box of all road nodes. A motorway
+// carriageway cut by the extract's edge (the A8 west of La Turbie in the
+// Monaco extract) ends in one; it is not a dead end in reality.
+func (b *builder) boundaryNodes() []uint32 {
+	n := len(b.lat)
+	if n == 0 || b.metric != MetricTimeMS {
+		return nil
+	}
+	in, out := make([]bool, n), make([]bool, n)
+	for _, e := range b.edges {
+		out[e.tail], in[e.head] = true, true
+	}
+	minLat, maxLat, minLon, maxLon := b.lat[0], b.lat[0], b.lon[0], b.lon[0]
+	for i := range b.lat {
+		minLat, maxLat = min(minLat, b.lat[i]), max(maxLat, b.lat[i])
+		minLon, maxLon = min(minLon, b.lon[i]), max(maxLon, b.lon[i])
+	}
+	const mPerE7Lat = 111195.0 / 1e7
+	mPerE7Lon := mPerE7Lat * math.Cos(float64(minLat+maxLat)/2/1e7*math.Pi/180)
+	var nodes []uint32
+	for i := range b.lat {
+		if in[i] == out[i] { // isolated nodes or through nodes
+			continue
+		}
+		d := min(float64(b.lat[i]-minLat)*mPerE7Lat, float64(maxLat-b.lat[i])*mPerE7Lat,
+			float64(b.lon[i]-minLon)*mPerE7Lon, float64(maxLon-b.lon[i])*mPerE7Lon)
+		if d <= boundaryM {
+			nodes = append(nodes, uint32(i))
+		}
+	}
+	return nodes
+}
+
 // keepLargestSCC drops every node outside the largest strongly connected
-// component, and the edges that touch them.
+// component, and the edges that touch them. Roads that leave an OSM extract
+// count as connected through the world outside it (a virtual node joined to
+// every boundary node, for this computation only), so a one-way motorway
+// carriageway that runs off the map is kept: routes can follow it to the
+// edge, though none starts on it.
 func (b *builder) keepLargestSCC() {
 	n := len(b.lat)
-	first := make([]uint32, n+1)
-	for _, e := range b.edges {
-		first[e.tail+1]++
+	outside := uint32(n)
+	var extra []bedge
+	for _, v := range b.boundaryNodes() {
+		extra = append(extra, bedge{tail: v, head: outside}, bedge{tail: outside, head: v})
 	}
-	for i := 0; i < n; i++ {
+	m := n + 1 // with the outside node
+	first := make([]uint32, m+1)
+	for _, es := range [2][]bedge{b.edges, extra} {
+		for _, e := range es {
+			first[e.tail+1]++
+		}
+	}
+	for i := 0; i < m; i++ {
 		first[i+1] += first[i]
 	}
-	adj := make([]uint32, len(b.edges))
-	fill := append([]uint32(nil), first[:n]...)
-	for _, e := range b.edges {
-		adj[fill[e.tail]] = e.head
-		fill[e.tail]++
+	adj := make([]uint32, len(b.edges)+len(extra))
+	fill := append([]uint32(nil), first[:m]...)
+	for _, es := range [2][]bedge{b.edges, extra} {
+		for _, e := range es {
+			adj[fill[e.tail]] = e.head
+			fill[e.tail]++
+		}
 	}
 	// Iterative Tarjan.
 	const unvisited = math.MaxUint32
-	index := make([]uint32, n)
-	low := make([]uint32, n)
-	onStack := make([]bool, n)
-	comp := make([]uint32, n)
+	index := make([]uint32, m)
+	low := make([]uint32, m)
+	onStack := make([]bool, m)
+	comp := make([]uint32, m)
 	for i := range index {
 		index[i] = unvisited
 	}
 	var stack, callNode, callEdge []uint32
 	var next, ncomp uint32
 	var compSize []int
-	for root := 0; root < n; root++ {
+	for root := 0; root < m; root++ {
 		if index[root] != unvisited {
 			continue
 		}

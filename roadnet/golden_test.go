@@ -15,8 +15,16 @@ import (
 
 var (
 	courthouse = convoi.LatLon{Lat: 43.7302, Lon: 7.4222}
-	westA8     = convoi.LatLon{Lat: 43.7475, Lon: 7.3600} // on the A8 west of La Turbie
+	westA8     = convoi.LatLon{Lat: 43.7442349, Lon: 7.3490661} // where the A8 westbound leaves the extract
 )
+
+// colDEze is where the Grande Corniche leaves the extract towards Nice.
+var colDEze = convoi.LatLon{Lat: 43.74790, Lon: 7.34926}
+
+// a8West is the OSM way of the A8 westbound carriageway from the La Turbie
+// toll plaza to the extract's western edge; the import keeps it although it
+// runs off the map (it is one-way and leaves the extract).
+const a8West = 155228145
 
 func laTurbieBooths(r *Route) int {
 	n := 0
@@ -38,6 +46,13 @@ func TestGoldenA8TollPlaza(t *testing.T) {
 	if laTurbieBooths(r) == 0 {
 		t.Fatalf("route westwards on the A8 lists no La Turbie toll booth: %+v", r.Chokepoints)
 	}
+	if last := r.Segments[len(r.Segments)-1]; last.WayID != a8West {
+		t.Fatalf("route ends on way %d, not on the A8 westbound (way %d)", last.WayID, a8West)
+	}
+	// Nothing starts on a carriageway that only leaves the map.
+	if _, err := g.RouteLatLon(ctx, westA8, courthouse, RouteOptions{}); convoi.ErrorCode(err) != convoi.ENOTFOUND {
+		t.Fatalf("route from the westbound A8 stub back to Monaco: %v, want not found", err)
+	}
 	last := -1.0
 	for _, p := range r.Chokepoints {
 		if p.OffsetS < last || p.OffsetS > r.DurationS+1e-9 {
@@ -46,7 +61,20 @@ func TestGoldenA8TollPlaza(t *testing.T) {
 		last = p.OffsetS
 	}
 	toll, _ := ParseKinds("toll")
-	avoid, err := g.RouteLatLon(ctx, courthouse, westA8, RouteOptions{Avoid: toll})
+	// The A8 itself is a toll road: avoiding tolls there is impossible.
+	if _, err := g.RouteLatLon(ctx, courthouse, westA8, RouteOptions{Avoid: toll}); convoi.ErrorCode(err) != convoi.ENOTFOUND {
+		t.Fatalf("toll-free route onto the A8: %v, want not found", err)
+	}
+	// Towards the Col d'Èze, the fastest way climbs through the toll plaza;
+	// the toll-free one takes the town roads.
+	r, err = g.RouteLatLon(ctx, courthouse, colDEze, RouteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if laTurbieBooths(r) == 0 {
+		t.Fatalf("fastest route to the Col d'Èze lists no La Turbie toll booth: %+v", r.Chokepoints)
+	}
+	avoid, err := g.RouteLatLon(ctx, courthouse, colDEze, RouteOptions{Avoid: toll})
 	if err != nil {
 		t.Fatal(err)
 	}
