@@ -12,14 +12,22 @@ import (
 	"convoi/roadnet"
 )
 
-// colDEze is where the road from La Turbie over the Col d'Èze leaves the
-// bundled Monaco extract towards Nice (43.7479 N 7.3493 E): the fastest way
-// there from Monaco climbs the A8 through the La Turbie toll plaza.
-var colDEze = convoi.LatLon{Lat: 43.74790, Lon: 7.34926}
+// westExits are where the roads towards Nice leave the bundled Monaco
+// extract: the A8 motorway past the La Turbie toll plaza, and the Grande
+// and Basse Corniche.
+var westExits = []struct {
+	name    string
+	at      convoi.LatLon
+	noTolls bool
+}{
+	{"A8 La Provençale", convoi.LatLon{Lat: 43.74423, Lon: 7.34907}, false},
+	{"Grande Corniche (Col d'Èze)", convoi.LatLon{Lat: 43.74790, Lon: 7.34926}, true},
+	{"Basse Corniche", convoi.LatLon{Lat: 43.71500, Lon: 7.34940}, true},
+}
 
-// showRoutes prints the escort's way out of Monaco towards Nice: the fastest
-// route, on the A8 through the La Turbie toll plaza, its alternatives, and
-// the route that avoids tolls.
+// showRoutes prints the escort's ways out of Monaco towards Nice: the
+// fastest, on the A8 through the La Turbie toll plaza, with its
+// alternatives, and the toll-free routes along the Corniches.
 func showRoutes(ctx context.Context, out io.Writer, g *roadnet.Graph, from convoi.LatLon) error {
 	fmt.Fprintf(out, "Road network: %d nodes, %d edges (%d shortcuts); %d toll booths on the map.\n",
 		g.NumNodes(), g.NumEdges(), g.NumShortcuts(), len(g.Chokepoints(g.Bounds(), roadnet.KindTollBooth)))
@@ -27,27 +35,32 @@ func showRoutes(ctx context.Context, out io.Writer, g *roadnet.Graph, from convo
 	if err != nil {
 		return fmt.Errorf("snap courthouse: %w", err)
 	}
-	dst, err := g.Snap(colDEze)
-	if err != nil {
-		return fmt.Errorf("snap Col d'Èze: %w", err)
-	}
-	alts, err := g.Alternatives(ctx, src, dst, roadnet.AlternativeOptions{K: 3})
-	if err != nil {
-		return fmt.Errorf("alternatives: %w", err)
-	}
-	fmt.Fprintln(out, "Palais de Justice de Monaco -> western edge of the map towards Nice (Col d'Èze road):")
-	for i, r := range alts {
-		label := "fastest"
-		if i > 0 {
-			label = fmt.Sprintf("alternative %d", i)
+	fmt.Fprintln(out, "Palais de Justice de Monaco -> the western edge of the map towards Nice:")
+	for _, x := range westExits {
+		dst, err := g.Snap(x.at)
+		if err != nil {
+			return fmt.Errorf("snap %s: %w", x.name, err)
 		}
-		fmt.Fprintf(out, "  %-13s %5.1f min %5.1f km  %s\n", label, r.DurationS/60, r.DistanceM/1000, summarizePassages(r.Chokepoints))
-	}
-	noToll, err := g.Route(ctx, src, dst, roadnet.RouteOptions{Avoid: roadnet.KindTollBooth | roadnet.KindToll})
-	if err != nil {
-		fmt.Fprintf(out, "  avoiding tolls: no route (%s)\n", convoi.ErrorMessage(err))
-	} else {
-		fmt.Fprintf(out, "  %-13s %5.1f min %5.1f km  %s\n", "avoid toll", noToll.DurationS/60, noToll.DistanceM/1000, summarizePassages(noToll.Chokepoints))
+		if !x.noTolls {
+			alts, err := g.Alternatives(ctx, src, dst, roadnet.AlternativeOptions{K: 3})
+			if err != nil {
+				return fmt.Errorf("alternatives to %s: %w", x.name, err)
+			}
+			for i, r := range alts {
+				label := x.name + ", fastest"
+				if i > 0 {
+					label = fmt.Sprintf("%s, alternative %d", x.name, i)
+				}
+				fmt.Fprintf(out, "  %-42s %5.1f min %5.1f km  %s\n", label, r.DurationS/60, r.DistanceM/1000, summarizePassages(r.Chokepoints))
+			}
+			continue
+		}
+		r, err := g.Route(ctx, src, dst, roadnet.RouteOptions{Avoid: roadnet.KindTollBooth | roadnet.KindToll})
+		if err != nil {
+			fmt.Fprintf(out, "  %-42s no route (%s)\n", x.name+", no toll", convoi.ErrorMessage(err))
+			continue
+		}
+		fmt.Fprintf(out, "  %-42s %5.1f min %5.1f km  %s\n", x.name+", no toll", r.DurationS/60, r.DistanceM/1000, summarizePassages(r.Chokepoints))
 	}
 	fmt.Fprintln(out)
 	return nil

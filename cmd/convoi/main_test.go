@@ -399,15 +399,9 @@ func TestRunPlan(t *testing.T) {
 // TestDemoWestboundPlan plans the demo's Monaco -> Nice movement as the
 // demo does and checks what the story claims: the strategy divides the
 // attacker's best hit probability against the fixed fastest route, the
-// refinement spreads the routes over several ways off the map (the coast
-// roads west of Monaco), and no route comes back on itself.
-//
-// It does not require a route through a toll booth: on the bundled Monaco
-// extract the A8 main line is not a road of the graph (only the ramps of
-// the La Turbie interchange are, and their toll booths lie on the way down
-// to Monaco), so the fastest westbound route through a toll booth is 1,631 s
-// against the 1,541 s the 1.3 stretch allows; even at stretch 1.6 the
-// equilibrium gives it no weight (docs/ambush.md).
+// refinement spreads the routes over several ways off the map, both the A8
+// through the La Turbie toll plaza and the toll-free coast roads carry real
+// weight, and no route comes back on itself.
 func TestDemoWestboundPlan(t *testing.T) {
 	a, w := MustOpenDemo(t)
 	var planner *convoi.User
@@ -450,5 +444,17 @@ func TestDemoWestboundPlan(t *testing.T) {
 	}
 	if spread < 2 {
 		t.Errorf("the routes leave the map at %v: want at least two exits with p >= 0.1", exits)
+	}
+	toll := 0.0
+	for i, r := range st.Routes {
+		for _, c := range rep.RouteSummaries[i].Chokepoints {
+			if strings.HasPrefix(c, "toll_booth") {
+				toll += r.Probability
+				break
+			}
+		}
+	}
+	if toll < 0.1 || toll > 0.9 {
+		t.Errorf("routes through a toll booth carry p=%.2f: want both the A8 and the toll-free roads used", toll)
 	}
 }
