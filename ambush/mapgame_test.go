@@ -155,26 +155,34 @@ func TestMapGamesStatic(t *testing.T) {
 	}
 }
 
+// BenchmarkSolveMap times Solve on the map games: "equilibrium" is the
+// double oracle alone (SkipRefine), "refined" adds the selection among
+// equal-value equilibria that Solve does by default.
 func BenchmarkSolveMap(b *testing.B) {
 	for _, c := range mapCases {
-		b.Run(c.name, func(b *testing.B) {
-			g := mustGraph(b, c.graph)
-			in, err := BuildInstance(context.Background(), g, mapRequest(c), DefaultSiteModel)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			var st *Strategy
-			for b.Loop() {
-				if st, err = Solve(context.Background(), in, Options{}); err != nil {
+		for _, mode := range []struct {
+			name string
+			opt  Options
+		}{{"equilibrium", Options{SkipRefine: true}}, {"refined", Options{}}} {
+			b.Run(c.name+"/"+mode.name, func(b *testing.B) {
+				g := mustGraph(b, c.graph)
+				in, err := BuildInstance(context.Background(), g, mapRequest(c), DefaultSiteModel)
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-			b.ReportMetric(float64(len(in.Sites)), "sites")
-			b.ReportMetric(float64(st.Iterations), "iterations")
-			b.ReportMetric(st.Value, "value")
-			b.ReportMetric(st.Exploitability, "exploitability")
-		})
+				b.ReportAllocs()
+				var st *Strategy
+				for b.Loop() {
+					if st, err = Solve(context.Background(), in, mode.opt); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(len(in.Sites)), "sites")
+				b.ReportMetric(float64(st.Iterations), "iterations")
+				b.ReportMetric(st.Value, "value")
+				b.ReportMetric(st.Exploitability, "exploitability")
+			})
+		}
 	}
 }
 
