@@ -84,11 +84,11 @@ func TestStorePositionsAttributesJSON(t *testing.T) {
 	}
 }
 
-// mustOpenDBSync opens a fresh database with the given DB.SQLiteSync.
-func mustOpenDBSync(tb testing.TB, sqliteSync bool) *sqlite.DB {
+// mustOpenDBSync opens a fresh database with the given DB.PipelineSync.
+func mustOpenDBSync(tb testing.TB, pipelineSync bool) *sqlite.DB {
 	tb.Helper()
 	db := sqlite.NewDB(filepath.Join(tb.TempDir(), "convoi.db"))
-	db.SQLiteSync = sqliteSync
+	db.PipelineSync = pipelineSync
 	if err := db.Open(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
@@ -102,11 +102,11 @@ func mustOpenDBSync(tb testing.TB, sqliteSync bool) *sqlite.DB {
 
 // syncModes are the two ways the position committer makes a group durable.
 var syncModes = []struct {
-	name       string
-	sqliteSync bool
+	name         string
+	pipelineSync bool
 }{
-	{"store", false}, // default: NORMAL + the store's fsync, pipelined
-	{"sqlite", true}, // synchronous=FULL inside the commit
+	{"sqlite", false}, // default: synchronous=FULL, the fsync inside the commit
+	{"store", true},   // NORMAL + the store's fsync, pipelined
 }
 
 // TestServiceWritesDuringIngest checks that service calls get the writer
@@ -115,7 +115,7 @@ var syncModes = []struct {
 // holds the connection), in both sync modes.
 func TestServiceWritesDuringIngest(t *testing.T) {
 	for _, mode := range syncModes {
-		t.Run(mode.name, func(t *testing.T) { testServiceWritesDuringIngest(t, mustOpenDBSync(t, mode.sqliteSync)) })
+		t.Run(mode.name, func(t *testing.T) { testServiceWritesDuringIngest(t, mustOpenDBSync(t, mode.pipelineSync)) })
 	}
 }
 
@@ -195,15 +195,16 @@ func BenchmarkStorePositions(b *testing.B) {
 // server's connections) each storing small batches of fixes with the IO
 // attributes of a Teltonika record.
 //
-// sync=store is the default (SQLite commits with synchronous=NORMAL and the
-// store fsyncs the WAL while the next group is written), sync=sqlite is
-// DB.SQLiteSync (synchronous=FULL, the fsync inside the commit).
+// sync=sqlite is the default (synchronous=FULL, the fsync inside the
+// commit), sync=store is DB.PipelineSync (SQLite commits with
+// synchronous=NORMAL and the store fsyncs the WAL while the next group is
+// written).
 func BenchmarkStorePositionsParallel(b *testing.B) {
 	for _, bench := range []struct {
 		batch int
 		mode  string
 		sync  bool
-	}{{10, "store", false}, {10, "sqlite", true}, {100, "store", false}} {
+	}{{10, "sqlite", false}, {10, "store", true}, {100, "sqlite", false}} {
 		batch := bench.batch
 		b.Run(fmt.Sprintf("batch=%d/sync=%s", batch, bench.mode), func(b *testing.B) {
 			db := mustOpenDBSync(b, bench.sync)

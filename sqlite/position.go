@@ -187,7 +187,10 @@ type positionGroup struct {
 // the syncer once their group is durable. Concurrent small batches (one per
 // tracker connection) thus share one commit and one fsync. If an insert or
 // the commit fails, the open transaction is rolled back and its batches are
-// retried one by one so that a batch cannot fail another.
+// retried one by one so that a batch cannot fail another. This describes
+// DB.PipelineSync; by default SQLite fsyncs inside the commit, so the
+// committer waits for it and the syncer has only the answers left to send;
+// groups are paced the same way.
 func (db *DB) commitPositions() {
 	defer close(db.positionsDone)
 	toSync := make(chan *positionGroup, 4)

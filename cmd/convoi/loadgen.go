@@ -30,7 +30,7 @@ import (
 
 // runLoadgen: convoi loadgen [--protocol teltonika|osmand] [--addr HOST:PORT]
 // [--devices N] [--rate RECORDS/S] [--records PER-FRAME] [--duration D]
-// [--db FILE [--serve] [--sqlite-sync]]
+// [--db FILE [--serve] [--pipeline-sync]]
 //
 // N simulated trackers drive along roads of the embedded Monaco extract and
 // report to a loopback address only; it prints the achieved rate and the
@@ -47,7 +47,7 @@ func runLoadgen(ctx context.Context, env *Env, args []string) error {
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
 	dbPath := fs.String("db", "", "register the devices as trackers in this SQLite database")
 	serve := fs.Bool("serve", false, "with --db: run the tracker server in-process on that database")
-	sqliteSync := fs.Bool("sqlite-sync", false, "with --db: let SQLite fsync inside each commit (synchronous=FULL) instead of the store's pipelined fsync, for comparison")
+	pipelineSync := fs.Bool("pipeline-sync", false, "with --db: the store fsyncs the WAL after each position commit while writing the next (sqlite.DB.PipelineSync) instead of SQLite inside the commit, for comparison")
 	seed := fs.Uint64("seed", 1, "random seed for routes")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of this process (server included with --serve)")
 	if err := parseFlags(fs, args); err != nil {
@@ -82,7 +82,7 @@ func runLoadgen(ctx context.Context, env *Env, args []string) error {
 	lg := &loadgen{protocol: *protocol, devices: *devices, rate: *rate, records: *records, duration: *duration}
 	if *dbPath != "" {
 		db := sqlite.NewDB(*dbPath)
-		db.SQLiteSync = *sqliteSync
+		db.PipelineSync = *pipelineSync
 		if err := db.Open(ctx); err != nil {
 			return err
 		}
