@@ -113,32 +113,7 @@ func solveMatrixGame(m [][]float64) (x, y []float64, value float64, err error) {
 		} else {
 			degenerate = 0
 		}
-		pr := row(leave)
-		inv := 1 / pr[enter]
-		nz = nz[:0]
-		for j := range pr {
-			if pr[j] != 0 {
-				pr[j] *= inv
-				nz = append(nz, j)
-			}
-		}
-		pr[enter] = 1
-		// Game tableaux are sparse (a route passes few of the sites in
-		// play): update only the pivot row's non-zero columns.
-		for i := 0; i <= nc; i++ {
-			if i == leave {
-				continue
-			}
-			ri := row(i)
-			f := ri[enter]
-			if f == 0 {
-				continue
-			}
-			for _, j := range nz {
-				ri[j] -= f * pr[j]
-			}
-			ri[enter] = 0
-		}
+		nz = pivotFlat(t, width, nc+1, leave, enter, nz)
 		basis[leave] = enter
 	}
 
@@ -313,6 +288,39 @@ func (w *warmLP) addVariable(m [][]float64, r int) {
 		d += w.obj[w.slkCol[c]] * m[r][c]
 	}
 	w.obj[j] = d
+}
+
+// pivotFlat pivots the flat tableau t (rows rows of width columns) on
+// (leave, enter). Game tableaux are sparse (a route passes few of the sites
+// in play), so only the pivot row's non-zero columns are updated. nz is
+// scratch space, returned for reuse.
+func pivotFlat(t []float64, width, rows, leave, enter int, nz []int) []int {
+	row := func(i int) []float64 { return t[i*width : (i+1)*width] }
+	pr := row(leave)
+	inv := 1 / pr[enter]
+	nz = nz[:0]
+	for j := range pr {
+		if pr[j] != 0 {
+			pr[j] *= inv
+			nz = append(nz, j)
+		}
+	}
+	pr[enter] = 1
+	for i := 0; i < rows; i++ {
+		if i == leave {
+			continue
+		}
+		ri := row(i)
+		f := ri[enter]
+		if f == 0 {
+			continue
+		}
+		for _, j := range nz {
+			ri[j] -= f * pr[j]
+		}
+		ri[enter] = 0
+	}
+	return nz
 }
 
 func (w *warmLP) pivot(l, e int) {

@@ -329,30 +329,7 @@ func solvePacking(a [][]float64, rhs []float64) (u, y []float64, err error) {
 		} else {
 			degenerate = 0
 		}
-		pr := row(leave)
-		inv := 1 / pr[enter]
-		nz = nz[:0]
-		for j := range pr {
-			if pr[j] != 0 {
-				pr[j] *= inv
-				nz = append(nz, j)
-			}
-		}
-		pr[enter] = 1
-		for i := 0; i <= nc; i++ {
-			if i == leave {
-				continue
-			}
-			ri := row(i)
-			f := ri[enter]
-			if f == 0 {
-				continue
-			}
-			for _, j := range nz {
-				ri[j] -= f * pr[j]
-			}
-			ri[enter] = 0
-		}
+		nz = pivotFlat(t, width, nc+1, leave, enter, nz)
 		basis[leave] = enter
 	}
 	u, y = make([]float64, nr), make([]float64, nc)
