@@ -2,6 +2,7 @@ package ambush
 
 import (
 	"errors"
+	"fmt"
 	"math"
 )
 
@@ -10,7 +11,8 @@ var errLPIterations = errors.New("simplex: pivot limit reached")
 
 // solveMatrixGame returns optimal mixed strategies of the zero-sum game with
 // payoff m[r][c] >= 0 (row player minimizes, column player maximizes) and its
-// value. It is a dense tableau simplex on the classic transformation
+// value. It solves, with solvePacking's dense tableau simplex, the classic
+// transformation
 //
 //	maximize sum(u) subject to sum_r u_r m[r][c] <= 1 for every c, u >= 0,
 //
@@ -50,89 +52,27 @@ func solveMatrixGame(m [][]float64) (x, y []float64, value float64, err error) {
 		}
 	}
 
-	// Tableau: nc constraint rows, then the objective row. Columns: nr
-	// structural variables, nc slacks, then the right-hand side.
-	width := nr + nc + 1
-	t := make([]float64, (nc+1)*width)
-	row := func(i int) []float64 { return t[i*width : (i+1)*width] }
-	basis := make([]int, nc)
-	for c := 0; c < nc; c++ {
-		tr := row(c)
-		for r := 0; r < nr; r++ {
-			tr[r] = m[r][c]
-		}
-		tr[nr+c] = 1
-		tr[width-1] = 1
-		basis[c] = nr + c
+	// max Σx s.t. Σ_r x_r m[r][c] ≤ 1: x/Σx is the row player's optimal
+	// mix, 1/Σx the value, and the duals normalised the column player's.
+	ones := make([]float64, nc)
+	for c := range ones {
+		ones[c] = 1
 	}
-	obj := row(nc)
-	for r := 0; r < nr; r++ {
-		obj[r] = -1
+	u, w, err := solvePacking(m, ones)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("matrix game: %w", err)
 	}
-
-	const eps = 1e-12
-	maxPivots := 50 * (nr + nc + 10)
-	degenerate := 0
-	var nz []int
-	for pivots := 0; ; pivots++ {
-		if pivots > maxPivots {
-			return nil, nil, 0, errLPIterations
-		}
-		bland := degenerate > 20
-		enter := -1
-		best := -eps
-		for j := 0; j < width-1; j++ {
-			if obj[j] < best {
-				enter = j
-				if bland {
-					break
-				}
-				best = obj[j]
-			}
-		}
-		if enter < 0 {
-			break
-		}
-		leave := -1
-		var ratio float64
-		for i := 0; i < nc; i++ {
-			a := row(i)[enter]
-			if a <= eps {
-				continue
-			}
-			q := row(i)[width-1] / a
-			if leave < 0 || q < ratio-eps || (q <= ratio+eps && basis[i] < basis[leave]) {
-				leave, ratio = i, q
-			}
-		}
-		if leave < 0 {
-			return nil, nil, 0, errors.New("matrix game: unbounded program")
-		}
-		if ratio <= eps {
-			degenerate++
-		} else {
-			degenerate = 0
-		}
-		nz = pivotFlat(t, width, nc+1, leave, enter, nz)
-		basis[leave] = enter
-	}
-
-	var su float64
-	for i, b := range basis {
-		if b < nr {
-			v := math.Max(0, row(i)[width-1])
-			x[b] = v
-			su += v
-		}
+	var su, sw float64
+	for r, v := range u {
+		x[r] = v
+		su += v
 	}
 	if su <= 0 {
 		return nil, nil, 0, errors.New("matrix game: degenerate optimum")
 	}
-	var sw float64
-	for c := 0; c < nc; c++ {
-		w := math.Max(0, obj[nr+c])
-		y[c] = w
-		sw += w
+	for c, v := range w {
+		y[c] = v
+		sw += v
 	}
 	for r := range x {
 		x[r] /= su

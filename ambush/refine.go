@@ -260,9 +260,11 @@ func (g *game) fastestAvoiding(skipNode, skipEdge int32, maxDur float64, scr *av
 }
 
 // solvePacking solves maximise Σu s.t. Σ_r u_r a[r][c] ≤ rhs[c], u ≥ 0,
-// with rhs ≥ 0 (the slack basis is feasible), by the dense tableau simplex
-// of solveMatrixGame. It returns u and the constraint duals. Coefficients
-// may be negative; the program must be bounded.
+// with rhs ≥ 0 (the slack basis is feasible, no phase one), by a dense
+// tableau simplex: Dantzig pricing until a run of degenerate pivots, then
+// Bland's rule, which cannot cycle. It returns u and the constraint duals.
+// Coefficients may be negative; the program must be bounded.
+// solveMatrixGame uses it with rhs = 1.
 func solvePacking(a [][]float64, rhs []float64) (u, y []float64, err error) {
 	nr := len(a)
 	if nr == 0 {
