@@ -102,12 +102,12 @@ func (g *Graph) AlternativePaths(ctx context.Context, from, to Position, opt Alt
 	var cands []cand
 	// tried marks the nodes of the fastest route and of every via path
 	// computed: a candidate on one would give that path again.
-	tried := st.nextTried()
+	st.tried.reset(len(g.lat))
 	for _, e := range best.Edges {
-		st.tried[g.head[e]] = tried
+		st.tried.add(g.head[e])
 	}
 	for _, v := range f.touched {
-		if db := b.get(v); db != Infinity && st.tried[v] != tried {
+		if db := b.get(v); db != Infinity && !st.tried.has(v) {
 			if est := f.dist[v] + db; est <= limit {
 				cands = append(cands, cand{v, est})
 			}
@@ -129,7 +129,7 @@ func (g *Graph) AlternativePaths(ctx context.Context, from, to Position, opt Alt
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if st.tried[c.v] == tried {
+		if st.tried.has(c.v) {
 			continue
 		}
 		p, ok := g.viaPath(ctx, st, from, to, NodeID(c.v))
@@ -137,7 +137,7 @@ func (g *Graph) AlternativePaths(ctx context.Context, from, to Position, opt Alt
 			continue
 		}
 		for _, e := range p.Edges {
-			st.tried[g.head[e]] = tried
+			st.tried.add(g.head[e])
 		}
 		if !g.simple(st, p) {
 			continue
@@ -230,12 +230,12 @@ func (g *Graph) viaPath(ctx context.Context, st *state, from, to Position, v Nod
 
 // simple reports whether p visits no node twice, marking nodes in st.
 func (g *Graph) simple(st *state, p Path) bool {
-	seen := st.nextSeen()
+	st.seen.reset(len(g.lat))
 	for _, e := range p.Edges {
-		if st.seen[g.head[e]] == seen {
+		if st.seen.has(g.head[e]) {
 			return false
 		}
-		st.seen[g.head[e]] = seen
+		st.seen.add(g.head[e])
 	}
 	return true
 }

@@ -38,9 +38,9 @@ func (g *Graph) Isochrone(ctx context.Context, at Position, budget int64, opt Ro
 	}
 	st := g.getState()
 	defer g.putState(st)
-	gen := st.nextAvoid()
+	st.avoid.reset(len(g.head))
 	for _, e := range opt.AvoidEdges {
-		st.avoid[e] = gen
+		st.avoid.add(uint32(e))
 	}
 	f := st.fwd
 	f.reset()
@@ -61,7 +61,7 @@ func (g *Graph) Isochrone(ctx context.Context, at Position, budget int64, opt Ro
 		iso.Nodes = append(iso.Nodes, NodeID(u))
 		iso.Times = append(iso.Times, du)
 		for e := g.firstOut[u]; e < g.firstOut[u+1]; e++ {
-			if g.kinds[e]&opt.Avoid != 0 || st.avoid[e] == gen {
+			if g.kinds[e]&opt.Avoid != 0 || st.avoid.has(uint32(e)) {
 				continue
 			}
 			c := du + int64(g.weight[e])

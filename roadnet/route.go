@@ -222,9 +222,9 @@ func (g *Graph) pathCost(p *Path) int64 {
 // already achievable (the direct candidate). It returns the best cost and
 // the node where the best path reaches a target seed.
 func (g *Graph) astar(ctx context.Context, st *state, src, dst []seed, opt *RouteOptions, bound int64) (int64, uint32, error) {
-	gen := st.nextAvoid()
+	st.avoid.reset(len(g.head))
 	for _, e := range opt.AvoidEdges {
-		st.avoid[e] = gen
+		st.avoid.add(uint32(e))
 	}
 	// Heuristic towards the target point: straight line minus the seeds'
 	// own spread, times the cheapest cost per metre of any edge.
@@ -265,7 +265,7 @@ func (g *Graph) astar(ctx context.Context, st *state, src, dst []seed, opt *Rout
 			}
 		}
 		for e := g.firstOut[u]; e < g.firstOut[u+1]; e++ {
-			if g.kinds[e]&opt.Avoid != 0 || st.avoid[e] == gen {
+			if g.kinds[e]&opt.Avoid != 0 || st.avoid.has(uint32(e)) {
 				continue
 			}
 			c := du + int64(g.weight[e])

@@ -147,16 +147,36 @@ func (s *search) down(i int) {
 type state struct {
 	g        *Graph
 	fwd, bwd *search
-	// avoid marks edges a query must not use: avoid[e] == avoidGen.
-	// Allocated on first use: plain CH queries never need it.
-	avoid    []uint32
-	avoidGen uint32
+	// avoid marks edges a query must not use. Allocated on first use:
+	// plain CH queries never need it.
+	avoid markSet
 	// Node marks of the alternatives search (allocated on first use):
-	// tried[v] == triedGen for nodes already on a route or a via path,
-	// seen[v] == seenGen for the nodes of the path being checked.
-	tried, seen       []uint32
-	triedGen, seenGen uint32
+	// tried for nodes already on a route or a via path, seen for the nodes
+	// of the path being checked.
+	tried, seen markSet
 }
+
+// markSet is a set of small integers that empties in O(1): i is in the set
+// when mark[i] equals the current generation.
+type markSet struct {
+	mark []uint32
+	gen  uint32
+}
+
+// reset empties the set, for members below n.
+func (m *markSet) reset(n int) {
+	if len(m.mark) < n {
+		m.mark = make([]uint32, n)
+	}
+	m.gen++
+	if m.gen == 0 {
+		clear(m.mark)
+		m.gen = 1
+	}
+}
+
+func (m *markSet) add(i uint32)      { m.mark[i] = m.gen }
+func (m *markSet) has(i uint32) bool { return m.mark[i] == m.gen }
 
 // pool keeps per-query states for reuse. Unlike a sync.Pool it survives
 // garbage collections: a state of a large graph is megabytes that a query
@@ -190,43 +210,4 @@ func (g *Graph) putState(st *state) {
 		g.pool.free = append(g.pool.free, st)
 	}
 	g.pool.mu.Unlock()
-}
-
-// nextAvoid starts a new avoid set and returns its generation.
-func (st *state) nextAvoid() uint32 {
-	if st.avoid == nil {
-		st.avoid = make([]uint32, len(st.g.head))
-	}
-	st.avoidGen++
-	if st.avoidGen == 0 {
-		clear(st.avoid)
-		st.avoidGen = 1
-	}
-	return st.avoidGen
-}
-
-// nextTried starts a new set of tried nodes.
-func (st *state) nextTried() uint32 {
-	if st.tried == nil {
-		st.tried = make([]uint32, len(st.g.lat))
-	}
-	st.triedGen++
-	if st.triedGen == 0 {
-		clear(st.tried)
-		st.triedGen = 1
-	}
-	return st.triedGen
-}
-
-// nextSeen starts a new set of seen nodes.
-func (st *state) nextSeen() uint32 {
-	if st.seen == nil {
-		st.seen = make([]uint32, len(st.g.lat))
-	}
-	st.seenGen++
-	if st.seenGen == 0 {
-		clear(st.seen)
-		st.seenGen = 1
-	}
-	return st.seenGen
 }
