@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 func TestNextState(t *testing.T) {

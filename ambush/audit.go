@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // Trip is one past journey for the predictability audit: which route it

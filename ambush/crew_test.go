@@ -5,7 +5,7 @@ import (
 	"math"
 	"testing"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // uTurnInstance is a road east from o to d (two 60 s legs through m) where

@@ -7,7 +7,7 @@ import (
 	"math"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // Pick is the route and departure drawn from a strategy.

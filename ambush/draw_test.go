@@ -7,7 +7,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 func drawStrategy(ps ...float64) *Strategy {

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // game is an Instance compiled for the solver: dense indices, adjacency in

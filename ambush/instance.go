@@ -25,7 +25,7 @@ import (
 	"math"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // DefaultStretch bounds a route's travel time to this multiple of the fastest.

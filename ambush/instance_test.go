@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 func TestParseInstanceErrors(t *testing.T) {

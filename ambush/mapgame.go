@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"time"
 
-	"convoi"
-	"convoi/roadnet"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/roadnet"
 )
 
 // MapRequest asks for the ambush game of one journey on a road graph.

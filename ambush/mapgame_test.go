@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
-	"convoi/osmdata"
-	"convoi/roadnet"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/osmdata"
+	"github.com/convoi/convoi/roadnet"
 )
 
 var graphs struct {

@@ -8,8 +8,8 @@ import (
 	"io"
 	"time"
 
-	"convoi"
-	"convoi/roadnet"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/roadnet"
 )
 
 // MovementFinder is what the planner reads of movements.

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
-	"convoi/ambush"
-	"convoi/osmdata"
-	"convoi/roadnet"
-	"convoi/sqlite"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/ambush"
+	"github.com/convoi/convoi/osmdata"
+	"github.com/convoi/convoi/roadnet"
+	"github.com/convoi/convoi/sqlite"
 )
 
 // MustOpenDB opens a fresh sqlite store that is closed when the test ends.

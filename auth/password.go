@@ -15,7 +15,7 @@ import (
 	"strconv"
 	"strings"
 
-	"convoi"
+	"github.com/convoi/convoi"
 
 	"golang.org/x/crypto/argon2"
 )

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"convoi/auth"
+	"github.com/convoi/convoi/auth"
 )
 
 func TestHashPassword_RoundTrip(t *testing.T) {

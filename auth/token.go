@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // Prefixes of bearer secrets. They tell a session from an API token at a

@@ -13,7 +13,7 @@ import (
 	"context"
 	"sync"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // DefaultBuffer is the channel capacity of each subscription.

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
-	"convoi/bus"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/bus"
 )
 
 func pos(i int) convoi.Event {

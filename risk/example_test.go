@@ -3,7 +3,7 @@ package risk_test
 import (
 	"fmt"
 
-	"convoi/risk"
+	"github.com/convoi/convoi/risk"
 )
 
 // The Incarville case, with the intelligence that was missed: the phone and

@@ -13,7 +13,7 @@ import (
 	"slices"
 	"strings"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // PolicyName is the name under which the risk policy is stored in a

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"convoi"
-	"convoi/risk"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/risk"
 )
 
 func TestDefaultPolicy(t *testing.T) {

@@ -23,7 +23,7 @@ import (
 	"strings"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // ChokepointOther is the policy's weight for chokepoint kinds it does not name.

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
-	"convoi/risk"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/risk"
 )
 
 // The Incarville case: a detainee with an organised-crime link, taken from

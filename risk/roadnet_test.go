@@ -6,10 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"convoi"
-	"convoi/osmdata"
-	"convoi/risk"
-	"convoi/roadnet"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/osmdata"
+	"github.com/convoi/convoi/risk"
+	"github.com/convoi/convoi/roadnet"
 )
 
 // roadnetFacts is the adapter docs/risk.md gives for cmd/convoi.

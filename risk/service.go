@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // Service assesses stored movements: it gathers the detainee, the sites, the

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
-	"convoi/bus"
-	"convoi/risk"
-	"convoi/sqlite"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/bus"
+	"github.com/convoi/convoi/risk"
+	"github.com/convoi/convoi/sqlite"
 )
 
 // world is a risk.Service on a real SQLite store in a temporary directory,

@@ -4,7 +4,7 @@ import (
 	"context"
 	"math"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // builder collects a raw graph before it is frozen into a Graph.

@@ -7,7 +7,7 @@ import (
 	"io"
 	"strconv"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // DIMACSOptions tunes ImportDIMACS.

@@ -9,7 +9,7 @@ import (
 	"io/fs"
 	"math"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // Graph file format, version 1 (all integers little-endian):

@@ -9,8 +9,8 @@ import (
 	"os"
 	"testing"
 
-	"convoi"
-	"convoi/osmdata"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/osmdata"
 )
 
 var (

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"convoi/osmdata"
+	"github.com/convoi/convoi/osmdata"
 )
 
 var (

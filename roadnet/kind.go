@@ -5,7 +5,7 @@ import (
 	"math/bits"
 	"strings"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // Kind is a set of chokepoint kinds, a bit mask. An edge carries the kinds

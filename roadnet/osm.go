@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"convoi"
+	"github.com/convoi/convoi"
 
 	"github.com/paulmach/osm"
 	"github.com/paulmach/osm/osmpbf"

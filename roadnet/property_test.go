@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // randomPositions snaps n random points of the graph's box, plus n random

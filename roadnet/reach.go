@@ -6,7 +6,7 @@ import (
 	"math"
 	"sort"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // Isochrone is the part of the network reachable from a position within a

@@ -22,7 +22,7 @@ package roadnet
 import (
 	"math"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // NodeID identifies a node of a Graph: an intersection, a dead end, or a copy

@@ -5,7 +5,7 @@ import (
 	"math"
 	"sort"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // RouteOptions changes what a route may use. The zero value is the fastest

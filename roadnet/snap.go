@@ -4,7 +4,7 @@ import (
 	"math"
 	"sort"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // Position is a place on the road network: a point along an edge, or a node.

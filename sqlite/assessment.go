@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 var (

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
-	"convoi/sqlite"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/sqlite"
 )
 
 // TestStorePositionsAttributesJSON checks that the attributes are stored as

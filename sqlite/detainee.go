@@ -3,7 +3,7 @@ package sqlite
 import (
 	"context"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 var _ convoi.DetaineeService = (*DetaineeService)(nil)

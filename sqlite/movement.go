@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 var _ convoi.MovementService = (*MovementService)(nil)

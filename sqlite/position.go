@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 var _ convoi.PositionService = (*PositionService)(nil)

@@ -74,7 +74,7 @@ import (
 	"sync"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 
 	sqlite3 "modernc.org/sqlite"
 	sqlitelib "modernc.org/sqlite/lib"

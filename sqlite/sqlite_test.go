@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
-	"convoi/sqlite"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/sqlite"
 )
 
 // MustOpenDB opens a fresh database file in a temporary directory, with the

@@ -3,9 +3,9 @@ package sqlite_test
 import (
 	"testing"
 
-	"convoi"
-	"convoi/sqlite"
-	"convoi/storetest"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/sqlite"
+	"github.com/convoi/convoi/storetest"
 )
 
 // TestStore runs the conformance suite on a fresh database file per test.

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 var (

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 func testAssessment(t *testing.T, open OpenFunc) {

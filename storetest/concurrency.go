@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // testConcurrency checks that concurrent writers and readers all succeed

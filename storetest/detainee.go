@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 func testDetainee(t *testing.T, open OpenFunc) {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 func fix(dev convoi.DeviceID, i int) convoi.Position {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 func testSite(t *testing.T, open OpenFunc) {

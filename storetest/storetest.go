@@ -33,7 +33,7 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // Store bundles the services of one store implementation.

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // legal is the movement state machine as issue 2 specifies it, written out

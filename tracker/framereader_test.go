@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"convoi/tracker/teltonika"
+	"github.com/convoi/convoi/tracker/teltonika"
 )
 
 // chunkConn is a net.Conn whose reads return the input in pieces of the

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"convoi/tracker"
+	"github.com/convoi/convoi/tracker"
 )
 
 // TestIdleConnectionsDoNotStall holds thousands of silent connections open

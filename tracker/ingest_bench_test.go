@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
-	"convoi/bus"
-	"convoi/tracker/teltonika"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/bus"
+	"github.com/convoi/convoi/tracker/teltonika"
 )
 
 // discardPositions is a PositionService that stores nothing, so that the

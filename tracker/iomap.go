@@ -7,7 +7,7 @@ import (
 	"path"
 	"slices"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 //go:embed iomap.json

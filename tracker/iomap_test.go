@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
-	"convoi/tracker"
-	"convoi/tracker/teltonika"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/tracker"
+	"github.com/convoi/convoi/tracker/teltonika"
 )
 
 // TestIOMapEvents sends one Codec 8E record per IO mapping and checks the

@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
-	"convoi/sqlite"
-	"convoi/tracker"
-	"convoi/tracker/teltonika"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/sqlite"
+	"github.com/convoi/convoi/tracker"
+	"github.com/convoi/convoi/tracker/teltonika"
 )
 
 // TestKill9Child is the server process of TestKill9: it runs only when

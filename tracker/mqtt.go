@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"convoi"
-	"convoi/tracker/mqtt"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/tracker/mqtt"
 )
 
 // openMQTT starts the embedded broker on MQTTAddr, or subscribes to the

@@ -3,8 +3,8 @@ package tracker
 import (
 	"net/http"
 
-	"convoi"
-	"convoi/tracker/osmand"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/tracker/osmand"
 )
 
 // OsmAndHandler returns the HTTP handler of the OsmAnd protocol: GET or

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
-	"convoi/tracker"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/tracker"
 )
 
 func TestOsmAndServer(t *testing.T) {

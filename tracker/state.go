@@ -5,7 +5,7 @@ import (
 	"net"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // device is the in-memory state of one tracker.

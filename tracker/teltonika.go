@@ -10,8 +10,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"convoi"
-	"convoi/tracker/teltonika"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/tracker/teltonika"
 )
 
 // tcpConn is an accepted Teltonika connection after login.

@@ -26,7 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // Defaults, chosen for vans on mobile networks.

@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
-	"convoi/bus"
-	"convoi/sqlite"
-	"convoi/tracker"
-	"convoi/tracker/teltonika"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/bus"
+	"github.com/convoi/convoi/sqlite"
+	"github.com/convoi/convoi/tracker"
+	"github.com/convoi/convoi/tracker/teltonika"
 )
 
 // Devices registered by MustOpenEnv.

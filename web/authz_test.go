@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // Role shorthands for the access policy below.

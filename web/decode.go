@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // DefaultMaxBodyBytes bounds request bodies unless Server.MaxBodyBytes says otherwise.

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 func TestDecodeJSON(t *testing.T) {

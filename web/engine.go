@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // Assessor is the risk engine as the API needs it. cmd/convoi wires the

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // listResponse is the body of every listing: one page and the total number

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // Create requests name exactly the fields a caller sets, so that strict

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // loadMovement returns the movement of the {id} path value if the caller

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"sync"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // maxIdempotencyKeyLen bounds the Idempotency-Key header.

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"convoi"
-	"convoi/web"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/web"
 )
 
 func TestBadInput(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
-	"convoi/web"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/web"
 )
 
 type movementList struct {

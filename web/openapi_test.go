@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"convoi"
-	"convoi/web"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/web"
 )
 
 type openAPIDoc struct {

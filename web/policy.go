@@ -5,7 +5,7 @@ import (
 	"io"
 	"net/http"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 func (s *Server) handleGetRiskPolicy(w http.ResponseWriter, r *http.Request) error {

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"convoi"
-	"convoi/roadnet"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/roadnet"
 )
 
 // Roads is the road network as the API needs it; *roadnet.Graph

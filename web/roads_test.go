@@ -8,9 +8,9 @@ import (
 	"sync"
 	"testing"
 
-	"convoi/osmdata"
-	"convoi/roadnet"
-	"convoi/web"
+	"github.com/convoi/convoi/osmdata"
+	"github.com/convoi/convoi/roadnet"
+	"github.com/convoi/convoi/web"
 )
 
 var monaco struct {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // Route is one endpoint of the API and its access rule. The route table

@@ -18,9 +18,9 @@ import (
 	"sync"
 	"time"
 
-	"convoi"
-	"convoi/auth"
-	"convoi/roadnet"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/auth"
+	"github.com/convoi/convoi/roadnet"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
-	"convoi/auth"
-	"convoi/sqlite"
-	"convoi/web"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/auth"
+	"github.com/convoi/convoi/sqlite"
+	"github.com/convoi/convoi/web"
 )
 
 // testPassword is every seeded user's password.

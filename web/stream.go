@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // streamWriteTimeout bounds one write to a stream client: a client that

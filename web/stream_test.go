@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
-	"convoi/bus"
-	"convoi/web"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/bus"
+	"github.com/convoi/convoi/web"
 )
 
 // withBus wires the in-process event bus, which the stream needs.

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"os"
 
-	"convoi"
-	"convoi/ambush"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/ambush"
 )
 
 // runAmbush runs `convoi ambush solve --instance FILE.json`: it solves a

@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"convoi"
+	"github.com/convoi/convoi"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,14 +10,14 @@ import (
 	"path/filepath"
 	"time"
 
-	"convoi/ambush"
-	"convoi/auth"
-	"convoi/bus"
-	"convoi/risk"
-	"convoi/roadnet"
-	"convoi/sqlite"
-	"convoi/tracker"
-	"convoi/web"
+	"github.com/convoi/convoi/ambush"
+	"github.com/convoi/convoi/auth"
+	"github.com/convoi/convoi/bus"
+	"github.com/convoi/convoi/risk"
+	"github.com/convoi/convoi/roadnet"
+	"github.com/convoi/convoi/sqlite"
+	"github.com/convoi/convoi/tracker"
+	"github.com/convoi/convoi/web"
 )
 
 // App is a running convoi: the store, the engines and the listeners, wired

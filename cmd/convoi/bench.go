@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"convoi/roadnet"
+	"github.com/convoi/convoi/roadnet"
 )
 
 // runBench: convoi bench route --graph FILE --pairs CSV [--out FILE.jsonl]

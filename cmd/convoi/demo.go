@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 
-	"convoi"
-	"convoi/auth"
-	"convoi/osmdata"
-	"convoi/sqlite"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/auth"
+	"github.com/convoi/convoi/osmdata"
+	"github.com/convoi/convoi/sqlite"
 )
 
 // DefaultDemoPassword is the password of every demo user unless --demo-password says otherwise.

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 
-	"convoi"
-	"convoi/roadnet"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/roadnet"
 )
 
 // westExits are where the roads towards Nice leave the bundled Monaco

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // demoServices are the services the demo loader writes through: the same

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"convoi"
-	"convoi/roadnet"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/roadnet"
 )
 
 // runGraph: convoi graph build IN -o OUT.graph

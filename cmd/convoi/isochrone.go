@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"convoi/roadnet"
+	"github.com/convoi/convoi/roadnet"
 )
 
 // runIsochrone: convoi isochrone --graph FILE --at LAT,LON --minutes M

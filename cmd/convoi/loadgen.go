@@ -19,13 +19,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"convoi"
-	"convoi/bus"
-	"convoi/osmdata"
-	"convoi/roadnet"
-	"convoi/sqlite"
-	"convoi/tracker"
-	"convoi/tracker/teltonika"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/bus"
+	"github.com/convoi/convoi/osmdata"
+	"github.com/convoi/convoi/roadnet"
+	"github.com/convoi/convoi/sqlite"
+	"github.com/convoi/convoi/tracker"
+	"github.com/convoi/convoi/tracker/teltonika"
 )
 
 // runLoadgen: convoi loadgen [--protocol teltonika|osmand] [--addr HOST:PORT]

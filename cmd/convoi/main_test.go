@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
-	"convoi/auth"
-	"convoi/sqlite"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/auth"
+	"github.com/convoi/convoi/sqlite"
 )
 
 // MustOpenDemo starts a full App with the demo world on a loopback port.

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // runPlan: convoi plan [--data DIR] [--graph FILE] MOVEMENT-REF

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"text/tabwriter"
 
-	"convoi/roadnet"
+	"github.com/convoi/convoi/roadnet"
 )
 
 // runRoute: convoi route --graph FILE (--from LAT,LON --to LAT,LON |

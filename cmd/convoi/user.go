@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"strings"
 
-	"convoi"
-	"convoi/auth"
-	"convoi/sqlite"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/auth"
+	"github.com/convoi/convoi/sqlite"
 )
 
 func runUser(ctx context.Context, env *Env, args []string) error {

@@ -7,12 +7,12 @@ import (
 	"io"
 	"strings"
 
-	"convoi"
-	"convoi/ambush"
-	"convoi/osmdata"
-	"convoi/risk"
-	"convoi/roadnet"
-	"convoi/web"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/ambush"
+	"github.com/convoi/convoi/osmdata"
+	"github.com/convoi/convoi/risk"
+	"github.com/convoi/convoi/roadnet"
+	"github.com/convoi/convoi/web"
 )
 
 // loadGraph returns the road graph the server plans and routes on: the

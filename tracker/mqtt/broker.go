@@ -44,7 +44,7 @@ func (b *Broker) Open() error {
 	if err := b.srv.AddHook(&storeHook{b: b}, nil); err != nil {
 		return err
 	}
-	b.tcp = listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: "convoi", Address: b.Addr})
+	b.tcp = listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: "github.com/convoi/convoi", Address: b.Addr})
 	if err := b.srv.AddListener(b.tcp); err != nil {
 		return fmt.Errorf("mqtt listen: %w", err)
 	}

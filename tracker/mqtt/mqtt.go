@@ -35,7 +35,7 @@ import (
 	"strings"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // MaxPayloadBytes caps one published message.

@@ -21,7 +21,7 @@ import (
 	"strings"
 	"time"
 
-	"convoi"
+	"github.com/convoi/convoi"
 )
 
 // MaxBodyBytes caps a request body.

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"convoi"
-	"convoi/tracker/osmand"
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/tracker/osmand"
 )
 
 var now = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)

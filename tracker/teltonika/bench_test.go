@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"convoi/tracker/teltonika"
+	"github.com/convoi/convoi/tracker/teltonika"
 )
 
 // BenchmarkDecodeCodec8 decodes a frame of 25 typical Codec 8 records (10

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"testing"
 
-	"convoi/tracker/teltonika"
+	"github.com/convoi/convoi/tracker/teltonika"
 )
 
 // splitPoints returns where to cut data in two: every byte boundary for

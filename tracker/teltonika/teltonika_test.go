@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"convoi/tracker/teltonika"
+	"github.com/convoi/convoi/tracker/teltonika"
 )
 
 // Vectors from testdata/tracker/vectors.md.
