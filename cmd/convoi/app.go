@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"github.com/convoi/convoi"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/ambush"
 	"github.com/convoi/convoi/auth"
 	"github.com/convoi/convoi/bus"
