@@ -1,6 +1,9 @@
 package convoi
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // AlarmRule names the monitoring rule that raised an alarm. The thresholds of
 // each rule are data (the monitor's policy), documented in docs/monitor.md.
@@ -86,4 +89,43 @@ type AlarmFilter struct {
 	MovementID *MovementID
 	Since      *time.Time // last seen at or after
 	Page       Page
+}
+
+// AlarmService stores alarms and their workflow. Every write records who
+// made it (the user in ctx; none for the system) and bumps Version.
+type AlarmService interface {
+	// RaiseAlarm records evidence of a rule on a movement. While an alarm of
+	// the same movement and rule is not resolved, it updates that alarm
+	// (LastSeen, Count+1, Severity raised to the higher of the two, Place,
+	// PlaceName, Detail, VehicleID) and returns it with created false;
+	// otherwise it opens a new alarm (State open, Count 1, AckDue from the
+	// acknowledgement deadline of its severity) and returns created true.
+	RaiseAlarm(ctx context.Context, a *Alarm) (alarm *Alarm, created bool, err error)
+	FindAlarmByID(ctx context.Context, id AlarmID) (*Alarm, error)
+	FindAlarms(ctx context.Context, filter AlarmFilter) ([]*Alarm, int, error)
+	// AcknowledgeAlarm, EscalateAlarm and ResolveAlarm apply one workflow
+	// step with a note; a step the state does not allow is ECONFLICT.
+	AcknowledgeAlarm(ctx context.Context, id AlarmID, note string) (*Alarm, error)
+	EscalateAlarm(ctx context.Context, id AlarmID, note string) (*Alarm, error)
+	ResolveAlarm(ctx context.Context, id AlarmID, res AlarmResolution, note string) (*Alarm, error)
+	FindAlarmTransitions(ctx context.Context, id AlarmID) ([]*AlarmTransition, error)
+	// EscalateOverdue escalates every open alarm whose AckDue is not after
+	// now, as the system, and returns them.
+	EscalateOverdue(ctx context.Context, now time.Time) ([]*Alarm, error)
+}
+
+// Progress is where a vehicle of an underway movement is against its plan,
+// computed by the monitor from each matched fix. Schedule-sensitive: never
+// given to liaison users.
+type Progress struct {
+	MovementID  MovementID `json:"movement_id"`
+	VehicleID   VehicleID  `json:"vehicle_id"`
+	FixTime     time.Time  `json:"fix_time"`
+	Place       LatLon     `json:"place"`        // the fix
+	AlongM      float64    `json:"along_m"`      // distance along the planned route
+	RouteM      float64    `json:"route_m"`      // the planned route's length
+	OffRouteM   float64    `json:"off_route_m"`  // distance from the route
+	ExpectedArr time.Time  `json:"expected_arr"` // now + remaining planned time scaled by pace
+	LateS       float64    `json:"late_s"`       // behind the planned timeline (negative: ahead)
+	DeadlineS   float64    `json:"deadline_s"`   // expected arrival minus the deadline (positive: late)
 }

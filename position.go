@@ -113,6 +113,8 @@ const (
 	EventTypeDeviceEvent EventType = "device_event"
 	EventTypeMovement    EventType = "movement"
 	EventTypeAssessment  EventType = "assessment"
+	EventTypeAlarm       EventType = "alarm"
+	EventTypeProgress    EventType = "progress"
 )
 
 // Event is a message on the in-process (or NATS) event bus. Exactly one of
@@ -123,6 +125,8 @@ type Event struct {
 	DeviceEvent *DeviceEvent `json:"device_event,omitempty"`
 	Movement    *Movement    `json:"movement,omitempty"`
 	Assessment  *Assessment  `json:"assessment,omitempty"`
+	Alarm       *Alarm       `json:"alarm,omitempty"`
+	Progress    *Progress    `json:"progress,omitempty"`
 }
 
 // EventService publishes events to subscribers. Publish never blocks on a
