@@ -1,9 +1,11 @@
 package convoi_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ func TestNextState(t *testing.T) {
 		convoi.ActionCancel:   {convoi.StateRequested: convoi.StateCancelled, convoi.StateAssessed: convoi.StateCancelled, convoi.StatePlanned: convoi.StateCancelled, convoi.StateReleased: convoi.StateCancelled},
 		convoi.ActionAbort:    {convoi.StateReleased: convoi.StateAborted, convoi.StateUnderway: convoi.StateAborted, convoi.StateIncident: convoi.StateAborted},
 		convoi.ActionIncident: {convoi.StateUnderway: convoi.StateIncident},
+		convoi.ActionResume:   {convoi.StateIncident: convoi.StateUnderway},
 	}
 	// Every (state, action) pair: legal ones lead where the table says, all
 	// others are a conflict. A loosened or tightened rule fails here.
@@ -168,13 +171,9 @@ func TestMovementObjectRules(t *testing.T) {
 			if got := tc.u.CanSeeMovement(m); got != tc.sees {
 				t.Fatalf("CanSeeMovement = %v, want %v", got, tc.sees)
 			}
-			r := m.Redact(tc.u)
-			hidden := r.PlannedDeparture == nil && r.Route == nil && len(r.Crew) == 0 && len(r.Vehicles) == 0
-			if hidden == tc.schedule {
-				t.Fatalf("schedule visible = %v, want %v", !hidden, tc.schedule)
-			}
-			if m.PlannedDeparture == nil || len(m.Crew) != 1 {
-				t.Fatal("Redact modified the original")
+			_, full := m.View(tc.u).(*convoi.Movement)
+			if full != tc.schedule {
+				t.Fatalf("schedule visible = %v, want %v", full, tc.schedule)
 			}
 		})
 	}
@@ -196,5 +195,126 @@ func TestGrading(t *testing.T) {
 	}
 	if g := convoi.Grading("C4"); g.Reliability() != 'C' || g.Credibility() != 4 {
 		t.Fatal("grading parts")
+	}
+}
+
+// TestLiaisonView checks that nothing a liaison user sees of a movement
+// changes between its release and its arrival (so they cannot learn when
+// the escort left), and that arrival and cancellation show when they happen.
+func TestLiaisonView(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	dep := t0.Add(time.Hour)
+	m := &convoi.Movement{ID: 7, Ref: "MC-7", DetaineeID: 3, FromSiteID: 10, ToSiteID: 20, Purpose: convoi.PurposeCourtAppearance,
+		AppointmentAt: t0.Add(3 * time.Hour), Requester: "Juge", State: convoi.StateReleased, EscortLevel: 3,
+		Crew: []convoi.OfficerID{5}, Vehicles: []convoi.VehicleID{2}, PlannedDeparture: &dep,
+		Version: 4, UpdatedBy: 9, CreatedAt: t0, UpdatedAt: t0.Add(time.Minute)}
+	released, _ := json.Marshal(m.ForLiaison())
+	for _, st := range []convoi.MovementState{convoi.StateRequested, convoi.StateAssessed, convoi.StatePlanned, convoi.StateUnderway, convoi.StateIncident} {
+		u := *m
+		u.State, u.Version, u.UpdatedBy, u.UpdatedAt = st, 9, 11, dep.Add(2*time.Minute) // the escort left
+		got, _ := json.Marshal(u.ForLiaison())
+		if string(got) != string(released) {
+			t.Errorf("%s: liaison view changed:\n%s\n%s", st, released, got)
+		}
+	}
+	for _, field := range []string{"state", "version", "updated_at", "updated_by", "planned_departure", "crew", "vehicles", "route", "escort_level"} {
+		if strings.Contains(string(released), `"`+field+`"`) {
+			t.Errorf("liaison view has %s: %s", field, released)
+		}
+	}
+	done := *m
+	done.State, done.UpdatedAt = convoi.StateCompleted, t0.Add(170*time.Minute)
+	if v := done.ForLiaison(); v.Status != convoi.LiaisonArrived || v.ArrivedAt == nil || !v.ArrivedAt.Equal(done.UpdatedAt) {
+		t.Errorf("completed: %+v", v)
+	}
+	for _, st := range []convoi.MovementState{convoi.StateCancelled, convoi.StateAborted} {
+		c := *m
+		c.State = st
+		if v := c.ForLiaison(); v.Status != convoi.LiaisonCancelled || v.ArrivedAt != nil {
+			t.Errorf("%s: %+v", st, v)
+		}
+	}
+}
+
+func TestRequirementsShortfalls(t *testing.T) {
+	lvl4 := convoi.Requirements{Level: 4, MinCrew: 8, VehicleClass: convoi.VehicleArmouredVan, ArmedSupport: true,
+		Qualifications: []convoi.QualRequirement{{Qualification: convoi.QualArmed, Count: 4}, {Qualification: convoi.QualSpecialised, Count: 2}}}
+	armed := &convoi.Officer{Qualifications: []convoi.Qualification{convoi.QualArmed}}
+	spec := &convoi.Officer{Qualifications: []convoi.Qualification{convoi.QualArmed, convoi.QualSpecialised}}
+	van := &convoi.Vehicle{Class: convoi.VehicleCellularVan}
+	armoured := &convoi.Vehicle{Class: convoi.VehicleArmouredVan}
+	car := &convoi.Vehicle{Class: convoi.VehicleCar}
+	// The Incarville release of issue 8: 4 officers, a cellular van and a car.
+	got := lvl4.Shortfalls(4, []*convoi.Officer{armed, armed, armed, armed}, []*convoi.Vehicle{van, car})
+	want := []string{"crew of 4, level 4 needs 8", "0 specialised_team officer(s), level 4 needs 2", "no armoured van assigned"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("shortfalls %q, want %q", got, want)
+	}
+	crew := []*convoi.Officer{armed, armed, spec, spec, armed, armed, armed, armed}
+	if got := lvl4.Shortfalls(8, crew, []*convoi.Vehicle{armoured}); len(got) != 1 || !strings.Contains(got[0], "escort car") {
+		t.Errorf("no car for armed support: %q", got)
+	}
+	if got := lvl4.Shortfalls(8, crew, []*convoi.Vehicle{armoured, car}); len(got) != 0 {
+		t.Errorf("a complete escort: %q", got)
+	}
+	lvl1 := convoi.Requirements{Level: 1, MinCrew: 2}
+	if got := lvl1.Shortfalls(2, []*convoi.Officer{armed, armed}, []*convoi.Vehicle{car}); len(got) != 1 || !strings.Contains(got[0], "no van") {
+		t.Errorf("nothing to carry the detainee: %q", got)
+	}
+}
+
+func TestDutyWindowAndStart(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	a := &convoi.Movement{AppointmentAt: t0.Add(10 * time.Hour)} // 18:00: booked 16:00-18:30
+	b := &convoi.Movement{AppointmentAt: t0.Add(12*time.Hour + 30*time.Minute)}
+	if a.Overlaps(b) || b.Overlaps(a) {
+		t.Error("18:00 and 20:30 overlap") // b is booked from 18:30
+	}
+	c := &convoi.Movement{AppointmentAt: t0.Add(12*time.Hour + 29*time.Minute)}
+	if !a.Overlaps(c) || !c.Overlaps(a) {
+		t.Error("18:00 and 20:29 do not overlap")
+	}
+	early := t0.Add(7 * time.Hour) // a departure drawn earlier than two hours before
+	a.PlannedDeparture = &early
+	if s, _ := a.DutyWindow(); !s.Equal(early) {
+		t.Errorf("window starts %s, want the departure %s", s, early)
+	}
+	from, to := convoi.StartWindow(early)
+	if !from.Equal(early.Add(-convoi.StartEarly)) || !to.Equal(early.Add(convoi.StartLate)) {
+		t.Errorf("start window %s-%s", from, to)
+	}
+	home := &convoi.Site{Entry: convoi.LatLon{Lat: 43.7102, Lon: 7.2620}}   // Nice
+	monaco := &convoi.Site{Entry: convoi.LatLon{Lat: 43.7302, Lon: 7.4222}} // 13 km
+	rouen := &convoi.Site{Entry: convoi.LatLon{Lat: 49.4423, Lon: 1.0924}}  // far
+	evreux := &convoi.Site{Entry: convoi.LatLon{Lat: 49.0241, Lon: 1.1508}} // far
+	if !convoi.Serves(home, monaco, rouen) || convoi.Serves(home, rouen, evreux) || convoi.Serves(nil, monaco, monaco) {
+		t.Error("Serves")
+	}
+}
+
+func TestIncidentTransitions(t *testing.T) {
+	if to, err := convoi.NextState(convoi.StateIncident, convoi.ActionResume); err != nil || to != convoi.StateUnderway {
+		t.Fatalf("resume from incident: %s %v", to, err)
+	}
+	for _, a := range []convoi.Action{convoi.ActionComplete, convoi.ActionAbort} {
+		if _, err := convoi.NextState(convoi.StateIncident, a); err != nil {
+			t.Errorf("%s from incident: %v", a, err)
+		}
+	}
+	if _, err := convoi.NextState(convoi.StateUnderway, convoi.ActionResume); convoi.ErrorCode(err) != convoi.ECONFLICT {
+		t.Errorf("resume while underway: %v", err)
+	}
+	for a, want := range map[convoi.Action]string{
+		convoi.ActionIncident: "A reason is required to declare an incident.",
+		convoi.ActionAbort:    "A reason is required to abort a movement.",
+		convoi.ActionResume:   "A reason is required to resume a movement after an incident.",
+	} {
+		r := convoi.TransitionRequest{Action: a}
+		if err := r.Validate(); convoi.ErrorMessage(err) != want {
+			t.Errorf("%s without a reason: %q, want %q", a, convoi.ErrorMessage(err), want)
+		}
+	}
+	if _, err := convoi.NextState(convoi.StateRequested, convoi.ActionIncident); !strings.Contains(convoi.ErrorMessage(err), "Cannot declare an incident: the movement is requested") {
+		t.Errorf("illegal incident: %q", convoi.ErrorMessage(err))
 	}
 }

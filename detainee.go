@@ -60,6 +60,21 @@ type Detainee struct {
 	UpdatedAt   time.Time   `json:"updated_at"`
 }
 
+// DetaineeIdentity is what court or hospital staff (liaison users) see of a
+// detainee due at their site: who is arriving and under which status, not
+// the risk record, aliases or where the detainee is held.
+type DetaineeIdentity struct {
+	ID          DetaineeID  `json:"id"`
+	Name        string      `json:"name"`
+	BirthDate   string      `json:"birth_date,omitempty"`
+	LegalStatus LegalStatus `json:"legal_status"`
+}
+
+// Identity returns the liaison view of d.
+func (d *Detainee) Identity() *DetaineeIdentity {
+	return &DetaineeIdentity{ID: d.ID, Name: d.Name, BirthDate: d.BirthDate, LegalStatus: d.LegalStatus}
+}
+
 // Validate checks the fields a caller sets.
 func (d *Detainee) Validate() error {
 	if strings.TrimSpace(d.Name) == "" {

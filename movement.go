@@ -62,10 +62,16 @@ const (
 	ActionCancel   Action = "cancel"
 	ActionAbort    Action = "abort"
 	ActionIncident Action = "incident"
+	ActionResume   Action = "resume" // a commander stands an incident down: the escort goes on
 )
 
 // Actions lists every action.
-var Actions = []Action{ActionAssess, ActionPlan, ActionRelease, ActionStart, ActionComplete, ActionCancel, ActionAbort, ActionIncident}
+var Actions = []Action{ActionAssess, ActionPlan, ActionRelease, ActionStart, ActionComplete, ActionCancel, ActionAbort, ActionIncident, ActionResume}
+
+// ActionUpdate is not an action but the kind of the history record that a
+// change outside transitions (PATCH) leaves: its state does not change and
+// its reason lists the fields changed.
+const ActionUpdate Action = "update"
 
 // Valid reports whether a is one of Actions.
 func (a Action) Valid() bool { return validEnum(a, Actions) }
@@ -79,7 +85,9 @@ type transitionRule struct {
 
 // transitionRules is the movement state machine as data. Re-assessing and
 // re-planning are allowed until the movement is underway: new intelligence
-// can always send a released movement back.
+// can always send a released movement back. An incident ends in one of three
+// ways: the escort resumes (a false alarm, stood down by a commander with a
+// reason), completes, or is aborted.
 var transitionRules = []transitionRule{
 	{ActionAssess, []MovementState{StateRequested, StateAssessed, StatePlanned, StateReleased}, StateAssessed},
 	{ActionPlan, []MovementState{StateAssessed, StatePlanned}, StatePlanned},
@@ -89,6 +97,7 @@ var transitionRules = []transitionRule{
 	{ActionCancel, []MovementState{StateRequested, StateAssessed, StatePlanned, StateReleased}, StateCancelled},
 	{ActionAbort, []MovementState{StateReleased, StateUnderway, StateIncident}, StateAborted},
 	{ActionIncident, []MovementState{StateUnderway}, StateIncident},
+	{ActionResume, []MovementState{StateIncident}, StateUnderway},
 }
 
 // NextState returns the state that action a leads to from s, or an EINVALID
@@ -101,7 +110,7 @@ func NextState(s MovementState, a Action) (MovementState, error) {
 		if validEnum(s, r.From) {
 			return r.To, nil
 		}
-		return "", Errorf(ECONFLICT, "Cannot %s a movement that is %s (allowed from: %s).", a, s, joinEnum(r.From))
+		return "", Errorf(ECONFLICT, "Cannot %s: the movement is %s (allowed from: %s).", actionPhrase[a], s, joinEnum(r.From))
 	}
 	return "", Errorf(EINVALID, "Unknown action %q.", a)
 }
@@ -184,6 +193,9 @@ func (m *Movement) Validate() error {
 	if m.EscortLevel < 0 || m.EscortLevel > 4 {
 		return Errorf(EINVALID, "Escort level must be between 1 and 4.")
 	}
+	if m.PlannedDeparture != nil && !m.PlannedDeparture.Before(m.AppointmentAt) {
+		return Errorf(EINVALID, "The planned departure must be before the appointment.")
+	}
 	if m.Crew == nil {
 		m.Crew = []OfficerID{}
 	}
@@ -210,6 +222,7 @@ type MovementFilter struct {
 	State           *MovementState
 	Site            *SiteID    // from or to
 	CrewMember      *OfficerID // assigned officer
+	Vehicle         *VehicleID // assigned vehicle
 	AppointmentFrom *time.Time
 	AppointmentTo   *time.Time
 	Page
@@ -228,6 +241,27 @@ type MovementUpdate struct {
 	Route            *RouteSummary `json:"route"`
 	// Version, when non-zero, must equal the stored version (optimistic locking).
 	Version int `json:"version"`
+	// Reason is stored with the history record of the change (optional).
+	Reason string `json:"reason"`
+}
+
+// Fields lists the JSON names of the fields upd sets, for the history
+// record of the change.
+func (upd MovementUpdate) Fields() []string {
+	var f []string
+	for _, x := range []struct {
+		name string
+		set  bool
+	}{
+		{"purpose", upd.Purpose != nil}, {"appointment_at", upd.AppointmentAt != nil}, {"requester", upd.Requester != nil},
+		{"crew", upd.Crew != nil}, {"vehicles", upd.Vehicles != nil}, {"escort_level", upd.EscortLevel != nil},
+		{"planned_departure", upd.PlannedDeparture != nil}, {"route", upd.Route != nil},
+	} {
+		if x.set {
+			f = append(f, x.name)
+		}
+	}
+	return f
 }
 
 // Apply copies the set fields of upd onto m and validates the result.
@@ -260,17 +294,23 @@ type Transition struct {
 	From       MovementState `json:"from"`
 	To         MovementState `json:"to"`
 	Reason     string        `json:"reason,omitempty"`
-	By         UserID        `json:"by"`
-	At         time.Time     `json:"at"`
+	// Override, when set, is what a commander's override let through
+	// (for example "crew of 4, level 4 needs 8"); Reason is why.
+	Override string    `json:"override,omitempty"`
+	By       UserID    `json:"by"`
+	At       time.Time `json:"at"`
 }
 
 // TransitionRequest asks for an action. CancelReason is required for
 // ActionCancel; Reason is free text stored with the transition (required for
-// cancel, abort and incident).
+// cancel, abort, incident and resume).
 type TransitionRequest struct {
 	Action       Action       `json:"-"`
 	Reason       string       `json:"reason"`
 	CancelReason CancelReason `json:"cancel_reason"`
+	// Override is what a commander's override lets through, recorded with
+	// the transition; the server sets it after its own checks, never the client.
+	Override string `json:"-"`
 	// Update is applied in the same transaction as the transition (for example
 	// the escort level with assess, the departure and route with plan).
 	Update *MovementUpdate `json:"-"`
@@ -289,9 +329,12 @@ func (r *TransitionRequest) Validate() error {
 		if strings.TrimSpace(r.Reason) == "" {
 			r.Reason = string(r.CancelReason)
 		}
-	case ActionAbort, ActionIncident:
+	case ActionAbort, ActionIncident, ActionResume:
 		if strings.TrimSpace(r.Reason) == "" {
-			return Errorf(EINVALID, "A reason is required to %s a movement.", r.Action)
+			return Errorf(EINVALID, "A reason is required to %s.", actionPhrase[r.Action])
+		}
+		if r.CancelReason != "" {
+			return Errorf(EINVALID, "cancel_reason only goes with cancel.")
 		}
 	default:
 		if r.CancelReason != "" {
@@ -299,6 +342,13 @@ func (r *TransitionRequest) Validate() error {
 		}
 	}
 	return nil
+}
+
+// actionPhrase is each action as the verb phrase of an error message.
+var actionPhrase = map[Action]string{
+	ActionAssess: "assess a movement", ActionPlan: "plan a movement", ActionRelease: "release a movement",
+	ActionStart: "start a movement", ActionComplete: "complete a movement", ActionCancel: "cancel a movement",
+	ActionAbort: "abort a movement", ActionIncident: "declare an incident", ActionResume: "resume a movement after an incident",
 }
 
 // MovementService stores movements and their transitions.

@@ -181,14 +181,58 @@ func (u *User) CanSeeAnyMovement() bool {
 // detainee is due.
 func (u *User) SeesSchedule() bool { return u != nil && !u.Disabled && u.Role != RoleLiaison }
 
-// Redact returns the movement as u may see it: a copy without schedule
-// details when u may not see them, m itself otherwise.
-func (m *Movement) Redact(u *User) *Movement {
+// LiaisonStatus is what liaison users learn of a movement's progress.
+type LiaisonStatus string
+
+const (
+	LiaisonScheduled LiaisonStatus = "scheduled" // the detainee is due at the appointment
+	LiaisonArrived   LiaisonStatus = "arrived"   // handed over (the movement completed)
+	LiaisonCancelled LiaisonStatus = "cancelled" // will not come (cancelled or aborted)
+)
+
+// LiaisonMovement is a movement as court or hospital staff see it: who is
+// due, where and when, and, when it happens, that the detainee arrived or
+// will not come. Nothing in it changes while the escort prepares, leaves or
+// is on the road (no state, version, author or time of the last change), so
+// neither the resource nor the event stream tells a liaison user, in real
+// time or afterwards, when an escort left.
+type LiaisonMovement struct {
+	ID            MovementID    `json:"id"`
+	Ref           string        `json:"ref"`
+	DetaineeID    DetaineeID    `json:"detainee_id"`
+	FromSiteID    SiteID        `json:"from_site_id"`
+	ToSiteID      SiteID        `json:"to_site_id"`
+	Purpose       Purpose       `json:"purpose"`
+	AppointmentAt time.Time     `json:"appointment_at"`
+	Requester     string        `json:"requester"`
+	Status        LiaisonStatus `json:"status"`
+	CancelReason  CancelReason  `json:"cancel_reason,omitempty"` // when cancelled before it set off
+	ArrivedAt     *time.Time    `json:"arrived_at,omitempty"`
+	CreatedAt     time.Time     `json:"created_at"`
+}
+
+// ForLiaison returns the liaison view of m.
+func (m *Movement) ForLiaison() *LiaisonMovement {
+	l := &LiaisonMovement{ID: m.ID, Ref: m.Ref, DetaineeID: m.DetaineeID, FromSiteID: m.FromSiteID, ToSiteID: m.ToSiteID,
+		Purpose: m.Purpose, AppointmentAt: m.AppointmentAt, Requester: m.Requester, Status: LiaisonScheduled, CreatedAt: m.CreatedAt}
+	switch m.State {
+	case StateCompleted:
+		t := m.UpdatedAt // a completed movement never changes again
+		l.Status, l.ArrivedAt = LiaisonArrived, &t
+	case StateCancelled:
+		l.Status, l.CancelReason = LiaisonCancelled, m.CancelReason
+	case StateAborted:
+		l.Status = LiaisonCancelled
+	}
+	return l
+}
+
+// View returns the movement as u may see it: the liaison view
+// (ForLiaison) for users who may not see schedules, m itself otherwise.
+// The caller has checked CanSeeMovement.
+func (m *Movement) View(u *User) any {
 	if u.SeesSchedule() {
 		return m
 	}
-	c := *m
-	c.PlannedDeparture, c.Route = nil, nil
-	c.Crew, c.Vehicles = []OfficerID{}, []VehicleID{}
-	return &c
+	return m.ForLiaison()
 }

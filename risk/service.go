@@ -318,34 +318,9 @@ func (s *Service) Shortfalls(ctx context.Context, m *convoi.Movement, a *convoi.
 }
 
 // Shortfalls lists what a crew of crewSize officers (of whom officers are
-// known) and the vehicles lack for assessment a: crew size, officers per
-// qualification, an armoured van when the assessment asks for one.
+// known) and the vehicles lack for assessment a (convoi.Requirements.Shortfalls).
 func Shortfalls(a *convoi.Assessment, crewSize int, officers []*convoi.Officer, vehicles []*convoi.Vehicle) []string {
-	var short []string
-	if crewSize < a.MinCrew {
-		short = append(short, fmt.Sprintf("crew of %d, level %d needs %d", crewSize, a.Level, a.MinCrew))
-	}
-	for _, q := range a.Qualifications {
-		n := 0
-		for _, o := range officers {
-			if o.Has(q.Qualification) {
-				n++
-			}
-		}
-		if n < q.Count {
-			short = append(short, fmt.Sprintf("%d %s officer(s), level %d needs %d", n, q.Qualification, a.Level, q.Count))
-		}
-	}
-	if a.VehicleClass == convoi.VehicleArmouredVan {
-		ok := false
-		for _, v := range vehicles {
-			ok = ok || v.Class == convoi.VehicleArmouredVan
-		}
-		if !ok {
-			short = append(short, "no armoured van assigned")
-		}
-	}
-	return short
+	return a.Requirements().Shortfalls(crewSize, officers, vehicles)
 }
 
 // upcoming returns the detainee's movements that re-assessment concerns.

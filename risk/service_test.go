@@ -29,6 +29,7 @@ type world struct {
 	officers  []convoi.OfficerID // 0-1 drivers, 2-5 armed, 6-7 specialised and armed
 	van       convoi.VehicleID   // cellular van
 	armoured  convoi.VehicleID
+	car       convoi.VehicleID // escort car: the armed support of levels 3 and 4
 }
 
 type recordingNotifier struct {
@@ -101,13 +102,16 @@ func mustOpenWorld(t *testing.T) *world {
 		w.officers = append(w.officers, o.ID)
 	}
 	for _, v := range []*convoi.Vehicle{{Registration: "AB-123-CD", Class: convoi.VehicleCellularVan, Capacity: 2},
-		{Registration: "EF-456-GH", Class: convoi.VehicleArmouredVan, Capacity: 1}} {
+		{Registration: "EF-456-GH", Class: convoi.VehicleArmouredVan, Capacity: 1}, {Registration: "IJ-789-KL", Class: convoi.VehicleCar}} {
 		if err := w.svc.Vehicles.CreateVehicle(ctx, v); err != nil {
 			t.Fatal(err)
 		}
-		if v.Class == convoi.VehicleArmouredVan {
+		switch v.Class {
+		case convoi.VehicleArmouredVan:
 			w.armoured = v.ID
-		} else {
+		case convoi.VehicleCar:
+			w.car = v.ID
+		default:
 			w.van = v.ID
 		}
 	}
@@ -276,7 +280,7 @@ func TestServiceOnIntel(t *testing.T) {
 	planned := w.movement(t, "EVX-1001", incarvilleAppointment, o[:5], []convoi.VehicleID{w.van},
 		convoi.ActionAssess, convoi.ActionPlan)
 	// Released with an escort that already meets level 4.
-	released := w.movement(t, "EVX-1002", later, o, []convoi.VehicleID{w.armoured},
+	released := w.movement(t, "EVX-1002", later, o, []convoi.VehicleID{w.armoured, w.car},
 		convoi.ActionAssess, convoi.ActionPlan, convoi.ActionRelease)
 	assessed := w.movement(t, "EVX-1003", later.Add(time.Hour), nil, nil, convoi.ActionAssess)
 	past := w.movement(t, "EVX-1004", incarvilleNow.Add(-24*time.Hour), o[:5], []convoi.VehicleID{w.van},

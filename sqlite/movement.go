@@ -86,7 +86,8 @@ func (s *MovementService) CreateMovement(ctx context.Context, m *convoi.Movement
 }
 
 // UpdateMovement applies upd (with optimistic locking when upd.Version is
-// set) and returns the movement as stored. A movement in a terminal state
+// set), records the change in the movement's history (an ActionUpdate
+// transition) and returns the movement as stored. A movement in a terminal state
 // (completed, cancelled, aborted) is ECONFLICT: its record is history.
 func (s *MovementService) UpdateMovement(ctx context.Context, id convoi.MovementID, upd convoi.MovementUpdate) (*convoi.Movement, error) {
 	tx, err := s.db.beginWrite(ctx)
@@ -107,7 +108,27 @@ func (s *MovementService) UpdateMovement(ctx context.Context, id convoi.Movement
 	if err := saveMovement(ctx, tx, m, upd.Crew != nil || upd.Vehicles != nil); err != nil {
 		return nil, err
 	}
+	// Every change is history: an "update" record, state unchanged, with
+	// the fields changed and the caller's reason.
+	reason := "Changed nothing."
+	if f := upd.Fields(); len(f) > 0 {
+		reason = "Changed " + strings.Join(f, ", ") + "."
+	}
+	if r := strings.TrimSpace(upd.Reason); r != "" {
+		reason += " " + r
+	}
+	if err := insertTransition(ctx, tx, m.ID, convoi.ActionUpdate, m.State, m.State, reason, ""); err != nil {
+		return nil, err
+	}
 	return m, tx.Commit()
+}
+
+func insertTransition(ctx context.Context, tx *Tx, id convoi.MovementID, a convoi.Action, from, to convoi.MovementState, reason, override string) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO transitions (movement_id, action, from_state, to_state, reason, override, by_user, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, a, from, to, strings.TrimSpace(reason), override, tx.by, formatTime(tx.now)); err != nil {
+		return writeErr(err, "Transition already exists.")
+	}
+	return nil
 }
 
 // TransitionMovement checks req against the state machine (convoi.NextState),
@@ -146,9 +167,8 @@ func (s *MovementService) TransitionMovement(ctx context.Context, id convoi.Move
 	if err := saveMovement(ctx, tx, m, assignments); err != nil {
 		return nil, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO transitions (movement_id, action, from_state, to_state, reason, by_user, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, m.ID, req.Action, from, to, strings.TrimSpace(req.Reason), tx.by, formatTime(tx.now)); err != nil {
-		return nil, writeErr(err, "Transition already exists.")
+	if err := insertTransition(ctx, tx, m.ID, req.Action, from, to, req.Reason, req.Override); err != nil {
+		return nil, err
 	}
 	return m, tx.Commit()
 }
@@ -166,7 +186,7 @@ func (s *MovementService) FindTransitions(ctx context.Context, id convoi.Movemen
 	} else if !ok {
 		return nil, convoi.Errorf(convoi.ENOTFOUND, "Movement %d not found.", id)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, movement_id, action, from_state, to_state, reason, by_user, at
+	rows, err := tx.QueryContext(ctx, `SELECT id, movement_id, action, from_state, to_state, reason, override, by_user, at
 		FROM transitions WHERE movement_id = ? ORDER BY id`, id)
 	if err != nil {
 		return nil, err
@@ -175,7 +195,7 @@ func (s *MovementService) FindTransitions(ctx context.Context, id convoi.Movemen
 	var a []*convoi.Transition
 	for rows.Next() {
 		var t convoi.Transition
-		if err := rows.Scan(&t.ID, &t.MovementID, &t.Action, &t.From, &t.To, &t.Reason, &t.By, timeCol{&t.At}); err != nil {
+		if err := rows.Scan(&t.ID, &t.MovementID, &t.Action, &t.From, &t.To, &t.Reason, &t.Override, &t.By, timeCol{&t.At}); err != nil {
 			return nil, err
 		}
 		a = append(a, &t)
@@ -319,6 +339,9 @@ func findMovements(ctx context.Context, tx *Tx, f convoi.MovementFilter) ([]*con
 	}
 	if f.CrewMember != nil {
 		w.add("id IN (SELECT movement_id FROM movement_crew WHERE officer_id = ?)", *f.CrewMember)
+	}
+	if f.Vehicle != nil {
+		w.add("id IN (SELECT movement_id FROM movement_vehicles WHERE vehicle_id = ?)", *f.Vehicle)
 	}
 	if f.AppointmentFrom != nil {
 		w.add("appointment_at >= ?", formatTime(*f.AppointmentFrom))

@@ -143,7 +143,9 @@ func testMovement(t *testing.T, open OpenFunc) {
 		a.Crew = []convoi.OfficerID{w.Officers[0].ID, w.Officers[1].ID}
 		b := w.movement("MC-B", T0.Add(1*time.Hour)) // earlier appointment, listed first
 		b.Crew = []convoi.OfficerID{w.Officers[1].ID}
+		a.Vehicles = []convoi.VehicleID{w.Vans[0].ID}
 		c := w.movement("MC-C", T0.Add(2*time.Hour))
+		c.Vehicles = []convoi.VehicleID{w.Vans[0].ID}
 		c.ToSiteID = w.Hospital.ID
 		c.Purpose = convoi.PurposeMedical
 		c.DetaineeID = w.Other.ID
@@ -170,6 +172,8 @@ func testMovement(t *testing.T, open OpenFunc) {
 			{"CrewMember", convoi.MovementFilter{CrewMember: &w.Officers[1].ID}, []*convoi.Movement{b, a}},
 			{"CrewMemberOne", convoi.MovementFilter{CrewMember: &w.Officers[0].ID}, []*convoi.Movement{a}},
 			{"CrewMemberNone", convoi.MovementFilter{CrewMember: &w.Officers[2].ID}, nil},
+			{"Vehicle", convoi.MovementFilter{Vehicle: &w.Vans[0].ID}, []*convoi.Movement{c, a}},
+			{"VehicleNone", convoi.MovementFilter{Vehicle: ptr(convoi.VehicleID(9999))}, nil},
 			{"CrewMemberAndSite", convoi.MovementFilter{CrewMember: &w.Officers[1].ID, Site: &w.Hospital.ID}, nil},
 			{"AppointmentFromInclusive", convoi.MovementFilter{AppointmentFrom: ptr(T0.Add(3 * time.Hour))}, []*convoi.Movement{a, d}},
 			{"AppointmentToExclusive", convoi.MovementFilter{AppointmentTo: ptr(T0.Add(2 * time.Hour))}, []*convoi.Movement{b}},

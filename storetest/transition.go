@@ -22,6 +22,7 @@ var legal = map[convoi.Action]struct {
 	convoi.ActionCancel:   {[]convoi.MovementState{convoi.StateRequested, convoi.StateAssessed, convoi.StatePlanned, convoi.StateReleased}, convoi.StateCancelled},
 	convoi.ActionAbort:    {[]convoi.MovementState{convoi.StateReleased, convoi.StateUnderway, convoi.StateIncident}, convoi.StateAborted},
 	convoi.ActionIncident: {[]convoi.MovementState{convoi.StateUnderway}, convoi.StateIncident},
+	convoi.ActionResume:   {[]convoi.MovementState{convoi.StateIncident}, convoi.StateUnderway},
 }
 
 // pathTo is a sequence of legal actions from requested to each state.
@@ -45,6 +46,8 @@ func request(a convoi.Action) convoi.TransitionRequest {
 		r.CancelReason = convoi.CancelVideoHearing
 	case convoi.ActionAbort, convoi.ActionIncident:
 		r.Reason = "Suspicious vehicle blocking the exit."
+	case convoi.ActionResume:
+		r.Reason = "False alarm: a delivery van, checked by the unit on site."
 	}
 	return r
 }
@@ -147,6 +150,7 @@ func testTransition(t *testing.T, open OpenFunc) {
 			same(t, "by", tr.By, steps[i].ctxAuthor)
 			sameTime(t, "at", tr.At, T0.Add(time.Duration(i+1)*time.Hour))
 		}
+		same(t, "no override", trs[0].Override, "")
 		same(t, "from/to", [][2]convoi.MovementState{{trs[0].From, trs[0].To}, {trs[1].From, trs[1].To}, {trs[2].From, trs[2].To}},
 			[][2]convoi.MovementState{{convoi.StateRequested, convoi.StateAssessed}, {convoi.StateAssessed, convoi.StateAssessed}, {convoi.StateAssessed, convoi.StateCancelled}})
 		_, err = e.Movements.FindTransitions(e.ctx, 9999)
@@ -228,5 +232,36 @@ func testTransition(t *testing.T, open OpenFunc) {
 		trs, err := e.Movements.FindTransitions(e.ctx, m.ID)
 		must(t, err)
 		same(t, "transitions after rollback", len(trs), 2)
+	})
+
+	t.Run("OverrideAndUpdateRecorded", func(t *testing.T) {
+		e := newEnv(t, open)
+		w := e.world(t)
+		m := w.movement("MC-OV", T0.Add(24*time.Hour))
+		must(t, e.Movements.CreateMovement(e.ctx, m))
+		// A change outside transitions leaves a history record too.
+		req := "Greffe du TJ"
+		got, err := e.Movements.UpdateMovement(e.ctx2, m.ID, convoi.MovementUpdate{Requester: &req, Crew: &[]convoi.OfficerID{w.Officers[0].ID}, Reason: "Requester corrected."})
+		must(t, err)
+		same(t, "requester", got.Requester, req)
+		for _, a := range []convoi.Action{convoi.ActionAssess, convoi.ActionPlan} {
+			_, err := e.Movements.TransitionMovement(e.ctx, m.ID, request(a))
+			must(t, err)
+		}
+		_, err = e.Movements.TransitionMovement(e.ctx2, m.ID, convoi.TransitionRequest{Action: convoi.ActionRelease,
+			Reason: "Hearing cannot move; reinforcements join at the toll plaza.", Override: "crew of 1, level 3 needs 5"})
+		must(t, err)
+		trs, err := e.Movements.FindTransitions(e.ctx, m.ID)
+		must(t, err)
+		same(t, "records", len(trs), 4)
+		up := trs[0]
+		same(t, "update record", [3]string{string(up.Action), string(up.From), string(up.To)},
+			[3]string{string(convoi.ActionUpdate), string(convoi.StateRequested), string(convoi.StateRequested)})
+		same(t, "update reason", up.Reason, "Changed requester, crew. Requester corrected.")
+		same(t, "update by", up.By, author2)
+		same(t, "override", trs[3].Override, "crew of 1, level 3 needs 5")
+		same(t, "override reason", trs[3].Reason, "Hearing cannot move; reinforcements join at the toll plaza.")
+		same(t, "override by", trs[3].By, author2)
+		same(t, "plan has no override", trs[2].Override, "")
 	})
 }

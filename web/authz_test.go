@@ -50,7 +50,7 @@ var accessPolicy = map[string][]convoi.Role{
 
 	"GET /api/v1/detainees":        {planner, control, commander, auditor},
 	"POST /api/v1/detainees":       {planner},
-	"GET /api/v1/detainees/{id}":   {planner, control, commander, auditor},
+	"GET /api/v1/detainees/{id}":   {planner, control, commander, auditor, liaison},
 	"PATCH /api/v1/detainees/{id}": {planner},
 
 	"GET /api/v1/intelligence":      {planner, control, commander, auditor},
@@ -65,21 +65,22 @@ var accessPolicy = map[string][]convoi.Role{
 	"GET /api/v1/movements/{id}/assessments": {planner, control, commander, auditor},
 	"POST /api/v1/movements/{id}/assess":     {planner},
 	"POST /api/v1/movements/{id}/plan":       {planner},
-	"POST /api/v1/movements/{id}/release":    {planner},
-	"POST /api/v1/movements/{id}/start":      {control, crew},
+	"POST /api/v1/movements/{id}/release":    {planner, commander},
+	"POST /api/v1/movements/{id}/start":      {control, crew, commander},
 	"POST /api/v1/movements/{id}/complete":   {control, crew},
 	"POST /api/v1/movements/{id}/cancel":     {planner},
 	"POST /api/v1/movements/{id}/abort":      {control, commander},
 	"POST /api/v1/movements/{id}/incident":   {control, commander, crew},
+	"POST /api/v1/movements/{id}/resume":     {commander},
 
 	"GET /api/v1/vehicles":        {admin, planner, control, commander, auditor},
 	"POST /api/v1/vehicles":       {admin, planner},
-	"GET /api/v1/vehicles/{id}":   {admin, planner, control, commander, auditor},
+	"GET /api/v1/vehicles/{id}":   {admin, planner, control, commander, auditor, crew},
 	"PATCH /api/v1/vehicles/{id}": {admin, planner},
 
 	"GET /api/v1/officers":        {admin, planner, control, commander, auditor},
 	"POST /api/v1/officers":       {admin, planner},
-	"GET /api/v1/officers/{id}":   {admin, planner, control, commander, auditor},
+	"GET /api/v1/officers/{id}":   {admin, planner, control, commander, auditor, crew},
 	"PATCH /api/v1/officers/{id}": {admin, planner},
 
 	"GET /api/v1/trackers":                {admin, control, commander, auditor},

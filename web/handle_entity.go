@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -122,12 +123,63 @@ func (s *Server) handleGetDetainee(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	x, err := s.DetaineeService.FindDetaineeByID(r.Context(), convoi.DetaineeID(id))
-	if err != nil {
+	u := convoi.UserFromContext(r.Context())
+	did := convoi.DetaineeID(id)
+	if u.Role == convoi.RoleLiaison {
+		// Court and hospital staff must know who is arriving: the identity
+		// of a detainee with a movement to or from their site, nothing else.
+		ok, err := s.hasMovement(r.Context(), u, convoi.MovementFilter{DetaineeID: &did}, nil)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errDetaineeNotFound
+		}
+	}
+	x, err := s.DetaineeService.FindDetaineeByID(r.Context(), did)
+	if convoi.ErrorCode(err) == convoi.ENOTFOUND {
+		return errDetaineeNotFound
+	} else if err != nil {
 		return err
+	}
+	if u.Role == convoi.RoleLiaison {
+		writeJSON(w, http.StatusOK, x.Identity())
+		return nil
 	}
 	writeJSON(w, http.StatusOK, x)
 	return nil
+}
+
+var (
+	errDetaineeNotFound = convoi.Errorf(convoi.ENOTFOUND, "Detainee not found.")
+	errVehicleNotFound  = convoi.Errorf(convoi.ENOTFOUND, "Vehicle not found.")
+	errOfficerNotFound  = convoi.Errorf(convoi.ENOTFOUND, "Officer not found.")
+)
+
+// hasMovement reports whether u may see at least one movement, not
+// cancelled, completed or aborted, that matches f. It is the object rule of
+// the records a crew or liaison user reaches through their movements.
+// When match is set, a movement must also satisfy it.
+func (s *Server) hasMovement(ctx context.Context, u *convoi.User, f convoi.MovementFilter, match func(*convoi.Movement) bool) (bool, error) {
+	if !u.ScopeMovements(&f) {
+		return false, nil
+	}
+	f.Page = convoi.Page{Limit: convoi.MaxPageLimit}
+	for {
+		ms, total, err := s.MovementService.FindMovements(ctx, f)
+		if err != nil {
+			return false, err
+		}
+		for _, m := range ms {
+			if !m.State.Terminal() && u.CanSeeMovement(m) && (match == nil || match(m)) {
+				return true, nil
+			}
+		}
+		f.Offset += len(ms)
+		if len(ms) == 0 || f.Offset >= total {
+			return false, nil
+		}
+	}
 }
 
 func (s *Server) handleCreateDetainee(w http.ResponseWriter, r *http.Request) error {
@@ -260,8 +312,21 @@ func (s *Server) handleGetVehicle(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	x, err := s.VehicleService.FindVehicleByID(r.Context(), convoi.VehicleID(id))
-	if err != nil {
+	vid := convoi.VehicleID(id)
+	if u := convoi.UserFromContext(r.Context()); u.Role == convoi.RoleCrew {
+		// Crew read the vehicles of their own current movements.
+		ok, err := s.hasMovement(r.Context(), u, convoi.MovementFilter{Vehicle: &vid}, nil)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errVehicleNotFound
+		}
+	}
+	x, err := s.VehicleService.FindVehicleByID(r.Context(), vid)
+	if convoi.ErrorCode(err) == convoi.ENOTFOUND {
+		return errVehicleNotFound
+	} else if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, x)
@@ -332,8 +397,21 @@ func (s *Server) handleGetOfficer(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	x, err := s.OfficerService.FindOfficerByID(r.Context(), convoi.OfficerID(id))
-	if err != nil {
+	oid := convoi.OfficerID(id)
+	if u := convoi.UserFromContext(r.Context()); u.Role == convoi.RoleCrew && u.OfficerID != oid {
+		// Crew read their crewmates on their own current movements.
+		ok, err := s.hasMovement(r.Context(), u, convoi.MovementFilter{}, func(m *convoi.Movement) bool { return m.HasCrewMember(oid) })
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errOfficerNotFound
+		}
+	}
+	x, err := s.OfficerService.FindOfficerByID(r.Context(), oid)
+	if convoi.ErrorCode(err) == convoi.ENOTFOUND {
+		return errOfficerNotFound
+	} else if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, x)

@@ -17,14 +17,15 @@ func (s *Server) loadMovement(r *http.Request) (*convoi.Movement, error) {
 		return nil, err
 	}
 	m, err := s.MovementService.FindMovementByID(r.Context(), convoi.MovementID(id))
-	if err != nil {
+	if convoi.ErrorCode(err) == convoi.ENOTFOUND || err == nil && !convoi.UserFromContext(r.Context()).CanSeeMovement(m) {
+		return nil, errMovementNotFound // the same words for a hidden and a missing movement
+	} else if err != nil {
 		return nil, err
-	}
-	if !convoi.UserFromContext(r.Context()).CanSeeMovement(m) {
-		return nil, convoi.Errorf(convoi.ENOTFOUND, "Movement not found.")
 	}
 	return m, nil
 }
+
+var errMovementNotFound = convoi.Errorf(convoi.ENOTFOUND, "Movement not found.")
 
 // publish announces a movement change on the event bus, if there is one.
 // Subscribers apply their own object rules (see handleStream).
@@ -50,6 +51,10 @@ func (s *Server) handleListMovements(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	u := convoi.UserFromContext(r.Context())
+	if !u.SeesSchedule() && (f.CrewMember != nil || f.State != nil) {
+		// The totals would tell who escorts whom, or that an escort left.
+		return convoi.Errorf(convoi.EINVALID, "The %s role may not filter movements by crew_member or state.", u.Role)
+	}
 	// Crew and liaison filters are overwritten with their own scope.
 	if !u.ScopeMovements(&f) {
 		return convoi.Errorf(convoi.EFORBIDDEN, "The %s role may not read movements.", u.Role)
@@ -58,10 +63,10 @@ func (s *Server) handleListMovements(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	out := make([]*convoi.Movement, 0, len(ms))
+	out := make([]any, 0, len(ms))
 	for _, m := range ms {
 		if u.CanSeeMovement(m) { // defence in depth: the store applied the scope
-			out = append(out, m.Redact(u))
+			out = append(out, m.View(u))
 		}
 	}
 	writeJSON(w, http.StatusOK, list(out, n, f.Page))
@@ -73,7 +78,7 @@ func (s *Server) handleGetMovement(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, m.Redact(convoi.UserFromContext(r.Context())))
+	writeJSON(w, http.StatusOK, m.View(convoi.UserFromContext(r.Context())))
 	return nil
 }
 
@@ -123,12 +128,39 @@ func (s *Server) handleUpdateMovement(w http.ResponseWriter, r *http.Request) er
 	if m.State.Terminal() {
 		return convoi.Errorf(convoi.ECONFLICT, "Movement is %s and can no longer change.", m.State)
 	}
+	if err := patchAllowed(m, upd); err != nil {
+		return err
+	}
 	m, err = s.MovementService.UpdateMovement(r.Context(), m.ID, upd)
 	if err != nil {
 		return err
 	}
 	s.publish(m)
 	writeJSON(w, http.StatusOK, m)
+	return nil
+}
+
+// patchAllowed enforces that PATCH changes only what no action governs:
+// the escort level is the assessment's (assess), departure and route are
+// the plan's and its draw's (plan, release); purpose and appointment are
+// what the movement was assessed on and planned for, and crew and vehicles
+// what was checked at release. The store records every change.
+func patchAllowed(m *convoi.Movement, upd convoi.MovementUpdate) error {
+	if len(upd.Fields()) == 0 {
+		return convoi.Errorf(convoi.EINVALID, "Nothing to change: send at least one of purpose, appointment_at, requester, crew, vehicles.")
+	}
+	if upd.EscortLevel != nil {
+		return convoi.Errorf(convoi.EINVALID, "escort_level is set by POST /movements/{id}/assess, which records the assessment behind it; PATCH cannot change it.")
+	}
+	if upd.PlannedDeparture != nil || upd.Route != nil {
+		return convoi.Errorf(convoi.EINVALID, "planned_departure and route are set by POST /movements/{id}/plan and release; PATCH cannot change them.")
+	}
+	if (upd.Purpose != nil || upd.AppointmentAt != nil) && m.State != convoi.StateRequested && m.State != convoi.StateAssessed {
+		return convoi.Errorf(convoi.ECONFLICT, "The movement is %s: its purpose and appointment were planned for. Send it back with assess before changing them.", m.State)
+	}
+	if (upd.Crew != nil || upd.Vehicles != nil) && m.State.Committed() {
+		return convoi.Errorf(convoi.ECONFLICT, "The movement is %s: its crew and vehicles were checked at release. Send it back with assess before changing them.", m.State)
+	}
 	return nil
 }
 
@@ -199,6 +231,15 @@ type (
 		Reason  string `json:"reason"`
 		Version int    `json:"version"`
 	}
+	// releaseBody is the body of release and start. Override (commander
+	// only, with a reason) lets through what the checks refuse: an escort
+	// that does not meet the assessment, officers or vehicles busy or
+	// based too far, a start outside the drawn departure's tolerance.
+	releaseBody struct {
+		Reason   string `json:"reason"`
+		Override bool   `json:"override"`
+		Version  int    `json:"version"`
+	}
 	cancelBody struct {
 		Reason       string              `json:"reason"`
 		CancelReason convoi.CancelReason `json:"cancel_reason"`
@@ -208,7 +249,7 @@ type (
 
 // actionResponse is the answer to every transition.
 type actionResponse struct {
-	Movement   *convoi.Movement   `json:"movement"`
+	Movement   any                `json:"movement"` // *convoi.Movement, or the liaison view
 	Assessment *convoi.Assessment `json:"assessment,omitempty"`
 	Plan       *convoi.Plan       `json:"plan,omitempty"`
 }
@@ -224,6 +265,7 @@ func (s *Server) action(a convoi.Action) handlerFunc {
 		var resp actionResponse
 		var version int
 		var opts *PlanOptions
+		var override bool
 		switch a {
 		case convoi.ActionAssess:
 			var b assessBody
@@ -239,13 +281,15 @@ func (s *Server) action(a convoi.Action) handlerFunc {
 			}
 			req.Reason, version, opts = b.Reason, b.Version, b.Options
 			err = s.preparePlan(r.Context(), m, &b, &req, &resp)
-		case convoi.ActionRelease:
-			var b reasonBody
+		case convoi.ActionRelease, convoi.ActionStart:
+			var b releaseBody
 			if err := decodeOptionalBody(r, &b); err != nil {
 				return err
 			}
-			req.Reason, version = b.Reason, b.Version
-			err = s.prepareRelease(r.Context(), m, &req, &resp)
+			req.Reason, version, override = b.Reason, b.Version, b.Override
+			if a == convoi.ActionRelease {
+				err = s.prepareRelease(r.Context(), m, &req, &resp)
+			}
 		case convoi.ActionCancel:
 			var b cancelBody
 			if err := decodeBody(r, &b); err != nil {
@@ -276,6 +320,13 @@ func (s *Server) action(a convoi.Action) handlerFunc {
 		if _, err := convoi.NextState(m.State, a); err != nil {
 			return err
 		}
+		// Release and start are held to the assessment and the plan, before
+		// the draw (a refused release must not spend it).
+		if a == convoi.ActionRelease || a == convoi.ActionStart {
+			if err := s.checkDeparture(r.Context(), m, a, override, &req); err != nil {
+				return err
+			}
+		}
 		if err := s.runEngine(r.Context(), m, a, &req, opts, &resp); err != nil {
 			return err
 		}
@@ -284,7 +335,7 @@ func (s *Server) action(a convoi.Action) handlerFunc {
 			return err
 		}
 		s.publish(m)
-		resp.Movement = m.Redact(convoi.UserFromContext(r.Context()))
+			resp.Movement = m.View(convoi.UserFromContext(r.Context()))
 		writeJSON(w, http.StatusOK, &resp)
 		return nil
 	}

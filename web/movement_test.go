@@ -131,12 +131,46 @@ func TestMovements_Lifecycle(t *testing.T) {
 	if ar.Movement.State != convoi.StatePlanned || ar.Movement.PlannedDeparture == nil || len(ar.Movement.Vehicles) != 1 {
 		t.Fatalf("planned %+v", ar.Movement)
 	}
-	w.doJSON("POST", base+"/release", pl, nil, 200, &ar)
+	// Release is held to the assessment in force (issue 8, item 1).
+	r := w.do("POST", base+"/release", pl, nil)
+	if r.Status != http.StatusConflict || !strings.Contains(string(r.Body), "no risk assessment is in force") {
+		t.Fatalf("release without an assessment: %d %s", r.Status, r.Body)
+	}
+	w.assess(&m, 2)
+	r = w.do("POST", base+"/release", pl, nil)
+	if r.Status != http.StatusConflict || !strings.Contains(string(r.Body), "crew of 1, level 1 needs 2") {
+		t.Fatalf("release with one officer of two: %d %s", r.Status, r.Body)
+	}
+	if r := w.do("POST", base+"/release", pl, []byte(`{"override":true,"reason":"urgent"}`)); r.Status != http.StatusForbidden {
+		t.Fatalf("planner overriding: %d %s", r.Status, r.Body)
+	}
+	if r := w.do("POST", base+"/release", w.tokens[commander], []byte(`{"override":true}`)); r.Status != http.StatusBadRequest {
+		t.Fatalf("override without a reason: %d %s", r.Status, r.Body)
+	}
+	w.doJSON("POST", base+"/release", w.tokens[commander], map[string]any{"override": true, "reason": "Second officer joins at the court."}, 200, &ar)
+	// Start is held to the drawn departure (item 2): now is 3 h before it.
+	r = w.do("POST", base+"/start", w.tokens[crew], nil)
+	if r.Status != http.StatusConflict || !strings.Contains(string(r.Body), "may start from") {
+		t.Fatalf("start 3 h early: %d %s", r.Status, r.Body)
+	}
+	w.clock.Add(3*time.Hour - 10*time.Minute)
 	w.doJSON("POST", base+"/start", w.tokens[crew], nil, 200, &ar)
-	if r := w.do("POST", base+"/incident", w.tokens[crew], []byte(`{}`)); r.Status != http.StatusBadRequest {
+	r = w.do("POST", base+"/incident", w.tokens[crew], []byte(`{}`))
+	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "A reason is required to declare an incident.") {
 		t.Fatalf("incident without a reason: %d %s", r.Status, r.Body)
 	}
 	w.doJSON("POST", base+"/incident", w.tokens[crew], map[string]any{"reason": "vehicle blocked"}, 200, &ar)
+	// A false alarm is stood down by a commander, with a reason (item 3).
+	if r := w.do("POST", base+"/resume", w.tokens[control], []byte(`{"reason":"false alarm"}`)); r.Status != http.StatusForbidden {
+		t.Fatalf("control resuming: %d %s", r.Status, r.Body)
+	}
+	if r := w.do("POST", base+"/resume", w.tokens[commander], []byte(`{}`)); r.Status != http.StatusBadRequest {
+		t.Fatalf("resume without a reason: %d %s", r.Status, r.Body)
+	}
+	w.doJSON("POST", base+"/resume", w.tokens[commander], map[string]any{"reason": "False alarm: a delivery van."}, 200, &ar)
+	if ar.Movement.State != convoi.StateUnderway {
+		t.Fatalf("resumed: %s", ar.Movement.State)
+	}
 	w.doJSON("POST", base+"/complete", w.tokens[control], map[string]any{"reason": "handed over"}, 200, &ar)
 	if ar.Movement.State != convoi.StateCompleted {
 		t.Fatalf("state %s", ar.Movement.State)
@@ -148,7 +182,7 @@ func TestMovements_Lifecycle(t *testing.T) {
 		Items []convoi.Transition `json:"items"`
 	}
 	w.doJSON("GET", base+"/transitions", w.tokens[auditor], nil, 200, &tl)
-	want := []convoi.Action{"assess", "plan", "release", "start", "incident", "complete"}
+	want := []convoi.Action{"assess", "plan", "release", "start", "incident", "resume", "complete"}
 	if len(tl.Items) != len(want) {
 		t.Fatalf("transitions %+v", tl.Items)
 	}
@@ -159,6 +193,72 @@ func TestMovements_Lifecycle(t *testing.T) {
 	}
 	if tl.Items[3].By != w.users[crew].ID || tl.Items[0].By != w.users[planner].ID || tl.Items[4].Reason != "vehicle blocked" {
 		t.Errorf("transitions do not record who and why: %+v", tl.Items)
+	}
+	rel := tl.Items[2]
+	if rel.By != w.users[commander].ID || rel.Reason != "Second officer joins at the court." || !strings.Contains(rel.Override, "crew of 1, level 1 needs 2") {
+		t.Errorf("the override is not recorded: %+v", rel)
+	}
+	if tl.Items[3].Override != "" || tl.Items[5].By != w.users[commander].ID || tl.Items[5].Reason != "False alarm: a delivery van." {
+		t.Errorf("start or resume: %+v %+v", tl.Items[3], tl.Items[5])
+	}
+}
+
+// TestMovements_ReleaseChecksEscort is issue 8's level 4 release: four
+// officers and two vehicles, one based too far away, against an assessment
+// asking for eight, an armoured van and a specialised team; and an officer
+// already on another released movement at the same time.
+func TestMovements_ReleaseChecksEscort(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	ctx := context.Background()
+	pl := w.tokens[planner]
+	far := &convoi.Site{Kind: convoi.SiteKindPrison, Name: "Maison d'arrêt d'Évreux", Location: convoi.LatLon{Lat: 49.0241, Lon: 1.1508}}
+	w.must(w.srv.SiteService.CreateSite(ctx, far))
+	farVan := &convoi.Vehicle{Registration: "EV-001-RX", Class: convoi.VehicleCellularVan, Capacity: 2, SiteID: far.ID}
+	w.must(w.srv.VehicleService.CreateVehicle(ctx, farVan))
+	var crewIDs []convoi.OfficerID
+	for i := 0; i < 3; i++ {
+		o := &convoi.Officer{Name: "Officer " + itoa(int64(i+3)), Unit: "PREJ", Qualifications: []convoi.Qualification{convoi.QualArmed}, SiteID: w.prison.ID}
+		w.must(w.srv.OfficerService.CreateOfficer(ctx, o))
+		crewIDs = append(crewIDs, o.ID)
+	}
+	crewIDs = append(crewIDs, w.officer2.ID) // also on toHospital, released below
+	base := "/api/v1/movements/" + itoa(w.toCourt.ID)
+	w.doJSON("PATCH", base, pl, map[string]any{"crew": crewIDs, "vehicles": []convoi.VehicleID{w.vehicle1.ID, farVan.ID}}, 200, nil)
+	w.doJSON("POST", base+"/assess", pl, map[string]any{"escort_level": 4}, 200, nil)
+	w.doJSON("POST", base+"/plan", pl, nil, 200, nil)
+	a := w.assess(w.toCourt, 8)
+	a.Level, a.VehicleClass, a.ArmedSupport = 4, convoi.VehicleArmouredVan, true
+	a.Qualifications = []convoi.QualRequirement{{Qualification: convoi.QualArmed, Count: 4}, {Qualification: convoi.QualSpecialised, Count: 2}}
+	w.must(w.srv.AssessmentService.CreateAssessment(ctx, a)) // the newer one is in force
+
+	// toHospital (officer2, vehicle2) is released for an overlapping time.
+	hb := "/api/v1/movements/" + itoa(w.toHospital.ID)
+	w.doJSON("PATCH", hb, pl, map[string]any{"crew": []convoi.OfficerID{w.officer1.ID, w.officer2.ID}}, 200, nil)
+	w.doJSON("POST", hb+"/assess", pl, map[string]any{"escort_level": 1}, 200, nil)
+	w.doJSON("POST", hb+"/plan", pl, nil, 200, nil)
+	w.assess(w.toHospital, 1)
+	w.doJSON("POST", hb+"/release", pl, nil, 200, nil)
+
+	r := w.do("POST", base+"/release", pl, nil)
+	if r.Status != http.StatusConflict {
+		t.Fatalf("release of a short escort: %d %s", r.Status, r.Body)
+	}
+	for _, want := range []string{
+		"crew of 4, level 4 needs 8",
+		"0 specialised_team officer(s), level 4 needs 2",
+		"no armoured van assigned",
+		"no escort car",
+		"vehicle EV-001-RX is based at Maison d'arrêt d'Évreux, more than 30 km from either end",
+		"officer Officer Two is on MC-2026-0002 (released) at the same time",
+	} {
+		if !strings.Contains(string(r.Body), want) {
+			t.Errorf("the refusal does not say %q: %s", want, r.Body)
+		}
+	}
+	var m convoi.Movement
+	w.doJSON("GET", base, pl, nil, 200, &m)
+	if m.State != convoi.StatePlanned {
+		t.Fatalf("refused release left the movement %s", m.State)
 	}
 }
 

@@ -43,6 +43,11 @@ var (
 	rIntelW    = []convoi.Role{convoi.RolePlanner, convoi.RoleControl, convoi.RoleCommander}
 	rNoLiaison = []convoi.Role{convoi.RoleAdmin, convoi.RolePlanner, convoi.RoleControl, convoi.RoleCommander, convoi.RoleAuditor, convoi.RoleCrew}
 	rDrive     = []convoi.Role{convoi.RoleControl, convoi.RoleCrew}
+	rRelease   = []convoi.Role{convoi.RolePlanner, convoi.RoleCommander}
+	rStart     = []convoi.Role{convoi.RoleControl, convoi.RoleCrew, convoi.RoleCommander}
+	rCommander = []convoi.Role{convoi.RoleCommander}
+	rVehicleR  = []convoi.Role{convoi.RoleAdmin, convoi.RolePlanner, convoi.RoleControl, convoi.RoleCommander, convoi.RoleAuditor, convoi.RoleCrew}
+	rDetaineeR = []convoi.Role{convoi.RolePlanner, convoi.RoleControl, convoi.RoleCommander, convoi.RoleAuditor, convoi.RoleLiaison}
 	rIncident  = []convoi.Role{convoi.RoleControl, convoi.RoleCommander, convoi.RoleCrew}
 	rAbort     = []convoi.Role{convoi.RoleControl, convoi.RoleCommander}
 	rDevices   = []convoi.Role{convoi.RoleAdmin, convoi.RoleControl, convoi.RoleCommander, convoi.RoleAuditor}
@@ -76,7 +81,7 @@ func (s *Server) routes() []Route {
 
 		{Method: "GET", Path: v + "/detainees", Roles: rCase, Summary: "List detainees", handle: s.handleListDetainees},
 		{Method: "POST", Path: v + "/detainees", Roles: rPlanner, Summary: "Create a detainee", handle: s.handleCreateDetainee},
-		{Method: "GET", Path: v + "/detainees/{id}", Roles: rCase, Summary: "Read a detainee", handle: s.handleGetDetainee},
+		{Method: "GET", Path: v + "/detainees/{id}", Roles: rDetaineeR, Summary: "Read a detainee (liaison: identity only, of a detainee due at their site)", handle: s.handleGetDetainee},
 		{Method: "PATCH", Path: v + "/detainees/{id}", Roles: rPlanner, Summary: "Update a detainee", handle: s.handleUpdateDetainee},
 
 		{Method: "GET", Path: v + "/intelligence", Roles: rCase, Summary: "List intelligence entries", handle: s.handleListIntel},
@@ -91,21 +96,22 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Path: v + "/movements/{id}/assessments", Roles: rCase, Summary: "A movement's risk assessments, newest first", handle: s.handleListAssessments},
 		{Method: "POST", Path: v + "/movements/{id}/assess", Roles: rPlanner, Summary: "Assess the risk and set the escort level", handle: s.action(convoi.ActionAssess)},
 		{Method: "POST", Path: v + "/movements/{id}/plan", Roles: rPlanner, Summary: "Plan route and departure", handle: s.action(convoi.ActionPlan)},
-		{Method: "POST", Path: v + "/movements/{id}/release", Roles: rPlanner, Summary: "Release: draw the route and departure", handle: s.action(convoi.ActionRelease)},
-		{Method: "POST", Path: v + "/movements/{id}/start", Roles: rDrive, Summary: "Start: the escort is underway", handle: s.action(convoi.ActionStart)},
+		{Method: "POST", Path: v + "/movements/{id}/release", Roles: rRelease, Summary: "Release: check the escort, draw the route and departure (commander: override with a reason)", handle: s.action(convoi.ActionRelease)},
+		{Method: "POST", Path: v + "/movements/{id}/start", Roles: rStart, Summary: "Start: the escort is underway, within the drawn departure's tolerance (commander: override with a reason)", handle: s.action(convoi.ActionStart)},
 		{Method: "POST", Path: v + "/movements/{id}/complete", Roles: rDrive, Summary: "Complete: the detainee was handed over", handle: s.action(convoi.ActionComplete)},
 		{Method: "POST", Path: v + "/movements/{id}/cancel", Roles: rPlanner, Summary: "Cancel, with a reason", handle: s.action(convoi.ActionCancel)},
 		{Method: "POST", Path: v + "/movements/{id}/abort", Roles: rAbort, Summary: "Abort, with a reason", handle: s.action(convoi.ActionAbort)},
 		{Method: "POST", Path: v + "/movements/{id}/incident", Roles: rIncident, Summary: "Declare an incident, with a reason", handle: s.action(convoi.ActionIncident)},
+		{Method: "POST", Path: v + "/movements/{id}/resume", Roles: rCommander, Summary: "Stand an incident down (false alarm): the escort resumes, with a reason", handle: s.action(convoi.ActionResume)},
 
 		{Method: "GET", Path: v + "/vehicles", Roles: rStaff, Summary: "List vehicles", handle: s.handleListVehicles},
 		{Method: "POST", Path: v + "/vehicles", Roles: rAdminPlan, Summary: "Create a vehicle", handle: s.handleCreateVehicle},
-		{Method: "GET", Path: v + "/vehicles/{id}", Roles: rStaff, Summary: "Read a vehicle", handle: s.handleGetVehicle},
+		{Method: "GET", Path: v + "/vehicles/{id}", Roles: rVehicleR, Summary: "Read a vehicle (crew: of their movements)", handle: s.handleGetVehicle},
 		{Method: "PATCH", Path: v + "/vehicles/{id}", Roles: rAdminPlan, Summary: "Update a vehicle", handle: s.handleUpdateVehicle},
 
 		{Method: "GET", Path: v + "/officers", Roles: rStaff, Summary: "List officers", handle: s.handleListOfficers},
 		{Method: "POST", Path: v + "/officers", Roles: rAdminPlan, Summary: "Create an officer", handle: s.handleCreateOfficer},
-		{Method: "GET", Path: v + "/officers/{id}", Roles: rStaff, Summary: "Read an officer", handle: s.handleGetOfficer},
+		{Method: "GET", Path: v + "/officers/{id}", Roles: rVehicleR, Summary: "Read an officer (crew: their crewmates)", handle: s.handleGetOfficer},
 		{Method: "PATCH", Path: v + "/officers/{id}", Roles: rAdminPlan, Summary: "Update an officer", handle: s.handleUpdateOfficer},
 
 		{Method: "GET", Path: v + "/trackers", Roles: rDevices, Summary: "List trackers", handle: s.handleListTrackers},

@@ -132,12 +132,12 @@ func (w *world) seed(ctx context.Context) {
 	w.detainee = &convoi.Detainee{Name: "Mohamed A.", LegalStatus: convoi.LegalStatusRemand, SiteID: w.prison.ID,
 		Risk: convoi.RiskRecord{EscapeAttempts: 1, OrganisedCrime: true}}
 	w.must(s.DetaineeService.CreateDetainee(ctx, w.detainee))
-	w.officer1 = &convoi.Officer{Name: "Officer One", Unit: "PREJ Rouen", Qualifications: []convoi.Qualification{convoi.QualDriver}}
-	w.officer2 = &convoi.Officer{Name: "Officer Two", Unit: "PREJ Rouen", Qualifications: []convoi.Qualification{convoi.QualArmed}}
+	w.officer1 = &convoi.Officer{Name: "Officer One", Unit: "PREJ Rouen", Qualifications: []convoi.Qualification{convoi.QualDriver}, SiteID: w.prison.ID}
+	w.officer2 = &convoi.Officer{Name: "Officer Two", Unit: "PREJ Rouen", Qualifications: []convoi.Qualification{convoi.QualArmed}, SiteID: w.prison.ID}
 	w.must(s.OfficerService.CreateOfficer(ctx, w.officer1))
 	w.must(s.OfficerService.CreateOfficer(ctx, w.officer2))
-	w.vehicle1 = &convoi.Vehicle{Registration: "AB-123-CD", Class: convoi.VehicleCellularVan, Capacity: 2}
-	w.vehicle2 = &convoi.Vehicle{Registration: "EF-456-GH", Class: convoi.VehicleArmouredVan, Capacity: 1}
+	w.vehicle1 = &convoi.Vehicle{Registration: "AB-123-CD", Class: convoi.VehicleCellularVan, Capacity: 2, SiteID: w.prison.ID}
+	w.vehicle2 = &convoi.Vehicle{Registration: "EF-456-GH", Class: convoi.VehicleArmouredVan, Capacity: 1, SiteID: w.prison.ID}
 	w.must(s.VehicleService.CreateVehicle(ctx, w.vehicle1))
 	w.must(s.VehicleService.CreateVehicle(ctx, w.vehicle2))
 	w.tracker1 = &convoi.Tracker{DeviceID: "356307042441013", Protocol: convoi.ProtocolTeltonika, Model: "FMC130", VehicleID: w.vehicle1.ID}
@@ -175,6 +175,18 @@ func (w *world) seed(ctx context.Context) {
 		w.must(s.UserService.CreateUser(ctx, u))
 		w.users[role] = u
 	}
+}
+
+// assess stores an assessment of m at level 1 (two officers, one a driver,
+// a cellular van), as the risk engine would, so that release has one to
+// check the escort against.
+func (w *world) assess(m *convoi.Movement, minCrew int) *convoi.Assessment {
+	w.t.Helper()
+	a := &convoi.Assessment{MovementID: m.ID, Score: 12, Level: 1, LevelMeaning: "Niveau 1", MinCrew: minCrew,
+		Qualifications: []convoi.QualRequirement{{Qualification: convoi.QualDriver, Count: 1}},
+		VehicleClass:   convoi.VehicleCellularVan, Recommendation: convoi.RecommendEscort, PolicyVersion: "test"}
+	w.must(w.srv.AssessmentService.CreateAssessment(context.Background(), a))
+	return a
 }
 
 // login returns a fresh session token.

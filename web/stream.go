@@ -25,6 +25,16 @@ type streamScope struct {
 	// for roles that see every position.
 	devices   map[convoi.DeviceID]bool
 	movements map[convoi.MovementID]bool
+	// For liaison: the view of each movement of their site as last seen,
+	// so that only a change of what they may see is sent (not the timing of
+	// changes they may not see, such as the escort leaving).
+	views map[convoi.MovementID]string
+}
+
+// liaisonEvent is a movement event as a liaison user receives it.
+type liaisonEvent struct {
+	Type     convoi.EventType        `json:"type"`
+	Movement *convoi.LiaisonMovement `json:"movement"`
 }
 
 // scopeFor computes the scope of u. Liaison see movement changes for their
@@ -33,6 +43,9 @@ type streamScope struct {
 // their active movements, and those movements; other roles see everything.
 func (s *Server) scopeFor(ctx context.Context, u *convoi.User) (*streamScope, error) {
 	sc := &streamScope{user: u}
+	if !u.SeesSchedule() {
+		return sc, s.liaisonViews(ctx, sc)
+	}
 	if u.Role != convoi.RoleCrew {
 		return sc, nil
 	}
@@ -73,9 +86,40 @@ func (s *Server) scopeFor(ctx context.Context, u *convoi.User) (*streamScope, er
 	return sc, nil
 }
 
-// filter returns the event as the subscriber may see it, and whether they
-// may see it at all. refresh reports that the scope may have changed.
-func (sc *streamScope) filter(ev convoi.Event) (out convoi.Event, ok, refresh bool) {
+// liaisonViews records the current view of every movement of the liaison
+// user's site: an event that leaves it unchanged is not sent.
+func (s *Server) liaisonViews(ctx context.Context, sc *streamScope) error {
+	sc.views = map[convoi.MovementID]string{}
+	f := convoi.MovementFilter{Page: convoi.Page{Limit: convoi.MaxPageLimit}}
+	if !sc.user.ScopeMovements(&f) {
+		return nil
+	}
+	for {
+		ms, total, err := s.MovementService.FindMovements(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if sc.user.CanSeeMovement(m) {
+				sc.views[m.ID] = viewKey(m.ForLiaison())
+			}
+		}
+		f.Offset += len(ms)
+		if len(ms) == 0 || f.Offset >= total {
+			return nil
+		}
+	}
+}
+
+func viewKey(v *convoi.LiaisonMovement) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// filter returns the event as the subscriber may see it (a convoi.Event or
+// a liaisonEvent), and whether they may see it at all. refresh reports
+// that the scope may have changed.
+func (sc *streamScope) filter(ev convoi.Event) (out any, ok, refresh bool) {
 	u := sc.user
 	switch ev.Type {
 	case convoi.EventTypePosition:
@@ -93,6 +137,18 @@ func (sc *streamScope) filter(ev convoi.Event) (out convoi.Event, ok, refresh bo
 		if m == nil {
 			return out, false, false
 		}
+		if !u.SeesSchedule() {
+			if !u.CanSeeMovement(m) {
+				return out, false, false
+			}
+			v := m.ForLiaison()
+			key := viewKey(v)
+			if sc.views[m.ID] == key {
+				return out, false, false // nothing they may see changed
+			}
+			sc.views[m.ID] = key
+			return liaisonEvent{Type: ev.Type, Movement: v}, true, false
+		}
 		if u.Role == convoi.RoleCrew && (sc.movements[m.ID] || u.CanSeeMovement(m)) {
 			// Assigned, unassigned, or a state change that starts or
 			// stops position sharing.
@@ -101,9 +157,11 @@ func (sc *streamScope) filter(ev convoi.Event) (out convoi.Event, ok, refresh bo
 		if !u.CanSeeMovement(m) {
 			return out, false, refresh
 		}
-		return convoi.Event{Type: ev.Type, Movement: m.Redact(u)}, true, refresh
+		return convoi.Event{Type: ev.Type, Movement: m}, true, refresh
 	case convoi.EventTypeAssessment:
-		if ev.Assessment == nil || !u.SeesSchedule() {
+		// The same roles as GET /movements/{id}/assessments: an assessment
+		// cites intelligence.
+		if ev.Assessment == nil || !u.HasRole(rCase...) {
 			return out, false, false
 		}
 		return ev, sc.movements == nil || sc.movements[ev.Assessment.MovementID], false
@@ -199,7 +257,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				continue
 			}
-			if !send("event: %s\ndata: %s\n\n", out.Type, data) {
+			if !send("event: %s\ndata: %s\n\n", ev.Type, data) {
 				return nil
 			}
 		}
