@@ -335,7 +335,7 @@ func (s *Server) action(a convoi.Action) handlerFunc {
 			return err
 		}
 		s.publish(m)
-			resp.Movement = m.View(convoi.UserFromContext(r.Context()))
+		resp.Movement = m.View(convoi.UserFromContext(r.Context()))
 		writeJSON(w, http.StatusOK, &resp)
 		return nil
 	}

@@ -47,8 +47,31 @@ func TestMovements_LiaisonSeesNoSchedule(t *testing.T) {
 	if c, _ := one["crew"].([]any); len(c) != 0 {
 		t.Errorf("liaison sees the crew: %v", one["crew"])
 	}
-	if r := w.do("GET", "/api/v1/movements/"+itoa(w.toHospital.ID), tok, nil); r.Status != http.StatusNotFound {
-		t.Fatalf("liaison reading another site's movement: %d, want 404", r.Status)
+	hidden := w.do("GET", "/api/v1/movements/"+itoa(w.toHospital.ID), tok, nil)
+	if hidden.Status != http.StatusNotFound {
+		t.Fatalf("liaison reading another site's movement: %d, want 404", hidden.Status)
+	}
+	// Nothing dates the last change or tells the escort's state (issue 8, item 4).
+	for _, body := range [][]byte{r.Body, mustMarshal(t, l)} {
+		for _, field := range []string{`"state"`, `"version"`, `"updated_at"`, `"updated_by"`, `"escort_level"`} {
+			if strings.Contains(string(body), field) {
+				t.Errorf("liaison sees %s: %s", field, body)
+			}
+		}
+	}
+	if one["status"] != "scheduled" {
+		t.Errorf("liaison status %v, want scheduled", one["status"])
+	}
+	// A hidden movement and a missing one answer the same.
+	missing := w.do("GET", "/api/v1/movements/999999", tok, nil)
+	if missing.Status != hidden.Status || string(missing.Body) != string(hidden.Body) {
+		t.Errorf("hidden %d %s, missing %d %s", hidden.Status, hidden.Body, missing.Status, missing.Body)
+	}
+	// Filters whose totals would reveal crew assignments or departures are refused.
+	for _, q := range []string{"crew_member=" + itoa(w.officer1.ID), "crew_member=" + itoa(w.officer2.ID), "state=underway", "state=released"} {
+		if r := w.do("GET", "/api/v1/movements?"+q, tok, nil); r.Status != http.StatusBadRequest {
+			t.Errorf("liaison filtering by %s: %d %s", q, r.Status, r.Body)
+		}
 	}
 	// Planner sees the schedule.
 	w.doJSON("GET", "/api/v1/movements/"+itoa(w.toCourt.ID), w.tokens[planner], nil, 200, &one)
@@ -323,6 +346,110 @@ func TestMovements_Update(t *testing.T) {
 	bad := `{"route":{"geometry":[{"lat":91,"lon":7}],"distance_m":1,"duration_s":1}}`
 	if r := w.do("PATCH", base, w.tokens[planner], []byte(bad)); r.Status != http.StatusBadRequest {
 		t.Fatalf("route out of range: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestMovements_PatchOnlyWhatNoActionGoverns is issue 8 item 5.
+func TestMovements_PatchOnlyWhatNoActionGoverns(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	pl := w.tokens[planner]
+	base := "/api/v1/movements/" + itoa(w.toCourt.ID)
+	w.doJSON("POST", base+"/assess", pl, map[string]any{"escort_level": 3}, 200, nil)
+	afterAppointment := w.toCourt.AppointmentAt.Add(time.Hour)
+	for name, body := range map[string]any{
+		"lowering the level":               map[string]any{"escort_level": 1},
+		"raising the level":                map[string]any{"escort_level": 4},
+		"departure after the appointment":  map[string]any{"planned_departure": afterAppointment},
+		"departure before the appointment": map[string]any{"planned_departure": w.toCourt.AppointmentAt.Add(-2 * time.Hour)},
+		"appointment before the departure": map[string]any{"appointment_at": w.toCourt.PlannedDeparture.Add(-time.Minute)},
+		"nothing":                          map[string]any{},
+		"route":                            map[string]any{"route": map[string]any{"geometry": []any{}, "distance_m": 1, "duration_s": 1}},
+	} {
+		if r := w.do("PATCH", base, pl, mustMarshal(t, body)); r.Status != http.StatusBadRequest {
+			t.Errorf("%s: %d %s", name, r.Status, r.Body)
+		}
+	}
+	var m convoi.Movement
+	w.doJSON("GET", base, pl, nil, 200, &m)
+	if m.EscortLevel != 3 || !m.PlannedDeparture.Equal(*w.toCourt.PlannedDeparture) {
+		t.Fatalf("a refused PATCH changed the movement: level %d, departure %s", m.EscortLevel, m.PlannedDeparture)
+	}
+	// What no action governs may change, and the change is recorded.
+	w.doJSON("PATCH", base, pl, map[string]any{"requester": "Juge W", "reason": "Case reassigned."}, 200, nil)
+	w.doJSON("POST", base+"/plan", pl, nil, 200, nil)
+	w.assess(w.toCourt, 1)
+	w.doJSON("POST", base+"/release", pl, nil, 200, nil)
+	for name, body := range map[string]any{
+		"crew after release":        map[string]any{"crew": []convoi.OfficerID{w.officer2.ID}},
+		"vehicles after release":    map[string]any{"vehicles": []convoi.VehicleID{w.vehicle2.ID}},
+		"appointment after release": map[string]any{"appointment_at": w.toCourt.AppointmentAt.Add(time.Hour)},
+		"purpose after release":     map[string]any{"purpose": "medical"},
+	} {
+		if r := w.do("PATCH", base, pl, mustMarshal(t, body)); r.Status != http.StatusConflict {
+			t.Errorf("%s: %d %s", name, r.Status, r.Body)
+		}
+	}
+	var tl struct {
+		Items []convoi.Transition `json:"items"`
+	}
+	w.doJSON("GET", base+"/transitions", w.tokens[auditor], nil, 200, &tl)
+	var found bool
+	for _, tr := range tl.Items {
+		if tr.Action == convoi.ActionUpdate && tr.Reason == "Changed requester. Case reassigned." && tr.By == w.users[planner].ID && tr.From == convoi.StateAssessed {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the PATCH is not in the history: %+v", tl.Items)
+	}
+}
+
+// TestNeedToKnow is issue 8 item 6: a court clerk reads who is arriving,
+// crew read the vehicles and crewmates of their movements, and nothing else.
+func TestNeedToKnow(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	ctx := context.Background()
+	other := &convoi.Detainee{Name: "Jean Autre", LegalStatus: convoi.LegalStatusSentenced, SiteID: w.prison.ID, BirthDate: "1990-01-02"}
+	w.must(w.srv.DetaineeService.CreateDetainee(ctx, other))
+	var id map[string]any
+	r := w.doJSON("GET", "/api/v1/detainees/"+itoa(w.detainee.ID), w.tokens[liaison], nil, 200, &id)
+	if id["name"] != w.detainee.Name || id["legal_status"] != "remand" {
+		t.Errorf("liaison identity: %s", r.Body)
+	}
+	for _, field := range []string{"risk", "aliases", "site_id", "escape", "organised_crime", "created_by"} {
+		if strings.Contains(string(r.Body), field) {
+			t.Errorf("liaison sees %s: %s", field, r.Body)
+		}
+	}
+	hidden := w.do("GET", "/api/v1/detainees/"+itoa(other.ID), w.tokens[liaison], nil)
+	missing := w.do("GET", "/api/v1/detainees/999999", w.tokens[liaison], nil)
+	if hidden.Status != http.StatusNotFound || string(hidden.Body) != string(missing.Body) {
+		t.Errorf("a detainee not due at the liaison's site: %d %s (missing: %s)", hidden.Status, hidden.Body, missing.Body)
+	}
+	var full convoi.Detainee
+	w.doJSON("GET", "/api/v1/detainees/"+itoa(w.detainee.ID), w.tokens[planner], nil, 200, &full)
+	if !full.Risk.OrganisedCrime {
+		t.Error("planner must see the risk record")
+	}
+
+	// Crew (officer1, on toCourt with vehicle1) read vehicle1, not vehicle2.
+	w.doJSON("GET", "/api/v1/vehicles/"+itoa(w.vehicle1.ID), w.tokens[crew], nil, 200, nil)
+	if r := w.do("GET", "/api/v1/vehicles/"+itoa(w.vehicle2.ID), w.tokens[crew], nil); r.Status != http.StatusNotFound {
+		t.Errorf("crew reading a vehicle of another movement: %d %s", r.Status, r.Body)
+	}
+	w.doJSON("GET", "/api/v1/officers/"+itoa(w.officer1.ID), w.tokens[crew], nil, 200, nil)
+	if r := w.do("GET", "/api/v1/officers/"+itoa(w.officer2.ID), w.tokens[crew], nil); r.Status != http.StatusNotFound {
+		t.Errorf("crew reading an officer of another movement: %d %s", r.Status, r.Body)
+	}
+	w.doJSON("PATCH", "/api/v1/movements/"+itoa(w.toCourt.ID), w.tokens[planner], map[string]any{"crew": []convoi.OfficerID{w.officer1.ID, w.officer2.ID}}, 200, nil)
+	w.doJSON("GET", "/api/v1/officers/"+itoa(w.officer2.ID), w.tokens[crew], nil, 200, nil)
+	// Once the movement is over, its vehicles are no longer theirs to read.
+	w.doJSON("POST", "/api/v1/movements/"+itoa(w.toCourt.ID)+"/cancel", w.tokens[planner], map[string]any{"cancel_reason": "hearing_adjourned"}, 200, nil)
+	if r := w.do("GET", "/api/v1/vehicles/"+itoa(w.vehicle1.ID), w.tokens[crew], nil); r.Status != http.StatusNotFound {
+		t.Errorf("crew reading the vehicle of a cancelled movement: %d", r.Status)
+	}
+	if r := w.do("GET", "/api/v1/detainees/"+itoa(w.detainee.ID), w.tokens[liaison], nil); r.Status != http.StatusNotFound {
+		t.Errorf("liaison reading the detainee of a cancelled movement: %d", r.Status)
 	}
 }
 
