@@ -45,6 +45,15 @@ type Facts struct {
 	// than a computed route; chokepoints are then unknown and the policy's
 	// route_fallback.chokepoint_value is assumed.
 	Estimated bool `json:"estimated"`
+	// BeyondMapM is set when the destination lies beyond the road map: the
+	// route then ends where the map does, closest to the destination, and
+	// BeyondMapM is the straight-line distance left. ExposureS and DistanceM
+	// cover the road route only; ExtendBeyondMap adds the estimate of the
+	// rest under the policy's route_fallback rules.
+	BeyondMapM float64 `json:"beyond_map_m,omitempty"`
+	// BeyondMapS is the estimated time beyond the map, once ExtendBeyondMap
+	// has added it to ExposureS.
+	BeyondMapS float64 `json:"beyond_map_s,omitempty"`
 }
 
 // RouteFacter gives the route facts between two points. The road engine
@@ -71,6 +80,20 @@ func EstimateFacts(p *Policy, from, to convoi.LatLon) Facts {
 		ExposureS: d / (p.RouteFallback.SpeedKmh / 3.6),
 		Estimated: true,
 	}
+}
+
+// ExtendBeyondMap adds to f the estimate of the way beyond the map, if any,
+// under the policy's route_fallback rules (detour factor, speed). The
+// chokepoints stay those of the road route: the ones beyond are unknown.
+func ExtendBeyondMap(p *Policy, f Facts) Facts {
+	if f.Estimated || f.BeyondMapM <= 0 || f.BeyondMapS > 0 {
+		return f
+	}
+	d := f.BeyondMapM * p.RouteFallback.DetourFactor
+	f.BeyondMapS = d / (p.RouteFallback.SpeedKmh / 3.6)
+	f.DistanceM += d
+	f.ExposureS += f.BeyondMapS
+	return f
 }
 
 // Input is everything one assessment depends on. Assess reads it and never
@@ -265,7 +288,7 @@ func scoreIntel(p *Policy, in Input, raw map[string]*rawFactor) ([]convoi.IntelI
 		decay := math.Exp2(-days / kr.HalfLifeDays)
 		s := kr.Strength * rel * cred * decay
 		text := fmt.Sprintf("intel #%d %s graded %s, observed %s (%s ago): %q; strength %.2f x reliability %.2f x credibility %.2f x recency %.2f = %.3f",
-			e.ID, e.Kind, e.Grading, e.ObservedAt.UTC().Format("2006-01-02 15:04"), ageText(age), clip(e.Text, 120),
+			e.ID, e.Kind, e.Grading, e.ObservedAt.UTC().Format("2006-01-02 15:04 UTC"), ageText(age), clip(e.Text, 120),
 			kr.Strength, rel, cred, decay, s)
 		raw[kr.Factor].value += s
 		all = append(all, scored{e, s, text})
@@ -305,12 +328,18 @@ func scoreChokepoints(p *Policy, f Facts, rf *rawFactor) {
 	if len(kinds) == 0 {
 		rf.evidence = []string{"no chokepoint on the fastest route"}
 	}
+	if f.BeyondMapM > 0 {
+		rf.evidence = append(rf.evidence, fmt.Sprintf("on the map only: the last %.1f km beyond it are not counted", f.BeyondMapM/1000))
+	}
 }
 
 func exposureText(f Facts) string {
 	how := "fastest route"
-	if f.Estimated {
+	switch {
+	case f.Estimated:
 		how = "estimated from the straight-line distance"
+	case f.BeyondMapS > 0:
+		how = fmt.Sprintf("fastest route to the edge of the map, then %.0f min over %.1f km straight-line estimated beyond it", f.BeyondMapS/60, f.BeyondMapM/1000)
 	}
 	return fmt.Sprintf("%.0f min on the road over %.1f km (%s)", f.ExposureS/60, f.DistanceM/1000, how)
 }

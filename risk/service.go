@@ -39,8 +39,10 @@ type Service struct {
 	// them those requirements count as unmet (the movement is sent back).
 	Officers convoi.OfficerService
 	Vehicles convoi.VehicleService
-	// Routes gives the facts of the fastest route; nil, or an error from it,
-	// falls back to EstimateFacts (unknown chokepoints are assumed, not zero).
+	// Routes gives the facts of the fastest route (to the map's edge when
+	// the destination lies beyond it: Facts.BeyondMapM); nil, or an error
+	// from it, falls back to EstimateFacts (unknown chokepoints are
+	// assumed, not zero).
 	Routes RouteFacter
 	// Notifier is told when a re-assessment raises a movement's level, in
 	// addition to the event on Events.
@@ -244,7 +246,9 @@ func (s *Service) reassess(ctx context.Context, p *Policy, m *convoi.Movement, i
 			}
 			sentBack = true
 		} else if a.Level != m.EscortLevel {
-			if m2, err = s.Movements.UpdateMovement(ctx, m.ID, convoi.MovementUpdate{EscortLevel: &a.Level}); err != nil {
+			reason := fmt.Sprintf("Re-assessed after intelligence #%d: level %d to %d (score %.2f, policy %s); the plan still meets it.",
+				in.ID, prevLevel, a.Level, a.Score, a.PolicyVersion)
+			if m2, err = s.Movements.UpdateMovement(ctx, m.ID, convoi.MovementUpdate{EscortLevel: &a.Level, Reason: reason}); err != nil {
 				return a, fmt.Errorf("update escort level: %w", err)
 			}
 			s.publish(convoi.Event{Type: convoi.EventTypeMovement, Movement: m2})
@@ -411,7 +415,7 @@ func (s *Service) facts(ctx context.Context, p *Policy, from, to *convoi.Site) (
 	if s.Routes != nil {
 		f, err := s.Routes.RouteFacts(ctx, from.Entry, to.Entry)
 		if err == nil {
-			return f, nil
+			return ExtendBeyondMap(p, f), nil
 		}
 		if ctx.Err() != nil {
 			return Facts{}, ctx.Err()

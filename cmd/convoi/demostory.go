@@ -193,7 +193,7 @@ func (a *App) showPlan(ctx context.Context, out io.Writer, m *convoi.Movement) e
 	var deps []string
 	for _, d := range st.Departures {
 		if d.Probability >= 0.005 && d.At != nil {
-			deps = append(deps, fmt.Sprintf("%s p=%.2f", d.At.In(demoZone()).Format("15:04"), d.Probability))
+			deps = append(deps, fmt.Sprintf("%s p=%.2f", d.At.In(demoZone()).Format("15:04 MST"), d.Probability))
 		}
 	}
 	fmt.Fprintf(out, "  departures: %s\n  (the actual route and time are drawn with crypto/rand at release, not before)\n\n", strings.Join(deps, ", "))

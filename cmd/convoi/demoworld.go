@@ -93,6 +93,23 @@ func loadDemoWorld(ctx context.Context, s demoServices, now time.Time, password 
 		{Name: "Julien Lefèvre", Unit: "PREJ Rouen", Qualifications: []convoi.Qualification{convoi.QualDriver, convoi.QualArmed}, SiteID: site("rouen-court")},
 		{Name: "Sarah Dubois", Unit: "PREJ Rouen", Qualifications: []convoi.Qualification{convoi.QualArmed}, SiteID: site("rouen-court")},
 		{Name: "Thomas Laurent", Unit: "PREJ Rouen", Qualifications: []convoi.Qualification{convoi.QualArmed, convoi.QualSpecialised}, SiteID: site("rouen-court")},
+		// Enough officers for every movement's escort to meet its assessment
+		// (levels 3 and 4 need five and eight) without one officer on two
+		// movements at once.
+		{Name: "Sophie Giraud", Unit: "ARPEJ Nice", Qualifications: []convoi.Qualification{convoi.QualArmed}, SiteID: site("nice-prison")},
+		{Name: "Yannick Blanc", Unit: "ARPEJ Nice", Qualifications: []convoi.Qualification{convoi.QualDriver}, SiteID: site("nice-prison")},
+		{Name: "Luca Bianchi", Unit: "Sûreté Publique - groupe d'intervention", Qualifications: []convoi.Qualification{convoi.QualArmed, convoi.QualSpecialised}, SiteID: site("surete")},
+		{Name: "Chloé Verdier", Unit: "Sûreté Publique - escortes", Qualifications: []convoi.Qualification{convoi.QualDriver, convoi.QualArmed}, SiteID: site("monaco-prison")},
+		{Name: "Pierre Orsini", Unit: "Sûreté Publique - escortes", Qualifications: []convoi.Qualification{convoi.QualDriver}, SiteID: site("monaco-prison")},
+		{Name: "Amélie Fabre", Unit: "Sûreté Publique - escortes", Qualifications: []convoi.Qualification{convoi.QualArmed}, SiteID: site("monaco-prison")},
+		{Name: "Romain Castel", Unit: "Sûreté Publique - groupe d'intervention", Qualifications: []convoi.Qualification{convoi.QualArmed}, SiteID: site("surete")},
+		{Name: "Julie Lambert", Unit: "Sûreté Publique - groupe d'intervention", Qualifications: []convoi.Qualification{convoi.QualArmed}, SiteID: site("surete")},
+		{Name: "Stéphane Ricci", Unit: "Sûreté Publique - escortes", Qualifications: []convoi.Qualification{convoi.QualDriver}, SiteID: site("monaco-prison")},
+		{Name: "Mathieu Girard", Unit: "ERIS Rouen", Qualifications: []convoi.Qualification{convoi.QualArmed, convoi.QualSpecialised}, SiteID: site("rouen-court")},
+		{Name: "Claire Vasseur", Unit: "PREJ Rouen", Qualifications: []convoi.Qualification{convoi.QualDriver}, SiteID: site("rouen-court")},
+		{Name: "Antoine Leroy", Unit: "PREJ Rouen", Qualifications: []convoi.Qualification{convoi.QualArmed}, SiteID: site("rouen-court")},
+		{Name: "Émilie Caron", Unit: "PREJ Rouen", Qualifications: []convoi.Qualification{convoi.QualArmed}, SiteID: site("rouen-court")},
+		{Name: "Nicolas Lemaire", Unit: "PREJ Rouen", Qualifications: []convoi.Qualification{convoi.QualDriver, convoi.QualArmed}, SiteID: site("rouen-court")},
 	}
 	for i := range officers {
 		o := officers[i]
@@ -115,6 +132,9 @@ func loadDemoWorld(ctx context.Context, s demoServices, now time.Time, password 
 		{Registration: "FR-204-EC", Class: convoi.VehicleCar, Capacity: 0, SiteID: site("nice-prison")},
 		{Registration: "MC-SP-17", Class: convoi.VehicleCellularVan, Capacity: 3, SiteID: site("monaco-prison")},
 		{Registration: "FR-611-RN", Class: convoi.VehicleCellularVan, Capacity: 4, SiteID: site("rouen-court")},
+		{Registration: "MC-SP-21", Class: convoi.VehicleCar, Capacity: 0, SiteID: site("surete")},
+		{Registration: "FR-733-RB", Class: convoi.VehicleArmouredVan, Capacity: 2, SiteID: site("rouen-court")},
+		{Registration: "FR-158-RC", Class: convoi.VehicleCar, Capacity: 0, SiteID: site("rouen-court")},
 	}
 	for i := range vehicles {
 		v := vehicles[i]
@@ -193,21 +213,21 @@ func loadDemoWorld(ctx context.Context, s demoServices, now time.Time, password 
 	movements := []convoi.Movement{
 		// The Incarville story: hearing in Rouen, back to the prison in Évreux.
 		{Ref: ref("RO", 1), DetaineeID: w.Detainees["rouen"].ID, FromSiteID: site("rouen-court"), ToSiteID: site("evreux-prison"),
-			Purpose: convoi.PurposeJudgeHearing, AppointmentAt: at(12, 30), Requester: "Juge d'instruction, TJ Rouen", Crew: crew(6, 7), Vehicles: vehicle(4)},
+			Purpose: convoi.PurposeJudgeHearing, AppointmentAt: at(12, 30), Requester: "Juge d'instruction, TJ Rouen", Crew: crew(6, 7, 8, 18, 19, 20, 21, 22), Vehicles: vehicle(6, 7)},
 		// Westbound from the Monaco courthouse to Nice, on the A8 through La Turbie or along the Corniches.
 		{Ref: ref("MC", 1), DetaineeID: w.Detainees["westbound"].ID, FromSiteID: site("monaco-court"), ToSiteID: site("nice-prison"),
-			Purpose: convoi.PurposeTransfer, AppointmentAt: at(17, 0), Requester: "Greffe du Tribunal de Première Instance de Monaco", Crew: crew(0, 1, 2), Vehicles: vehicle(0, 2)},
+			Purpose: convoi.PurposeTransfer, AppointmentAt: at(17, 0), Requester: "Greffe du Tribunal de Première Instance de Monaco", Crew: crew(0, 1, 2, 9, 10), Vehicles: vehicle(0, 2)},
 		// The same detainee's morning trip to his hearing at the Monaco courthouse.
 		{Ref: ref("MC", 2), DetaineeID: w.Detainees["westbound"].ID, FromSiteID: site("nice-prison"), ToSiteID: site("monaco-court"),
-			Purpose: convoi.PurposeCourtAppearance, AppointmentAt: at(9, 30), Requester: "Tribunal de Première Instance de Monaco", Crew: crew(0, 1, 2), Vehicles: vehicle(0, 2)},
+			Purpose: convoi.PurposeCourtAppearance, AppointmentAt: at(9, 30), Requester: "Tribunal de Première Instance de Monaco", Crew: crew(0, 1, 2, 9, 10), Vehicles: vehicle(0, 2)},
 		{Ref: ref("MC", 3), DetaineeID: w.Detainees["dps"].ID, FromSiteID: site("monaco-prison"), ToSiteID: site("monaco-court"),
-			Purpose: convoi.PurposeCourtAppearance, AppointmentAt: at(10, 0), Requester: "Cour d'appel de Monaco", Crew: crew(3, 4, 5), Vehicles: vehicle(1)},
+			Purpose: convoi.PurposeCourtAppearance, AppointmentAt: at(10, 0), Requester: "Cour d'appel de Monaco", Crew: crew(3, 11, 12, 13, 14, 15, 16, 17), Vehicles: vehicle(1, 5)},
 		{Ref: ref("MC", 4), DetaineeID: w.Detainees["medical"].ID, FromSiteID: site("monaco-prison"), ToSiteID: site("chpg"),
 			Purpose: convoi.PurposeMedical, AppointmentAt: at(11, 15), Requester: "Unité sanitaire, Maison d'arrêt de Monaco", Crew: crew(4, 5), Vehicles: vehicle(3)},
 		{Ref: ref("MC", 5), DetaineeID: w.Detainees["hearing"].ID, FromSiteID: site("monaco-prison"), ToSiteID: site("monaco-court"),
 			Purpose: convoi.PurposeJudgeHearing, AppointmentAt: at(14, 0), Requester: "Juge d'instruction, Monaco", Crew: crew(4, 5), Vehicles: vehicle(3)},
 		{Ref: ref("MC", 6), DetaineeID: w.Detainees["medical"].ID, FromSiteID: site("monaco-prison"), ToSiteID: site("cardio"),
-			Purpose: convoi.PurposeMedical, AppointmentAt: at(15, 30), Requester: "Unité sanitaire, Maison d'arrêt de Monaco", Crew: crew(4, 5), Vehicles: vehicle(3)},
+			Purpose: convoi.PurposeMedical, AppointmentAt: at(17, 0), Requester: "Unité sanitaire, Maison d'arrêt de Monaco", Crew: crew(4, 5), Vehicles: vehicle(3)},
 	}
 	for i := range movements {
 		m := movements[i]
@@ -219,13 +239,22 @@ func loadDemoWorld(ctx context.Context, s demoServices, now time.Time, password 
 	w.Incarville, w.Westbound = w.Movements[0], w.Movements[1]
 
 	// Intelligence, as at Incarville: cars waiting on the route a week
-	// before, a phone and a sawn cell bar found the day before the hearing.
+	// before, a phone and a sawn cell bar found the day before the hearing
+	// (today: the morning search, or the last half hour when the demo
+	// starts before it). Nothing is dated after the demo's clock: the API
+	// refuses observations in the future, and so does the demo.
+	seen := func(t time.Time) time.Time {
+		if latest := now.Add(-30 * time.Minute); t.After(latest) {
+			return latest.Truncate(time.Minute)
+		}
+		return t
+	}
 	intel := []convoi.Intel{
-		{DetaineeID: w.Detainees["rouen"].ID, ObservedAt: at(12, 0).AddDate(0, 0, -7), Grading: "B2", Kind: convoi.IntelSuspiciousVehicle,
+		{DetaineeID: w.Detainees["rouen"].ID, ObservedAt: seen(at(12, 0).AddDate(0, 0, -7)), Grading: "B2", Kind: convoi.IntelSuspiciousVehicle,
 			Text: "Two unidentified cars seen waiting on the Rouen - Évreux route (A154, near the Incarville toll plaza) during the previous escort; escort turned back."},
-		{DetaineeID: w.Detainees["rouen"].ID, ObservedAt: at(7, 30).AddDate(0, 0, -1), Grading: "A1", Kind: convoi.IntelEscapeTools,
+		{DetaineeID: w.Detainees["rouen"].ID, ObservedAt: seen(at(7, 30).AddDate(0, 0, -1)), Grading: "A1", Kind: convoi.IntelEscapeTools,
 			Text: "Cell search: a mobile phone and a partly sawn cell bar found in the detainee's cell."},
-		{DetaineeID: w.Detainees["westbound"].ID, ObservedAt: at(18, 0).AddDate(0, 0, -3), Grading: "C3", Kind: convoi.IntelThreatReported,
+		{DetaineeID: w.Detainees["westbound"].ID, ObservedAt: seen(at(18, 0).AddDate(0, 0, -3)), Grading: "C3", Kind: convoi.IntelThreatReported,
 			Text: "Informant: accomplices discussing the date of the Monaco hearing."},
 	}
 	for i := range intel {
@@ -263,6 +292,16 @@ func (w *demoWorld) userByName(name string) *convoi.User {
 	for _, u := range w.Users {
 		if u.Username == name {
 			return u
+		}
+	}
+	return nil
+}
+
+// siteByID returns the demo site with the given ID, or nil.
+func (w *demoWorld) siteByID(id convoi.SiteID) *convoi.Site {
+	for _, s := range w.Sites {
+		if s.ID == id {
+			return s
 		}
 	}
 	return nil
