@@ -135,7 +135,7 @@ func (r CancelReason) Valid() bool { return validEnum(r, CancelReasons) }
 // Movement is one escorted journey of one detainee.
 //
 // PlannedDeparture and Route are schedule details: they are released on a
-// need-to-know basis (liaison users never see them; see Redact).
+// need-to-know basis (liaison users never see them; see View and ForLiaison).
 type Movement struct {
 	ID               MovementID    `json:"id"`
 	Ref              string        `json:"ref"` // human-readable, unique, e.g. "MC-2026-0042"
