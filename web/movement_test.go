@@ -461,3 +461,40 @@ func mustMarshal(t testing.TB, v any) []byte {
 	}
 	return b
 }
+
+// TestMovements_StartEmergencyOverride is issue 8 item 2: a crew member
+// cannot start hours before the drawn departure; a commander can, for an
+// emergency, with a reason that the transition keeps.
+func TestMovements_StartEmergencyOverride(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	pl := w.tokens[planner]
+	base := "/api/v1/movements/" + itoa(w.toCourt.ID)
+	w.doJSON("PATCH", base, pl, map[string]any{"crew": []convoi.OfficerID{w.officer1.ID, w.officer2.ID}}, 200, nil)
+	w.doJSON("POST", base+"/assess", pl, map[string]any{"escort_level": 1}, 200, nil)
+	w.doJSON("POST", base+"/plan", pl, nil, 200, nil)
+	w.assess(w.toCourt, 2)
+	w.doJSON("POST", base+"/release", pl, nil, 200, nil)
+	w.clock.Add(-35 * time.Hour) // issue 8: a start about 35 hours early
+	for _, tok := range []string{w.tokens[crew], w.tokens[control]} {
+		if r := w.do("POST", base+"/start", tok, nil); r.Status != http.StatusConflict || !strings.Contains(string(r.Body), "the drawn departure is 08:30 UTC") {
+			t.Fatalf("start 35 h early: %d %s", r.Status, r.Body)
+		}
+		if r := w.do("POST", base+"/start", tok, []byte(`{"override":true,"reason":"fire at the prison"}`)); r.Status != http.StatusForbidden {
+			t.Fatalf("override by a non-commander: %d %s", r.Status, r.Body)
+		}
+	}
+	w.clock.Add(35*time.Hour + 90*time.Minute + 21*time.Minute) // 21 min late
+	if r := w.do("POST", base+"/start", w.tokens[crew], nil); r.Status != http.StatusConflict || !strings.Contains(string(r.Body), "may start until") {
+		t.Fatalf("start 21 min late: %d %s", r.Status, r.Body)
+	}
+	w.doJSON("POST", base+"/start", w.tokens[commander], map[string]any{"override": true, "reason": "Fire at the prison: evacuation ordered."}, 200, nil)
+	var tl struct {
+		Items []convoi.Transition `json:"items"`
+	}
+	w.doJSON("GET", base+"/transitions", w.tokens[auditor], nil, 200, &tl)
+	last := tl.Items[len(tl.Items)-1]
+	if last.Action != convoi.ActionStart || last.By != w.users[commander].ID || last.Reason != "Fire at the prison: evacuation ordered." ||
+		!strings.Contains(last.Override, "the drawn departure was 08:30 UTC, 21 min ago") {
+		t.Fatalf("start override: %+v", last)
+	}
+}
