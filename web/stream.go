@@ -147,6 +147,9 @@ func (sc *streamScope) filter(ev convoi.Event) (out any, ok, refresh bool) {
 				return out, false, false // nothing they may see changed
 			}
 			sc.views[m.ID] = key
+			if v.Status != convoi.LiaisonScheduled {
+				delete(sc.views, m.ID) // arrived or cancelled: it will not change again
+			}
 			return liaisonEvent{Type: ev.Type, Movement: v}, true, false
 		}
 		if u.Role == convoi.RoleCrew && (sc.movements[m.ID] || u.CanSeeMovement(m)) {
