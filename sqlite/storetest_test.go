@@ -32,5 +32,6 @@ func NewStore(db *sqlite.DB) storetest.Store {
 		Policies:    sqlite.NewPolicyService(db),
 		Plans:       sqlite.NewPlanService(db),
 		Idempotency: sqlite.NewIdempotencyService(db),
+		Alarms:      sqlite.NewAlarmService(db),
 	}
 }

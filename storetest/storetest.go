@@ -52,6 +52,7 @@ type Store struct {
 	Policies    convoi.PolicyService
 	Plans       convoi.PlanService
 	Idempotency convoi.IdempotencyService
+	Alarms      convoi.AlarmService
 }
 
 // OpenFunc opens a fresh empty store whose clock is now.
@@ -80,6 +81,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Plan", testPlan},
 		{"Idempotency", testIdempotency},
 		{"Concurrency", testConcurrency},
+		{"Alarm", testAlarm},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
