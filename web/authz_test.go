@@ -96,6 +96,16 @@ var accessPolicy = map[string][]convoi.Role{
 	"GET /api/v1/chokepoints":   {admin, planner, control, commander, auditor, crew},
 	"GET /api/v1/policies/risk": {admin, planner, auditor},
 	"PUT /api/v1/policies/risk": {admin},
+
+	// Alarms, tracks and ETAs: never liaison (positions and the escort's
+	// situation), not admin (need to know); planners and auditors read.
+	"GET /api/v1/alarms":                   {planner, control, commander, auditor, crew},
+	"GET /api/v1/alarms/{id}":              {planner, control, commander, auditor, crew},
+	"POST /api/v1/alarms/{id}/acknowledge": {control, commander},
+	"POST /api/v1/alarms/{id}/escalate":    {control, commander},
+	"POST /api/v1/alarms/{id}/resolve":     {control, commander},
+	"GET /api/v1/movements/{id}/track":     {planner, control, commander, auditor, crew},
+	"GET /api/v1/movements/{id}/eta":       {planner, control, commander, auditor, crew},
 }
 
 // TestAccess walks every endpoint of the route table with every role (and

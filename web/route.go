@@ -123,12 +123,13 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Path: v + "/policies/risk", Roles: rPolicy, Summary: "The risk policy in force (factors, weights, thresholds) and its version", handle: s.handleGetRiskPolicy},
 		{Method: "PUT", Path: v + "/policies/risk", Roles: rAdmin, Summary: "Replace the risk policy with a new version", handle: s.handlePutRiskPolicy},
 
-		{Method: "GET", Path: v + "/stream", Roles: rAll, Summary: "Server-Sent Events: positions, device events, movement changes (filtered per role)", handle: s.handleStream},
+		{Method: "GET", Path: v + "/stream", Roles: rAll, Summary: "Server-Sent Events: positions, device events, movement changes, alarms, progress (filtered per role)", handle: s.handleStream},
 
 		{Method: "GET", Path: v + "/route", Roles: rNoLiaison, Summary: "Fastest route and alternatives between two positions", handle: s.handleRoute},
 		{Method: "GET", Path: v + "/isochrone", Roles: rNoLiaison, Summary: "Reachability within a time budget", handle: s.handleIsochrone},
 		{Method: "GET", Path: v + "/chokepoints", Roles: rNoLiaison, Summary: "Chokepoints within a bounding box", handle: s.handleChokepoints},
 	}
+	rt = append(rt, s.alarmRoutes()...)
 	return rt
 }
 

@@ -73,6 +73,11 @@ type Server struct {
 	Commander         TrackerCommander         // POST /api/v1/trackers/{id}/commands
 	Reassessor        Reassessor               // called after POST /api/v1/intelligence
 	RiskPolicy        PolicyAdmin              // GET and PUT /api/v1/policies/risk
+	// AlarmService serves /api/v1/alarms. Give it the publishing
+	// alarm.Service, not the bare store, so that steps taken here reach
+	// the stream.
+	AlarmService    convoi.AlarmService
+	PositionService convoi.PositionService // GET /api/v1/movements/{id}/track
 
 	// Ready reports whether the store is reachable, for /readyz. When nil, a
 	// one-row user query stands in.
@@ -104,6 +109,7 @@ type Server struct {
 	locks    keyLocks
 	streams  chan struct{}
 	hashSem  chan struct{}
+	progress *progressCache // latest Progress per movement and vehicle, from the bus
 
 	ln     net.Listener
 	server *http.Server
@@ -156,6 +162,10 @@ func (s *Server) init() error {
 			Params: s.PasswordParams, SessionTTL: s.SessionTTL, Now: s.Now, Sem: s.hashSem,
 		}
 		s.streams = make(chan struct{}, max(s.MaxStreams, 1))
+		s.progress = newProgressCache()
+		if s.EventService != nil {
+			go s.followProgress(s.ctx)
+		}
 		s.metrics, s.initErr = newHTTPMetrics(s.Metrics)
 		if s.initErr != nil {
 			return

@@ -91,6 +91,8 @@ func MustOpenWorld(tb testing.TB, configure func(*web.Server)) *world {
 	s.TrackerService = sqlite.NewTrackerService(db)
 	s.IdempotencyService = sqlite.NewIdempotencyService(db)
 	s.AssessmentService = sqlite.NewAssessmentService(db)
+	s.AlarmService = sqlite.NewAlarmService(db)
+	s.PositionService = sqlite.NewPositionService(db)
 
 	w := &world{t: tb, srv: s, db: db, clock: clk, tokens: map[convoi.Role]string{}, users: map[convoi.Role]*convoi.User{}}
 	w.seed(ctx)

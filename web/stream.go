@@ -168,6 +168,18 @@ func (sc *streamScope) filter(ev convoi.Event) (out any, ok, refresh bool) {
 			return out, false, false
 		}
 		return ev, sc.movements == nil || sc.movements[ev.Assessment.MovementID], false
+	case convoi.EventTypeAlarm:
+		// Alarms carry positions and the escort's situation: never to
+		// liaison (nor admin); crew only their active movements'.
+		if ev.Alarm == nil || !u.CanSeeAlarms() {
+			return out, false, false
+		}
+		return ev, sc.movements == nil || sc.movements[ev.Alarm.MovementID], false
+	case convoi.EventTypeProgress:
+		if ev.Progress == nil || !u.CanSeeAlarms() {
+			return out, false, false
+		}
+		return ev, sc.movements == nil || sc.movements[ev.Progress.MovementID], false
 	}
 	return out, false, false // unknown types are denied by default
 }
