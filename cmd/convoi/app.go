@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/alarm"
 	"github.com/convoi/convoi/ambush"
 	"github.com/convoi/convoi/auth"
 	"github.com/convoi/convoi/bus"
@@ -47,6 +48,9 @@ type App struct {
 	Bus     *bus.EventService
 	Risk    *risk.Service
 	Planner *ambush.Service
+	// Alarms is the alarm store with publishing and the escalation loop:
+	// the monitor raises alarms through it, the API works them.
+	Alarms  *alarm.Service
 	Tracker *tracker.Server
 	HTTP    *web.Server
 
@@ -105,6 +109,10 @@ func (a *App) Open(ctx context.Context) (err error) {
 		}
 	}
 	db := a.DB
+	if err := a.Alarms.Open(); err != nil {
+		return fmt.Errorf("start alarm escalation: %w", err)
+	}
+	a.closers = append(a.closers, a.Alarms.Close)
 	t := tracker.New()
 	t.TeltonikaAddr, t.TeltonikaUDPAddr, t.OsmAndAddr = a.TeltonikaAddr, a.TeltonikaUDPAddr, a.OsmAndAddr
 	t.MQTTAddr, t.MQTTURL = a.MQTTAddr, a.MQTTURL
@@ -135,6 +143,8 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.TrackerService = sqlite.NewTrackerService(db)
 	s.IdempotencyService = sqlite.NewIdempotencyService(db)
 	s.AssessmentService = sqlite.NewAssessmentService(db)
+	s.AlarmService = a.Alarms
+	s.PositionService = sqlite.NewPositionService(db)
 	s.EventService = a.Bus
 	s.Roads = a.Graph
 	s.Assessor = webAssessor{a.Risk}
@@ -176,6 +186,11 @@ func (a *App) OpenEngines(ctx context.Context) (err error) {
 	a.Planner = ambush.NewService(a.Graph, sqlite.NewMovementService(db), sqlite.NewSiteService(db), sqlite.NewPlanService(db))
 	a.Planner.Now = a.Now
 
+	a.Alarms = alarm.New(sqlite.NewAlarmService(db))
+	a.Alarms.Events, a.Alarms.Movements, a.Alarms.Now = a.Bus, sqlite.NewMovementService(db), a.Now
+	a.Alarms.OnError = func(err error) {
+		a.Logger.LogAttrs(context.Background(), slog.LevelError, "alarm escalation", slog.String("error", err.Error()))
+	}
 	return nil
 }
 
