@@ -169,7 +169,8 @@ func (s *AlarmService) FindAlarms(ctx context.Context, f convoi.AlarmFilter) ([]
 		w.add("state = ?", *f.State)
 	}
 	if f.Active {
-		w.add("state <> ?", convoi.AlarmResolved)
+		// A literal, so that the partial index alarms_unresolved_idx applies.
+		w.add("state <> 'resolved'")
 	}
 	if f.Severity != nil {
 		w.add("severity = ?", int(*f.Severity))

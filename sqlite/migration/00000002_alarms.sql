@@ -27,6 +27,8 @@ CREATE TABLE alarms (
 CREATE UNIQUE INDEX alarms_active_idx ON alarms (movement_id, rule) WHERE state <> 'resolved';
 CREATE INDEX alarms_movement_idx ON alarms (movement_id, id);
 CREATE INDEX alarms_last_seen_idx ON alarms (last_seen);
+-- The control room's listing: unresolved alarms, most severe and newest first.
+CREATE INDEX alarms_unresolved_idx ON alarms (severity DESC, last_seen DESC, id DESC) WHERE state <> 'resolved';
 CREATE INDEX alarms_overdue_idx ON alarms (ack_due) WHERE state = 'open';
 
 CREATE TABLE alarm_transitions (
