@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -349,5 +350,31 @@ func TestTrackAndETA(t *testing.T) {
 		if r := w.do("GET", base+"/track"+q, w.tokens[control], nil); r.Status != 400 {
 			t.Errorf("track%s: %d", q, r.Status)
 		}
+	}
+
+	// Completed: later fixes are not the movement's, and its live progress is forgotten.
+	w.clock.Add(time.Minute)
+	w.doJSON("POST", base+"/complete", w.tokens[crew], nil, 200, nil)
+	_, _, err = pos.StorePositions(ctx, []convoi.Position{fix(w.clock.Now().Add(time.Second), 43.75)}, nil)
+	w.must(err)
+	var done struct {
+		Ended    *time.Time `json:"ended"`
+		Vehicles []struct {
+			Fixes []json.RawMessage `json:"fixes"`
+		} `json:"vehicles"`
+	}
+	w.doJSON("GET", base+"/track", w.tokens[control], nil, 200, &done)
+	if done.Ended == nil || len(done.Vehicles[0].Fixes) != 5 {
+		t.Fatalf("track after completion: ended %v, %d fixes", done.Ended, len(done.Vehicles[0].Fixes))
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		w.doJSON("GET", base+"/eta", w.tokens[control], nil, 200, &eta)
+		if len(eta.Vehicles) == 0 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("eta of a completed movement: %+v", eta)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
