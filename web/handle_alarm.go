@@ -51,11 +51,11 @@ func (s *Server) handleListAlarms(w http.ResponseWriter, r *http.Request) error 
 	}
 	// state is one of the states, or "active" for every unresolved alarm.
 	if st := q.String("state"); st != nil {
-		switch s := convoi.AlarmState(*st); {
+		switch state := convoi.AlarmState(*st); {
 		case *st == "active":
 			f.Active = true
-		case s.Valid():
-			f.State = &s
+		case state.Valid():
+			f.State = &state
 		default:
 			q.fail("Query parameter \"state\" must be active or one of %s.", joinStates())
 		}
