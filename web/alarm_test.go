@@ -22,16 +22,23 @@ func withAlarms(s *web.Server) {
 	s.AlarmService = svc
 }
 
-// underway takes both seeded movements underway (toCourt by crew1).
+// underway takes both seeded movements underway (toCourt is crew1's) at
+// their drawn departure, 90 min after the seed's clock. The test escort
+// does not meet an assessment (one officer each), so a commander releases
+// with an override, as release checks require.
 func (w *world) underway() {
 	w.t.Helper()
 	pl := w.tokens[planner]
 	for _, m := range []*convoi.Movement{w.toCourt, w.toHospital} {
 		base := "/api/v1/movements/" + itoa(m.ID)
-		w.doJSON("POST", base+"/assess", pl, map[string]any{"escort_level": 3}, 200, nil)
+		w.doJSON("POST", base+"/assess", pl, map[string]any{"escort_level": 1}, 200, nil)
 		w.doJSON("POST", base+"/plan", pl, nil, 200, nil)
-		w.doJSON("POST", base+"/release", pl, nil, 200, nil)
-		w.doJSON("POST", base+"/start", w.tokens[control], nil, 200, nil)
+		w.assess(m, 1)
+		w.doJSON("POST", base+"/release", w.tokens[commander], map[string]any{"override": true, "reason": "Alarm tests: escort of one."}, 200, nil)
+	}
+	w.clock.Add(90 * time.Minute)
+	for _, m := range []*convoi.Movement{w.toCourt, w.toHospital} {
+		w.doJSON("POST", "/api/v1/movements/"+itoa(m.ID)+"/start", w.tokens[control], nil, 200, nil)
 	}
 }
 
@@ -217,8 +224,10 @@ func TestAlarms_Stream(t *testing.T) {
 	w.doJSON("POST", "/api/v1/alarms/"+itoa(mine.ID)+"/acknowledge", w.tokens[control], nil, 200, nil)
 	w.doJSON("POST", "/api/v1/movements/"+itoa(w.toCourt.ID)+"/complete", w.tokens[crew], nil, 200, nil) // the sentinel every role sees
 
+	// The completion ends every stream; liaison see it as "arrived" in their view.
 	isEnd := func(e sseEvent) bool {
-		return e.Type == "movement" && e.Data.Movement != nil && e.Data.Movement.State == convoi.StateCompleted
+		return e.Type == "movement" && e.Data.Movement != nil &&
+			(e.Data.Movement.State == convoi.StateCompleted || strings.Contains(e.Raw, `"status":"arrived"`))
 	}
 	count := func(evs []sseEvent, typ string, m convoi.MovementID) int {
 		n := 0
