@@ -164,6 +164,8 @@ func (s *Server) init() error {
 		for _, rt := range s.routes() {
 			s.mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
 		}
+		s.mux.Handle("GET /api/v1", s.plain("/api/v1", s.handleIndex))
+		s.mux.Handle("GET /api/v1/{$}", s.plain("/api/v1", s.handleIndex))
 		s.mux.Handle("GET /healthz", s.plain("/healthz", s.handleHealthz))
 		s.mux.Handle("GET /readyz", s.plain("/readyz", s.handleReadyz))
 		s.mux.Handle("GET /metrics", s.plain("/metrics", s.handleMetrics))
