@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/ambush"
 	"github.com/convoi/convoi/roadnet"
 )
 
@@ -122,17 +123,36 @@ func (a *App) showAssessments(ctx context.Context, out io.Writer, ms ...*convoi.
 // showPlan plans movement m with the ambush planner, applies the plan
 // transition as the API would, and prints the strategy beside the baselines.
 func (a *App) showPlan(ctx context.Context, out io.Writer, m *convoi.Movement) error {
+	_, rep, err := a.planMovement(ctx, m, "Plan #%d: hit probability at most %.3f.")
+	if err != nil {
+		return err
+	}
+	printStrategy(out, m.Ref, rep)
+	return nil
+}
+
+// planMovement plans m and applies the plan transition with the reason
+// format (plan id, value), as POST /movements/{id}/plan does.
+func (a *App) planMovement(ctx context.Context, m *convoi.Movement, reason string) (*convoi.Plan, *ambush.PlanReport, error) {
 	plan, rep, err := a.Planner.PlanMovement(ctx, m.ID)
 	if err != nil {
-		return fmt.Errorf("plan %s: %w", m.Ref, err)
+		return nil, nil, fmt.Errorf("plan %s: %w", m.Ref, err)
 	}
 	if _, err := a.DBMovements().TransitionMovement(ctx, m.ID, convoi.TransitionRequest{
-		Action: convoi.ActionPlan, Reason: fmt.Sprintf("Plan #%d: hit probability at most %.3f.", plan.ID, plan.Value),
+		Action: convoi.ActionPlan, Reason: fmt.Sprintf(reason, plan.ID, plan.Value),
 	}); err != nil {
-		return fmt.Errorf("plan %s: %w", m.Ref, err)
+		return nil, nil, fmt.Errorf("plan %s: %w", m.Ref, err)
 	}
+	return plan, rep, nil
+}
+
+// printStrategy prints a planned strategy for people: the attacker's best
+// hit probability against the baselines, the likely routes, where they
+// leave the map and the departure slots. `convoi demo` and `convoi plan`
+// print it; `convoi plan --format json` prints the whole report instead.
+func printStrategy(out io.Writer, ref string, rep *ambush.PlanReport) {
 	st := rep.Strategy
-	fmt.Fprintf(out, "Plan %s (escort level %d), %d candidate ambush sites, %d departure slots:\n", m.Ref, rep.EscortLevel, st.Sites, len(st.Departures))
+	fmt.Fprintf(out, "Plan %s (escort level %d), %d candidate ambush sites, %d departure slots:\n", ref, rep.EscortLevel, st.Sites, len(st.Departures))
 	fmt.Fprintf(out, "  attacker's best hit probability: %.3f with this strategy, %.3f on the fixed fastest route at the usual hour, %.3f with a uniform choice of %d alternatives\n",
 		st.Value, st.FixedFastest.Value, st.UniformAlternatives.Value, st.UniformAlternatives.K)
 	fmt.Fprintf(out, "  best ambush at a site some route avoids: %.3f; expected extra travel time %.0f s (fastest %.0f s); exploitability %.1e\n",
@@ -197,7 +217,6 @@ func (a *App) showPlan(ctx context.Context, out io.Writer, m *convoi.Movement) e
 		}
 	}
 	fmt.Fprintf(out, "  departures: %s\n  (the actual route and time are drawn with crypto/rand at release, not before)\n\n", strings.Join(deps, ", "))
-	return nil
 }
 
 // isTollBooth reports whether a route summary's chokepoint ("kind name") is a toll booth.
