@@ -21,7 +21,7 @@ type device struct {
 	lastSeen time.Time
 	online   bool
 	last     *convoi.Position
-	recalled bool // last was looked up in the store (once per process)
+	recalled bool             // last was looked up in the store (once per process)
 	io       map[uint16]int64 // last value of each mapped IO element
 	conn     *tcpConn         // open Teltonika connection, nil if none
 }
