@@ -71,6 +71,7 @@ type Server struct {
 	Planner           Planner                  // POST /api/v1/movements/{id}/plan and release
 	Roads             Roads                    // GET /api/v1/route, /isochrone, /chokepoints
 	Commander         TrackerCommander         // POST /api/v1/trackers/{id}/commands
+	Devices           DeviceStatuses           // live state in GET /api/v1/trackers and /trackers/{id}
 	Reassessor        Reassessor               // called after POST /api/v1/intelligence
 	RiskPolicy        PolicyAdmin              // GET and PUT /api/v1/policies/risk
 
