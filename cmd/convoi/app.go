@@ -163,6 +163,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.Roads = a.Graph
 	s.Assessor = webAssessor{a.Risk}
 	s.Commander = a.Tracker
+	s.Devices = deviceStatuses{a.Tracker}
 	s.Planner = webPlanner{a.Planner}
 	s.Reassessor = a.Risk
 	s.RiskPolicy = a.Risk
