@@ -266,3 +266,60 @@ func TestRouteDIMACSNodeIDs(t *testing.T) {
 		t.Errorf("isochrone from node 5: exit %d, %q %s", code, out, errs)
 	}
 }
+
+// TestDemoStory: the story says the Monaco rows end at different exits,
+// names the La Turbie toll plaza, explains exploitability, and lists each
+// kind of route once.
+func TestDemoStory(t *testing.T) {
+	out, errs, code := runCLI(t, "demo", "--once")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"Each row ends at its\nown exit", "TOLL: La Turbie toll plaza", "routes through La Turbie toll plaza",
+		"exploitability", "exact guarantee", "where the routes leave the map:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	// Route rows: one line per distinguishable route, one line per exit road.
+	rows := regexp.MustCompile(`(?m)^  routes? [\d, ]+\s+p=[\d.]+\s+(.*)$`).FindAllStringSubmatch(out, -1)
+	exitRows := regexp.MustCompile(`(?m)^    after (.*?), at `).FindAllStringSubmatch(out, -1)
+	if len(rows) < 3 || len(exitRows) < 2 {
+		t.Fatalf("%d route rows, %d exit rows:\n%s", len(rows), len(exitRows), out)
+	}
+	for _, set := range [][][]string{rows, exitRows} {
+		seen := map[string]bool{}
+		for _, r := range set {
+			if seen[r[1]] {
+				t.Errorf("listed twice: %q\n%s", r[1], out)
+			}
+			seen[r[1]] = true
+		}
+	}
+}
+
+// TestDemoAccessURLs: the URLs the serving demo prints answer, and the one
+// that needs a token says so.
+func TestDemoAccessURLs(t *testing.T) {
+	a, w := MustOpenDemo(t)
+	var out bytes.Buffer
+	printDemoAccess(&out, a, w, DefaultDemoPassword, true)
+	urls := regexp.MustCompile(`http://[^\s)'"]+`).FindAllString(out.String(), -1)
+	if len(urls) < 3 {
+		t.Fatalf("urls %v in\n%s", urls, out.String())
+	}
+	for _, u := range urls {
+		if strings.HasSuffix(u, "/session") {
+			continue // a POST, run by the curl line itself
+		}
+		code := getJSON(t, a, "", strings.TrimPrefix(u, a.URL()), nil)
+		switch {
+		case strings.HasSuffix(u, "/openapi.json") || strings.HasSuffix(u, "/movements"):
+			if code != 401 || !strings.Contains(out.String(), "token") {
+				t.Errorf("%s: %d without a token", u, code)
+			}
+		case code != 200:
+			t.Errorf("%s: %d", u, code)
+		}
+	}
+}
