@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -322,4 +323,34 @@ func TestDemoAccessURLs(t *testing.T) {
 			t.Errorf("%s: %d", u, code)
 		}
 	}
+}
+
+// FuzzParseFlags: whatever the arguments, parsing never panics, and when
+// it succeeds every argument is accounted for: each positional argument
+// is one of the inputs, in order.
+func FuzzParseFlags(f *testing.F) {
+	f.Add("REF\x00--data\x00D")
+	f.Add("--data=D\x00--\x00-x\x00y")
+	f.Add("--format\x00json\x00A\x00B\x00--graph")
+	f.Add("-h")
+	f.Fuzz(func(t *testing.T, joined string) {
+		args := strings.Split(joined, "\x00")
+		fs := newFlagSet(&Env{Stderr: io.Discard}, "fuzz").args("A [B]", 0, 2)
+		fs.String("data", "", "")
+		fs.String("format", "text", "")
+		fs.Bool("v", false, "")
+		if err := parseFlags(fs, args); err != nil {
+			return
+		}
+		i := 0
+		for _, p := range fs.Args() {
+			for i < len(args) && args[i] != p {
+				i++
+			}
+			if i == len(args) {
+				t.Fatalf("positional %q of %q is not an input argument in order", p, args)
+			}
+			i++
+		}
+	})
 }
