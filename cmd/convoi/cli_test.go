@@ -354,3 +354,26 @@ func FuzzParseFlags(f *testing.F) {
 		}
 	})
 }
+
+// TestUserAdd: a crew user is created in an existing database, linked to
+// an officer that exists; an unknown officer is refused by flag name.
+func TestUserAdd(t *testing.T) {
+	dir := t.TempDir()
+	if _, errs, code := runCLI(t, "migrate", "--data", dir); code != 0 {
+		t.Fatalf("migrate: exit %d: %s", code, errs)
+	}
+	run := func(args ...string) (string, string, int) {
+		var out, errb bytes.Buffer
+		env := &Env{Stdin: strings.NewReader("a-long-enough-password\n"), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
+		code := Run(context.Background(), env, args)
+		return out.String(), errb.String(), code
+	}
+	out, errs, code := run("user", "add", "--username", "ops", "--role", "admin", "--password-stdin", "--data", dir)
+	if code != 0 || !strings.Contains(out, "user ops") {
+		t.Fatalf("admin: exit %d: %s %s", code, out, errs)
+	}
+	_, errs, code = run("user", "add", "--data", dir, "--username", "crew9", "--role", "crew", "--officer", "999", "--password-stdin")
+	if code != 1 || !strings.Contains(errs, "--officer 999") {
+		t.Fatalf("unknown officer: exit %d: %s", code, errs)
+	}
+}

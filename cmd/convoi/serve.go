@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/term"
 )
@@ -87,7 +88,7 @@ func runMigrate(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "%s: %d migrations applied\n", a.DBPath(), len(applied))
+	fmt.Fprintf(env.Stdout, "%s: %d migrations applied\n", filepath.Join(a.absDataDir(), "convoi.db"), len(applied))
 	for _, m := range applied {
 		fmt.Fprintf(env.Stdout, "  %s\n", m)
 	}
