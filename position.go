@@ -79,11 +79,15 @@ type DeviceEvent struct {
 	Value      int64     `json:"value"` // the raw IO value, when there is one
 }
 
-// PositionFilter selects stored positions, oldest first.
+// PositionFilter selects stored positions, oldest first (Latest: newest
+// first).
 type PositionFilter struct {
 	DeviceID *DeviceID
 	From, To *time.Time // fix time
 	Limit    int
+	// Latest selects the Limit newest positions instead of the oldest,
+	// newest first: Latest with Limit 1 is a device's last known position.
+	Latest bool
 }
 
 // DeviceEventFilter selects stored device events, oldest first.

@@ -359,7 +359,7 @@ func (b *builder) keepLargestSCC() {
 // layout freezes the builder into a Graph without the CH.
 func (b *builder) layout() *Graph {
 	n, m := len(b.lat), len(b.edges)
-	g := &Graph{metric: b.metric, unitMS: b.unitMS, lat: b.lat, lon: b.lon}
+	g := &Graph{metric: b.metric, unitMS: b.unitMS, lat: b.lat, lon: b.lon, ext: b.osmNode}
 	g.firstOut = make([]uint32, n+1)
 	g.head = make([]uint32, m)
 	g.weight = make([]uint32, m)
@@ -481,6 +481,7 @@ func (g *Graph) derive() {
 		g.costPerM = 0
 	}
 	g.costPerM *= 0.999 // float slack: the bound must never exceed a true cost
+	g.indexExternalIDs()
 }
 
 func haversineE7(lat1, lon1, lat2, lon2 int32) float64 {

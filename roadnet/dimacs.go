@@ -55,6 +55,9 @@ func ImportDIMACS(ctx context.Context, gr, co io.Reader, opts DIMACSOptions) (*G
 			b.lat = make([]int32, n)
 			b.lon = make([]int32, n)
 			b.osmNode = make([]int64, n)
+			for i := range b.osmNode {
+				b.osmNode[i] = int64(i + 1) // the DIMACS id, whether or not a coordinate line names it
+			}
 		case "v":
 			if n < 0 || len(f) < 4 {
 				return nil, convoi.Errorf(convoi.EINVALID, "DIMACS coordinates line %d: node before problem line or too few fields.", line)
@@ -66,7 +69,6 @@ func ImportDIMACS(ctx context.Context, gr, co io.Reader, opts DIMACSOptions) (*G
 				return nil, convoi.Errorf(convoi.EINVALID, "DIMACS coordinates line %d: bad node.", line)
 			}
 			b.lat[id-1], b.lon[id-1] = int32(y*10), int32(x*10)
-			b.osmNode[id-1] = int64(id)
 		}
 	}
 	if err := sc.Err(); err != nil {

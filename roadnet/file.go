@@ -8,23 +8,31 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"slices"
 
 	"github.com/convoi/convoi"
 )
 
-// Graph file format, version 1 (all integers little-endian):
+// Graph file format, version 2 (all integers little-endian):
 //
 //	magic   "CVROADNT" (8 bytes)
 //	version uint32
 //	payload: metric uint8, unitMS float64, then the graph arrays, each a
-//	         uint64 element count followed by the elements (see writeArrays)
+//	         uint64 element count followed by the elements (see WriteTo)
 //	crc     uint32, CRC-32C of everything before it
+//
+// Version 2 adds, after the node coordinates, each node's id in the input
+// (int64: DIMACS id or OSM node id). Version 1 files are still read; they
+// route as before but cannot translate input node ids (NodeByExternalID is
+// EINVALID, asking for a rebuild).
 //
 // The reader checks the magic, version, checksum and every index before it
 // returns a graph, so that a corrupt file is an error and never a panic.
 const (
 	fileMagic   = "CVROADNT"
-	fileVersion = 1
+	fileVersion = 2
+	// fileVersionNoIDs is the oldest version read: no input node ids.
+	fileVersionNoIDs = 1
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -95,6 +103,11 @@ func (g *Graph) WriteTo(w io.Writer) (int64, error) {
 	c.u64(math.Float64bits(g.unitMS))
 	c.i32s(g.lat)
 	c.i32s(g.lon)
+	ext := g.ext
+	if ext == nil {
+		ext = make([]int64, len(g.lat)) // unknown ids stay unknown (0)
+	}
+	c.i64s(ext)
 	c.u32s(g.firstOut)
 	c.u32s(g.head)
 	c.u32s(g.weight)
@@ -285,8 +298,9 @@ func decodeGraph(data []byte) (*Graph, error) {
 	if len(data) < len(fileMagic)+8 || string(data[:len(fileMagic)]) != fileMagic {
 		return nil, convoi.Errorf(convoi.EINVALID, "Not a convoi graph file.")
 	}
-	if v := binary.LittleEndian.Uint32(data[len(fileMagic):]); v != fileVersion {
-		return nil, convoi.Errorf(convoi.EINVALID, "Graph file version %d, this convoi reads version %d: rebuild the graph.", v, fileVersion)
+	version := binary.LittleEndian.Uint32(data[len(fileMagic):])
+	if version != fileVersion && version != fileVersionNoIDs {
+		return nil, convoi.Errorf(convoi.EINVALID, "Graph file version %d, this convoi reads versions %d and %d: rebuild the graph.", version, fileVersionNoIDs, fileVersion)
 	}
 	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
 	if crc32.Checksum(body, castagnoli) != sum {
@@ -297,6 +311,12 @@ func decodeGraph(data []byte) (*Graph, error) {
 	g.metric = Metric(rd.u8())
 	g.unitMS = math.Float64frombits(rd.u64())
 	g.lat, g.lon = rd.i32s(), rd.i32s()
+	if version >= 2 {
+		g.ext = rd.i64s()
+		if !slices.ContainsFunc(g.ext, func(id int64) bool { return id != 0 }) {
+			g.ext = nil // written from a version 1 graph: still unknown
+		}
+	}
 	g.firstOut, g.head, g.weight = rd.u32s(), rd.u32s(), rd.u32s()
 	dist := rd.u32s()
 	g.dist = make([]float32, len(dist))
@@ -359,7 +379,7 @@ func (g *Graph) validate() error {
 	if !(g.unitMS > 0) || math.IsInf(g.unitMS, 0) {
 		return bad("bad cost unit")
 	}
-	if n == 0 || len(g.lon) != n || n >= math.MaxUint32 || m >= math.MaxUint32 {
+	if n == 0 || len(g.lon) != n || n >= math.MaxUint32 || m >= math.MaxUint32 || g.ext != nil && len(g.ext) != n {
 		return bad("node arrays")
 	}
 	if !monotone(g.firstOut, n+1, m) {

@@ -227,6 +227,12 @@ func FuzzReadGraph(f *testing.F) {
 			p, _ := g.NodePosition(0)
 			q, _ := g.NodePosition(NodeID(g.NumNodes() - 1))
 			g.ShortestPath(context.Background(), p, q, RouteOptions{})
+			// And translate input node ids both ways.
+			if id, ok := g.ExternalID(q.Node); ok {
+				if n, err := g.NodeByExternalID(id); err != nil || g.ext[n] != id {
+					t.Fatalf("input id %d: node %d, %v", id, n, err)
+				}
+			}
 		}
 	})
 }

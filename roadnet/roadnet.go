@@ -72,6 +72,11 @@ type Graph struct {
 
 	// Nodes, coordinates in 1e-7 degrees.
 	lat, lon []int32
+	// ext is each node's id in the input (DIMACS id, OSM node id; 0 when
+	// none), nil for graph files of version 1; extOrder lists the nodes by
+	// ext (derived).
+	ext      []int64
+	extOrder []uint32
 
 	// Directed edges sorted by tail: the out-edges of n are
 	// firstOut[n] .. firstOut[n+1]-1.

@@ -311,8 +311,18 @@ func (g *Graph) RouteLatLon(ctx context.Context, from, to convoi.LatLon, opt Rou
 func (g *Graph) PathRoute(p Path) *Route {
 	r := &Route{Path: p, Cost: p.Cost, DurationS: g.Duration(p.Cost)}
 	var t int64 // cost from departure
-	var lastWhole Chokepoint
-	var haveWhole bool
+	// The whole-road chokepoints of the previous edge: a way cut into
+	// several edges (a tunnel between two junctions, a roundabout) is
+	// one passage, however many kinds it has.
+	var prevWhole, curWhole []Chokepoint
+	inPrev := func(cp Chokepoint) bool {
+		for _, w := range prevWhole {
+			if w.Kind == cp.Kind && w.OSMType == cp.OSMType && w.OSMID == cp.OSMID {
+				return true
+			}
+		}
+		return false
+	}
 	for i, e := range p.Edges {
 		a, b := 0.0, 1.0
 		if i == 0 {
@@ -345,7 +355,7 @@ func (g *Graph) PathRoute(p Path) *Route {
 			cp := g.cps[g.roadCP[k]]
 			pos := g.roadCPPos[k]
 			if pos < 0 {
-				if haveWhole && lastWhole.Kind == cp.Kind && lastWhole.OSMID == cp.OSMID {
+				if inPrev(cp) {
 					continue
 				}
 				r.Chokepoints = append(r.Chokepoints, Passage{cp, g.Duration(t)})
@@ -367,12 +377,13 @@ func (g *Graph) PathRoute(p Path) *Route {
 		sort.SliceStable(r.Chokepoints[first:], func(x, y int) bool {
 			return r.Chokepoints[first+x].OffsetS < r.Chokepoints[first+y].OffsetS
 		})
-		haveWhole = false
+		curWhole = curWhole[:0]
 		for k := g.roadCPFirst[rd]; k < g.roadCPFirst[rd+1]; k++ {
 			if g.roadCPPos[k] < 0 {
-				lastWhole, haveWhole = g.cps[g.roadCP[k]], true
+				curWhole = append(curWhole, g.cps[g.roadCP[k]])
 			}
 		}
+		prevWhole, curWhole = curWhole, prevWhole
 		t += c
 	}
 	if len(r.Geometry) == 0 {

@@ -698,7 +698,17 @@ func positionLimit(n int) int {
 	return min(n, MaxPositionLimit)
 }
 
-// FindPositions returns stored positions, oldest fix first; From is
+// positionOrder is the ORDER BY of FindPositions: oldest first, or newest
+// first for PositionFilter.Latest.
+func positionOrder(latest bool) string {
+	if latest {
+		return "fix_time DESC, id DESC"
+	}
+	return "fix_time, id"
+}
+
+// FindPositions returns stored positions, oldest fix first (newest first
+// with Latest); From is
 // inclusive, To exclusive. Limit 0 means DefaultPositionLimit, capped at MaxPositionLimit.
 func (s *PositionService) FindPositions(ctx context.Context, f convoi.PositionFilter) ([]*convoi.Position, error) {
 	tx, err := s.db.beginRead(ctx)
@@ -718,7 +728,7 @@ func (s *PositionService) FindPositions(ctx context.Context, f convoi.PositionFi
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT id, device_id, tracker_id, fix_time, server_time, lat, lon, speed_kmh,
 		heading, altitude_m, satellites, hdop, gnss, valid, attributes FROM positions`+w.String()+
-		fmt.Sprintf(` ORDER BY fix_time, id LIMIT %d`, positionLimit(f.Limit)), w.args...)
+		fmt.Sprintf(` ORDER BY %s LIMIT %d`, positionOrder(f.Latest), positionLimit(f.Limit)), w.args...)
 	if err != nil {
 		return nil, err
 	}

@@ -53,6 +53,12 @@ func testPosition(t *testing.T, open OpenFunc) {
 		}
 		sameTime(t, "server time defaults to the clock", got[1].ServerTime, T0)
 
+		last, err := e.Positions.FindPositions(e.ctx, convoi.PositionFilter{DeviceID: ptr(van), Latest: true, Limit: 2})
+		must(t, err)
+		same(t, "latest count", len(last), 2)
+		sameTime(t, "latest: newest first", last[0].FixTime, T0.Add(2*time.Second))
+		sameTime(t, "latest: then the one before", last[1].FixTime, T0.Add(time.Second))
+
 		evGot, err := e.Positions.FindDeviceEvents(e.ctx, convoi.DeviceEventFilter{DeviceID: ptr(van)})
 		must(t, err)
 		same(t, "events", len(evGot), 2)

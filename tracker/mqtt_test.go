@@ -36,7 +36,7 @@ func TestMQTTEmbedded(t *testing.T) {
 	if k := kinds(e.eventsOf(t, "gw-7")); len(k) != 1 || k[0] != "panic" {
 		t.Fatalf("events %v", k)
 	}
-	publish(t, addr, "github.com/convoi/convoi/positions/x", `[{"device_id":"gw-7","time":1772352001000,"lat":43.7,"lon":7.4},{"device_id":"nobody","lat":1,"lon":2}]`)
+	publish(t, addr, "convoi/positions/x", `[{"device_id":"gw-7","time":1772352001000,"lat":43.7,"lon":7.4},{"device_id":"nobody","lat":1,"lon":2}]`)
 	if n := len(e.positionsOf(t, "gw-7")); n != 2 {
 		t.Fatalf("%d positions after array", n)
 	}

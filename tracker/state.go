@@ -21,6 +21,7 @@ type device struct {
 	lastSeen time.Time
 	online   bool
 	last     *convoi.Position
+	recalled bool             // last was looked up in the store (once per process)
 	io       map[uint16]int64 // last value of each mapped IO element
 	conn     *tcpConn         // open Teltonika connection, nil if none
 }
@@ -80,6 +81,47 @@ func (d *device) snapshot() State {
 	return st
 }
 
+// Status returns the state of device d as the control room needs it: the
+// live state when the device has been seen since the server started, else
+// its last stored position (offline, LastSeen the server time of that
+// position). ok is false when the device has never reported.
+func (s *Server) Status(ctx context.Context, d convoi.DeviceID) (st State, ok bool, err error) {
+	if st, ok := s.State(d); ok {
+		return st, true, nil
+	}
+	p, err := s.lastStored(ctx, d)
+	if err != nil || p == nil {
+		return State{DeviceID: d}, false, err
+	}
+	return State{DeviceID: d, TrackerID: p.TrackerID, LastSeen: p.ServerTime, Position: p}, true, nil
+}
+
+// lastStored is the newest stored position of d, nil when there is none.
+func (s *Server) lastStored(ctx context.Context, d convoi.DeviceID) (*convoi.Position, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.StoreTimeout)
+	defer cancel()
+	ps, err := s.Positions.FindPositions(ctx, convoi.PositionFilter{DeviceID: &d, Latest: true, Limit: 1})
+	if err != nil || len(ps) == 0 {
+		return nil, err
+	}
+	return ps[0], nil
+}
+
+// recall loads dev's last stored position the first time the device is
+// seen since the server started, so that its device_online event and its
+// state carry where it was last known. dev must be locked. A store error
+// leaves the position unknown: it must not block the ingest.
+func (s *Server) recall(ctx context.Context, dev *device) {
+	if dev.recalled || dev.last != nil {
+		dev.recalled = true
+		return
+	}
+	dev.recalled = true
+	if p, err := s.lastStored(ctx, dev.id); err == nil && p != nil {
+		dev.last = p
+	}
+}
+
 // device returns the state of t, creating it.
 func (s *Server) device(t *convoi.Tracker) *device {
 	s.mu.Lock()
@@ -109,7 +151,13 @@ func (s *Server) allConnsLocked() []net.Conn {
 func (s *Server) store(ctx context.Context, dev *device, ps []convoi.Position, evs []convoi.DeviceEvent) error {
 	now := s.Now()
 	if !dev.online {
-		evs = append(evs, s.statusEvent(dev, convoi.EventDeviceOnline, now))
+		s.recall(ctx, dev)
+		e := s.statusEvent(dev, convoi.EventDeviceOnline, now)
+		// Where the device is now, if this batch says: its newest fix.
+		if p := newestFix(ps, dev.last); p != nil {
+			e.Lat, e.Lon = p.Lat, p.Lon
+		}
+		evs = append(evs, e)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.StoreTimeout)
 	defer cancel()
@@ -143,6 +191,25 @@ func (s *Server) seen(ctx context.Context, dev *device) {
 	if err := s.store(ctx, dev, nil, nil); err != nil {
 		s.Logger.Error("store device status", "device", dev.id, "err", err)
 	}
+}
+
+// newestFix is the newest of ps and last that has coordinates (a record
+// without a GNSS fix may carry 0, 0), nil when none has.
+func newestFix(ps []convoi.Position, last *convoi.Position) *convoi.Position {
+	best := last
+	if best != nil && best.Lat == 0 && best.Lon == 0 {
+		best = nil
+	}
+	for i := range ps {
+		p := &ps[i]
+		if p.Lat == 0 && p.Lon == 0 {
+			continue
+		}
+		if best == nil || !p.FixTime.Before(best.FixTime) {
+			best = p
+		}
+	}
+	return best
 }
 
 func (s *Server) statusEvent(dev *device, k convoi.EventKind, now time.Time) convoi.DeviceEvent {

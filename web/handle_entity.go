@@ -479,7 +479,11 @@ func (s *Server) handleListTrackers(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, list(xs, n, f.Page))
+	vs, err := s.trackerViews(r.Context(), convoi.UserFromContext(r.Context()), xs)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, list(vs, n, f.Page))
 	return nil
 }
 
@@ -492,7 +496,11 @@ func (s *Server) handleGetTracker(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, x)
+	vs, err := s.trackerViews(r.Context(), convoi.UserFromContext(r.Context()), []*convoi.Tracker{x})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, &vs[0])
 	return nil
 }
 

@@ -3,8 +3,10 @@ package web_test
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -93,5 +95,115 @@ func TestOpenAPI_Served(t *testing.T) {
 	r := w.do("GET", "/api/v1/openapi.json", w.tokens[liaison], nil)
 	if r.Status != 200 || !bytes.Equal(r.Body, web.OpenAPI()) {
 		t.Fatalf("served document differs from the embedded one (status %d)", r.Status)
+	}
+}
+
+// TestOpenAPI_RequiredFields fails when the document and the server
+// disagree on what a request body must hold:
+//   - a body schema with required properties must be a required body;
+//   - for every movement action, each documented body property is
+//     required exactly when the server's validation of the action
+//     (convoi.TransitionRequest.Validate, which the handler applies)
+//     refuses the body without it;
+//   - the server answers such an action posted with {} with a 400 that
+//     names a required field.
+func TestOpenAPI_RequiredFields(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Roles       []convoi.Role `json:"x-roles"`
+			RequestBody *struct {
+				Required bool `json:"required"`
+				Content  map[string]struct {
+					Schema map[string]any `json:"schema"`
+				} `json:"content"`
+			} `json:"requestBody"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]map[string]any `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(web.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	resolve := func(s map[string]any) map[string]any {
+		if ref, ok := s["$ref"].(string); ok {
+			return doc.Components.Schemas[strings.TrimPrefix(ref, "#/components/schemas/")]
+		}
+		return s
+	}
+	strs := func(v any) []string {
+		var out []string
+		if a, ok := v.([]any); ok {
+			for _, x := range a {
+				out = append(out, x.(string))
+			}
+		}
+		return out
+	}
+	w := MustOpenWorld(t, nil)
+	actions := 0
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			if op.RequestBody == nil {
+				continue
+			}
+			key := method + " " + path
+			schema := resolve(op.RequestBody.Content["application/json"].Schema)
+			required := strs(schema["required"])
+			if len(required) > 0 && !op.RequestBody.Required {
+				t.Errorf("%s: the body requires %v but is marked optional", key, required)
+			}
+			action, isAction := strings.CutPrefix(path, "/api/v1/movements/{id}/")
+			if !isAction || method != "post" || !convoi.Action(action).Valid() {
+				continue
+			}
+			actions++
+			props, _ := schema["properties"].(map[string]any)
+			// A body with every documented property set to a valid value.
+			full := map[string]any{}
+			for name, p := range props {
+				p := resolve(p.(map[string]any))
+				switch {
+				case len(strs(p["enum"])) > 0:
+					full[name] = strs(p["enum"])[0]
+				case p["type"] == "string":
+					full[name] = "Checked with the control room."
+				}
+			}
+			validates := func(body map[string]any) error {
+				raw, _ := json.Marshal(body)
+				req := convoi.TransitionRequest{Action: convoi.Action(action)}
+				if err := json.Unmarshal(raw, &req); err != nil {
+					t.Fatalf("%s: %v", key, err)
+				}
+				return req.Validate()
+			}
+			if err := validates(full); err != nil {
+				t.Errorf("%s: the server refuses a body with every documented field: %v", key, err)
+				continue
+			}
+			for name := range props {
+				if _, set := full[name]; !set {
+					continue
+				}
+				without := maps.Clone(full)
+				delete(without, name)
+				needed := validates(without) != nil
+				if documented := slices.Contains(required, name); needed != documented {
+					t.Errorf("%s: %q required by the server %v, by openapi.json %v", key, name, needed, documented)
+				}
+			}
+			if len(required) == 0 {
+				continue
+			}
+			// Through the server: {} is refused, naming what is missing.
+			r := w.do("POST", strings.Replace(path, "{id}", strconv.FormatInt(int64(w.toCourt.ID), 10), 1), w.tokens[op.Roles[0]], []byte(`{}`))
+			if r.Status != 400 || !slices.ContainsFunc(required, func(f string) bool { return bytes.Contains(r.Body, []byte(f)) }) {
+				t.Errorf("%s with {}: %d %s; want 400 naming one of %v", key, r.Status, r.Body, required)
+			}
+		}
+	}
+	if actions < 8 {
+		t.Fatalf("checked %d movement actions", actions)
 	}
 }

@@ -71,6 +71,7 @@ type Server struct {
 	Planner           Planner                  // POST /api/v1/movements/{id}/plan and release
 	Roads             Roads                    // GET /api/v1/route, /isochrone, /chokepoints
 	Commander         TrackerCommander         // POST /api/v1/trackers/{id}/commands
+	Devices           DeviceStatuses           // live state in GET /api/v1/trackers and /trackers/{id}
 	Reassessor        Reassessor               // called after POST /api/v1/intelligence
 	RiskPolicy        PolicyAdmin              // GET and PUT /api/v1/policies/risk
 	// AlarmService serves /api/v1/alarms. Give it the publishing
@@ -174,6 +175,8 @@ func (s *Server) init() error {
 		for _, rt := range s.routes() {
 			s.mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
 		}
+		s.mux.Handle("GET /api/v1", s.plain("/api/v1", s.handleIndex))
+		s.mux.Handle("GET /api/v1/{$}", s.plain("/api/v1", s.handleIndex))
 		s.mux.Handle("GET /healthz", s.plain("/healthz", s.handleHealthz))
 		s.mux.Handle("GET /readyz", s.plain("/readyz", s.handleReadyz))
 		s.mux.Handle("GET /metrics", s.plain("/metrics", s.handleMetrics))

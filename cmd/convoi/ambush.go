@@ -15,18 +15,20 @@ import (
 // self-contained ambush game and prints the value and the strategy as JSON,
 // so that instances can be checked independently of the map.
 func runAmbush(ctx context.Context, env *Env, args []string) error {
-	if len(args) == 0 || args[0] != "solve" {
-		fmt.Fprintln(env.Stderr, "Usage: convoi ambush solve --instance FILE.json [--alternatives K] [--max-iterations N]")
-		return errUsage
-	}
+	return runGroup(ctx, env, "ambush", []command{
+		{"solve", "solve a self-contained game instance and print the strategy as JSON", runAmbushSolve},
+	}, args)
+}
+
+func runAmbushSolve(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "ambush solve")
 	path := fs.String("instance", "", "game instance `FILE` (JSON, see docs/ambush.md); - for stdin")
 	k := fs.Int("alternatives", 3, "k for the uniform-among-k-alternatives baseline")
 	iters := fs.Int("max-iterations", 0, "double-oracle iteration bound (0: default)")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *path == "" || fs.NArg() > 0 {
+	if *path == "" {
 		fmt.Fprintln(env.Stderr, "convoi ambush solve: --instance FILE.json required")
 		return errUsage
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -75,6 +76,29 @@ func NewApp() *App {
 
 // DBPath is the database file inside DataDir.
 func (a *App) DBPath() string { return filepath.Join(a.DataDir, "convoi.db") }
+
+// OpenExistingStore opens the database of a data directory that already
+// holds one, for the commands that work on stored data (plan, user add):
+// they refuse a missing or mistyped directory rather than create an empty
+// one and find nothing in it. serve, demo and migrate create it (OpenStore).
+func (a *App) OpenExistingStore(ctx context.Context) error {
+	if _, err := os.Stat(a.DBPath()); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("no convoi database in %s: give the data directory of 'convoi serve' with --data DIR (or CONVOI_DATA), or create one with 'convoi migrate --data DIR'", a.absDataDir())
+		}
+		return fmt.Errorf("data directory: %w", err)
+	}
+	return a.OpenStore(ctx)
+}
+
+// absDataDir is DataDir as an absolute path when it can be resolved, so that
+// messages say where exactly.
+func (a *App) absDataDir() string {
+	if p, err := filepath.Abs(a.DataDir); err == nil {
+		return p
+	}
+	return a.DataDir
+}
 
 // OpenStore opens (creating and migrating if needed) the database only.
 func (a *App) OpenStore(ctx context.Context) error {
@@ -149,6 +173,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.Roads = a.Graph
 	s.Assessor = webAssessor{a.Risk}
 	s.Commander = a.Tracker
+	s.Devices = deviceStatuses{a.Tracker}
 	s.Planner = webPlanner{a.Planner}
 	s.Reassessor = a.Risk
 	s.RiskPolicy = a.Risk

@@ -17,17 +17,24 @@ import (
 // runBench: convoi bench route --graph FILE --pairs CSV [--out FILE.jsonl]
 // [--alternatives K]
 func runBench(ctx context.Context, env *Env, args []string) error {
-	if len(args) == 0 || args[0] != "route" {
-		fmt.Fprintln(env.Stderr, "usage: convoi bench route --graph FILE --pairs CSV [--out RESULTS.jsonl]")
-		return errUsage
-	}
+	return runGroup(ctx, env, "bench", []command{
+		{"route", "time route queries on a graph: route --graph FILE --pairs CSV", runBenchRoute},
+	}, args)
+}
+
+func runBenchRoute(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "bench route")
-	graph := fs.String("graph", "", "graph file or OSM extract")
-	pairs := fs.String("pairs", "", "CSV rows from_lat,from_lon,to_lat,to_lon (or from_node,to_node)")
+	graph := fs.String("graph", "", "graph file or OSM extract (default: the embedded Monaco extract)")
+	pairs := fs.String("pairs", "", "CSV rows from_lat,from_lon,to_lat,to_lon (or from_node,to_node: the input file's node ids) (required)")
 	out := fs.String("out", "", "write each result as a JSON line to this file")
 	alts := fs.Int("alternatives", 0, "time K alternatives instead of one route")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *pairs == "" {
+		fmt.Fprintln(fs.Output(), "convoi bench route: --pairs is required")
+		fs.Usage()
+		return errUsage
 	}
 	var before runtime.MemStats
 	runtime.GC()
@@ -65,14 +72,14 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 				continue
 			}
 		case 2:
-			var x, y int
+			var x, y int64
 			if _, err := fmt.Sscanf(fields[0]+" "+fields[1], "%d %d", &x, &y); err != nil {
 				continue
 			}
-			if a, err = g.NodePosition(roadnet.NodeID(x)); err != nil {
+			if a, err = endpoint(g, "from", "", x); err != nil {
 				continue
 			}
-			if b, err = g.NodePosition(roadnet.NodeID(y)); err != nil {
+			if b, err = endpoint(g, "to", "", y); err != nil {
 				continue
 			}
 		default:

@@ -31,12 +31,16 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("--demo-password: %s", err)
 	}
 	a.Logger = newLogger(env.Stderr, levelFor(*debug))
-	if a.DataDir == "" {
+	temporary := a.DataDir == ""
+	if temporary {
+		// A throwaway world: removed when the demo ends (after the store
+		// is closed, hence deferred first). --data keeps one.
 		dir, err := os.MkdirTemp("", "convoi-demo-")
 		if err != nil {
 			return err
 		}
 		a.DataDir = dir
+		defer os.RemoveAll(dir)
 	} else if _, err := os.Stat(filepath.Join(a.DataDir, "convoi.db")); err == nil {
 		return fmt.Errorf("%s already holds a database: the demo needs a fresh data directory (or run 'convoi serve --data %s')", a.DataDir, a.DataDir)
 	}
@@ -72,7 +76,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	if err := a.Open(ctx); err != nil {
 		return err
 	}
-	printDemoAccess(env.Stdout, a, w, *password)
+	printDemoAccess(env.Stdout, a, w, *password, temporary)
 	a.Logger.Info("convoi demo serving", "url", a.URL(), "data", a.DataDir)
 	<-ctx.Done()
 	a.Logger.Info("convoi demo shutting down")
@@ -113,9 +117,14 @@ func printDemoWorld(out io.Writer, w *demoWorld) {
 	fmt.Fprintln(out)
 }
 
-func printDemoAccess(out io.Writer, a *App, w *demoWorld, password string) {
-	fmt.Fprintf(out, "API:  %s/api/v1   (OpenAPI: %s/api/v1/openapi.json)\n", a.URL(), a.URL())
-	fmt.Fprintf(out, "Data: %s\n", a.DataDir)
+func printDemoAccess(out io.Writer, a *App, w *demoWorld, password string, temporary bool) {
+	fmt.Fprintf(out, "API:  %s/api/v1 (an index; GET %s/healthz answers without a token)\n", a.URL(), a.URL())
+	fmt.Fprintf(out, "      every other call needs a token from POST /api/v1/session, the OpenAPI document too: %s/api/v1/openapi.json\n", a.URL())
+	if temporary {
+		fmt.Fprintf(out, "Data: %s (temporary, removed when the demo stops; --data DIR keeps a demo world)\n", a.DataDir)
+	} else {
+		fmt.Fprintf(out, "Data: %s\n", a.DataDir)
+	}
 	fmt.Fprintf(out, "Users (password %q):", password)
 	for _, u := range w.Users {
 		fmt.Fprintf(out, " %s", u.Username)

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/ambush"
 	"github.com/convoi/convoi/roadnet"
 )
 
@@ -35,7 +37,15 @@ func showRoutes(ctx context.Context, out io.Writer, g *roadnet.Graph, from convo
 	if err != nil {
 		return fmt.Errorf("snap courthouse: %w", err)
 	}
-	fmt.Fprintln(out, "Palais de Justice de Monaco -> the western edge of the map towards Nice:")
+	var apart float64
+	for i := range westExits {
+		for j := range i {
+			apart = max(apart, westExits[i].at.DistanceM(westExits[j].at))
+		}
+	}
+	fmt.Fprintf(out, "Palais de Justice de Monaco -> where each road towards Nice leaves the map. Each row ends at its\n"+
+		"own exit (up to %.1f km apart), so the rows compare the roads out of Monaco, not arrivals in Nice;\n"+
+		"the plan below routes every way to Nice itself:\n", apart/1000)
 	for _, x := range westExits {
 		dst, err := g.Snap(x.at)
 		if err != nil {
@@ -73,9 +83,12 @@ func summarizePassages(ps []roadnet.Passage) string {
 	others := map[string]int{}
 	for _, p := range ps {
 		if p.Kind == roadnet.KindTollBooth {
-			name := p.Name
-			if name == "" {
-				name = "toll booth"
+			name := "toll booth"
+			if p.Name != "" {
+				name = fmt.Sprintf("toll booth %q", p.Name)
+			}
+			if plaza := tollPlazaAt(p.LatLon); plaza != "" {
+				name = plaza + " (" + name + ")"
 			}
 			tolls = append(tolls, fmt.Sprintf("%s at +%.0f s", name, p.OffsetS))
 			continue
@@ -92,6 +105,41 @@ func summarizePassages(ps []roadnet.Passage) string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// tollPlazas are the toll plazas the demo's story names: OSM tags their
+// booths (La Turbie's are named "Monaco", after the A500 towards it, or not
+// at all), not the plaza.
+var tollPlazas = []struct {
+	name    string
+	at      convoi.LatLon
+	radiusM float64
+}{
+	{"La Turbie toll plaza on the A8", convoi.LatLon{Lat: 43.7445, Lon: 7.3755}, 600},
+}
+
+// tollPlazaAt names the toll plaza at p, "" when it is none of tollPlazas.
+func tollPlazaAt(p convoi.LatLon) string {
+	for _, t := range tollPlazas {
+		if p.DistanceM(t.at) <= t.radiusM {
+			return t.name
+		}
+	}
+	return ""
+}
+
+// tollPlazaOn names the toll plaza a route summary passes: a toll booth
+// among its chokepoints and its geometry through a known plaza.
+func tollPlazaOn(rs *convoi.RouteSummary) string {
+	if !slices.ContainsFunc(rs.Chokepoints, isTollBooth) {
+		return ""
+	}
+	for _, p := range rs.Geometry {
+		if name := tollPlazaAt(p); name != "" {
+			return name
+		}
+	}
+	return "a toll booth"
 }
 
 // showAssessments assesses the demo movements that carry the story and
@@ -122,74 +170,167 @@ func (a *App) showAssessments(ctx context.Context, out io.Writer, ms ...*convoi.
 // showPlan plans movement m with the ambush planner, applies the plan
 // transition as the API would, and prints the strategy beside the baselines.
 func (a *App) showPlan(ctx context.Context, out io.Writer, m *convoi.Movement) error {
+	_, rep, err := a.planMovement(ctx, m, "Plan #%d: hit probability at most %.3f.")
+	if err != nil {
+		return err
+	}
+	printStrategy(out, m.Ref, rep)
+	return nil
+}
+
+// planMovement plans m and applies the plan transition with the reason
+// format (plan id, value), as POST /movements/{id}/plan does.
+func (a *App) planMovement(ctx context.Context, m *convoi.Movement, reason string) (*convoi.Plan, *ambush.PlanReport, error) {
 	plan, rep, err := a.Planner.PlanMovement(ctx, m.ID)
 	if err != nil {
-		return fmt.Errorf("plan %s: %w", m.Ref, err)
+		return nil, nil, fmt.Errorf("plan %s: %w", m.Ref, err)
 	}
 	if _, err := a.DBMovements().TransitionMovement(ctx, m.ID, convoi.TransitionRequest{
-		Action: convoi.ActionPlan, Reason: fmt.Sprintf("Plan #%d: hit probability at most %.3f.", plan.ID, plan.Value),
+		Action: convoi.ActionPlan, Reason: fmt.Sprintf(reason, plan.ID, plan.Value),
 	}); err != nil {
-		return fmt.Errorf("plan %s: %w", m.Ref, err)
+		return nil, nil, fmt.Errorf("plan %s: %w", m.Ref, err)
 	}
+	return plan, rep, nil
+}
+
+// printStrategy prints a planned strategy for people: the attacker's best
+// hit probability against the baselines, the likely routes, where they
+// leave the map and the departure slots. `convoi demo` and `convoi plan`
+// print it; `convoi plan --format json` prints the whole report instead.
+func printStrategy(out io.Writer, ref string, rep *ambush.PlanReport) {
 	st := rep.Strategy
-	fmt.Fprintf(out, "Plan %s (escort level %d), %d candidate ambush sites, %d departure slots:\n", m.Ref, rep.EscortLevel, st.Sites, len(st.Departures))
+	fmt.Fprintf(out, "Plan %s (escort level %d), %d candidate ambush sites, %d departure slots:\n", ref, rep.EscortLevel, st.Sites, len(st.Departures))
 	fmt.Fprintf(out, "  attacker's best hit probability: %.3f with this strategy, %.3f on the fixed fastest route at the usual hour, %.3f with a uniform choice of %d alternatives\n",
 		st.Value, st.FixedFastest.Value, st.UniformAlternatives.Value, st.UniformAlternatives.K)
-	fmt.Fprintf(out, "  best ambush at a site some route avoids: %.3f; expected extra travel time %.0f s (fastest %.0f s); exploitability %.1e\n",
-		st.AvoidableBest, st.ExpectedExtraS, st.FastestS, st.Exploitability)
-	var toll, rest float64
-	var others int
-	exits := map[convoi.LatLon]float64{}
-	type namedP struct {
-		name string
-		p    float64
+	fmt.Fprintf(out, "  best ambush at a site some route avoids: %.3f; expected extra travel time %.0f s (fastest %.0f s)\n",
+		st.AvoidableBest, st.ExpectedExtraS, st.FastestS)
+	fmt.Fprintf(out, "  exploitability %.1e: how much an attacker who knew this strategy could still gain above %.3f\n"+
+		"    by choosing a better site and hour; about 0 means the %.3f is an exact guarantee\n",
+		st.Exploitability, st.Value, st.Value)
+
+	// Routes that look the same at this precision (time, length,
+	// chokepoints, the road they leave the map by) are one line: they
+	// differ in a few metres of side street or in where exactly they cross
+	// the map's edge, which a crew would not tell apart.
+	type row struct {
+		key   string
+		ids   []string
+		p     float64
+		label string
 	}
-	via := map[convoi.LatLon]namedP{} // the last named chokepoint of the likeliest route
-	var exitOrder []convoi.LatLon
+	var rows []*row
+	byKey := map[string]*row{}
+	tolls := map[string]float64{}
+	var tollOrder []string
+	// Where each route leaves the map, named after the last named
+	// chokepoint of the likeliest route there; points with one name (the
+	// Basse Corniche crosses the map's edge several times) are one exit.
+	type point struct {
+		p, best float64
+		via     string
+	}
+	points := map[convoi.LatLon]*point{}
 	for i, r := range st.Routes {
-		var rs *convoi.RouteSummary
-		if i < len(rep.RouteSummaries) {
-			rs = &rep.RouteSummaries[i]
-			if slices.ContainsFunc(rs.Chokepoints, isTollBooth) {
-				toll += r.Probability
-			}
-			if exit, ok := mapExit(rs); ok {
-				if _, seen := exits[exit]; !seen {
-					exitOrder = append(exitOrder, exit)
-				}
-				exits[exit] += r.Probability
-				if name := lastNamed(rs.Chokepoints); name != "" && r.Probability > via[exit].p {
-					via[exit] = namedP{name, r.Probability}
-				}
-			}
+		if i >= len(rep.RouteSummaries) {
+			break
 		}
-		if r.Probability < 0.02 {
-			rest += r.Probability
-			others++
+		rs := &rep.RouteSummaries[i]
+		exit, ok := mapExit(rs)
+		if !ok {
 			continue
 		}
-		sum := ""
-		if rs != nil {
-			sum = fmt.Sprintf("%5.1f km  %s", rs.DistanceM/1000, countKinds(rs.Chokepoints))
+		pt := points[exit]
+		if pt == nil {
+			pt = &point{via: fmt.Sprintf("%.4f N %.4f E", exit.Lat, exit.Lon)}
+			points[exit] = pt
 		}
-		fmt.Fprintf(out, "  route %d  p=%.2f  %5.1f min  %s\n", i+1, r.Probability, r.DurationS/60, sum)
+		pt.p += r.Probability
+		if name := lastNamed(rs.Chokepoints); name != "" && r.Probability > pt.best {
+			pt.best, pt.via = r.Probability, name
+		}
+	}
+	type exitGroup struct {
+		p   float64
+		pts []convoi.LatLon
+	}
+	exits := map[string]*exitGroup{}
+	var exitOrder []string
+	for i, r := range st.Routes {
+		label := fmt.Sprintf("%5.1f min", r.DurationS/60)
+		if i < len(rep.RouteSummaries) {
+			rs := &rep.RouteSummaries[i]
+			label = fmt.Sprintf("%5.1f min  %5.1f km  %s", r.DurationS/60, rs.DistanceM/1000, countKinds(rs.Chokepoints))
+			if exit, ok := mapExit(rs); ok {
+				via := points[exit].via
+				x := exits[via]
+				if x == nil {
+					x = &exitGroup{}
+					exits[via] = x
+					exitOrder = append(exitOrder, via)
+				}
+				if !slices.Contains(x.pts, exit) {
+					x.pts = append(x.pts, exit)
+				}
+				x.p += r.Probability
+				label += "  leaves the map after " + via
+			}
+			if plaza := tollPlazaOn(rs); plaza != "" {
+				if _, seen := tolls[plaza]; !seen {
+					tollOrder = append(tollOrder, plaza)
+				}
+				tolls[plaza] += r.Probability
+			}
+		}
+		w := byKey[label]
+		if w == nil {
+			w = &row{key: label, label: label}
+			byKey[label] = w
+			rows = append(rows, w)
+		}
+		w.ids = append(w.ids, strconv.Itoa(i+1))
+		w.p += r.Probability
+	}
+	var rest float64
+	var others int
+	for _, w := range rows {
+		if w.p < 0.02 {
+			rest += w.p
+			others += len(w.ids)
+			continue
+		}
+		name := "route " + w.ids[0]
+		if len(w.ids) > 1 {
+			name = "routes " + strings.Join(w.ids, ", ")
+		}
+		fmt.Fprintf(out, "  %-16s p=%.2f  %s\n", name, w.p, w.label)
 	}
 	if others > 0 {
 		fmt.Fprintf(out, "  and %d more routes, p=%.2f together\n", others, rest)
 	}
 	if len(exitOrder) > 0 {
-		slices.SortStableFunc(exitOrder, func(a, b convoi.LatLon) int { return cmp.Compare(exits[b], exits[a]) })
-		var parts []string
-		for _, e := range exitOrder {
-			name := ""
-			if v := via[e].name; v != "" {
-				name = " (after " + v + ")"
+		slices.SortStableFunc(exitOrder, func(a, b string) int { return cmp.Compare(exits[b].p, exits[a].p) })
+		fmt.Fprintln(out, "  where the routes leave the map:")
+		for _, via := range exitOrder {
+			x := exits[via]
+			where := fmt.Sprintf("at %.4f N %.4f E", x.pts[0].Lat, x.pts[0].Lon)
+			if len(x.pts) > 1 {
+				var far float64
+				for _, a := range x.pts {
+					for _, b := range x.pts {
+						far = max(far, a.DistanceM(b))
+					}
+				}
+				where = fmt.Sprintf("at %d points up to %.1f km apart", len(x.pts), far/1000)
 			}
-			parts = append(parts, fmt.Sprintf("%.4f N %.4f E%s p=%.2f", e.Lat, e.Lon, name, exits[e]))
+			fmt.Fprintf(out, "    after %s, %s: p=%.2f\n", via, where, x.p)
 		}
-		fmt.Fprintf(out, "  where the routes leave the map:\n    %s\n", strings.Join(parts, "\n    "))
 	}
-	fmt.Fprintf(out, "  routes through a toll booth: p=%.2f\n", toll)
+	if len(tollOrder) == 0 {
+		fmt.Fprintln(out, "  no route passes a toll booth")
+	}
+	for _, t := range tollOrder {
+		fmt.Fprintf(out, "  routes through %s: p=%.2f\n", t, tolls[t])
+	}
 	var deps []string
 	for _, d := range st.Departures {
 		if d.Probability >= 0.005 && d.At != nil {
@@ -197,7 +338,6 @@ func (a *App) showPlan(ctx context.Context, out io.Writer, m *convoi.Movement) e
 		}
 	}
 	fmt.Fprintf(out, "  departures: %s\n  (the actual route and time are drawn with crypto/rand at release, not before)\n\n", strings.Join(deps, ", "))
-	return nil
 }
 
 // isTollBooth reports whether a route summary's chokepoint ("kind name") is a toll booth.

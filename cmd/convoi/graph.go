@@ -18,21 +18,24 @@ import (
 //
 //	convoi graph build --dimacs GR.gz --coords CO.gz -o OUT.graph
 func runGraph(ctx context.Context, env *Env, args []string) error {
-	if len(args) == 0 || args[0] != "build" {
-		fmt.Fprintln(env.Stderr, "usage: convoi graph build (IN.osm.pbf | --dimacs GR.gz --coords CO.gz) -o OUT.graph")
-		return errUsage
-	}
-	fs := newFlagSet(env, "graph build")
+	return runGroup(ctx, env, "graph", []command{
+		{"build", "import an OSM extract or a DIMACS graph and write a graph file: build (IN.osm.pbf | --dimacs GR.gz --coords CO.gz) -o OUT.graph", runGraphBuild},
+	}, args)
+}
+
+func runGraphBuild(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "graph build").args("[IN.osm.pbf]", 0, 1)
 	out := fs.String("o", "", "output graph file (required)")
 	gr := fs.String("dimacs", "", "DIMACS .gr(.gz) arc file")
 	co := fs.String("coords", "", "DIMACS .co(.gz) coordinate file")
 	unit := fs.Float64("unit-ms", 1, "milliseconds per DIMACS cost unit (for isochrone minutes)")
-	in, rest := splitPositional(args[1:])
-	if err := parseFlags(fs, rest); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	in := fs.Arg(0)
 	if *out == "" || (in == "") == (*gr == "") {
-		fmt.Fprintln(env.Stderr, "convoi graph build: need -o and exactly one of IN or --dimacs")
+		fmt.Fprintln(fs.Output(), "convoi graph build: need -o and exactly one of IN or --dimacs")
+		fs.Usage()
 		return errUsage
 	}
 	start := time.Now()
@@ -63,20 +66,6 @@ func runGraph(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-// splitPositional takes the first non-flag argument out of args.
-func splitPositional(args []string) (string, []string) {
-	for i, a := range args {
-		if !strings.HasPrefix(a, "-") && (i == 0 || !flagTakesValue(args[i-1])) {
-			return a, append(append([]string(nil), args[:i]...), args[i+1:]...)
-		}
-	}
-	return "", args
-}
-
-func flagTakesValue(a string) bool {
-	return strings.HasPrefix(a, "-") && !strings.Contains(a, "=")
-}
-
 // progressFunc returns a progress line that rewrites itself on a terminal,
 // and nil (no progress) when stderr is a file or a pipe, whose readers want
 // no control characters.
@@ -90,7 +79,7 @@ func progressFunc(env *Env) func(string) {
 // endProgress clears the progress line, if there was one.
 func endProgress(env *Env) {
 	if isTerminal(env.Stderr) {
-		endProgress(env)
+		fmt.Fprint(env.Stderr, "\r\033[K")
 	}
 }
 
@@ -153,10 +142,11 @@ func importDIMACSFiles(ctx context.Context, env *Env, gr, co string, unitMS floa
 	return g, nil
 }
 
-// openGraph reads a graph file, or imports an OSM extract directly.
+// openGraph reads a graph file, or imports an OSM extract directly; with
+// no path, the embedded Monaco extract, as `convoi serve` does.
 func openGraph(ctx context.Context, env *Env, path string) (*roadnet.Graph, error) {
 	if path == "" {
-		return nil, convoi.Errorf(convoi.EINVALID, "--graph is required")
+		return loadGraph(ctx, "")
 	}
 	if _, err := roadnet.FormatOf(path); err == nil {
 		return importOSMFile(ctx, env, path)

@@ -10,12 +10,12 @@ import (
 // runIsochrone: convoi isochrone --graph FILE --at LAT,LON --minutes M
 func runIsochrone(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "isochrone")
-	graph := fs.String("graph", "", "graph file (or an OSM extract)")
+	graph := fs.String("graph", envDefault(env, "CONVOI_GRAPH", ""), "graph file or OSM extract (CONVOI_GRAPH; default: the embedded Monaco extract)")
 	at := fs.String("at", "", "start LAT,LON")
-	atNode := fs.Int("at-node", -1, "start node id")
+	atNode := fs.Int64("at-node", -1, "start node, by its id in the input file (DIMACS id, OSM node id)")
 	minutes := fs.Float64("minutes", 10, "time budget in minutes")
 	avoid := fs.String("avoid", "", "chokepoint kinds to avoid")
-	format := fs.String("format", "geojson", "geojson or nodes (node,time_s lines)")
+	format := fs.String("format", "geojson", "geojson or nodes (node,time_s lines; node ids of the input file)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -27,7 +27,7 @@ func runIsochrone(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := endpoint(g, *at, *atNode)
+	p, err := endpoint(g, "at", *at, *atNode)
 	if err != nil {
 		return err
 	}
@@ -37,7 +37,11 @@ func runIsochrone(ctx context.Context, env *Env, args []string) error {
 	}
 	if *format == "nodes" {
 		for i, n := range iso.Nodes {
-			fmt.Fprintf(env.Stdout, "%d,%.3f\n", n, g.Duration(iso.Times[i]))
+			id, ok := g.ExternalID(n)
+			if !ok {
+				continue // a node the input did not name
+			}
+			fmt.Fprintf(env.Stdout, "%d,%.3f\n", id, g.Duration(iso.Times[i]))
 		}
 		return nil
 	}

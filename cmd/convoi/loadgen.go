@@ -129,6 +129,14 @@ func runLoadgen(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	res.print(env.Stdout, lg)
+	if res.acked.Load() == 0 {
+		// Nothing got through (no server, every connection refused, every
+		// device rejected): a failed run, whatever was attempted.
+		if res.firstErr != nil {
+			return fmt.Errorf("no record acknowledged by %s: %v", lg.addr, res.firstErr)
+		}
+		return fmt.Errorf("no record acknowledged by %s", lg.addr)
+	}
 	return nil
 }
 

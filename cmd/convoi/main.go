@@ -11,8 +11,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	_ "time/tzdata" // the demo and schedules use Europe/Paris on any machine
+
+	"github.com/convoi/convoi"
 )
 
 // Env is what a subcommand may touch of the outside world. Tests build their
@@ -59,11 +62,12 @@ func main() {
 
 // Run dispatches args to a subcommand and returns the process exit code.
 func Run(ctx context.Context, env *Env, args []string) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
 		usage(env.Stderr)
-		if len(args) == 0 {
-			return 2
-		}
+		return 2
+	}
+	if isHelp(args[0]) {
+		usage(env.Stdout)
 		return 0
 	}
 	for _, c := range commands {
@@ -79,7 +83,7 @@ func Run(ctx context.Context, env *Env, args []string) int {
 		case errors.Is(err, errUsage):
 			return 2
 		default:
-			fmt.Fprintf(env.Stderr, "convoi %s: %v\n", c.name, err)
+			fmt.Fprintf(env.Stderr, "convoi %s: %s\n", c.name, errorText(err))
 			return 1
 		}
 	}
@@ -89,26 +93,146 @@ func Run(ctx context.Context, env *Env, args []string) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "convoi: secure prisoner-escort operations\n\nUsage: convoi COMMAND [flags]\n\nCommands:")
+	fmt.Fprintln(w, "convoi: secure prisoner-escort operations\n\nUsage: convoi COMMAND [flags] [arguments]\n\nCommands:")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'convoi COMMAND -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'convoi COMMAND --help' for a command's flags and subcommands.")
 }
 
-// newFlagSet returns a flag set that reports errors through errUsage instead of exiting.
-func newFlagSet(env *Env, name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("convoi "+name, flag.ContinueOnError)
+// errorText is what a failed command prints: the text of err with every
+// application error reduced to its message, so that the user reads
+// "plan MC-1: No route between these positions." and not the Go form
+// "convoi error: code=not_found message=...". The exit status (1) tells
+// scripts that it failed.
+func errorText(err error) string {
+	s := err.Error()
+	if ce := (*convoi.Error)(nil); errors.As(err, &ce) {
+		s = strings.Replace(s, ce.Error(), ce.Message, 1)
+	}
+	return s
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
+
+// runGroup dispatches a command made of subcommands (user add, graph
+// build, ...). With no argument it lists them and fails; with --help it
+// lists them and succeeds.
+func runGroup(ctx context.Context, env *Env, group string, subs []command, args []string) error {
+	list := func(w io.Writer) {
+		fmt.Fprintf(w, "Usage: convoi %s SUBCOMMAND [flags] [arguments]\n\nSubcommands:\n", group)
+		for _, c := range subs {
+			fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		}
+		fmt.Fprintf(w, "\nRun 'convoi %s SUBCOMMAND --help' for its flags.\n", group)
+	}
+	if len(args) == 0 {
+		list(env.Stderr)
+		return errUsage
+	}
+	if isHelp(args[0]) {
+		list(env.Stdout)
+		return flag.ErrHelp
+	}
+	for _, c := range subs {
+		if c.name == args[0] {
+			return c.run(ctx, env, args[1:])
+		}
+	}
+	fmt.Fprintf(env.Stderr, "convoi %s: unknown subcommand %q\n\n", group, args[0])
+	list(env.Stderr)
+	return errUsage
+}
+
+// flagSet is a subcommand's flags and the shape of its positional
+// arguments. Flags are accepted before, between and after the positional
+// arguments ("convoi plan MC-1 --data DIR" is "convoi plan --data DIR
+// MC-1"); "--" ends the flags.
+type flagSet struct {
+	*flag.FlagSet
+	env      *Env
+	synopsis string // positional arguments, e.g. "MOVEMENT-REF"; "" for none
+	min, max int    // how many positional arguments are accepted
+}
+
+// newFlagSet returns the flag set of `convoi name`, which takes no
+// positional argument unless args says otherwise.
+func newFlagSet(env *Env, name string) *flagSet {
+	fs := &flagSet{FlagSet: flag.NewFlagSet("convoi "+name, flag.ContinueOnError), env: env}
 	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		line := "convoi " + name
+		if fs.hasFlags() {
+			line += " [flags]"
+		}
+		if fs.synopsis != "" {
+			line += " " + fs.synopsis
+		}
+		fmt.Fprintf(fs.Output(), "Usage: %s\n", line)
+		switch {
+		case fs.hasFlags() && fs.max > 0:
+			fmt.Fprintf(fs.Output(), "\nFlags (before or after the arguments):\n")
+			fs.PrintDefaults()
+		case fs.hasFlags():
+			fmt.Fprintf(fs.Output(), "\nFlags:\n")
+			fs.PrintDefaults()
+		}
+	}
 	return fs
 }
 
-// parseFlags parses args and maps parse errors to errUsage.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+// args declares the positional arguments: their synopsis for the usage line
+// and how many are accepted.
+func (fs *flagSet) args(synopsis string, min, max int) *flagSet {
+	fs.synopsis, fs.min, fs.max = synopsis, min, max
+	return fs
+}
+
+func (fs *flagSet) hasFlags() bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+// parseFlags parses args, flags anywhere, and checks the number of
+// positional arguments (then available as fs.Args). A parse error or a
+// wrong count prints the usage and returns errUsage; -h returns flag.ErrHelp.
+func parseFlags(fs *flagSet, args []string) error {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return errUsage
 		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			pos = append(pos, rest...) // after "--", everything is an argument
+			break
+		}
+		if len(rest) == 0 {
+			break
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+	// Leave the positional arguments in fs.Args.
+	if err := fs.Parse(append([]string{"--"}, pos...)); err != nil {
+		return errUsage
+	}
+	if len(pos) < fs.min || len(pos) > fs.max {
+		switch {
+		case len(pos) > fs.max && fs.max == 0:
+			fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), pos[0])
+		case len(pos) > fs.max:
+			fmt.Fprintf(fs.Output(), "%s: too many arguments (%d, at most %d)\n", fs.Name(), len(pos), fs.max)
+		default:
+			fmt.Fprintf(fs.Output(), "%s: missing %s\n", fs.Name(), fs.synopsis)
+		}
+		fs.Usage()
 		return errUsage
 	}
 	return nil

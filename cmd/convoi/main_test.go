@@ -372,7 +372,7 @@ func TestRunPlan(t *testing.T) {
 	ref := regexp.MustCompile(`MC-\d{8}-04`).FindString(out.String())
 	out.Reset()
 	errb.Reset()
-	if code := Run(context.Background(), env, []string{"plan", "--data", dir, ref}); code != 0 {
+	if code := Run(context.Background(), env, []string{"plan", "--data", dir, "--format", "json", ref}); code != 0 {
 		t.Fatalf("plan %s: exit %d: %s", ref, code, errb.String())
 	}
 	var rep struct {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/convoi/convoi/roadnet"
@@ -14,11 +16,11 @@ import (
 // [--format json|geojson|table]
 func runRoute(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "route")
-	graph := fs.String("graph", "", "graph file (or an OSM extract, imported on the fly)")
+	graph := fs.String("graph", envDefault(env, "CONVOI_GRAPH", ""), "graph file or OSM extract (CONVOI_GRAPH; default: the embedded Monaco extract)")
 	from := fs.String("from", "", "start LAT,LON")
 	to := fs.String("to", "", "destination LAT,LON")
-	fromNode := fs.Int("from-node", -1, "start node id")
-	toNode := fs.Int("to-node", -1, "destination node id")
+	fromNode := fs.Int64("from-node", -1, "start node, by its id in the input file (DIMACS id, OSM node id)")
+	toNode := fs.Int64("to-node", -1, "destination node, by its id in the input file")
 	alts := fs.Int("alternatives", 0, "also return up to K alternatives")
 	avoid := fs.String("avoid", "", "chokepoint kinds to avoid: toll,tunnel,bridge,ramp,roundabout,...")
 	format := fs.String("format", "json", "json, geojson or table")
@@ -33,11 +35,11 @@ func runRoute(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := endpoint(g, *from, *fromNode)
+	a, err := endpoint(g, "from", *from, *fromNode)
 	if err != nil {
 		return err
 	}
-	b, err := endpoint(g, *to, *toNode)
+	b, err := endpoint(g, "to", *to, *toNode)
 	if err != nil {
 		return err
 	}
@@ -55,9 +57,20 @@ func runRoute(ctx context.Context, env *Env, args []string) error {
 	return printRoutes(env, g, routes, *format)
 }
 
-func endpoint(g *roadnet.Graph, ll string, node int) (roadnet.Position, error) {
+// endpoint is where a route or an isochrone starts or ends: a node by its
+// id in the input file (DIMACS id, OSM node id), or a place snapped to the
+// nearest road.
+// flag names the flags of the endpoint ("from": --from and --from-node).
+func endpoint(g *roadnet.Graph, flag, ll string, node int64) (roadnet.Position, error) {
 	if node >= 0 {
-		return g.NodePosition(roadnet.NodeID(node))
+		n, err := g.NodeByExternalID(node)
+		if err != nil {
+			return roadnet.Position{}, err
+		}
+		return g.NodePosition(n)
+	}
+	if ll == "" {
+		return roadnet.Position{}, fmt.Errorf("give --%s LAT,LON or --%s-node ID", flag, flag)
 	}
 	p, err := parseLatLon(ll)
 	if err != nil {
@@ -119,12 +132,39 @@ func printRoutes(env *Env, g *roadnet.Graph, routes []*roadnet.Route, format str
 	case "table":
 		tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
 		for i, r := range routes {
-			fmt.Fprintf(tw, "route %d\tcost %d\t%.1f min\t%.2f km\t%d chokepoints\n", i, r.Cost, r.DurationS/60, r.DistanceM/1000, len(r.Chokepoints))
-			for _, c := range r.Chokepoints {
-				fmt.Fprintf(tw, "  +%.0fs\t%s\t%s/%d\t%s\n", c.OffsetS, c.Kind, c.OSMType, c.OSMID, c.Name)
+			rows := chokepointRows(r.Chokepoints)
+			fmt.Fprintf(tw, "route %d\tcost %d\t%.1f min\t%.2f km\t%d chokepoints\n", i, r.Cost, r.DurationS/60, r.DistanceM/1000, len(rows))
+			for _, c := range rows {
+				fmt.Fprintf(tw, "  +%.0fs\t%s\t%s/%d\t%s\n", c.offsetS, strings.Join(c.kinds, "+"), c.osmType, c.osmID, c.name)
 			}
 		}
 		return tw.Flush()
 	}
 	return fmt.Errorf("unknown format %q (json, geojson, table)", format)
+}
+
+// chokepointRow is one chokepoint a route passes: one OSM object (a tunnel,
+// a roundabout, a toll booth), with all its kinds, at its first passage.
+type chokepointRow struct {
+	offsetS       float64
+	kinds         []string
+	osmType, name string
+	osmID         int64
+}
+
+// chokepointRows merges the passages of one OSM object that follow each
+// other (a way that is both a tunnel and a roundabout, a bridge on a ramp)
+// into one row.
+func chokepointRows(ps []roadnet.Passage) []chokepointRow {
+	var rows []chokepointRow
+	for _, p := range ps {
+		if n := len(rows); n > 0 && rows[n-1].osmType == p.OSMType && rows[n-1].osmID == p.OSMID {
+			if k := p.Kind.String(); !slices.Contains(rows[n-1].kinds, k) {
+				rows[n-1].kinds = append(rows[n-1].kinds, k)
+			}
+			continue
+		}
+		rows = append(rows, chokepointRow{offsetS: p.OffsetS, kinds: []string{p.Kind.String()}, osmType: p.OSMType, osmID: p.OSMID, name: p.Name})
+	}
+	return rows
 }

@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/term"
 )
@@ -36,7 +36,7 @@ func envDefault(env *Env, name, def string) string {
 }
 
 // appFlags registers the flags shared by serve and demo on fs.
-func appFlags(fs *flag.FlagSet, env *Env, a *App) (debug *bool) {
+func appFlags(fs *flagSet, env *Env, a *App) (debug *bool) {
 	fs.StringVar(&a.Addr, "addr", envDefault(env, "CONVOI_ADDR", a.Addr), "HTTP API address (CONVOI_ADDR)")
 	fs.StringVar(&a.DataDir, "data", envDefault(env, "CONVOI_DATA", a.DataDir), "data directory (CONVOI_DATA)")
 	fs.StringVar(&a.TeltonikaAddr, "teltonika-addr", envDefault(env, "CONVOI_TELTONIKA_ADDR", a.TeltonikaAddr), "Teltonika TCP listener, empty to disable (CONVOI_TELTONIKA_ADDR)")
@@ -88,7 +88,7 @@ func runMigrate(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "%s: %d migrations applied\n", a.DBPath(), len(applied))
+	fmt.Fprintf(env.Stdout, "%s: %d migrations applied\n", filepath.Join(a.absDataDir(), "convoi.db"), len(applied))
 	for _, m := range applied {
 		fmt.Fprintf(env.Stdout, "  %s\n", m)
 	}

@@ -12,29 +12,33 @@ import (
 )
 
 func runUser(ctx context.Context, env *Env, args []string) error {
-	if len(args) == 0 || args[0] != "add" {
-		fmt.Fprintln(env.Stderr, "Usage: convoi user add --username NAME --role ROLE [flags]")
-		return errUsage
-	}
+	return runGroup(ctx, env, "user", []command{
+		{"add", "create a user in an existing data directory, optionally with an API token", runUserAdd},
+	}, args)
+}
+
+// runUserAdd: convoi user add --username NAME --role ROLE [--officer ID]
+// [--site ID] [--name NAME] [--password-stdin] [--api-token NAME] [--data DIR]
+func runUserAdd(ctx context.Context, env *Env, args []string) error {
 	a := NewApp()
 	fs := newFlagSet(env, "user add")
-	fs.StringVar(&a.DataDir, "data", envDefault(env, "CONVOI_DATA", a.DataDir), "data directory (CONVOI_DATA)")
+	fs.StringVar(&a.DataDir, "data", envDefault(env, "CONVOI_DATA", a.DataDir), "data directory holding the database (CONVOI_DATA)")
 	var u convoi.User
 	var role string
 	var officer, site int64
 	fs.StringVar(&u.Username, "username", "", "login name (required)")
 	fs.StringVar(&u.Name, "name", "", "display name")
-	fs.StringVar(&role, "role", "", "one of admin, planner, control, commander, auditor, crew, liaison (required)")
-	fs.Int64Var(&officer, "officer", 0, "officer id (crew users)")
-	fs.Int64Var(&site, "site", 0, "site id (liaison users)")
+	fs.StringVar(&role, "role", "", "one of "+joinRoles()+" (required)")
+	fs.Int64Var(&officer, "officer", 0, "officer id (required for crew users)")
+	fs.Int64Var(&site, "site", 0, "site id (required for liaison users)")
 	passwordStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (else CONVOI_PASSWORD)")
 	token := fs.String("api-token", "", "also issue an API token with this name and print it once")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	u.Role, u.OfficerID, u.SiteID = convoi.Role(role), convoi.OfficerID(officer), convoi.SiteID(site)
-	if err := u.Validate(); err != nil {
-		return fmt.Errorf("%s", convoi.ErrorMessage(err))
+	if err := checkUserFlags(&u); err != nil {
+		return err
 	}
 	password := env.Getenv("CONVOI_PASSWORD")
 	if *passwordStdin {
@@ -53,10 +57,20 @@ func runUser(ctx context.Context, env *Env, args []string) error {
 	}
 	u.PasswordHash = hash
 
-	if err := a.OpenStore(ctx); err != nil {
+	if err := a.OpenExistingStore(ctx); err != nil {
 		return err
 	}
 	defer a.Close()
+	if u.OfficerID != 0 {
+		if _, err := sqlite.NewOfficerService(a.DB).FindOfficerByID(ctx, u.OfficerID); err != nil {
+			return fmt.Errorf("--officer %d: %s", u.OfficerID, convoi.ErrorMessage(err))
+		}
+	}
+	if u.SiteID != 0 {
+		if _, err := sqlite.NewSiteService(a.DB).FindSiteByID(ctx, u.SiteID); err != nil {
+			return fmt.Errorf("--site %d: %s", u.SiteID, convoi.ErrorMessage(err))
+		}
+	}
 	users := sqlite.NewUserService(a.DB)
 	if err := users.CreateUser(ctx, &u); err != nil {
 		return fmt.Errorf("create user: %s", convoi.ErrorMessage(err))
@@ -71,4 +85,39 @@ func runUser(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "API token (shown once, store it now): %s\n", secret)
 	}
 	return nil
+}
+
+// checkUserFlags checks the user the flags describe and explains what is
+// wrong in terms of the flags (the domain's messages name the API's JSON
+// fields, such as officer_id).
+func checkUserFlags(u *convoi.User) error {
+	switch {
+	case u.Username == "":
+		return fmt.Errorf("--username is required")
+	case u.Role == "":
+		return fmt.Errorf("--role is required: one of %s", joinRoles())
+	case !u.Role.Valid():
+		return fmt.Errorf("--role %q: want one of %s", u.Role, joinRoles())
+	case u.Role == convoi.RoleCrew && u.OfficerID == 0:
+		return fmt.Errorf("a crew user must be linked to an officer: give --officer ID")
+	case u.Role == convoi.RoleLiaison && u.SiteID == 0:
+		return fmt.Errorf("a liaison user must be linked to a site: give --site ID")
+	case u.OfficerID < 0 || u.SiteID < 0:
+		return fmt.Errorf("--officer and --site are positive ids")
+	}
+	if err := u.Validate(); err != nil {
+		if strings.HasPrefix(convoi.ErrorMessage(err), "Username ") {
+			return fmt.Errorf("--username %q: %s", u.Username, strings.TrimPrefix(convoi.ErrorMessage(err), "Username "))
+		}
+		return fmt.Errorf("%s", convoi.ErrorMessage(err))
+	}
+	return nil
+}
+
+func joinRoles() string {
+	s := make([]string, len(convoi.Roles))
+	for i, r := range convoi.Roles {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/convoi/convoi/osmdata"
 	"github.com/convoi/convoi/risk"
 	"github.com/convoi/convoi/roadnet"
+	"github.com/convoi/convoi/tracker"
 	"github.com/convoi/convoi/web"
 )
 
@@ -179,4 +180,20 @@ func (p webPlanner) ReleaseMovement(ctx context.Context, id convoi.MovementID) (
 	}
 	draw := r.Draw
 	return &web.Release{Plan: &convoi.Plan{ID: r.PlanID, MovementID: id, Draw: &draw}, Route: r.Route}, nil
+}
+
+// deviceStatuses gives the API the tracker server's device state.
+type deviceStatuses struct{ *tracker.Server }
+
+func (d deviceStatuses) DeviceStatus(ctx context.Context, id convoi.DeviceID) (web.DeviceStatus, error) {
+	st, ok, err := d.Status(ctx, id)
+	if err != nil || !ok {
+		return web.DeviceStatus{}, err
+	}
+	ds := web.DeviceStatus{Online: st.Online, Connected: st.Connected, LastPosition: st.Position}
+	if !st.LastSeen.IsZero() {
+		t := st.LastSeen
+		ds.LastSeen = &t
+	}
+	return ds, nil
 }
