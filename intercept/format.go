@@ -103,13 +103,13 @@ type rawInstance struct {
 }
 
 type rawGraph struct {
-	Directed   *bool             `json:"directed"`
-	NumNodes   *int              `json:"num_nodes"`
-	NumEdges   *int              `json:"num_edges"`
-	NodeFields string            `json:"node_fields"`
-	EdgeFields string            `json:"edge_fields"`
-	Nodes      []json.RawMessage `json:"nodes"`
-	Edges      json.RawMessage   `json:"edges"`
+	Directed   *bool           `json:"directed"`
+	NumNodes   *int            `json:"num_nodes"`
+	NumEdges   *int            `json:"num_edges"`
+	NodeFields string          `json:"node_fields"`
+	EdgeFields string          `json:"edge_fields"`
+	Nodes      json.RawMessage `json:"nodes"`
+	Edges      json.RawMessage `json:"edges"`
 }
 
 type rawNode struct {
@@ -220,28 +220,38 @@ func (raw *rawInstance) instance() (*Instance, error) {
 		return nil, invalid("graph.nodes: missing.")
 	case g.Edges == nil:
 		return nil, invalid("graph.edges: missing.")
-	case len(g.Nodes) == 0:
+	}
+	// Nodes, edges and routes are most of the file: decode each in one go
+	// and, on an error, element by element to name the one at fault.
+	var nodes []rawNode
+	if err := strictDecode(g.Nodes, &nodes); err != nil {
+		var elems []json.RawMessage
+		if err := json.Unmarshal(g.Nodes, &elems); err != nil {
+			return nil, fieldError("graph.nodes", err)
+		}
+		for i, b := range elems {
+			var rn rawNode
+			if err := strictDecode(b, &rn); err != nil {
+				return nil, fieldError(fmt.Sprintf("graph.nodes[%d]", i), err)
+			}
+		}
+		return nil, fieldError("graph.nodes", err)
+	}
+	n := len(nodes)
+	if n == 0 {
 		return nil, invalid("graph.nodes: the graph has no nodes.")
 	}
-	n := len(g.Nodes)
 	if g.NumNodes != nil && *g.NumNodes != n {
 		return nil, invalid("graph.num_nodes: %d, but graph.nodes has %d.", *g.NumNodes, n)
 	}
 	in.Nodes = make([]Node, n)
-	for i, b := range g.Nodes {
-		var rn rawNode
-		path := fmt.Sprintf("graph.nodes[%d]", i)
-		if err := strictDecode(b, &rn); err != nil {
-			return nil, fieldError(path, err)
-		}
+	for i, rn := range nodes {
 		if rn.ID == nil {
-			return nil, invalid("%s.id: missing.", path)
+			return nil, invalid("graph.nodes[%d].id: missing.", i)
 		}
 		in.Nodes[i] = Node{ID: *rn.ID, Lat: rn.Lat, Lon: rn.Lon}
 	}
 
-	// Edges and routes are most of the file: decode them in one go and,
-	// on an error, element by element to name the one at fault.
 	var edges [][]float64
 	if err := json.Unmarshal(g.Edges, &edges); err != nil {
 		var elems []json.RawMessage

@@ -2,6 +2,7 @@ package intercept
 
 import (
 	"context"
+	"math"
 	"math/bits"
 	"sort"
 )
@@ -138,13 +139,19 @@ func subset(a, b []uint64) bool {
 //     as is a node that intercepts nothing;
 //   - units that are interchangeable (same options, same sets) choose in
 //     non-decreasing option order, so that no plan is explored twice;
-//   - the bound at a node is the routes already intercepted plus, for every
-//     unit still to place, the most new routes any one of its nodes adds:
-//     coverage is submodular, so no completion does better;
+//   - the bound at a node is first the routes already intercepted plus, for
+//     every unit still to place, the most new routes any one of its nodes
+//     adds (coverage is submodular, so no completion does better); when
+//     that does not prune and two units or more are left, the Lagrangian
+//     bound (see lagrange), which converges to the LP relaxation's value;
 //   - the children are explored best first, and the incumbent starts from
 //     the greedy plan improved by moving one unit at a time.
-func (p *Problem) Solve(ctx context.Context) (*Plan, error) {
-	s := &searcher{ctx: ctx, words: p.words}
+func (p *Problem) Solve(ctx context.Context) (*Plan, error) { return p.solve(ctx, true) }
+
+// solve is Solve, with or without the Lagrangian bound (the tests compare
+// both).
+func (p *Problem) solve(ctx context.Context, lagrangian bool) (*Plan, error) {
+	s := &searcher{ctx: ctx, words: p.words, lagrangian: lagrangian}
 	// Units with something to intercept, reduced by dominance, strongest
 	// first.
 	type unitOpts struct {
@@ -190,6 +197,25 @@ func (p *Problem) Solve(ctx context.Context) (*Plan, error) {
 	}
 	s.choice = make([]int, L)
 	s.bestChoice = make([]int, L)
+	s.lists = make([][][]int32, L)
+	for d := range L {
+		s.lists[d] = make([][]int32, len(s.units[d]))
+		for i, o := range s.units[d] {
+			l := make([]int32, 0, o.count)
+			for w, x := range o.set {
+				for ; x != 0; x &= x - 1 {
+					l = append(l, int32(w*64+bits.TrailingZeros64(x)))
+				}
+			}
+			s.lists[d][i] = l
+		}
+	}
+	s.lambda = make([]float64, p.routes)
+	for r := range s.lambda {
+		s.lambda[r] = 1
+	}
+	s.grad = make([]float64, p.routes)
+	s.arg = make([]int, L)
 
 	// Incumbent: greedy, then one unit at a time to its best node.
 	pos, _ := p.greedy()
@@ -203,6 +229,9 @@ func (p *Problem) Solve(ctx context.Context) (*Plan, error) {
 	}
 	reach := p.reachable()
 	root = min(root, reach)
+	if lagrangian && L > 1 && s.best < root {
+		root = min(root, s.lagrange(0, s.S[0], 0, s.best, rootIterations))
+	}
 	if L > 0 && s.best < root {
 		s.dfs(0)
 	}
@@ -309,14 +338,15 @@ func sameOptions(a, b []option) bool {
 
 // searcher is one Solve's branch and bound state.
 type searcher struct {
-	ctx   context.Context
-	words int
-	units [][]option // per level
-	same  []bool     // level d's unit is interchangeable with level d-1's
-	S     [][]uint64 // routes intercepted before level d
-	cov   []int      // their number
-	gains [][]int    // per level, per option: new routes
-	order [][]int    // per level: options by decreasing gain
+	ctx        context.Context
+	lagrangian bool
+	words      int
+	units      [][]option // per level
+	same       []bool     // level d's unit is interchangeable with level d-1's
+	S          [][]uint64 // routes intercepted before level d
+	cov        []int      // their number
+	gains      [][]int    // per level, per option: new routes
+	order      [][]int    // per level: options by decreasing gain
 	// choice is the option taken at each level on the current path.
 	choice     []int
 	best       int
@@ -326,6 +356,15 @@ type searcher struct {
 	nodes      int64
 	stopped    bool
 	pending    int // when stopped: the best bound left unexplored
+
+	// The Lagrangian bound's state: each option's routes as a list, the
+	// multipliers (one per route, kept from node to node as a warm start)
+	// and scratch.
+	lists  [][][]int32 // per level, per option
+	lambda []float64
+	grad   []float64
+	free   []int32
+	arg    []int
 }
 
 func (s *searcher) dfs(d int) {
@@ -366,8 +405,17 @@ func (s *searcher) dfs(d int) {
 		}
 		rest += m
 	}
+	b := cov + maxOf(g[lo:]) + rest
+	if b <= s.best {
+		return
+	}
+	if s.lagrangian && L-d >= 2 {
+		if b = min(b, s.lagrange(d, S, cov, s.best, nodeIterations)); b <= s.best {
+			return
+		}
+	}
 	if s.stopped {
-		s.pending = max(s.pending, cov+maxOf(g[lo:])+rest)
+		s.pending = max(s.pending, b)
 		return
 	}
 	ord := s.order[d][:0]
@@ -404,4 +452,104 @@ func maxOf(xs []int) int {
 		m = max(m, x)
 	}
 	return m
+}
+
+// Iterations of the subgradient method for the Lagrangian bound, at the
+// root (the bound reported) and at other nodes (where it only has to
+// prune).
+const (
+	rootIterations = 200
+	nodeIterations = 30
+)
+
+// lagrange returns an upper bound on the routes any completion of the node
+// at level d intercepts (cov of them, the set S, already are): the
+// Lagrangian relaxation of "route r counts only if an option taken covers
+// it" with a multiplier lambda_r in [0, 1] per route,
+//
+//	L(lambda) = cov + sum over free r of (1 - lambda_r)
+//	          + sum over units e >= d of max over options o of sum over r in o, not in S, of lambda_r,
+//
+// which is at least the optimum for every lambda (weak duality) and whose
+// minimum is the LP relaxation's value. With lambda = 1 it is the simple
+// bound; the subgradient method (Polyak steps towards target, the
+// incumbent) lowers it. It stops early once the bound is at most target.
+func (s *searcher) lagrange(d int, S []uint64, cov, target, iterations int) int {
+	L := len(s.units)
+	lam, grad := s.lambda, s.grad
+	in := func(r int32) bool { return S[r>>6]&(1<<(r&63)) != 0 }
+	// The free routes: not intercepted yet, and coverable by some unit left.
+	free := s.free[:0]
+	for e := d; e < L; e++ {
+		for _, l := range s.lists[e] {
+			for _, r := range l {
+				if !in(r) && grad[r] != -2 {
+					grad[r] = -2 // mark
+					free = append(free, r)
+				}
+			}
+		}
+	}
+	s.free = free
+	best := math.Inf(1)
+	theta, stall := 1.0, 0
+	for it := 0; it < iterations; it++ {
+		val := float64(cov)
+		for _, r := range free {
+			val += 1 - lam[r]
+			grad[r] = -1
+		}
+		for e := d; e < L; e++ {
+			bv, bo := 0.0, -1
+			for oi, l := range s.lists[e] {
+				v := 0.0
+				for _, r := range l {
+					if !in(r) {
+						v += lam[r]
+					}
+				}
+				if v > bv {
+					bv, bo = v, oi
+				}
+			}
+			val += bv
+			s.arg[e] = bo
+		}
+		if val < best-1e-9 {
+			best, stall = val, 0
+		} else if stall++; stall >= 3 {
+			theta, stall = theta/2, 0
+		}
+		if math.Floor(best+1e-9) <= float64(target) {
+			break
+		}
+		for e := d; e < L; e++ {
+			if s.arg[e] < 0 {
+				continue
+			}
+			for _, r := range s.lists[e][s.arg[e]] {
+				if !in(r) {
+					grad[r]++
+				}
+			}
+		}
+		norm := 0.0
+		for _, r := range free {
+			if lam[r] >= 1 && grad[r] < 0 || lam[r] <= 0 && grad[r] > 0 {
+				grad[r] = 0 // the step would leave [0, 1]
+			}
+			norm += grad[r] * grad[r]
+		}
+		if norm == 0 {
+			break // lambda is optimal
+		}
+		step := theta * (val - float64(target)) / norm
+		for _, r := range free {
+			lam[r] = min(1, max(0, lam[r]-step*grad[r]))
+		}
+	}
+	for _, r := range free {
+		grad[r] = 0
+	}
+	return int(math.Floor(best + 1e-9))
 }
