@@ -3,6 +3,7 @@ package intercept
 import (
 	"context"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"testing"
 )
@@ -33,7 +34,7 @@ func randomInstance(rng *rand.Rand) *Instance {
 		}
 		in.Units = append(in.Units, un)
 	}
-	for range 5 + rng.IntN(60) {
+	for range 5 + rng.IntN(60) { // at most 64 routes (bruteForce)
 		var route []Visit
 		v, t := rng.IntN(n), float64(rng.IntN(2))*0.001 // 0: ties with integral arrival times
 		for range 1 + rng.IntN(8) {
@@ -85,38 +86,37 @@ func bellmanFord(in *Instance, u int) []float64 {
 }
 
 // bruteForce tries every node for every unit (not only the candidates) with
-// the reference evaluator of FORMAT.md.
+// the reference evaluator of FORMAT.md: route r is intercepted by unit u
+// at v when r visits v at some t >= a_u(v). Instances have at most 64
+// routes, so a set of routes is a uint64.
 func bruteForce(in *Instance) int {
-	arr := make([][]float64, len(in.Units))
-	for u := range in.Units {
-		arr[u] = bellmanFord(in, u)
+	if len(in.Routes) > 64 {
+		panic("bruteForce takes at most 64 routes")
 	}
-	pos := make([]int, len(in.Units))
-	best := 0
-	var rec func(u int)
-	rec = func(u int) {
-		if u == len(pos) {
-			n := 0
-			for _, r := range in.Routes {
-				hit := false
-				for _, x := range r {
-					for w, v := range pos {
-						hit = hit || x.Node == v && x.TimeS >= arr[w][v]
-					}
-				}
-				if hit {
-					n++
+	cover := make([][]uint64, len(in.Units))
+	for u := range in.Units {
+		a := bellmanFord(in, u)
+		cover[u] = make([]uint64, len(in.Nodes))
+		for r, route := range in.Routes {
+			for _, x := range route {
+				if x.TimeS >= a[x.Node] {
+					cover[u][x.Node] |= 1 << r
 				}
 			}
-			best = max(best, n)
+		}
+	}
+	best := 0
+	var rec func(u int, hit uint64)
+	rec = func(u int, hit uint64) {
+		if u == len(cover) {
+			best = max(best, bits.OnesCount64(hit))
 			return
 		}
 		for v := range in.Nodes {
-			pos[u] = v
-			rec(u + 1)
+			rec(u+1, hit|cover[u][v])
 		}
 	}
-	rec(0)
+	rec(0, 0)
 	return best
 }
 
@@ -125,7 +125,7 @@ func bruteForce(in *Instance) int {
 // per unit, its value re-evaluated, the proof closed.
 func TestSolveMatchesBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 1))
-	for i := range 300 {
+	for i := range 1500 {
 		in := randomInstance(rng)
 		p, err := Compile(in)
 		if err != nil {
