@@ -58,3 +58,34 @@ func BenchmarkSolveTenUnits(b *testing.B) {
 		}
 	}
 }
+
+// TestStoppedBoundIsValid: a search stopped at once (its context over)
+// returns a plan and a bound that the finished search confirms: the bound
+// is at least the optimum, the plan's value exact, the gap their difference.
+func TestStoppedBoundIsValid(t *testing.T) {
+	stoppedOnce := false
+	for _, k := range []int{6, 10} {
+		for seed := range uint64(3) {
+			p := mustCompile(t, withUnits(t, k, seed))
+			full, err := p.Solve(context.Background())
+			if err != nil || !full.Optimal {
+				t.Fatalf("k=%d seed=%d: %+v %v", k, seed, full, err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			pl, err := p.Solve(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, _ := p.Evaluate(pl.Positions)
+			if n != pl.Intercepted || pl.BoundIntercepted < full.Intercepted || pl.Intercepted > full.Intercepted ||
+				pl.Optimal != (pl.Intercepted == pl.BoundIntercepted) || pl.Gap != pl.Bound-pl.Fraction {
+				t.Fatalf("k=%d seed=%d: stopped %+v, optimum %d", k, seed, pl, full.Intercepted)
+			}
+			stoppedOnce = stoppedOnce || !pl.Optimal
+		}
+	}
+	if !stoppedOnce {
+		t.Fatal("no instance left a gap when stopped: the test does not exercise the stopped search")
+	}
+}

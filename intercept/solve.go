@@ -369,7 +369,7 @@ type searcher struct {
 
 func (s *searcher) dfs(d int) {
 	s.nodes++
-	if s.nodes&1023 == 0 && s.ctx.Err() != nil {
+	if s.nodes&1023 == 1 && s.ctx.Err() != nil { // at the first node, then every 1024
 		s.stopped = true
 	}
 	L := len(s.units)
