@@ -108,6 +108,24 @@ var mutations = []mutation{
 		matches: 2,
 		test:    "TestCommitterSyncDuringCommit",
 	},
+	{
+		name:    "intercept-ties-escape",
+		why:     "a unit arriving exactly when the fugitive passes would not count as intercepting",
+		pkg:     "intercept",
+		pattern: `if rt\.t >= a\[v\] \{`,
+		replace: `if rt.t > a[v] {`,
+		matches: 1,
+		test:    "TestSolveMatchesBruteForce|TestWinterswijkOptimum",
+	},
+	{
+		name:    "intercept-stopped-bound",
+		why:     "a search stopped by its time limit would claim a bound below the optimum (a false proof)",
+		pkg:     "intercept",
+		pattern: `(if s\.stopped \{\s*s\.pending = max\(s\.pending, )b\)`,
+		replace: `${1}cov)`,
+		matches: 2,
+		test:    "TestStoppedBoundIsValid",
+	},
 }
 
 func main() {
