@@ -264,7 +264,8 @@ type Problem struct {
 	// units[u] are unit u's options: candidate nodes with the routes they
 	// intercept (bitsets of words uint64).
 	units [][]option
-	// latest[v] lists, per route visiting v, the time of its last visit.
+	// visits[v] lists, per route visiting v, the time of its last visit
+	// there, by route.
 	visits [][]routeTime
 }
 

@@ -25,10 +25,10 @@ func TestSnapNearestSegment(t *testing.T) {
 		g    func(t *testing.T) *Graph
 		n    int
 	}{
-		{"monaco", func(t *testing.T) *Graph { return MustMonaco(t) }, 400},
-		{"andorra", func(t *testing.T) *Graph { return MustImportFile(t, "../testdata/osm/andorra.osm.pbf") }, 150},
-		{"liechtenstein", func(t *testing.T) *Graph { return MustImportFile(t, "../testdata/osm/liechtenstein.osm.pbf") }, 150},
-		{"malta", func(t *testing.T) *Graph { return MustImportFile(t, "../testdata/osm/malta.osm.pbf") }, 150},
+		{"monaco", func(t *testing.T) *Graph { return MustMonaco(t) }, 300},
+		{"andorra", func(t *testing.T) *Graph { return MustImportFile(t, "../testdata/osm/andorra.osm.pbf") }, 100},
+		{"liechtenstein", func(t *testing.T) *Graph { return MustImportFile(t, "../testdata/osm/liechtenstein.osm.pbf") }, 100},
+		{"malta", func(t *testing.T) *Graph { return MustImportFile(t, "../testdata/osm/malta.osm.pbf") }, 100},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := tc.g(t)
