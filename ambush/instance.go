@@ -11,8 +11,8 @@
 // of randomness (crypto/rand in production).
 //
 // A game is an Instance, independent of any map, with a documented JSON form
-// (see docs/ambush.md and ParseInstance). FromGraph builds one from the
-// roadnet road graph; Service plans and releases stored movements.
+// (see docs/ambush.md and ParseInstance). BuildInstance builds one from
+// the roadnet road graph; Service plans and releases stored movements.
 //
 // The package imports convoi and roadnet, never a store or the web layer.
 package ambush

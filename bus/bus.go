@@ -1,6 +1,7 @@
 // Package bus is the in-process convoi.EventService: positions, device
-// events and movement changes fan out to subscribers (the SSE stream, the
-// monitor) over bounded channels.
+// events, movement changes, assessments, alarms and progress fan out to
+// every subscriber (the API's SSE stream, engines that watch escorts) over
+// bounded channels.
 //
 // Publishing never blocks. A subscriber whose buffer is full when an event
 // arrives is dropped: its channel is closed and it must subscribe again. The

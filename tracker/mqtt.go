@@ -42,7 +42,7 @@ func (s *Server) handleMQTT(ctx context.Context, topic string, payload []byte) e
 	now := s.Now()
 	msgs, err := mqtt.Decode(topic, payload, now)
 	if err != nil {
-		s.Logger.Warn("mqtt bad payload", "topic", topic, "err", err)
+		s.Logger.Warn("mqtt bad payload", "topic", topic, "error", err)
 		return nil
 	}
 	// Group by device, keeping each device's order.
@@ -84,7 +84,7 @@ func (s *Server) handleMQTT(ctx context.Context, topic string, payload []byte) e
 		err = s.store(ctx, dev, ps, evs)
 		dev.unlock()
 		if err != nil {
-			s.Logger.Error("store positions", "device", string(d), "err", err)
+			s.Logger.Error("store positions", "device", string(d), "error", err)
 			return fmt.Errorf("store: %w", err)
 		}
 	}

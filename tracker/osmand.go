@@ -33,7 +33,7 @@ func (s *Server) OsmAndHandler() http.Handler {
 				s.Logger.Warn("unknown device rejected", "protocol", "osmand", "device", string(m.DeviceID), "remote", r.RemoteAddr)
 				http.Error(w, "unknown device", http.StatusNotFound)
 			} else {
-				s.Logger.Error("find tracker", "err", err)
+				s.Logger.Error("find tracker", "error", err)
 				http.Error(w, "unavailable", http.StatusServiceUnavailable)
 			}
 			return
@@ -53,7 +53,7 @@ func (s *Server) OsmAndHandler() http.Handler {
 		err = s.store(ctx, dev, ps, evs)
 		dev.unlock()
 		if err != nil {
-			s.Logger.Error("store positions", "device", string(m.DeviceID), "err", err)
+			s.Logger.Error("store positions", "device", string(m.DeviceID), "error", err)
 			http.Error(w, "unavailable", http.StatusServiceUnavailable)
 			return
 		}

@@ -189,7 +189,7 @@ func (s *Server) seen(ctx context.Context, dev *device) {
 		return
 	}
 	if err := s.store(ctx, dev, nil, nil); err != nil {
-		s.Logger.Error("store device status", "device", dev.id, "err", err)
+		s.Logger.Error("store device status", "device", dev.id, "error", err)
 	}
 }
 
@@ -234,7 +234,7 @@ func (s *Server) setOffline(ctx context.Context, dev *device, now time.Time) {
 	ctx, cancel := context.WithTimeout(ctx, s.StoreTimeout)
 	defer cancel()
 	if _, _, err := s.Positions.StorePositions(ctx, nil, []convoi.DeviceEvent{e}); err != nil && ctx.Err() == nil {
-		s.Logger.Error("store device status", "device", dev.id, "err", err)
+		s.Logger.Error("store device status", "device", dev.id, "error", err)
 	}
 	if s.Events != nil {
 		s.Events.PublishEvent(convoi.Event{Type: convoi.EventTypeDeviceEvent, DeviceEvent: &e})

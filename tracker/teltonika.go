@@ -41,7 +41,7 @@ func (s *Server) serveTeltonika(ln net.Listener) {
 				return
 			}
 			// EMFILE and friends: back off instead of spinning.
-			s.Logger.Warn("teltonika accept", "err", err)
+			s.Logger.Warn("teltonika accept", "error", err)
 			select {
 			case <-time.After(50 * time.Millisecond):
 			case <-s.ctx.Done():
@@ -79,7 +79,7 @@ func (s *Server) serveTeltonika(ln net.Listener) {
 				tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3})
 			}
 			if err := s.handleTeltonika(conn); err != nil {
-				s.Logger.Info("teltonika connection closed", "remote", conn.RemoteAddr().String(), "err", err)
+				s.Logger.Info("teltonika connection closed", "remote", conn.RemoteAddr().String(), "error", err)
 			}
 		})
 	}
@@ -161,7 +161,7 @@ func (s *Server) handleTeltonika(conn net.Conn) error {
 			// Wrong CRC or a malformed body: acknowledge nothing (zero
 			// records), so the device sends the records again.
 			bad++
-			s.Logger.Warn("teltonika bad frame", "device", imei, "err", err)
+			s.Logger.Warn("teltonika bad frame", "device", imei, "error", err)
 			if bad >= 3 {
 				return fmt.Errorf("%d bad frames in a row: %w", bad, err)
 			}
@@ -176,7 +176,7 @@ func (s *Server) handleTeltonika(conn net.Conn) error {
 			// Not stored: no acknowledgement; the device retransmits on
 			// its next connection.
 			if s.ctx.Err() == nil {
-				s.Logger.Error("store positions", "device", imei, "err", err)
+				s.Logger.Error("store positions", "device", imei, "error", err)
 			}
 			return err
 		}
@@ -385,7 +385,7 @@ func (s *Server) serveTeltonikaUDP(pc net.PacketConn) {
 			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			s.Logger.Warn("teltonika udp read", "err", err)
+			s.Logger.Warn("teltonika udp read", "error", err)
 			continue
 		}
 		select {
@@ -404,7 +404,7 @@ func (s *Server) handleUDP(pc net.PacketConn, addr net.Addr, dgram []byte) {
 	var p teltonika.Packet
 	h, err := p.DecodeUDP(dgram)
 	if err != nil {
-		s.Logger.Warn("teltonika udp bad datagram", "remote", addr.String(), "err", err)
+		s.Logger.Warn("teltonika udp bad datagram", "remote", addr.String(), "error", err)
 		return
 	}
 	t, err := s.lookup(s.ctx, convoi.DeviceID(h.IMEI), convoi.ProtocolTeltonika)
@@ -412,14 +412,14 @@ func (s *Server) handleUDP(pc net.PacketConn, addr net.Addr, dgram []byte) {
 		if convoi.ErrorCode(err) == convoi.ENOTFOUND {
 			s.Logger.Warn("unknown device rejected", "protocol", "teltonika-udp", "device", h.IMEI, "remote", addr.String())
 		} else {
-			s.Logger.Error("find tracker", "err", err)
+			s.Logger.Error("find tracker", "error", err)
 		}
 		return
 	}
 	dev := s.device(t)
 	n, err := s.ingestPacket(dev, &p)
 	if err != nil {
-		s.Logger.Error("store positions", "device", h.IMEI, "err", err)
+		s.Logger.Error("store positions", "device", h.IMEI, "error", err)
 		return
 	}
 	pc.SetWriteDeadline(wallClock().Add(s.WriteTimeout))

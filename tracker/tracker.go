@@ -63,7 +63,9 @@ type Server struct {
 	Events    convoi.EventService // optional: nil publishes nothing
 
 	// Logger receives edge events only (connections refused, unknown
-	// devices, bad frames, store failures); never positions.
+	// devices, bad frames, store failures); never positions. Keys are
+	// fixed and shared with the web package: device, remote, topic, and
+	// error for the error.
 	Logger *slog.Logger
 	// Now is the clock for server times and offline detection. Socket
 	// deadlines are kernel timers and use the wall clock, whatever Now is.

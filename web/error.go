@@ -73,7 +73,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			slog.String("method", r.Method), slog.String("route", routeLabel(r)), slog.String("error", err.Error()))
 	}
 	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="github.com/convoi/convoi"`)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="convoi"`)
 	}
 	writeJSON(w, status, &ErrorResponse{Error: ErrorBody{Code: code, Message: message}})
 }

@@ -15,6 +15,9 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
+// HandlerTimeout bounds one Handler call; Close ends it sooner.
+const HandlerTimeout = 30 * time.Second
+
 // Handler stores one published message. It returns nil once the message
 // is durable (or is to be dropped for good); an error withholds the PUBACK.
 type Handler func(ctx context.Context, topic string, payload []byte) error
@@ -28,6 +31,10 @@ type Broker struct {
 
 	srv *mochi.Server
 	tcp *listeners.TCP
+	// ctx bounds every Handler call; Close cancels it, so that a store
+	// still busy with a message gives up (unacknowledged, the client resends).
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // Open listens on Addr (synchronously) and serves in the background. The
@@ -40,11 +47,12 @@ func (b *Broker) Open() error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.srv = mochi.New(&mochi.Options{Logger: log})
 	if err := b.srv.AddHook(&storeHook{b: b}, nil); err != nil {
 		return err
 	}
-	b.tcp = listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: "github.com/convoi/convoi", Address: b.Addr})
+	b.tcp = listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: "convoi", Address: b.Addr})
 	if err := b.srv.AddListener(b.tcp); err != nil {
 		return fmt.Errorf("mqtt listen: %w", err)
 	}
@@ -55,11 +63,13 @@ func (b *Broker) Open() error {
 // Address returns the bound address.
 func (b *Broker) Address() string { return b.tcp.Address() }
 
-// Close stops the broker.
+// Close stops the broker. Handler calls still running see their context
+// cancelled; their messages stay unacknowledged.
 func (b *Broker) Close() error {
 	if b.srv == nil {
 		return nil
 	}
+	b.cancel()
 	return b.srv.Close()
 }
 
@@ -86,7 +96,7 @@ func (h *storeHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Pack
 	if !Match(h.b.Topic, pk.TopicName) {
 		return pk, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(h.b.ctx, HandlerTimeout)
 	defer cancel()
 	if err := h.b.Handler(ctx, pk.TopicName, bytes.Clone(pk.Payload)); err != nil {
 		return pk, packets.ErrRejectPacket // no PUBACK: the client resends
@@ -105,6 +115,9 @@ type Subscriber struct {
 	Handler  Handler
 
 	client paho.Client
+	// ctx bounds every Handler call; Close cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // Open connects and subscribes with QoS 1, synchronously. Messages are
@@ -120,8 +133,9 @@ func (s *Subscriber) Open(ctx context.Context) error {
 	opts := paho.NewClientOptions().AddBroker(s.URL).SetClientID(id).SetUsername(s.Username).SetPassword(s.Password).
 		SetCleanSession(false).SetOrderMatters(true).SetAutoAckDisabled(true).SetAutoReconnect(true).
 		SetConnectTimeout(10 * time.Second)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	handler := func(_ paho.Client, m paho.Message) {
-		hctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		hctx, cancel := context.WithTimeout(s.ctx, HandlerTimeout)
 		defer cancel()
 		if err := s.Handler(hctx, m.Topic(), m.Payload()); err == nil {
 			m.Ack()
@@ -135,21 +149,27 @@ func (s *Subscriber) Open(ctx context.Context) error {
 	select {
 	case <-tok.Done():
 	case <-ctx.Done():
+		s.Close()
 		return ctx.Err()
 	}
 	if err := tok.Error(); err != nil {
+		s.cancel()
 		return fmt.Errorf("mqtt connect %s: %w", s.URL, err)
 	}
 	sub := s.client.Subscribe(s.Topic, 1, handler)
 	if !sub.WaitTimeout(10*time.Second) || sub.Error() != nil {
-		s.client.Disconnect(0)
+		s.Close()
 		return fmt.Errorf("mqtt subscribe %s: %w", s.Topic, errors.Join(sub.Error(), errors.New("timeout")))
 	}
 	return nil
 }
 
-// Close disconnects.
+// Close disconnects. Handler calls still running see their context
+// cancelled; their messages stay unacknowledged and the broker redelivers.
 func (s *Subscriber) Close() error {
+	if s.cancel != nil {
+		s.cancel()
+	}
 	if s.client != nil {
 		s.client.Disconnect(250)
 	}

@@ -1,12 +1,15 @@
 package mqtt_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/tracker/mqtt"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
 var now = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
@@ -77,4 +80,39 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestBrokerCloseEndsHandler: a Handler still storing when the broker closes
+// sees its context cancelled at once, not after HandlerTimeout.
+func TestBrokerCloseEndsHandler(t *testing.T) {
+	started, ended := make(chan struct{}), make(chan error, 1)
+	b := &mqtt.Broker{Addr: "127.0.0.1:0", Topic: "convoi/positions/#", Handler: func(ctx context.Context, _ string, _ []byte) error {
+		close(started)
+		<-ctx.Done()
+		ended <- ctx.Err()
+		return ctx.Err()
+	}}
+	if err := b.Open(); err != nil {
+		t.Fatal(err)
+	}
+	c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + b.Address()).SetClientID("close-test"))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer c.Disconnect(0)
+	c.Publish("convoi/positions/a", 1, false, `{"lat":1,"lon":2}`) // not waited for: never acknowledged
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("handler not called")
+	}
+	go b.Close()
+	select {
+	case err := <-ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("handler context ended with %v, want context.Canceled", err)
+		}
+	case <-time.After(mqtt.HandlerTimeout / 3):
+		t.Fatal("Close did not cancel the running handler")
+	}
 }
