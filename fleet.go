@@ -184,10 +184,21 @@ func (p Protocol) Valid() bool { return validEnum(p, Protocols) }
 // configured identifier for OsmAnd and MQTT.
 type DeviceID string
 
-var deviceIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
-
-// Valid reports whether d is 1-64 characters of letters, digits and ._:-.
-func (d DeviceID) Valid() bool { return deviceIDPattern.MatchString(string(d)) }
+// Valid reports whether d is 1-64 characters of ASCII letters, digits and
+// ._:-. It runs for every stored fix, hence a loop rather than a regexp.
+func (d DeviceID) Valid() bool {
+	if len(d) == 0 || len(d) > 64 {
+		return false
+	}
+	for i := 0; i < len(d); i++ {
+		switch c := d[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // Tracker is a GPS device carried by a vehicle or an officer (at most one of them).
 type Tracker struct {

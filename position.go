@@ -2,6 +2,7 @@ package convoi
 
 import (
 	"context"
+	"math"
 	"time"
 )
 
@@ -34,6 +35,49 @@ type Position struct {
 	GNSS       GNSSStatus     `json:"gnss"`
 	Valid      bool           `json:"valid"`
 	Attributes map[string]any `json:"attributes,omitempty"` // raw IO values and protocol extras
+}
+
+// Fix times a store accepts: trackers report from 1980 (GPS epoch), and
+// unix nanoseconds fit an int64 until 2262.
+var (
+	MinFixTime = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxFixTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+func validFixTime(t time.Time) bool { return !t.Before(MinFixTime) && t.Before(MaxFixTime) }
+
+func finite(fs ...float64) bool {
+	for _, f := range fs {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate reports an EINVALID error naming the first field that no store
+// may accept: a device ID that is not 1-64 of letters, digits and ._:-, a
+// fix time (or a set server time) outside [MinFixTime, MaxFixTime), a
+// coordinate out of range, a speed, heading, altitude or HDOP that is not a
+// finite number. Attributes are not checked here: a store that cannot
+// encode one says so.
+func (p *Position) Validate() error {
+	if !p.DeviceID.Valid() {
+		return Errorf(EINVALID, "Position device_id must be 1-64 letters, digits or ._:-.")
+	}
+	if !validFixTime(p.FixTime) {
+		return Errorf(EINVALID, "Position fix_time must be between 1980 and 2200.")
+	}
+	if !p.ServerTime.IsZero() && !validFixTime(p.ServerTime) {
+		return Errorf(EINVALID, "Position server_time must be between 1980 and 2200.")
+	}
+	if err := (LatLon{Lat: p.Lat, Lon: p.Lon}).Validate(); err != nil {
+		return err
+	}
+	if !finite(p.SpeedKmh, p.Heading, p.AltitudeM, p.HDOP) {
+		return Errorf(EINVALID, "Position speed, heading, altitude and HDOP must be finite numbers.")
+	}
+	return nil
 }
 
 // EventKind is a device alarm or state change mapped from protocol data.
@@ -77,6 +121,31 @@ type DeviceEvent struct {
 	Lat        float64   `json:"lat"`
 	Lon        float64   `json:"lon"`
 	Value      int64     `json:"value"` // the raw IO value, when there is one
+}
+
+// Validate reports an EINVALID error for an event no store may accept: a
+// bad device ID, an empty kind or one longer than 64 bytes, a time (or a
+// set server time) outside [MinFixTime, MaxFixTime), a position out of range
+// (0,0 means "no position" and is accepted).
+func (e *DeviceEvent) Validate() error {
+	if !e.DeviceID.Valid() {
+		return Errorf(EINVALID, "Device event device_id must be 1-64 letters, digits or ._:-.")
+	}
+	if e.Kind == "" || len(e.Kind) > 64 {
+		return Errorf(EINVALID, "Device event kind required (at most 64 characters).")
+	}
+	if !validFixTime(e.Time) {
+		return Errorf(EINVALID, "Device event time must be between 1980 and 2200.")
+	}
+	if !e.ServerTime.IsZero() && !validFixTime(e.ServerTime) {
+		return Errorf(EINVALID, "Device event server_time must be between 1980 and 2200.")
+	}
+	if !(e.Lat == 0 && e.Lon == 0) {
+		if err := (LatLon{Lat: e.Lat, Lon: e.Lon}).Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PositionFilter selects stored positions, oldest first (Latest: newest

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"time"
 
@@ -326,4 +327,13 @@ func (s *IdempotencyService) SaveIdempotency(ctx context.Context, r *convoi.Idem
 		return writeErr(err, "A request with this Idempotency-Key is already recorded.")
 	}
 	return tx.Commit()
+}
+
+func finite(fs ...float64) bool {
+	for _, f := range fs {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,93 @@
+package sqlite
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+)
+
+// appendAttributes appends m as a JSON object to b, byte for byte what
+// json.Marshal writes (keys sorted, HTML-safe escaping), without its
+// reflection for the value types the tracker produces (strings, booleans,
+// integers, floats, nil); other values go through json.Marshal. It fails
+// as json.Marshal does (NaN, infinities, unsupported types).
+func appendAttributes(b []byte, m map[string]any) ([]byte, error) {
+	var keyBuf [32]string
+	keys := keyBuf[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		var err error
+		if b, err = appendJSONValue(b, m[k]); err != nil {
+			return b, err
+		}
+	}
+	return append(b, '}'), nil
+}
+
+func appendJSONValue(b []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case string:
+		return appendJSONString(b, v), nil
+	case bool:
+		return strconv.AppendBool(b, v), nil
+	case int:
+		return strconv.AppendInt(b, int64(v), 10), nil
+	case int64:
+		return strconv.AppendInt(b, v, 10), nil
+	case int32:
+		return strconv.AppendInt(b, int64(v), 10), nil
+	case uint64:
+		return strconv.AppendUint(b, v, 10), nil
+	case uint32:
+		return strconv.AppendUint(b, uint64(v), 10), nil
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			break // json.Marshal's error
+		}
+		// encoding/json's float format: shortest, 'e' only for very
+		// small or large magnitudes, with the exponent's leading zero cut.
+		f := byte('f')
+		if a := math.Abs(v); a != 0 && (a < 1e-6 || a >= 1e21) {
+			f = 'e'
+		}
+		b = strconv.AppendFloat(b, v, f, -1, 64)
+		if f == 'e' {
+			if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+				b[n-2] = b[n-1]
+				b = b[:n-1]
+			}
+		}
+		return b, nil
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return b, err
+	}
+	return append(b, j...), nil
+}
+
+// appendJSONString quotes s as json.Marshal does; strings of plain ASCII
+// (the IO map's attribute names, most values) are copied as they are.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			j, _ := json.Marshal(s) // a string always marshals
+			return append(b, j...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
