@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/convoi/convoi"
@@ -32,6 +34,14 @@ type PlanStore interface {
 }
 
 var _ PlanStore = convoi.PlanService(nil)
+
+var _ convoi.PlanningService = (*Service)(nil)
+
+// Bounds of the per-plan options (convoi.PlanOptions).
+const (
+	MaxPlanStretch = 3
+	MaxPlanSlots   = 96 // a day at 15-minute spacing
+)
 
 // Service plans stored movements on a road graph and releases them. New
 // sets the defaults; the exported fields are the configuration and must not
@@ -86,13 +96,78 @@ type PlanReport struct {
 	EscortLevel    int                   `json:"escort_level"`
 	Forbidden      []string              `json:"forbidden,omitempty"`
 	Deadline       time.Time             `json:"deadline"`
+	// Options are the planner's options for this plan, as given.
+	Options *convoi.PlanOptions `json:"options,omitempty"`
 }
 
-// PlanMovement solves the ambush game of a stored movement and stores the
-// strategy as a new convoi.Plan; nothing is drawn yet. The movement must be
-// in a state the plan action leaves from (ECONFLICT otherwise); an
-// appointment that even the fastest route cannot meet is EINVALID.
-func (s *Service) PlanMovement(ctx context.Context, id convoi.MovementID) (*convoi.Plan, *PlanReport, error) {
+// PlanMovement is Plan without the report, for convoi.PlanningService.
+func (s *Service) PlanMovement(ctx context.Context, id convoi.MovementID, opts convoi.PlanOptions) (*convoi.Plan, error) {
+	p, _, err := s.Plan(ctx, id, opts)
+	return p, err
+}
+
+// ReleaseMovement is Release for convoi.PlanningService.
+func (s *Service) ReleaseMovement(ctx context.Context, id convoi.MovementID) (*convoi.PlanRelease, error) {
+	r, err := s.Release(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	draw := r.Draw
+	return &convoi.PlanRelease{Plan: &convoi.Plan{ID: r.PlanID, MovementID: id, Draw: &draw}, Route: r.Route}, nil
+}
+
+// withOptions returns a copy of s's configuration with o applied, or an
+// EINVALID error naming the option out of bounds. Stretch is in [1,
+// MaxPlanStretch], Slots in [1, MaxPlanSlots], Avoid names chokepoint kinds (added
+// to every level's Forbid), DepartureFrom before DepartureTo.
+func (s *Service) withOptions(o convoi.PlanOptions) (*Service, error) {
+	svc := *s // configuration only: every call has its own scratch
+	if o.Stretch != 0 {
+		if !(o.Stretch >= 1 && o.Stretch <= MaxPlanStretch) {
+			return nil, convoi.Errorf(convoi.EINVALID, "stretch must be between 1 and %d.", MaxPlanStretch)
+		}
+		svc.Stretch = o.Stretch
+	}
+	if o.Slots != 0 {
+		if o.Slots < 1 || o.Slots > MaxPlanSlots {
+			return nil, convoi.Errorf(convoi.EINVALID, "slots must be between 1 and %d.", MaxPlanSlots)
+		}
+		svc.Slots = o.Slots
+	}
+	if len(o.Avoid) > 0 {
+		k, err := roadnet.ParseKinds(strings.Join(o.Avoid, ","))
+		if err != nil {
+			return nil, err
+		}
+		forbid := make(map[int]roadnet.Kind, 4)
+		for lvl := 1; lvl <= 4; lvl++ {
+			forbid[lvl] = s.Forbid[lvl] | k
+		}
+		svc.Forbid = forbid
+	}
+	if o.DepartureFrom != nil && o.DepartureTo != nil && !o.DepartureFrom.Before(*o.DepartureTo) {
+		return nil, convoi.Errorf(convoi.EINVALID, "departure_from must be before departure_to.")
+	}
+	return &svc, nil
+}
+
+// Plan solves the ambush game of a stored movement under the planner's
+// options (zero: the service's configuration) and stores the strategy as a
+// new convoi.Plan; nothing is drawn yet. The movement must be in a state
+// the plan action leaves from (ECONFLICT otherwise); an appointment that
+// even the fastest route cannot meet, options out of bounds and a
+// departure window that holds no on-time departure are EINVALID.
+//
+// The departure slots end at the latest departure at which the fastest
+// route arrives ArrivalMargin before the appointment, or at DepartureTo if
+// that is earlier. Without DepartureFrom they are Slots, SlotSpacing apart;
+// with it, Slots spread over [DepartureFrom, end], at least a minute apart.
+// Slots already past are dropped.
+func (s *Service) Plan(ctx context.Context, id convoi.MovementID, opts convoi.PlanOptions) (*convoi.Plan, *PlanReport, error) {
+	s, err := s.withOptions(opts)
+	if err != nil {
+		return nil, nil, err
+	}
 	m, err := s.Movements.FindMovementByID(ctx, id)
 	if err != nil {
 		return nil, nil, err
@@ -131,12 +206,31 @@ func (s *Service) PlanMovement(ctx context.Context, id convoi.MovementID) (*conv
 	if latest.Before(now) {
 		return nil, nil, convoi.Errorf(convoi.EINVALID, "Too late to plan movement %s: the latest on-time departure (%s) has passed.", m.Ref, latest.Format(time.RFC3339))
 	}
-	epoch := latest.Add(-time.Duration(max(s.Slots, 1)-1) * s.SlotSpacing)
+	end, spacing, n := latest, s.SlotSpacing, max(s.Slots, 1)
+	if opts.DepartureTo != nil && opts.DepartureTo.Before(end) {
+		end = *opts.DepartureTo
+	}
+	if end.Before(now) {
+		return nil, nil, convoi.Errorf(convoi.EINVALID, "The departure window of movement %s has passed: departure_to is before now.", m.Ref)
+	}
+	epoch := end.Add(-time.Duration(n-1) * spacing)
+	if f := opts.DepartureFrom; f != nil {
+		if f.After(end) {
+			return nil, nil, convoi.Errorf(convoi.EINVALID, "The departure window holds no on-time departure for movement %s: the latest is %s.", m.Ref, end.Format(time.RFC3339))
+		}
+		if n > 1 {
+			spacing = max(time.Minute, (end.Sub(*f) / time.Duration(n-1)).Truncate(time.Minute))
+		}
+		epoch = end.Add(-time.Duration(n-1) * spacing)
+		for epoch.Before(*f) {
+			epoch = epoch.Add(spacing)
+		}
+	}
 	for epoch.Before(now) {
-		epoch = epoch.Add(s.SlotSpacing)
+		epoch = epoch.Add(spacing)
 	}
 	var slots []time.Duration
-	for t := epoch; !t.After(latest); t = t.Add(s.SlotSpacing) {
+	for t := epoch; !t.After(end); t = t.Add(spacing) {
 		slots = append(slots, t.Sub(epoch))
 	}
 	in.SetSchedule(epoch, slots, len(slots)-1, deadline, s.Window, s.WindowStep)
@@ -146,6 +240,9 @@ func (s *Service) PlanMovement(ctx context.Context, id convoi.MovementID) (*conv
 		return nil, nil, err
 	}
 	rep := &PlanReport{Strategy: st, From: from.ID, To: to.ID, EscortLevel: m.EscortLevel, Forbidden: avoid.Names(), Deadline: deadline}
+	if !reflect.ValueOf(opts).IsZero() {
+		rep.Options = &opts
+	}
 	for _, r := range st.Routes {
 		sum, err := RouteSummary(s.Graph, in, r)
 		if err != nil {

@@ -70,14 +70,14 @@ func TestServicePlanAndRelease(t *testing.T) {
 	svc.Rand = rand.NewChaCha8([32]byte{42})
 
 	// A requested movement cannot be planned yet.
-	if _, _, err := svc.PlanMovement(ctx, m.ID); convoi.ErrorCode(err) != convoi.ECONFLICT {
+	if _, _, err := svc.Plan(ctx, m.ID, convoi.PlanOptions{}); convoi.ErrorCode(err) != convoi.ECONFLICT {
 		t.Fatalf("plan before assessment: %v", err)
 	}
 	lvl := 3
 	_, err = movements.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionAssess, Update: &convoi.MovementUpdate{EscortLevel: &lvl}})
 	must(t, err)
 
-	p, rep, err := svc.PlanMovement(ctx, m.ID)
+	p, rep, err := svc.Plan(ctx, m.ID, convoi.PlanOptions{})
 	must(t, err)
 	if p.ID == 0 || p.Value != rep.Value || rep.Value <= 0 || rep.Value > rep.FixedFastest.Value {
 		t.Errorf("plan %d value %v, fixed fastest %v", p.ID, rep.Value, rep.FixedFastest.Value)
@@ -167,12 +167,12 @@ func TestServicePlanTooLate(t *testing.T) {
 	must(t, err)
 	svc := ambush.NewService(g, movements, sites, plans)
 	svc.Now = func() time.Time { return now }
-	if _, _, err := svc.PlanMovement(ctx, m.ID); convoi.ErrorCode(err) != convoi.EINVALID {
+	if _, _, err := svc.Plan(ctx, m.ID, convoi.PlanOptions{}); convoi.ErrorCode(err) != convoi.EINVALID {
 		t.Fatalf("plan too late: %v", err)
 	}
 	// An hour earlier, only the slots still ahead are offered.
 	now = appt.Add(-75 * time.Minute)
-	_, rep, err := svc.PlanMovement(ctx, m.ID)
+	_, rep, err := svc.Plan(ctx, m.ID, convoi.PlanOptions{})
 	must(t, err)
 	for _, dep := range rep.Departures {
 		if dep.At.Before(now) {
@@ -181,5 +181,78 @@ func TestServicePlanTooLate(t *testing.T) {
 	}
 	if n := len(rep.Departures); n == 0 || n > 4 {
 		t.Errorf("%d departures used, want 1-4 slots left", n)
+	}
+}
+
+// TestServicePlanOptions: the planner's options are the engine's to check,
+// and a departure window bounds every slot offered.
+func TestServicePlanOptions(t *testing.T) {
+	appt := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	now := appt.Add(-4 * time.Hour)
+	db := MustOpenDB(t, func() time.Time { return now })
+	ctx := context.Background()
+	sites, movements, plans := sqlite.NewSiteService(db), sqlite.NewMovementService(db), sqlite.NewPlanService(db)
+	a := &convoi.Site{Kind: convoi.SiteKindPrison, Name: "A", Location: convoi.LatLon{Lat: 43.7318, Lon: 7.4271}}
+	b := &convoi.Site{Kind: convoi.SiteKindCourt, Name: "B", Location: convoi.LatLon{Lat: 43.7316, Lon: 7.3600}}
+	must(t, sites.CreateSite(ctx, a))
+	must(t, sites.CreateSite(ctx, b))
+	d := &convoi.Detainee{Name: "D", LegalStatus: convoi.LegalStatusRemand, SiteID: a.ID}
+	must(t, sqlite.NewDetaineeService(db).CreateDetainee(ctx, d))
+	m := &convoi.Movement{Ref: "MC-WINDOW", DetaineeID: d.ID, FromSiteID: a.ID, ToSiteID: b.ID,
+		Purpose: convoi.PurposeMedical, AppointmentAt: appt, Requester: "R"}
+	must(t, movements.CreateMovement(ctx, m))
+	_, err := movements.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionAssess})
+	must(t, err)
+	g, err := roadnet.ImportOSM(context.Background(), bytes.NewReader(osmdata.Monaco), roadnet.FormatPBF, roadnet.ImportOptions{})
+	must(t, err)
+	svc := ambush.NewService(g, movements, sites, plans)
+	svc.Now = func() time.Time { return now }
+	at := func(h, min int) *time.Time { t := time.Date(2026, 3, 2, h, min, 0, 0, time.UTC); return &t }
+
+	for _, tc := range []struct {
+		name string
+		o    convoi.PlanOptions
+	}{
+		{"stretch below 1", convoi.PlanOptions{Stretch: 0.9}},
+		{"stretch above 3", convoi.PlanOptions{Stretch: 3.5}},
+		{"slots negative", convoi.PlanOptions{Slots: -1}},
+		{"slots above 96", convoi.PlanOptions{Slots: 97}},
+		{"unknown kind", convoi.PlanOptions{Avoid: []string{"teleport"}}},
+		{"window upside down", convoi.PlanOptions{DepartureFrom: at(8, 30), DepartureTo: at(8, 0)}},
+		{"window passed", convoi.PlanOptions{DepartureTo: at(5, 0)}},
+		{"window after the latest on-time departure", convoi.PlanOptions{DepartureFrom: at(9, 50)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := svc.PlanMovement(ctx, m.ID, tc.o); convoi.ErrorCode(err) != convoi.EINVALID {
+				t.Fatalf("PlanMovement(%+v) = %v, want invalid", tc.o, err)
+			}
+		})
+	}
+
+	o := convoi.PlanOptions{DepartureFrom: at(8, 0), DepartureTo: at(8, 30), Slots: 4, Stretch: 1.2}
+	_, rep, err := svc.Plan(ctx, m.ID, o)
+	must(t, err)
+	if len(rep.Departures) == 0 {
+		t.Fatal("no departures")
+	}
+	for _, dep := range rep.Departures {
+		if dep.At == nil || dep.At.Before(*o.DepartureFrom) || dep.At.After(*o.DepartureTo) {
+			t.Errorf("departure %v outside the window [%v, %v]", dep.At, o.DepartureFrom, o.DepartureTo)
+		}
+	}
+	if rep.Options == nil || rep.Options.Slots != 4 || rep.MaxDurationS > 1.2*rep.FastestS+1e-6 {
+		t.Errorf("report options %+v, max duration %v for fastest %v", rep.Options, rep.MaxDurationS, rep.FastestS)
+	}
+	// Without a window the usual hour ends the slots, well after 08:30.
+	_, rep, err = svc.Plan(ctx, m.ID, convoi.PlanOptions{})
+	must(t, err)
+	last := time.Time{}
+	for _, dep := range rep.Departures {
+		if dep.At.After(last) {
+			last = *dep.At
+		}
+	}
+	if !last.After(*at(9, 0)) || rep.Options != nil {
+		t.Errorf("latest departure without a window %v (options %+v)", last, rep.Options)
 	}
 }

@@ -67,6 +67,8 @@ type Notice struct {
 	Shortfalls []string           // what the plan lacks, if SentBack
 }
 
+var _ convoi.RiskService = (*Service)(nil)
+
 // NewService returns a Service with the default clock; set the services on it.
 func NewService() *Service { return &Service{Now: time.Now} }
 
@@ -118,13 +120,19 @@ func (s *Service) SavePolicy(ctx context.Context, body []byte) (*convoi.PolicyDo
 	return doc, nil
 }
 
-// Assess scores movement id under the policy in force, stores the assessment
-// (authored by the user in ctx) and publishes it, without changing the
-// movement: the caller applies the assess transition (the web API does, so
-// that the transition and its idempotency record stay its own). A movement
-// that can no longer be assessed (underway or later) is ECONFLICT and
-// nothing is stored.
-func (s *Service) Assess(ctx context.Context, id convoi.MovementID) (*convoi.Assessment, *convoi.Movement, error) {
+// ScoreMovement scores movement id under the policy in force, stores the
+// assessment (authored by the user in ctx) and publishes it, without
+// changing the movement: the caller applies the assess transition (the web
+// API does, so that the transition and its idempotency record stay its
+// own). A movement that can no longer be assessed (underway or later) is
+// ECONFLICT and nothing is stored.
+func (s *Service) ScoreMovement(ctx context.Context, id convoi.MovementID) (*convoi.Assessment, error) {
+	a, _, err := s.score(ctx, id)
+	return a, err
+}
+
+// score is ScoreMovement, also returning the movement as it was read.
+func (s *Service) score(ctx context.Context, id convoi.MovementID) (*convoi.Assessment, *convoi.Movement, error) {
 	m, err := s.Movements.FindMovementByID(ctx, id)
 	if err != nil {
 		return nil, nil, err
@@ -147,10 +155,10 @@ func (s *Service) Assess(ctx context.Context, id convoi.MovementID) (*convoi.Ass
 	return a, m, nil
 }
 
-// AssessMovement is Assess followed by the transition: the movement goes to
+// AssessMovement is ScoreMovement followed by the transition: the movement goes to
 // "assessed" with the assessment's escort level and a reason citing it.
 func (s *Service) AssessMovement(ctx context.Context, id convoi.MovementID) (*convoi.Assessment, error) {
-	a, m, err := s.Assess(ctx, id)
+	a, m, err := s.score(ctx, id)
 	if err != nil {
 		return nil, err
 	}

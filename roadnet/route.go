@@ -307,8 +307,23 @@ func (g *Graph) RouteLatLon(ctx context.Context, from, to convoi.LatLon, opt Rou
 	return g.Route(ctx, a, b, opt)
 }
 
-// PathRoute expands a path into a full route.
-func (g *Graph) PathRoute(p Path) *Route {
+// PathRoute expands a path into a full route: geometry, segments and
+// chokepoints.
+func (g *Graph) PathRoute(p Path) *Route { return g.expand(p, partsAll) }
+
+// parts selects what expand builds besides the figures.
+type parts uint8
+
+const (
+	partGeometry parts = 1 << iota
+	partSegments
+	partChokepoints
+	partsAll = partGeometry | partSegments | partChokepoints
+)
+
+// expand builds the route of p with the parts in want; the figures (cost,
+// duration, distance) always. A part not wanted stays nil.
+func (g *Graph) expand(p Path, want parts) *Route {
 	r := &Route{Path: p, Cost: p.Cost, DurationS: g.Duration(p.Cost)}
 	var t int64 // cost from departure
 	// The whole-road chokepoints of the previous edge: a way cut into
@@ -336,20 +351,32 @@ func (g *Graph) PathRoute(p Path) *Route {
 		if a != 0 || b != 1 {
 			c = g.edgeOffset(ue, b) - g.edgeOffset(ue, a)
 		}
-		geo, cum := g.edgeShape(ue)
-		total := cum[len(cum)-1]
-		seg := Segment{Edge: e, WayID: g.roadWay[g.road[ue]>>1], DistanceM: float64(g.dist[ue]) * (b - a),
-			DurationS: g.Duration(c), StartS: g.Duration(t), Kinds: g.kinds[ue]}
-		r.Segments = append(r.Segments, seg)
-		r.DistanceM += seg.DistanceM
-		// Geometry: the part of the polyline between fractions a and b.
-		pts := cutPolyline(geo, cum, a*total, b*total)
-		if len(r.Geometry) > 0 && len(pts) > 0 && r.Geometry[len(r.Geometry)-1] == pts[0] {
-			pts = pts[1:]
+		dist := float64(g.dist[ue]) * (b - a)
+		r.DistanceM += dist
+		if want&partSegments != 0 {
+			r.Segments = append(r.Segments, Segment{Edge: e, WayID: g.roadWay[g.road[ue]>>1], DistanceM: dist,
+				DurationS: g.Duration(c), StartS: g.Duration(t), Kinds: g.kinds[ue]})
 		}
-		r.Geometry = append(r.Geometry, pts...)
-		// Chokepoints.
 		rd, rev := g.road[ue]>>1, g.road[ue]&1 == 1
+		var geo []convoi.LatLon
+		var cum []float64
+		var total float64
+		if want&partGeometry != 0 || want&partChokepoints != 0 && g.roadCPFirst[rd] < g.roadCPFirst[rd+1] {
+			geo, cum = g.edgeShape(ue)
+			total = cum[len(cum)-1]
+		}
+		if want&partGeometry != 0 {
+			// The part of the polyline between fractions a and b.
+			pts := cutPolyline(geo, cum, a*total, b*total)
+			if len(r.Geometry) > 0 && len(pts) > 0 && r.Geometry[len(r.Geometry)-1] == pts[0] {
+				pts = pts[1:]
+			}
+			r.Geometry = append(r.Geometry, pts...)
+		}
+		if want&partChokepoints == 0 {
+			t += c
+			continue
+		}
 		first := len(r.Chokepoints)
 		for k := g.roadCPFirst[rd]; k < g.roadCPFirst[rd+1]; k++ {
 			cp := g.cps[g.roadCP[k]]
@@ -386,10 +413,10 @@ func (g *Graph) PathRoute(p Path) *Route {
 		prevWhole, curWhole = curWhole, prevWhole
 		t += c
 	}
-	if len(r.Geometry) == 0 {
+	if want&partGeometry != 0 && len(r.Geometry) == 0 {
 		r.Geometry = []convoi.LatLon{p.From.LatLon}
 	}
-	if r.Chokepoints == nil {
+	if want&partChokepoints != 0 && r.Chokepoints == nil {
 		r.Chokepoints = []Passage{}
 	}
 	return r

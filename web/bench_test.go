@@ -106,7 +106,7 @@ func serve(b *testing.B, h http.Handler, token, path string, want int) (time.Dur
 
 func benchHTTP(b *testing.B, paths []string) {
 	g, _ := maltaBench(b)
-	w := MustOpenWorld(b, func(s *web.Server) { s.Roads = g })
+	w := MustOpenWorld(b, func(s *web.Server) { s.Roads = roadnet.NewService(g) })
 	h, err := w.srv.Handler()
 	if err != nil {
 		b.Fatal(err)

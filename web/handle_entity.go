@@ -272,8 +272,8 @@ func (s *Server) handleCreateIntel(w http.ResponseWriter, r *http.Request) error
 	}
 	// The entry is stored whatever happens next: a failed re-assessment is
 	// logged (never with the entry's text) and the planners see the entry.
-	if s.Reassessor != nil {
-		if _, err := s.Reassessor.OnIntel(r.Context(), x); err != nil {
+	if s.Risk != nil {
+		if _, err := s.Risk.OnIntel(r.Context(), x); err != nil {
 			s.Logger.Error("re-assessment after intelligence failed", "intel_id", x.ID, "detainee_id", x.DetaineeID, "error", err)
 		}
 	}

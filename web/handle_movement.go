@@ -224,7 +224,7 @@ type (
 		Route            *convoi.RouteSummary `json:"route"`
 		Crew             *[]convoi.OfficerID  `json:"crew"`
 		Vehicles         *[]convoi.VehicleID  `json:"vehicles"`
-		Options          *PlanOptions         `json:"options"`
+		Options          *convoi.PlanOptions  `json:"options"`
 		Version          int                  `json:"version"`
 	}
 	reasonBody struct {
@@ -264,7 +264,7 @@ func (s *Server) action(a convoi.Action) handlerFunc {
 		req := convoi.TransitionRequest{Action: a}
 		var resp actionResponse
 		var version int
-		var opts *PlanOptions
+		var opts *convoi.PlanOptions
 		var override bool
 		switch a {
 		case convoi.ActionAssess:
@@ -346,7 +346,7 @@ func (s *Server) prepareAssess(ctx context.Context, m *convoi.Movement, b *asses
 	if b.EscortLevel != nil && (*b.EscortLevel < 1 || *b.EscortLevel > 4) {
 		return convoi.Errorf(convoi.EINVALID, "escort_level must be between 1 and 4.")
 	}
-	if s.Assessor == nil && b.EscortLevel == nil {
+	if s.Risk == nil && b.EscortLevel == nil {
 		return convoi.Errorf(convoi.EINVALID, "escort_level (1-4) required: no risk engine is wired on this server.")
 	}
 	req.Update = &convoi.MovementUpdate{EscortLevel: b.EscortLevel}
@@ -391,10 +391,10 @@ func (s *Server) prepareRelease(ctx context.Context, m *convoi.Movement, req *co
 
 // runEngine calls the risk or planning engine for assess, plan and release,
 // after the state machine allowed the action, and folds the result into req.
-func (s *Server) runEngine(ctx context.Context, m *convoi.Movement, a convoi.Action, req *convoi.TransitionRequest, opts *PlanOptions, resp *actionResponse) error {
+func (s *Server) runEngine(ctx context.Context, m *convoi.Movement, a convoi.Action, req *convoi.TransitionRequest, opts *convoi.PlanOptions, resp *actionResponse) error {
 	switch {
-	case a == convoi.ActionAssess && s.Assessor != nil:
-		as, err := s.Assessor.AssessMovement(ctx, m.ID)
+	case a == convoi.ActionAssess && s.Risk != nil:
+		as, err := s.Risk.ScoreMovement(ctx, m.ID)
 		if err != nil {
 			return err
 		}
@@ -408,7 +408,7 @@ func (s *Server) runEngine(ctx context.Context, m *convoi.Movement, a convoi.Act
 		req.Update.EscortLevel = &lvl
 		resp.Assessment = as
 	case a == convoi.ActionPlan && s.Planner != nil:
-		var o PlanOptions
+		var o convoi.PlanOptions
 		if opts != nil {
 			o = *opts
 		}

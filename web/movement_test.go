@@ -302,15 +302,19 @@ func TestMovements_Cancel(t *testing.T) {
 	}
 }
 
-// stubAssessor stands in for the risk engine (an engine, not the store).
-type stubAssessor struct{ level int }
+// stubAssessor stands in for the risk engine's scoring (an engine, not the
+// store); its other methods are not called here.
+type stubAssessor struct {
+	convoi.RiskService
+	level int
+}
 
-func (a stubAssessor) AssessMovement(ctx context.Context, id convoi.MovementID) (*convoi.Assessment, error) {
+func (a stubAssessor) ScoreMovement(ctx context.Context, id convoi.MovementID) (*convoi.Assessment, error) {
 	return &convoi.Assessment{MovementID: id, Level: a.level, Score: 42, PolicyVersion: "test"}, nil
 }
 
 func TestMovements_AssessWithEngine(t *testing.T) {
-	w := MustOpenWorld(t, func(s *web.Server) { s.Assessor = stubAssessor{level: 3} })
+	w := MustOpenWorld(t, func(s *web.Server) { s.Risk = stubAssessor{level: 3} })
 	base := "/api/v1/movements/" + itoa(w.toCourt.ID)
 	if r := w.do("POST", base+"/assess", w.tokens[planner], []byte(`{"escort_level":2}`)); r.Status != http.StatusBadRequest {
 		t.Fatalf("lowering the assessed level: %d %s", r.Status, r.Body)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"maps"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -205,5 +206,66 @@ func TestOpenAPI_RequiredFields(t *testing.T) {
 	}
 	if actions < 8 {
 		t.Fatalf("checked %d movement actions", actions)
+	}
+}
+
+// TestOpenAPI_PlanOptions: the options the document advertises for a plan
+// are exactly the fields the planning service takes.
+func TestOpenAPI_PlanOptions(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]any `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(web.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	for k := range doc.Components.Schemas["PlanOptions"].Properties {
+		documented = append(documented, k)
+	}
+	var fields []string
+	rt := reflect.TypeFor[convoi.PlanOptions]()
+	for i := range rt.NumField() {
+		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		fields = append(fields, name)
+	}
+	slices.Sort(documented)
+	slices.Sort(fields)
+	if got, want := documented, fields; !slices.Equal(got, want) {
+		t.Fatalf("PlanOptions documented %v, convoi.PlanOptions has %v", got, want)
+	}
+}
+
+// TestOpenAPI_QueryParameters: every query parameter the document
+// advertises is one the server reads (an unknown one is a 400 that names it).
+func TestOpenAPI_QueryParameters(t *testing.T) {
+	var doc openAPIDoc
+	if err := json.Unmarshal(web.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	w := MustOpenWorld(t, nil)
+	checked := 0
+	for path, ops := range doc.Paths {
+		op, ok := ops["get"]
+		if !ok || strings.HasSuffix(path, "/stream") {
+			continue
+		}
+		for _, p := range op.Params {
+			if p.In != "query" {
+				continue
+			}
+			url := strings.ReplaceAll(path, "{id}", "1") + "?" + p.Name + "=1"
+			r := w.do("GET", url, w.tokens[convoi.RoleAdmin], nil)
+			if bytes.Contains(r.Body, []byte("Unknown query parameter")) {
+				t.Errorf("%s documents ?%s, which the server refuses: %s", path, p.Name, r.Body)
+			}
+			checked++
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("only %d query parameters checked", checked)
 	}
 }

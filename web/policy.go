@@ -9,10 +9,10 @@ import (
 )
 
 func (s *Server) handleGetRiskPolicy(w http.ResponseWriter, r *http.Request) error {
-	if s.RiskPolicy == nil {
+	if s.Risk == nil {
 		return convoi.Errorf(convoi.EUNAVAILABLE, "No risk engine is configured on this server.")
 	}
-	doc, err := s.RiskPolicy.PolicyDoc(r.Context())
+	doc, err := s.Risk.PolicyDoc(r.Context())
 	if err != nil {
 		return err
 	}
@@ -24,7 +24,7 @@ func (s *Server) handleGetRiskPolicy(w http.ResponseWriter, r *http.Request) err
 // policy. The engine validates it strictly; a version already stored is a
 // conflict, so every replacement carries a new version.
 func (s *Server) handlePutRiskPolicy(w http.ResponseWriter, r *http.Request) error {
-	if s.RiskPolicy == nil {
+	if s.Risk == nil {
 		return convoi.Errorf(convoi.EUNAVAILABLE, "No risk engine is configured on this server.")
 	}
 	body, err := io.ReadAll(r.Body)
@@ -35,7 +35,7 @@ func (s *Server) handlePutRiskPolicy(w http.ResponseWriter, r *http.Request) err
 		}
 		return convoi.Errorf(convoi.EINVALID, "Cannot read the request body.")
 	}
-	doc, err := s.RiskPolicy.SavePolicy(r.Context(), body)
+	doc, err := s.Risk.SavePolicy(r.Context(), body)
 	if err != nil {
 		return err
 	}

@@ -1,47 +1,62 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/convoi/convoi"
-	"github.com/convoi/convoi/roadnet"
 )
 
-// Roads is the road network as the API needs it; *roadnet.Graph
-// implements it. The graph is immutable and safe for concurrent queries.
-type Roads interface {
-	Snap(p convoi.LatLon) (roadnet.Position, error)
-	Route(ctx context.Context, from, to roadnet.Position, opt roadnet.RouteOptions) (*roadnet.Route, error)
-	Alternatives(ctx context.Context, from, to roadnet.Position, opt roadnet.AlternativeOptions) ([]*roadnet.Route, error)
-	Isochrone(ctx context.Context, at roadnet.Position, budget int64, opt roadnet.RouteOptions) (*roadnet.Isochrone, error)
-	Chokepoints(b roadnet.BBox, kinds roadnet.Kind) []roadnet.Chokepoint
-	Bounds() roadnet.BBox
-	CostOf(seconds float64) int64
-}
-
-var _ Roads = (*roadnet.Graph)(nil)
-
-// maxAlternatives bounds ?alternatives=K.
-const maxAlternatives = 5
+// The road endpoints turn query strings into the road service's queries
+// and its answers into JSON. Every rule on what a query may ask (bounds,
+// kind names, combinations) is the road service's (convoi.RoadService).
 
 // routeResponse is the body of GET /api/v1/route.
 type routeResponse struct {
-	Routes []*roadnet.Route `json:"routes"` // the fastest first, then up to ?alternatives= others
+	Routes []*convoi.Itinerary `json:"routes"` // the fastest first, then up to ?alternatives= others
 }
 
+// roadsUnavailable answers the road endpoints of a server without a road network.
+var roadsUnavailable = convoi.Errorf(convoi.EUNAVAILABLE, "No road network is loaded on this server.")
+
+// splitList reads "a,b,c" into its non-empty items.
+func splitList(s *string) []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	for _, f := range strings.Split(*s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// handleRoute: GET /route?from=LAT,LON&to=LAT,LON[&avoid=K,...][&alternatives=N]
+// [&overview=full|simplified|none][&steps=BOOL][&chokepoints=BOOL]. Without
+// overview, steps and chokepoints the answer carries all three, as it
+// always did; overview=false is OSRM's spelling of none.
 func (s *Server) handleRoute(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
+	rq := convoi.RouteQuery{Overview: convoi.OverviewFull, Segments: true, Chokepoints: true}
 	from, to := q.LatLon("from"), q.LatLon("to")
-	avoid := q.String("avoid")
-	k := 0
+	rq.Avoid = splitList(q.String("avoid"))
 	if n := q.Int64("alternatives"); n != nil {
-		if *n > maxAlternatives {
-			return convoi.Errorf(convoi.EINVALID, "alternatives must be at most %d.", maxAlternatives)
+		rq.Alternatives = int(min(*n, 1<<20))
+	}
+	if o := q.String("overview"); o != nil {
+		rq.Overview = convoi.Overview(*o)
+		if *o == "false" {
+			rq.Overview = convoi.OverviewNone
 		}
-		k = int(*n)
+	}
+	if b := q.Bool("steps"); b != nil {
+		rq.Segments = *b
+	}
+	if b := q.Bool("chokepoints"); b != nil {
+		rq.Chokepoints = *b
 	}
 	if err := q.Err(); err != nil {
 		return err
@@ -49,72 +64,34 @@ func (s *Server) handleRoute(w http.ResponseWriter, r *http.Request) error {
 	if from == nil || to == nil {
 		return convoi.Errorf(convoi.EINVALID, "from and to required, as LAT,LON.")
 	}
-	var opt roadnet.RouteOptions
-	if avoid != nil {
-		kinds, err := roadnet.ParseKinds(*avoid)
-		if err != nil {
-			return err
-		}
-		opt.Avoid = kinds
-	}
 	if s.Roads == nil {
-		return convoi.Errorf(convoi.EUNAVAILABLE, "No road network is loaded on this server.")
+		return roadsUnavailable
 	}
-	if k > 0 && opt.Avoid != 0 {
-		return convoi.Errorf(convoi.EINVALID, "avoid cannot be combined with alternatives.")
-	}
-	a, err := s.Roads.Snap(*from)
+	rq.From, rq.To = *from, *to
+	routes, err := s.Roads.FindRoutes(r.Context(), rq)
 	if err != nil {
 		return err
-	}
-	b, err := s.Roads.Snap(*to)
-	if err != nil {
-		return err
-	}
-	var routes []*roadnet.Route
-	if k > 0 {
-		if routes, err = s.Roads.Alternatives(r.Context(), a, b, roadnet.AlternativeOptions{K: k + 1}); err != nil {
-			return err
-		}
-	} else {
-		rt, err := s.Roads.Route(r.Context(), a, b, opt)
-		if err != nil {
-			return err
-		}
-		routes = []*roadnet.Route{rt}
 	}
 	writeJSON(w, http.StatusOK, &routeResponse{Routes: routes})
 	return nil
 }
 
-// maxIsochroneMinutes bounds ?minutes=M.
-const maxIsochroneMinutes = 120
-
+// handleIsochrone: GET /isochrone?at=LAT,LON&minutes=M[&avoid=K,...].
 func (s *Server) handleIsochrone(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
 	at := q.LatLon("at")
 	minutes, ok := q.Float("minutes")
+	avoid := splitList(q.String("avoid"))
 	if err := q.Err(); err != nil {
 		return err
 	}
 	if at == nil || !ok {
 		return convoi.Errorf(convoi.EINVALID, "at (LAT,LON) and minutes required.")
 	}
-	if !(minutes > 0 && minutes <= maxIsochroneMinutes) {
-		return convoi.Errorf(convoi.EINVALID, "minutes must be in (0, %d].", maxIsochroneMinutes)
-	}
 	if s.Roads == nil {
-		return convoi.Errorf(convoi.EUNAVAILABLE, "No road network is loaded on this server.")
+		return roadsUnavailable
 	}
-	p, err := s.Roads.Snap(*at)
-	if err != nil {
-		return err
-	}
-	iso, err := s.Roads.Isochrone(r.Context(), p, s.Roads.CostOf(minutes*60), roadnet.RouteOptions{})
-	if err != nil {
-		return err
-	}
-	data, err := iso.GeoJSON()
+	data, err := s.Roads.Isochrone(r.Context(), convoi.IsochroneQuery{At: *at, Minutes: minutes, Avoid: avoid})
 	if err != nil {
 		return err
 	}
@@ -127,75 +104,55 @@ func (s *Server) handleIsochrone(w http.ResponseWriter, r *http.Request) error {
 
 // chokepointsResponse is the body of GET /api/v1/chokepoints.
 type chokepointsResponse struct {
-	Items []roadnet.Chokepoint `json:"items"`
-	Total int                  `json:"total"`
+	Items []convoi.Chokepoint `json:"items"`
+	Total int                 `json:"total"`
 }
 
-// maxChokepoints bounds one answer; a larger area must be split.
-const maxChokepoints = 10000
-
+// handleChokepoints: GET /chokepoints[?bbox=MINLAT,MINLON,MAXLAT,MAXLON][&kinds=K,...].
 func (s *Server) handleChokepoints(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
 	bb := q.String("bbox")
-	kindsS := q.String("kinds")
+	var f convoi.ChokepointFilter
+	f.Kinds = splitList(q.String("kinds"))
 	if err := q.Err(); err != nil {
 		return err
 	}
-	if s.Roads == nil {
-		return convoi.Errorf(convoi.EUNAVAILABLE, "No road network is loaded on this server.")
-	}
-	box := s.Roads.Bounds()
 	if bb != nil {
 		b, err := parseBBox(*bb)
 		if err != nil {
 			return err
 		}
-		box = b
+		f.BBox = &b
 	}
-	var kinds roadnet.Kind
-	if kindsS != nil {
-		k, err := roadnet.ParseKinds(*kindsS)
-		if err != nil {
-			return err
-		}
-		kinds = k
+	if s.Roads == nil {
+		return roadsUnavailable
 	}
-	cs := s.Roads.Chokepoints(box, kinds)
-	n := len(cs)
-	if n > maxChokepoints {
-		return convoi.Errorf(convoi.EINVALID, "%d chokepoints in this area; ask for a smaller bbox (at most %d).", n, maxChokepoints)
+	cs, err := s.Roads.FindChokepoints(r.Context(), f)
+	if err != nil {
+		return err
 	}
 	if cs == nil {
-		cs = []roadnet.Chokepoint{}
+		cs = []convoi.Chokepoint{}
 	}
-	writeJSON(w, http.StatusOK, &chokepointsResponse{Items: cs, Total: n})
+	writeJSON(w, http.StatusOK, &chokepointsResponse{Items: cs, Total: len(cs)})
 	return nil
 }
 
-// parseBBox reads "minLat,minLon,maxLat,maxLon".
-func parseBBox(s string) (roadnet.BBox, error) {
+// parseBBox reads "minLat,minLon,maxLat,maxLon"; the road service checks
+// the box itself.
+func parseBBox(s string) (convoi.BBox, error) {
 	parts := strings.Split(s, ",")
 	bad := convoi.Errorf(convoi.EINVALID, "bbox is MINLAT,MINLON,MAXLAT,MAXLON in degrees.")
 	if len(parts) != 4 {
-		return roadnet.BBox{}, bad
+		return convoi.BBox{}, bad
 	}
 	var f [4]float64
 	for i, p := range parts {
 		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
 		if err != nil {
-			return roadnet.BBox{}, bad
+			return convoi.BBox{}, bad
 		}
 		f[i] = v
 	}
-	lo, hi := convoi.LatLon{Lat: f[0], Lon: f[1]}, convoi.LatLon{Lat: f[2], Lon: f[3]}
-	if err := lo.Validate(); err != nil {
-		return roadnet.BBox{}, err
-	}
-	if err := hi.Validate(); err != nil {
-		return roadnet.BBox{}, err
-	}
-	if lo.Lat > hi.Lat || lo.Lon > hi.Lon {
-		return roadnet.BBox{}, bad
-	}
-	return roadnet.BBox{MinLat: f[0], MinLon: f[1], MaxLat: f[2], MaxLon: f[3]}, nil
+	return convoi.BBox{MinLat: f[0], MinLon: f[1], MaxLat: f[2], MaxLon: f[3]}, nil
 }

@@ -33,7 +33,7 @@ func monacoGraph(t *testing.T) *roadnet.Graph {
 
 func TestRoads(t *testing.T) {
 	g := monacoGraph(t)
-	w := MustOpenWorld(t, func(s *web.Server) { s.Roads = g })
+	w := MustOpenWorld(t, func(s *web.Server) { s.Roads = roadnet.NewService(g) })
 	tok := w.tokens[planner]
 	const court, west = "43.7302,7.4222", "43.7275,7.4150"
 
@@ -54,10 +54,50 @@ func TestRoads(t *testing.T) {
 	}
 	w.doJSON("GET", "/api/v1/route?from="+court+"&to="+west+"&avoid=toll", tok, nil, 200, &rr)
 
+	// The client asks for the parts it needs; by default it gets them all.
+	parts := func(query string) (keys map[string]bool, points int) {
+		t.Helper()
+		var body struct {
+			Routes []map[string]json.RawMessage `json:"routes"`
+		}
+		w.doJSON("GET", "/api/v1/route?from="+court+"&to="+west+query, tok, nil, 200, &body)
+		if len(body.Routes) != 1 {
+			t.Fatalf("%s: %d routes", query, len(body.Routes))
+		}
+		keys = map[string]bool{}
+		for k := range body.Routes[0] {
+			keys[k] = true
+		}
+		var geo []json.RawMessage
+		if g, ok := body.Routes[0]["geometry"]; ok {
+			if err := json.Unmarshal(g, &geo); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return keys, len(geo)
+	}
+	all, full := parts("")
+	if !all["geometry"] || !all["segments"] || !all["chokepoints"] || !all["duration_s"] {
+		t.Fatalf("default answer has %v", all)
+	}
+	if k, _ := parts("&overview=none&steps=false&chokepoints=false"); k["geometry"] || k["segments"] || k["chokepoints"] || !k["duration_s"] || !k["distance_m"] {
+		t.Fatalf("overview=none, no steps, no chokepoints: %v", k)
+	}
+	if k, _ := parts("&overview=false&steps=false"); k["geometry"] || k["segments"] || !k["chokepoints"] {
+		t.Fatalf("overview=false (OSRM), no steps: %v", k)
+	}
+	if k, n := parts("&overview=simplified"); !k["geometry"] || n < 2 || n > full {
+		t.Fatalf("simplified: %d points of %d", n, full)
+	}
+
 	for _, q := range []string{
 		"/api/v1/route?from=" + court,
 		"/api/v1/route?from=" + court + "&to=" + west + "&avoid=teleport",
 		"/api/v1/route?from=" + court + "&to=" + west + "&alternatives=50",
+		"/api/v1/route?from=" + court + "&to=" + west + "&alternatives=2&avoid=toll",
+		"/api/v1/route?from=" + court + "&to=" + west + "&overview=some",
+		"/api/v1/route?from=" + court + "&to=" + west + "&steps=maybe",
+		"/api/v1/isochrone?at=" + court + "&minutes=5&avoid=teleport",
 		"/api/v1/isochrone?at=" + court,
 		"/api/v1/isochrone?at=" + court + "&minutes=-1",
 		"/api/v1/isochrone?at=95,7&minutes=5",
@@ -69,6 +109,9 @@ func TestRoads(t *testing.T) {
 		}
 	}
 
+	if r := w.do("GET", "/api/v1/isochrone?at="+court+"&minutes=3&avoid=tunnel", tok, nil); r.Status != 200 {
+		t.Fatalf("isochrone avoiding tunnels: %d %s", r.Status, r.Body)
+	}
 	r := w.do("GET", "/api/v1/isochrone?at="+court+"&minutes=3", tok, nil)
 	if r.Status != 200 || r.Header.Get("Content-Type") != "application/geo+json" || !bytes.Contains(r.Body, []byte("FeatureCollection")) {
 		t.Fatalf("isochrone: %d %s %.200s", r.Status, r.Header.Get("Content-Type"), r.Body)
@@ -85,7 +128,7 @@ func TestRoads(t *testing.T) {
 }
 
 func TestRoads_NoGraph(t *testing.T) {
-	w := MustOpenWorld(t, func(s *web.Server) { s.Roads = (*roadnet.Graph)(nil) })
+	w := MustOpenWorld(t, nil) // no road service
 	if r := w.do("GET", "/api/v1/route?from=43.73,7.42&to=43.72,7.41", w.tokens[planner], nil); r.Status != http.StatusServiceUnavailable {
 		t.Fatalf("route without a graph: %d %s", r.Status, r.Body)
 	}

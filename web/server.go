@@ -3,9 +3,10 @@
 // live Server-Sent Events stream, health, readiness and Prometheus metrics.
 //
 // It is the only place where convoi error codes become HTTP status codes.
-// It imports the domain, auth, roadnet and the standard library (plus the
-// Prometheus client); never a store: services arrive through Server's fields,
-// and engines (risk, ambush, tracker) through small interfaces declared here.
+// It imports the domain, auth and the standard library (plus the Prometheus
+// client); never a store nor an engine: stores and engines (risk, ambush,
+// roadnet, tracker) alike arrive through Server's fields as the domain's
+// service interfaces, and the engines own the rules on their input.
 package web
 
 import (
@@ -20,7 +21,6 @@ import (
 
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/auth"
-	"github.com/convoi/convoi/roadnet"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -67,13 +67,16 @@ type Server struct {
 	// results from the request body.
 	EventService      convoi.EventService      // GET /api/v1/stream; movement changes are published to it
 	AssessmentService convoi.AssessmentService // GET /api/v1/movements/{id}/assessments
-	Assessor          Assessor                 // POST /api/v1/movements/{id}/assess
-	Planner           Planner                  // POST /api/v1/movements/{id}/plan and release
-	Roads             Roads                    // GET /api/v1/route, /isochrone, /chokepoints
-	Commander         TrackerCommander         // POST /api/v1/trackers/{id}/commands
-	Devices           DeviceStatuses           // live state in GET /api/v1/trackers and /trackers/{id}
-	Reassessor        Reassessor               // called after POST /api/v1/intelligence
-	RiskPolicy        PolicyAdmin              // GET and PUT /api/v1/policies/risk
+	// Risk scores POST .../assess (without it, assess takes an explicit
+	// escort_level), re-assesses after POST /api/v1/intelligence, and serves
+	// GET and PUT /api/v1/policies/risk.
+	Risk convoi.RiskService
+	// Planner plans POST .../plan and draws POST .../release (without it,
+	// plan takes planned_departure and optionally route, and release keeps them).
+	Planner   convoi.PlanningService
+	Roads     convoi.RoadService          // GET /api/v1/route, /isochrone, /chokepoints
+	Commander convoi.DeviceCommandService // POST /api/v1/trackers/{id}/commands
+	Devices   DeviceStatuses              // live state in GET /api/v1/trackers and /trackers/{id}
 	// AlarmService serves /api/v1/alarms. Give it the publishing
 	// alarm.Service, not the bare store, so that steps taken here reach
 	// the stream.
@@ -152,9 +155,6 @@ func (s *Server) init() error {
 				s.initErr = fmt.Errorf("web: Server.%s required", name)
 				return
 			}
-		}
-		if g, ok := s.Roads.(*roadnet.Graph); ok && g == nil {
-			s.Roads = nil // a nil graph is no graph
 		}
 		// At most two password hashes at once: each holds PasswordParams.Memory.
 		s.hashSem = make(chan struct{}, 2)

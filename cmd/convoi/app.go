@@ -170,13 +170,13 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.AlarmService = a.Alarms
 	s.PositionService = sqlite.NewPositionService(db)
 	s.EventService = a.Bus
-	s.Roads = a.Graph
-	s.Assessor = webAssessor{a.Risk}
+	if a.Graph != nil {
+		s.Roads = roadnet.NewService(a.Graph)
+	}
+	s.Risk = a.Risk
 	s.Commander = a.Tracker
 	s.Devices = deviceStatuses{a.Tracker}
-	s.Planner = webPlanner{a.Planner}
-	s.Reassessor = a.Risk
-	s.RiskPolicy = a.Risk
+	s.Planner = a.Planner
 	if err := s.Open(); err != nil {
 		return fmt.Errorf("open HTTP API on %s: %w", a.Addr, err)
 	}

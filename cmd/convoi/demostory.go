@@ -181,7 +181,7 @@ func (a *App) showPlan(ctx context.Context, out io.Writer, m *convoi.Movement) e
 // planMovement plans m and applies the plan transition with the reason
 // format (plan id, value), as POST /movements/{id}/plan does.
 func (a *App) planMovement(ctx context.Context, m *convoi.Movement, reason string) (*convoi.Plan, *ambush.PlanReport, error) {
-	plan, rep, err := a.Planner.PlanMovement(ctx, m.ID)
+	plan, rep, err := a.Planner.Plan(ctx, m.ID, convoi.PlanOptions{})
 	if err != nil {
 		return nil, nil, fmt.Errorf("plan %s: %w", m.Ref, err)
 	}

@@ -414,7 +414,7 @@ func TestDemoWestboundPlan(t *testing.T) {
 	if _, err := a.Risk.AssessMovement(ctx, w.Westbound.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, rep, err := a.Planner.PlanMovement(ctx, w.Westbound.ID)
+	_, rep, err := a.Planner.Plan(ctx, w.Westbound.ID, convoi.PlanOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 
 	"github.com/convoi/convoi"
-	"github.com/convoi/convoi/ambush"
 	"github.com/convoi/convoi/osmdata"
 	"github.com/convoi/convoi/risk"
 	"github.com/convoi/convoi/roadnet"
@@ -126,60 +124,6 @@ func routeToEdge(ctx context.Context, g *roadnet.Graph, src roadnet.Position, to
 		return nil, 0, fmt.Errorf("no route to the edge of the map towards %.4f,%.4f: %w", to.Lat, to.Lon, lastErr)
 	}
 	return best, bestRest, nil
-}
-
-// webAssessor gives the API the risk engine's scoring without its transition:
-// the API applies the assess transition itself.
-type webAssessor struct{ *risk.Service }
-
-func (w webAssessor) AssessMovement(ctx context.Context, id convoi.MovementID) (*convoi.Assessment, error) {
-	a, _, err := w.Assess(ctx, id)
-	return a, err
-}
-
-// webPlanner gives the API the ambush planner. Per-request options override
-// the planner's defaults for that call only.
-type webPlanner struct{ *ambush.Service }
-
-func (p webPlanner) PlanMovement(ctx context.Context, id convoi.MovementID, o web.PlanOptions) (*convoi.Plan, error) {
-	svc := *p.Service // configuration only: every call has its own scratch
-	if o.Stretch != 0 {
-		if o.Stretch < 1 || o.Stretch > 3 {
-			return nil, convoi.Errorf(convoi.EINVALID, "stretch must be between 1 and 3.")
-		}
-		svc.Stretch = o.Stretch
-	}
-	if o.Slots != 0 {
-		if o.Slots < 1 || o.Slots > 96 {
-			return nil, convoi.Errorf(convoi.EINVALID, "slots must be between 1 and 96.")
-		}
-		svc.Slots = o.Slots
-	}
-	if len(o.Avoid) > 0 {
-		k, err := roadnet.ParseKinds(strings.Join(o.Avoid, ","))
-		if err != nil {
-			return nil, err
-		}
-		forbid := make(map[int]roadnet.Kind, 4)
-		for lvl := 1; lvl <= 4; lvl++ {
-			forbid[lvl] = p.Forbid[lvl] | k
-		}
-		svc.Forbid = forbid
-	}
-	if o.DepartureFrom != nil || o.DepartureTo != nil {
-		return nil, convoi.Errorf(convoi.EINVALID, "departure_from and departure_to are not supported: the window is derived from the appointment (set slots and stretch instead).")
-	}
-	plan, _, err := svc.PlanMovement(ctx, id)
-	return plan, err
-}
-
-func (p webPlanner) ReleaseMovement(ctx context.Context, id convoi.MovementID) (*web.Release, error) {
-	r, err := p.Release(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	draw := r.Draw
-	return &web.Release{Plan: &convoi.Plan{ID: r.PlanID, MovementID: id, Draw: &draw}, Route: r.Route}, nil
 }
 
 // deviceStatuses gives the API the tracker server's device state.
