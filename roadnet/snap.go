@@ -2,6 +2,7 @@ package roadnet
 
 import (
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/convoi/convoi"
@@ -33,19 +34,39 @@ func (g *Graph) NodePosition(n NodeID) (Position, error) {
 // MaxSnapM is how far from any road Snap still finds one.
 const MaxSnapM = 5000
 
-// grid is a uniform grid of road segments for nearest-road queries.
+// grid is a uniform grid of road segments for nearest-road queries, its
+// cell sized to the network (about two segments per cell, 55-550 m), with
+// each segment registered in the cells it crosses (not its bounding box, so
+// that a long motorway segment does not fill hundreds of cells).
 type grid struct {
 	minLat, minLon float64
 	cell           float64 // degrees
 	rows, cols     int
 	first          []uint32 // per cell into seg
 	seg            []uint32 // point index i: segment i -> i+1
+	// cum holds, per point, the distance in metres from its road's first
+	// point, summed segment by segment in road order.
+	cum []float64
 }
+
+// Cell sizes of the grid, in degrees.
+const (
+	minGridCell = 0.0005
+	maxGridCell = 0.005
+)
 
 func (g *Graph) buildIndex() {
 	ix := &g.index
 	b := g.Bounds()
-	ix.cell = 0.005
+	nseg := len(g.ptLat) - max(len(g.roadFirst)-1, 0)
+	ix.cell = maxGridCell
+	if nseg > 0 {
+		ix.cell = math.Sqrt((b.MaxLat - b.MinLat) * (b.MaxLon - b.MinLon) / float64(2*nseg))
+		if !(ix.cell >= minGridCell) {
+			ix.cell = minGridCell
+		}
+		ix.cell = math.Min(ix.cell, maxGridCell)
+	}
 	ix.minLat, ix.minLon = b.MinLat, b.MinLon
 	ix.rows = int((b.MaxLat-b.MinLat)/ix.cell) + 1
 	ix.cols = int((b.MaxLon-b.MinLon)/ix.cell) + 1
@@ -54,22 +75,20 @@ func (g *Graph) buildIndex() {
 		ix.rows = int((b.MaxLat-b.MinLat)/ix.cell) + 1
 		ix.cols = int((b.MaxLon-b.MinLon)/ix.cell) + 1
 	}
+	ix.cum = make([]float64, len(g.ptLat))
+	for r := 0; r+1 < len(g.roadFirst); r++ {
+		for i := int(g.roadFirst[r]); i+1 < int(g.roadFirst[r+1]); i++ {
+			ix.cum[i+1] = ix.cum[i] + g.point(i).DistanceM(g.point(i+1))
+		}
+	}
 	count := make([]uint32, ix.rows*ix.cols+1)
+	var cells []int
 	each := func(fn func(c int, i uint32)) {
 		for r := 0; r+1 < len(g.roadFirst); r++ {
 			for i := g.roadFirst[r]; i+1 < g.roadFirst[r+1]; i++ {
-				r0, c0 := ix.cellOf(g.ptLat[i], g.ptLon[i])
-				r1, c1 := ix.cellOf(g.ptLat[i+1], g.ptLon[i+1])
-				if r0 > r1 {
-					r0, r1 = r1, r0
-				}
-				if c0 > c1 {
-					c0, c1 = c1, c0
-				}
-				for y := r0; y <= r1; y++ {
-					for x := c0; x <= c1; x++ {
-						fn(y*ix.cols+x, i)
-					}
+				cells = ix.segmentCells(cells[:0], g.point(int(i)), g.point(int(i)+1))
+				for _, c := range cells {
+					fn(c, i)
 				}
 			}
 		}
@@ -87,15 +106,46 @@ func (g *Graph) buildIndex() {
 	})
 }
 
-func (ix *grid) cellOf(lat, lon int32) (int, int) {
-	r := int((float64(lat)/1e7 - ix.minLat) / ix.cell)
-	c := int((float64(lon)/1e7 - ix.minLon) / ix.cell)
+// segmentCells appends the cells the segment a-b crosses, each once: the
+// segment is cut into pieces no longer than a cell, and each piece
+// registered in the cells of its box, widened by 1e-9 degrees (0.1 mm) so
+// that rounding never leaves out a cell the segment touches.
+func (ix *grid) segmentCells(dst []int, a, b convoi.LatLon) []int {
+	n := int(math.Max(math.Abs(b.Lat-a.Lat), math.Abs(b.Lon-a.Lon))/ix.cell) + 1
+	const eps = 1e-9
+	for k := 0; k < n; k++ {
+		t0, t1 := float64(k)/float64(n), float64(k+1)/float64(n)
+		lat0, lat1 := a.Lat+t0*(b.Lat-a.Lat), a.Lat+t1*(b.Lat-a.Lat)
+		lon0, lon1 := a.Lon+t0*(b.Lon-a.Lon), a.Lon+t1*(b.Lon-a.Lon)
+		r0, c0 := ix.cellOf(math.Min(lat0, lat1)-eps, math.Min(lon0, lon1)-eps)
+		r1, c1 := ix.cellOf(math.Max(lat0, lat1)+eps, math.Max(lon0, lon1)+eps)
+		for y := r0; y <= r1; y++ {
+			for x := c0; x <= c1; x++ {
+				dst = append(dst, y*ix.cols+x)
+			}
+		}
+	}
+	if len(dst) > 1 {
+		slices.Sort(dst)
+		dst = slices.Compact(dst)
+	}
+	return dst
+}
+
+// cellOf returns the cell of a position, clamped to the grid.
+func (ix *grid) cellOf(lat, lon float64) (int, int) {
+	r := int(math.Floor((lat - ix.minLat) / ix.cell))
+	c := int(math.Floor((lon - ix.minLon) / ix.cell))
 	return min(max(r, 0), ix.rows-1), min(max(c, 0), ix.cols-1)
 }
 
-// Snap returns the road position nearest to p. It is an EINVALID error when
-// p is not a valid coordinate and ENOTFOUND when no road lies within
-// MaxSnapM metres.
+// Snap returns the road position nearest to p: the exact nearest segment
+// (ties to the lowest segment index) by planar distance on a local
+// equirectangular projection. It is an EINVALID error when p is not a
+// valid coordinate and ENOTFOUND when no road lies within MaxSnapM metres.
+//
+// It scans the grid in rings around p's cell and stops once no unscanned
+// cell can hold a segment nearer than the best so far.
 func (g *Graph) Snap(p convoi.LatLon) (Position, error) {
 	if err := p.Validate(); err != nil {
 		return Position{}, err
@@ -110,17 +160,19 @@ func (g *Graph) Snap(p convoi.LatLon) (Position, error) {
 	r0 := int(math.Floor((p.Lat - ix.minLat) / ix.cell))
 	c0 := int(math.Floor((p.Lon - ix.minLon) / ix.cell))
 	best, bestSeg, bestT := math.Inf(1), uint32(0), 0.0
+	best2 := math.Inf(1) // best squared, widened: nothing farther can beat or tie best
 	maxRing := int(MaxSnapM/cellM) + 2
 	for ring := 0; ring <= maxRing; ring++ {
 		if float64(ring-1)*cellM > best {
 			break
 		}
-		for y := r0 - ring; y <= r0+ring; y++ {
-			if y < 0 || y >= ix.rows {
-				continue
-			}
-			for x := c0 - ring; x <= c0+ring; x++ {
-				if x < 0 || x >= ix.cols || (y != r0-ring && y != r0+ring && x != c0-ring && x != c0+ring) {
+		for y := max(r0-ring, 0); y <= min(r0+ring, ix.rows-1); y++ {
+			edge := y == r0-ring || y == r0+ring
+			for x := max(c0-ring, 0); x <= min(c0+ring, ix.cols-1); x++ {
+				if !edge && x != c0-ring && x != c0+ring {
+					if x < c0+ring {
+						x = c0 + ring - 1 // jump to the ring's right column
+					}
 					continue
 				}
 				c := y*ix.cols + x
@@ -133,8 +185,12 @@ func (g *Graph) Snap(p convoi.LatLon) (Position, error) {
 						t = math.Max(0, math.Min(1, -(ax*dx+ay*dy)/l))
 					}
 					px, py := ax+t*dx, ay+t*dy
+					if px*px+py*py > best2 {
+						continue
+					}
 					if d := math.Hypot(px, py); d < best || d == best && i < bestSeg {
 						best, bestSeg, bestT = d, i, t
+						best2 = d * d * (1 + 1e-9)
 					}
 				}
 			}
@@ -147,16 +203,8 @@ func (g *Graph) Snap(p convoi.LatLon) (Position, error) {
 	a, b := g.point(int(bestSeg)), g.point(int(bestSeg)+1)
 	on := convoi.LatLon{Lat: a.Lat + bestT*(b.Lat-a.Lat), Lon: a.Lon + bestT*(b.Lon-a.Lon)}
 	// Fraction of the road, by distance, up to the snapped point.
-	var before, total float64
-	for i := int(g.roadFirst[r]); i+1 < int(g.roadFirst[r+1]); i++ {
-		d := g.point(i).DistanceM(g.point(i + 1))
-		if uint32(i) < bestSeg {
-			before += d
-		} else if uint32(i) == bestSeg {
-			before += d * bestT
-		}
-		total += d
-	}
+	before := ix.cum[bestSeg] + a.DistanceM(b)*bestT
+	total := ix.cum[g.roadFirst[r+1]-1]
 	f := 0.0
 	if total > 0 {
 		f = math.Min(1, before/total)

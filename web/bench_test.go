@@ -144,6 +144,17 @@ func BenchmarkRequestMe(b *testing.B) { benchHTTP(b, []string{"/api/v1/me"}) }
 // BenchmarkRequestRouteMalta: GET /route on the 200 pairs, full answer.
 func BenchmarkRequestRouteMalta(b *testing.B) { benchHTTP(b, routePaths(b, "")) }
 
+// BenchmarkRequestRouteMaltaOverviewNone: the same with OSRM's
+// overview=false and no steps: what a client needing times and distances asks.
+func BenchmarkRequestRouteMaltaOverviewNone(b *testing.B) {
+	benchHTTP(b, routePaths(b, "&overview=none&steps=false&chokepoints=false"))
+}
+
+// BenchmarkRequestRouteMaltaSimplified: overview=simplified with chokepoints, no steps.
+func BenchmarkRequestRouteMaltaSimplified(b *testing.B) {
+	benchHTTP(b, routePaths(b, "&overview=simplified&steps=false"))
+}
+
 // BenchmarkRequestIsochroneMalta: GET /isochrone, 5 minutes from Valletta.
 func BenchmarkRequestIsochroneMalta(b *testing.B) {
 	benchHTTP(b, []string{"/api/v1/isochrone?at=" + ll(maltaIsoAt) + "&minutes=5"})
