@@ -62,6 +62,9 @@ type Authenticator struct {
 	// Sem, when set, bounds how many password hashes run at once (each one
 	// holds Params.Memory KiB). Send to acquire, receive to release.
 	Sem chan struct{}
+	// Cache, when set, answers Authenticate from memory; Users and Tokens
+	// must then be its wrapped services (see TokenCache).
+	Cache *TokenCache
 
 	dummyOnce sync.Once
 	dummy     string // a hash to verify against for unknown users
@@ -188,14 +191,28 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (*convo
 	if len(secret) > maxSecretLen || !(strings.HasPrefix(secret, SessionPrefix) || strings.HasPrefix(secret, APIPrefix)) {
 		return nil, nil, deny
 	}
-	t, err := a.Tokens.FindTokenByHash(ctx, HashSecret(secret))
+	hash := HashSecret(secret)
+	now := a.now()
+	if a.Cache != nil {
+		if t, u, ok := a.Cache.lookup(hash, now); ok {
+			if t.ExpiresAt != nil && !now.Before(*t.ExpiresAt) {
+				return nil, nil, deny
+			}
+			return u, t, nil // disabled users and revoked tokens are never cached
+		}
+	}
+	var gen uint64
+	if a.Cache != nil {
+		gen = a.Cache.generation()
+	}
+	t, err := a.Tokens.FindTokenByHash(ctx, hash)
 	if convoi.ErrorCode(err) == convoi.ENOTFOUND {
 		return nil, nil, deny
 	} else if err != nil {
 		return nil, nil, fmt.Errorf("find token: %w", err)
 	}
 	// The store judges expiry with its clock; check again with ours.
-	if t.Revoked || (t.ExpiresAt != nil && !a.now().Before(*t.ExpiresAt)) {
+	if t.Revoked || (t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)) {
 		return nil, nil, deny
 	}
 	u, err := a.Users.FindUserByID(ctx, t.UserID)
@@ -206,6 +223,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (*convo
 	}
 	if u.Disabled {
 		return nil, nil, convoi.Errorf(convoi.EUNAUTHORIZED, "Account disabled.")
+	}
+	if a.Cache != nil {
+		a.Cache.put(gen, t, u, now)
 	}
 	return u, t, nil
 }

@@ -50,7 +50,11 @@ type Server struct {
 	// Now returns the current time (time.Now).
 	Now func() time.Time
 
-	// Required services.
+	// Required services. The server wraps UserService and TokenService
+	// (auth.TokenCache) so that a request authenticates from memory and a
+	// revocation or user update through the API reaches the cache at once;
+	// users and tokens must not be changed behind its back while it runs
+	// (convoi's CLI only adds users).
 	UserService        convoi.UserService
 	TokenService       convoi.TokenService
 	SiteService        convoi.SiteService
@@ -158,8 +162,12 @@ func (s *Server) init() error {
 		}
 		// At most two password hashes at once: each holds PasswordParams.Memory.
 		s.hashSem = make(chan struct{}, 2)
+		// Tokens resolve from memory; every user and token write of the
+		// API goes through the wrapped services, which empty the cache.
+		cache := &auth.TokenCache{}
+		s.UserService, s.TokenService = cache.Users(s.UserService), cache.Tokens(s.TokenService)
 		s.auth = &auth.Authenticator{
-			Users: s.UserService, Tokens: s.TokenService,
+			Users: s.UserService, Tokens: s.TokenService, Cache: cache,
 			Params: s.PasswordParams, SessionTTL: s.SessionTTL, Now: s.Now, Sem: s.hashSem,
 		}
 		s.streams = make(chan struct{}, max(s.MaxStreams, 1))
