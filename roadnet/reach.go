@@ -1,10 +1,14 @@
 package roadnet
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"strconv"
 
 	"github.com/convoi/convoi"
 )
@@ -78,12 +82,32 @@ func (g *Graph) Isochrone(ctx context.Context, at Position, budget int64, opt Ro
 
 // GeoJSON returns the isochrone as a GeoJSON FeatureCollection: the reached
 // roads (cut where the budget runs out) as a MultiLineString, and their
-// convex hull as a Polygon. Properties give the budget in seconds.
+// convex hull as a Polygon. Properties give the budget in seconds, the
+// nodes reached and the feature's kind ("roads", "hull"). Coordinates are
+// written to 1e-7 degrees (about a centimetre, the graph's own resolution).
 func (iso *Isochrone) GeoJSON() ([]byte, error) {
 	g := iso.g
-	var lines [][][2]float64
-	var all []convoi.LatLon
-	doneRoad := map[uint32]bool{}
+	budget, err := json.Marshal(g.Duration(iso.Budget))
+	if err != nil {
+		return nil, fmt.Errorf("isochrone budget: %w", err)
+	}
+	props := func(b []byte, kind string) []byte {
+		b = append(b, `{"budget_s":`...)
+		b = append(b, budget...)
+		b = append(b, `,"kind":"`...)
+		b = append(b, kind...)
+		b = append(b, `","nodes":`...)
+		b = strconv.AppendInt(b, int64(len(iso.Nodes)), 10)
+		return append(b, '}')
+	}
+	b := make([]byte, 0, 64*len(iso.Nodes)+256)
+	b = append(b, `{"type":"FeatureCollection","features":[{"type":"Feature","properties":`...)
+	b = props(b, "roads")
+	b = append(b, `,"geometry":{"type":"MultiLineString","coordinates":[`...)
+	all := make([]convoi.LatLon, 0, 2*len(iso.Nodes))
+	doneRoad := make([]uint64, (len(g.roadFirst)+63)/64)
+	var pts []convoi.LatLon
+	lines := 0
 	for i, u := range iso.Nodes {
 		du := iso.Times[i]
 		all = append(all, g.NodeLatLon(u))
@@ -94,73 +118,107 @@ func (iso *Isochrone) GeoJSON() ([]byte, error) {
 			}
 			left, w := iso.Budget-du, int64(g.weight[e])
 			if left >= w {
-				if doneRoad[g.road[e]>>1] {
+				// The whole road, once whichever way it was reached.
+				rd := g.road[e] >> 1
+				if doneRoad[rd/64]&(1<<(rd%64)) != 0 {
 					continue
 				}
-				doneRoad[g.road[e]>>1] = true
+				doneRoad[rd/64] |= 1 << (rd % 64)
+				pts = g.EdgeGeometry(pts[:0], e)
+				k := 1
+				for _, p := range pts[1:] { // drop repeated points
+					if p != pts[k-1] {
+						pts[k] = p
+						k++
+					}
+				}
+				pts = pts[:k]
+			} else {
+				frac := 1.0
+				if w > 0 {
+					frac = float64(left) / float64(w)
+				}
+				shape, cum := g.edgeShape(uint32(e))
+				pts = append(pts[:0], cutPolyline(shape, cum, 0, frac*cum[len(cum)-1])...)
 			}
-			frac := 1.0
-			if w > 0 && left < w {
-				frac = float64(left) / float64(w)
+			if lines > 0 {
+				b = append(b, ',')
 			}
-			pts, cum := g.edgeShape(uint32(e))
-			part := cutPolyline(pts, cum, 0, frac*cum[len(cum)-1])
-			line := make([][2]float64, len(part))
-			for k, p := range part {
-				line[k] = [2]float64{p.Lon, p.Lat}
-			}
-			all = append(all, part[len(part)-1])
-			lines = append(lines, line)
+			lines++
+			b = appendLine(b, pts, false)
+			all = append(all, pts[len(pts)-1])
 		}
 	}
-	hull := convexHull(all)
-	ring := make([][2]float64, 0, len(hull)+1)
-	for _, p := range hull {
-		ring = append(ring, [2]float64{p.Lon, p.Lat})
+	b = append(b, `]}}`...)
+	if hull := convexHull(all); len(hull) >= 3 {
+		b = append(b, `,{"type":"Feature","properties":`...)
+		b = props(b, "hull")
+		b = append(b, `,"geometry":{"type":"Polygon","coordinates":[`...)
+		b = appendLine(b, hull, true)
+		b = append(b, `]}}`...)
 	}
-	if len(ring) > 0 {
-		ring = append(ring, ring[0])
-	}
-	props := map[string]any{"budget_s": g.Duration(iso.Budget), "nodes": len(iso.Nodes)}
-	type geom struct {
-		Type        string `json:"type"`
-		Coordinates any    `json:"coordinates"`
-	}
-	type feature struct {
-		Type       string         `json:"type"`
-		Properties map[string]any `json:"properties"`
-		Geometry   geom           `json:"geometry"`
-	}
-	fc := struct {
-		Type     string    `json:"type"`
-		Features []feature `json:"features"`
-	}{Type: "FeatureCollection"}
-	if lines == nil {
-		lines = [][][2]float64{}
-	}
-	fc.Features = append(fc.Features, feature{"Feature", withKind(props, "roads"), geom{"MultiLineString", lines}})
-	if len(ring) >= 4 {
-		fc.Features = append(fc.Features, feature{"Feature", withKind(props, "hull"), geom{"Polygon", [][][2]float64{ring}}})
-	}
-	return json.Marshal(fc)
+	return append(b, `]}`...), nil
 }
 
-func withKind(p map[string]any, kind string) map[string]any {
-	q := map[string]any{"kind": kind}
-	for k, v := range p {
-		q[k] = v
+// appendLine appends pts as a GeoJSON position list, closed (its first
+// point again at the end) when ring is set.
+func appendLine(b []byte, pts []convoi.LatLon, ring bool) []byte {
+	b = append(b, '[')
+	for k, p := range pts {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = appendPosition(b, p)
 	}
-	return q
+	if ring && len(pts) > 0 {
+		b = append(b, ',')
+		b = appendPosition(b, pts[0])
+	}
+	return append(b, ']')
+}
+
+// appendPosition appends [lon,lat].
+func appendPosition(b []byte, p convoi.LatLon) []byte {
+	b = append(b, '[')
+	b = appendDegrees(b, p.Lon)
+	b = append(b, ',')
+	b = appendDegrees(b, p.Lat)
+	return append(b, ']')
+}
+
+// appendDegrees appends v rounded to 1e-7 as a JSON number, without
+// trailing zeros: what encoding/json writes for the rounded value.
+func appendDegrees(b []byte, v float64) []byte {
+	n := int64(math.Round(v * 1e7))
+	if n < 0 {
+		b = append(b, '-')
+		n = -n
+	}
+	b = strconv.AppendInt(b, n/1e7, 10)
+	if f := n % 1e7; f != 0 {
+		var d [8]byte
+		d[0] = '.'
+		for i := 7; i >= 1; i-- {
+			d[i] = byte('0' + f%10)
+			f /= 10
+		}
+		k := 8
+		for d[k-1] == '0' {
+			k--
+		}
+		b = append(b, d[:k]...)
+	}
+	return b
 }
 
 // convexHull returns the hull of pts, counter-clockwise (monotone chain).
 func convexHull(pts []convoi.LatLon) []convoi.LatLon {
-	p := append([]convoi.LatLon(nil), pts...)
-	sort.Slice(p, func(i, j int) bool {
-		if p[i].Lon != p[j].Lon {
-			return p[i].Lon < p[j].Lon
+	p := slices.Clone(pts)
+	slices.SortFunc(p, func(x, y convoi.LatLon) int {
+		if c := cmp.Compare(x.Lon, y.Lon); c != 0 {
+			return c
 		}
-		return p[i].Lat < p[j].Lat
+		return cmp.Compare(x.Lat, y.Lat)
 	})
 	if len(p) < 3 {
 		return p
