@@ -100,13 +100,14 @@ func (iso *Isochrone) GeoJSON() ([]byte, error) {
 		b = strconv.AppendInt(b, int64(len(iso.Nodes)), 10)
 		return append(b, '}')
 	}
-	b := make([]byte, 0, 64*len(iso.Nodes)+256)
+	b := make([]byte, 0, 128*len(iso.Nodes)+256)
 	b = append(b, `{"type":"FeatureCollection","features":[{"type":"Feature","properties":`...)
 	b = props(b, "roads")
 	b = append(b, `,"geometry":{"type":"MultiLineString","coordinates":[`...)
 	all := make([]convoi.LatLon, 0, 2*len(iso.Nodes))
 	doneRoad := make([]uint64, (len(g.roadFirst)+63)/64)
 	var pts []convoi.LatLon
+	var last int
 	lines := 0
 	for i, u := range iso.Nodes {
 		du := iso.Times[i]
@@ -118,29 +119,27 @@ func (iso *Isochrone) GeoJSON() ([]byte, error) {
 			}
 			left, w := iso.Budget-du, int64(g.weight[e])
 			if left >= w {
-				// The whole road, once whichever way it was reached.
+				// The whole road, once whichever way it was reached,
+				// written from the stored points (1e-7 degrees) as they are.
 				rd := g.road[e] >> 1
 				if doneRoad[rd/64]&(1<<(rd%64)) != 0 {
 					continue
 				}
 				doneRoad[rd/64] |= 1 << (rd % 64)
-				pts = g.EdgeGeometry(pts[:0], e)
-				k := 1
-				for _, p := range pts[1:] { // drop repeated points
-					if p != pts[k-1] {
-						pts[k] = p
-						k++
-					}
+				if lines > 0 {
+					b = append(b, ',')
 				}
-				pts = pts[:k]
-			} else {
-				frac := 1.0
-				if w > 0 {
-					frac = float64(left) / float64(w)
-				}
-				shape, cum := g.edgeShape(uint32(e))
-				pts = append(pts[:0], cutPolyline(shape, cum, 0, frac*cum[len(cum)-1])...)
+				lines++
+				b, last = g.appendRoad(b, rd, g.road[e]&1 == 1)
+				all = append(all, g.point(last))
+				continue
 			}
+			frac := 1.0
+			if w > 0 {
+				frac = float64(left) / float64(w)
+			}
+			shape, cum := g.edgeShape(uint32(e))
+			pts = append(pts[:0], cutPolyline(shape, cum, 0, frac*cum[len(cum)-1])...)
 			if lines > 0 {
 				b = append(b, ',')
 			}
@@ -158,6 +157,32 @@ func (iso *Isochrone) GeoJSON() ([]byte, error) {
 		b = append(b, `]}}`...)
 	}
 	return append(b, `]}`...), nil
+}
+
+// appendRoad appends the points of road rd, reversed if rev, as a GeoJSON
+// position list without repeated points, and returns the last point's index.
+func (g *Graph) appendRoad(b []byte, rd uint32, rev bool) ([]byte, int) {
+	first, end, step := int(g.roadFirst[rd]), int(g.roadFirst[rd+1]), 1
+	if rev {
+		first, end, step = end-1, first-1, -1
+	}
+	b = append(b, '[')
+	prev := -1
+	for i := first; i != end; i += step {
+		if prev >= 0 {
+			if g.ptLat[i] == g.ptLat[prev] && g.ptLon[i] == g.ptLon[prev] {
+				continue
+			}
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = appendE7(b, int64(g.ptLon[i]))
+		b = append(b, ',')
+		b = appendE7(b, int64(g.ptLat[i]))
+		b = append(b, ']')
+		prev = i
+	}
+	return append(b, ']'), prev
 }
 
 // appendLine appends pts as a GeoJSON position list, closed (its first
@@ -187,33 +212,46 @@ func appendPosition(b []byte, p convoi.LatLon) []byte {
 }
 
 // appendDegrees appends v rounded to 1e-7 as a JSON number, without
-// trailing zeros: what encoding/json writes for the rounded value.
-func appendDegrees(b []byte, v float64) []byte {
-	n := int64(math.Round(v * 1e7))
+// trailing zeros: what encoding/json writes for the rounded value (in
+// plain rather than exponent form below 1e-6).
+func appendDegrees(b []byte, v float64) []byte { return appendE7(b, int64(math.Round(v*1e7))) }
+
+// appendE7 appends n x 1e-7 as a JSON number without trailing zeros. It
+// writes straight into b: it runs for every coordinate of an isochrone.
+func appendE7(b []byte, n int64) []byte {
 	if n < 0 {
 		b = append(b, '-')
 		n = -n
 	}
-	b = strconv.AppendInt(b, n/1e7, 10)
-	if f := n % 1e7; f != 0 {
-		var d [8]byte
-		d[0] = '.'
-		for i := 7; i >= 1; i-- {
-			d[i] = byte('0' + f%10)
-			f /= 10
-		}
-		k := 8
-		for d[k-1] == '0' {
-			k--
-		}
-		b = append(b, d[:k]...)
+	switch ip := n / 1e7; {
+	case ip < 10:
+		b = append(b, byte('0'+ip))
+	case ip < 100:
+		b = append(b, byte('0'+ip/10), byte('0'+ip%10))
+	case ip < 1000:
+		b = append(b, byte('0'+ip/100), byte('0'+ip/10%10), byte('0'+ip%10))
+	default:
+		b = strconv.AppendInt(b, ip, 10)
+	}
+	f := n % 1e7
+	if f == 0 {
+		return b
+	}
+	b = append(b, '.',
+		byte('0'+f/1000000), byte('0'+f/100000%10), byte('0'+f/10000%10), byte('0'+f/1000%10),
+		byte('0'+f/100%10), byte('0'+f/10%10), byte('0'+f%10))
+	for b[len(b)-1] == '0' {
+		b = b[:len(b)-1]
 	}
 	return b
 }
 
 // convexHull returns the hull of pts, counter-clockwise (monotone chain).
+// Points strictly inside the octagon of the extreme points cannot be hull
+// vertices and are left out before sorting (Akl-Toussaint), which leaves
+// the hull as it is.
 func convexHull(pts []convoi.LatLon) []convoi.LatLon {
-	p := slices.Clone(pts)
+	p := hullCandidates(pts)
 	slices.SortFunc(p, func(x, y convoi.LatLon) int {
 		if c := cmp.Compare(x.Lon, y.Lon); c != 0 {
 			return c
@@ -241,6 +279,68 @@ func convexHull(pts []convoi.LatLon) []convoi.LatLon {
 		h = append(h, p[i])
 	}
 	return h[:len(h)-1]
+}
+
+// hullCandidates returns the points of pts not strictly inside the polygon
+// of its extremes towards the eight compass points. A flat polygon keeps
+// every point: the filter only ever keeps too many.
+func hullCandidates(pts []convoi.LatLon) []convoi.LatLon {
+	if len(pts) < 16 {
+		return slices.Clone(pts)
+	}
+	// w, sw, s, se, e, ne, n, nw: counter-clockwise with lon as x, lat as y.
+	var w, sw, so, se, e, ne, n, nw = pts[0], pts[0], pts[0], pts[0], pts[0], pts[0], pts[0], pts[0]
+	for _, q := range pts[1:] {
+		if q.Lon < w.Lon {
+			w = q
+		}
+		if q.Lon+q.Lat < sw.Lon+sw.Lat {
+			sw = q
+		}
+		if q.Lat < so.Lat {
+			so = q
+		}
+		if q.Lon-q.Lat > se.Lon-se.Lat {
+			se = q
+		}
+		if q.Lon > e.Lon {
+			e = q
+		}
+		if q.Lon+q.Lat > ne.Lon+ne.Lat {
+			ne = q
+		}
+		if q.Lat > n.Lat {
+			n = q
+		}
+		if q.Lon-q.Lat < nw.Lon-nw.Lat {
+			nw = q
+		}
+	}
+	// Consecutive extremes are often one point: drop the repeats, whose
+	// zero-length edges would keep every point.
+	poly := make([]convoi.LatLon, 0, 8)
+	for _, v := range [8]convoi.LatLon{w, sw, so, se, e, ne, n, nw} {
+		if len(poly) == 0 || v != poly[len(poly)-1] {
+			poly = append(poly, v)
+		}
+	}
+	for len(poly) > 1 && poly[len(poly)-1] == poly[0] {
+		poly = poly[:len(poly)-1]
+	}
+	if len(poly) < 3 {
+		return slices.Clone(pts)
+	}
+	out := make([]convoi.LatLon, 0, len(pts)/8+16)
+	for _, q := range pts {
+		for k := range poly {
+			a, b := poly[k], poly[(k+1)%len(poly)]
+			if (b.Lon-a.Lon)*(q.Lat-a.Lat)-(b.Lat-a.Lat)*(q.Lon-a.Lon) <= 0 {
+				out = append(out, q) // on or outside an edge: a candidate
+				break
+			}
+		}
+	}
+	return out
 }
 
 // Table returns the fastest-route cost from every source to every target:

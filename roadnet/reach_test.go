@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"sort"
 	"strconv"
 	"testing"
 
@@ -195,5 +197,71 @@ func TestAppendDegrees(t *testing.T) {
 		if want := math.Round(v*1e7) / 1e7; math.Abs(back-want) > 1e-12 || !json.Valid([]byte(s)) {
 			t.Fatalf("%v written %q, want %v", v, s, want)
 		}
+	}
+}
+
+// TestConvexHullCandidates: leaving out the points inside the extremes'
+// octagon changes no hull.
+func TestConvexHullCandidates(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	full := func(pts []convoi.LatLon) []convoi.LatLon { // the monotone chain on every point
+		p := append([]convoi.LatLon(nil), pts...)
+		sort.Slice(p, func(i, j int) bool {
+			if p[i].Lon != p[j].Lon {
+				return p[i].Lon < p[j].Lon
+			}
+			return p[i].Lat < p[j].Lat
+		})
+		cross := func(o, a, b convoi.LatLon) float64 {
+			return (a.Lon-o.Lon)*(b.Lat-o.Lat) - (a.Lat-o.Lat)*(b.Lon-o.Lon)
+		}
+		var h []convoi.LatLon
+		for _, q := range p {
+			for len(h) >= 2 && cross(h[len(h)-2], h[len(h)-1], q) <= 0 {
+				h = h[:len(h)-1]
+			}
+			h = append(h, q)
+		}
+		lo := len(h) + 1
+		for i := len(p) - 2; i >= 0; i-- {
+			for len(h) >= lo && cross(h[len(h)-2], h[len(h)-1], p[i]) <= 0 {
+				h = h[:len(h)-1]
+			}
+			h = append(h, p[i])
+		}
+		return h[:len(h)-1]
+	}
+	for trial := range 300 {
+		n := 16 + rng.IntN(2000)
+		pts := make([]convoi.LatLon, n)
+		for i := range pts {
+			switch trial % 3 {
+			case 0: // a disc
+				r, a := math.Sqrt(rng.Float64()), rng.Float64()*2*math.Pi
+				pts[i] = convoi.LatLon{Lat: 43.7 + 0.05*r*math.Sin(a), Lon: 7.4 + 0.05*r*math.Cos(a)}
+			case 1: // a grid, with collinear and repeated points
+				pts[i] = convoi.LatLon{Lat: 43.7 + 0.001*float64(rng.IntN(20)), Lon: 7.4 + 0.001*float64(rng.IntN(20))}
+			default: // a thin line
+				x := rng.Float64()
+				pts[i] = convoi.LatLon{Lat: 43.7 + 0.01*x, Lon: 7.4 + 0.02*x}
+			}
+		}
+		got, want := convexHull(pts), full(pts)
+		if !slices.Equal(got, want) {
+			t.Fatalf("trial %d (%d points): hull %v, want %v", trial, n, got, want)
+		}
+		if c := len(hullCandidates(pts)); trial%3 == 0 && n >= 200 && c > n/2 {
+			t.Fatalf("trial %d: %d candidates of %d points in a disc: the filter does not filter", trial, c, n)
+		}
+	}
+	// Road networks put one point at several extremes (the westmost is also
+	// the north-westmost): the filter must still filter.
+	g := MustMonaco(t)
+	var nodes []convoi.LatLon
+	for u := range g.NumNodes() {
+		nodes = append(nodes, g.NodeLatLon(NodeID(u)))
+	}
+	if c := len(hullCandidates(nodes)); c > len(nodes)/2 || !slices.Equal(convexHull(nodes), full(nodes)) {
+		t.Fatalf("Monaco's %d nodes: %d candidates", len(nodes), c)
 	}
 }
