@@ -44,9 +44,6 @@ type grid struct {
 	rows, cols     int
 	first          []uint32 // per cell into seg
 	seg            []uint32 // point index i: segment i -> i+1
-	// cum holds, per point, the distance in metres from its road's first
-	// point, summed segment by segment in road order.
-	cum []float64
 }
 
 // Cell sizes of the grid, in degrees.
@@ -75,35 +72,33 @@ func (g *Graph) buildIndex() {
 		ix.rows = int((b.MaxLat-b.MinLat)/ix.cell) + 1
 		ix.cols = int((b.MaxLon-b.MinLon)/ix.cell) + 1
 	}
-	ix.cum = make([]float64, len(g.ptLat))
-	for r := 0; r+1 < len(g.roadFirst); r++ {
-		for i := int(g.roadFirst[r]); i+1 < int(g.roadFirst[r+1]); i++ {
-			ix.cum[i+1] = ix.cum[i] + g.point(i).DistanceM(g.point(i+1))
-		}
-	}
-	count := make([]uint32, ix.rows*ix.cols+1)
+	// One pass over the segments collects (cell, segment) pairs, a
+	// counting sort by cell files them.
+	var pairs []uint64 // cell << 32 | segment
 	var cells []int
-	each := func(fn func(c int, i uint32)) {
-		for r := 0; r+1 < len(g.roadFirst); r++ {
-			for i := g.roadFirst[r]; i+1 < g.roadFirst[r+1]; i++ {
-				cells = ix.segmentCells(cells[:0], g.point(int(i)), g.point(int(i)+1))
-				for _, c := range cells {
-					fn(c, i)
-				}
+	for r := 0; r+1 < len(g.roadFirst); r++ {
+		for i := g.roadFirst[r]; i+1 < g.roadFirst[r+1]; i++ {
+			cells = ix.segmentCells(cells[:0], g.point(int(i)), g.point(int(i)+1))
+			for _, c := range cells {
+				pairs = append(pairs, uint64(c)<<32|uint64(i))
 			}
 		}
 	}
-	each(func(c int, i uint32) { count[c+1]++ })
+	count := make([]uint32, ix.rows*ix.cols+1)
+	for _, p := range pairs {
+		count[p>>32+1]++
+	}
 	for i := 1; i < len(count); i++ {
 		count[i] += count[i-1]
 	}
 	ix.first = count
-	ix.seg = make([]uint32, count[len(count)-1])
+	ix.seg = make([]uint32, len(pairs))
 	fill := append([]uint32(nil), count[:len(count)-1]...)
-	each(func(c int, i uint32) {
-		ix.seg[fill[c]] = i
+	for _, p := range pairs {
+		c := p >> 32
+		ix.seg[fill[c]] = uint32(p)
 		fill[c]++
-	})
+	}
 }
 
 // segmentCells appends the cells the segment a-b crosses, each once: the
@@ -111,8 +106,18 @@ func (g *Graph) buildIndex() {
 // registered in the cells of its box, widened by 1e-9 degrees (0.1 mm) so
 // that rounding never leaves out a cell the segment touches.
 func (ix *grid) segmentCells(dst []int, a, b convoi.LatLon) []int {
-	n := int(math.Max(math.Abs(b.Lat-a.Lat), math.Abs(b.Lon-a.Lon))/ix.cell) + 1
 	const eps = 1e-9
+	r0, c0 := ix.cellOf(math.Min(a.Lat, b.Lat)-eps, math.Min(a.Lon, b.Lon)-eps)
+	r1, c1 := ix.cellOf(math.Max(a.Lat, b.Lat)+eps, math.Max(a.Lon, b.Lon)+eps)
+	if r1-r0 <= 1 && c1-c0 <= 1 { // within a 2x2 block (most segments): its box, sorted
+		for y := r0; y <= r1; y++ {
+			for x := c0; x <= c1; x++ {
+				dst = append(dst, y*ix.cols+x)
+			}
+		}
+		return dst
+	}
+	n := int(math.Max(math.Abs(b.Lat-a.Lat), math.Abs(b.Lon-a.Lon))/ix.cell) + 1
 	for k := 0; k < n; k++ {
 		t0, t1 := float64(k)/float64(n), float64(k+1)/float64(n)
 		lat0, lat1 := a.Lat+t0*(b.Lat-a.Lat), a.Lat+t1*(b.Lat-a.Lat)
@@ -202,9 +207,18 @@ func (g *Graph) Snap(p convoi.LatLon) (Position, error) {
 	r := sort.Search(len(g.roadFirst)-1, func(r int) bool { return g.roadFirst[r+1] > bestSeg })
 	a, b := g.point(int(bestSeg)), g.point(int(bestSeg)+1)
 	on := convoi.LatLon{Lat: a.Lat + bestT*(b.Lat-a.Lat), Lon: a.Lon + bestT*(b.Lon-a.Lon)}
-	// Fraction of the road, by distance, up to the snapped point.
-	before := ix.cum[bestSeg] + a.DistanceM(b)*bestT
-	total := ix.cum[g.roadFirst[r+1]-1]
+	// Fraction of the road, by distance, up to the snapped point (a road
+	// runs between two junctions: a few points).
+	var before, total float64
+	for i := int(g.roadFirst[r]); i+1 < int(g.roadFirst[r+1]); i++ {
+		d := g.point(i).DistanceM(g.point(i + 1))
+		if uint32(i) < bestSeg {
+			before += d
+		} else if uint32(i) == bestSeg {
+			before += d * bestT
+		}
+		total += d
+	}
 	f := 0.0
 	if total > 0 {
 		f = math.Min(1, before/total)
