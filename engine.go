@@ -63,6 +63,22 @@ type PlanningService interface {
 	ReleaseMovement(ctx context.Context, id MovementID) (*PlanRelease, error)
 }
 
+// DeviceStatus is a tracker's live state as the control room sees it.
+// LastSeen and LastPosition are nil when the device never reported.
+// LastPosition is schedule-sensitive.
+type DeviceStatus struct {
+	Online       bool       `json:"online"`
+	Connected    bool       `json:"connected"` // a Teltonika TCP connection is open: commands can be sent
+	LastSeen     *time.Time `json:"last_seen"`
+	LastPosition *Position  `json:"last_position"`
+}
+
+// DeviceStatusService reports trackers' live state (package tracker). A
+// device never seen is the zero DeviceStatus, not an error.
+type DeviceStatusService interface {
+	DeviceStatus(ctx context.Context, d DeviceID) (DeviceStatus, error)
+}
+
 // DeviceCommandService sends a text command (Teltonika Codec 12, e.g.
 // "setdigout 1") to a connected tracker and returns its answer (package
 // tracker). An unconnected device is EUNAVAILABLE or ENOTFOUND.

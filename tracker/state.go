@@ -96,6 +96,23 @@ func (s *Server) Status(ctx context.Context, d convoi.DeviceID) (st State, ok bo
 	return State{DeviceID: d, TrackerID: p.TrackerID, LastSeen: p.ServerTime, Position: p}, true, nil
 }
 
+var _ convoi.DeviceStatusService = (*Server)(nil)
+
+// DeviceStatus is Status as the domain's convoi.DeviceStatus: the zero
+// value for a device never seen.
+func (s *Server) DeviceStatus(ctx context.Context, d convoi.DeviceID) (convoi.DeviceStatus, error) {
+	st, ok, err := s.Status(ctx, d)
+	if err != nil || !ok {
+		return convoi.DeviceStatus{}, err
+	}
+	ds := convoi.DeviceStatus{Online: st.Online, Connected: st.Connected, LastPosition: st.Position}
+	if !st.LastSeen.IsZero() {
+		t := st.LastSeen
+		ds.LastSeen = &t
+	}
+	return ds, nil
+}
+
 // lastStored is the newest stored position of d, nil when there is none.
 func (s *Server) lastStored(ctx context.Context, d convoi.DeviceID) (*convoi.Position, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.StoreTimeout)

@@ -80,7 +80,7 @@ type Server struct {
 	Planner   convoi.PlanningService
 	Roads     convoi.RoadService          // GET /api/v1/route, /isochrone, /chokepoints
 	Commander convoi.DeviceCommandService // POST /api/v1/trackers/{id}/commands
-	Devices   DeviceStatuses              // live state in GET /api/v1/trackers and /trackers/{id}
+	Devices   convoi.DeviceStatusService  // live state in GET /api/v1/trackers and /trackers/{id}
 	// AlarmService serves /api/v1/alarms. Give it the publishing
 	// alarm.Service, not the bare store, so that steps taken here reach
 	// the stream.

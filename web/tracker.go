@@ -2,32 +2,15 @@ package web
 
 import (
 	"context"
-	"time"
 
 	"github.com/convoi/convoi"
 )
-
-// DeviceStatuses reports trackers' live state: online, last seen, last
-// position. cmd/convoi adapts the tracker server to it; without one, the
-// tracker endpoints answer with the registration only.
-type DeviceStatuses interface {
-	DeviceStatus(ctx context.Context, d convoi.DeviceID) (DeviceStatus, error)
-}
-
-// DeviceStatus is a tracker's state as the control room sees it. LastSeen
-// and LastPosition are null when the device never reported.
-type DeviceStatus struct {
-	Online       bool             `json:"online"`
-	Connected    bool             `json:"connected"` // a Teltonika TCP connection is open: commands can be sent
-	LastSeen     *time.Time       `json:"last_seen"`
-	LastPosition *convoi.Position `json:"last_position"`
-}
 
 // trackerView is a tracker with its live state, the body of GET
 // /api/v1/trackers/{id} and the items of GET /api/v1/trackers.
 type trackerView struct {
 	*convoi.Tracker
-	DeviceStatus
+	convoi.DeviceStatus
 }
 
 // trackerViews adds the live state to trackers, as u may see it: the last

@@ -175,7 +175,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	}
 	s.Risk = a.Risk
 	s.Commander = a.Tracker
-	s.Devices = deviceStatuses{a.Tracker}
+	s.Devices = a.Tracker
 	s.Planner = a.Planner
 	if err := s.Open(); err != nil {
 		return fmt.Errorf("open HTTP API on %s: %w", a.Addr, err)

@@ -12,8 +12,6 @@ import (
 	"github.com/convoi/convoi/osmdata"
 	"github.com/convoi/convoi/risk"
 	"github.com/convoi/convoi/roadnet"
-	"github.com/convoi/convoi/tracker"
-	"github.com/convoi/convoi/web"
 )
 
 // loadGraph returns the road graph the server plans and routes on: the
@@ -124,20 +122,4 @@ func routeToEdge(ctx context.Context, g *roadnet.Graph, src roadnet.Position, to
 		return nil, 0, fmt.Errorf("no route to the edge of the map towards %.4f,%.4f: %w", to.Lat, to.Lon, lastErr)
 	}
 	return best, bestRest, nil
-}
-
-// deviceStatuses gives the API the tracker server's device state.
-type deviceStatuses struct{ *tracker.Server }
-
-func (d deviceStatuses) DeviceStatus(ctx context.Context, id convoi.DeviceID) (web.DeviceStatus, error) {
-	st, ok, err := d.Status(ctx, id)
-	if err != nil || !ok {
-		return web.DeviceStatus{}, err
-	}
-	ds := web.DeviceStatus{Online: st.Online, Connected: st.Connected, LastPosition: st.Position}
-	if !st.LastSeen.IsZero() {
-		t := st.LastSeen
-		ds.LastSeen = &t
-	}
-	return ds, nil
 }
