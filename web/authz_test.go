@@ -106,6 +106,11 @@ var accessPolicy = map[string][]convoi.Role{
 	"POST /api/v1/alarms/{id}/resolve":     {control, commander},
 	"GET /api/v1/movements/{id}/track":     {planner, control, commander, auditor, crew},
 	"GET /api/v1/movements/{id}/eta":       {planner, control, commander, auditor, crew},
+	"GET /api/v1/audit/entries":            {auditor},
+	"GET /api/v1/audit/entries/{seq}":      {auditor},
+	"GET /api/v1/audit/checkpoint":         {auditor},
+	"GET /api/v1/audit/proof/inclusion":    {auditor},
+	"GET /api/v1/audit/proof/consistency":  {auditor},
 }
 
 // TestAccess walks every endpoint of the route table with every role (and

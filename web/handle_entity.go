@@ -575,6 +575,9 @@ func (s *Server) handleTrackerCommand(w http.ResponseWriter, r *http.Request) er
 	if t.Disabled {
 		return convoi.Errorf(convoi.ECONFLICT, "Tracker is disabled.")
 	}
+	// The audit hook for tracker commands (issue 12 E3 may record more,
+	// such as the command's arguments once their secrets are masked).
+	noteAudit(r.Context(), "command "+commandName(req.Command))
 	resp, err := s.Commander.SendCommand(r.Context(), t.DeviceID, req.Command)
 	if err != nil {
 		return err

@@ -17,8 +17,12 @@ func (s *Server) loadMovement(r *http.Request) (*convoi.Movement, error) {
 		return nil, err
 	}
 	m, err := s.MovementService.FindMovementByID(r.Context(), convoi.MovementID(id))
-	if convoi.ErrorCode(err) == convoi.ENOTFOUND || err == nil && !convoi.UserFromContext(r.Context()).CanSeeMovement(m) {
+	if err == nil && !convoi.UserFromContext(r.Context()).CanSeeMovement(m) {
+		noteRefusal(r.Context(), m.ID, "not the caller's movement")
 		return nil, errMovementNotFound // the same words for a hidden and a missing movement
+	}
+	if convoi.ErrorCode(err) == convoi.ENOTFOUND {
+		return nil, errMovementNotFound
 	} else if err != nil {
 		return nil, err
 	}
@@ -66,7 +70,7 @@ func (s *Server) handleListMovements(w http.ResponseWriter, r *http.Request) err
 	out := make([]any, 0, len(ms))
 	for _, m := range ms {
 		if u.CanSeeMovement(m) { // defence in depth: the store applied the scope
-			out = append(out, m.View(u))
+			out = append(out, s.viewMovement(r.Context(), m))
 		}
 	}
 	writeJSON(w, http.StatusOK, list(out, n, f.Page))
@@ -78,7 +82,7 @@ func (s *Server) handleGetMovement(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, m.View(convoi.UserFromContext(r.Context())))
+	writeJSON(w, http.StatusOK, s.viewMovement(r.Context(), m))
 	return nil
 }
 
@@ -131,12 +135,13 @@ func (s *Server) handleUpdateMovement(w http.ResponseWriter, r *http.Request) er
 	if err := patchAllowed(m, upd); err != nil {
 		return err
 	}
+	noteSchedule(r.Context(), m.ID, upd.Fields()...) // the fields changed
 	m, err = s.MovementService.UpdateMovement(r.Context(), m.ID, upd)
 	if err != nil {
 		return err
 	}
 	s.publish(m)
-	writeJSON(w, http.StatusOK, m)
+	writeJSON(w, http.StatusOK, s.viewMovement(r.Context(), m))
 	return nil
 }
 
@@ -335,7 +340,10 @@ func (s *Server) action(a convoi.Action) handlerFunc {
 			return err
 		}
 		s.publish(m)
-		resp.Movement = m.View(convoi.UserFromContext(r.Context()))
+		resp.Movement = s.viewMovement(r.Context(), m)
+		if resp.Plan != nil {
+			noteSchedule(r.Context(), m.ID, convoi.FieldStrategy)
+		}
 		writeJSON(w, http.StatusOK, &resp)
 		return nil
 	}

@@ -24,6 +24,11 @@ type Route struct {
 	// secret marks responses that carry a bearer secret: they are never
 	// stored for idempotent replay.
 	secret bool
+	// auditReads records every read of this route in the audit log, not
+	// only those that disclose a schedule field (reads of the log itself).
+	auditReads bool
+	// object is the audit object kind of the route's {id} (from its path).
+	object string
 	handle handlerFunc
 }
 
@@ -130,6 +135,10 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Path: v + "/chokepoints", Roles: rNoLiaison, Summary: "Chokepoints within a bounding box", handle: s.handleChokepoints},
 	}
 	rt = append(rt, s.alarmRoutes()...)
+	rt = append(rt, s.auditRoutes()...)
+	for i := range rt {
+		rt[i].object = routeObject(rt[i].Path)
+	}
 	return rt
 }
 
@@ -153,6 +162,8 @@ func (s *Server) wrap(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := s.record(w, r, label)
 		defer rec.done()
+		ar, r := s.startAudit(r, rt)
+		defer s.endAudit(ar, rec)
 		r.Body = http.MaxBytesReader(rec, r.Body, s.MaxBodyBytes)
 		if !rt.Public {
 			u, tok, err := s.authenticate(r)
@@ -161,6 +172,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 				return
 			}
 			rec.userID = u.ID
+			ar.who(u, tok)
 			if !u.HasRole(rt.Roles...) {
 				s.writeError(rec, r, convoi.Errorf(convoi.EFORBIDDEN, "The %s role may not use this endpoint.", u.Role))
 				return

@@ -86,6 +86,9 @@ type Server struct {
 	// the stream.
 	AlarmService    convoi.AlarmService
 	PositionService convoi.PositionService // GET /api/v1/movements/{id}/track
+	// Audit receives every write, refusal and schedule read (see audit.go)
+	// and serves /api/v1/audit/*; nil records nothing.
+	Audit convoi.AuditLog
 
 	// Ready reports whether the store is reachable, for /readyz. When nil, a
 	// one-row user query stands in.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/audit"
 	"github.com/convoi/convoi/auth"
 	"github.com/convoi/convoi/sqlite"
 	"github.com/convoi/convoi/web"
@@ -47,6 +48,7 @@ type world struct {
 	t      testing.TB
 	srv    *web.Server
 	db     *sqlite.DB
+	audit  *audit.Log
 	clock  *clock
 	tokens map[convoi.Role]string // a session token per role
 	users  map[convoi.Role]*convoi.User
@@ -93,8 +95,15 @@ func MustOpenWorld(tb testing.TB, configure func(*web.Server)) *world {
 	s.AssessmentService = sqlite.NewAssessmentService(db)
 	s.AlarmService = sqlite.NewAlarmService(db)
 	s.PositionService = sqlite.NewPositionService(db)
+	al := audit.New(filepath.Join(tb.TempDir(), "audit"))
+	al.Now = clk.Now
+	if err := al.Open(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { al.Close() })
+	s.Audit = al
 
-	w := &world{t: tb, srv: s, db: db, clock: clk, tokens: map[convoi.Role]string{}, users: map[convoi.Role]*convoi.User{}}
+	w := &world{t: tb, srv: s, db: db, audit: al, clock: clk, tokens: map[convoi.Role]string{}, users: map[convoi.Role]*convoi.User{}}
 	w.seed(ctx)
 	if configure != nil {
 		configure(s)

@@ -1,0 +1,131 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/audit"
+)
+
+type auditList struct {
+	Items []*convoi.AuditEntry `json:"items"`
+	Next  *int64               `json:"next"`
+}
+
+// syncAudit waits until every recorded request is written.
+func (w *world) syncAudit() {
+	w.t.Helper()
+	if err := w.audit.Sync(context.Background()); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func TestAuditRecordsScheduleReadsWritesAndRefusals(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	mv := itoa(w.toCourt.ID)
+	w.doJSON("GET", "/api/v1/movements/"+mv, w.tokens[control], nil, 200, nil)
+	w.doJSON("GET", "/api/v1/movements", w.tokens[commander], nil, 200, nil)
+	w.doJSON("GET", "/api/v1/movements/"+mv, w.tokens[liaison], nil, 200, nil) // no schedule: not a schedule read
+	w.doJSON("GET", "/api/v1/sites", w.tokens[control], nil, 200, nil)         // no schedule: not recorded
+	w.doJSON("GET", "/api/v1/movements/"+itoa(w.toHospital.ID), w.tokens[crew], nil, 404, nil)
+	w.doJSON("PATCH", "/api/v1/movements/"+mv, w.tokens[planner], map[string]any{"requester": "Greffe"}, 200, nil)
+	w.do("GET", "/api/v1/movements/"+mv, "cvs_bogus", nil)
+	w.syncAudit()
+
+	// Who saw the court movement's departure, and when?
+	var got auditList
+	w.doJSON("GET", "/api/v1/audit/entries?movement_id="+mv+"&field=planned_departure", w.tokens[auditor], nil, 200, &got)
+	var who []string
+	for _, e := range got.Items {
+		who = append(who, fmt.Sprintf("%s %s %s", e.Username, e.Kind, e.Outcome))
+		if e.TokenID == 0 || e.Remote == "" || !strings.HasPrefix(e.Remote, "127.0.0.1:") || e.Time.IsZero() {
+			t.Errorf("entry %d lacks who or where: %+v", e.Seq, e)
+		}
+	}
+	if want := []string{
+		w.users[planner].Username + " write allowed",
+		w.users[commander].Username + " read allowed",
+		w.users[control].Username + " read allowed",
+	}; fmt.Sprint(who) != fmt.Sprint(want) {
+		t.Fatalf("who saw the schedule: %v, want %v", who, want)
+	}
+
+	var refused auditList
+	w.doJSON("GET", "/api/v1/audit/entries?outcome=refused", w.tokens[auditor], nil, 200, &refused)
+	if len(refused.Items) != 2 {
+		t.Fatalf("refusals: %+v", refused.Items)
+	}
+	if e := refused.Items[0]; e.Status != 401 || e.UserID != 0 {
+		t.Errorf("unauthenticated attempt: %+v", e)
+	}
+	if e := refused.Items[1]; e.Username != w.users[crew].Username || e.Objects[0] != "movement:"+itoa(w.toHospital.ID) || e.Status != 404 {
+		t.Errorf("crew reading another crew's movement: %+v", e)
+	}
+
+	// Nothing of the schedule itself is in the log.
+	w.syncAudit()
+	var all auditList
+	w.doJSON("GET", "/api/v1/audit/entries?limit=1000", w.tokens[auditor], nil, 200, &all)
+	b, _ := json.Marshal(all)
+	if dep := w.toCourt.PlannedDeparture; dep != nil && strings.Contains(string(b), dep.UTC().Format("2006-01-02T15:04")) {
+		t.Fatal("the audit log holds a departure time")
+	}
+	for _, e := range all.Items {
+		if e.Op == "GET /api/v1/sites" || e.Username == w.users[liaison].Username && e.Op == "GET /api/v1/movements/{id}" {
+			t.Errorf("a read without schedule fields was recorded: %+v", e)
+		}
+	}
+	// The auditor's own reads are recorded too.
+	if all.Items[0].Op != "GET /api/v1/audit/entries" || all.Items[0].Username != w.users[auditor].Username {
+		t.Errorf("newest entry %+v, want the auditor's previous query", all.Items[0])
+	}
+}
+
+func TestAuditProofsOverAPI(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	for range 5 {
+		w.doJSON("GET", "/api/v1/movements/"+itoa(w.toCourt.ID), w.tokens[control], nil, 200, nil)
+	}
+	cp1, err := w.audit.CheckpointNow(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		w.doJSON("GET", "/api/v1/movements/"+itoa(w.toCourt.ID), w.tokens[planner], nil, 200, nil)
+	}
+	cp2, err := w.audit.CheckpointNow(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := w.do("GET", "/api/v1/audit/checkpoint", w.tokens[auditor], nil)
+	if r.Status != 200 || string(r.Body) != string(cp2.Note) {
+		t.Fatalf("checkpoint %d: %s", r.Status, r.Body)
+	}
+	parsed, err := audit.ParseCheckpoint(r.Body, w.audit.VerifierKey())
+	if err != nil || parsed.Size != cp2.Size {
+		t.Fatalf("served checkpoint: %v", err)
+	}
+	var p convoi.AuditProof
+	w.doJSON("GET", fmt.Sprintf("/api/v1/audit/proof/inclusion?seq=2&size=%d", cp2.Size), w.tokens[auditor], nil, 200, &p)
+	var e json.RawMessage
+	w.doJSON("GET", "/api/v1/audit/entries/2", w.tokens[auditor], nil, 200, &e)
+	var entry convoi.AuditEntry
+	if err := json.Unmarshal(e, &entry); err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := json.Marshal(&entry) // the log stores json.Marshal of the entry
+	if err := audit.CheckInclusion(&p, leaf, cp2.Root); err != nil {
+		t.Fatalf("inclusion: %v", err)
+	}
+	var c convoi.AuditProof
+	w.doJSON("GET", fmt.Sprintf("/api/v1/audit/proof/consistency?from=%d&to=%d", cp1.Size, cp2.Size), w.tokens[auditor], nil, 200, &c)
+	if err := audit.CheckConsistency(&c, cp1.Root, cp2.Root); err != nil {
+		t.Fatalf("consistency: %v", err)
+	}
+	w.doJSON("GET", "/api/v1/audit/proof/consistency?from=0", w.tokens[auditor], nil, 400, nil)
+	w.doJSON("GET", "/api/v1/audit/entries?object=x&movement_id=1", w.tokens[auditor], nil, 400, nil)
+}
