@@ -13,6 +13,7 @@ import (
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/alarm"
 	"github.com/convoi/convoi/ambush"
+	"github.com/convoi/convoi/audit"
 	"github.com/convoi/convoi/auth"
 	"github.com/convoi/convoi/bus"
 	"github.com/convoi/convoi/risk"
@@ -40,6 +41,10 @@ type App struct {
 	// the embedded one.
 	MQTTURL string
 
+	// AuditKeyFile signs the audit log's checkpoints ("": AuditDir/signer.key,
+	// created with the log).
+	AuditKeyFile string
+
 	// GraphPath is the road network: "" for the embedded Monaco extract, a
 	// .graph file from `convoi graph build`, or an OSM extract.
 	GraphPath string
@@ -54,6 +59,7 @@ type App struct {
 	Alarms  *alarm.Service
 	Tracker *tracker.Server
 	HTTP    *web.Server
+	Audit   *audit.Log
 
 	closers []func() error
 }
@@ -151,7 +157,12 @@ func (a *App) Open(ctx context.Context) (err error) {
 	a.Tracker = t
 	a.closers = append(a.closers, t.Close)
 
+	if err := a.openAudit(); err != nil {
+		return err
+	}
+
 	s := web.New()
+	s.Audit = a.Audit
 	s.Addr = a.Addr
 	s.Logger = a.Logger
 	s.Now = a.Now

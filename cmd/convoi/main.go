@@ -41,6 +41,7 @@ var commands = []command{
 	{"migrate", "create or upgrade the database", runMigrate},
 	{"plan", "plan a stored movement's route and departure strategy: plan MOVEMENT-REF", runPlan},
 	{"user", "manage users: user add", runUser},
+	{"audit", "the audit log: audit verify, audit export", runAudit},
 	{"ambush", "solve an ambush game instance: ambush solve --instance FILE.json", runAmbush},
 	{"intercept", "solve a fugitive-interception instance: intercept solve --instance FILE.json", runIntercept},
 	{"graph", "build a road graph file: graph build IN.osm.pbf -o OUT.graph", runGraph},
