@@ -196,3 +196,23 @@ func commandName(cmd string) string {
 	}
 	return name
 }
+
+// auditStreamed records that a stream sent movement m's schedule fields to
+// the stream's user: one entry per event, since a stream lives for hours.
+func (s *Server) auditStreamed(ctx context.Context, out any) {
+	ar := auditFrom(ctx)
+	ev, ok := out.(convoi.Event)
+	if ar == nil || !ok || ev.Movement == nil {
+		return
+	}
+	fields := scheduleFields(ev.Movement)
+	if len(fields) == 0 {
+		return
+	}
+	e := ar.e // who, token, remote and op of the stream request
+	e.Objects, e.Fields = []string{movementObject(ev.Movement.ID)}, fields
+	e.Outcome, e.Status, e.Detail, e.Time = convoi.AuditAllowed, http.StatusOK, "event", s.Now()
+	if err := s.Audit.Append(&e); err != nil {
+		s.Logger.Error("audit append failed", "route", e.Op, "error", err.Error())
+	}
+}

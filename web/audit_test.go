@@ -129,3 +129,25 @@ func TestAuditProofsOverAPI(t *testing.T) {
 	w.doJSON("GET", "/api/v1/audit/proof/consistency?from=0", w.tokens[auditor], nil, 400, nil)
 	w.doJSON("GET", "/api/v1/audit/entries?object=x&movement_id=1", w.tokens[auditor], nil, 400, nil)
 }
+
+// TestAuditStreamedSchedule: a schedule sent over the live stream is a
+// read, recorded per event.
+func TestAuditStreamedSchedule(t *testing.T) {
+	w := MustOpenWorld(t, withBus)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ctl := w.openStream(ctx, w.tokens[control])
+	lia := w.openStream(ctx, w.tokens[liaison])
+	w.doJSON("PATCH", "/api/v1/movements/"+itoa(w.toCourt.ID), w.tokens[planner], map[string]any{"requester": "Juge W"}, 200, nil)
+	collect(t, ctl, func(e sseEvent) bool { return e.Type == "movement" })
+	collect(t, lia, func(e sseEvent) bool { return e.Type == "movement" })
+	w.syncAudit()
+	var got auditList
+	w.doJSON("GET", "/api/v1/audit/entries?movement_id="+itoa(w.toCourt.ID)+"&kind=read", w.tokens[auditor], nil, 200, &got)
+	if len(got.Items) != 1 {
+		t.Fatalf("stream reads: %+v", got.Items)
+	}
+	if e := got.Items[0]; e.Op != "GET /api/v1/stream" || e.Username != w.users[control].Username || len(e.Fields) != 2 || e.TokenID == 0 {
+		t.Fatalf("stream read: %+v", e)
+	}
+}

@@ -275,6 +275,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 			if !send("event: %s\ndata: %s\n\n", ev.Type, data) {
 				return nil
 			}
+			s.auditStreamed(ctx, out)
 		}
 	}
 }

@@ -129,4 +129,3 @@ func runAuditExport(env *Env, args []string) error {
 	}
 	return os.WriteFile(*out, cp.Note, 0644)
 }
-
