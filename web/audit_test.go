@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/audit"
+	"github.com/convoi/convoi/web"
 )
 
 type auditList struct {
@@ -149,5 +152,39 @@ func TestAuditStreamedSchedule(t *testing.T) {
 	}
 	if e := got.Items[0]; e.Op != "GET /api/v1/stream" || e.Username != w.users[control].Username || len(e.Fields) != 2 || e.TokenID == 0 {
 		t.Fatalf("stream read: %+v", e)
+	}
+}
+
+// BenchmarkAuditedRead measures what the audit hook adds to a request: GET
+// /movements/{id} of a planned movement (a schedule read, recorded) with
+// and without the audit log, through the loopback HTTP server.
+func BenchmarkAuditedRead(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		name := "audit=off"
+		if on {
+			name = "audit=on"
+		}
+		b.Run(name, func(b *testing.B) {
+			w := MustOpenWorld(b, func(s *web.Server) {
+				if !on {
+					s.Audit = nil
+				}
+			})
+			path := "/api/v1/movements/" + itoa(w.toCourt.ID)
+			tok := w.tokens[control]
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for range b.N {
+				t := time.Now()
+				if r := w.do("GET", path, tok, nil); r.Status != 200 {
+					b.Fatal(r.Status)
+				}
+				lat = append(lat, time.Since(t))
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-us")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-us")
+		})
 	}
 }
