@@ -112,6 +112,12 @@ type DB struct {
 	// before Open.
 	PipelineSync bool
 
+	// Sealer, when set, encrypts schedule values (drawn departures, routes,
+	// strategies, replayed responses) before they are written; see seal.go.
+	// It also turns on secure_delete, so that replaced values do not linger
+	// in free pages. Set before Open.
+	Sealer Sealer
+
 	writer *sql.DB // one connection: all writes, BEGIN IMMEDIATE
 	reader *sql.DB // read-only connections
 	ckpt   *sql.DB // one connection: background WAL checkpoints
@@ -250,6 +256,9 @@ func (db *DB) dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(FULL)")
+	if db.Sealer != nil {
+		q.Add("_pragma", "secure_delete(1)") // no replaced schedule left in free pages
+	}
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
