@@ -314,7 +314,6 @@ func checkMovementRefs(ctx context.Context, tx *Tx, m *convoi.Movement) error {
 	return nil
 }
 
-
 func findMovementByID(ctx context.Context, tx *Tx, id convoi.MovementID) (*convoi.Movement, error) {
 	a, _, err := findMovements(ctx, tx, convoi.MovementFilter{ID: &id, Page: convoi.Page{Limit: 1}})
 	if err != nil {
