@@ -41,6 +41,12 @@ type App struct {
 	// the embedded one.
 	MQTTURL string
 
+	// SealKeyFile holds the keys that seal schedules at rest ("":
+	// DataDir/seal.key when it exists). RequireSeal makes a missing key file
+	// an error (convoi serve).
+	SealKeyFile string
+	RequireSeal bool
+
 	// AuditKeyFile signs the audit log's checkpoints ("": AuditDir/signer.key,
 	// created with the log).
 	AuditKeyFile string
@@ -113,6 +119,9 @@ func (a *App) OpenStore(ctx context.Context) error {
 	}
 	a.DB = sqlite.NewDB(a.DBPath())
 	a.DB.Now = a.Now
+	if err := a.loadSealKey(); err != nil {
+		return err
+	}
 	if err := a.DB.Open(ctx); err != nil {
 		return fmt.Errorf("open store %s: %w", a.DBPath(), err)
 	}

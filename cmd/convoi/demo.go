@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/auth"
 	"github.com/convoi/convoi/osmdata"
+	"github.com/convoi/convoi/seal"
 	"github.com/convoi/convoi/sqlite"
 )
 
@@ -43,6 +45,12 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		defer os.RemoveAll(dir)
 	} else if _, err := os.Stat(filepath.Join(a.DataDir, "convoi.db")); err == nil {
 		return fmt.Errorf("%s already holds a database: the demo needs a fresh data directory (or run 'convoi serve --data %s')", a.DataDir, a.DataDir)
+	}
+	if a.SealKeyFile == "" { // the demo makes its key, beside its fresh database
+		a.SealKeyFile = filepath.Join(a.DataDir, "seal.key")
+		if err := seal.CreateKeyFile(a.SealKeyFile); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("create seal key: %w", err)
+		}
 	}
 	if err := a.OpenStore(ctx); err != nil {
 		return err

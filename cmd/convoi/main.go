@@ -42,6 +42,7 @@ var commands = []command{
 	{"plan", "plan a stored movement's route and departure strategy: plan MOVEMENT-REF", runPlan},
 	{"user", "manage users: user add", runUser},
 	{"audit", "the audit log: audit verify, audit export", runAudit},
+	{"seal", "schedule sealing keys: seal keygen FILE, seal rotate", runSeal},
 	{"ambush", "solve an ambush game instance: ambush solve --instance FILE.json", runAmbush},
 	{"intercept", "solve a fugitive-interception instance: intercept solve --instance FILE.json", runIntercept},
 	{"graph", "build a road graph file: graph build IN.osm.pbf -o OUT.graph", runGraph},

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/convoi/convoi/seal"
+)
+
+// loadSealKey gives the store the keys that seal schedules at rest.
+func (a *App) loadSealKey() error {
+	path := a.SealKeyFile
+	if path == "" {
+		def := filepath.Join(a.DataDir, "seal.key")
+		if _, err := os.Stat(def); err == nil {
+			path = def
+		}
+	}
+	if path == "" {
+		if a.RequireSeal {
+			return fmt.Errorf("no seal key: drawn departures and routes are sealed at rest with a key kept outside the database; " +
+				"create one with 'convoi seal keygen FILE' and pass --seal-key FILE (or CONVOI_SEAL_KEY)")
+		}
+		return nil
+	}
+	k, err := seal.Load(path)
+	if err != nil {
+		return err
+	}
+	a.DB.Sealer = k
+	return nil
+}
+
+func runSeal(ctx context.Context, env *Env, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprintln(env.Stderr, "usage: convoi seal keygen FILE\n       convoi seal rotate --data DIR --seal-key FILE [--keep-old]")
+		return errUsage
+	}
+	switch args[0] {
+	case "keygen":
+		if len(args) != 2 {
+			fmt.Fprintln(env.Stderr, "usage: convoi seal keygen FILE")
+			return errUsage
+		}
+		if err := seal.CreateKeyFile(args[1]); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("%s exists: rotate its keys with 'convoi seal rotate'", args[1])
+			}
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "Seal key written to %s (mode 0600). Keep it out of the database's backups.\n", args[1])
+		return nil
+	case "rotate":
+		return runSealRotate(ctx, env, args[1:])
+	}
+	fmt.Fprintf(env.Stderr, "convoi seal: unknown subcommand %q (keygen, rotate)\n", args[0])
+	return errUsage
+}
+
+// runSealRotate puts a new key first in the key file, reseals every
+// schedule value with it, and drops the old keys (unless --keep-old). Run
+// it with the server stopped: a running server keeps sealing with the key
+// it loaded.
+func runSealRotate(ctx context.Context, env *Env, args []string) error {
+	a := NewApp()
+	fs := newFlagSet(env, "seal rotate")
+	fs.StringVar(&a.DataDir, "data", envDefault(env, "CONVOI_DATA", a.DataDir), "data directory (CONVOI_DATA)")
+	fs.StringVar(&a.SealKeyFile, "seal-key", envDefault(env, "CONVOI_SEAL_KEY", ""), "the key file to rotate (CONVOI_SEAL_KEY)")
+	keepOld := fs.Bool("keep-old", false, "keep the old keys in the file (for backups sealed with them)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if a.SealKeyFile == "" {
+		return errors.New("--seal-key FILE required")
+	}
+	if _, err := seal.Load(a.SealKeyFile); err != nil {
+		return err
+	}
+	id, err := seal.AddKey(a.SealKeyFile)
+	if err != nil {
+		return err
+	}
+	if err := a.OpenStore(ctx); err != nil {
+		return err
+	}
+	n, err := a.DB.Reseal(ctx)
+	if cerr := a.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("reseal (the key file now starts with the new key %s and still holds the old ones; run rotate again or reseal): %w", id, err)
+	}
+	if !*keepOld {
+		if err := seal.DropKeys(a.SealKeyFile); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(env.Stdout, "New key %s; %d sealed values rewritten", id, n)
+	if *keepOld {
+		fmt.Fprintln(env.Stdout, "; old keys kept.")
+	} else {
+		fmt.Fprintln(env.Stdout, "; old keys dropped.")
+	}
+	return nil
+}
