@@ -159,16 +159,6 @@ func scheduleFields(m *convoi.Movement) []string {
 	return f
 }
 
-// viewMovement returns m as the caller may see it and notes the schedule
-// fields it discloses in the audit record.
-func (s *Server) viewMovement(ctx context.Context, m *convoi.Movement) any {
-	v := m.View(convoi.UserFromContext(ctx))
-	if full, ok := v.(*convoi.Movement); ok {
-		noteSchedule(ctx, m.ID, scheduleFields(full)...)
-	}
-	return v
-}
-
 // objectKinds names the audit object of a route from the collection in its
 // path ("/api/v1/movements/{id}/plan" is about "movement:{id}").
 var objectKinds = map[string]string{

@@ -27,8 +27,22 @@ func (w *world) syncAudit() {
 	}
 }
 
+// releaseToCourt takes toCourt through assess, plan and release, so that
+// its schedule opens to control and commanders.
+func (w *world) releaseToCourt() {
+	w.t.Helper()
+	pl := w.tokens[planner]
+	base := "/api/v1/movements/" + itoa(w.toCourt.ID)
+	w.doJSON("PATCH", base, pl, map[string]any{"crew": []convoi.OfficerID{w.officer1.ID, w.officer2.ID}}, 200, nil)
+	w.doJSON("POST", base+"/assess", pl, map[string]any{"escort_level": 2}, 200, nil)
+	w.doJSON("POST", base+"/plan", pl, nil, 200, nil)
+	w.assess(w.toCourt, 2)
+	w.doJSON("POST", base+"/release", pl, nil, 200, nil)
+}
+
 func TestAuditRecordsScheduleReadsWritesAndRefusals(t *testing.T) {
 	w := MustOpenWorld(t, nil)
+	w.releaseToCourt()
 	mv := itoa(w.toCourt.ID)
 	w.doJSON("GET", "/api/v1/movements/"+mv, w.tokens[control], nil, 200, nil)
 	w.doJSON("GET", "/api/v1/movements", w.tokens[commander], nil, 200, nil)
@@ -50,11 +64,16 @@ func TestAuditRecordsScheduleReadsWritesAndRefusals(t *testing.T) {
 		}
 	}
 	if want := []string{
-		w.users[planner].Username + " write allowed",
 		w.users[commander].Username + " read allowed",
 		w.users[control].Username + " read allowed",
 	}; fmt.Sprint(who) != fmt.Sprint(want) {
 		t.Fatalf("who saw the schedule: %v, want %v", who, want)
+	}
+	var writes auditList
+	w.doJSON("GET", "/api/v1/audit/entries?movement_id="+mv+"&kind=write&user_id="+itoa(w.users[planner].ID), w.tokens[auditor], nil, 200, &writes)
+	if len(writes.Items) != 5 || writes.Items[0].Op != "PATCH /api/v1/movements/{id}" || fmt.Sprint(writes.Items[0].Fields) != "[requester]" ||
+		writes.Items[1].Op != "POST /api/v1/movements/{id}/release" {
+		t.Fatalf("the planner's writes: %+v", writes.Items)
 	}
 
 	var refused auditList
@@ -137,6 +156,7 @@ func TestAuditProofsOverAPI(t *testing.T) {
 // read, recorded per event.
 func TestAuditStreamedSchedule(t *testing.T) {
 	w := MustOpenWorld(t, withBus)
+	w.releaseToCourt()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ctl := w.openStream(ctx, w.tokens[control])
@@ -146,7 +166,7 @@ func TestAuditStreamedSchedule(t *testing.T) {
 	collect(t, lia, func(e sseEvent) bool { return e.Type == "movement" })
 	w.syncAudit()
 	var got auditList
-	w.doJSON("GET", "/api/v1/audit/entries?movement_id="+itoa(w.toCourt.ID)+"&kind=read", w.tokens[auditor], nil, 200, &got)
+	w.doJSON("GET", "/api/v1/audit/entries?movement_id="+itoa(w.toCourt.ID)+"&kind=read&field=route", w.tokens[auditor], nil, 200, &got)
 	if len(got.Items) != 1 {
 		t.Fatalf("stream reads: %+v", got.Items)
 	}

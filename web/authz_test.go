@@ -99,18 +99,23 @@ var accessPolicy = map[string][]convoi.Role{
 
 	// Alarms, tracks and ETAs: never liaison (positions and the escort's
 	// situation), not admin (need to know); planners and auditors read.
-	"GET /api/v1/alarms":                   {planner, control, commander, auditor, crew},
-	"GET /api/v1/alarms/{id}":              {planner, control, commander, auditor, crew},
-	"POST /api/v1/alarms/{id}/acknowledge": {control, commander},
-	"POST /api/v1/alarms/{id}/escalate":    {control, commander},
-	"POST /api/v1/alarms/{id}/resolve":     {control, commander},
-	"GET /api/v1/movements/{id}/track":     {planner, control, commander, auditor, crew},
-	"GET /api/v1/movements/{id}/eta":       {planner, control, commander, auditor, crew},
-	"GET /api/v1/audit/entries":            {auditor},
-	"GET /api/v1/audit/entries/{seq}":      {auditor},
-	"GET /api/v1/audit/checkpoint":         {auditor},
-	"GET /api/v1/audit/proof/inclusion":    {auditor},
-	"GET /api/v1/audit/proof/consistency":  {auditor},
+	"GET /api/v1/alarms":                           {planner, control, commander, auditor, crew},
+	"GET /api/v1/alarms/{id}":                      {planner, control, commander, auditor, crew},
+	"POST /api/v1/alarms/{id}/acknowledge":         {control, commander},
+	"POST /api/v1/alarms/{id}/escalate":            {control, commander},
+	"POST /api/v1/alarms/{id}/resolve":             {control, commander},
+	"GET /api/v1/movements/{id}/track":             {planner, control, commander, auditor, crew},
+	"GET /api/v1/movements/{id}/eta":               {planner, control, commander, auditor, crew},
+	"GET /api/v1/audit/entries":                    {auditor},
+	"GET /api/v1/audit/entries/{seq}":              {auditor},
+	"GET /api/v1/audit/checkpoint":                 {auditor},
+	"GET /api/v1/audit/proof/inclusion":            {auditor},
+	"GET /api/v1/audit/proof/consistency":          {auditor},
+	"GET /api/v1/movements/{id}/schedule":          {control, commander, auditor, crew},
+	"GET /api/v1/movements/{id}/grants":            {planner, auditor},
+	"POST /api/v1/movements/{id}/grants":           {planner},
+	"DELETE /api/v1/movements/{id}/grants/{grant}": {planner},
+	"GET /api/v1/policies/release":                 {admin, planner, auditor},
 }
 
 // TestAccess walks every endpoint of the route table with every role (and

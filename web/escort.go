@@ -39,7 +39,7 @@ func (s *Server) checkDeparture(ctx context.Context, m *convoi.Movement, a convo
 		if problems, err = s.notOverridden(ctx, m, problems); err != nil {
 			return err
 		}
-		problems = append(problems, s.slotProblems(m)...)
+		problems = append(problems, s.slotProblemsFor(ctx, m)...)
 	}
 	if len(problems) == 0 {
 		return nil

@@ -17,7 +17,7 @@ func (s *Server) loadMovement(r *http.Request) (*convoi.Movement, error) {
 		return nil, err
 	}
 	m, err := s.MovementService.FindMovementByID(r.Context(), convoi.MovementID(id))
-	if err == nil && !convoi.UserFromContext(r.Context()).CanSeeMovement(m) {
+	if err == nil && !convoi.UserFromContext(r.Context()).CanSeeMovement(m) && !s.grantedMovement(r.Context(), m) {
 		noteRefusal(r.Context(), m.ID, "not the caller's movement")
 		return nil, errMovementNotFound // the same words for a hidden and a missing movement
 	}
@@ -178,6 +178,7 @@ func (s *Server) handleListTransitions(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
+	ts = s.viewTransitions(r.Context(), m, ts)
 	writeJSON(w, http.StatusOK, list(ts, len(ts), convoi.Page{Limit: len(ts)}))
 	return nil
 }
@@ -335,15 +336,16 @@ func (s *Server) action(a convoi.Action) handlerFunc {
 		if err := s.runEngine(r.Context(), m, a, &req, opts, &resp); err != nil {
 			return err
 		}
+		if req.Update != nil {
+			noteSchedule(r.Context(), m.ID, req.Update.Fields()...) // the fields the action sets
+		}
 		m, err = s.MovementService.TransitionMovement(r.Context(), m.ID, req)
 		if err != nil {
 			return err
 		}
 		s.publish(m)
 		resp.Movement = s.viewMovement(r.Context(), m)
-		if resp.Plan != nil {
-			noteSchedule(r.Context(), m.ID, convoi.FieldStrategy)
-		}
+		resp.Plan = s.viewPlan(r.Context(), m, resp.Plan)
 		writeJSON(w, http.StatusOK, &resp)
 		return nil
 	}

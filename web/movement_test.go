@@ -73,10 +73,12 @@ func TestMovements_LiaisonSeesNoSchedule(t *testing.T) {
 			t.Errorf("liaison filtering by %s: %d %s", q, r.Status, r.Body)
 		}
 	}
-	// Planner sees the schedule.
+	// Planners see the strategy, never the draw (issue 12): the movement
+	// comes without its schedule, saying why.
+	one = nil
 	w.doJSON("GET", "/api/v1/movements/"+itoa(w.toCourt.ID), w.tokens[planner], nil, 200, &one)
-	if one["planned_departure"] == nil || one["route"] == nil {
-		t.Fatalf("planner does not see the schedule: %v", one)
+	if one["planned_departure"] != nil || one["route"] != nil || one["schedule"] == nil || one["schedule"].(map[string]any)["opens"] != "never" {
+		t.Fatalf("planner sees the drawn schedule: %v", one)
 	}
 }
 
@@ -92,10 +94,12 @@ func TestMovements_CrewSeesOnlyAssigned(t *testing.T) {
 	if l.Total != 1 || l.Items[0]["ref"] != w.toCourt.Ref {
 		t.Fatalf("crew widened the scope with crew_member: %+v", l)
 	}
+	// The crew lead learns route and departure at the briefing, once the
+	// movement is released (issue 12): not yet.
 	var one map[string]any
 	w.doJSON("GET", "/api/v1/movements/"+itoa(w.toCourt.ID), tok, nil, 200, &one)
-	if one["route"] == nil || one["planned_departure"] == nil {
-		t.Fatal("crew must see their route and departure")
+	if one["route"] != nil || one["planned_departure"] != nil || one["schedule"].(map[string]any)["opens"] != "briefing" {
+		t.Fatalf("crew see the schedule before its release: %v", one)
 	}
 	for _, p := range []string{"", "/transitions"} {
 		if r := w.do("GET", "/api/v1/movements/"+itoa(w.toHospital.ID)+p, tok, nil); r.Status != http.StatusNotFound {
@@ -151,8 +155,13 @@ func TestMovements_Lifecycle(t *testing.T) {
 	}
 	dep := m.AppointmentAt.Add(-time.Hour)
 	w.doJSON("POST", base+"/plan", pl, map[string]any{"planned_departure": dep, "vehicles": []convoi.VehicleID{w.vehicle1.ID}}, 200, &ar)
-	if ar.Movement.State != convoi.StatePlanned || ar.Movement.PlannedDeparture == nil || len(ar.Movement.Vehicles) != 1 {
+	stored, err := w.srv.MovementService.FindMovementByID(context.Background(), m.ID)
+	w.must(err)
+	if ar.Movement.State != convoi.StatePlanned || stored.PlannedDeparture == nil || len(ar.Movement.Vehicles) != 1 {
 		t.Fatalf("planned %+v", ar.Movement)
+	}
+	if ar.Movement.PlannedDeparture != nil {
+		t.Fatal("the planner is shown the departure (issue 12: never the draw)")
 	}
 	// Release is held to the assessment in force (issue 8, item 1).
 	r := w.do("POST", base+"/release", pl, nil)
@@ -172,9 +181,15 @@ func TestMovements_Lifecycle(t *testing.T) {
 	}
 	w.doJSON("POST", base+"/release", w.tokens[commander], map[string]any{"override": true, "reason": "Second officer joins at the court."}, 200, &ar)
 	// Start is held to the drawn departure (item 2): now is 3 h before it.
-	r = w.do("POST", base+"/start", w.tokens[crew], nil)
+	// Control, to whom release opened the schedule, is told the times; the
+	// crew, before their briefing, are not (issue 12).
+	r = w.do("POST", base+"/start", w.tokens[control], nil)
 	if r.Status != http.StatusConflict || !strings.Contains(string(r.Body), "may start from") {
 		t.Fatalf("start 3 h early: %d %s", r.Status, r.Body)
+	}
+	r = w.do("POST", base+"/start", w.tokens[crew], nil)
+	if r.Status != http.StatusConflict || !strings.Contains(string(r.Body), "times are withheld") || strings.Contains(string(r.Body), "UTC") {
+		t.Fatalf("crew starting 3 h early: %d %s", r.Status, r.Body)
 	}
 	w.clock.Add(3*time.Hour - 10*time.Minute)
 	w.doJSON("POST", base+"/start", w.tokens[crew], nil, 200, &ar)
@@ -373,8 +388,8 @@ func TestMovements_PatchOnlyWhatNoActionGoverns(t *testing.T) {
 			t.Errorf("%s: %d %s", name, r.Status, r.Body)
 		}
 	}
-	var m convoi.Movement
-	w.doJSON("GET", base, pl, nil, 200, &m)
+	m, err := w.srv.MovementService.FindMovementByID(context.Background(), w.toCourt.ID)
+	w.must(err)
 	if m.EscortLevel != 3 || !m.PlannedDeparture.Equal(*w.toCourt.PlannedDeparture) {
 		t.Fatalf("a refused PATCH changed the movement: level %d, departure %s", m.EscortLevel, m.PlannedDeparture)
 	}
@@ -480,7 +495,13 @@ func TestMovements_StartEmergencyOverride(t *testing.T) {
 	w.doJSON("POST", base+"/release", pl, nil, 200, nil)
 	w.clock.Add(-35 * time.Hour) // issue 8: a start about 35 hours early
 	for _, tok := range []string{w.tokens[crew], w.tokens[control]} {
-		if r := w.do("POST", base+"/start", tok, nil); r.Status != http.StatusConflict || !strings.Contains(string(r.Body), "the drawn departure is 08:30 UTC") {
+		// The crew, before their briefing, are not told the departure's
+		// time (issue 12); control, to whom release opened it, are.
+		want := "the drawn departure is 08:30 UTC"
+		if tok == w.tokens[crew] {
+			want = "the times are withheld"
+		}
+		if r := w.do("POST", base+"/start", tok, nil); r.Status != http.StatusConflict || !strings.Contains(string(r.Body), want) {
 			t.Fatalf("start 35 h early: %d %s", r.Status, r.Body)
 		}
 		if r := w.do("POST", base+"/start", tok, []byte(`{"override":true,"reason":"fire at the prison"}`)); r.Status != http.StatusForbidden {
@@ -495,7 +516,12 @@ func TestMovements_StartEmergencyOverride(t *testing.T) {
 	var tl struct {
 		Items []convoi.Transition `json:"items"`
 	}
+	// Auditors read overrides once the movement is over; the commander now.
 	w.doJSON("GET", base+"/transitions", w.tokens[auditor], nil, 200, &tl)
+	if o := tl.Items[len(tl.Items)-1].Override; o != "(withheld: the schedule is not yet released to you)" {
+		t.Fatalf("auditor reads the override of an escort underway: %q", o)
+	}
+	w.doJSON("GET", base+"/transitions", w.tokens[commander], nil, 200, &tl)
 	last := tl.Items[len(tl.Items)-1]
 	if last.Action != convoi.ActionStart || last.By != w.users[commander].ID || last.Reason != "Fire at the prison: evacuation ordered." ||
 		!strings.Contains(last.Override, "the drawn departure was 08:30 UTC, 21 min ago") {

@@ -136,6 +136,7 @@ func (s *Server) routes() []Route {
 	}
 	rt = append(rt, s.alarmRoutes()...)
 	rt = append(rt, s.auditRoutes()...)
+	rt = append(rt, s.scheduleRoutes()...)
 	for i := range rt {
 		rt[i].object = routeObject(rt[i].Path)
 	}

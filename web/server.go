@@ -89,6 +89,12 @@ type Server struct {
 	// Audit receives every write, refusal and schedule read (see audit.go)
 	// and serves /api/v1/audit/*; nil records nothing.
 	Audit convoi.AuditLog
+	// GrantService stores schedule grants (/movements/{id}/grants); nil:
+	// no grants, the release policy alone decides.
+	GrantService convoi.GrantService
+	// ReleasePolicy says who learns a drawn departure and route, and when
+	// (convoi.DefaultReleasePolicy when nil).
+	ReleasePolicy *convoi.ReleasePolicy
 
 	// Ready reports whether the store is reachable, for /readyz. When nil, a
 	// one-row user query stands in.

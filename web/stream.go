@@ -268,6 +268,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 			if !ok {
 				continue
 			}
+			out = s.streamView(ctx, out)
 			data, err := json.Marshal(out)
 			if err != nil {
 				continue
