@@ -142,8 +142,9 @@ func TestDemoObjectRules(t *testing.T) {
 			if !bytes.Contains(mustJSON(t, m["crew"]), mustJSON(t, officer)) {
 				t.Errorf("crew1 sees %v without being assigned", m["ref"])
 			}
-			if m["planned_departure"] == nil {
-				t.Errorf("crew1 must see the departure of assigned movement %v", m["ref"])
+			// Not released: the departure is withheld, with when it opens (issue 12).
+			if m["planned_departure"] != nil || m["schedule"] == nil {
+				t.Errorf("crew1 sees the departure of %v before its release: %v", m["ref"], m)
 			}
 		}
 	})
