@@ -302,3 +302,22 @@ func (s *Server) slotProblemsFor(ctx context.Context, m *convoi.Movement) []stri
 	}
 	return []string{"the escort is outside the start window of its drawn departure (the times are withheld: the schedule is not yet released to you)"}
 }
+
+// requireSchedule refuses, as a conflict saying when it opens, a read that
+// discloses m's schedule (its track, its ETA against the planned timeline)
+// to a caller it is not released to, and records the read or the refusal.
+// Before the start there is no track nor progress to disclose.
+func (s *Server) requireSchedule(r *http.Request, m *convoi.Movement) error {
+	switch m.State {
+	case convoi.StateUnderway, convoi.StateIncident, convoi.StateCompleted, convoi.StateAborted:
+	default:
+		return nil
+	}
+	a := s.scheduleAccess(r.Context(), m)
+	if !a.Open {
+		noteRefusal(r.Context(), m.ID, "need-to-know: "+a.Why, convoi.FieldRoute)
+		return convoi.Errorf(convoi.ECONFLICT, "The schedule of movement %s is not released to you (%s): it %s.", m.Ref, convoi.UserFromContext(r.Context()).Role, a.Why)
+	}
+	noteSchedule(r.Context(), m.ID, convoi.FieldRoute)
+	return nil
+}

@@ -151,3 +151,24 @@ func TestScheduleGrants(t *testing.T) {
 		t.Fatalf("grant entries: %s", b)
 	}
 }
+
+// TestTrackFollowsRelease: an escort's track and ETA are its drawn route,
+// driven: planners never read them, auditors once the movement is over.
+func TestTrackFollowsRelease(t *testing.T) {
+	w := MustOpenWorld(t, withBus)
+	w.underway()
+	base := "/api/v1/movements/" + itoa(w.toCourt.ID)
+	for _, p := range []string{"/track", "/eta"} {
+		w.doJSON("GET", base+p, w.tokens[control], nil, 200, nil)
+		for _, role := range []convoi.Role{planner, auditor} {
+			if r := w.do("GET", base+p, w.tokens[role], nil); r.Status != http.StatusConflict {
+				t.Fatalf("%s reading %s underway: %d %s", role, p, r.Status, r.Body)
+			}
+		}
+	}
+	w.doJSON("POST", base+"/complete", w.tokens[control], map[string]any{"reason": "handed over"}, 200, nil)
+	w.doJSON("GET", base+"/track", w.tokens[auditor], nil, 200, nil)
+	if r := w.do("GET", base+"/track", w.tokens[planner], nil); r.Status != http.StatusConflict {
+		t.Fatalf("planner reading the track once over: %d", r.Status)
+	}
+}

@@ -213,6 +213,9 @@ func (s *Server) handleTrack(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.requireSchedule(r, m); err != nil { // the track is the drawn route, driven
+		return err
+	}
 	ctx := r.Context()
 	resp := trackResponse{MovementID: m.ID, State: m.State, Vehicles: []trackVehicle{}}
 	trs, err := s.MovementService.FindTransitions(ctx, m.ID)
@@ -293,6 +296,9 @@ type etaResponse struct {
 func (s *Server) handleETA(w http.ResponseWriter, r *http.Request) error {
 	m, err := s.loadMovement(r)
 	if err != nil {
+		return err
+	}
+	if err := s.requireSchedule(r, m); err != nil { // the track is the drawn route, driven
 		return err
 	}
 	resp := etaResponse{MovementID: m.ID, State: m.State, Vehicles: s.progress.latest(m.ID)}
