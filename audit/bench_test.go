@@ -156,3 +156,22 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1000, "p99-us")
 	b.ReportMetric(float64(lat[len(lat)-1].Nanoseconds())/1000, "max-us")
 }
+
+// BenchmarkOpen opens (and closes) the log BenchmarkVerify built: the
+// start-up cost of rebuilding the indexes and checking every entry's hash.
+func BenchmarkOpen(b *testing.B) {
+	dir := filepath.Join(os.TempDir(), "convoi-audit-bench-verify")
+	if _, err := os.Stat(filepath.Join(dir, audit.EntriesFile)); err != nil {
+		b.Skip("run BenchmarkVerify first")
+	}
+	for range b.N {
+		l := audit.New(dir)
+		l.CheckpointInterval = time.Hour
+		if err := l.Open(); err != nil {
+			b.Fatal(err)
+		}
+		if err := l.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

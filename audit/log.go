@@ -255,13 +255,15 @@ func (l *Log) loadHashes() error {
 	if l.hashCount != want {
 		return fmt.Errorf("hashes: %d stored, want %d", l.hashCount, want)
 	}
-	// Every entry must still be the one hashed when it was appended.
-	var h tlog.Hash
+	// Every entry must still be the one hashed when it was appended. The
+	// leaves are spread through the file: read it in one go.
+	all := make([]byte, l.hashCount*tlog.HashSize)
+	if _, err := l.hashes.ReadAt(all, 0); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
 	for n, leaf := range l.leaves {
-		if _, err := l.hashes.ReadAt(h[:], tlog.StoredHashIndex(0, int64(n))*tlog.HashSize); err != nil {
-			return err
-		}
-		if h != leaf {
+		i := tlog.StoredHashIndex(0, int64(n)) * tlog.HashSize
+		if !bytes.Equal(all[i:i+tlog.HashSize], leaf[:]) {
 			return fmt.Errorf("entry %d changed since it was appended; run convoi audit verify", n)
 		}
 	}
