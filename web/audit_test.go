@@ -101,6 +101,12 @@ func TestAuditRecordsScheduleReadsWritesAndRefusals(t *testing.T) {
 			t.Errorf("a read without schedule fields was recorded: %+v", e)
 		}
 	}
+	// Logins are writes that name who logged in and the session's token.
+	var logins auditList
+	w.doJSON("GET", "/api/v1/audit/entries?kind=write&user_id="+itoa(w.users[control].ID), w.tokens[auditor], nil, 200, &logins)
+	if n := len(logins.Items); n == 0 || logins.Items[n-1].Op != "POST /api/v1/session" || logins.Items[n-1].TokenID == 0 {
+		t.Errorf("control's login: %+v", logins.Items)
+	}
 	// The auditor's own reads are recorded too.
 	if all.Items[0].Op != "GET /api/v1/audit/entries" || all.Items[0].Username != w.users[auditor].Username {
 		t.Errorf("newest entry %+v, want the auditor's previous query", all.Items[0])

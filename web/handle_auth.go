@@ -53,6 +53,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	auditFrom(r.Context()).who(u, tok) // who logged in, with the session's token ID
 	writeJSON(w, http.StatusOK, &sessionResponse{Token: secret, ExpiresAt: tok.ExpiresAt, User: u})
 	return nil
 }

@@ -21,6 +21,7 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "plan").args("MOVEMENT-REF", 1, 1)
 	fs.StringVar(&a.DataDir, "data", envDefault(env, "CONVOI_DATA", a.DataDir), "data directory holding the database (CONVOI_DATA)")
 	fs.StringVar(&a.GraphPath, "graph", envDefault(env, "CONVOI_GRAPH", ""), "road network (default: the embedded Monaco extract)")
+	fs.StringVar(&a.SealKeyFile, "seal-key", envDefault(env, "CONVOI_SEAL_KEY", ""), "key file of the sealed schedules (CONVOI_SEAL_KEY; default DATA/seal.key)")
 	format := fs.String("format", "text", "text (a summary) or json (the whole strategy)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
