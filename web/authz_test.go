@@ -116,6 +116,7 @@ var accessPolicy = map[string][]convoi.Role{
 	"POST /api/v1/movements/{id}/grants":           {planner},
 	"DELETE /api/v1/movements/{id}/grants/{grant}": {planner},
 	"GET /api/v1/policies/release":                 {admin, planner, auditor},
+	"PUT /api/v1/policies/release":                 {admin},
 }
 
 // TestAccess walks every endpoint of the route table with every role (and

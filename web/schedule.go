@@ -2,9 +2,11 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/convoi/convoi"
@@ -26,6 +28,7 @@ func (s *Server) scheduleRoutes() []Route {
 		{Method: "POST", Path: v + "/movements/{id}/grants", Roles: rPlanner, Summary: "Grant one user the movement's schedule until a time, with a reason", handle: s.handleCreateGrant},
 		{Method: "DELETE", Path: v + "/movements/{id}/grants/{grant}", Roles: rPlanner, Summary: "Revoke a schedule grant", handle: s.handleRevokeGrant},
 		{Method: "GET", Path: v + "/policies/release", Roles: rPolicy, Summary: "The need-to-know release policy in force", handle: s.handleGetReleasePolicy},
+		{Method: "PUT", Path: v + "/policies/release", Roles: rAdmin, Summary: "Replace the release policy with a new version", handle: s.handlePutReleasePolicy},
 	}
 }
 
@@ -37,11 +40,42 @@ var (
 	rGrantsR  = []convoi.Role{convoi.RolePlanner, convoi.RoleAuditor}
 )
 
+// ReleasePolicyName is the release policy's name in the PolicyService.
+const ReleasePolicyName = "release"
+
+// releasePolicy returns the policy in force: the latest saved through PUT
+// /policies/release (or in the PolicyService when the server started),
+// else ReleasePolicy, else convoi.DefaultReleasePolicy.
 func (s *Server) releasePolicy() *convoi.ReleasePolicy {
+	if p := s.release.Load(); p != nil {
+		return p
+	}
 	if s.ReleasePolicy != nil {
 		return s.ReleasePolicy
 	}
 	return &convoi.DefaultReleasePolicy
+}
+
+// loadReleasePolicy reads the saved release policy, if any, at init.
+func (s *Server) loadReleasePolicy(ctx context.Context) error {
+	if s.PolicyService == nil {
+		return nil
+	}
+	doc, err := s.PolicyService.FindPolicy(ctx, ReleasePolicyName)
+	if convoi.ErrorCode(err) == convoi.ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("web: load the release policy: %w", err)
+	}
+	var p convoi.ReleasePolicy
+	if err := json.Unmarshal(doc.Body, &p); err != nil {
+		return fmt.Errorf("web: release policy %s: %w", doc.Version, err)
+	}
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("web: release policy %s: %w", doc.Version, err)
+	}
+	s.release.Store(&p)
+	return nil
 }
 
 // scheduleAccess applies the release policy, then the caller's grants, to m.
@@ -319,5 +353,35 @@ func (s *Server) requireSchedule(r *http.Request, m *convoi.Movement) error {
 		return convoi.Errorf(convoi.ECONFLICT, "The schedule of movement %s is not released to you (%s): it %s.", m.Ref, convoi.UserFromContext(r.Context()).Role, a.Why)
 	}
 	noteSchedule(r.Context(), m.ID, convoi.FieldRoute)
+	return nil
+}
+
+// handlePutReleasePolicy validates the body as a release policy and saves it
+// as a new version (a version already stored is a conflict); it is in force
+// for the next request. The audit log records who changed it.
+func (s *Server) handlePutReleasePolicy(w http.ResponseWriter, r *http.Request) error {
+	if s.PolicyService == nil {
+		return convoi.Errorf(convoi.EUNAVAILABLE, "Release policies cannot be changed on this server.")
+	}
+	var p convoi.ReleasePolicy
+	if err := decodeBody(r, &p); err != nil {
+		return err
+	}
+	if strings.TrimSpace(p.Version) == "" {
+		return convoi.Errorf(convoi.EINVALID, "A release policy needs a version.")
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	body, err := json.Marshal(&p)
+	if err != nil {
+		return err
+	}
+	if err := s.PolicyService.SavePolicy(r.Context(), &convoi.PolicyDoc{Name: ReleasePolicyName, Version: p.Version, Body: body}); err != nil {
+		return err
+	}
+	s.release.Store(&p)
+	noteAudit(r.Context(), "release policy version "+p.Version, "policy:"+ReleasePolicyName)
+	writeJSON(w, http.StatusOK, &p)
 	return nil
 }

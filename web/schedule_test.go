@@ -2,12 +2,14 @@ package web_test
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/web"
 )
 
 // TestScheduleReleasedOnNeedToKnow is issue 12 part A: who learns the drawn
@@ -170,5 +172,70 @@ func TestTrackFollowsRelease(t *testing.T) {
 	w.doJSON("GET", base+"/track", w.tokens[auditor], nil, 200, nil)
 	if r := w.do("GET", base+"/track", w.tokens[planner], nil); r.Status != http.StatusConflict {
 		t.Fatalf("planner reading the track once over: %d", r.Status)
+	}
+}
+
+// TestReleasePolicyAsData: an admin replaces the release policy with a new
+// version; it is in force at once, validated, versioned and audited.
+func TestReleasePolicyAsData(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	w.releaseToCourt()
+	sched := "/api/v1/movements/" + itoa(w.toCourt.ID) + "/schedule"
+	w.doJSON("GET", sched, w.tokens[control], nil, 200, nil)
+	later := map[string]any{"version": "2026-12-2", "rules": []map[string]any{
+		{"audience": "control", "opens": "departure"},
+		{"audience": "crew_lead", "opens": "briefing", "lead_minutes": 30},
+	}}
+	for name, tc := range map[string]struct {
+		token string
+		body  any
+		want  int
+	}{
+		"planner":       {w.tokens[planner], later, 403},
+		"no version":    {w.tokens[admin], map[string]any{"rules": []any{}}, 400},
+		"bad audience":  {w.tokens[admin], map[string]any{"version": "x", "rules": []map[string]any{{"audience": "janitor", "opens": "release"}}}, 400},
+		"unknown field": {w.tokens[admin], map[string]any{"version": "x", "rules": []any{}, "extra": 1}, 400},
+	} {
+		if r := w.do("PUT", "/api/v1/policies/release", tc.token, mustMarshal(t, tc.body)); r.Status != tc.want {
+			t.Errorf("%s: %d %s", name, r.Status, r.Body)
+		}
+	}
+	w.doJSON("PUT", "/api/v1/policies/release", w.tokens[admin], later, 200, nil)
+	if r := w.do("GET", sched, w.tokens[control], nil); r.Status != http.StatusConflict || !strings.Contains(string(r.Body), "at the drawn departure") {
+		t.Fatalf("control under the new policy: %d %s", r.Status, r.Body)
+	}
+	if r := w.do("GET", sched, w.tokens[commander], nil); r.Status != http.StatusForbidden {
+		t.Fatalf("commander, whom no rule names now: %d %s", r.Status, r.Body)
+	}
+	if r := w.do("PUT", "/api/v1/policies/release", w.tokens[admin], mustMarshal(t, later)); r.Status != http.StatusConflict {
+		t.Fatalf("the same version again: %d", r.Status)
+	}
+	var got convoi.ReleasePolicy
+	w.doJSON("GET", "/api/v1/policies/release", w.tokens[auditor], nil, 200, &got)
+	if got.Version != "2026-12-2" || len(got.Rules) != 2 {
+		t.Fatalf("policy in force: %+v", got)
+	}
+	// A server started later on the same store has it in force.
+	s2 := web.New()
+	s2.Addr, s2.Logger, s2.Now = "127.0.0.1:0", slog.New(slog.DiscardHandler), w.clock.Now
+	o := w.srv
+	s2.UserService, s2.TokenService, s2.SiteService, s2.DetaineeService, s2.IntelService = o.UserService, o.TokenService, o.SiteService, o.DetaineeService, o.IntelService
+	s2.MovementService, s2.VehicleService, s2.OfficerService, s2.TrackerService, s2.IdempotencyService = o.MovementService, o.VehicleService, o.OfficerService, o.TrackerService, o.IdempotencyService
+	s2.PolicyService = o.PolicyService
+	w.must(s2.Open())
+	defer s2.Close()
+	req, _ := http.NewRequest("GET", s2.URL()+sched, nil)
+	req.Header.Set("Authorization", "Bearer "+w.tokens[control])
+	resp, err := http.DefaultClient.Do(req)
+	w.must(err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict {
+		t.Fatalf("control on a restarted server: %d, want the saved policy's 409", resp.StatusCode)
+	}
+	w.syncAudit()
+	var al auditList
+	w.doJSON("GET", "/api/v1/audit/entries?object=policy:release", w.tokens[auditor], nil, 200, &al)
+	if len(al.Items) != 1 || al.Items[0].Username != w.users[admin].Username || !strings.Contains(al.Items[0].Detail, "2026-12-2") {
+		t.Fatalf("policy change in the audit log: %+v", al.Items)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/convoi/convoi"
@@ -95,6 +96,9 @@ type Server struct {
 	// ReleasePolicy says who learns a drawn departure and route, and when
 	// (convoi.DefaultReleasePolicy when nil).
 	ReleasePolicy *convoi.ReleasePolicy
+	// PolicyService keeps versions of the release policy (PUT
+	// /policies/release); the latest saved is in force from Open.
+	PolicyService convoi.PolicyService
 
 	// Ready reports whether the store is reachable, for /readyz. When nil, a
 	// one-row user query stands in.
@@ -126,7 +130,8 @@ type Server struct {
 	locks    keyLocks
 	streams  chan struct{}
 	hashSem  chan struct{}
-	progress *progressCache // latest Progress per movement and vehicle, from the bus
+	release  atomic.Pointer[convoi.ReleasePolicy] // the release policy saved last, if any
+	progress *progressCache                       // latest Progress per movement and vehicle, from the bus
 
 	ln     net.Listener
 	server *http.Server
@@ -186,6 +191,9 @@ func (s *Server) init() error {
 		}
 		s.metrics, s.initErr = newHTTPMetrics(s.Metrics)
 		if s.initErr != nil {
+			return
+		}
+		if s.initErr = s.loadReleasePolicy(s.ctx); s.initErr != nil {
 			return
 		}
 		s.mux = http.NewServeMux()

@@ -96,6 +96,7 @@ func MustOpenWorld(tb testing.TB, configure func(*web.Server)) *world {
 	s.AlarmService = sqlite.NewAlarmService(db)
 	s.PositionService = sqlite.NewPositionService(db)
 	s.GrantService = sqlite.NewGrantService(db)
+	s.PolicyService = sqlite.NewPolicyService(db)
 	al := audit.New(filepath.Join(tb.TempDir(), "audit"))
 	al.Now = clk.Now
 	if err := al.Open(); err != nil {

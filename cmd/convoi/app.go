@@ -190,6 +190,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.AlarmService = a.Alarms
 	s.PositionService = sqlite.NewPositionService(db)
 	s.GrantService = sqlite.NewGrantService(db)
+	s.PolicyService = sqlite.NewPolicyService(db)
 	s.EventService = a.Bus
 	if a.Graph != nil {
 		s.Roads = roadnet.NewService(a.Graph)
