@@ -383,6 +383,14 @@ func (l *Log) usable() error {
 	return nil
 }
 
+// Err returns why the log cannot record (broken by a write error, or
+// closed), nil while it can.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.usable()
+}
+
 // Sync waits until every entry appended before the call is written and fsynced.
 func (l *Log) Sync(ctx context.Context) error {
 	l.mu.Lock()

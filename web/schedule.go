@@ -84,6 +84,10 @@ func (s *Server) scheduleAccess(ctx context.Context, m *convoi.Movement) convoi.
 	u := convoi.UserFromContext(ctx)
 	now := s.Now()
 	a := s.releasePolicy().Access(u, m, now)
+	if h, ok := s.Audit.(interface{ Err() error }); ok && h.Err() != nil {
+		// Fail closed: a schedule read that leaves no trace is not served.
+		return convoi.ScheduleAccess{Opens: a.Opens, Why: "is withheld from everyone while the audit log cannot record (see the server log)"}
+	}
 	if a.Open || s.GrantService == nil || u == nil || !u.SeesSchedule() {
 		return a
 	}

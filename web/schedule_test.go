@@ -239,3 +239,21 @@ func TestReleasePolicyAsData(t *testing.T) {
 		t.Fatalf("policy change in the audit log: %+v", al.Items)
 	}
 }
+
+// TestScheduleWithheldWithoutAudit: no schedule is served while the audit
+// log cannot record the read.
+func TestScheduleWithheldWithoutAudit(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	w.releaseToCourt()
+	sched := "/api/v1/movements/" + itoa(w.toCourt.ID) + "/schedule"
+	w.doJSON("GET", sched, w.tokens[control], nil, 200, nil)
+	w.must(w.audit.Close())
+	if r := w.do("GET", sched, w.tokens[control], nil); r.Status != http.StatusConflict || !strings.Contains(string(r.Body), "audit log") {
+		t.Fatalf("schedule read without an audit log: %d %s", r.Status, r.Body)
+	}
+	var m map[string]any
+	w.doJSON("GET", "/api/v1/movements/"+itoa(w.toCourt.ID), w.tokens[control], nil, 200, &m)
+	if m["planned_departure"] != nil {
+		t.Fatal("the movement shows its departure without an audit log")
+	}
+}
