@@ -126,6 +126,53 @@ var mutations = []mutation{
 		matches: 2,
 		test:    "TestStoppedBoundIsValid",
 	},
+	// Issue 12: the schedule's protection.
+	{
+		name:    "route-stored-in-clear",
+		why:     "a movement's drawn route would be written to the database file in clear",
+		pkg:     "sqlite",
+		pattern: `route, err = db\.sealText\(adRoute\(m\.Ref\), js\)`,
+		replace: `route, err = js, nil`,
+		matches: 1,
+		test:    "TestSealedAtRest",
+	},
+	{
+		name:    "briefing-opens-at-release",
+		why:     "the crew lead would learn the departure at release, not at the briefing",
+		pkg:     ".",
+		pattern: `a\.Open = released\(m\.State\) && \(m\.State != StateReleased \|\| m\.PlannedDeparture != nil && !now\.Before\(m\.PlannedDeparture\.Add\(-lead\)\)\)`,
+		replace: `a.Open = released(m.State)`,
+		matches: 1,
+		test:    "TestScheduleReleasedOnNeedToKnow",
+		testPkg: "web",
+	},
+	{
+		name:    "schedule-not-withheld",
+		why:     "a movement would carry its departure and route to readers it is not released to",
+		pkg:     "web",
+		pattern: `if !a\.Open \{\s*return &withheldMovement`,
+		replace: `if false { return &withheldMovement`,
+		matches: 1,
+		test:    "TestScheduleReleasedOnNeedToKnow|TestMovements_LiaisonSeesNoSchedule",
+	},
+	{
+		name:    "schedule-read-unaudited",
+		why:     "reads that disclose a schedule would leave no audit entry",
+		pkg:     "web",
+		pattern: `noteSchedule\(ctx, m\.ID, fields\.\.\.\)\n`,
+		replace: "_ = fields\n",
+		matches: 1,
+		test:    "TestAuditRecordsScheduleReadsWritesAndRefusals",
+	},
+	{
+		name:    "verify-trusts-stored-leaves",
+		why:     "audit verify would not compare entries with the hashes stored when appended, and name no entry",
+		pkg:     "audit",
+		pattern: `ok && h != hs\[0\]`,
+		replace: `ok && h != h`,
+		matches: 1,
+		test:    "TestVerifyEverySingleByteChange",
+	},
 }
 
 func main() {
