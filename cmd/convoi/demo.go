@@ -133,6 +133,7 @@ func printDemoAccess(out io.Writer, a *App, w *demoWorld, password string, tempo
 	} else {
 		fmt.Fprintf(out, "Data: %s\n", a.DataDir)
 	}
+	fmt.Fprintf(out, "Schedules sealed with %s; audit log in %s (convoi audit verify --data %s)\n", a.SealKeyFile, a.AuditDir(), a.DataDir)
 	fmt.Fprintf(out, "Users (password %q):", password)
 	for _, u := range w.Users {
 		fmt.Fprintf(out, " %s", u.Username)
