@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -38,9 +39,14 @@ func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
 func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
 
 func runAudit(ctx context.Context, env *Env, args []string) error {
+	const usage = "usage: convoi audit verify --data DIR [--checkpoint FILE]... [--key FILE]\n       convoi audit export --data DIR [--out FILE] [--key-out FILE]"
 	if len(args) == 0 {
-		fmt.Fprintln(env.Stderr, "usage: convoi audit verify --data DIR [--checkpoint FILE]... [--key FILE]\n       convoi audit export --data DIR [--out FILE] [--key-out FILE]")
+		fmt.Fprintln(env.Stderr, usage)
 		return errUsage
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(env.Stderr, usage)
+		return flag.ErrHelp
 	}
 	switch args[0] {
 	case "verify":

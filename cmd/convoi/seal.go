@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -36,9 +37,14 @@ func (a *App) loadSealKey() error {
 }
 
 func runSeal(ctx context.Context, env *Env, args []string) error {
+	const usage = "usage: convoi seal keygen FILE\n       convoi seal rotate --data DIR --seal-key FILE [--keep-old]"
 	if len(args) == 0 {
-		fmt.Fprintln(env.Stderr, "usage: convoi seal keygen FILE\n       convoi seal rotate --data DIR --seal-key FILE [--keep-old]")
+		fmt.Fprintln(env.Stderr, usage)
 		return errUsage
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(env.Stderr, usage)
+		return flag.ErrHelp
 	}
 	switch args[0] {
 	case "keygen":
