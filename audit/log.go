@@ -93,10 +93,16 @@ type Log struct {
 	wg    sync.WaitGroup
 
 	// Only the writer goroutine touches these.
-	fileEnd   int64       // bytes in the entries file
-	hashCount int64       // hashes in the hashes file
-	leaves    []tlog.Hash // while opening: the entries' record hashes
-	scratch   []tlog.Hash
+	fileEnd   int64 // bytes in the entries file
+	hashCount int64 // hashes in the hashes file
+	// The entries before unindexed were in the log at Open: buildIndex
+	// indexes them, once.
+	unindexed    int64
+	unindexedEnd int64 // their bytes in the entries file
+	indexOnce    sync.Once
+	indexErr     error
+	leaves       []tlog.Hash // while opening: the entries' record hashes
+	scratch      []tlog.Hash
 
 	// mu guards everything below.
 	mu          sync.Mutex
@@ -148,8 +154,9 @@ func (l *Log) Open() error {
 	l.cpReq = make(chan chan error)
 	l.done = make(chan struct{})
 	l.flushed = make(chan struct{})
-	l.wg.Add(1)
+	l.wg.Add(2)
 	go l.run()
+	go func() { defer l.wg.Done(); _ = l.buildIndex() }()
 	return nil
 }
 
@@ -207,11 +214,9 @@ func (l *Log) loadEntries() error {
 			return err
 		}
 		seq := int64(len(l.offsets) - 1)
-		var f indexFields
-		if err := json.Unmarshal(line, &f); err != nil || f.Seq != seq {
+		if got, ok := leadingSeq(line); !ok || got != seq {
 			return fmt.Errorf("entry %d is damaged; run convoi audit verify", seq)
 		}
-		l.addIndex(seq, f.UserID, f.Objects)
 		leaves = append(leaves, tlog.RecordHash(line[:len(line)-1]))
 		off += int64(len(line))
 		l.offsets = append(l.offsets, off)
@@ -219,8 +224,39 @@ func (l *Log) loadEntries() error {
 	l.fileEnd = off
 	l.size = int64(len(l.offsets) - 1)
 	l.next = l.size
+	l.unindexed, l.unindexedEnd = l.size, off // indexed in the background (buildIndex)
 	l.leaves = leaves
 	return nil
+}
+
+// buildIndex indexes by object and user the entries that were in the log
+// when it opened (Append indexes the new ones). Open starts it in the
+// background; queries that need the index wait for it.
+func (l *Log) buildIndex() error {
+	l.indexOnce.Do(func() {
+		old := map[string][]int64{}
+		r := bufio.NewReaderSize(io.NewSectionReader(l.ents, 0, l.unindexedEnd), 1<<20)
+		for seq := int64(0); seq < l.unindexed; seq++ {
+			line, err := r.ReadSlice('\n')
+			if err != nil {
+				l.indexErr = fmt.Errorf("audit: index entry %d: %w", seq, err)
+				return
+			}
+			var f indexFields
+			if err := json.Unmarshal(line, &f); err != nil || f.Seq != seq {
+				l.indexErr = fmt.Errorf("audit: entry %d is damaged; run convoi audit verify", seq)
+				return
+			}
+			addIndex(old, seq, f.UserID, f.Objects)
+		}
+		l.mu.Lock()
+		for k, v := range l.byKey {
+			old[k] = append(old[k], v...)
+		}
+		l.byKey = old
+		l.mu.Unlock()
+	})
+	return l.indexErr
 }
 
 // loadHashes brings the hashes file level with the entries: hashes of
@@ -317,16 +353,16 @@ func (l *Log) loadCheckpoint() error {
 	return nil
 }
 
-func (l *Log) addIndex(seq int64, user convoi.UserID, objects []string) {
+func addIndex(byKey map[string][]int64, seq int64, user convoi.UserID, objects []string) {
 	if user != 0 {
 		k := "u:" + strconv.FormatInt(int64(user), 10)
-		l.byKey[k] = append(l.byKey[k], seq)
+		byKey[k] = append(byKey[k], seq)
 	}
 	for i, o := range objects {
 		if o == "" || slices.Contains(objects[:i], o) {
 			continue
 		}
-		l.byKey["o:"+o] = append(l.byKey["o:"+o], seq)
+		byKey["o:"+o] = append(byKey["o:"+o], seq)
 	}
 }
 
@@ -363,7 +399,7 @@ func (l *Log) Append(e *convoi.AuditEntry) error {
 	}
 	l.pending = append(append(l.pending, b...), '\n')
 	l.pendingEnds = append(l.pendingEnds, len(l.pending))
-	l.addIndex(e.Seq, e.UserID, e.Objects)
+	addIndex(l.byKey, e.Seq, e.UserID, e.Objects)
 	l.next++
 	l.mu.Unlock()
 	select {

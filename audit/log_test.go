@@ -104,10 +104,24 @@ func TestVerifyIntact(t *testing.T) {
 	if rep.Entries != 50 || rep.CheckedSize != 50 || rep.Checkpoints != 5 || rep.Uncheckpointed != 0 {
 		t.Fatalf("report %+v", rep)
 	}
-	// Reopening continues the same tree.
+	// Reopening continues the same tree, and the index covers old and new.
 	l := MustOpenLog(t, dir)
 	if err := l.Append(entry(50)); err != nil {
 		t.Fatal(err)
+	}
+	if err := l.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	es, err := l.FindAuditEntries(context.Background(), convoi.AuditFilter{Object: "movement:0", Limit: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	for _, e := range es {
+		got = append(got, e.Seq)
+	}
+	if fmt.Sprint(got) != "[50 45 40 35]" {
+		t.Fatalf("index after reopen: %v", got)
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)

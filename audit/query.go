@@ -22,6 +22,11 @@ func (l *Log) FindAuditEntries(ctx context.Context, f convoi.AuditFilter) ([]*co
 		limit = DefaultQueryLimit
 	}
 	limit = min(limit, MaxQueryLimit)
+	if f.Object != "" || f.UserID != nil {
+		if err := l.buildIndex(); err != nil {
+			return nil, err
+		}
+	}
 	l.mu.Lock()
 	size := l.size
 	offsets := l.offsets[:size+1]
