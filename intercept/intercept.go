@@ -376,3 +376,15 @@ func (p *Problem) Evaluate(positions []int) (int, error) {
 
 // ArrivalS returns when unit u can reach node v (seconds, +Inf if never).
 func (p *Problem) ArrivalS(u, v int) float64 { return p.arrival[u][v] }
+
+// RoutesCut returns how many routes unit u intercepts on its own at node
+// v (by the model's rule), whatever the other units do.
+func (p *Problem) RoutesCut(u, v int) int {
+	n := 0
+	for _, rt := range p.visits[v] {
+		if rt.t >= p.arrival[u][v] {
+			n++
+		}
+	}
+	return n
+}
