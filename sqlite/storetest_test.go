@@ -33,5 +33,6 @@ func NewStore(db *sqlite.DB) storetest.Store {
 		Plans:       sqlite.NewPlanService(db),
 		Idempotency: sqlite.NewIdempotencyService(db),
 		Alarms:      sqlite.NewAlarmService(db),
+		Incidents:   sqlite.NewIncidentService(db),
 	}
 }

@@ -53,6 +53,7 @@ type Store struct {
 	Plans       convoi.PlanService
 	Idempotency convoi.IdempotencyService
 	Alarms      convoi.AlarmService
+	Incidents   convoi.IncidentService
 }
 
 // OpenFunc opens a fresh empty store whose clock is now.
@@ -82,6 +83,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Idempotency", testIdempotency},
 		{"Concurrency", testConcurrency},
 		{"Alarm", testAlarm},
+		{"Incident", testIncident},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
