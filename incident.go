@@ -211,3 +211,12 @@ type IncidentService interface {
 	// FindUnitAssignments lists assignments by ID.
 	FindUnitAssignments(ctx context.Context, f UnitAssignmentFilter) ([]*UnitAssignment, error)
 }
+
+// IncidentEvent is an incident change on the event stream: Change is
+// declared, updated, sighting, unit_assigned, unit_released or closed.
+type IncidentEvent struct {
+	Change   string          `json:"change"`
+	Incident *Incident       `json:"incident"`
+	Sighting *Sighting       `json:"sighting,omitempty"`
+	Unit     *UnitAssignment `json:"unit,omitempty"`
+}

@@ -117,6 +117,21 @@ var accessPolicy = map[string][]convoi.Role{
 	"DELETE /api/v1/movements/{id}/grants/{grant}": {planner},
 	"GET /api/v1/policies/release":                 {admin, planner, auditor},
 	"PUT /api/v1/policies/release":                 {admin},
+
+	// Incidents (issue 13): the commander runs the response, the control
+	// room reads it and records sightings, auditors read; planners, crew,
+	// liaison and admin have no part in it.
+	"GET /api/v1/incidents":                            {control, commander, auditor},
+	"POST /api/v1/incidents":                           {commander},
+	"GET /api/v1/incidents/{id}":                       {control, commander, auditor},
+	"PATCH /api/v1/incidents/{id}":                     {commander},
+	"GET /api/v1/incidents/{id}/reachability":          {control, commander, auditor},
+	"GET /api/v1/incidents/{id}/plan":                  {control, commander, auditor},
+	"GET /api/v1/incidents/{id}/sightings":             {control, commander, auditor},
+	"POST /api/v1/incidents/{id}/sightings":            {control, commander},
+	"POST /api/v1/incidents/{id}/units/{site}/assign":  {commander},
+	"POST /api/v1/incidents/{id}/units/{site}/release": {commander},
+	"GET /api/v1/incidents/{id}/alert":                 {control, commander, auditor},
 }
 
 // TestAccess walks every endpoint of the route table with every role (and
@@ -152,7 +167,7 @@ func TestAccess(t *testing.T) {
 	for _, rt := range routes {
 		key := rt.Method + " " + rt.Path
 		want := accessPolicy[key]
-		path := strings.NewReplacer("{id}", idFor(w, rt.Path)).Replace(rt.Path)
+		path := strings.NewReplacer("{id}", idFor(w, rt.Path), "{site}", "1").Replace(rt.Path)
 		body := []byte(nil)
 		if rt.Method == "POST" || rt.Method == "PATCH" {
 			body = []byte(`{}`)

@@ -137,6 +137,7 @@ func (s *Server) routes() []Route {
 	rt = append(rt, s.alarmRoutes()...)
 	rt = append(rt, s.auditRoutes()...)
 	rt = append(rt, s.scheduleRoutes()...)
+	rt = append(rt, s.incidentRoutes()...)
 	for i := range rt {
 		rt[i].object = routeObject(rt[i].Path)
 	}

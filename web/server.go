@@ -99,6 +99,10 @@ type Server struct {
 	// PolicyService keeps versions of the release policy (PUT
 	// /policies/release); the latest saved is in force from Open.
 	PolicyService convoi.PolicyService
+	// IncidentService serves /api/v1/incidents; Responder computes their
+	// reachability, plan and CAP alert (without it those answer 503).
+	IncidentService convoi.IncidentService
+	Responder       Responder
 
 	// Ready reports whether the store is reachable, for /readyz. When nil, a
 	// one-row user query stands in.

@@ -175,6 +175,9 @@ func (sc *streamScope) filter(ev convoi.Event) (out any, ok, refresh bool) {
 			return out, false, false
 		}
 		return ev, sc.movements == nil || sc.movements[ev.Alarm.MovementID], false
+	case convoi.EventTypeIncident:
+		// Incidents: the roles of GET /incidents only.
+		return ev, ev.Incident != nil && u.HasRole(rIncRead...), false
 	case convoi.EventTypeProgress:
 		if ev.Progress == nil || !u.CanSeeAlarms() {
 			return out, false, false

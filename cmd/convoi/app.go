@@ -67,6 +67,10 @@ type App struct {
 	HTTP    *web.Server
 	Audit   *audit.Log
 
+	// Response answers the incident endpoints (reachability, plan, CAP
+	// alerts); nil when the road graph has no escape node.
+	Response *incidentResponder
+
 	closers []func() error
 }
 
@@ -199,6 +203,10 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.Commander = a.Tracker
 	s.Devices = a.Tracker
 	s.Planner = a.Planner
+	s.IncidentService = sqlite.NewIncidentService(db)
+	if a.Response != nil {
+		s.Responder = a.Response
+	}
 	if err := s.Open(); err != nil {
 		return fmt.Errorf("open HTTP API on %s: %w", a.Addr, err)
 	}
@@ -237,6 +245,13 @@ func (a *App) OpenEngines(ctx context.Context) (err error) {
 	a.Alarms.Events, a.Alarms.Movements, a.Alarms.Now = a.Bus, sqlite.NewMovementService(db), a.Now
 	a.Alarms.OnError = func(err error) {
 		a.Logger.LogAttrs(context.Background(), slog.LevelError, "alarm escalation", slog.String("error", err.Error()))
+	}
+	if a.Response, err = newIncidentResponder(a.Graph, stores{Incidents: sqlite.NewIncidentService(db), Sites: sqlite.NewSiteService(db),
+		Vehicles: sqlite.NewVehicleService(db), Trackers: sqlite.NewTrackerService(db), Positions: sqlite.NewPositionService(db)}); err != nil {
+		a.Logger.LogAttrs(ctx, slog.LevelWarn, "incident response unavailable", slog.String("error", err.Error()))
+		a.Response, err = nil, nil
+	} else {
+		a.Response.Now, a.Response.Zone = a.Now, demoZone()
 	}
 	return nil
 }
