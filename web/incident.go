@@ -218,7 +218,7 @@ func (s *Server) loadIncident(r *http.Request) (convoi.IncidentService, *convoi.
 // incidentView is an incident with its sightings and unit assignments.
 type incidentView struct {
 	*convoi.Incident
-	Sightings []*convoi.Sighting        `json:"sightings"`
+	Sightings []*convoi.Sighting       `json:"sightings"`
 	Units     []*convoi.UnitAssignment `json:"units"`
 }
 
