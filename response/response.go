@@ -59,7 +59,7 @@ type Params struct {
 	SightingSlackShare float64
 	// MinRoutes: when sightings leave fewer routes than this, routes
 	// sampled onwards from the latest confident sighting make up the
-	// number (default 100).
+	// number (default 200).
 	MinRoutes int
 }
 
@@ -71,7 +71,7 @@ func DefaultParams() Params {
 		Horizon: 20 * time.Minute, Routes: 1000, Seed: 1, Noise: 0.4,
 		EdgeM: 400, ClusterM: 500,
 		SightingRadiusM: 300, SightingSlack: 2 * time.Minute, SightingSlackShare: 0.3,
-		MinRoutes: 100,
+		MinRoutes: 200,
 	}
 }
 
@@ -476,6 +476,9 @@ type Assignment struct {
 	// add up to more than the plan's Fraction).
 	RoutesCut int     `json:"routes_cut"`
 	Share     float64 `json:"share"`
+	// Reserve is true when no route the unit can reach in time is left to
+	// cut: it stays where it is (At is then its start), in reserve.
+	Reserve bool `json:"reserve"`
 }
 
 // Plan is the interception plan for a situation.
@@ -568,12 +571,16 @@ func (e *Engine) Plan(ctx context.Context, s Situation, routes *Routes) (*Plan, 
 	pl.Intercepted, pl.Routes, pl.Fraction, pl.Optimal, pl.Bound = sol.Intercepted, sol.Routes, sol.Fraction, sol.Optimal, sol.Bound
 	for u, v := range sol.Positions {
 		cut := prob.RoutesCut(u, v)
+		reserve := cut == 0
+		if reserve {
+			v = in.Units[u].Start
+		}
 		arr := prob.ArrivalS(u, v) - elapsed
 		id, _ := e.g.ExternalID(roadnet.NodeID(v))
 		pl.Assignments = append(pl.Assignments, Assignment{
 			UnitID: s.Units[u].ID, Name: s.Units[u].Name, Node: id, At: e.g.NodeLatLon(roadnet.NodeID(v)),
 			ArrivalS: math.Round(arr*10) / 10, Arrival: s.Now.Add(time.Duration(arr * float64(time.Second))).Truncate(time.Second),
-			RoutesCut: cut, Share: float64(cut) / float64(sol.Routes),
+			RoutesCut: cut, Share: float64(cut) / float64(sol.Routes), Reserve: reserve,
 		})
 	}
 	return pl, nil

@@ -78,6 +78,10 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 
+	if err := a.showResponse(ctx, env.Stdout, w); err != nil {
+		return fmt.Errorf("response: %w", err)
+	}
+
 	if *once {
 		return nil
 	}

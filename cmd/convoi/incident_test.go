@@ -291,3 +291,40 @@ func assertNoSchedule(t *testing.T, a *App, doc string, pl web.IncidentPlan) {
 		}
 	}
 }
+
+// TestDemoOnceResponse: `convoi demo --once` tells the response: the
+// reachability areas, a proven-optimal roadblock plan from the six demo
+// posts, the re-plan after the Basse Corniche sighting and the CAP alert;
+// the incident stays in the store for the API.
+func TestDemoOnceResponse(t *testing.T) {
+	dir := t.TempDir()
+	out, errs, code := runCLI(t, "demo", "--once", "--data", dir)
+	if code != 0 {
+		t.Fatalf("demo: exit %d: %s", code, errs)
+	}
+	i := strings.Index(out, "Response: ")
+	if i < 0 {
+		t.Fatalf("no response section:\n%s", out)
+	}
+	resp := out[i:]
+	for _, want := range []string{"Péage de La Turbie (A8)", "Reachable by car from the toll plaza: 5 min", "20 min",
+		"1000 escape routes sampled", "proven optimal", "Brigade de proximité de La Turbie", "Sighting at",
+		"Basse Corniche", "re-planned in", "CAP 1.2 alert for partner forces: convoi.control-room.incident-1.v2"} {
+		if !strings.Contains(resp, want) {
+			t.Errorf("response section lacks %q:\n%s", want, resp)
+		}
+	}
+	if n := strings.Count(resp, "Roadblock plan at"); n != 2 {
+		t.Errorf("%d plans printed, want 2 (before and after the sighting)", n)
+	}
+	a := NewApp()
+	a.DataDir = dir
+	if err := a.OpenExistingStore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	l, n, err := sqlite.NewIncidentService(a.DB).FindIncidents(context.Background(), convoi.IncidentFilter{})
+	if err != nil || n != 1 || l[0].Version != 2 {
+		t.Fatalf("stored incidents: %d (%v)", n, err)
+	}
+}
