@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -66,6 +67,16 @@ type Responder interface {
 	// Alert returns the CAP 1.2 alert for partner forces of the incident
 	// as it stands (XML).
 	Alert(ctx context.Context, inc *convoi.Incident, sightings []*convoi.Sighting) ([]byte, error)
+}
+
+// AlertOutbox sends the CAP alert of an incident as it stands to the
+// partner forces. The incident handlers call it after the declaration and
+// after each change partners must hear of (an update, a sighting, the
+// closing), never after a unit assignment (internal to the response). A
+// failure is logged and does not fail the request: the change is stored
+// and GET /incidents/{id}/alert still serves the alert.
+type AlertOutbox interface {
+	SendIncidentAlert(ctx context.Context, inc *convoi.Incident) error
 }
 
 // incidentRoutes are the incident endpoints, appended to the route table.
@@ -197,6 +208,7 @@ func (s *Server) handleDeclareIncident(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	s.publishIncident(inc, "declared", nil, nil)
+	s.sendAlert(r.Context(), inc)
 	writeJSON(w, http.StatusCreated, inc)
 	return nil
 }
@@ -256,6 +268,7 @@ func (s *Server) handleUpdateIncident(w http.ResponseWriter, r *http.Request) er
 		change = "closed"
 	}
 	s.publishIncident(inc, change, nil, nil)
+	s.sendAlert(r.Context(), inc)
 	writeJSON(w, http.StatusOK, inc)
 	return nil
 }
@@ -407,11 +420,10 @@ func (s *Server) handleAddSighting(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	res := sightingResult{Sighting: sg}
+	if inc, err = svc.FindIncidentByID(r.Context(), inc.ID); err != nil {
+		return err
+	}
 	if rs, err := s.responder(); err == nil {
-		inc, err = svc.FindIncidentByID(r.Context(), inc.ID)
-		if err != nil {
-			return err
-		}
 		all, err := svc.FindSightings(r.Context(), inc.ID)
 		if err != nil {
 			return err
@@ -423,6 +435,7 @@ func (s *Server) handleAddSighting(w http.ResponseWriter, r *http.Request) error
 		}
 	}
 	s.publishIncident(inc, "sighting", sg, nil)
+	s.sendAlert(r.Context(), inc)
 	writeJSON(w, http.StatusCreated, res)
 	return nil
 }
@@ -494,4 +507,15 @@ func (s *Server) publishIncident(inc *convoi.Incident, change string, sg *convoi
 	}
 	s.EventService.PublishEvent(convoi.Event{Type: convoi.EventTypeIncident,
 		Incident: &convoi.IncidentEvent{Change: change, Incident: inc, Sighting: sg, Unit: u}})
+}
+
+// sendAlert hands the incident's alert to the outbox, if there is one.
+func (s *Server) sendAlert(ctx context.Context, inc *convoi.Incident) {
+	if s.Alerts == nil || inc == nil {
+		return
+	}
+	if err := s.Alerts.SendIncidentAlert(ctx, inc); err != nil {
+		s.Logger.LogAttrs(ctx, slog.LevelError, "incident alert not sent",
+			slog.Int64("incident_id", int64(inc.ID)), slog.String("error", convoi.ErrorMessage(err)))
+	}
 }

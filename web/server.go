@@ -103,6 +103,7 @@ type Server struct {
 	// reachability, plan and CAP alert (without it those answer 503).
 	IncidentService convoi.IncidentService
 	Responder       Responder
+	Alerts          AlertOutbox // CAP alerts out, on declaration and each update
 
 	// Ready reports whether the store is reachable, for /readyz. When nil, a
 	// one-row user query stands in.

@@ -206,6 +206,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.IncidentService = sqlite.NewIncidentService(db)
 	if a.Response != nil {
 		s.Responder = a.Response
+		s.Alerts = &alertOutbox{Dir: filepath.Join(a.DataDir, "alerts"), Responder: a.Response, Incidents: s.IncidentService}
 	}
 	if err := s.Open(); err != nil {
 		return fmt.Errorf("open HTTP API on %s: %w", a.Addr, err)

@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -248,6 +252,32 @@ func TestIncidentResponse(t *testing.T) {
 	if st, _ := cmd.do("GET", "/api/v1/incidents/"+id+"/plan", ""); st != 409 {
 		t.Fatalf("plan of a closed incident: %d", st)
 	}
+
+	// The outbox holds an alert for the declaration, the sighting and the
+	// closing (versions 1, 2 and 5; not the unit assignments, 3 and 4),
+	// and the second incident's declaration; each valid and schedule-free.
+	entries, err := os.ReadDir(filepath.Join(a.DataDir, "alerts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+		doc, err := os.ReadFile(filepath.Join(a.DataDir, "alerts", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cap.Check(doc); err != nil {
+			t.Errorf("%s: %v", e.Name(), err)
+		}
+		assertNoSchedule(t, a, string(doc), pl)
+	}
+	want := []string{"convoi.control-room.incident-" + id + ".v1.xml", "convoi.control-room.incident-" + id + ".v2.xml",
+		"convoi.control-room.incident-" + id + ".v5.xml", fmt.Sprintf("convoi.control-room.incident-%d.v1.xml", other.ID)}
+	sort.Strings(want)
+	if !slices.Equal(names, want) {
+		t.Errorf("outbox %v, want %v", names, want)
+	}
 }
 
 // assertNoSchedule fails when the alert holds a departure time or a route
@@ -270,8 +300,13 @@ func assertNoSchedule(t *testing.T, a *App, doc string, pl web.IncidentPlan) {
 			}
 		}
 		if m.Route != nil {
+			// Every route point, except the attack point itself (the
+			// attack happened on the route, and partners must know where).
 			for _, p := range m.Route.Geometry {
-				for _, form := range []string{fmt.Sprintf("%.5f,%.5f", p.Lat, p.Lon), fmt.Sprintf("%.4f", p.Lat)} {
+				if p.DistanceM(laTurbieToll) < 100 {
+					continue
+				}
+				for _, form := range []string{fmt.Sprintf("%.5f,%.5f", p.Lat, p.Lon), fmt.Sprintf("%.4f,%.4f", p.Lat, p.Lon)} {
 					if strings.Contains(doc, form) {
 						t.Errorf("alert carries a point of movement %s's route (%s)", m.Ref, form)
 					}
