@@ -109,6 +109,15 @@ type IncidentUpdate struct {
 	State          *IncidentState `json:"state"`
 }
 
+// Validate checks what Incident.Validate cannot see once applied: a state
+// given must be one of IncidentStates (not empty).
+func (upd IncidentUpdate) Validate() error {
+	if upd.State != nil && !upd.State.Valid() {
+		return Errorf(EINVALID, "Incident state must be one of %s.", joinEnum(IncidentStates))
+	}
+	return nil
+}
+
 // Apply sets the non-nil fields of upd on i.
 func (upd IncidentUpdate) Apply(i *Incident) {
 	setIf(&i.Place, upd.Place)

@@ -174,6 +174,9 @@ func bumpIncident(ctx context.Context, tx *Tx, i *convoi.Incident) error {
 // UpdateIncident changes an active incident. Closing it releases every
 // unit still assigned to it.
 func (s *IncidentService) UpdateIncident(ctx context.Context, id convoi.IncidentID, upd convoi.IncidentUpdate) (*convoi.Incident, error) {
+	if err := upd.Validate(); err != nil {
+		return nil, err
+	}
 	tx, err := s.db.beginWrite(ctx)
 	if err != nil {
 		return nil, err

@@ -57,9 +57,10 @@ func testIncident(t *testing.T, open OpenFunc) {
 		must(t, err)
 		same(t, "updated", [3]any{up.Instructions, len(up.VehiclesSought), up.Version}, [3]any{instr, 2, 2})
 		sameTime(t, "updated at", up.UpdatedAt, T0.Add(time.Minute))
-		bad := convoi.IncidentState("lost")
-		_, err = e.Incidents.UpdateIncident(e.ctx, in.ID, convoi.IncidentUpdate{State: &bad})
-		wantCode(t, err, convoi.EINVALID)
+		for _, bad := range []convoi.IncidentState{"lost", ""} {
+			_, err = e.Incidents.UpdateIncident(e.ctx, in.ID, convoi.IncidentUpdate{State: &bad})
+			wantCode(t, err, convoi.EINVALID)
+		}
 		got, _ = e.Incidents.FindIncidentByID(e.ctx, in.ID)
 		same(t, "a failed update writes nothing", got.Version, 2)
 		_, err = e.Incidents.UpdateIncident(e.ctx, 999, convoi.IncidentUpdate{Instructions: &instr})
