@@ -159,6 +159,9 @@ func New(g *roadnet.Graph, p Params) (*Engine, error) {
 // Params returns the engine's parameters with the defaults filled in.
 func (e *Engine) Params() Params { return e.p }
 
+// NodeLatLon returns the position of a graph node (a route's Escape, say).
+func (e *Engine) NodeLatLon(n roadnet.NodeID) convoi.LatLon { return e.g.NodeLatLon(n) }
+
 // EscapeNodes returns where the sampled routes lead: motorway junctions
 // (a node where a motorway or trunk link meets another road) and nodes
 // within EdgeM of the edge of the map, one per ClusterM cluster.
@@ -497,6 +500,41 @@ type Plan struct {
 	RoutesAdded   int `json:"routes_added"`
 	// Sightings is how many sightings filtered the routes.
 	Sightings int `json:"sightings"`
+
+	// Kept are the routes the plan was made for (after the sightings) and
+	// Cut says which of them the plan intercepts: for the map (RouteLine).
+	Kept []Route `json:"-"`
+	Cut  []bool  `json:"-"`
+}
+
+// RouteLine returns the road geometry of a route, from its first visit to
+// its last (the fugitive's way, for the map).
+func (e *Engine) RouteLine(r Route) []convoi.LatLon {
+	g := e.g
+	var out, pts []convoi.LatLon
+	for i, v := range r.Nodes {
+		if i == 0 {
+			out = append(out, g.NodeLatLon(v))
+			continue
+		}
+		u := r.Nodes[i-1]
+		best, bestCost := roadnet.NoEdge, int64(math.MaxInt64)
+		first, end := g.OutEdges(u)
+		for ed := first; ed < end; ed++ {
+			if g.EdgeTo(ed) == v && g.EdgeCost(ed) < bestCost {
+				best, bestCost = ed, g.EdgeCost(ed)
+			}
+		}
+		if best == roadnet.NoEdge {
+			out = append(out, g.NodeLatLon(v))
+			continue
+		}
+		pts = g.EdgeGeometry(pts[:0], best)
+		if len(pts) > 1 {
+			out = append(out, pts[1:]...)
+		}
+	}
+	return out
 }
 
 // Plan samples the escape routes from the attack point (fixed seed), keeps
@@ -569,6 +607,16 @@ func (e *Engine) Plan(ctx context.Context, s Situation, routes *Routes) (*Plan, 
 		return nil, err
 	}
 	pl.Intercepted, pl.Routes, pl.Fraction, pl.Optimal, pl.Bound = sol.Intercepted, sol.Routes, sol.Fraction, sol.Optimal, sol.Bound
+	pl.Kept, pl.Cut = kept, make([]bool, len(kept))
+	for r, rt := range kept {
+		for u, v := range sol.Positions {
+			for i, n := range rt.Nodes {
+				if int(n) == v && rt.TimesS[i] >= prob.ArrivalS(u, v) {
+					pl.Cut[r] = true
+				}
+			}
+		}
+	}
 	for u, v := range sol.Positions {
 		cut := prob.RoutesCut(u, v)
 		reserve := cut == 0

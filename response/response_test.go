@@ -316,3 +316,30 @@ func TestBadInput(t *testing.T) {
 		t.Error("decreasing bands accepted")
 	}
 }
+
+func TestRouteLinesAndCut(t *testing.T) {
+	e := mustEngine(t, Params{Routes: 300})
+	at := time.Date(2026, 5, 14, 9, 30, 0, 0, time.UTC)
+	pl, err := e.Plan(context.Background(), Situation{Attack: laTurbieToll, AttackAt: at, Now: at.Add(time.Minute), Units: demoPosts}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := 0
+	for i, c := range pl.Cut {
+		if c {
+			cut++
+		}
+		line := e.RouteLine(pl.Kept[i])
+		if len(pl.Kept[i].Nodes) > 1 && len(line) < len(pl.Kept[i].Nodes) {
+			t.Fatalf("route %d: line of %d points for %d nodes", i, len(line), len(pl.Kept[i].Nodes))
+		}
+		for k := 1; k < len(line); k++ {
+			if d := line[k-1].DistanceM(line[k]); d > 2000 {
+				t.Fatalf("route %d: a jump of %.0f m in its line", i, d)
+			}
+		}
+	}
+	if cut != pl.Intercepted {
+		t.Fatalf("%d routes marked cut, the plan intercepts %d", cut, pl.Intercepted)
+	}
+}

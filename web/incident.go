@@ -54,6 +54,16 @@ type IncidentPlan struct {
 	*response.Plan
 	Units   []PlanUnit `json:"units"`
 	Elapsed float64    `json:"elapsed_ms"`
+	// RouteLines are escape routes of the plan for the map, when asked for
+	// (GET .../plan?routes=N): a random subset of the routes planned for.
+	RouteLines []RouteLine `json:"route_lines,omitempty"`
+}
+
+// RouteLine is a sampled escape route on the map.
+type RouteLine struct {
+	Points []convoi.LatLon `json:"points"`
+	Escape convoi.LatLon   `json:"escape"` // where it leaves the area
+	Cut    bool            `json:"cut"`    // a roadblock of the plan intercepts it
 }
 
 // Responder computes the live response of an incident. cmd/convoi wires
@@ -62,8 +72,9 @@ type IncidentPlan struct {
 type Responder interface {
 	Reachability(ctx context.Context, inc *convoi.Incident, sightings []*convoi.Sighting) (*IncidentReachability, error)
 	// Plan uses the units available at now: the police and gendarmerie
-	// posts not committed to another incident.
-	Plan(ctx context.Context, inc *convoi.Incident, sightings []*convoi.Sighting, now time.Time) (*IncidentPlan, error)
+	// posts not committed to another incident. lines (0 to MaxRouteLines)
+	// is how many route lines to include for the map.
+	Plan(ctx context.Context, inc *convoi.Incident, sightings []*convoi.Sighting, now time.Time, lines int) (*IncidentPlan, error)
 	// Alert returns the CAP 1.2 alert for partner forces of the incident
 	// as it stands (XML).
 	Alert(ctx context.Context, inc *convoi.Incident, sightings []*convoi.Sighting) ([]byte, error)
@@ -342,9 +353,24 @@ func writeGeoJSON(w http.ResponseWriter, re *IncidentReachability) {
 	_ = json.NewEncoder(w).Encode(fc)
 }
 
+// MaxRouteLines bounds GET /incidents/{id}/plan?routes=N.
+const MaxRouteLines = 1000
+
 func (s *Server) handleIncidentPlan(w http.ResponseWriter, r *http.Request) error {
 	rs, err := s.responder()
 	if err != nil {
+		return err
+	}
+	q := newQuery(r)
+	lines := 0
+	if n := q.Int64("routes"); n != nil {
+		if *n < 0 || *n > MaxRouteLines {
+			q.fail("Query parameter \"routes\" must be 0 to %d.", MaxRouteLines)
+		} else {
+			lines = int(*n)
+		}
+	}
+	if err := q.Err(); err != nil {
 		return err
 	}
 	svc, inc, err := s.loadIncident(r)
@@ -355,7 +381,7 @@ func (s *Server) handleIncidentPlan(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	pl, err := rs.Plan(r.Context(), inc, sg, s.Now())
+	pl, err := rs.Plan(r.Context(), inc, sg, s.Now(), lines)
 	if err != nil {
 		return err
 	}
@@ -428,7 +454,7 @@ func (s *Server) handleAddSighting(w http.ResponseWriter, r *http.Request) error
 		if err != nil {
 			return err
 		}
-		if res.Plan, err = rs.Plan(r.Context(), inc, all, s.Now()); err != nil {
+		if res.Plan, err = rs.Plan(r.Context(), inc, all, s.Now(), 0); err != nil {
 			// The sighting is stored; say why there is no plan.
 			res.PlanError = convoi.ErrorMessage(err)
 			res.Plan = nil

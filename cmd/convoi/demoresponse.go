@@ -55,7 +55,7 @@ func (a *App) showResponse(ctx context.Context, out io.Writer, w *demoWorld) err
 		return err
 	}
 	planAt := attackAt.Add(time.Minute)
-	pl, err := r.Plan(ctx, inc, nil, planAt)
+	pl, err := r.Plan(ctx, inc, nil, planAt, 0)
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (a *App) showResponse(ctx context.Context, out io.Writer, w *demoWorld) err
 		return err
 	}
 	start = time.Now()
-	pl2, err := r.Plan(ctx, inc, []*convoi.Sighting{sg}, seenAt.Add(30*time.Second))
+	pl2, err := r.Plan(ctx, inc, []*convoi.Sighting{sg}, seenAt.Add(30*time.Second), 0)
 	if err != nil {
 		return err
 	}

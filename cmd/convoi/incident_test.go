@@ -161,6 +161,20 @@ func TestIncidentResponse(t *testing.T) {
 		t.Fatalf("plan: %d units, %d assignments, optimal %v, fraction %v, routes %d", len(pl.Units), len(pl.Assignments), pl.Optimal, pl.Fraction, pl.Routes)
 	}
 
+	st, body = cmd.do("GET", "/api/v1/incidents/"+id+"/plan?routes=25", "")
+	var withLines web.IncidentPlan
+	if st != 200 || json.Unmarshal(body, &withLines) != nil || len(withLines.RouteLines) != 25 {
+		t.Fatalf("plan with route lines: %d, %d lines", st, len(withLines.RouteLines))
+	}
+	for _, l := range withLines.RouteLines {
+		if len(l.Points) < 2 || l.Escape.IsZero() {
+			t.Fatalf("route line %+v", l)
+		}
+	}
+	if st, _ := cmd.do("GET", "/api/v1/incidents/"+id+"/plan?routes=5000", ""); st != 400 {
+		t.Fatalf("plan?routes=5000: %d", st)
+	}
+
 	st, body = control.do("POST", "/api/v1/incidents/"+id+"/sightings", fmt.Sprintf(`{"place": {"lat": %v, "lon": %v}, "place_name": "Basse Corniche, Cap-d'Ail", "confidence": 0.9, "note": "grey SUV westbound"}`, basseCorniche.Lat, basseCorniche.Lon))
 	var sr struct {
 		Sighting convoi.Sighting

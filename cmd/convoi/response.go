@@ -127,7 +127,7 @@ func (r *incidentResponder) attackRoutes(ctx context.Context, inc *convoi.Incide
 }
 
 // Plan plans with the units available now.
-func (r *incidentResponder) Plan(ctx context.Context, inc *convoi.Incident, sightings []*convoi.Sighting, now time.Time) (*web.IncidentPlan, error) {
+func (r *incidentResponder) Plan(ctx context.Context, inc *convoi.Incident, sightings []*convoi.Sighting, now time.Time, lines int) (*web.IncidentPlan, error) {
 	start := r.Now()
 	if inc.State != convoi.IncidentActive {
 		return nil, convoi.Errorf(convoi.ECONFLICT, "Incident %d is closed: there is nothing to plan.", inc.ID)
@@ -157,8 +157,14 @@ func (r *incidentResponder) Plan(ctx context.Context, inc *convoi.Incident, sigh
 	if err != nil {
 		return nil, err
 	}
-	return &web.IncidentPlan{IncidentID: inc.ID, Version: inc.Version, At: now, Plan: pl, Units: units,
-		Elapsed: float64(r.Now().Sub(start).Microseconds()) / 1000}, nil
+	out := &web.IncidentPlan{IncidentID: inc.ID, Version: inc.Version, At: now, Plan: pl, Units: units}
+	for i := 0; i < len(pl.Kept) && i < lines; i++ {
+		// The sample is random: its first routes are a random subset.
+		rt := pl.Kept[i]
+		out.RouteLines = append(out.RouteLines, web.RouteLine{Points: r.Engine.RouteLine(rt), Escape: r.Engine.NodeLatLon(rt.Escape), Cut: pl.Cut[i]})
+	}
+	out.Elapsed = float64(r.Now().Sub(start).Microseconds()) / 1000
+	return out, nil
 }
 
 // units are the police and gendarmerie posts not committed to another

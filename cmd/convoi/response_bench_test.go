@@ -33,7 +33,7 @@ func BenchmarkIncidentResponse(b *testing.B) {
 			if _, err := r.Reachability(ctx, inc, nil); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := r.Plan(ctx, inc, nil, a.Now()); err != nil {
+			if _, err := r.Plan(ctx, inc, nil, a.Now(), 0); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -45,7 +45,7 @@ func BenchmarkIncidentResponse(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := r.Plan(ctx, inc, append(sgs, sg), sg.Time.Add(30*time.Second)); err != nil {
+			if _, err := r.Plan(ctx, inc, append(sgs, sg), sg.Time.Add(30*time.Second), 0); err != nil {
 				b.Fatal(err)
 			}
 		}
