@@ -343,3 +343,31 @@ func TestRouteLinesAndCut(t *testing.T) {
 		t.Fatalf("%d routes marked cut, the plan intercepts %d", cut, pl.Intercepted)
 	}
 }
+
+// TestConcurrentPlans: one engine, plans in parallel (as concurrent API
+// requests make them) give the same answer as one alone (run with -race).
+func TestConcurrentPlans(t *testing.T) {
+	e := mustEngine(t, Params{Routes: 200})
+	at := time.Date(2026, 5, 14, 9, 30, 0, 0, time.UTC)
+	s := Situation{Attack: laTurbieToll, AttackAt: at, Now: at.Add(time.Minute), Units: demoPosts}
+	want, err := e.Plan(context.Background(), s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	got := make([]*Plan, 4)
+	errs := make([]error, 4)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = e.Plan(context.Background(), s, nil)
+		}()
+	}
+	wg.Wait()
+	for i := range got {
+		if errs[i] != nil || got[i].Intercepted != want.Intercepted || got[i].Assignments[0].Node != want.Assignments[0].Node {
+			t.Fatalf("plan %d: %v, %d intercepted, want %d", i, errs[i], got[i].Intercepted, want.Intercepted)
+		}
+	}
+}
