@@ -35,6 +35,7 @@ func (a *App) showResponse(ctx context.Context, out io.Writer, w *demoWorld) err
 		fmt.Fprintln(out, "Response: not available on this road graph (no escape node).")
 		return nil
 	}
+	r.Exercise = true // the demo's alerts say so (CAP status Exercise)
 	commander := w.userByName("commander")
 	ctx = convoi.NewContextWithUser(ctx, commander)
 	svc := sqlite.NewIncidentService(a.DB)
@@ -98,7 +99,7 @@ func (a *App) showResponse(ctx context.Context, out io.Writer, w *demoWorld) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "CAP 1.2 alert for partner forces: %s (Update of the declaration's alert), %d areas, %d bytes; no route, departure or plan in it.\n\n",
+	fmt.Fprintf(out, "CAP 1.2 alert for partner forces (status Exercise): %s (Update of the declaration's alert), %d areas, %d bytes; no route, departure or plan in it.\n\n",
 		cap.Identifier(r.AlertSender, inc.ID, inc.Version), len(re.Bands), len(doc))
 	return nil
 }

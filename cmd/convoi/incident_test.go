@@ -358,7 +358,7 @@ func TestDemoOnceResponse(t *testing.T) {
 	resp := out[i:]
 	for _, want := range []string{"Péage de La Turbie (A8)", "Reachable by car from the toll plaza: 5 min", "20 min",
 		"1000 escape routes sampled", "proven optimal", "Brigade de proximité de La Turbie", "Sighting at",
-		"Basse Corniche", "re-planned in", "CAP 1.2 alert for partner forces: convoi.control-room.incident-1.v2"} {
+		"Basse Corniche", "re-planned in", "CAP 1.2 alert for partner forces (status Exercise): convoi.control-room.incident-1.v2"} {
 		if !strings.Contains(resp, want) {
 			t.Errorf("response section lacks %q:\n%s", want, resp)
 		}
