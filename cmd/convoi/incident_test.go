@@ -377,3 +377,53 @@ func TestDemoOnceResponse(t *testing.T) {
 		t.Fatalf("stored incidents: %d (%v)", n, err)
 	}
 }
+
+// TestPlanUsesTrackerFix: a post whose patrol car sent a fresh fix is
+// planned from the fix and ready at once; a stale fix (older than 5 min)
+// leaves it at its post.
+func TestPlanUsesTrackerFix(t *testing.T) {
+	a, w := MustOpenDemo(t)
+	ctx := convoi.NewContextWithUser(context.Background(), w.userByName("admin"))
+	post := w.Sites["eze"]
+	car := &convoi.Vehicle{Registration: "GN-442-EZ", Class: convoi.VehicleCar, Capacity: 0, SiteID: post.ID}
+	if err := sqlite.NewVehicleService(a.DB).CreateVehicle(ctx, car); err != nil {
+		t.Fatal(err)
+	}
+	tr := &convoi.Tracker{DeviceID: "eze-patrol-1", Protocol: convoi.ProtocolOsmAnd, VehicleID: car.ID}
+	if err := sqlite.NewTrackerService(a.DB).CreateTracker(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	now := a.Now()
+	patrol := convoi.LatLon{Lat: 43.7420, Lon: 7.3700} // on the A8 near the toll plaza
+	fix := convoi.Position{DeviceID: tr.DeviceID, FixTime: now.Add(-time.Minute), ServerTime: now, Lat: patrol.Lat, Lon: patrol.Lon, Valid: true, GNSS: convoi.GNSSFix}
+	if _, _, err := sqlite.NewPositionService(a.DB).StorePositions(ctx, []convoi.Position{fix}, nil); err != nil {
+		t.Fatal(err)
+	}
+	inc := &convoi.Incident{Place: laTurbieToll, AttackAt: now.Add(-time.Minute)}
+	if err := sqlite.NewIncidentService(a.DB).DeclareIncident(ctx, inc); err != nil {
+		t.Fatal(err)
+	}
+	unitOf := func(pl *web.IncidentPlan) web.PlanUnit {
+		for _, u := range pl.Units {
+			if u.SiteID == post.ID {
+				return u
+			}
+		}
+		t.Fatal("the Èze post is not in the plan")
+		return web.PlanUnit{}
+	}
+	pl, err := a.Response.Plan(ctx, inc, nil, now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := unitOf(pl); u.Source != "tracker" || u.At != patrol || u.ReadyS != 0 || u.FixTime == nil {
+		t.Fatalf("fresh fix: unit %+v", u)
+	}
+	pl, err = a.Response.Plan(ctx, inc, nil, now.Add(10*time.Minute), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := unitOf(pl); u.Source != "post" || u.At != post.Location || u.ReadyS != postReadyS {
+		t.Fatalf("stale fix: unit %+v", u)
+	}
+}
