@@ -228,20 +228,10 @@ func (e *Engine) findEscapeNodes() []roadnet.NodeID {
 	return kept
 }
 
-// Band is one reachability area.
-type Band struct {
-	Minutes float64 `json:"minutes"`
-	// Polygons are the outer rings (closed, counter-clockwise) of the area
-	// reachable by car within Minutes, largest first.
-	Polygons [][]convoi.LatLon `json:"polygons"`
-	AreaKm2  float64           `json:"area_km2"`
-	Nodes    int               `json:"nodes"` // road nodes reached
-}
-
 // Reachability is where a vehicle leaving at from can be after each band.
 type Reachability struct {
-	From  convoi.LatLon `json:"from"`
-	Bands []Band        `json:"bands"`
+	From  convoi.LatLon             `json:"from"`
+	Bands []convoi.ReachabilityBand `json:"bands"`
 }
 
 // Reachability computes the escape areas from at: one isochrone (roadnet)
@@ -289,7 +279,7 @@ func (e *Engine) Reachability(ctx context.Context, at convoi.LatLon) (*Reachabil
 		for _, r := range rings {
 			area += ringAreaM2(r)
 		}
-		out.Bands = append(out.Bands, Band{Minutes: band.Minutes(), Polygons: rings, AreaKm2: math.Round(area/1e4) / 100, Nodes: n})
+		out.Bands = append(out.Bands, convoi.ReachabilityBand{Minutes: band.Minutes(), Polygons: rings, AreaKm2: math.Round(area/1e4) / 100, Nodes: n})
 	}
 	return out, nil
 }
@@ -464,34 +454,14 @@ type Situation struct {
 	Sightings []Sighting
 }
 
-// Assignment is one unit's roadblock.
-type Assignment struct {
-	UnitID string        `json:"unit_id"`
-	Name   string        `json:"name"`
-	Node   int64         `json:"node"` // the OSM node id of the roadblock
-	At     convoi.LatLon `json:"at"`
-	// ArrivalS is the unit's travel time (plus ReadyS) to the roadblock;
-	// Arrival the time it is in place.
-	ArrivalS float64   `json:"arrival_s"`
-	Arrival  time.Time `json:"arrival"`
-	// RoutesCut is how many of the plan's routes this roadblock cuts on
-	// its own and Share that as a fraction (shares overlap, so they may
-	// add up to more than the plan's Fraction).
-	RoutesCut int     `json:"routes_cut"`
-	Share     float64 `json:"share"`
-	// Reserve is true when no route the unit can reach in time is left to
-	// cut: it stays where it is (At is then its start), in reserve.
-	Reserve bool `json:"reserve"`
-}
-
 // Plan is the interception plan for a situation.
 type Plan struct {
-	Assignments []Assignment `json:"assignments"`
-	Intercepted int          `json:"intercepted"`
-	Routes      int          `json:"routes"`
-	Fraction    float64      `json:"fraction"`
-	Optimal     bool         `json:"optimal"`
-	Bound       float64      `json:"bound"`
+	Assignments []convoi.Roadblock `json:"assignments"`
+	Intercepted int                `json:"intercepted"`
+	Routes      int                `json:"routes"`
+	Fraction    float64            `json:"fraction"`
+	Optimal     bool               `json:"optimal"`
+	Bound       float64            `json:"bound"`
 	// RoutesSampled is the sample size before sightings; RoutesKept how
 	// many stayed consistent with them; RoutesAdded how many were sampled
 	// onwards from the latest sighting to reach MinRoutes.
@@ -625,7 +595,7 @@ func (e *Engine) Plan(ctx context.Context, s Situation, routes *Routes) (*Plan, 
 		}
 		arr := prob.ArrivalS(u, v) - elapsed
 		id, _ := e.g.ExternalID(roadnet.NodeID(v))
-		pl.Assignments = append(pl.Assignments, Assignment{
+		pl.Assignments = append(pl.Assignments, convoi.Roadblock{
 			UnitID: s.Units[u].ID, Name: s.Units[u].Name, Node: id, At: e.g.NodeLatLon(roadnet.NodeID(v)),
 			ArrivalS: math.Round(arr*10) / 10, Arrival: s.Now.Add(time.Duration(arr * float64(time.Second))).Truncate(time.Second),
 			RoutesCut: cut, Share: float64(cut) / float64(sol.Routes), Reserve: reserve,

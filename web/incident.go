@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/convoi/convoi"
-	"github.com/convoi/convoi/response"
 )
 
 // Role sets of the incident endpoints (issue 13). The commander runs the
@@ -22,73 +21,6 @@ var (
 	rIncWork  = []convoi.Role{convoi.RoleCommander}
 	rIncSight = []convoi.Role{convoi.RoleControl, convoi.RoleCommander}
 )
-
-// IncidentReachability is where the attackers can be: the reachability
-// bands from the attack point or from the latest confident sighting.
-type IncidentReachability struct {
-	IncidentID convoi.IncidentID `json:"incident_id"`
-	Version    int               `json:"version"`
-	From       convoi.LatLon     `json:"from"`
-	FromLabel  string            `json:"from_label"` // "the attack", "the sighting at 09:34"
-	Since      time.Time         `json:"since"`      // when the attackers were at From
-	Bands      []response.Band   `json:"bands"`
-}
-
-// PlanUnit is a unit the plan considered.
-type PlanUnit struct {
-	SiteID   convoi.SiteID   `json:"site_id"`
-	Name     string          `json:"name"`
-	Kind     convoi.SiteKind `json:"kind"`
-	At       convoi.LatLon   `json:"at"`
-	Source   string          `json:"source"` // "tracker" (a fix of its vehicle) or "post"
-	FixTime  *time.Time      `json:"fix_time,omitempty"`
-	ReadyS   float64         `json:"ready_s"`
-	Assigned bool            `json:"assigned"` // committed to this incident
-}
-
-// IncidentPlan is the interception plan of an incident at a time.
-type IncidentPlan struct {
-	IncidentID convoi.IncidentID `json:"incident_id"`
-	Version    int               `json:"version"`
-	At         time.Time         `json:"at"`
-	*response.Plan
-	Units   []PlanUnit `json:"units"`
-	Elapsed float64    `json:"elapsed_ms"`
-	// RouteLines are escape routes of the plan for the map, when asked for
-	// (GET .../plan?routes=N): a random subset of the routes planned for.
-	RouteLines []RouteLine `json:"route_lines,omitempty"`
-}
-
-// RouteLine is a sampled escape route on the map.
-type RouteLine struct {
-	Points []convoi.LatLon `json:"points"`
-	Escape convoi.LatLon   `json:"escape"` // where it leaves the area
-	Cut    bool            `json:"cut"`    // a roadblock of the plan intercepts it
-}
-
-// Responder computes the live response of an incident. cmd/convoi wires
-// the response engine with the stores (units from the site list and their
-// trackers).
-type Responder interface {
-	Reachability(ctx context.Context, inc *convoi.Incident, sightings []*convoi.Sighting) (*IncidentReachability, error)
-	// Plan uses the units available at now: the police and gendarmerie
-	// posts not committed to another incident. lines (0 to MaxRouteLines)
-	// is how many route lines to include for the map.
-	Plan(ctx context.Context, inc *convoi.Incident, sightings []*convoi.Sighting, now time.Time, lines int) (*IncidentPlan, error)
-	// Alert returns the CAP 1.2 alert for partner forces of the incident
-	// as it stands (XML).
-	Alert(ctx context.Context, inc *convoi.Incident, sightings []*convoi.Sighting) ([]byte, error)
-}
-
-// AlertOutbox sends the CAP alert of an incident as it stands to the
-// partner forces. The incident handlers call it after the declaration and
-// after each change partners must hear of (an update, a sighting, the
-// closing), never after a unit assignment (internal to the response). A
-// failure is logged and does not fail the request: the change is stored
-// and GET /incidents/{id}/alert still serves the alert.
-type AlertOutbox interface {
-	SendIncidentAlert(ctx context.Context, inc *convoi.Incident) error
-}
 
 // incidentRoutes are the incident endpoints, appended to the route table.
 func (s *Server) incidentRoutes() []Route {
@@ -115,11 +47,11 @@ func (s *Server) incidents() (convoi.IncidentService, error) {
 	return s.IncidentService, nil
 }
 
-func (s *Server) responder() (Responder, error) {
-	if s.Responder == nil {
+func (s *Server) responder() (convoi.ResponseService, error) {
+	if s.Response == nil {
 		return nil, convoi.Errorf(convoi.EUNAVAILABLE, "The response engine is not available on this server (no road graph).")
 	}
-	return s.Responder, nil
+	return s.Response, nil
 }
 
 func (s *Server) handleListIncidents(w http.ResponseWriter, r *http.Request) error {
@@ -317,7 +249,7 @@ func (s *Server) handleIncidentReachability(w http.ResponseWriter, r *http.Reque
 // writeGeoJSON writes the bands as a FeatureCollection: one MultiPolygon
 // feature per band (largest band first, so that smaller ones draw on top),
 // and the From point.
-func writeGeoJSON(w http.ResponseWriter, re *IncidentReachability) {
+func writeGeoJSON(w http.ResponseWriter, re *convoi.IncidentReachability) {
 	type geom struct {
 		Type        string `json:"type"`
 		Coordinates any    `json:"coordinates"`
@@ -353,9 +285,6 @@ func writeGeoJSON(w http.ResponseWriter, re *IncidentReachability) {
 	_ = json.NewEncoder(w).Encode(fc)
 }
 
-// MaxRouteLines bounds GET /incidents/{id}/plan?routes=N.
-const MaxRouteLines = 1000
-
 func (s *Server) handleIncidentPlan(w http.ResponseWriter, r *http.Request) error {
 	rs, err := s.responder()
 	if err != nil {
@@ -364,8 +293,8 @@ func (s *Server) handleIncidentPlan(w http.ResponseWriter, r *http.Request) erro
 	q := newQuery(r)
 	lines := 0
 	if n := q.Int64("routes"); n != nil {
-		if *n < 0 || *n > MaxRouteLines {
-			q.fail("Query parameter \"routes\" must be 0 to %d.", MaxRouteLines)
+		if *n < 0 || *n > convoi.MaxRouteLines {
+			q.fail("Query parameter \"routes\" must be 0 to %d.", convoi.MaxRouteLines)
 		} else {
 			lines = int(*n)
 		}
@@ -415,9 +344,9 @@ type sightingBody struct {
 // sightingResult answers a sighting with the plan it leads to (null when
 // the response engine is not available or cannot plan).
 type sightingResult struct {
-	Sighting  *convoi.Sighting `json:"sighting"`
-	Plan      *IncidentPlan    `json:"plan"`
-	PlanError string           `json:"plan_error,omitempty"`
+	Sighting  *convoi.Sighting         `json:"sighting"`
+	Plan      *convoi.InterceptionPlan `json:"plan"`
+	PlanError string                   `json:"plan_error,omitempty"`
 }
 
 func (s *Server) handleAddSighting(w http.ResponseWriter, r *http.Request) error {

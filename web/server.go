@@ -99,11 +99,15 @@ type Server struct {
 	// PolicyService keeps versions of the release policy (PUT
 	// /policies/release); the latest saved is in force from Open.
 	PolicyService convoi.PolicyService
-	// IncidentService serves /api/v1/incidents; Responder computes their
-	// reachability, plan and CAP alert (without it those answer 503).
+	// IncidentService serves /api/v1/incidents; Response computes their
+	// reachability, plan and CAP alert (without it those answer 503);
+	// Alerts sends the CAP alert out after the declaration and each change
+	// partners must hear of (an update, a sighting, the closing; not unit
+	// assignments, which are internal). A failed send is logged and does
+	// not fail the request.
 	IncidentService convoi.IncidentService
-	Responder       Responder
-	Alerts          AlertOutbox // CAP alerts out, on declaration and each update
+	Response        convoi.ResponseService
+	Alerts          convoi.IncidentAlertService
 
 	// Ready reports whether the store is reachable, for /readyz. When nil, a
 	// one-row user query stands in.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/cap"
-	"github.com/convoi/convoi/web"
 )
 
 // alertOutbox writes each CAP alert sent to partner forces as a file,
@@ -22,7 +21,7 @@ type alertOutbox struct {
 	Incidents convoi.IncidentService
 }
 
-var _ web.AlertOutbox = (*alertOutbox)(nil)
+var _ convoi.IncidentAlertService = (*alertOutbox)(nil)
 
 // SendIncidentAlert writes the alert of inc as it stands.
 func (o *alertOutbox) SendIncidentAlert(ctx context.Context, inc *convoi.Incident) error {

@@ -205,7 +205,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.Planner = a.Planner
 	s.IncidentService = sqlite.NewIncidentService(db)
 	if a.Response != nil {
-		s.Responder = a.Response
+		s.Response = a.Response
 		s.Alerts = &alertOutbox{Dir: filepath.Join(a.DataDir, "alerts"), Responder: a.Response, Incidents: s.IncidentService}
 	}
 	if err := s.Open(); err != nil {

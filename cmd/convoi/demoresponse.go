@@ -11,7 +11,6 @@ import (
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/cap"
 	"github.com/convoi/convoi/sqlite"
-	"github.com/convoi/convoi/web"
 )
 
 // The demo's attack: the Monaco-Nice escort is hit at the La Turbie toll
@@ -104,7 +103,7 @@ func (a *App) showResponse(ctx context.Context, out io.Writer, w *demoWorld) err
 	return nil
 }
 
-func printRoadblocks(out io.Writer, pl *web.IncidentPlan, at time.Time, zone *time.Location) {
+func printRoadblocks(out io.Writer, pl *convoi.InterceptionPlan, at time.Time, zone *time.Location) {
 	proof := "proven optimal"
 	if !pl.Optimal {
 		proof = fmt.Sprintf("bound %.3f", pl.Bound)

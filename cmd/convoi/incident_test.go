@@ -18,7 +18,6 @@ import (
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/cap"
 	"github.com/convoi/convoi/sqlite"
-	"github.com/convoi/convoi/web"
 )
 
 // laTurbieToll is the La Turbie toll plaza on the A8 (demostory.go);
@@ -139,7 +138,7 @@ func TestIncidentResponse(t *testing.T) {
 	id := strconv.FormatInt(int64(inc.ID), 10)
 
 	st, body = control.do("GET", "/api/v1/incidents/"+id+"/reachability", "")
-	var re web.IncidentReachability
+	var re convoi.IncidentReachability
 	if st != 200 || json.Unmarshal(body, &re) != nil || len(re.Bands) != 4 || re.FromLabel != "the attack" {
 		t.Fatalf("reachability: %d %.300s", st, body)
 	}
@@ -153,7 +152,7 @@ func TestIncidentResponse(t *testing.T) {
 	}
 
 	st, body = cmd.do("GET", "/api/v1/incidents/"+id+"/plan", "")
-	var pl web.IncidentPlan
+	var pl convoi.InterceptionPlan
 	if st != 200 || json.Unmarshal(body, &pl) != nil {
 		t.Fatalf("plan: %d %.300s", st, body)
 	}
@@ -162,7 +161,7 @@ func TestIncidentResponse(t *testing.T) {
 	}
 
 	st, body = cmd.do("GET", "/api/v1/incidents/"+id+"/plan?routes=25", "")
-	var withLines web.IncidentPlan
+	var withLines convoi.InterceptionPlan
 	if st != 200 || json.Unmarshal(body, &withLines) != nil || len(withLines.RouteLines) != 25 {
 		t.Fatalf("plan with route lines: %d, %d lines", st, len(withLines.RouteLines))
 	}
@@ -178,7 +177,7 @@ func TestIncidentResponse(t *testing.T) {
 	st, body = control.do("POST", "/api/v1/incidents/"+id+"/sightings", fmt.Sprintf(`{"place": {"lat": %v, "lon": %v}, "place_name": "Basse Corniche, Cap-d'Ail", "confidence": 0.9, "note": "grey SUV westbound"}`, basseCorniche.Lat, basseCorniche.Lon))
 	var sr struct {
 		Sighting convoi.Sighting
-		Plan     *web.IncidentPlan
+		Plan     *convoi.InterceptionPlan
 	}
 	if st != 201 || json.Unmarshal(body, &sr) != nil || sr.Plan == nil {
 		t.Fatalf("sighting: %d %.300s", st, body)
@@ -296,7 +295,7 @@ func TestIncidentResponse(t *testing.T) {
 
 // assertNoSchedule fails when the alert holds a departure time or a route
 // point of any movement, or a roadblock of the plan.
-func assertNoSchedule(t *testing.T, a *App, doc string, pl web.IncidentPlan) {
+func assertNoSchedule(t *testing.T, a *App, doc string, pl convoi.InterceptionPlan) {
 	t.Helper()
 	ms, _, err := sqlite.NewMovementService(a.DB).FindMovements(context.Background(), convoi.MovementFilter{Page: convoi.Page{Limit: convoi.MaxPageLimit}})
 	if err != nil {
@@ -403,14 +402,14 @@ func TestPlanUsesTrackerFix(t *testing.T) {
 	if err := sqlite.NewIncidentService(a.DB).DeclareIncident(ctx, inc); err != nil {
 		t.Fatal(err)
 	}
-	unitOf := func(pl *web.IncidentPlan) web.PlanUnit {
+	unitOf := func(pl *convoi.InterceptionPlan) convoi.ResponseUnit {
 		for _, u := range pl.Units {
 			if u.SiteID == post.ID {
 				return u
 			}
 		}
 		t.Fatal("the Èze post is not in the plan")
-		return web.PlanUnit{}
+		return convoi.ResponseUnit{}
 	}
 	pl, err := a.Response.Plan(ctx, inc, nil, now, 0)
 	if err != nil {

@@ -10,10 +10,9 @@ import (
 	"github.com/convoi/convoi/cap"
 	"github.com/convoi/convoi/response"
 	"github.com/convoi/convoi/roadnet"
-	"github.com/convoi/convoi/web"
 )
 
-// incidentResponder implements web.Responder: it gathers an incident's
+// incidentResponder implements convoi.ResponseService: it gathers an incident's
 // units (the police and gendarmerie posts of the site list, at their
 // vehicles' latest tracker fix when fresh) and sightings, and asks the
 // response engine for reachability, the plan and the CAP alert.
@@ -36,7 +35,7 @@ type incidentResponder struct {
 	routes map[routeKey]*response.Routes // the attack's sample, per attack
 }
 
-var _ web.Responder = (*incidentResponder)(nil)
+var _ convoi.ResponseService = (*incidentResponder)(nil)
 
 // Unit readiness: a crew at its post needs a minute to reach its car; a
 // unit whose vehicle sent a fix within freshFix is driving (or sitting in
@@ -93,13 +92,13 @@ func from(inc *convoi.Incident, sightings []*convoi.Sighting, zone *time.Locatio
 }
 
 // Reachability answers from the attack or the latest confident sighting.
-func (r *incidentResponder) Reachability(ctx context.Context, inc *convoi.Incident, sightings []*convoi.Sighting) (*web.IncidentReachability, error) {
+func (r *incidentResponder) Reachability(ctx context.Context, inc *convoi.Incident, sightings []*convoi.Sighting) (*convoi.IncidentReachability, error) {
 	at, since, label, _ := from(inc, sightings, r.Zone)
 	re, err := r.Engine.Reachability(ctx, at)
 	if err != nil {
 		return nil, err
 	}
-	return &web.IncidentReachability{IncidentID: inc.ID, Version: inc.Version, From: at, FromLabel: label, Since: since, Bands: re.Bands}, nil
+	return &convoi.IncidentReachability{IncidentID: inc.ID, Version: inc.Version, From: at, FromLabel: label, Since: since, Bands: re.Bands}, nil
 }
 
 // attackRoutes returns the attack's route sample, sampled once per attack
@@ -127,7 +126,7 @@ func (r *incidentResponder) attackRoutes(ctx context.Context, inc *convoi.Incide
 }
 
 // Plan plans with the units available now.
-func (r *incidentResponder) Plan(ctx context.Context, inc *convoi.Incident, sightings []*convoi.Sighting, now time.Time, lines int) (*web.IncidentPlan, error) {
+func (r *incidentResponder) Plan(ctx context.Context, inc *convoi.Incident, sightings []*convoi.Sighting, now time.Time, lines int) (*convoi.InterceptionPlan, error) {
 	start := r.Now()
 	if inc.State != convoi.IncidentActive {
 		return nil, convoi.Errorf(convoi.ECONFLICT, "Incident %d is closed: there is nothing to plan.", inc.ID)
@@ -157,19 +156,22 @@ func (r *incidentResponder) Plan(ctx context.Context, inc *convoi.Incident, sigh
 	if err != nil {
 		return nil, err
 	}
-	out := &web.IncidentPlan{IncidentID: inc.ID, Version: inc.Version, At: now, Plan: pl, Units: units}
+	out := &convoi.InterceptionPlan{IncidentID: inc.ID, Version: inc.Version, At: now, Units: units,
+		Assignments: pl.Assignments, Intercepted: pl.Intercepted, Routes: pl.Routes, Fraction: pl.Fraction,
+		Optimal: pl.Optimal, Bound: pl.Bound, RoutesSampled: pl.RoutesSampled, RoutesKept: pl.RoutesKept,
+		RoutesAdded: pl.RoutesAdded, Sightings: pl.Sightings}
 	for i := 0; i < len(pl.Kept) && i < lines; i++ {
 		// The sample is random: its first routes are a random subset.
 		rt := pl.Kept[i]
-		out.RouteLines = append(out.RouteLines, web.RouteLine{Points: r.Engine.RouteLine(rt), Escape: r.Engine.NodeLatLon(rt.Escape), Cut: pl.Cut[i]})
+		out.RouteLines = append(out.RouteLines, convoi.EscapeRoute{Points: r.Engine.RouteLine(rt), Escape: r.Engine.NodeLatLon(rt.Escape), Cut: pl.Cut[i]})
 	}
-	out.Elapsed = float64(r.Now().Sub(start).Microseconds()) / 1000
+	out.ElapsedMS = float64(r.Now().Sub(start).Microseconds()) / 1000
 	return out, nil
 }
 
 // units are the police and gendarmerie posts not committed to another
 // incident, each at its vehicles' freshest tracker fix or at the post.
-func (r *incidentResponder) units(ctx context.Context, inc *convoi.Incident, now time.Time) ([]web.PlanUnit, error) {
+func (r *incidentResponder) units(ctx context.Context, inc *convoi.Incident, now time.Time) ([]convoi.ResponseUnit, error) {
 	active, err := r.Incidents.FindUnitAssignments(ctx, convoi.UnitAssignmentFilter{Active: true})
 	if err != nil {
 		return nil, err
@@ -178,7 +180,7 @@ func (r *incidentResponder) units(ctx context.Context, inc *convoi.Incident, now
 	for _, a := range active {
 		committed[a.SiteID] = a.IncidentID
 	}
-	var out []web.PlanUnit
+	var out []convoi.ResponseUnit
 	for _, kind := range []convoi.SiteKind{convoi.SiteKindPolice, convoi.SiteKindGendarmerie} {
 		f := convoi.SiteFilter{Kind: &kind, Page: convoi.Page{Limit: convoi.MaxPageLimit}}
 		for {
@@ -190,7 +192,7 @@ func (r *incidentResponder) units(ctx context.Context, inc *convoi.Incident, now
 				if other, ok := committed[s.ID]; ok && other != inc.ID {
 					continue
 				}
-				u := web.PlanUnit{SiteID: s.ID, Name: s.Name, Kind: s.Kind, At: s.Location, Source: "post", ReadyS: postReadyS}
+				u := convoi.ResponseUnit{SiteID: s.ID, Name: s.Name, Kind: s.Kind, At: s.Location, Source: "post", ReadyS: postReadyS}
 				_, u.Assigned = committed[s.ID]
 				if fix, err := r.freshestFix(ctx, s.ID, now); err != nil {
 					return nil, err
