@@ -185,12 +185,20 @@ func (g *grid) outline() [][]convoi.LatLon {
 			if len(vs) < 3 {
 				continue
 			}
-			pts := make([]convoi.LatLon, 0, len(vs)+1)
-			a := 0.0
+			// The staircase of cell edges, smoothed: Douglas-Peucker with
+			// a tolerance of half a cell (the area still reaches half a
+			// cell beyond every road).
+			fs := make([][2]float64, len(vs))
 			for i, v := range vs {
-				u := vs[(i+1)%len(vs)]
-				a += float64(v[0]*u[1] - u[0]*v[1])
-				pts = append(pts, g.latLon(float64(v[0])*g.cell, float64(v[1])*g.cell))
+				fs[i] = [2]float64{float64(v[0]), float64(v[1])}
+			}
+			fs = douglasPeuckerRing(fs, 0.5)
+			pts := make([]convoi.LatLon, 0, len(fs)+1)
+			a := 0.0
+			for i, v := range fs {
+				u := fs[(i+1)%len(fs)]
+				a += v[0]*u[1] - u[0]*v[1]
+				pts = append(pts, g.latLon(v[0]*g.cell, v[1]*g.cell))
 			}
 			pts = append(pts, pts[0])
 			rings = append(rings, ring{pts, a / 2 * g.cell * g.cell})
@@ -248,4 +256,64 @@ func pointInRing(p convoi.LatLon, ring []convoi.LatLon) bool {
 		}
 	}
 	return in
+}
+
+// douglasPeuckerRing simplifies a closed ring (first point not repeated)
+// within tol: it splits the ring at its first vertex and the vertex
+// farthest from it and simplifies both halves. Rings of four points or
+// fewer are kept.
+func douglasPeuckerRing(ring [][2]float64, tol float64) [][2]float64 {
+	n := len(ring)
+	if n <= 4 {
+		return ring
+	}
+	far, fd := 0, -1.0
+	for i, p := range ring {
+		if d := (p[0]-ring[0][0])*(p[0]-ring[0][0]) + (p[1]-ring[0][1])*(p[1]-ring[0][1]); d > fd {
+			far, fd = i, d
+		}
+	}
+	keep := make([]bool, n)
+	keep[0], keep[far] = true, true
+	closed := append(ring[:n:n], ring[0])
+	dp(closed, 0, far, tol, keep)
+	dp(closed, far, n, tol, keep)
+	out := make([][2]float64, 0, n)
+	for i, k := range keep {
+		if k {
+			out = append(out, ring[i])
+		}
+	}
+	if len(out) < 3 {
+		return ring
+	}
+	return out
+}
+
+// dp marks the points of pts[a..b] to keep (a and b are kept).
+func dp(pts [][2]float64, a, b int, tol float64, keep []bool) {
+	if b-a < 2 {
+		return
+	}
+	ax, ay, bx, by := pts[a][0], pts[a][1], pts[b][0], pts[b][1]
+	dx, dy := bx-ax, by-ay
+	l := math.Hypot(dx, dy)
+	best, bd := -1, tol
+	for i := a + 1; i < b; i++ {
+		var d float64
+		if l == 0 {
+			d = math.Hypot(pts[i][0]-ax, pts[i][1]-ay)
+		} else {
+			d = math.Abs(dx*(pts[i][1]-ay)-dy*(pts[i][0]-ax)) / l
+		}
+		if d > bd {
+			best, bd = i, d
+		}
+	}
+	if best < 0 {
+		return
+	}
+	keep[best%len(keep)] = true
+	dp(pts, a, best, tol, keep)
+	dp(pts, best, b, tol, keep)
 }

@@ -73,6 +73,9 @@ func TestReachabilityGrowsAndContainsTheAttack(t *testing.T) {
 			if len(ring) < 4 || ring[0] != ring[len(ring)-1] {
 				t.Fatalf("band %v: ring not closed: %v", b.Minutes, ring)
 			}
+			if i, j, ok := selfCrossing(ring); ok {
+				t.Fatalf("band %v: ring of %d points crosses itself (segments %d and %d)", b.Minutes, len(ring), i, j)
+			}
 		}
 		if i > 0 && !(b.AreaKm2 > r.Bands[i-1].AreaKm2 && b.Nodes >= r.Bands[i-1].Nodes) {
 			t.Errorf("band %v (%.2f km², %d nodes) not larger than band %v (%.2f km², %d nodes)", b.Minutes, b.AreaKm2, b.Nodes, r.Bands[i-1].Minutes, r.Bands[i-1].AreaKm2, r.Bands[i-1].Nodes)
@@ -370,4 +373,25 @@ func TestConcurrentPlans(t *testing.T) {
 			t.Fatalf("plan %d: %v, %d intercepted, want %d", i, errs[i], got[i].Intercepted, want.Intercepted)
 		}
 	}
+}
+
+// selfCrossing finds two non-adjacent segments of a closed ring that
+// intersect.
+func selfCrossing(ring []convoi.LatLon) (int, int, bool) {
+	n := len(ring) - 1
+	orient := func(a, b, c convoi.LatLon) float64 {
+		return (b.Lon-a.Lon)*(c.Lat-a.Lat) - (b.Lat-a.Lat)*(c.Lon-a.Lon)
+	}
+	for i := 0; i < n; i++ {
+		for j := i + 2; j < n; j++ {
+			if i == 0 && j == n-1 {
+				continue // adjacent through the closing point
+			}
+			a, b, c, d := ring[i], ring[i+1], ring[j], ring[j+1]
+			if orient(a, b, c)*orient(a, b, d) < 0 && orient(c, d, a)*orient(c, d, b) < 0 {
+				return i, j, true
+			}
+		}
+	}
+	return 0, 0, false
 }
