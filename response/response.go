@@ -239,7 +239,7 @@ type Reachability struct {
 // where the time runs out) outlined as polygons (polygon.go).
 func (e *Engine) Reachability(ctx context.Context, at convoi.LatLon) (*Reachability, error) {
 	g := e.g
-	pos, err := g.Snap(at)
+	pos, err := e.snap(at)
 	if err != nil {
 		return nil, err
 	}
@@ -282,6 +282,16 @@ func (e *Engine) Reachability(ctx context.Context, at convoi.LatLon) (*Reachabil
 		out.Bands = append(out.Bands, convoi.ReachabilityBand{Minutes: band.Minutes(), Polygons: rings, AreaKm2: math.Round(area/1e4) / 100, Nodes: n})
 	}
 	return out, nil
+}
+
+// snap places a point on the road graph; a point off the map (no road
+// within roadnet.MaxSnapM) is EINVALID, saying so.
+func (e *Engine) snap(at convoi.LatLon) (roadnet.Position, error) {
+	p, err := e.g.Snap(at)
+	if convoi.ErrorCode(err) == convoi.ENOTFOUND {
+		return p, convoi.Errorf(convoi.EINVALID, "%.5f,%.5f is off this server's road map (no road within %d m).", at.Lat, at.Lon, roadnet.MaxSnapM)
+	}
+	return p, err
 }
 
 // cutLine keeps the first share f of the polyline's length.
@@ -337,7 +347,7 @@ const routesPerTree = 10
 // Horizon are dropped.
 func (e *Engine) SampleRoutes(ctx context.Context, at convoi.LatLon, startS float64, count int, seed uint64) (*Routes, error) {
 	g := e.g
-	pos, err := g.Snap(at)
+	pos, err := e.snap(at)
 	if err != nil {
 		return nil, err
 	}
@@ -470,6 +480,10 @@ type Plan struct {
 	RoutesAdded   int `json:"routes_added"`
 	// Sightings is how many sightings filtered the routes.
 	Sightings int `json:"sightings"`
+	// OffMap lists the units left out because they are more than
+	// roadnet.MaxSnapM from every road of the map (posts of another
+	// region).
+	OffMap []string `json:"off_map,omitempty"`
 
 	// Kept are the routes the plan was made for (after the sightings) and
 	// Cut says which of them the plan intercepts: for the map (RouteLine).
@@ -542,20 +556,29 @@ func (e *Engine) Plan(ctx context.Context, s Situation, routes *Routes) (*Plan, 
 	in.Name = "response"
 	in.HorizonS = e.p.Horizon.Seconds() + 1
 	in.FugitiveStart = -1
-	in.Units = make([]intercept.Unit, len(s.Units))
-	for u, un := range s.Units {
+	var used []Unit
+	for _, un := range s.Units {
 		if un.ReadyS < 0 || math.IsNaN(un.ReadyS) {
 			return nil, convoi.Errorf(convoi.EINVALID, "Unit %s: ready time must not be negative.", un.ID)
 		}
 		p, err := e.g.Snap(un.At)
-		if err != nil {
+		if convoi.ErrorCode(err) == convoi.ENOTFOUND {
+			// A post of another region, off this road map: not a unit
+			// of this response.
+			pl.OffMap = append(pl.OffMap, un.ID)
+			continue
+		} else if err != nil {
 			return nil, fmt.Errorf("unit %s: %w", un.ID, err)
 		}
 		start := p.Node
 		if p.Edge != roadnet.NoEdge {
 			start = e.g.EdgeTo(p.Edge)
 		}
-		in.Units[u] = intercept.Unit{Start: int(start), StartDelayS: elapsed + un.ReadyS}
+		used = append(used, un)
+		in.Units = append(in.Units, intercept.Unit{Start: int(start), StartDelayS: elapsed + un.ReadyS})
+	}
+	if len(used) == 0 {
+		return nil, convoi.Errorf(convoi.EINVALID, "No unit is on the road map of this response (%d off it).", len(pl.OffMap))
 	}
 	in.Routes = make([][]intercept.Visit, len(kept))
 	for r, rt := range kept {
@@ -596,7 +619,7 @@ func (e *Engine) Plan(ctx context.Context, s Situation, routes *Routes) (*Plan, 
 		arr := prob.ArrivalS(u, v) - elapsed
 		id, _ := e.g.ExternalID(roadnet.NodeID(v))
 		pl.Assignments = append(pl.Assignments, convoi.Roadblock{
-			UnitID: s.Units[u].ID, Name: s.Units[u].Name, Node: id, At: e.g.NodeLatLon(roadnet.NodeID(v)),
+			UnitID: used[u].ID, Name: used[u].Name, Node: id, At: e.g.NodeLatLon(roadnet.NodeID(v)),
 			ArrivalS: math.Round(arr*10) / 10, Arrival: s.Now.Add(time.Duration(arr * float64(time.Second))).Truncate(time.Second),
 			RoutesCut: cut, Share: float64(cut) / float64(sol.Routes), Reserve: reserve,
 		})

@@ -306,13 +306,14 @@ func TestBadInput(t *testing.T) {
 	e := mustEngine(t, Params{})
 	at := time.Date(2026, 5, 14, 9, 30, 0, 0, time.UTC)
 	for name, s := range map[string]Situation{
-		"no units":     {Attack: laTurbieToll, AttackAt: at, Now: at},
-		"before":       {Attack: laTurbieToll, AttackAt: at, Now: at.Add(-time.Second), Units: demoPosts},
-		"far from map": {Attack: convoi.LatLon{Lat: 48.85, Lon: 2.35}, AttackAt: at, Now: at, Units: demoPosts},
-		"bad ready":    {Attack: laTurbieToll, AttackAt: at, Now: at, Units: []Unit{{ID: "x", At: laTurbieToll, ReadyS: -1}}},
+		"no units":      {Attack: laTurbieToll, AttackAt: at, Now: at},
+		"before":        {Attack: laTurbieToll, AttackAt: at, Now: at.Add(-time.Second), Units: demoPosts},
+		"far from map":  {Attack: convoi.LatLon{Lat: 48.85, Lon: 2.35}, AttackAt: at, Now: at, Units: demoPosts},
+		"bad ready":     {Attack: laTurbieToll, AttackAt: at, Now: at, Units: []Unit{{ID: "x", At: laTurbieToll, ReadyS: -1}}},
+		"units off map": {Attack: laTurbieToll, AttackAt: at, Now: at, Units: []Unit{{ID: "rouen", At: convoi.LatLon{Lat: 49.44, Lon: 1.09}}}},
 	} {
-		if _, err := e.Plan(context.Background(), s, nil); err == nil || convoi.ErrorCode(err) == convoi.EINTERNAL {
-			t.Errorf("%s: %v, want a clear error", name, err)
+		if _, err := e.Plan(context.Background(), s, nil); convoi.ErrorCode(err) != convoi.EINVALID {
+			t.Errorf("%s: %v, want EINVALID", name, err)
 		}
 	}
 	if _, err := New(monaco(t), Params{Bands: []time.Duration{10 * time.Minute, 5 * time.Minute}}); err == nil {
@@ -394,4 +395,24 @@ func selfCrossing(ring []convoi.LatLon) (int, int, bool) {
 		}
 	}
 	return 0, 0, false
+}
+
+// TestUnitsOffTheMap: a post of another region is left out of the plan
+// and reported, the others planned.
+func TestUnitsOffTheMap(t *testing.T) {
+	e := mustEngine(t, Params{Routes: 200})
+	at := time.Date(2026, 5, 14, 9, 30, 0, 0, time.UTC)
+	units := append([]Unit{{ID: "rouen", Name: "Hôtel de police de Rouen", At: convoi.LatLon{Lat: 49.4406, Lon: 1.0934}, ReadyS: 60}}, demoPosts...)
+	pl, err := e.Plan(context.Background(), Situation{Attack: laTurbieToll, AttackAt: at, Now: at.Add(time.Minute), Units: units}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pl.OffMap) != 1 || pl.OffMap[0] != "rouen" || len(pl.Assignments) != len(demoPosts) {
+		t.Fatalf("off map %v, %d assignments", pl.OffMap, len(pl.Assignments))
+	}
+	for i, a := range pl.Assignments {
+		if a.UnitID != demoPosts[i].ID {
+			t.Fatalf("assignment %d is %s's, want %s's", i, a.UnitID, demoPosts[i].ID)
+		}
+	}
 }

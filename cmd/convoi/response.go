@@ -156,7 +156,17 @@ func (r *incidentResponder) Plan(ctx context.Context, inc *convoi.Incident, sigh
 	if err != nil {
 		return nil, err
 	}
-	out := &convoi.InterceptionPlan{IncidentID: inc.ID, Version: inc.Version, At: now, Units: units,
+	off := map[string]bool{}
+	for _, id := range pl.OffMap {
+		off[id] = true
+	}
+	var onMap []convoi.ResponseUnit
+	for _, u := range units {
+		if !off[fmt.Sprint(u.SiteID)] {
+			onMap = append(onMap, u)
+		}
+	}
+	out := &convoi.InterceptionPlan{IncidentID: inc.ID, Version: inc.Version, At: now, Units: onMap,
 		Assignments: pl.Assignments, Intercepted: pl.Intercepted, Routes: pl.Routes, Fraction: pl.Fraction,
 		Optimal: pl.Optimal, Bound: pl.Bound, RoutesSampled: pl.RoutesSampled, RoutesKept: pl.RoutesKept,
 		RoutesAdded: pl.RoutesAdded, Sightings: pl.Sightings}
