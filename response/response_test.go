@@ -416,3 +416,27 @@ func TestUnitsOffTheMap(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanPastDeadline: a plan whose solve runs out of time (the caller's
+// context) still answers, with its proven bound.
+func TestPlanPastDeadline(t *testing.T) {
+	e := mustEngine(t, Params{})
+	at := time.Date(2026, 5, 14, 9, 30, 0, 0, time.UTC)
+	routes, err := e.SampleRoutes(context.Background(), laTurbieToll, 0, 1000, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := e.Plan(context.Background(), Situation{Attack: laTurbieToll, AttackAt: at, Now: at.Add(time.Minute), Units: demoPosts}, routes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	pl, err := e.Plan(ctx, Situation{Attack: laTurbieToll, AttackAt: at, Now: at.Add(time.Minute), Units: demoPosts}, routes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pl.Assignments) != len(demoPosts) || pl.Fraction > full.Fraction || pl.Bound < full.Fraction {
+		t.Fatalf("stopped plan: fraction %v bound %v; the finished search proves %v", pl.Fraction, pl.Bound, full.Fraction)
+	}
+}
