@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -148,5 +149,41 @@ func testIncident(t *testing.T, open OpenFunc) {
 		same(t, "history kept", len(l), 2)
 		got, _ := e.Incidents.FindIncidentByID(e.ctx, a.ID)
 		same(t, "version counts assignments", got.Version, 3)
+	})
+
+	t.Run("ConcurrentAssign", func(t *testing.T) {
+		// Two commanders send the same unit to two incidents at once:
+		// exactly one gets it, the other a conflict.
+		e := newEnv(t, open)
+		post := &convoi.Site{Kind: convoi.SiteKindPolice, Name: "Commissariat de la Condamine", Location: convoi.LatLon{Lat: 43.73211, Lon: 7.41972}}
+		must(t, e.Sites.CreateSite(e.ctx, post))
+		var ids []convoi.IncidentID
+		for range 8 {
+			in := &convoi.Incident{Place: convoi.LatLon{Lat: 43.7445, Lon: 7.3755}, AttackAt: T0}
+			must(t, e.Incidents.DeclareIncident(e.ctx, in))
+			ids = append(ids, in.ID)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, len(ids))
+		for i, id := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = e.Incidents.AssignUnit(e.ctx, id, post.ID, "")
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			if err == nil {
+				ok++
+			} else if convoi.ErrorCode(err) != convoi.ECONFLICT {
+				t.Fatalf("concurrent assign: %v", err)
+			}
+		}
+		same(t, "assignments that succeeded", ok, 1)
+		l, err := e.Incidents.FindUnitAssignments(e.ctx, convoi.UnitAssignmentFilter{SiteID: &post.ID})
+		must(t, err)
+		same(t, "stored assignments", len(l), 1)
 	})
 }
