@@ -194,14 +194,16 @@ const (
 // Event is a message on the in-process (or NATS) event bus. Exactly one of
 // the payload fields is set, the one matching Type.
 type Event struct {
-	Type        EventType      `json:"type"`
-	Position    *Position      `json:"position,omitempty"`
-	DeviceEvent *DeviceEvent   `json:"device_event,omitempty"`
-	Movement    *Movement      `json:"movement,omitempty"`
-	Assessment  *Assessment    `json:"assessment,omitempty"`
-	Alarm       *Alarm         `json:"alarm,omitempty"`
-	Progress    *Progress      `json:"progress,omitempty"`
-	Incident    *IncidentEvent `json:"incident,omitempty"`
+	Type        EventType    `json:"type"`
+	Position    *Position    `json:"position,omitempty"`
+	DeviceEvent *DeviceEvent `json:"device_event,omitempty"`
+	Movement    *Movement    `json:"movement,omitempty"`
+	Assessment  *Assessment  `json:"assessment,omitempty"`
+	Alarm       *Alarm       `json:"alarm,omitempty"`
+	Progress    *Progress    `json:"progress,omitempty"`
+
+	// Incident is an incident change (issue 13).
+	Incident *IncidentEvent `json:"incident,omitempty"`
 }
 
 // EventService publishes events to subscribers. Publish never blocks on a
