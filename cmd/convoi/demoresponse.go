@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -38,12 +39,16 @@ func (a *App) showResponse(ctx context.Context, out io.Writer, w *demoWorld) err
 	commander := w.userByName("commander")
 	ctx = convoi.NewContextWithUser(ctx, commander)
 	svc := sqlite.NewIncidentService(a.DB)
-	attackAt := a.Now().Add(-2 * time.Minute).Truncate(time.Second)
+	attackAt := a.Now().Add(-6 * time.Minute).Truncate(time.Second) // the sighting (+4 min) is then in the past
 	inc := &convoi.Incident{MovementID: w.Westbound.ID, Place: demoAttackPlace, PlaceName: "Péage de La Turbie (A8)", AttackAt: attackAt,
 		VehiclesSought: []string{"dark grey Peugeot 5008, plates AB-123-CD (stolen)", "black Audi RS6, plates unknown"},
 		Instructions:   "Set the roadblocks of the plan; elsewhere watch the exits of the A8 and the Corniches. Report any sighting to the CIC at once. Do not engage alone: the attackers are armed."}
 	if err := svc.DeclareIncident(ctx, inc); err != nil {
 		return fmt.Errorf("declare the demo incident: %w", err)
+	}
+	outbox := &alertOutbox{Dir: filepath.Join(a.DataDir, "alerts"), Responder: r, Incidents: svc}
+	if err := outbox.SendIncidentAlert(ctx, inc); err != nil {
+		return err
 	}
 	zone := demoZone()
 	fmt.Fprintf(out, "Response: the %s escort is attacked at the %s at %s; the commander declares incident %d.\n",
@@ -98,8 +103,12 @@ func (a *App) showResponse(ctx context.Context, out io.Writer, w *demoWorld) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "CAP 1.2 alert for partner forces (status Exercise): %s (Update of the declaration's alert), %d areas, %d bytes; no route, departure or plan in it.\n\n",
+	if err := outbox.SendIncidentAlert(ctx, inc); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "CAP 1.2 alert for partner forces (status Exercise): %s (Update of the declaration's alert), %d areas, %d bytes; no route, departure or plan in it.\n",
 		cap.Identifier(r.AlertSender, inc.ID, inc.Version), len(re.Bands), len(doc))
+	fmt.Fprintf(out, "  The declaration's and this alert are in the outbox %s.\n\n", outbox.Dir)
 	return nil
 }
 
