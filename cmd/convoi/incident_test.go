@@ -365,6 +365,15 @@ func TestDemoOnceResponse(t *testing.T) {
 	if n := strings.Count(resp, "Roadblock plan at"); n != 2 {
 		t.Errorf("%d plans printed, want 2 (before and after the sighting)", n)
 	}
+	for _, v := range []string{"v1", "v2"} {
+		doc, err := os.ReadFile(filepath.Join(dir, "alerts", "convoi.control-room.incident-1."+v+".xml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cap.Check(doc); err != nil || !strings.Contains(string(doc), "<status>Exercise</status>") {
+			t.Errorf("outbox alert %s: %v", v, err)
+		}
+	}
 	a := NewApp()
 	a.DataDir = dir
 	if err := a.OpenExistingStore(context.Background()); err != nil {
