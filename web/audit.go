@@ -164,6 +164,7 @@ func scheduleFields(m *convoi.Movement) []string {
 var objectKinds = map[string]string{
 	"users": "user", "tokens": "token", "sites": "site", "detainees": "detainee", "intelligence": "intel",
 	"movements": "movement", "vehicles": "vehicle", "officers": "officer", "trackers": "tracker",
+	"incidents": "incident",
 }
 
 // routeObject returns the object kind of a path with an {id}, or "".
