@@ -123,8 +123,11 @@ func TestMapGames(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(rs.Geometry) < 2 || math.Abs(rs.DurationS-r.DurationS) > 0.01*r.DurationS+1 {
-					t.Errorf("summary: %d points, %.1f s for a %.1f s route", len(rs.Geometry), rs.DurationS, r.DurationS)
+				// The summary is the driving time: the game's edge times
+				// plus the turns along the route (roadnet's car profile).
+				want := r.DurationS + routeTurnS(g, in, r)
+				if len(rs.Geometry) < 2 || math.Abs(rs.DurationS-want) > 0.01*want+1 {
+					t.Errorf("summary: %d points, %.1f s for a %.1f s route with its turns", len(rs.Geometry), rs.DurationS, want)
 				}
 			}
 		})
@@ -215,8 +218,8 @@ func TestMapGameOffMap(t *testing.T) {
 		if last := rs.Geometry[len(rs.Geometry)-1]; last != c.to {
 			t.Errorf("route ends at %v, not at the off-map destination", last)
 		}
-		if rs.DurationS < r.DurationS-1 || rs.DurationS > r.DurationS+1 {
-			t.Errorf("summary %.0f s for a %.0f s route", rs.DurationS, r.DurationS)
+		if want := r.DurationS + routeTurnS(g, in, r); rs.DurationS < want-1 || rs.DurationS > want+1 {
+			t.Errorf("summary %.0f s for a %.0f s route with its turns", rs.DurationS, want)
 		}
 	}
 	t.Logf("value %.4f (fixed fastest %.4f, uniform %.4f), %d routes, %d sites, extra %.0f s, gap %.2g", st.Value, st.FixedFastest.Value, st.UniformAlternatives.Value, len(st.Routes), len(in.Sites), st.ExpectedExtraS, st.Value-st.LowerBound)
@@ -262,4 +265,23 @@ func niceInstance(tb testing.TB) (*roadnet.Graph, *Instance) {
 	deadline := epoch.Add(110*time.Minute + time.Duration(fast*float64(time.Second)) + time.Minute)
 	in.SetSchedule(epoch, slots, 11, deadline, 20*time.Minute, 10*time.Minute)
 	return g, in
+}
+
+// routeTurnS is the time roadnet charges for the turns between the route's
+// consecutive graph edges.
+func routeTurnS(g *roadnet.Graph, in *Instance, r Route) float64 {
+	var turns int64
+	prev := roadnet.NoEdge
+	for _, ei := range r.Edges {
+		ref := in.Edges[ei].Ref
+		if ref < 0 {
+			continue
+		}
+		e := roadnet.EdgeID(ref)
+		if prev != roadnet.NoEdge {
+			turns += g.TurnCost(prev, e)
+		}
+		prev = e
+	}
+	return g.Duration(turns)
 }

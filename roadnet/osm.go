@@ -52,19 +52,6 @@ type ImportOptions struct {
 	Progress func(msg string)
 }
 
-// Car profile: speeds in km/h per highway class (the OSRM car defaults).
-var carSpeeds = map[string]float64{
-	"motorway": 90, "motorway_link": 45, "trunk": 85, "trunk_link": 40,
-	"primary": 65, "primary_link": 30, "secondary": 55, "secondary_link": 25,
-	"tertiary": 40, "tertiary_link": 20, "unclassified": 25, "residential": 25,
-	"living_street": 10, "service": 15, "road": 25,
-}
-
-// Fixed time lost at point chokepoints, in milliseconds.
-var cpPenaltyMS = map[Kind]uint32{
-	KindTollBooth: 15000, KindTrafficSignals: 2000, KindLevelCrossing: 5000, KindBarrier: 5000,
-}
-
 // Implicit speed limits (km/h) of maxspeed zone values like "FR:urban".
 var zoneSpeeds = map[string]float64{
 	"urban": 50, "rural": 80, "motorway": 130, "trunk": 110, "living_street": 20,
@@ -352,7 +339,11 @@ func (b *builder) osmRoad(w osmWay, lats, lons []int32, ids []int64, ks []int, n
 		dist += haversineE7(lats[i-1], lons[i-1], lats[i], lons[i])
 	}
 	var cps []roadCP
-	var penalty uint32
+	// A point's delay is charged to the edge that enters it: a forward
+	// edge enters every point but the first, a reverse edge every point but
+	// the last. A junction's signals are thus paid once per passage, not by
+	// both roads that meet there.
+	var fwdDelay, revDelay uint32
 	for _, k := range kindNames {
 		if w.kind&k.k != 0 {
 			b.cps = append(b.cps, Chokepoint{ID: uint32(len(b.cps)), Kind: k.k, OSMType: "way", OSMID: w.id, Name: w.name,
@@ -373,17 +364,24 @@ func (b *builder) osmRoad(w osmWay, lats, lons []int32, ids []int64, ks []int, n
 			pointCP[id] = c
 		}
 		cps = append(cps, roadCP{pos: int32(i), cp: c})
-		penalty += cpPenaltyMS[nc.kind]
+		if i > 0 {
+			fwdDelay += nodeDelayMS[nc.kind]
+		}
+		if i < len(ids)-1 {
+			revDelay += nodeDelayMS[nc.kind]
+		}
 	}
 	road := b.addRoad(lats, lons, w.id, w.kind, cps)
-	ms := dist/(w.speed/3.6)*1000 + float64(penalty)
-	wt := uint32(math.Max(1, math.Min(math.Round(ms), math.MaxUint32/4)))
+	ms := dist / (w.speed / 3.6) * 1000
+	weight := func(delay uint32) uint32 {
+		return uint32(math.Max(1, math.Min(math.Round(ms+float64(delay)), math.MaxUint32/4)))
+	}
 	u, v := nodeOf(ids[0], ks[0]), nodeOf(ids[len(ids)-1], ks[len(ks)-1])
 	if w.oneway >= 0 {
-		b.addEdge(u, v, wt, dist, road, false)
+		b.addEdge(u, v, weight(fwdDelay), dist, road, false)
 	}
 	if w.oneway <= 0 {
-		b.addEdge(v, u, wt, dist, road, true)
+		b.addEdge(v, u, weight(revDelay), dist, road, true)
 	}
 }
 
@@ -433,7 +431,7 @@ func wayProfile(t osm.Tags) (osmWay, bool) {
 		return osmWay{}, false
 	}
 	if ms, ok := ParseMaxspeed(t.Find("maxspeed")); ok {
-		speed = ms * 0.9 // free flow a little under the limit
+		speed = ms * maxspeedFactor // free flow under the limit
 	}
 	if speed < 1 {
 		speed = 1

@@ -56,8 +56,15 @@ type Path struct {
 
 // Route is a path with everything a crew and a planner need.
 type Route struct {
-	Cost      int64           `json:"cost"`
+	// Cost is the path's search cost (Path.Cost): edge times with the
+	// point delays (signals, toll booths, ...) folded in.
+	Cost int64 `json:"cost"`
+	// DurationS is the driving time: Cost plus TurnS, the time lost
+	// turning at junctions along the path (the car profile's turn
+	// costs, docs/roadnet.md). Segment starts and chokepoint offsets
+	// include the turns before them.
 	DurationS float64         `json:"duration_s"`
+	TurnS     float64         `json:"turn_s"`
 	DistanceM float64         `json:"distance_m"`
 	Geometry  []convoi.LatLon `json:"geometry"`
 	Segments  []Segment       `json:"segments"`
@@ -296,11 +303,11 @@ func (g *Graph) Route(ctx context.Context, from, to Position, opt RouteOptions) 
 
 // RouteLatLon snaps both coordinates and returns the route between them.
 func (g *Graph) RouteLatLon(ctx context.Context, from, to convoi.LatLon, opt RouteOptions) (*Route, error) {
-	a, err := g.Snap(from)
+	a, err := g.SnapSource(from)
 	if err != nil {
 		return nil, err
 	}
-	b, err := g.Snap(to)
+	b, err := g.SnapTarget(to)
 	if err != nil {
 		return nil, err
 	}
@@ -324,8 +331,8 @@ const (
 // expand builds the route of p with the parts in want; the figures (cost,
 // duration, distance) always. A part not wanted stays nil.
 func (g *Graph) expand(p Path, want parts) *Route {
-	r := &Route{Path: p, Cost: p.Cost, DurationS: g.Duration(p.Cost)}
-	var t int64 // cost from departure
+	r := &Route{Path: p, Cost: p.Cost}
+	var t, turns int64 // time from departure, of which in turns
 	// The whole-road chokepoints of the previous edge: a way cut into
 	// several edges (a tunnel between two junctions, a roundabout) is
 	// one passage, however many kinds it has.
@@ -347,6 +354,11 @@ func (g *Graph) expand(p Path, want parts) *Route {
 			b = p.LastFraction
 		}
 		ue := uint32(e)
+		if i > 0 {
+			tc := g.TurnCost(p.Edges[i-1], e)
+			t += tc
+			turns += tc
+		}
 		c := int64(g.weight[ue])
 		if a != 0 || b != 1 {
 			c = g.edgeOffset(ue, b) - g.edgeOffset(ue, a)
@@ -413,6 +425,7 @@ func (g *Graph) expand(p Path, want parts) *Route {
 		prevWhole, curWhole = curWhole, prevWhole
 		t += c
 	}
+	r.DurationS, r.TurnS = g.Duration(p.Cost+turns), g.Duration(turns)
 	if want&partGeometry != 0 && len(r.Geometry) == 0 {
 		r.Geometry = []convoi.LatLon{p.From.LatLon}
 	}
