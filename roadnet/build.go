@@ -261,71 +261,8 @@ func (b *builder) keepLargestSCC() {
 			fill[e.tail]++
 		}
 	}
-	// Iterative Tarjan.
+	comp, compSize := components(m, first, adj)
 	const unvisited = math.MaxUint32
-	index := make([]uint32, m)
-	low := make([]uint32, m)
-	onStack := make([]bool, m)
-	comp := make([]uint32, m)
-	for i := range index {
-		index[i] = unvisited
-	}
-	var stack, callNode, callEdge []uint32
-	var next, ncomp uint32
-	var compSize []int
-	for root := 0; root < m; root++ {
-		if index[root] != unvisited {
-			continue
-		}
-		callNode = append(callNode[:0], uint32(root))
-		callEdge = append(callEdge[:0], first[root])
-		index[root], low[root] = next, next
-		next++
-		stack = append(stack, uint32(root))
-		onStack[root] = true
-		for len(callNode) > 0 {
-			top := len(callNode) - 1
-			v := callNode[top]
-			if ei := callEdge[top]; ei < first[v+1] {
-				callEdge[top]++
-				w := adj[ei]
-				if index[w] == unvisited {
-					index[w], low[w] = next, next
-					next++
-					stack = append(stack, w)
-					onStack[w] = true
-					callNode = append(callNode, w)
-					callEdge = append(callEdge, first[w])
-				} else if onStack[w] && index[w] < low[v] {
-					low[v] = index[w]
-				}
-				continue
-			}
-			callNode = callNode[:top]
-			callEdge = callEdge[:top]
-			if top > 0 {
-				p := callNode[top-1]
-				if low[v] < low[p] {
-					low[p] = low[v]
-				}
-			}
-			if low[v] == index[v] {
-				size := 0
-				for {
-					w := stack[len(stack)-1]
-					stack = stack[:len(stack)-1]
-					onStack[w] = false
-					comp[w] = ncomp
-					size++
-					if w == v {
-						break
-					}
-				}
-				compSize = append(compSize, size)
-				ncomp++
-			}
-		}
-	}
 	best := uint32(0)
 	for c, s := range compSize {
 		if s > compSize[best] {
@@ -452,6 +389,7 @@ func (g *Graph) derive() {
 		g.twin[e] = dirEdge[r^1]
 	}
 	g.roadEdge = dirEdge
+	g.markStubs()
 	g.kinds = make([]Kind, m)
 	for e, rr := range g.road {
 		r := rr >> 1
@@ -488,4 +426,74 @@ func haversineE7(lat1, lon1, lat2, lon2 int32) float64 {
 	p := convoi.LatLon{Lat: float64(lat1) / 1e7, Lon: float64(lon1) / 1e7}
 	q := convoi.LatLon{Lat: float64(lat2) / 1e7, Lon: float64(lon2) / 1e7}
 	return p.DistanceM(q)
+}
+
+// components labels the strongly connected components of the graph with
+// out-arcs adj[first[v]:first[v+1]] (iterative Tarjan) and returns each
+// node's component and each component's size.
+func components(m int, first, adj []uint32) (comp []uint32, compSize []int) {
+	const unvisited = math.MaxUint32
+	index := make([]uint32, m)
+	low := make([]uint32, m)
+	onStack := make([]bool, m)
+	comp = make([]uint32, m)
+	for i := range index {
+		index[i] = unvisited
+	}
+	var stack, callNode, callEdge []uint32
+	var next, ncomp uint32
+	for root := 0; root < m; root++ {
+		if index[root] != unvisited {
+			continue
+		}
+		callNode = append(callNode[:0], uint32(root))
+		callEdge = append(callEdge[:0], first[root])
+		index[root], low[root] = next, next
+		next++
+		stack = append(stack, uint32(root))
+		onStack[root] = true
+		for len(callNode) > 0 {
+			top := len(callNode) - 1
+			v := callNode[top]
+			if ei := callEdge[top]; ei < first[v+1] {
+				callEdge[top]++
+				w := adj[ei]
+				if index[w] == unvisited {
+					index[w], low[w] = next, next
+					next++
+					stack = append(stack, w)
+					onStack[w] = true
+					callNode = append(callNode, w)
+					callEdge = append(callEdge, first[w])
+				} else if onStack[w] && index[w] < low[v] {
+					low[v] = index[w]
+				}
+				continue
+			}
+			callNode = callNode[:top]
+			callEdge = callEdge[:top]
+			if top > 0 {
+				p := callNode[top-1]
+				if low[v] < low[p] {
+					low[p] = low[v]
+				}
+			}
+			if low[v] == index[v] {
+				size := 0
+				for {
+					w := stack[len(stack)-1]
+					stack = stack[:len(stack)-1]
+					onStack[w] = false
+					comp[w] = ncomp
+					size++
+					if w == v {
+						break
+					}
+				}
+				compSize = append(compSize, size)
+				ncomp++
+			}
+		}
+	}
+	return comp, compSize
 }

@@ -49,9 +49,30 @@ func TestGoldenA8TollPlaza(t *testing.T) {
 	if last := r.Segments[len(r.Segments)-1]; last.WayID != a8West {
 		t.Fatalf("route ends on way %d, not on the A8 westbound (way %d)", last.WayID, a8West)
 	}
-	// Nothing starts on a carriageway that only leaves the map.
-	if _, err := g.RouteLatLon(ctx, westA8, courthouse, RouteOptions{}); convoi.ErrorCode(err) != convoi.ENOTFOUND {
-		t.Fatalf("route from the westbound A8 stub back to Monaco: %v, want not found", err)
+	// Nothing starts on a carriageway that only leaves the map: from a
+	// position on it there is no route; a route asked from its
+	// coordinates starts on the nearest road that leads back into the map
+	// (as OSRM does), not on it.
+	stub, err := g.Snap(westA8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := g.Edge(stub.Edge).WayID; w != a8West {
+		t.Fatalf("westA8 snaps onto way %d, not the A8 westbound (way %d)", w, a8West)
+	}
+	home, err := g.Snap(courthouse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Route(ctx, stub, home, RouteOptions{}); convoi.ErrorCode(err) != convoi.ENOTFOUND {
+		t.Fatalf("route from a position on the westbound A8 stub back to Monaco: %v, want not found", err)
+	}
+	back, err := g.RouteLatLon(ctx, westA8, courthouse, RouteOptions{})
+	if err != nil {
+		t.Fatalf("route from the westbound A8's end back to Monaco: %v", err)
+	}
+	if w := back.Segments[0].WayID; w == a8West {
+		t.Fatalf("route back to Monaco starts on the westbound A8 stub")
 	}
 	last := -1.0
 	for _, p := range r.Chokepoints {

@@ -109,6 +109,9 @@ type Graph struct {
 	// roadEdge[r<<1|rev] is the original edge along road r in that
 	// direction, or NoEdge (derived).
 	roadEdge []uint32
+	// roadUse[r] says whether routes can start (roadSource) and end
+	// (roadTarget) on road r; nil when all can (derived, stubs.go).
+	roadUse []uint8
 
 	// Contraction hierarchy. CH edge ids below len(head) are the base edges;
 	// above are shortcuts, each the concatenation of chA then chB.

@@ -67,11 +67,11 @@ func (s *Service) FindRoutes(ctx context.Context, q convoi.RouteQuery) ([]*convo
 		return nil, convoi.Errorf(convoi.EINVALID, "avoid cannot be combined with alternatives.")
 	}
 	g := s.Graph
-	a, err := g.Snap(q.From)
+	a, err := g.SnapSource(q.From)
 	if err != nil {
 		return nil, err
 	}
-	b, err := g.Snap(q.To)
+	b, err := g.SnapTarget(q.To)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +203,7 @@ func (s *Service) Isochrone(ctx context.Context, q convoi.IsochroneQuery) ([]byt
 		return nil, err
 	}
 	g := s.Graph
-	at, err := g.Snap(q.At)
+	at, err := g.SnapSource(q.At)
 	if err != nil {
 		return nil, err
 	}

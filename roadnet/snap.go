@@ -151,7 +151,10 @@ func (ix *grid) cellOf(lat, lon float64) (int, int) {
 //
 // It scans the grid in rings around p's cell and stops once no unscanned
 // cell can hold a segment nearer than the best so far.
-func (g *Graph) Snap(p convoi.LatLon) (Position, error) {
+func (g *Graph) Snap(p convoi.LatLon) (Position, error) { return g.snap(p, 0) }
+
+// snap is Snap among the roads that serve need (0: all roads).
+func (g *Graph) snap(p convoi.LatLon, need uint8) (Position, error) {
 	if err := p.Validate(); err != nil {
 		return Position{}, err
 	}
@@ -193,7 +196,7 @@ func (g *Graph) Snap(p convoi.LatLon) (Position, error) {
 					if px*px+py*py > best2 {
 						continue
 					}
-					if d := math.Hypot(px, py); d < best || d == best && i < bestSeg {
+					if d := math.Hypot(px, py); (d < best || d == best && i < bestSeg) && g.usable(i, need) {
 						best, bestSeg, bestT = d, i, t
 						best2 = d * d * (1 + 1e-9)
 					}
