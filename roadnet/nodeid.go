@@ -42,7 +42,7 @@ func (g *Graph) NodeByExternalID(id int64) (NodeID, error) {
 // before their restriction copies.
 func (g *Graph) indexExternalIDs() {
 	if g.ext == nil {
-		g.extOrder = nil
+		g.extOrder, g.copied = nil, nil
 		return
 	}
 	g.extOrder = make([]uint32, len(g.ext))
@@ -56,4 +56,16 @@ func (g *Graph) indexExternalIDs() {
 		}
 		return x < y
 	})
+	// Nodes that share their input id with another (a restriction copy
+	// and its original).
+	g.copied = nil
+	for i := 1; i < len(g.extOrder); i++ {
+		x, y := g.extOrder[i-1], g.extOrder[i]
+		if g.ext[x] != 0 && g.ext[x] == g.ext[y] {
+			if g.copied == nil {
+				g.copied = make([]bool, len(g.ext))
+			}
+			g.copied[x], g.copied[y] = true, true
+		}
+	}
 }

@@ -64,32 +64,17 @@ func (p turnProfile) costMS(angle float64, uturn bool) int64 {
 	return int64(math.Round(s * 1000))
 }
 
-// turnAngle returns the change of heading, in degrees in (-180, 180], from
-// bearing a to bearing b (both compass bearings in degrees): positive is a
-// turn to the right.
-func turnAngle(a, b float64) float64 {
-	d := math.Mod(b-a, 360)
-	if d <= -180 {
-		d += 360
-	} else if d > 180 {
-		d -= 360
-	}
-	return d
+// turnAngle returns the change of heading, in degrees in [-180, 180], from
+// direction (ax, ay) to direction (bx, by) (x east, y north, any common
+// scale): positive is a turn to the right (clockwise).
+func turnAngle(ax, ay, bx, by float64) float64 {
+	return math.Atan2(ay*bx-ax*by, ax*bx+ay*by) * 180 / math.Pi
 }
 
-// bearingE7 returns the compass bearing in degrees from point 1 to point 2.
-func bearingE7(lat1, lon1, lat2, lon2 int32) float64 {
-	const r = math.Pi / 180 / 1e7
-	p1, p2 := float64(lat1)*r, float64(lat2)*r
-	dl := float64(lon2-lon1) * r
-	y := math.Sin(dl) * math.Cos(p2)
-	x := math.Cos(p1)*math.Sin(p2) - math.Sin(p1)*math.Cos(p2)*math.Cos(dl)
-	return math.Mod(math.Atan2(y, x)*180/math.Pi+360, 360)
-}
-
-// edgeEndBearing returns the heading of e where it arrives (end) or where
-// it leaves (!end), from its polyline's last or first distinct points.
-func (g *Graph) edgeEndBearing(e uint32, end bool) float64 {
+// edgeEndDir returns the direction of e where it arrives (end) or where
+// it leaves (!end), from its polyline's last or first distinct points, in
+// 1e-7 degrees with longitudes scaled by kx (the cosine of the latitude).
+func (g *Graph) edgeEndDir(e uint32, end bool, kx float64) (x, y float64) {
 	r, rev := g.road[e]>>1, g.road[e]&1 == 1
 	a, b := int(g.roadFirst[r]), int(g.roadFirst[r+1])-1
 	// i is the end point in question, step walks into the road from it:
@@ -104,18 +89,19 @@ func (g *Graph) edgeEndBearing(e uint32, end bool) float64 {
 		j += step
 	}
 	if j < a || j > b {
-		return 0
+		return 0, 0
 	}
+	x, y = float64(g.ptLon[j]-g.ptLon[i])*kx, float64(g.ptLat[j]-g.ptLat[i])
 	if end { // heading from the inner point towards the end point
-		return bearingE7(g.ptLat[j], g.ptLon[j], g.ptLat[i], g.ptLon[i])
+		return -x, -y
 	}
-	return bearingE7(g.ptLat[i], g.ptLon[i], g.ptLat[j], g.ptLon[j])
+	return x, y
 }
 
 // roadsAt counts the distinct roads that meet at node v (at the original
 // node when v is a copy made for a turn restriction).
 func (g *Graph) roadsAt(v uint32) int {
-	if g.ext != nil && g.ext[v] != 0 {
+	if g.copied != nil && g.copied[v] {
 		if o, err := g.NodeByExternalID(g.ext[v]); err == nil {
 			v = uint32(o)
 		}
@@ -156,9 +142,12 @@ func (g *Graph) TurnCost(a, b EdgeID) int64 {
 	if !uturn && g.roadsAt(g.head[ua]) <= 2 {
 		return 0
 	}
-	angle := turnAngle(g.edgeEndBearing(ua, true), g.edgeEndBearing(ub, false))
-	if uturn {
-		angle = 180
+	angle := 180.0
+	if !uturn {
+		kx := math.Cos(float64(g.lat[g.head[ua]]) * (math.Pi / 180 / 1e7))
+		ax, ay := g.edgeEndDir(ua, true, kx)
+		bx, by := g.edgeEndDir(ub, false, kx)
+		angle = turnAngle(ax, ay, bx, by)
 	}
 	return carTurns.costMS(angle, uturn)
 }

@@ -77,6 +77,10 @@ type Graph struct {
 	// ext (derived).
 	ext      []int64
 	extOrder []uint32
+	// copied marks the nodes that share their input id with another: a
+	// copy made for a turn restriction and its original (derived; nil
+	// when there are none).
+	copied []bool
 
 	// Directed edges sorted by tail: the out-edges of n are
 	// firstOut[n] .. firstOut[n+1]-1.

@@ -28,47 +28,35 @@ func (g *Graph) markStubs() {
 	if n == 0 || g.metric != MetricTimeMS {
 		return
 	}
-	comp, sizes := components(n, g.firstOut, g.head)
-	if len(sizes) <= 1 {
+	// The nodes that reach a node of the main network and those it
+	// reaches: two searches from one node of it. The top of the
+	// contraction hierarchy is almost surely in it; when the nodes both
+	// ways are not most of the graph, a component labelling finds one.
+	root := uint32(0)
+	for v, r := range g.rank {
+		if r > g.rank[root] {
+			root = uint32(v)
+		}
+	}
+	toCore, fromCore, both := g.reachBoth(root)
+	if both*2 <= n {
+		comp, sizes := components(n, g.firstOut, g.head)
+		core := uint32(0)
+		for c, s := range sizes {
+			if s > sizes[core] {
+				core = uint32(c)
+			}
+		}
+		for v := range comp {
+			if comp[v] == core {
+				root = uint32(v)
+				break
+			}
+		}
+		toCore, fromCore, both = g.reachBoth(root)
+	}
+	if both == n {
 		return
-	}
-	core := uint32(0)
-	for c, s := range sizes {
-		if s > sizes[core] {
-			core = uint32(c)
-		}
-	}
-	toCore, fromCore := make([]bool, n), make([]bool, n)
-	var queue []uint32
-	// Backwards from the core: the nodes that can reach it.
-	for v := range comp {
-		if comp[v] == core {
-			toCore[v], fromCore[v] = true, true
-			queue = append(queue, uint32(v))
-		}
-	}
-	coreNodes := append([]uint32(nil), queue...)
-	for len(queue) > 0 {
-		v := queue[len(queue)-1]
-		queue = queue[:len(queue)-1]
-		for _, e := range g.inEdge[g.firstIn[v]:g.firstIn[v+1]] {
-			if u := g.tail[e]; !toCore[u] {
-				toCore[u] = true
-				queue = append(queue, u)
-			}
-		}
-	}
-	// Forwards from the core: the nodes it reaches.
-	queue = coreNodes
-	for len(queue) > 0 {
-		v := queue[len(queue)-1]
-		queue = queue[:len(queue)-1]
-		for e := g.firstOut[v]; e < g.firstOut[v+1]; e++ {
-			if w := g.head[e]; !fromCore[w] {
-				fromCore[w] = true
-				queue = append(queue, w)
-			}
-		}
 	}
 	g.roadUse = make([]uint8, len(g.roadWay))
 	for e, r := range g.road {
@@ -79,6 +67,43 @@ func (g *Graph) markStubs() {
 			g.roadUse[r>>1] |= roadTarget
 		}
 	}
+}
+
+// reachBoth returns the nodes that reach root, those root reaches, and how
+// many do both.
+func (g *Graph) reachBoth(root uint32) (to, from []bool, both int) {
+	n := len(g.lat)
+	to, from = make([]bool, n), make([]bool, n)
+	queue := []uint32{root}
+	to[root] = true
+	for len(queue) > 0 {
+		v := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		for _, e := range g.inEdge[g.firstIn[v]:g.firstIn[v+1]] {
+			if u := g.tail[e]; !to[u] {
+				to[u] = true
+				queue = append(queue, u)
+			}
+		}
+	}
+	queue = append(queue[:0], root)
+	from[root] = true
+	for len(queue) > 0 {
+		v := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		for e := g.firstOut[v]; e < g.firstOut[v+1]; e++ {
+			if w := g.head[e]; !from[w] {
+				from[w] = true
+				queue = append(queue, w)
+			}
+		}
+	}
+	for v := range to {
+		if to[v] && from[v] {
+			both++
+		}
+	}
+	return to, from, both
 }
 
 // roadOfPoint returns the road that point index i (not a road's last
