@@ -126,4 +126,3 @@ func (g *Graph) SnapTarget(p convoi.LatLon) (Position, error) { return g.snap(p,
 func (g *Graph) usable(i uint32, need uint8) bool {
 	return need == 0 || g.roadUse == nil || g.roadUse[g.roadOfPoint(i)]&need != 0
 }
-
