@@ -420,6 +420,7 @@ func (g *Graph) derive() {
 	}
 	g.costPerM *= 0.999 // float slack: the bound must never exceed a true cost
 	g.indexExternalIDs()
+	g.markJunctions()
 }
 
 func haversineE7(lat1, lon1, lat2, lon2 int32) float64 {

@@ -98,35 +98,63 @@ func (g *Graph) edgeEndDir(e uint32, end bool, kx float64) (x, y float64) {
 	return x, y
 }
 
-// roadsAt counts the distinct roads that meet at node v (at the original
-// node when v is a copy made for a turn restriction).
-func (g *Graph) roadsAt(v uint32) int {
-	if g.copied != nil && g.copied[v] {
-		if o, err := g.NodeByExternalID(g.ext[v]); err == nil {
-			v = uint32(o)
-		}
+// markJunctions sets junction: the nodes where more than two roads meet
+// (at the original node when a node is a copy made for a turn restriction,
+// so that a copy is a junction when its original is). Only OSM graphs price
+// turns.
+func (g *Graph) markJunctions() {
+	g.junction = nil
+	if g.metric != MetricTimeMS {
+		return
 	}
-	var seen [8]uint32
-	n := 0
-	add := func(r uint32) {
-		for _, s := range seen[:min(n, len(seen))] {
-			if s == r {
-				return
+	n := len(g.lat)
+	g.junction = make([]uint64, (n+63)/64)
+	var seen [3]uint32
+	for v := 0; v < n; v++ {
+		k := 0
+		add := func(r uint32) {
+			for _, s := range seen[:k] {
+				if s == r {
+					return
+				}
+			}
+			if k < len(seen) {
+				seen[k] = r
+				k++
 			}
 		}
-		if n < len(seen) {
-			seen[n] = r
+		for e := g.firstOut[v]; e < g.firstOut[v+1] && k < 3; e++ {
+			add(g.road[e] >> 1)
 		}
-		n++
+		for _, e := range g.inEdge[g.firstIn[v]:g.firstIn[v+1]] {
+			if k == 3 {
+				break
+			}
+			add(g.road[e] >> 1)
+		}
+		if k >= 3 {
+			g.junction[v>>6] |= 1 << (v & 63)
+		}
 	}
-	for e := g.firstOut[v]; e < g.firstOut[v+1]; e++ {
-		add(g.road[e] >> 1)
+	if g.copied == nil {
+		return
 	}
-	for _, e := range g.inEdge[g.firstIn[v]:g.firstIn[v+1]] {
-		add(g.road[e] >> 1)
+	// A restriction copy has only some of its original's roads.
+	for i := 0; i < len(g.extOrder); {
+		j, any := i, false
+		for ; j < len(g.extOrder) && g.ext[g.extOrder[j]] == g.ext[g.extOrder[i]]; j++ {
+			any = any || g.isJunction(g.extOrder[j])
+		}
+		if any && j-i > 1 && g.ext[g.extOrder[i]] != 0 {
+			for _, v := range g.extOrder[i:j] {
+				g.junction[v>>6] |= 1 << (v & 63)
+			}
+		}
+		i = j
 	}
-	return n
 }
+
+func (g *Graph) isJunction(v uint32) bool { return g.junction[v>>6]&(1<<(v&63)) != 0 }
 
 // TurnCost returns the time, in cost units, of turning from edge a into
 // edge b at the node between them (the head of a, the tail of b): the car
@@ -134,20 +162,46 @@ func (g *Graph) roadsAt(v uint32) int {
 // road geometry to measure angles on. Edges that do not meet (the head of
 // a is not the tail of b) make no turn: 0.
 func (g *Graph) TurnCost(a, b EdgeID) int64 {
-	ua, ub := uint32(a), uint32(b)
-	if g.metric != MetricTimeMS || g.head[ua] != g.tail[ub] {
+	if g.metric != MetricTimeMS {
+		return 0
+	}
+	return g.turnCost(uint32(a), uint32(b))
+}
+
+func (g *Graph) turnCost(ua, ub uint32) int64 {
+	if g.junction == nil || g.head[ua] != g.tail[ub] {
 		return 0
 	}
 	uturn := g.road[ua]>>1 == g.road[ub]>>1 && g.road[ua] != g.road[ub]
-	if !uturn && g.roadsAt(g.head[ua]) <= 2 {
+	if uturn {
+		return carTurnTable.uturn
+	}
+	if !g.isJunction(g.head[ua]) {
 		return 0
 	}
-	angle := 180.0
-	if !uturn {
-		kx := math.Cos(float64(g.lat[g.head[ua]]) * (math.Pi / 180 / 1e7))
-		ax, ay := g.edgeEndDir(ua, true, kx)
-		bx, by := g.edgeEndDir(ub, false, kx)
-		angle = turnAngle(ax, ay, bx, by)
-	}
-	return carTurns.costMS(angle, uturn)
+	kx := math.Cos(float64(g.lat[g.head[ua]]) * (math.Pi / 180 / 1e7))
+	ax, ay := g.edgeEndDir(ua, true, kx)
+	bx, by := g.edgeEndDir(ub, false, kx)
+	return carTurnTable.cost(turnAngle(ax, ay, bx, by))
 }
+
+// turnTable holds a turnProfile's prices at every tenth of a degree.
+type turnTable struct {
+	ms    [3601]int64 // angle -180.0 .. 180.0
+	uturn int64
+}
+
+func newTurnTable(p turnProfile) *turnTable {
+	t := &turnTable{uturn: p.costMS(180, true)}
+	for i := range t.ms {
+		t.ms[i] = p.costMS(float64(i-1800)/10, false)
+	}
+	return t
+}
+
+func (t *turnTable) cost(angle float64) int64 {
+	i := int(math.Round(angle*10)) + 1800
+	return t.ms[min(max(i, 0), len(t.ms)-1)]
+}
+
+var carTurnTable = newTurnTable(carTurns)

@@ -81,6 +81,9 @@ type Graph struct {
 	// copy made for a turn restriction and its original (derived; nil
 	// when there are none).
 	copied []bool
+	// junction is a bit set of the nodes where more than two roads meet,
+	// where turns are priced (derived; nil for DIMACS graphs).
+	junction []uint64
 
 	// Directed edges sorted by tail: the out-edges of n are
 	// firstOut[n] .. firstOut[n+1]-1.

@@ -355,7 +355,7 @@ func (g *Graph) expand(p Path, want parts) *Route {
 		}
 		ue := uint32(e)
 		if i > 0 {
-			tc := g.TurnCost(p.Edges[i-1], e)
+			tc := g.turnCost(uint32(p.Edges[i-1]), ue)
 			t += tc
 			turns += tc
 		}
