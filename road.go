@@ -58,7 +58,9 @@ type RouteQuery struct {
 // for. A part asked for is never nil (its JSON is a list, perhaps empty);
 // a part not asked for is nil and left out of the JSON.
 type Itinerary struct {
-	Cost      int64    `json:"cost"` // the engine's unit (ms for OSM graphs)
+	Cost int64 `json:"cost"` // the engine's search cost (ms for OSM graphs), turns not included
+	// DurationS is the driving time: the cost plus the time lost turning at
+	// junctions along the route.
 	DurationS float64  `json:"duration_s"`
 	DistanceM float64  `json:"distance_m"`
 	Geometry  []LatLon `json:"geometry,omitzero"`
