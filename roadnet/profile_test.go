@@ -147,3 +147,47 @@ func TestRouteFromRoadsLeavingTheMap(t *testing.T) {
 		}
 	}
 }
+
+// Turns are priced where three or more roads meet, and on U-turns; going
+// through a node where one road becomes the next costs nothing.
+func TestTurnsOnlyAtJunctions(t *testing.T) {
+	g := MustMonaco(t)
+	var through, priced int
+	for v := 0; v < g.NumNodes(); v++ {
+		if g.copied != nil && g.copied[v] {
+			continue
+		}
+		roads := map[uint32]bool{}
+		first, end := g.OutEdges(NodeID(v))
+		for e := first; e < end; e++ {
+			roads[g.road[e]>>1] = true
+		}
+		for _, e := range g.InEdges(NodeID(v)) {
+			roads[g.road[e]>>1] = true
+		}
+		if g.isJunction(uint32(v)) != (len(roads) >= 3) {
+			t.Fatalf("node %d: %d roads, junction %v", v, len(roads), g.isJunction(uint32(v)))
+		}
+		for _, a := range g.InEdges(NodeID(v)) {
+			for b := first; b < end; b++ {
+				c := g.TurnCost(EdgeID(a), b)
+				switch {
+				case g.road[a]>>1 == g.road[b]>>1 && g.road[a] != g.road[b]:
+					if c < 20000 {
+						t.Fatalf("U-turn %d -> %d costs %d ms", a, b, c)
+					}
+				case len(roads) < 3:
+					through++
+					if c != 0 {
+						t.Fatalf("through node %d (%d roads): turn %d -> %d costs %d ms", v, len(roads), a, b, c)
+					}
+				case c > 0:
+					priced++
+				}
+			}
+		}
+	}
+	if through == 0 || priced == 0 {
+		t.Fatalf("%d through passages, %d priced turns", through, priced)
+	}
+}
