@@ -1,13 +1,14 @@
 package ambush
 
 import (
-	"container/heap"
+	"cmp"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/internal/graphsearch"
 )
 
 // game is an Instance compiled for the solver: dense indices, adjacency in
@@ -22,6 +23,8 @@ type game struct {
 	etime   []float64 // edge -> travel time
 	out     []int32   // CSR offsets, len n+1 (allowed edges only)
 	outE    []int32
+	inFirst []int32 // the same for edges into each node
+	inE     []int32
 	nodeS   [][]int32 // node -> sites on it
 	edgeS   [][]int32 // edge -> sites on it
 	siteP   []float64
@@ -131,46 +134,13 @@ func compile(in *Instance) (*game, error) {
 	g.windows = in.Windows
 	g.nw = max(1, len(in.Windows))
 
-	// Reverse Dijkstra: exact time to the destination, the pruning bound.
-	g.lbT = make([]float64, g.n)
-	for i := range g.lbT {
-		g.lbT[i] = math.Inf(1)
-	}
-	g.lbT[g.dest] = 0
-	pq := &floatHeap{{node: g.dest}}
-	for pq.Len() > 0 {
-		it := heap.Pop(pq).(floatItem)
-		if it.d > g.lbT[it.node] {
-			continue
-		}
-		for k := in2[it.node]; k < in2[it.node+1]; k++ {
-			e := inE[k]
-			u := g.tail[e]
-			if d := it.d + g.etime[e]; d < g.lbT[u] {
-				g.lbT[u] = d
-				heap.Push(pq, floatItem{node: u, d: d})
-			}
-		}
-	}
-	g.lbO = make([]float64, g.n)
-	for i := range g.lbO {
-		g.lbO[i] = math.Inf(1)
-	}
-	g.lbO[g.origin] = 0
-	pq = &floatHeap{{node: g.origin}}
-	for pq.Len() > 0 {
-		it := heap.Pop(pq).(floatItem)
-		if it.d > g.lbO[it.node] {
-			continue
-		}
-		for k := g.out[it.node]; k < g.out[it.node+1]; k++ {
-			e := g.outE[k]
-			if d := it.d + g.etime[e]; d < g.lbO[g.head[e]] {
-				g.lbO[g.head[e]] = d
-				heap.Push(pq, floatItem{node: g.head[e], d: d})
-			}
-		}
-	}
+	g.inFirst, g.inE = in2, inE
+	// Exact times to the destination (the pruning bound) and from the origin.
+	s := graphsearch.New[float64](g.n, math.Inf(1))
+	graphsearch.Dijkstra(s, g.backward(), []int32{g.dest}, graphsearch.Options[float64]{})
+	g.lbT = distances(s)
+	graphsearch.Dijkstra(s, g.forward(), []int32{g.origin}, graphsearch.Options[float64]{})
+	g.lbO = distances(s)
 	fastest := g.lbT[g.origin]
 	if math.IsInf(fastest, 1) {
 		return nil, convoi.Errorf(convoi.EINVALID, "Ambush instance: no allowed route from %q to %q.", in.Origin, in.Destination)
@@ -339,13 +309,7 @@ func (g *game) makeRoute(edges []int32) *route {
 		if a.site != b.site {
 			return int(a.site - b.site)
 		}
-		switch {
-		case a.off < b.off:
-			return -1
-		case a.off > b.off:
-			return 1
-		}
-		return 0
+		return cmp.Compare(a.off, b.off)
 	})
 	return r
 }
@@ -405,20 +369,22 @@ func (g *game) payoff(r *route, s int, j int32, w int) float64 {
 	return 0
 }
 
-type floatItem struct {
-	node int32
-	d    float64
+// forward is the game's graph as a search from the origin walks it.
+func (g *game) forward() graphsearch.Graph[float64] {
+	return graphsearch.Graph[float64]{First: g.out, Arc: g.outE, Other: g.head, Weight: g.etime}
 }
 
-type floatHeap []floatItem
+// backward is the game's graph as a search towards the destination walks it.
+func (g *game) backward() graphsearch.Graph[float64] {
+	return graphsearch.Graph[float64]{First: g.inFirst, Arc: g.inE, Other: g.tail, Weight: g.etime}
+}
 
-func (h floatHeap) Len() int           { return len(h) }
-func (h floatHeap) Less(i, j int) bool { return h[i].d < h[j].d }
-func (h floatHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *floatHeap) Push(x any)        { *h = append(*h, x.(floatItem)) }
-func (h *floatHeap) Pop() any {
-	old := *h
-	it := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return it
+// distances returns the distances of a finished search, +Inf where it did
+// not reach.
+func distances(s *graphsearch.Search[float64]) []float64 {
+	d := make([]float64, s.Len())
+	for v := range d {
+		d[v] = s.Get(uint32(v))
+	}
+	return d
 }

@@ -3,6 +3,8 @@ package ambush
 import (
 	"math"
 	"slices"
+
+	"github.com/convoi/convoi/internal/graphsearch"
 )
 
 // penalties are the defender's costs in a best-response query: additive
@@ -33,7 +35,7 @@ type label struct {
 type oracle struct {
 	g       *game
 	labels  []label
-	pq      []pqItem
+	pq      graphsearch.Heap[float64] // label indices by (pen, t)
 	minT    []float64
 	touched []int32
 	// bucketed dominance: least popped time per (node, bucket), valid
@@ -178,7 +180,8 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 	for _, v := range o.touched {
 		o.minT[v] = math.Inf(1)
 	}
-	o.touched, o.labels, o.pq = o.touched[:0], o.labels[:0], o.pq[:0]
+	o.touched, o.labels = o.touched[:0], o.labels[:0]
+	o.pq.Reset()
 	// Labels at v have times in [lbO[v], maxDur-lbT[v]]: nb buckets
 	// counted from the bucket of lbO[v] cover that range.
 	nb := 1
@@ -212,7 +215,7 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 		return nil, 0, false
 	}
 	o.push(label{node: g.origin, edge: -1, parent: -1, pen: p.startPen(g, slotT)})
-	for len(o.pq) > 0 {
+	for o.pq.Len() > 0 {
 		li := o.pop()
 		l := o.labels[li]
 		if l.pen >= incumbent {
@@ -351,59 +354,11 @@ func (o *oracle) path(li int32) []int32 {
 	return edges
 }
 
-// push and pop keep o.pq a binary min-heap ordered by (pen, t), the keys
-// copied beside the label index for cache-friendly comparisons.
-type pqItem struct {
-	pen, t float64
-	li     int32
-}
-
-func (a pqItem) less(b pqItem) bool {
-	if a.pen != b.pen {
-		return a.pen < b.pen
-	}
-	return a.t < b.t
-}
-
+// push queues a new label, ordered by (pen, t).
 func (o *oracle) push(l label) {
 	o.labels = append(o.labels, l)
-	it := pqItem{l.pen, l.t, int32(len(o.labels) - 1)}
-	o.pq = append(o.pq, it)
-	i := len(o.pq) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !it.less(o.pq[p]) {
-			break
-		}
-		o.pq[i] = o.pq[p]
-		i = p
-	}
-	o.pq[i] = it
+	o.pq.Push(uint32(len(o.labels)-1), l.pen, l.t)
 }
 
-func (o *oracle) pop() int32 {
-	top := o.pq[0].li
-	n := len(o.pq) - 1
-	last := o.pq[n]
-	o.pq = o.pq[:n]
-	if n == 0 {
-		return top
-	}
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		if r := l + 1; r < n && o.pq[r].less(o.pq[l]) {
-			l = r
-		}
-		if !o.pq[l].less(last) {
-			break
-		}
-		o.pq[i] = o.pq[l]
-		i = l
-	}
-	o.pq[i] = last
-	return top
-}
+// pop returns the queued label of least (pen, t).
+func (o *oracle) pop() int32 { return int32(o.pq.Pop()) }

@@ -1,6 +1,7 @@
 package ambush
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -808,15 +809,7 @@ func (s *solver) routeOut(r *route) Route {
 		out.Nodes = append(out.Nodes, g.in.Nodes[g.head[e]].ID)
 	}
 	ps := slices.Clone(r.pass)
-	slices.SortStableFunc(ps, func(a, b passage) int {
-		switch {
-		case a.off < b.off:
-			return -1
-		case a.off > b.off:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(ps, func(a, b passage) int { return cmp.Compare(a.off, b.off) })
 	seen := map[int32]bool{}
 	for _, p := range ps {
 		if !seen[p.site] {
