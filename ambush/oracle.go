@@ -80,6 +80,15 @@ func (o *oracle) accept(edges []int32) bool {
 	return g.acceptable(edges, o.seen)
 }
 
+// charge adds c to the additive penalty of site j's edge or node.
+func (p *penalties) charge(g *game, j int32, c float64) {
+	if e := g.siteEdge[j]; e >= 0 {
+		p.edge[e] += c
+	} else {
+		p.node[g.siteNode[j]] += c
+	}
+}
+
 // sitePen is the timed cost of passing site j at absolute time t.
 func (p *penalties) sitePen(g *game, j int32, t float64) float64 {
 	var c float64
@@ -108,7 +117,7 @@ func (p *penalties) stepPen(g *game, e int32, t, slotT float64) float64 {
 	if p.site != nil {
 		for _, j := range g.edgeS[e] {
 			if len(p.site[j]) > 0 {
-				c += p.sitePen(g, j, slotT+t+g.in.Sites[j].At*g.etime[e])
+				c += p.sitePen(g, j, slotT+t+g.siteAt[j]*g.etime[e])
 			}
 		}
 		for _, j := range g.nodeS[v] {

@@ -192,13 +192,7 @@ func (s *solver) isUnavoidable(j int32) bool {
 		s.unavoidable[j] = false
 		return false
 	}
-	st := g.in.Sites[j]
-	skipNode, skipEdge := int32(-1), int32(-1)
-	if st.Edge != nil {
-		skipEdge = int32(*st.Edge)
-	} else {
-		skipNode = g.nodeIdx[st.Node]
-	}
+	skipNode, skipEdge := g.siteNode[j], g.siteEdge[j]
 	u := true
 	if skipNode != g.origin && skipNode != g.dest {
 		if edges, ok := g.fastestAvoiding(skipNode, skipEdge, g.staticMaxDur()*(1+1e-9), &s.avoidScr); ok {
