@@ -17,10 +17,13 @@ import (
 // (no chokepoint kinds; speeds from the arc times).
 var journeyCases = []mapCase{
 	mapCases[1],
-	{"valletta-to-mdina", "malta", convoi.LatLon{Lat: 35.8968, Lon: 14.5125}, convoi.LatLon{Lat: 35.8860, Lon: 14.4030}, nil},
-	{"valletta-to-mellieha", "malta", convoi.LatLon{Lat: 35.8968, Lon: 14.5125}, convoi.LatLon{Lat: 35.9570, Lon: 14.3620}, nil},
+	{"valletta-to-mdina", "malta", convoi.LatLon{Lat: 35.8968, Lon: 14.5125}, convoi.LatLon{Lat: 35.8860, Lon: 14.4030}, maltaPolice},
+	{"valletta-to-mellieha", "malta", convoi.LatLon{Lat: 35.8968, Lon: 14.5125}, convoi.LatLon{Lat: 35.9570, Lon: 14.3620}, maltaPolice},
 	{"ny-bronx-to-coney-island", "ny", convoi.LatLon{Lat: 40.8448, Lon: -73.8648}, convoi.LatLon{Lat: 40.5755, Lon: -73.9707}, nil},
 }
+
+// maltaPolice is the police general headquarters at Floriana.
+var maltaPolice = []convoi.LatLon{{Lat: 35.8959, Lon: 14.5067}}
 
 // mustNY imports the DIMACS New York graph (arc times in units of 3.6 ms,
 // as in roadnet's benchmarks).

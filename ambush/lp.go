@@ -265,13 +265,22 @@ func pivotRows(rows [][]float64, rhs []float64, leave, enter int, nz []int) []in
 
 // eliminate subtracts f times the normalised pivot row pr (non-zero at
 // nz) from row ri, where f is ri's entry in column enter, and returns f.
+// A pivot row that has filled in is walked densely: subtracting its zeros
+// changes nothing, and the plain loop is cheaper than the indexed one.
 func eliminate(ri, pr []float64, nz []int, enter int) float64 {
 	f := ri[enter]
 	if f == 0 {
 		return 0
 	}
-	for _, j := range nz {
-		ri[j] -= f * pr[j]
+	if 3*len(nz) > len(pr) {
+		ri = ri[:len(pr)]
+		for j, p := range pr {
+			ri[j] -= f * p
+		}
+	} else {
+		for _, j := range nz {
+			ri[j] -= f * pr[j]
+		}
 	}
 	ri[enter] = 0
 	return f
