@@ -74,6 +74,7 @@ func BenchmarkJourney(b *testing.B) {
 				}
 				b.ReportMetric(build.Seconds(), "build-s")
 				b.ReportMetric(float64(len(in.Sites)), "sites")
+				b.ReportMetric(float64(st.CorridorSites), "corridor-sites")
 				b.ReportMetric(float64(st.Iterations), "iterations")
 				b.ReportMetric(st.Value, "value")
 				b.ReportMetric(st.LowerBound, "lower-bound")

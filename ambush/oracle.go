@@ -14,6 +14,10 @@ type penalties struct {
 	edge []float64 // per edge; nil means zero
 	node []float64 // per node, paid on arrival (and at the origin); nil means zero
 	site [][]siteCost
+	// hotEdge and hotNode, when not nil, hold the edges and nodes with a
+	// site that has costs: the others are passed without a look at their
+	// sites.
+	hotEdge, hotNode *graphsearch.Set
 }
 
 // siteCost is the attacker's weight on (site, window) times the site's hit probability.
@@ -115,14 +119,18 @@ func (p *penalties) stepPen(g *game, e int32, t, slotT float64) float64 {
 		c += p.node[v]
 	}
 	if p.site != nil {
-		for _, j := range g.edgeS[e] {
-			if len(p.site[j]) > 0 {
-				c += p.sitePen(g, j, slotT+t+g.siteAt[j]*g.etime[e])
+		if p.hotEdge == nil || p.hotEdge.Has(uint32(e)) {
+			for _, j := range g.edgeS[e] {
+				if len(p.site[j]) > 0 {
+					c += p.sitePen(g, j, slotT+t+g.siteAt[j]*g.etime[e])
+				}
 			}
 		}
-		for _, j := range g.nodeS[v] {
-			if len(p.site[j]) > 0 {
-				c += p.sitePen(g, j, slotT+t+g.etime[e])
+		if p.hotNode == nil || p.hotNode.Has(uint32(v)) {
+			for _, j := range g.nodeS[v] {
+				if len(p.site[j]) > 0 {
+					c += p.sitePen(g, j, slotT+t+g.etime[e])
+				}
 			}
 		}
 	}

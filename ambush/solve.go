@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/convoi/convoi/internal/graphsearch"
 )
 
 // Options tune Solve. The zero value means the defaults.
@@ -210,6 +212,8 @@ type solver struct {
 	// iterations; penUsed lists the sites it holds costs for.
 	penSite [][]siteCost
 	penUsed []int32
+	// hotEdge and hotNode mark the edges and nodes of penUsed's sites.
+	hotEdge, hotNode graphsearch.Set
 }
 
 // Solve computes the defender's optimal mixed strategy over (route, slot) by
@@ -517,6 +521,16 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 		}
 	}
 	pen.site = s.penSite
+	s.hotEdge.Reset(len(g.head))
+	s.hotNode.Reset(g.n)
+	for _, j := range s.penUsed {
+		if e := g.siteEdge[j]; e >= 0 {
+			s.hotEdge.Add(uint32(e))
+		} else {
+			s.hotNode.Add(uint32(g.siteNode[j]))
+		}
+	}
+	pen.hotEdge, pen.hotNode = &s.hotEdge, &s.hotNode
 	type result struct {
 		r    *route
 		cost float64
