@@ -60,6 +60,28 @@ func TestHeapOrder(t *testing.T) {
 
 type kv struct{ key, tie int64 }
 
+// TestQueueOrder pops a plain queue, repeated ids included, in key order.
+func TestQueueOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	q := NewQueue[float64]()
+	var want []float64
+	for range 500 {
+		k := float64(rng.IntN(50))
+		q.Push(uint32(rng.IntN(10)), k, 0)
+		want = append(want, k)
+	}
+	slices.Sort(want)
+	for i, w := range want {
+		if _, k := q.Top(); k != w {
+			t.Fatalf("pop %d: key %v, want %v", i, k, w)
+		}
+		q.Pop()
+	}
+	if q.Len() != 0 {
+		t.Fatal("queue not empty")
+	}
+}
+
 func checkLeast(t *testing.T, ref map[uint32]kv, got uint32) {
 	t.Helper()
 	g := ref[got]

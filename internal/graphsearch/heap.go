@@ -12,6 +12,7 @@ package graphsearch
 type Heap[K Key] struct {
 	items []item[K]
 	pos   []int32 // id -> index in items; -1 once popped
+	queue bool    // no index kept (NewQueue)
 }
 
 type item[K Key] struct {
@@ -28,6 +29,11 @@ func NewHeap[K Key](n int) *Heap[K] {
 	return &Heap[K]{pos: make([]int32, n)}
 }
 
+// NewQueue returns an empty heap that keeps no index of its ids: a plain
+// priority queue (ids may repeat), for searches that never change a key
+// in place. Lower, Update and In are not available on it.
+func NewQueue[K Key]() *Heap[K] { return &Heap[K]{queue: true} }
+
 // Reset empties the heap. Positions of ids are stale until pushed again.
 func (h *Heap[K]) Reset() { h.items = h.items[:0] }
 
@@ -43,7 +49,7 @@ func (h *Heap[K]) In(id uint32) bool { return h.pos[id] >= 0 }
 
 // Push adds id, which must not be queued, with key and tie.
 func (h *Heap[K]) Push(id uint32, key, tie K) {
-	if int(id) >= len(h.pos) {
+	if int(id) >= len(h.pos) && !h.queue {
 		h.pos = append(h.pos, make([]int32, int(id)+1-len(h.pos)+len(h.pos)/2)...)
 	}
 	h.items = append(h.items, item[K]{key, tie, id})
@@ -60,7 +66,9 @@ func (h *Heap[K]) Pop() uint32 {
 	if last > 0 {
 		h.down(0, &it)
 	}
-	h.pos[top] = -1
+	if !h.queue {
+		h.pos[top] = -1
+	}
 	return top
 }
 
@@ -122,7 +130,9 @@ func (h *Heap[K]) down(i int, it *item[K]) {
 // set puts v at index i.
 func (h *Heap[K]) set(i int, v item[K]) {
 	h.items[i] = v
-	h.pos[v.id] = int32(i)
+	if !h.queue {
+		h.pos[v.id] = int32(i)
+	}
 }
 
 // Key is what a heap orders by and a search adds up: a number.
