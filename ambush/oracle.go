@@ -39,7 +39,7 @@ type label struct {
 type oracle struct {
 	g       *game
 	labels  []label
-	pq      *graphsearch.Heap[float64] // label indices by (pen, t)
+	pq      *graphsearch.Heap[float64, float64] // label indices by (pen, t)
 	minT    []float64
 	touched []int32
 	// bucketed dominance: least popped time per (node, bucket), valid
@@ -66,7 +66,7 @@ type oracle struct {
 }
 
 func newOracle(g *game) *oracle {
-	o := &oracle{g: g, minT: make([]float64, g.n), seen: make([]float64, g.n), pq: graphsearch.NewQueue[float64]()}
+	o := &oracle{g: g, minT: make([]float64, g.n), seen: make([]float64, g.n), pq: graphsearch.NewQueue[float64, float64]()}
 	for i := range o.minT {
 		o.minT[i] = math.Inf(1)
 		o.seen[i] = -1

@@ -41,7 +41,7 @@ type contractor struct {
 // touches one cache line, and whose queue is the shared indexed heap.
 type witnessSearch struct {
 	node []witnessNode
-	heap *graphsearch.Heap[int64]
+	heap *graphsearch.Heap[int64, graphsearch.NoTie]
 	// gen stamps dist, targetGen the targets of one shortcuts call,
 	// callGen the targets decided in one witness search.
 	gen, targetGen, callGen uint32
@@ -56,7 +56,7 @@ type witnessNode struct {
 }
 
 func newWitnessSearch(n int) *witnessSearch {
-	return &witnessSearch{node: make([]witnessNode, n), heap: graphsearch.NewHeap[int64](n)}
+	return &witnessSearch{node: make([]witnessNode, n), heap: graphsearch.NewHeap[int64, graphsearch.NoTie](n)}
 }
 
 func (ws *witnessSearch) reset() {
@@ -133,7 +133,7 @@ func (g *Graph) contract(ctx context.Context) error {
 	}
 	cores := make([]int64, n)
 	c.edgeDiffs(all, cores)
-	pq := graphsearch.NewHeap[int64](n)
+	pq := graphsearch.NewHeap[int64, graphsearch.NoTie](n)
 	for v := 0; v < n; v++ {
 		pq.Push(uint32(v), cores[v], 0)
 	}

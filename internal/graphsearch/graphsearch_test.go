@@ -12,7 +12,7 @@ import (
 func TestHeapOrder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := 0; round < 200; round++ {
-		h := &Heap[int64]{} // ids grow as they come
+		h := &Heap[int64, int64]{} // ids grow as they come
 		ref := map[uint32]kv{}
 		n := 1 + rng.IntN(60)
 		for id := uint32(0); id < uint32(n); id++ {
@@ -63,7 +63,7 @@ type kv struct{ key, tie int64 }
 // TestQueueOrder pops a plain queue, repeated ids included, in key order.
 func TestQueueOrder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	q := NewQueue[float64]()
+	q := NewQueue[float64, NoTie]()
 	var want []float64
 	for range 500 {
 		k := float64(rng.IntN(50))

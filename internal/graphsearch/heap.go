@@ -5,60 +5,65 @@
 // avoided nodes and edges.
 package graphsearch
 
-// Heap is an indexed binary min-heap of ids ordered by key, then by tie
-// (searches that need no second criterion pass zero). Every id has one
-// place, so a key can be lowered or changed in place. The zero Heap is
-// empty; ids may grow as they come.
-type Heap[K Key] struct {
-	items []item[K]
+// Heap is an indexed binary min-heap of ids ordered by a key K, then by a
+// tie-break key T (NoTie when there is none: it costs no space, as the
+// item is padded to its id anyway). Every id has one place, so a key can
+// be lowered or changed in place. The zero Heap is empty; ids may grow as
+// they come.
+type Heap[K, T Key] struct {
+	items []item[K, T]
 	pos   []int32 // id -> index in items; -1 once popped
 	queue bool    // no index kept (NewQueue)
 }
 
-type item[K Key] struct {
-	key, tie K
-	id       uint32
+// NoTie is the tie-break key of heaps that need none; pass 0.
+type NoTie uint8
+
+type item[K, T Key] struct {
+	key K
+	tie T
+	id  uint32
 }
 
-func (a *item[K]) less(b *item[K]) bool {
+func (a *item[K, T]) less(b *item[K, T]) bool {
 	return a.key < b.key || a.key == b.key && a.tie < b.tie
 }
 
 // NewHeap returns an empty heap with room for ids below n.
-func NewHeap[K Key](n int) *Heap[K] {
-	return &Heap[K]{pos: make([]int32, n)}
+func NewHeap[K, T Key](n int) *Heap[K, T] {
+	return &Heap[K, T]{pos: make([]int32, n)}
 }
 
 // NewQueue returns an empty heap that keeps no index of its ids: a plain
 // priority queue (ids may repeat), for searches that never change a key
 // in place. Lower, Update and In are not available on it.
-func NewQueue[K Key]() *Heap[K] { return &Heap[K]{queue: true} }
+func NewQueue[K, T Key]() *Heap[K, T] { return &Heap[K, T]{queue: true} }
 
 // Reset empties the heap. Positions of ids are stale until pushed again.
-func (h *Heap[K]) Reset() { h.items = h.items[:0] }
+func (h *Heap[K, T]) Reset() { h.items = h.items[:0] }
 
 // Len is the number of ids in the heap.
-func (h *Heap[K]) Len() int { return len(h.items) }
+func (h *Heap[K, T]) Len() int { return len(h.items) }
 
 // Top returns the id with the least key and that key; the heap must not be
 // empty.
-func (h *Heap[K]) Top() (uint32, K) { return h.items[0].id, h.items[0].key }
+func (h *Heap[K, T]) Top() (uint32, K) { return h.items[0].id, h.items[0].key }
 
 // In reports whether id, pushed since the last Reset, is still queued.
-func (h *Heap[K]) In(id uint32) bool { return h.pos[id] >= 0 }
+func (h *Heap[K, T]) In(id uint32) bool { return h.pos[id] >= 0 }
 
 // Push adds id, which must not be queued, with key and tie.
-func (h *Heap[K]) Push(id uint32, key, tie K) {
+func (h *Heap[K, T]) Push(id uint32, key K, tie T) {
 	if int(id) >= len(h.pos) && !h.queue {
 		h.pos = append(h.pos, make([]int32, int(id)+1-len(h.pos)+len(h.pos)/2)...)
 	}
-	h.items = append(h.items, item[K]{key, tie, id})
+	h.items = append(h.items, item[K, T]{key, tie, id})
 	h.up(len(h.items)-1, &h.items[len(h.items)-1])
 }
 
 // Pop removes and returns the id with the least key (and tie); the heap
 // must not be empty.
-func (h *Heap[K]) Pop() uint32 {
+func (h *Heap[K, T]) Pop() uint32 {
 	top := h.items[0].id
 	last := len(h.items) - 1
 	it := h.items[last]
@@ -74,7 +79,7 @@ func (h *Heap[K]) Pop() uint32 {
 
 // Lower sets the key of queued id to key (with tie), which must not be
 // above its current one.
-func (h *Heap[K]) Lower(id uint32, key, tie K) {
+func (h *Heap[K, T]) Lower(id uint32, key K, tie T) {
 	i := int(h.pos[id])
 	h.items[i].key, h.items[i].tie = key, tie
 	it := h.items[i]
@@ -82,7 +87,7 @@ func (h *Heap[K]) Lower(id uint32, key, tie K) {
 }
 
 // Update sets the key of queued id to key, up or down.
-func (h *Heap[K]) Update(id uint32, key K) {
+func (h *Heap[K, T]) Update(id uint32, key K) {
 	i := int(h.pos[id])
 	h.items[i].key = key
 	it := h.items[i]
@@ -92,7 +97,7 @@ func (h *Heap[K]) Update(id uint32, key K) {
 }
 
 // up moves it, bound for index i, towards the root to its place.
-func (h *Heap[K]) up(i int, it *item[K]) {
+func (h *Heap[K, T]) up(i int, it *item[K, T]) {
 	v := *it
 	for i > 0 {
 		p := (i - 1) / 2
@@ -106,7 +111,7 @@ func (h *Heap[K]) up(i int, it *item[K]) {
 }
 
 // down moves it, bound for index i, towards the leaves to its place.
-func (h *Heap[K]) down(i int, it *item[K]) {
+func (h *Heap[K, T]) down(i int, it *item[K, T]) {
 	s := h.items
 	n := len(s)
 	v := *it
@@ -128,7 +133,7 @@ func (h *Heap[K]) down(i int, it *item[K]) {
 }
 
 // set puts v at index i.
-func (h *Heap[K]) set(i int, v item[K]) {
+func (h *Heap[K, T]) set(i int, v item[K, T]) {
 	h.items[i] = v
 	if !h.queue {
 		h.pos[v.id] = int32(i)
@@ -137,5 +142,5 @@ func (h *Heap[K]) set(i int, v item[K]) {
 
 // Key is what a heap orders by and a search adds up: a number.
 type Key interface {
-	~int | ~int32 | ~int64 | ~uint32 | ~uint64 | ~float32 | ~float64
+	~int | ~int32 | ~int64 | ~uint8 | ~uint32 | ~uint64 | ~float32 | ~float64
 }

@@ -16,7 +16,7 @@ type Search[K Key] struct {
 	Inf   K
 	stamp []uint32
 	gen   uint32
-	heap  Heap[K]
+	heap  Heap[K, NoTie]
 	// Touched lists every node given a distance since Reset, in order.
 	Touched []uint32
 }
@@ -25,7 +25,7 @@ type Search[K Key] struct {
 func New[K Key](n int, inf K) *Search[K] {
 	return &Search[K]{
 		Dist: make([]K, n), Pred: make([]uint32, n), Inf: inf,
-		stamp: make([]uint32, n), heap: Heap[K]{pos: make([]int32, n)},
+		stamp: make([]uint32, n), heap: Heap[K, NoTie]{pos: make([]int32, n)},
 	}
 }
 
@@ -90,7 +90,3 @@ func (s *Search[K]) MinKey() K {
 // Pop removes the node with the least key from the queue and returns it:
 // its distance is final.
 func (s *Search[K]) Pop() uint32 { return s.heap.Pop() }
-
-// Queue is the search's queue, for callers that order by their own keys
-// (a priority queue over nodes seeded through Relax).
-func (s *Search[K]) Queue() *Heap[K] { return &s.heap }
