@@ -82,8 +82,15 @@ func (g *Graph) AlternativePaths(ctx context.Context, from, to Position, opt Alt
 	for _, s := range g.targetSeeds(nil, to) {
 		b.Relax(s.node, s.cost, 0, math.MaxUint32)
 	}
-	g.chSweep(f, g.upward(), chDir{}, func(uint32, int64) {})
-	g.chSweep(b, g.downward(), chDir{}, func(uint32, int64) {})
+	up, down := g.upward(), g.downward()
+	for !f.Empty() {
+		u := f.Pop()
+		g.relaxArcs(f, u, f.Dist[u], &up)
+	}
+	for !b.Empty() {
+		u := b.Pop()
+		g.relaxArcs(b, u, b.Dist[u], &down)
+	}
 	limit := int64(float64(best.Cost) * opt.MaxStretch)
 	type cand struct {
 		v   uint32

@@ -480,15 +480,38 @@ func (g *Graph) chQuery(st *state, src, dst []seed) (int64, uint32) {
 		b.Relax(s.node, s.cost, 0, math.MaxUint32)
 	}
 	best, meet := Infinity, uint32(math.MaxUint32)
+	up, down := g.upward(), g.downward()
 	for {
 		fk, bk := f.MinKey(), b.MinKey()
 		if fk >= best && bk >= best || fk == Infinity && bk == Infinity {
 			break
 		}
+		// The two sides stay written out, relaxations inline: a shared
+		// settle step made route queries 8-15 % slower (docs/benchmarks.md).
 		if fk <= bk {
-			best, meet = g.chSettle(f, b, g.upward(), g.downward(), best, meet)
+			u := f.Pop()
+			du := f.Dist[u]
+			if db := b.Get(u); db != Infinity && du+db < best {
+				best, meet = du+db, u
+			}
+			if g.stalled(f, u, du, &down) {
+				continue
+			}
+			for i := g.upFirst[u]; i < g.upFirst[u+1]; i++ {
+				f.Relax(g.upHead[i], du+g.chCost(g.upEdge[i]), 0, g.upEdge[i])
+			}
 		} else {
-			best, meet = g.chSettle(b, f, g.downward(), g.upward(), best, meet)
+			u := b.Pop()
+			du := b.Dist[u]
+			if df := f.Get(u); df != Infinity && du+df < best {
+				best, meet = du+df, u
+			}
+			if g.stalled(b, u, du, &up) {
+				continue
+			}
+			for i := g.downFirst[u]; i < g.downFirst[u+1]; i++ {
+				b.Relax(g.downTail[i], du+g.chCost(g.downEdge[i]), 0, g.downEdge[i])
+			}
 		}
 	}
 	return best, meet
@@ -501,25 +524,10 @@ type chDir struct{ first, other, edge []uint32 }
 func (g *Graph) upward() chDir   { return chDir{g.upFirst, g.upHead, g.upEdge} }
 func (g *Graph) downward() chDir { return chDir{g.downFirst, g.downTail, g.downEdge} }
 
-// chSettle settles the next node of s, one side of a bidirectional CH
-// search walking d against other: it records a meeting cheaper than best
-// and relaxes the node's arcs unless the opposite arcs opp stall it.
-func (g *Graph) chSettle(s, other *search, d, opp chDir, best int64, meet uint32) (int64, uint32) {
-	u := s.Pop()
-	du := s.Dist[u]
-	if do := other.Get(u); do != Infinity && du+do < best {
-		best, meet = du+do, u
-	}
-	if !g.stalled(s, u, du, opp) {
-		g.relaxArcs(s, u, du, d)
-	}
-	return best, meet
-}
-
 // chSweep runs s, seeded, to exhaustion along d, calling visit with each
-// settled node and its distance; with opp (zero: none) it skips the nodes
-// the opposite arcs stall.
-func (g *Graph) chSweep(s *search, d, opp chDir, visit func(u uint32, du int64)) {
+// settled node and its distance; it skips the nodes the opposite arcs opp
+// stall.
+func (g *Graph) chSweep(s *search, d, opp *chDir, visit func(u uint32, du int64)) {
 	for !s.Empty() {
 		u := s.Pop()
 		du := s.Dist[u]
@@ -531,7 +539,7 @@ func (g *Graph) chSweep(s *search, d, opp chDir, visit func(u uint32, du int64))
 	}
 }
 
-func (g *Graph) relaxArcs(s *search, u uint32, du int64, d chDir) {
+func (g *Graph) relaxArcs(s *search, u uint32, du int64, d *chDir) {
 	for i := d.first[u]; i < d.first[u+1]; i++ {
 		s.Relax(d.other[i], du+g.chCost(d.edge[i]), 0, d.edge[i])
 	}
@@ -539,11 +547,8 @@ func (g *Graph) relaxArcs(s *search, u uint32, du int64, d chDir) {
 
 // stalled implements stall-on-demand: u is not on a shortest path of this
 // direction if a higher neighbour reaches it cheaper through an arc of the
-// opposite direction opp (never with a zero opp).
-func (g *Graph) stalled(s *search, u uint32, du int64, opp chDir) bool {
-	if opp.first == nil {
-		return false
-	}
+// opposite direction opp.
+func (g *Graph) stalled(s *search, u uint32, du int64, opp *chDir) bool {
 	for i := opp.first[u]; i < opp.first[u+1]; i++ {
 		if d := s.Get(opp.other[i]); d != Infinity && d+g.chCost(opp.edge[i]) < du {
 			return true

@@ -365,6 +365,7 @@ func (g *Graph) Table(ctx context.Context, sources, targets []Position) ([][]int
 		d    int64
 	}
 	var buckets []entry
+	up, down := g.upward(), g.downward()
 	for j, p := range targets {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -374,7 +375,7 @@ func (g *Graph) Table(ctx context.Context, sources, targets []Position) ([][]int
 		for _, s := range g.targetSeeds(nil, p) {
 			b.Relax(s.node, s.cost, 0, math.MaxUint32)
 		}
-		g.chSweep(b, g.downward(), g.upward(), func(u uint32, du int64) {
+		g.chSweep(b, &down, &up, func(u uint32, du int64) {
 			buckets = append(buckets, entry{u, uint32(j), du})
 		})
 	}
@@ -398,7 +399,7 @@ func (g *Graph) Table(ctx context.Context, sources, targets []Position) ([][]int
 		for _, s := range g.sourceSeeds(nil, p) {
 			f.Relax(s.node, s.cost, 0, math.MaxUint32)
 		}
-		g.chSweep(f, g.upward(), g.downward(), func(u uint32, du int64) {
+		g.chSweep(f, &up, &down, func(u uint32, du int64) {
 			k := sort.Search(len(buckets), func(k int) bool { return buckets[k].node >= u })
 			for ; k < len(buckets) && buckets[k].node == u; k++ {
 				if c := du + buckets[k].d; c < row[buckets[k].t] {
