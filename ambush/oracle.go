@@ -31,6 +31,7 @@ type label struct {
 	node   int32
 	edge   int32 // edge that reached node, -1 at the origin
 	parent int32 // label index, -1 at the origin
+	cell   int32 // its (node, time bucket) cell in a bucketed search
 	pen, t float64
 }
 
@@ -220,18 +221,25 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 		k := int(math.Floor((slotT+t)/bucket) - base[v])
 		return int(v)*nb + min(max(k, 0), nb-1)
 	}
-	dominated := func(v int32, t float64) bool {
+	// dominated reports whether a label at v at time t, in cell i of a
+	// bucketed search, is dominated.
+	dominated := func(v int32, t float64, i int) bool {
 		if bucket <= 0 {
 			return o.minT[v] <= t
 		}
-		i := slot2(v, t)
 		return o.bstamp[i] == o.gen && o.bmin[i] <= t
+	}
+	cell := func(v int32, t float64) int {
+		if bucket <= 0 {
+			return 0
+		}
+		return slot2(v, t)
 	}
 	tol := 1e-9 * math.Max(1, maxDur)
 	if g.lbT[g.origin] > maxDur+tol {
 		return nil, 0, false
 	}
-	o.push(label{node: g.origin, edge: -1, parent: -1, pen: p.startPen(g, slotT)})
+	o.push(label{node: g.origin, edge: -1, parent: -1, cell: int32(cell(g.origin, 0)), pen: p.startPen(g, slotT)})
 	for o.pq.Len() > 0 {
 		li := o.pop()
 		l := o.labels[li]
@@ -239,7 +247,7 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 			return nil, 0, false
 		}
 		v := l.node
-		if dominated(v, l.t) {
+		if dominated(v, l.t, int(l.cell)) {
 			continue
 		}
 		var path []int32
@@ -250,7 +258,7 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 			}
 		}
 		if bucket > 0 {
-			i := slot2(v, l.t)
+			i := l.cell
 			o.bstamp[i], o.bmin[i] = o.gen, l.t
 		} else {
 			if math.IsInf(o.minT[v], 1) {
@@ -265,10 +273,14 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 			e := g.outE[k]
 			w := g.head[e]
 			t := l.t + g.etime[e]
-			if t+g.lbT[w] > maxDur+tol || dominated(w, t) {
+			if t+g.lbT[w] > maxDur+tol {
 				continue
 			}
-			o.push(label{node: w, edge: e, parent: li, pen: l.pen + p.stepPen(g, e, l.t, slotT), t: t})
+			i := cell(w, t)
+			if dominated(w, t, i) {
+				continue
+			}
+			o.push(label{node: w, edge: e, parent: li, cell: int32(i), pen: l.pen + p.stepPen(g, e, l.t, slotT), t: t})
 		}
 	}
 	return nil, 0, false
