@@ -1,39 +1,50 @@
 package ambush
 
 import (
-	"container/heap"
+	"cmp"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/internal/graphsearch"
 )
 
-// game is an Instance compiled for the solver: dense indices, adjacency in
-// compressed rows, sites attached to nodes and edges. Immutable once built;
+// game is an Instance compiled for the solver on its corridor (see
+// compile): dense indices, adjacency in compressed rows, sites attached to
+// nodes and edges. Node, edge and site indices are the corridor's; nodeID,
+// edgeID and siteID map them back to the instance's. Immutable once built;
 // per-query scratch lives in an oracle.
 type game struct {
-	in      *Instance
-	n       int
-	nodeIdx map[string]int32
-	head    []int32   // edge -> target node
-	tail    []int32   // edge -> source node
-	etime   []float64 // edge -> travel time
-	out     []int32   // CSR offsets, len n+1 (allowed edges only)
-	outE    []int32
-	nodeS   [][]int32 // node -> sites on it
-	edgeS   [][]int32 // edge -> sites on it
-	siteP   []float64
-	lbT     []float64 // lower bound on time to destination
-	lbO     []float64 // lower bound on time from origin
-	origin  int32
-	dest    int32
-	timed   bool // attacker windows are modelled
-	windows []Window
-	nw      int // number of attacker windows (1 when static)
-	bound   float64
-	maxDur  []float64 // per slot: longest admissible route
+	in     *Instance
+	n      int
+	nodeID []int32
+	edgeID []int32
+	siteID []int32
+	// siteAt, siteEdge and siteNode describe each site: its place along
+	// its edge, and its edge or node (-1 for the other).
+	siteAt             []float64
+	siteEdge, siteNode []int32
+	head               []int32   // edge -> target node
+	tail               []int32   // edge -> source node
+	etime              []float64 // edge -> travel time
+	out                []int32   // CSR offsets, len n+1 (allowed edges only)
+	outE               []int32
+	inFirst            []int32 // the same for edges into each node
+	inE                []int32
+	nodeS              [][]int32 // node -> sites on it
+	edgeS              [][]int32 // edge -> sites on it
+	siteP              []float64
+	lbT                []float64 // lower bound on time to destination
+	lbO                []float64 // lower bound on time from origin
+	origin             int32
+	dest               int32
+	timed              bool // attacker windows are modelled
+	windows            []Window
+	nw                 int // number of attacker windows (1 when static)
+	bound              float64
+	maxDur             []float64 // per slot: longest admissible route
 	// fastest route and its duration
 	fastest    *route
 	usual      int
@@ -60,10 +71,18 @@ type passage struct {
 	off  float64
 }
 
+// compile builds the game of an instance on its corridor: the nodes and
+// edges some admissible route can use. A node v is in the corridor when
+// lbO(v) + lbT(v), the fastest route through it, is within the longest
+// admissible duration; an edge when the fastest route through it is. The
+// sites elsewhere no admissible route passes: they can never hit, so
+// leaving them out of the game changes no payoff, and every search, bound
+// and table of the solver scales with the corridor instead of the map.
 func compile(in *Instance) (*game, error) {
-	g := &game{in: in, n: len(in.Nodes), nodeIdx: make(map[string]int32, len(in.Nodes))}
-	for i, n := range in.Nodes {
-		g.nodeIdx[n.ID] = int32(i)
+	n := len(in.Nodes)
+	nodeIdx := make(map[string]int32, n)
+	for i, nd := range in.Nodes {
+		nodeIdx[nd.ID] = int32(i)
 	}
 	forbid := make(map[string]bool, len(in.Forbid))
 	for _, f := range in.Forbid {
@@ -77,105 +96,39 @@ func compile(in *Instance) (*game, error) {
 		}
 		return false
 	}
-	nodeOK := make([]bool, g.n)
-	for i, n := range in.Nodes {
-		nodeOK[i] = !tagged(n.Tags)
+	nodeOK := make([]bool, n)
+	for i, nd := range in.Nodes {
+		nodeOK[i] = !tagged(nd.Tags)
 	}
+	// The whole map first, for the bounds that decide the corridor.
 	m := len(in.Edges)
-	g.head, g.tail, g.etime = make([]int32, m), make([]int32, m), make([]float64, m)
+	head, tail, etime := make([]int32, m), make([]int32, m), make([]float64, m)
 	allowed := make([]bool, m)
-	g.out = make([]int32, g.n+1)
-	in2 := make([]int32, g.n+1)
 	for i, e := range in.Edges {
-		u, v := g.nodeIdx[e.From], g.nodeIdx[e.To]
-		g.tail[i], g.head[i], g.etime[i] = u, v, e.TimeS
+		u, v := nodeIdx[e.From], nodeIdx[e.To]
+		tail[i], head[i], etime[i] = u, v, e.TimeS
 		allowed[i] = nodeOK[u] && nodeOK[v] && !tagged(e.Tags) && u != v
-		if allowed[i] {
-			g.out[u+1]++
-			in2[v+1]++
-		}
 	}
-	for i := 0; i < g.n; i++ {
-		g.out[i+1] += g.out[i]
-		in2[i+1] += in2[i]
-	}
-	g.outE = make([]int32, g.out[g.n])
-	inE := make([]int32, in2[g.n])
-	fill, fillIn := slices.Clone(g.out[:g.n]), slices.Clone(in2[:g.n])
-	for i := range in.Edges {
-		if !allowed[i] {
-			continue
-		}
-		u, v := g.tail[i], g.head[i]
-		g.outE[fill[u]] = int32(i)
-		fill[u]++
-		inE[fillIn[v]] = int32(i)
-		fillIn[v]++
-	}
-	g.nodeS, g.edgeS = make([][]int32, g.n), make([][]int32, m)
-	g.siteP = make([]float64, len(in.Sites))
-	for j, s := range in.Sites {
-		g.siteP[j] = s.P
-		if s.Edge != nil {
-			g.edgeS[*s.Edge] = append(g.edgeS[*s.Edge], int32(j))
-		} else {
-			v := g.nodeIdx[s.Node]
-			g.nodeS[v] = append(g.nodeS[v], int32(j))
-		}
-	}
-	g.origin, g.dest = g.nodeIdx[in.Origin], g.nodeIdx[in.Destination]
-	if !nodeOK[g.origin] || !nodeOK[g.dest] {
+	origin, dest := nodeIdx[in.Origin], nodeIdx[in.Destination]
+	if !nodeOK[origin] || !nodeOK[dest] {
 		return nil, convoi.Errorf(convoi.EINVALID, "Ambush instance: the origin or destination carries a forbidden tag.")
 	}
-	g.timed = len(in.Windows) > 0
-	g.windows = in.Windows
-	g.nw = max(1, len(in.Windows))
-
-	// Reverse Dijkstra: exact time to the destination, the pruning bound.
-	g.lbT = make([]float64, g.n)
-	for i := range g.lbT {
-		g.lbT[i] = math.Inf(1)
-	}
-	g.lbT[g.dest] = 0
-	pq := &floatHeap{{node: g.dest}}
-	for pq.Len() > 0 {
-		it := heap.Pop(pq).(floatItem)
-		if it.d > g.lbT[it.node] {
-			continue
-		}
-		for k := in2[it.node]; k < in2[it.node+1]; k++ {
-			e := inE[k]
-			u := g.tail[e]
-			if d := it.d + g.etime[e]; d < g.lbT[u] {
-				g.lbT[u] = d
-				heap.Push(pq, floatItem{node: u, d: d})
-			}
-		}
-	}
-	g.lbO = make([]float64, g.n)
-	for i := range g.lbO {
-		g.lbO[i] = math.Inf(1)
-	}
-	g.lbO[g.origin] = 0
-	pq = &floatHeap{{node: g.origin}}
-	for pq.Len() > 0 {
-		it := heap.Pop(pq).(floatItem)
-		if it.d > g.lbO[it.node] {
-			continue
-		}
-		for k := g.out[it.node]; k < g.out[it.node+1]; k++ {
-			e := g.outE[k]
-			if d := it.d + g.etime[e]; d < g.lbO[g.head[e]] {
-				g.lbO[g.head[e]] = d
-				heap.Push(pq, floatItem{node: g.head[e], d: d})
-			}
-		}
-	}
-	fastest := g.lbT[g.origin]
+	full := &game{n: n, head: head, tail: tail, etime: etime}
+	full.rows(allowed)
+	// Exact times to the destination (the pruning bound) and from the origin.
+	s := graphsearch.New[float64](n, math.Inf(1))
+	graphsearch.Dijkstra(s, full.backward(), []int32{dest}, graphsearch.Options[float64]{})
+	lbT := distances(s)
+	fastest := lbT[origin]
 	if math.IsInf(fastest, 1) {
 		return nil, convoi.Errorf(convoi.EINVALID, "Ambush instance: no allowed route from %q to %q.", in.Origin, in.Destination)
 	}
-	g.bound = fastest * in.stretch()
+	// The search from the origin need not go past the stretch bound.
+	bound := fastest * in.stretch()
+	graphsearch.Dijkstra(s, full.forward(), []int32{origin}, graphsearch.Options[float64]{Lower: lbT, Bound: bound + 1e-9*math.Max(1, bound)})
+	lbO := distances(s)
+
+	g := &game{in: in, bound: bound}
 	g.maxDur = make([]float64, len(in.Slots))
 	g.feasibleFn = make([]bool, len(in.Slots))
 	g.usual = -1
@@ -198,6 +151,63 @@ func compile(in *Instance) (*game, error) {
 		}
 		g.usual = *in.UsualSlot
 	}
+
+	// The corridor, numbered in the instance's order.
+	limit := g.staticMaxDur()
+	limit += 1e-9 * math.Max(1, limit)
+	local := make([]int32, n)
+	for v := range n {
+		local[v] = -1
+		if lbO[v]+lbT[v] <= limit {
+			local[v] = int32(len(g.nodeID))
+			g.nodeID = append(g.nodeID, int32(v))
+		}
+	}
+	edgeLocal := make([]int32, m)
+	for e := range m {
+		edgeLocal[e] = -1
+		if allowed[e] && local[tail[e]] >= 0 && local[head[e]] >= 0 && lbO[tail[e]]+etime[e]+lbT[head[e]] <= limit {
+			edgeLocal[e] = int32(len(g.edgeID))
+			g.edgeID = append(g.edgeID, int32(e))
+		}
+	}
+	g.n = len(g.nodeID)
+	g.lbT, g.lbO = make([]float64, g.n), make([]float64, g.n)
+	for lv, v := range g.nodeID {
+		g.lbT[lv], g.lbO[lv] = lbT[v], lbO[v]
+	}
+	mc := len(g.edgeID)
+	g.head, g.tail, g.etime = make([]int32, mc), make([]int32, mc), make([]float64, mc)
+	for le, e := range g.edgeID {
+		g.head[le], g.tail[le], g.etime[le] = local[head[e]], local[tail[e]], etime[e]
+	}
+	g.rows(nil)
+	g.nodeS, g.edgeS = make([][]int32, g.n), make([][]int32, mc)
+	for j, st := range in.Sites {
+		le, lv := int32(-1), int32(-1)
+		if st.Edge != nil {
+			if le = edgeLocal[*st.Edge]; le < 0 {
+				continue
+			}
+		} else if lv = local[nodeIdx[st.Node]]; lv < 0 {
+			continue
+		}
+		lj := int32(len(g.siteID))
+		g.siteID = append(g.siteID, int32(j))
+		g.siteP = append(g.siteP, st.P)
+		g.siteAt = append(g.siteAt, st.At)
+		g.siteEdge = append(g.siteEdge, le)
+		g.siteNode = append(g.siteNode, lv)
+		if le >= 0 {
+			g.edgeS[le] = append(g.edgeS[le], lj)
+		} else {
+			g.nodeS[lv] = append(g.nodeS[lv], lj)
+		}
+	}
+	g.origin, g.dest = local[origin], local[dest]
+	g.timed = len(in.Windows) > 0
+	g.windows = in.Windows
+	g.nw = max(1, len(in.Windows))
 	o := newOracle(g)
 	r, _, ok := o.best(nil, -1, g.bound, math.Inf(1))
 	if !ok {
@@ -205,6 +215,33 @@ func compile(in *Instance) (*game, error) {
 	}
 	g.fastest = r
 	return g, nil
+}
+
+// rows builds the forward and backward compressed rows of the edges that
+// allowed admits (nil: all) from head and tail.
+func (g *game) rows(allowed []bool) {
+	g.out, g.inFirst = make([]int32, g.n+1), make([]int32, g.n+1)
+	for e := range g.head {
+		if allowed == nil || allowed[e] {
+			g.out[g.tail[e]+1]++
+			g.inFirst[g.head[e]+1]++
+		}
+	}
+	for i := 0; i < g.n; i++ {
+		g.out[i+1] += g.out[i]
+		g.inFirst[i+1] += g.inFirst[i]
+	}
+	g.outE, g.inE = make([]int32, g.out[g.n]), make([]int32, g.inFirst[g.n])
+	fill, fillIn := slices.Clone(g.out[:g.n]), slices.Clone(g.inFirst[:g.n])
+	for e := range g.head {
+		if allowed == nil || allowed[e] {
+			u, v := g.tail[e], g.head[e]
+			g.outE[fill[u]] = int32(e)
+			fill[u]++
+			g.inE[fillIn[v]] = int32(e)
+			fillIn[v]++
+		}
+	}
 }
 
 // setCrewRule turns on the crew-acceptability rule: an admissible route
@@ -232,7 +269,8 @@ func (g *game) setCrewRule(radiusM, gapS float64) {
 	cellOf := func(v int) cell {
 		return cell{int64(math.Floor(x[v] / radiusM)), int64(math.Floor(y[v] / radiusM))}
 	}
-	for v, n := range g.in.Nodes {
+	for v, iv := range g.nodeID {
+		n := g.in.Nodes[iv]
 		x[v], y[v] = n.Lon*mPerDeg*math.Cos(lat0), n.Lat*mPerDeg
 		c := cellOf(v)
 		grid[c] = append(grid[c], int32(v))
@@ -323,7 +361,7 @@ func (g *game) makeRoute(edges []int32) *route {
 	var b strings.Builder
 	for i, e := range edges {
 		for _, j := range g.edgeS[e] {
-			r.pass = append(r.pass, passage{j, t + g.in.Sites[j].At*g.etime[e]})
+			r.pass = append(r.pass, passage{j, t + g.siteAt[j]*g.etime[e]})
 		}
 		t += g.etime[e]
 		for _, j := range g.nodeS[g.head[e]] {
@@ -339,13 +377,7 @@ func (g *game) makeRoute(edges []int32) *route {
 		if a.site != b.site {
 			return int(a.site - b.site)
 		}
-		switch {
-		case a.off < b.off:
-			return -1
-		case a.off > b.off:
-			return 1
-		}
-		return 0
+		return cmp.Compare(a.off, b.off)
 	})
 	return r
 }
@@ -405,20 +437,22 @@ func (g *game) payoff(r *route, s int, j int32, w int) float64 {
 	return 0
 }
 
-type floatItem struct {
-	node int32
-	d    float64
+// forward is the game's graph as a search from the origin walks it.
+func (g *game) forward() graphsearch.Graph[float64] {
+	return graphsearch.Graph[float64]{First: g.out, Arc: g.outE, Other: g.head, Weight: g.etime}
 }
 
-type floatHeap []floatItem
+// backward is the game's graph as a search towards the destination walks it.
+func (g *game) backward() graphsearch.Graph[float64] {
+	return graphsearch.Graph[float64]{First: g.inFirst, Arc: g.inE, Other: g.tail, Weight: g.etime}
+}
 
-func (h floatHeap) Len() int           { return len(h) }
-func (h floatHeap) Less(i, j int) bool { return h[i].d < h[j].d }
-func (h floatHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *floatHeap) Push(x any)        { *h = append(*h, x.(floatItem)) }
-func (h *floatHeap) Pop() any {
-	old := *h
-	it := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return it
+// distances returns the distances of a finished search, +Inf where it did
+// not reach.
+func distances(s *graphsearch.Search[float64]) []float64 {
+	d := make([]float64, s.Len())
+	for v := range d {
+		d[v] = s.Get(uint32(v))
+	}
+	return d
 }

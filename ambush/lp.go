@@ -102,9 +102,10 @@ type warmLP struct {
 	varCol []int     // game row -> tableau column
 	slkCol []int     // game column -> tableau column of its slack
 	warm   int       // solves answered from the kept tableau (for tests)
+	nz     []int     // pivot scratch
 }
 
-func (w *warmLP) reset() { *w = warmLP{warm: w.warm} }
+func (w *warmLP) reset() { *w = warmLP{warm: w.warm, nz: w.nz} }
 
 // solve returns the equilibrium of m, which must extend the matrix of the
 // previous call by appended rows and columns (call reset otherwise).
@@ -135,15 +136,16 @@ func (w *warmLP) solve(m [][]float64) (x, y []float64, value float64, err error)
 		w.addConstraint(m, c)
 	}
 	w.nc = nc
-	if err := w.iterate(true); err != nil {
-		w.reset()
-		return solveMatrixGame(m)
+	err = w.iterate(true)
+	if err == nil {
+		// Then new variables: the basis stays primal feasible.
+		for r := w.nv; r < nr; r++ {
+			w.addVariable(m, r)
+		}
+		w.nv = nr
+		err = w.iterate(false)
 	}
-	for r := w.nv; r < nr; r++ {
-		w.addVariable(m, r)
-	}
-	w.nv = nr
-	if err := w.iterate(false); err != nil {
+	if err != nil {
 		w.reset()
 		return solveMatrixGame(m)
 	}
@@ -230,13 +232,14 @@ func (w *warmLP) addVariable(m [][]float64, r int) {
 	w.obj[j] = d
 }
 
-// pivotFlat pivots the flat tableau t (rows rows of width columns) on
-// (leave, enter). Game tableaux are sparse (a route passes few of the sites
-// in play), so only the pivot row's non-zero columns are updated. nz is
-// scratch space, returned for reuse.
-func pivotFlat(t []float64, width, rows, leave, enter int, nz []int) []int {
-	row := func(i int) []float64 { return t[i*width : (i+1)*width] }
-	pr := row(leave)
+// pivotRows pivots the tableau rows on (leave, enter): it divides the
+// pivot row by its element and eliminates column enter from the other
+// rows, carrying rhs (one right-hand side per row; nil when the rows hold
+// theirs as a column) along. Game tableaux are sparse (a route passes few
+// of the sites in play), so only the pivot row's non-zero columns are
+// updated. nz is scratch space, returned for reuse.
+func pivotRows(rows [][]float64, rhs []float64, leave, enter int, nz []int) []int {
+	pr := rows[leave]
 	inv := 1 / pr[enter]
 	nz = nz[:0]
 	for j := range pr {
@@ -246,53 +249,47 @@ func pivotFlat(t []float64, width, rows, leave, enter int, nz []int) []int {
 		}
 	}
 	pr[enter] = 1
-	for i := 0; i < rows; i++ {
+	if rhs != nil {
+		rhs[leave] *= inv
+	}
+	for i, ri := range rows {
 		if i == leave {
 			continue
 		}
-		ri := row(i)
-		f := ri[enter]
-		if f == 0 {
-			continue
+		if f := eliminate(ri, pr, nz, enter); f != 0 && rhs != nil {
+			rhs[i] -= f * rhs[leave]
 		}
-		for _, j := range nz {
-			ri[j] -= f * pr[j]
-		}
-		ri[enter] = 0
 	}
 	return nz
 }
 
-func (w *warmLP) pivot(l, e int) {
-	pr := w.t[l]
-	inv := 1 / pr[e]
-	var nz []int
-	for j := range pr {
-		if pr[j] != 0 {
-			pr[j] *= inv
-			nz = append(nz, j)
-		}
+// eliminate subtracts f times the normalised pivot row pr (non-zero at
+// nz) from row ri, where f is ri's entry in column enter, and returns f.
+// A pivot row that has filled in is walked densely: subtracting its zeros
+// changes nothing, and the plain loop is cheaper than the indexed one.
+func eliminate(ri, pr []float64, nz []int, enter int) float64 {
+	f := ri[enter]
+	if f == 0 {
+		return 0
 	}
-	pr[e] = 1
-	w.rhs[l] *= inv
-	for i := range w.t {
-		if i == l {
-			continue
+	if 3*len(nz) > len(pr) {
+		ri = ri[:len(pr)]
+		for j, p := range pr {
+			ri[j] -= f * p
 		}
-		ri := w.t[i]
-		if f := ri[e]; f != 0 {
-			for _, j := range nz {
-				ri[j] -= f * pr[j]
-			}
-			ri[e] = 0
-			w.rhs[i] -= f * w.rhs[l]
-		}
-	}
-	if f := w.obj[e]; f != 0 {
+	} else {
 		for _, j := range nz {
-			w.obj[j] -= f * pr[j]
+			ri[j] -= f * pr[j]
 		}
-		w.obj[e] = 0
+	}
+	ri[enter] = 0
+	return f
+}
+
+func (w *warmLP) pivot(l, e int) {
+	w.nz = pivotRows(w.t, w.rhs, l, e, w.nz)
+	// The objective row, whose right-hand side is -z.
+	if f := eliminate(w.obj, w.t[l], w.nz, e); f != 0 {
 		w.z -= f * w.rhs[l]
 	}
 	w.basis[l] = e
@@ -309,6 +306,14 @@ func (w *warmLP) iterate(dual bool) error {
 	// A warm start needs few pivots; past this budget a cold solve is cheaper.
 	limit := 4*(len(w.t)+len(w.obj)) + 100
 	degenerate := 0
+	step := func(l, e int, ratio float64) {
+		if ratio <= eps {
+			degenerate++
+		} else {
+			degenerate = 0
+		}
+		w.pivot(l, e)
+	}
 	for it := 0; it < limit; it++ {
 		bland := degenerate > 20
 		if dual {
@@ -341,12 +346,7 @@ func (w *warmLP) iterate(dual bool) error {
 			if e < 0 {
 				return errors.New("dual simplex: infeasible")
 			}
-			if best <= eps {
-				degenerate++
-			} else {
-				degenerate = 0
-			}
-			w.pivot(l, e)
+			step(l, e, best)
 			continue
 		}
 		e := -1
@@ -378,12 +378,7 @@ func (w *warmLP) iterate(dual bool) error {
 		if l < 0 {
 			return errors.New("simplex: unbounded")
 		}
-		if ratio <= eps {
-			degenerate++
-		} else {
-			degenerate = 0
-		}
-		w.pivot(l, e)
+		step(l, e, ratio)
 	}
 	return errLPIterations
 }

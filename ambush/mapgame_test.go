@@ -31,12 +31,19 @@ func mustGraph(tb testing.TB, name string) *roadnet.Graph {
 	switch name {
 	case "monaco":
 		data = osmdata.Monaco
-	case "liechtenstein":
-		b, err := os.ReadFile("../testdata/osm/liechtenstein.osm.pbf")
+	case "liechtenstein", "malta":
+		b, err := os.ReadFile("../testdata/osm/" + name + ".osm.pbf")
 		if err != nil {
 			tb.Fatal(err)
 		}
 		data = b
+	case "ny":
+		g := mustNY(tb)
+		if graphs.m == nil {
+			graphs.m = map[string]*roadnet.Graph{}
+		}
+		graphs.m[name] = g
+		return g
 	default:
 		tb.Fatalf("unknown graph %q", name)
 	}

@@ -3,6 +3,8 @@ package ambush
 import (
 	"math"
 	"slices"
+
+	"github.com/convoi/convoi/internal/graphsearch"
 )
 
 // penalties are the defender's costs in a best-response query: additive
@@ -12,6 +14,10 @@ type penalties struct {
 	edge []float64 // per edge; nil means zero
 	node []float64 // per node, paid on arrival (and at the origin); nil means zero
 	site [][]siteCost
+	// hotEdge and hotNode, when not nil, hold the edges and nodes with a
+	// site that has costs: the others are passed without a look at their
+	// sites.
+	hotEdge, hotNode *graphsearch.Set
 }
 
 // siteCost is the attacker's weight on (site, window) times the site's hit probability.
@@ -25,6 +31,7 @@ type label struct {
 	node   int32
 	edge   int32 // edge that reached node, -1 at the origin
 	parent int32 // label index, -1 at the origin
+	cell   int32 // its (node, time bucket) cell in a bucketed search
 	pen, t float64
 }
 
@@ -33,7 +40,7 @@ type label struct {
 type oracle struct {
 	g       *game
 	labels  []label
-	pq      []pqItem
+	pq      *graphsearch.Heap[float64, float64] // label indices by (pen, t)
 	minT    []float64
 	touched []int32
 	// bucketed dominance: least popped time per (node, bucket), valid
@@ -60,7 +67,7 @@ type oracle struct {
 }
 
 func newOracle(g *game) *oracle {
-	o := &oracle{g: g, minT: make([]float64, g.n), seen: make([]float64, g.n)}
+	o := &oracle{g: g, minT: make([]float64, g.n), seen: make([]float64, g.n), pq: graphsearch.NewQueue[float64, float64]()}
 	for i := range o.minT {
 		o.minT[i] = math.Inf(1)
 		o.seen[i] = -1
@@ -76,6 +83,15 @@ func (o *oracle) accept(edges []int32) bool {
 		return true
 	}
 	return g.acceptable(edges, o.seen)
+}
+
+// charge adds c to the additive penalty of site j's edge or node.
+func (p *penalties) charge(g *game, j int32, c float64) {
+	if e := g.siteEdge[j]; e >= 0 {
+		p.edge[e] += c
+	} else {
+		p.node[g.siteNode[j]] += c
+	}
 }
 
 // sitePen is the timed cost of passing site j at absolute time t.
@@ -104,14 +120,18 @@ func (p *penalties) stepPen(g *game, e int32, t, slotT float64) float64 {
 		c += p.node[v]
 	}
 	if p.site != nil {
-		for _, j := range g.edgeS[e] {
-			if len(p.site[j]) > 0 {
-				c += p.sitePen(g, j, slotT+t+g.in.Sites[j].At*g.etime[e])
+		if p.hotEdge == nil || p.hotEdge.Has(uint32(e)) {
+			for _, j := range g.edgeS[e] {
+				if len(p.site[j]) > 0 {
+					c += p.sitePen(g, j, slotT+t+g.siteAt[j]*g.etime[e])
+				}
 			}
 		}
-		for _, j := range g.nodeS[v] {
-			if len(p.site[j]) > 0 {
-				c += p.sitePen(g, j, slotT+t+g.etime[e])
+		if p.hotNode == nil || p.hotNode.Has(uint32(v)) {
+			for _, j := range g.nodeS[v] {
+				if len(p.site[j]) > 0 {
+					c += p.sitePen(g, j, slotT+t+g.etime[e])
+				}
 			}
 		}
 	}
@@ -178,7 +198,8 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 	for _, v := range o.touched {
 		o.minT[v] = math.Inf(1)
 	}
-	o.touched, o.labels, o.pq = o.touched[:0], o.labels[:0], o.pq[:0]
+	o.touched, o.labels = o.touched[:0], o.labels[:0]
+	o.pq.Reset()
 	// Labels at v have times in [lbO[v], maxDur-lbT[v]]: nb buckets
 	// counted from the bucket of lbO[v] cover that range.
 	nb := 1
@@ -200,26 +221,33 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 		k := int(math.Floor((slotT+t)/bucket) - base[v])
 		return int(v)*nb + min(max(k, 0), nb-1)
 	}
-	dominated := func(v int32, t float64) bool {
+	// dominated reports whether a label at v at time t, in cell i of a
+	// bucketed search, is dominated.
+	dominated := func(v int32, t float64, i int) bool {
 		if bucket <= 0 {
 			return o.minT[v] <= t
 		}
-		i := slot2(v, t)
 		return o.bstamp[i] == o.gen && o.bmin[i] <= t
+	}
+	cell := func(v int32, t float64) int {
+		if bucket <= 0 {
+			return 0
+		}
+		return slot2(v, t)
 	}
 	tol := 1e-9 * math.Max(1, maxDur)
 	if g.lbT[g.origin] > maxDur+tol {
 		return nil, 0, false
 	}
-	o.push(label{node: g.origin, edge: -1, parent: -1, pen: p.startPen(g, slotT)})
-	for len(o.pq) > 0 {
+	o.push(label{node: g.origin, edge: -1, parent: -1, cell: int32(cell(g.origin, 0)), pen: p.startPen(g, slotT)})
+	for o.pq.Len() > 0 {
 		li := o.pop()
 		l := o.labels[li]
 		if l.pen >= incumbent {
 			return nil, 0, false
 		}
 		v := l.node
-		if dominated(v, l.t) {
+		if dominated(v, l.t, int(l.cell)) {
 			continue
 		}
 		var path []int32
@@ -230,7 +258,7 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 			}
 		}
 		if bucket > 0 {
-			i := slot2(v, l.t)
+			i := l.cell
 			o.bstamp[i], o.bmin[i] = o.gen, l.t
 		} else {
 			if math.IsInf(o.minT[v], 1) {
@@ -245,10 +273,14 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 			e := g.outE[k]
 			w := g.head[e]
 			t := l.t + g.etime[e]
-			if t+g.lbT[w] > maxDur+tol || dominated(w, t) {
+			if t+g.lbT[w] > maxDur+tol {
 				continue
 			}
-			o.push(label{node: w, edge: e, parent: li, pen: l.pen + p.stepPen(g, e, l.t, slotT), t: t})
+			i := cell(w, t)
+			if dominated(w, t, i) {
+				continue
+			}
+			o.push(label{node: w, edge: e, parent: li, cell: int32(i), pen: l.pen + p.stepPen(g, e, l.t, slotT), t: t})
 		}
 	}
 	return nil, 0, false
@@ -351,59 +383,11 @@ func (o *oracle) path(li int32) []int32 {
 	return edges
 }
 
-// push and pop keep o.pq a binary min-heap ordered by (pen, t), the keys
-// copied beside the label index for cache-friendly comparisons.
-type pqItem struct {
-	pen, t float64
-	li     int32
-}
-
-func (a pqItem) less(b pqItem) bool {
-	if a.pen != b.pen {
-		return a.pen < b.pen
-	}
-	return a.t < b.t
-}
-
+// push queues a new label, ordered by (pen, t).
 func (o *oracle) push(l label) {
 	o.labels = append(o.labels, l)
-	it := pqItem{l.pen, l.t, int32(len(o.labels) - 1)}
-	o.pq = append(o.pq, it)
-	i := len(o.pq) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !it.less(o.pq[p]) {
-			break
-		}
-		o.pq[i] = o.pq[p]
-		i = p
-	}
-	o.pq[i] = it
+	o.pq.Push(uint32(len(o.labels)-1), l.pen, l.t)
 }
 
-func (o *oracle) pop() int32 {
-	top := o.pq[0].li
-	n := len(o.pq) - 1
-	last := o.pq[n]
-	o.pq = o.pq[:n]
-	if n == 0 {
-		return top
-	}
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		if r := l + 1; r < n && o.pq[r].less(o.pq[l]) {
-			l = r
-		}
-		if !o.pq[l].less(last) {
-			break
-		}
-		o.pq[i] = o.pq[l]
-		i = l
-	}
-	o.pq[i] = last
-	return top
-}
+// pop returns the queued label of least (pen, t).
+func (o *oracle) pop() int32 { return int32(o.pq.Pop()) }

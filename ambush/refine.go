@@ -1,11 +1,12 @@
 package ambush
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"math"
 	"slices"
+
+	"github.com/convoi/convoi/internal/graphsearch"
 )
 
 // The refinement. A game's optimal strategies are rarely unique: when every
@@ -191,13 +192,7 @@ func (s *solver) isUnavoidable(j int32) bool {
 		s.unavoidable[j] = false
 		return false
 	}
-	st := g.in.Sites[j]
-	skipNode, skipEdge := int32(-1), int32(-1)
-	if st.Edge != nil {
-		skipEdge = int32(*st.Edge)
-	} else {
-		skipNode = g.nodeIdx[st.Node]
-	}
+	skipNode, skipEdge := g.siteNode[j], g.siteEdge[j]
 	u := true
 	if skipNode != g.origin && skipNode != g.dest {
 		if edges, ok := g.fastestAvoiding(skipNode, skipEdge, g.staticMaxDur()*(1+1e-9), &s.avoidScr); ok {
@@ -211,52 +206,36 @@ func (s *solver) isUnavoidable(j int32) bool {
 
 // avoidScratch is fastestAvoiding's per-solver scratch.
 type avoidScratch struct {
-	d    []float64
-	from []int32 // edge into each node on the tree, -1 at the origin
+	s            *graphsearch.Search[float64]
+	nodes, edges graphsearch.Set
 }
 
 // fastestAvoiding returns the edges of the fastest allowed route from
 // origin to destination without node skipNode and edge skipEdge (-1: none)
 // when it takes at most maxDur; ok is false otherwise.
 func (g *game) fastestAvoiding(skipNode, skipEdge int32, maxDur float64, scr *avoidScratch) (edges []int32, ok bool) {
-	if len(scr.d) < g.n {
-		scr.d, scr.from = make([]float64, g.n), make([]int32, g.n)
+	if scr.s == nil {
+		scr.s = graphsearch.New[float64](g.n, math.Inf(1))
 	}
-	d := scr.d
-	for i := range d {
-		d[i] = math.Inf(1)
+	opt := graphsearch.Options[float64]{Target: g.dest, HasTarget: true, Lower: g.lbT, Bound: maxDur}
+	if skipNode >= 0 {
+		scr.nodes.Reset(g.n)
+		scr.nodes.Add(uint32(skipNode))
+		opt.AvoidNodes = &scr.nodes
 	}
-	d[g.origin] = 0
-	scr.from[g.origin] = -1
-	pq := &floatHeap{{node: g.origin}}
-	for pq.Len() > 0 {
-		it := heap.Pop(pq).(floatItem)
-		if it.d > d[it.node] {
-			continue
-		}
-		if it.d+g.lbT[it.node] > maxDur {
-			continue // no route through it is short enough
-		}
-		if it.node == g.dest {
-			for v := g.dest; scr.from[v] >= 0; v = g.tail[scr.from[v]] {
-				edges = append(edges, scr.from[v])
-			}
-			slices.Reverse(edges)
-			return edges, true
-		}
-		for k := g.out[it.node]; k < g.out[it.node+1]; k++ {
-			e := g.outE[k]
-			w := g.head[e]
-			if e == skipEdge || w == skipNode {
-				continue
-			}
-			if nd := it.d + g.etime[e]; nd < d[w] {
-				d[w], scr.from[w] = nd, e
-				heap.Push(pq, floatItem{node: w, d: nd})
-			}
-		}
+	if skipEdge >= 0 {
+		scr.edges.Reset(len(g.head))
+		scr.edges.Add(uint32(skipEdge))
+		opt.AvoidEdges = &scr.edges
 	}
-	return nil, false
+	if !graphsearch.Dijkstra(scr.s, g.forward(), []int32{g.origin}, opt) {
+		return nil, false
+	}
+	for v := uint32(g.dest); scr.s.Pred[v] != graphsearch.NoPred; v = uint32(g.tail[scr.s.Pred[v]]) {
+		edges = append(edges, int32(scr.s.Pred[v]))
+	}
+	slices.Reverse(edges)
+	return edges, true
 }
 
 // solvePacking solves maximise Σu s.t. Σ_r u_r a[r][c] ≤ rhs[c], u ≥ 0,
@@ -273,10 +252,13 @@ func solvePacking(a [][]float64, rhs []float64) (u, y []float64, err error) {
 	nc := len(rhs)
 	width := nr + nc + 1
 	t := make([]float64, (nc+1)*width)
-	row := func(i int) []float64 { return t[i*width : (i+1)*width] }
+	rows := make([][]float64, nc+1)
+	for i := range rows {
+		rows[i] = t[i*width : (i+1)*width]
+	}
 	basis := make([]int, nc)
 	for c := 0; c < nc; c++ {
-		tr := row(c)
+		tr := rows[c]
 		for r := 0; r < nr; r++ {
 			tr[r] = a[r][c]
 		}
@@ -284,7 +266,7 @@ func solvePacking(a [][]float64, rhs []float64) (u, y []float64, err error) {
 		tr[width-1] = rhs[c]
 		basis[c] = nr + c
 	}
-	obj := row(nc)
+	obj := rows[nc]
 	for r := 0; r < nr; r++ {
 		obj[r] = -1
 	}
@@ -314,11 +296,11 @@ func solvePacking(a [][]float64, rhs []float64) (u, y []float64, err error) {
 		leave := -1
 		var ratio float64
 		for i := 0; i < nc; i++ {
-			v := row(i)[enter]
+			v := rows[i][enter]
 			if v <= 1e-9 {
 				continue
 			}
-			q := math.Max(0, row(i)[width-1]) / v
+			q := math.Max(0, rows[i][width-1]) / v
 			if leave < 0 || q < ratio-eps || (q <= ratio+eps && basis[i] < basis[leave]) {
 				leave, ratio = i, q
 			}
@@ -331,13 +313,13 @@ func solvePacking(a [][]float64, rhs []float64) (u, y []float64, err error) {
 		} else {
 			degenerate = 0
 		}
-		nz = pivotFlat(t, width, nc+1, leave, enter, nz)
+		nz = pivotRows(rows, nil, leave, enter, nz)
 		basis[leave] = enter
 	}
 	u, y = make([]float64, nr), make([]float64, nc)
 	for i, b := range basis {
 		if b < nr {
-			u[b] = math.Max(0, row(i)[width-1])
+			u[b] = math.Max(0, rows[i][width-1])
 		}
 	}
 	for c := range y {

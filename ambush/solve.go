@@ -1,6 +1,7 @@
 package ambush
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -8,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/convoi/convoi/internal/graphsearch"
 )
 
 // Options tune Solve. The zero value means the defaults.
@@ -106,6 +109,10 @@ type Strategy struct {
 	AvoidableBest float64 `json:"avoidable_best"`
 	Iterations    int     `json:"iterations"`
 	Sites         int     `json:"sites"`
+	// CorridorSites and CorridorNodes are the sites and road nodes some
+	// admissible route can pass: the game is played on them alone.
+	CorridorSites int `json:"corridor_sites"`
+	CorridorNodes int `json:"corridor_nodes"`
 	// FastestS is the fastest admissible travel time; MaxDurationS the stretch bound.
 	FastestS       float64 `json:"fastest_s"`
 	MaxDurationS   float64 `json:"max_duration_s"`
@@ -201,6 +208,12 @@ type solver struct {
 	unavoidable map[int32]bool
 	witness     []*route
 	avoidScr    avoidScratch
+	// penSite is the timed defender oracle's per-site costs, kept between
+	// iterations; penUsed lists the sites it holds costs for.
+	penSite [][]siteCost
+	penUsed []int32
+	// hotEdge and hotNode mark the edges and nodes of penUsed's sites.
+	hotEdge, hotNode graphsearch.Set
 }
 
 // Solve computes the defender's optimal mixed strategy over (route, slot) by
@@ -466,12 +479,7 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 			if y[c] <= 0 {
 				continue
 			}
-			st := g.in.Sites[col.site]
-			if st.Edge != nil {
-				pen.edge[*st.Edge] += y[c] * g.siteP[col.site]
-			} else {
-				pen.node[g.nodeIdx[st.Node]] += y[c] * g.siteP[col.site]
-			}
+			pen.charge(g, col.site, y[c]*g.siteP[col.site])
 		}
 		rejected := s.or.rejected
 		r, cost, ok := s.or.best(pen, -1, g.staticMaxDur(), math.Inf(1))
@@ -495,12 +503,34 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 		}
 		return nil, lower, nil
 	}
-	pen.site = make([][]siteCost, len(g.siteP))
+	// The site costs of the previous iteration are emptied, not
+	// reallocated: the work follows the attacker's support, not the map.
+	if s.penSite == nil {
+		s.penSite = make([][]siteCost, len(g.siteP))
+	}
+	for _, j := range s.penUsed {
+		s.penSite[j] = s.penSite[j][:0]
+	}
+	s.penUsed = s.penUsed[:0]
 	for c, col := range s.cols {
 		if y[c] > 0 {
-			pen.site[col.site] = append(pen.site[col.site], siteCost{w: col.w, wt: y[c] * g.siteP[col.site]})
+			if len(s.penSite[col.site]) == 0 {
+				s.penUsed = append(s.penUsed, col.site)
+			}
+			s.penSite[col.site] = append(s.penSite[col.site], siteCost{w: col.w, wt: y[c] * g.siteP[col.site]})
 		}
 	}
+	pen.site = s.penSite
+	s.hotEdge.Reset(len(g.head))
+	s.hotNode.Reset(g.n)
+	for _, j := range s.penUsed {
+		if e := g.siteEdge[j]; e >= 0 {
+			s.hotEdge.Add(uint32(e))
+		} else {
+			s.hotNode.Add(uint32(g.siteNode[j]))
+		}
+	}
+	pen.hotEdge, pen.hotNode = &s.hotEdge, &s.hotNode
 	type result struct {
 		r    *route
 		cost float64
@@ -641,14 +671,13 @@ func (s *solver) relaxedLower(y []float64) float64 {
 			}
 		}
 		for j, costs := range bySite {
-			st := g.in.Sites[j]
 			var lo, hi float64
-			if st.Edge != nil {
-				e := *st.Edge
-				lo = g.lbO[g.tail[e]] + st.At*g.etime[e]
-				hi = maxDur - g.lbT[g.head[e]] - (1-st.At)*g.etime[e]
+			if e := g.siteEdge[j]; e >= 0 {
+				at := g.siteAt[j]
+				lo = g.lbO[g.tail[e]] + at*g.etime[e]
+				hi = maxDur - g.lbT[g.head[e]] - (1-at)*g.etime[e]
 			} else {
-				v := g.nodeIdx[st.Node]
+				v := g.siteNode[j]
 				lo, hi = g.lbO[v], maxDur-g.lbT[v]
 			}
 			if !(lo <= hi) {
@@ -674,11 +703,7 @@ func (s *solver) relaxedLower(y []float64) float64 {
 					}
 				}
 			}
-			if st.Edge != nil {
-				pen.edge[*st.Edge] += least
-			} else {
-				pen.node[g.nodeIdx[st.Node]] += least
-			}
+			pen.charge(g, j, least)
 		}
 		s.or.relaxed = true // the crew rule only raises costs
 		if _, c, ok := s.or.best(pen, slot, maxDur, math.Inf(1)); ok {
@@ -727,8 +752,9 @@ func (s *solver) report(x, y []float64, v, lower float64, converged bool, iter i
 	}
 	st := &Strategy{
 		Instance: g.in.Name, Epoch: g.in.Epoch, Value: v, ExactOracle: s.exact, Timed: g.timed,
-		Converged: converged, Iterations: iter, Sites: len(g.siteP),
-		FastestS: g.fastest.dur, MaxDurationS: g.bound,
+		Converged: converged, Iterations: iter, Sites: len(g.in.Sites), CorridorSites: len(g.siteP),
+		CorridorNodes: g.n,
+		FastestS:      g.fastest.dur, MaxDurationS: g.bound,
 	}
 	// Exact attacker evaluation of the reported (normalised) strategy.
 	s.rows = s.rows[:0]
@@ -777,7 +803,7 @@ func (s *solver) report(x, y []float64, v, lower float64, converged bool, iter i
 		if c >= len(y) || y[c] <= 1e-12 {
 			continue
 		}
-		a := Attack{Site: g.in.Sites[col.site].ID, Window: col.w, Probability: y[c]}
+		a := Attack{Site: g.in.Sites[g.siteID[col.site]].ID, Window: col.w, Probability: y[c]}
 		if !g.timed {
 			a.Window = -1
 		}
@@ -804,24 +830,16 @@ func (s *solver) routeOut(r *route) Route {
 	g := s.g
 	out := Route{DurationS: r.dur, Nodes: []string{g.in.Origin}}
 	for _, e := range r.edges {
-		out.Edges = append(out.Edges, int(e))
-		out.Nodes = append(out.Nodes, g.in.Nodes[g.head[e]].ID)
+		out.Edges = append(out.Edges, int(g.edgeID[e]))
+		out.Nodes = append(out.Nodes, g.in.Nodes[g.nodeID[g.head[e]]].ID)
 	}
 	ps := slices.Clone(r.pass)
-	slices.SortStableFunc(ps, func(a, b passage) int {
-		switch {
-		case a.off < b.off:
-			return -1
-		case a.off > b.off:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(ps, func(a, b passage) int { return cmp.Compare(a.off, b.off) })
 	seen := map[int32]bool{}
 	for _, p := range ps {
 		if !seen[p.site] {
 			seen[p.site] = true
-			out.Sites = append(out.Sites, g.in.Sites[p.site].ID)
+			out.Sites = append(out.Sites, g.in.Sites[g.siteID[p.site]].ID)
 		}
 	}
 	return out

@@ -115,7 +115,7 @@ func TestSolveTimedAgainstBruteForce(t *testing.T) {
 			}
 			rs, slots := allPlays(g)
 			var cols []column
-			for j := range in.Sites {
+			for j := range g.siteP {
 				for w := range in.Windows {
 					cols = append(cols, column{int32(j), w})
 				}

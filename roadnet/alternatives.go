@@ -74,25 +74,22 @@ func (g *Graph) AlternativePaths(ctx context.Context, from, to Position, opt Alt
 	defer g.putState(st)
 	// Full upward search spaces from both ends.
 	f, b := st.fwd, st.bwd
-	f.reset()
-	b.reset()
+	f.Reset()
+	b.Reset()
 	for _, s := range g.sourceSeeds(nil, from) {
-		f.relax(s.node, s.cost, 0, math.MaxUint32)
+		f.Relax(s.node, s.cost, 0, math.MaxUint32)
 	}
 	for _, s := range g.targetSeeds(nil, to) {
-		b.relax(s.node, s.cost, 0, math.MaxUint32)
+		b.Relax(s.node, s.cost, 0, math.MaxUint32)
 	}
-	for !f.empty() {
-		u := f.pop()
-		for i := g.upFirst[u]; i < g.upFirst[u+1]; i++ {
-			f.relax(g.upHead[i], f.dist[u]+g.chCost(g.upEdge[i]), 0, g.upEdge[i])
-		}
+	up, down := g.upward(), g.downward()
+	for !f.Empty() {
+		u := f.Pop()
+		g.relaxArcs(f, u, f.Dist[u], &up)
 	}
-	for !b.empty() {
-		u := b.pop()
-		for i := g.downFirst[u]; i < g.downFirst[u+1]; i++ {
-			b.relax(g.downTail[i], b.dist[u]+g.chCost(g.downEdge[i]), 0, g.downEdge[i])
-		}
+	for !b.Empty() {
+		u := b.Pop()
+		g.relaxArcs(b, u, b.Dist[u], &down)
 	}
 	limit := int64(float64(best.Cost) * opt.MaxStretch)
 	type cand struct {
@@ -102,13 +99,13 @@ func (g *Graph) AlternativePaths(ctx context.Context, from, to Position, opt Alt
 	var cands []cand
 	// tried marks the nodes of the fastest route and of every via path
 	// computed: a candidate on one would give that path again.
-	st.tried.reset(len(g.lat))
+	st.tried.Reset(len(g.lat))
 	for _, e := range best.Edges {
-		st.tried.add(g.head[e])
+		st.tried.Add(g.head[e])
 	}
-	for _, v := range f.touched {
-		if db := b.get(v); db != Infinity && !st.tried.has(v) {
-			if est := f.dist[v] + db; est <= limit {
+	for _, v := range f.Touched {
+		if db := b.Get(v); db != Infinity && !st.tried.Has(v) {
+			if est := f.Dist[v] + db; est <= limit {
 				cands = append(cands, cand{v, est})
 			}
 		}
@@ -129,7 +126,7 @@ func (g *Graph) AlternativePaths(ctx context.Context, from, to Position, opt Alt
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if st.tried.has(c.v) {
+		if st.tried.Has(c.v) {
 			continue
 		}
 		p, ok := g.viaPath(ctx, st, from, to, NodeID(c.v))
@@ -137,7 +134,7 @@ func (g *Graph) AlternativePaths(ctx context.Context, from, to Position, opt Alt
 			continue
 		}
 		for _, e := range p.Edges {
-			st.tried.add(g.head[e])
+			st.tried.Add(g.head[e])
 		}
 		if !g.simple(st, p) {
 			continue
@@ -230,12 +227,12 @@ func (g *Graph) viaPath(ctx context.Context, st *state, from, to Position, v Nod
 
 // simple reports whether p visits no node twice, marking nodes in st.
 func (g *Graph) simple(st *state, p Path) bool {
-	st.seen.reset(len(g.lat))
+	st.seen.Reset(len(g.lat))
 	for _, e := range p.Edges {
-		if st.seen.has(g.head[e]) {
+		if st.seen.Has(g.head[e]) {
 			return false
 		}
-		st.seen.add(g.head[e])
+		st.seen.Add(g.head[e])
 	}
 	return true
 }

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/convoi/convoi/internal/graphsearch"
 )
 
 // Contraction hierarchy: nodes are contracted one by one in the order of a
@@ -36,10 +38,10 @@ type contractor struct {
 
 // witnessSearch is one worker's scratch space for witness searches: a
 // Dijkstra whose per-node state sits in one record, so that relaxing an arc
-// touches one cache line.
+// touches one cache line, and whose queue is the shared indexed heap.
 type witnessSearch struct {
 	node []witnessNode
-	heap []hitem
+	heap *graphsearch.Heap[int64, graphsearch.NoTie]
 	// gen stamps dist, targetGen the targets of one shortcuts call,
 	// callGen the targets decided in one witness search.
 	gen, targetGen, callGen uint32
@@ -48,14 +50,13 @@ type witnessSearch struct {
 type witnessNode struct {
 	dist     int64
 	stamp    uint32 // == gen: dist is set
-	hpos     int32  // position in heap; -1 settled
 	target   uint32 // == targetGen: x is an out-neighbour to decide
 	need     uint32 // weight of the arc v->x, for target x
 	resolved uint32 // == callGen: target x's answer is known
 }
 
 func newWitnessSearch(n int) *witnessSearch {
-	return &witnessSearch{node: make([]witnessNode, n)}
+	return &witnessSearch{node: make([]witnessNode, n), heap: graphsearch.NewHeap[int64, graphsearch.NoTie](n)}
 }
 
 func (ws *witnessSearch) reset() {
@@ -66,7 +67,7 @@ func (ws *witnessSearch) reset() {
 		}
 		ws.gen = 1
 	}
-	ws.heap = ws.heap[:0]
+	ws.heap.Reset()
 }
 
 // get returns x's tentative distance, or Infinity.
@@ -77,77 +78,20 @@ func (ws *witnessSearch) get(x uint32) int64 {
 	return ws.node[x].dist
 }
 
-// relax is search.relax without predecessors: the same heap moves, so the
+// relax is search.Relax without predecessors: the same heap moves, so the
 // same nodes are settled in the same order.
 func (ws *witnessSearch) relax(x uint32, d int64) {
 	nd := &ws.node[x]
 	if nd.stamp != ws.gen {
 		nd.stamp, nd.dist = ws.gen, d
-		ws.heap = append(ws.heap, hitem{d, x})
-		i := len(ws.heap) - 1
-		nd.hpos = int32(i)
-		ws.up(i)
+		ws.heap.Push(x, d, 0)
 		return
 	}
-	if d >= nd.dist || nd.hpos < 0 {
+	if d >= nd.dist || !ws.heap.In(x) {
 		return
 	}
 	nd.dist = d
-	i := int(nd.hpos)
-	ws.heap[i].key = d
-	ws.up(i)
-}
-
-func (ws *witnessSearch) pop() uint32 {
-	top := ws.heap[0].node
-	last := len(ws.heap) - 1
-	ws.heap[0] = ws.heap[last]
-	ws.heap = ws.heap[:last]
-	if last > 0 {
-		ws.node[ws.heap[0].node].hpos = 0
-		ws.down(0)
-	}
-	ws.node[top].hpos = -1
-	return top
-}
-
-func (ws *witnessSearch) up(i int) {
-	h := ws.heap
-	it := h[i]
-	for i > 0 {
-		p := (i - 1) / 2
-		if h[p].key <= it.key {
-			break
-		}
-		h[i] = h[p]
-		ws.node[h[i].node].hpos = int32(i)
-		i = p
-	}
-	h[i] = it
-	ws.node[it.node].hpos = int32(i)
-}
-
-func (ws *witnessSearch) down(i int) {
-	h := ws.heap
-	n := len(h)
-	it := h[i]
-	for {
-		c := 2*i + 1
-		if c >= n {
-			break
-		}
-		if c+1 < n && h[c+1].key < h[c].key {
-			c++
-		}
-		if h[c].key >= it.key {
-			break
-		}
-		h[i] = h[c]
-		ws.node[h[i].node].hpos = int32(i)
-		i = c
-	}
-	h[i] = it
-	ws.node[it.node].hpos = int32(i)
+	ws.heap.Lower(x, d, 0)
 }
 
 type shortcut struct {
@@ -189,29 +133,27 @@ func (g *Graph) contract(ctx context.Context) error {
 	}
 	cores := make([]int64, n)
 	c.edgeDiffs(all, cores)
-	pq := newSearch(n)
-	pq.reset()
+	pq := graphsearch.NewHeap[int64, graphsearch.NoTie](n)
 	for v := 0; v < n; v++ {
-		pq.relax(uint32(v), cores[v], 0, 0)
+		pq.Push(uint32(v), cores[v], 0)
 	}
 	g.rank = make([]uint32, n)
 	var neigh, uniq []uint32
-	for r := uint32(0); !pq.empty(); {
+	for r := uint32(0); pq.Len() > 0; {
 		if r&1023 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		v := pq.heap[0].node
+		v, key := pq.Top()
 		// Lazy update: re-evaluate the top; if it got worse, requeue it.
-		if p := c.priority(v, c.ws[0]); p > pq.heap[0].key {
-			pq.heap[0].key = p
-			pq.down(0)
-			if pq.heap[0].node != v {
+		if p := c.priority(v, c.ws[0]); p > key {
+			pq.Update(v, p)
+			if top, _ := pq.Top(); top != v {
 				continue
 			}
 		}
-		pq.pop()
+		pq.Pop()
 		g.rank[v] = r
 		r++
 		neigh = c.contractNode(v, neigh[:0])
@@ -241,11 +183,8 @@ func (g *Graph) contract(ctx context.Context) error {
 			}
 			c.deleted[x]++
 			p := cores[c.slot[x]] + 2*int64(c.deleted[x]) + int64(c.level[x])
-			i := int(pq.hpos[x])
-			if i >= 0 {
-				pq.heap[i].key = p
-				pq.up(i)
-				pq.down(int(pq.hpos[x]))
+			if pq.In(x) {
+				pq.Update(x, p)
 			}
 		}
 	}
@@ -356,8 +295,8 @@ func (c *contractor) witness(ws *witnessSearch, src, skip uint32, base, max int6
 	ws.relax(src, 0)
 	// Arcs into contracted nodes are removed as they are contracted, so
 	// every arc leads to an uncontracted node.
-	for settled := 0; len(ws.heap) > 0 && settled < limit; settled++ {
-		u := ws.pop()
+	for settled := 0; ws.heap.Len() > 0 && settled < limit; settled++ {
+		u := ws.heap.Pop()
 		nu := &ws.node[u]
 		du := nu.dist
 		if du > max {
@@ -532,55 +471,86 @@ type seed struct {
 // when no path) and the meeting node.
 func (g *Graph) chQuery(st *state, src, dst []seed) (int64, uint32) {
 	f, b := st.fwd, st.bwd
-	f.reset()
-	b.reset()
+	f.Reset()
+	b.Reset()
 	for _, s := range src {
-		f.relax(s.node, s.cost, 0, math.MaxUint32)
+		f.Relax(s.node, s.cost, 0, math.MaxUint32)
 	}
 	for _, s := range dst {
-		b.relax(s.node, s.cost, 0, math.MaxUint32)
+		b.Relax(s.node, s.cost, 0, math.MaxUint32)
 	}
 	best, meet := Infinity, uint32(math.MaxUint32)
+	up, down := g.upward(), g.downward()
 	for {
-		fk, bk := f.minKey(), b.minKey()
+		fk, bk := f.MinKey(), b.MinKey()
 		if fk >= best && bk >= best || fk == Infinity && bk == Infinity {
 			break
 		}
+		// The two sides stay written out, relaxations inline: a shared
+		// settle step made route queries 8-15 % slower (docs/benchmarks.md).
 		if fk <= bk {
-			u := f.pop()
-			du := f.dist[u]
-			if db := b.get(u); db != Infinity && du+db < best {
+			u := f.Pop()
+			du := f.Dist[u]
+			if db := b.Get(u); db != Infinity && du+db < best {
 				best, meet = du+db, u
 			}
-			if g.stalled(f, u, du, g.downFirst, g.downTail, g.downEdge) {
+			if g.stalled(f, u, du, &down) {
 				continue
 			}
 			for i := g.upFirst[u]; i < g.upFirst[u+1]; i++ {
-				f.relax(g.upHead[i], du+g.chCost(g.upEdge[i]), 0, g.upEdge[i])
+				f.Relax(g.upHead[i], du+g.chCost(g.upEdge[i]), 0, g.upEdge[i])
 			}
 		} else {
-			u := b.pop()
-			du := b.dist[u]
-			if df := f.get(u); df != Infinity && du+df < best {
+			u := b.Pop()
+			du := b.Dist[u]
+			if df := f.Get(u); df != Infinity && du+df < best {
 				best, meet = du+df, u
 			}
-			if g.stalled(b, u, du, g.upFirst, g.upHead, g.upEdge) {
+			if g.stalled(b, u, du, &up) {
 				continue
 			}
 			for i := g.downFirst[u]; i < g.downFirst[u+1]; i++ {
-				b.relax(g.downTail[i], du+g.chCost(g.downEdge[i]), 0, g.downEdge[i])
+				b.Relax(g.downTail[i], du+g.chCost(g.downEdge[i]), 0, g.downEdge[i])
 			}
 		}
 	}
 	return best, meet
 }
 
+// chDir is one direction of a CH search in compressed rows: the upward
+// arcs from a source, or the downward arcs reversed from a target.
+type chDir struct{ first, other, edge []uint32 }
+
+func (g *Graph) upward() chDir   { return chDir{g.upFirst, g.upHead, g.upEdge} }
+func (g *Graph) downward() chDir { return chDir{g.downFirst, g.downTail, g.downEdge} }
+
+// chSweep runs s, seeded, to exhaustion along d, calling visit with each
+// settled node and its distance; it skips the nodes the opposite arcs opp
+// stall.
+func (g *Graph) chSweep(s *search, d, opp *chDir, visit func(u uint32, du int64)) {
+	for !s.Empty() {
+		u := s.Pop()
+		du := s.Dist[u]
+		if g.stalled(s, u, du, opp) {
+			continue
+		}
+		visit(u, du)
+		g.relaxArcs(s, u, du, d)
+	}
+}
+
+func (g *Graph) relaxArcs(s *search, u uint32, du int64, d *chDir) {
+	for i := d.first[u]; i < d.first[u+1]; i++ {
+		s.Relax(d.other[i], du+g.chCost(d.edge[i]), 0, d.edge[i])
+	}
+}
+
 // stalled implements stall-on-demand: u is not on a shortest path of this
 // direction if a higher neighbour reaches it cheaper through an arc of the
-// opposite direction's graph.
-func (g *Graph) stalled(s *search, u uint32, du int64, first, other, edge []uint32) bool {
-	for i := first[u]; i < first[u+1]; i++ {
-		if d := s.get(other[i]); d != Infinity && d+g.chCost(edge[i]) < du {
+// opposite direction opp.
+func (g *Graph) stalled(s *search, u uint32, du int64, opp *chDir) bool {
+	for i := opp.first[u]; i < opp.first[u+1]; i++ {
+		if d := s.Get(opp.other[i]); d != Infinity && d+g.chCost(opp.edge[i]) < du {
 			return true
 		}
 	}
@@ -591,16 +561,16 @@ func (g *Graph) stalled(s *search, u uint32, du int64, first, other, edge []uint
 // met at meet.
 func (g *Graph) chPath(st *state, meet uint32, dst []EdgeID) []EdgeID {
 	var ups []uint32
-	for v := meet; st.fwd.pred[v] != math.MaxUint32; {
-		id := st.fwd.pred[v]
+	for v := meet; st.fwd.Pred[v] != math.MaxUint32; {
+		id := st.fwd.Pred[v]
 		ups = append(ups, id)
 		v = g.chTail(id)
 	}
 	for i := len(ups) - 1; i >= 0; i-- {
 		dst = g.unpack(dst, ups[i])
 	}
-	for v := meet; st.bwd.pred[v] != math.MaxUint32; {
-		id := st.bwd.pred[v]
+	for v := meet; st.bwd.Pred[v] != math.MaxUint32; {
+		id := st.bwd.Pred[v]
 		dst = g.unpack(dst, id)
 		v = g.chHead(id)
 	}

@@ -42,30 +42,30 @@ func (g *Graph) Isochrone(ctx context.Context, at Position, budget int64, opt Ro
 	}
 	st := g.getState()
 	defer g.putState(st)
-	st.avoid.reset(len(g.head))
+	st.avoid.Reset(len(g.head))
 	for _, e := range opt.AvoidEdges {
-		st.avoid.add(uint32(e))
+		st.avoid.Add(uint32(e))
 	}
 	f := st.fwd
-	f.reset()
+	f.Reset()
 	for _, s := range g.sourceSeeds(nil, at) {
 		if s.cost <= budget {
-			f.relax(s.node, s.cost, 0, math.MaxUint32)
+			f.Relax(s.node, s.cost, 0, math.MaxUint32)
 		}
 	}
 	iso := &Isochrone{From: at, Budget: budget, g: g, avoid: opt.Avoid}
-	for pops := 0; !f.empty() && f.minKey() <= budget; pops++ {
+	for pops := 0; !f.Empty() && f.MinKey() <= budget; pops++ {
 		if pops&4095 == 4095 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		u := f.pop()
-		du := f.dist[u]
+		u := f.Pop()
+		du := f.Dist[u]
 		iso.Nodes = append(iso.Nodes, NodeID(u))
 		iso.Times = append(iso.Times, du)
 		for e := g.firstOut[u]; e < g.firstOut[u+1]; e++ {
-			if g.kinds[e]&opt.Avoid != 0 || st.avoid.has(uint32(e)) {
+			if g.kinds[e]&opt.Avoid != 0 || st.avoid.Has(uint32(e)) {
 				continue
 			}
 			c := du + int64(g.weight[e])
@@ -73,7 +73,7 @@ func (g *Graph) Isochrone(ctx context.Context, at Position, budget int64, opt Ro
 				c += int64(opt.Penalty[e])
 			}
 			if c <= budget {
-				f.relax(g.head[e], c, 0, e)
+				f.Relax(g.head[e], c, 0, e)
 			}
 		}
 	}
@@ -365,26 +365,19 @@ func (g *Graph) Table(ctx context.Context, sources, targets []Position) ([][]int
 		d    int64
 	}
 	var buckets []entry
+	up, down := g.upward(), g.downward()
 	for j, p := range targets {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		b := st.bwd
-		b.reset()
+		b.Reset()
 		for _, s := range g.targetSeeds(nil, p) {
-			b.relax(s.node, s.cost, 0, math.MaxUint32)
+			b.Relax(s.node, s.cost, 0, math.MaxUint32)
 		}
-		for !b.empty() {
-			u := b.pop()
-			du := b.dist[u]
-			if g.stalled(b, u, du, g.upFirst, g.upHead, g.upEdge) {
-				continue
-			}
+		g.chSweep(b, &down, &up, func(u uint32, du int64) {
 			buckets = append(buckets, entry{u, uint32(j), du})
-			for i := g.downFirst[u]; i < g.downFirst[u+1]; i++ {
-				b.relax(g.downTail[i], du+g.chCost(g.downEdge[i]), 0, g.downEdge[i])
-			}
-		}
+		})
 	}
 	sort.Slice(buckets, func(a, b int) bool { return buckets[a].node < buckets[b].node })
 	out := make([][]int64, len(sources))
@@ -402,26 +395,18 @@ func (g *Graph) Table(ctx context.Context, sources, targets []Position) ([][]int
 			}
 		}
 		f := st.fwd
-		f.reset()
+		f.Reset()
 		for _, s := range g.sourceSeeds(nil, p) {
-			f.relax(s.node, s.cost, 0, math.MaxUint32)
+			f.Relax(s.node, s.cost, 0, math.MaxUint32)
 		}
-		for !f.empty() {
-			u := f.pop()
-			du := f.dist[u]
-			if g.stalled(f, u, du, g.downFirst, g.downTail, g.downEdge) {
-				continue
-			}
+		g.chSweep(f, &up, &down, func(u uint32, du int64) {
 			k := sort.Search(len(buckets), func(k int) bool { return buckets[k].node >= u })
 			for ; k < len(buckets) && buckets[k].node == u; k++ {
 				if c := du + buckets[k].d; c < row[buckets[k].t] {
 					row[buckets[k].t] = c
 				}
 			}
-			for i := g.upFirst[u]; i < g.upFirst[u+1]; i++ {
-				f.relax(g.upHead[i], du+g.chCost(g.upEdge[i]), 0, g.upEdge[i])
-			}
-		}
+		})
 		out[i] = row
 	}
 	return out, nil

@@ -139,8 +139,8 @@ func (g *Graph) shortestPath(ctx context.Context, st *state, from, to Position, 
 	if opt.plain() {
 		mid = g.chPath(st, meet, nil)
 	} else {
-		for v := meet; st.fwd.pred[v] != math.MaxUint32; v = g.tail[st.fwd.pred[v]] {
-			mid = append(mid, EdgeID(st.fwd.pred[v]))
+		for v := meet; st.fwd.Pred[v] != math.MaxUint32; v = g.tail[st.fwd.Pred[v]] {
+			mid = append(mid, EdgeID(st.fwd.Pred[v]))
 		}
 		for i, j := 0, len(mid)-1; i < j; i, j = i+1, j-1 {
 			mid[i], mid[j] = mid[j], mid[i]
@@ -229,9 +229,9 @@ func (g *Graph) pathCost(p *Path) int64 {
 // already achievable (the direct candidate). It returns the best cost and
 // the node where the best path reaches a target seed.
 func (g *Graph) astar(ctx context.Context, st *state, src, dst []seed, opt *RouteOptions, bound int64) (int64, uint32, error) {
-	st.avoid.reset(len(g.head))
+	st.avoid.Reset(len(g.head))
 	for _, e := range opt.AvoidEdges {
-		st.avoid.add(uint32(e))
+		st.avoid.Add(uint32(e))
 	}
 	// Heuristic towards the target point: straight line minus the seeds'
 	// own spread, times the cheapest cost per metre of any edge.
@@ -253,26 +253,26 @@ func (g *Graph) astar(ctx context.Context, st *state, src, dst []seed, opt *Rout
 		return int64(d * g.costPerM)
 	}
 	f := st.fwd
-	f.reset()
+	f.Reset()
 	for _, s := range src {
-		f.relax(s.node, s.cost, h(s.node), math.MaxUint32)
+		f.Relax(s.node, s.cost, h(s.node), math.MaxUint32)
 	}
 	best, meet := bound, uint32(math.MaxUint32)
-	for pops := 0; !f.empty() && f.minKey() < best; pops++ {
+	for pops := 0; !f.Empty() && f.MinKey() < best; pops++ {
 		if pops&4095 == 4095 {
 			if err := ctx.Err(); err != nil {
 				return 0, 0, err
 			}
 		}
-		u := f.pop()
-		du := f.dist[u]
+		u := f.Pop()
+		du := f.Dist[u]
 		for _, s := range dst {
 			if s.node == u && du+s.cost < best {
 				best, meet = du+s.cost, u
 			}
 		}
 		for e := g.firstOut[u]; e < g.firstOut[u+1]; e++ {
-			if g.kinds[e]&opt.Avoid != 0 || st.avoid.has(uint32(e)) {
+			if g.kinds[e]&opt.Avoid != 0 || st.avoid.Has(uint32(e)) {
 				continue
 			}
 			c := du + int64(g.weight[e])
@@ -280,8 +280,8 @@ func (g *Graph) astar(ctx context.Context, st *state, src, dst []seed, opt *Rout
 				c += int64(opt.Penalty[e])
 			}
 			v := g.head[e]
-			if !f.settled(v) {
-				f.relax(v, c, h(v), e)
+			if !f.Settled(v) {
+				f.Relax(v, c, h(v), e)
 			}
 		}
 	}

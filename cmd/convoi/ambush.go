@@ -17,6 +17,7 @@ import (
 func runAmbush(ctx context.Context, env *Env, args []string) error {
 	return runGroup(ctx, env, "ambush", []command{
 		{"solve", "solve a self-contained game instance and print the strategy as JSON", runAmbushSolve},
+		{"plan", "plan one journey on a road graph: plan --graph FILE --from LAT,LON --to LAT,LON", runAmbushPlan},
 	}, args)
 }
 

@@ -199,7 +199,11 @@ func (a *App) planMovement(ctx context.Context, m *convoi.Movement, reason strin
 // print it; `convoi plan --format json` prints the whole report instead.
 func printStrategy(out io.Writer, ref string, rep *ambush.PlanReport) {
 	st := rep.Strategy
-	fmt.Fprintf(out, "Plan %s (escort level %d), %d candidate ambush sites, %d departure slots:\n", ref, rep.EscortLevel, st.Sites, len(st.Departures))
+	level := ""
+	if rep.EscortLevel > 0 {
+		level = fmt.Sprintf(" (escort level %d)", rep.EscortLevel)
+	}
+	fmt.Fprintf(out, "Plan %s%s, %d candidate ambush sites, %d departure slots:\n", ref, level, st.Sites, len(st.Departures))
 	fmt.Fprintf(out, "  attacker's best hit probability: %.3f with this strategy, %.3f on the fixed fastest route at the usual hour, %.3f with a uniform choice of %d alternatives\n",
 		st.Value, st.FixedFastest.Value, st.UniformAlternatives.Value, st.UniformAlternatives.K)
 	fmt.Fprintf(out, "  best ambush at a site some route avoids: %.3f; expected extra travel time %.0f s (fastest %.0f s)\n",

@@ -1,0 +1,85 @@
+package ambush
+
+import (
+	"compress/gzip"
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/roadnet"
+)
+
+// journeyCases are the regional journeys of the scaling benchmark: the
+// Liechtenstein game of mapCases, two Malta journeys of different length
+// from Valletta, and a 30 km journey across New York on the DIMACS graph
+// (no chokepoint kinds; speeds from the arc times).
+var journeyCases = []mapCase{
+	mapCases[1],
+	{"valletta-to-mdina", "malta", convoi.LatLon{Lat: 35.8968, Lon: 14.5125}, convoi.LatLon{Lat: 35.8860, Lon: 14.4030}, maltaPolice},
+	{"valletta-to-mellieha", "malta", convoi.LatLon{Lat: 35.8968, Lon: 14.5125}, convoi.LatLon{Lat: 35.9570, Lon: 14.3620}, maltaPolice},
+	{"ny-bronx-to-coney-island", "ny", convoi.LatLon{Lat: 40.8448, Lon: -73.8648}, convoi.LatLon{Lat: 40.5755, Lon: -73.9707}, nil},
+}
+
+// maltaPolice is the police general headquarters at Floriana.
+var maltaPolice = []convoi.LatLon{{Lat: 35.8959, Lon: 14.5067}}
+
+// mustNY imports the DIMACS New York graph (arc times in units of 3.6 ms,
+// as in roadnet's benchmarks).
+func mustNY(tb testing.TB) *roadnet.Graph {
+	tb.Helper()
+	open := func(p string) *gzip.Reader {
+		f, err := os.Open(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		z, err := gzip.NewReader(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return z
+	}
+	g, err := roadnet.ImportDIMACS(context.Background(), open("../testdata/dimacs/USA-road-t.NY.gr.gz"), open("../testdata/dimacs/USA-road-d.NY.co.gz"), roadnet.DIMACSOptions{UnitMS: 3.6})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return g
+}
+
+// BenchmarkJourney times the planning of each journey with mapRequest's
+// schedule: building the instance, then the equilibrium (SkipRefine) and
+// the refined strategy. It reports the sites of the instance, those of the
+// corridor the game is played on, the iterations and the certified lower
+// bound next to the value.
+func BenchmarkJourney(b *testing.B) {
+	for _, c := range journeyCases {
+		for _, mode := range []struct {
+			name string
+			opt  Options
+		}{{"equilibrium", Options{SkipRefine: true}}, {"refined", Options{}}} {
+			b.Run(c.name+"/"+mode.name, func(b *testing.B) {
+				g := mustGraph(b, c.graph)
+				start := time.Now()
+				in, err := BuildInstance(context.Background(), g, mapRequest(c), DefaultSiteModel)
+				if err != nil {
+					b.Fatal(err)
+				}
+				build := time.Since(start)
+				var st *Strategy
+				for b.Loop() {
+					if st, err = Solve(context.Background(), in, mode.opt); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(build.Seconds(), "build-s")
+				b.ReportMetric(float64(len(in.Sites)), "sites")
+				b.ReportMetric(float64(st.CorridorSites), "corridor-sites")
+				b.ReportMetric(float64(st.Iterations), "iterations")
+				b.ReportMetric(st.Value, "value")
+				b.ReportMetric(st.LowerBound, "lower-bound")
+				b.ReportMetric(st.FixedFastest.Value, "fixed-fastest")
+			})
+		}
+	}
+}

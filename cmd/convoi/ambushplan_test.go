@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+)
+
+// TestAmbushPlan plans the Monaco prison to Eze journey of the ambush
+// tests from the command line, in JSON and as the demo's summary.
+func TestAmbushPlan(t *testing.T) {
+	var out, errb bytes.Buffer
+	env := &Env{Stdout: &out, Stderr: &errb, Stdin: strings.NewReader(""), Getenv: func(string) string { return "" }}
+	args := []string{"ambush", "plan", "--graph", "../../osmdata/monaco.osm.pbf", "--from", "43.7318,7.4271", "--to", "43.7316,7.3600",
+		"--slots", "4", "--deadline", "90m", "--police", "43.73452,7.42072", "--police", "43.73162,7.35933", "--epoch", "2026-03-02T07:00:00Z"}
+	if code := Run(context.Background(), env, append(args, "--format", "json")); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var res ambushPlanJSON
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	st := res.Strategy
+	if st == nil || len(st.Routes) == 0 || len(res.RouteSummaries) != len(st.Routes) {
+		t.Fatalf("strategy %+v with %d summaries", st, len(res.RouteSummaries))
+	}
+	if st.Value <= 0 || st.Value > st.FixedFastest.Value+1e-9 || st.LowerBound > st.Value+1e-9 {
+		t.Errorf("value %v, fixed fastest %v, lower bound %v", st.Value, st.FixedFastest.Value, st.LowerBound)
+	}
+	if st.CorridorSites <= 0 || st.CorridorSites >= st.Sites {
+		t.Errorf("%d corridor sites of %d", st.CorridorSites, st.Sites)
+	}
+	var sum float64
+	for _, d := range st.Departures {
+		sum += d.Probability
+		if d.Slot >= 4 {
+			t.Errorf("departure slot %d of 4", d.Slot)
+		}
+	}
+	if math.Abs(sum-1) > 1e-9 || res.SolveS <= 0 {
+		t.Errorf("departures sum to %v, solve %v s", sum, res.SolveS)
+	}
+
+	out.Reset()
+	if code := Run(context.Background(), env, args); code != 0 {
+		t.Fatalf("text: exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"candidate ambush sites", "attacker's best hit probability", "departures: 08:00 CET", "certified lower bound", "solved in"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	for _, bad := range [][]string{
+		{"ambush", "plan", "--graph", "../../osmdata/monaco.osm.pbf", "--from", "43.7318,7.4271"},
+		{"ambush", "plan", "--graph", "x", "--from", "1,2", "--to", "3,4", "--police", "north"},
+	} {
+		errb.Reset()
+		if code := Run(context.Background(), env, bad); code != 2 {
+			t.Errorf("%v: exit %d, stderr %q", bad, code, errb.String())
+		}
+	}
+	errb.Reset()
+	if code := Run(context.Background(), env, append(args[:len(args):len(args)], "--slots", "0")); code != 1 || !strings.Contains(errb.String(), "--slots") {
+		t.Errorf("--slots 0: exit %d, stderr %q", code, errb.String())
+	}
+}
