@@ -215,7 +215,7 @@ func (s *WebhookService) FanOutWebhookEvents(ctx context.Context, limit int) (in
 	}
 	defer tx.Rollback()
 	type event struct {
-		id                int64
+		id               int64
 		topic, typ, data string
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT id, topic, type, data FROM webhook_events ORDER BY id LIMIT ?`, limit)
