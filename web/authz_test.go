@@ -132,6 +132,13 @@ var accessPolicy = map[string][]convoi.Role{
 	"POST /api/v1/incidents/{id}/units/{site}/assign":  {commander},
 	"POST /api/v1/incidents/{id}/units/{site}/release": {commander},
 	"GET /api/v1/incidents/{id}/alert":                 {control, commander, auditor},
+	// Webhooks: admin manages subscriptions, auditors read them.
+	"GET /api/v1/webhooks":                 {admin, auditor},
+	"POST /api/v1/webhooks":                {admin},
+	"GET /api/v1/webhooks/{id}":            {admin, auditor},
+	"PATCH /api/v1/webhooks/{id}":          {admin},
+	"DELETE /api/v1/webhooks/{id}":         {admin},
+	"GET /api/v1/webhooks/{id}/deliveries": {admin, auditor},
 }
 
 // TestAccess walks every endpoint of the route table with every role (and

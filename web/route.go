@@ -138,6 +138,7 @@ func (s *Server) routes() []Route {
 	rt = append(rt, s.auditRoutes()...)
 	rt = append(rt, s.scheduleRoutes()...)
 	rt = append(rt, s.incidentRoutes()...)
+	rt = append(rt, s.webhookRoutes()...)
 	for i := range rt {
 		rt[i].object = routeObject(rt[i].Path)
 	}

@@ -108,6 +108,7 @@ type Server struct {
 	IncidentService convoi.IncidentService
 	Response        convoi.ResponseService
 	Alerts          convoi.IncidentAlertService
+	WebhookService  convoi.WebhookService // /api/v1/webhooks (admin)
 
 	// Ready reports whether the store is reachable, for /readyz. When nil, a
 	// one-row user query stands in.

@@ -156,6 +156,9 @@ func (a *App) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("start alarm escalation: %w", err)
 	}
 	a.closers = append(a.closers, a.Alarms.Close)
+	if err := a.openWebhooks(ctx); err != nil {
+		return fmt.Errorf("start webhooks: %w", err)
+	}
 	t := tracker.New()
 	t.TeltonikaAddr, t.TeltonikaUDPAddr, t.OsmAndAddr = a.TeltonikaAddr, a.TeltonikaUDPAddr, a.OsmAndAddr
 	t.MQTTAddr, t.MQTTURL = a.MQTTAddr, a.MQTTURL
@@ -195,6 +198,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.PositionService = sqlite.NewPositionService(db)
 	s.GrantService = sqlite.NewGrantService(db)
 	s.PolicyService = sqlite.NewPolicyService(db)
+	s.WebhookService = sqlite.NewWebhookService(db)
 	s.EventService = a.Bus
 	if a.Graph != nil {
 		s.Roads = roadnet.NewService(a.Graph)
