@@ -27,6 +27,10 @@ type Notice struct {
 	WindowStart time.Time `json:"window_start"`
 	WindowEnd   time.Time `json:"window_end"`
 	Code        string    `json:"code"`
+	// Basis is the expected arrival the variant was drawn around. A
+	// re-drawn movement gets new variants; the old ones stay on record.
+	// Never shown: it is derived from the schedule.
+	Basis    time.Time `json:"-"`
 	IssuedBy    UserID    `json:"issued_by"`
 	IssuedAt    time.Time `json:"issued_at"`
 }
@@ -48,6 +52,9 @@ func (n *Notice) Validate() error {
 	if n.WindowStart.IsZero() || !n.WindowEnd.After(n.WindowStart) {
 		return Errorf(EINVALID, "Notice window must end after it starts.")
 	}
+	if n.Basis.IsZero() {
+		return Errorf(EINVALID, "Notice basis required.")
+	}
 	if n.Code == "" {
 		return Errorf(EINVALID, "Notice code required.")
 	}
@@ -62,7 +69,7 @@ type NoticeFilter struct {
 }
 
 // NoticeService records notices. CreateNotice is ECONFLICT when the
-// recipient already has a notice for the movement, or when the variant
+// recipient already has a notice for the movement on the same basis, or when the variant
 // (window or code) was already given to another recipient of it.
 type NoticeService interface {
 	CreateNotice(ctx context.Context, n *Notice) error

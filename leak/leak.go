@@ -176,7 +176,9 @@ type Issuer struct {
 
 // Issue returns recipient's notice for m, drawing and recording a new
 // variant the first time; later calls return the same one, so that a
-// recipient never holds two variants. userID is set for a convoi user.
+// recipient never holds two variants of one draw (a re-drawn movement,
+// whose expected arrival moved, gets a new one). userID is set for a
+// convoi user.
 func (is *Issuer) Issue(ctx context.Context, m *convoi.Movement, recipient string, userID convoi.UserID) (*convoi.Notice, error) {
 	arrival, err := Arrival(m)
 	if err != nil {
@@ -191,7 +193,7 @@ func (is *Issuer) Issue(ctx context.Context, m *convoi.Movement, recipient strin
 		if err != nil {
 			return nil, err
 		}
-		if i := slices.IndexFunc(taken, func(n *convoi.Notice) bool { return n.Recipient == recipient }); i >= 0 {
+		if i := slices.IndexFunc(taken, func(n *convoi.Notice) bool { return n.Recipient == recipient && n.Basis.Equal(arrival) }); i >= 0 {
 			return taken[i], nil
 		}
 		v, err := p.Draw(arrival, taken, is.Rand)
@@ -199,7 +201,7 @@ func (is *Issuer) Issue(ctx context.Context, m *convoi.Movement, recipient strin
 			return nil, err
 		}
 		n := &convoi.Notice{MovementID: m.ID, Recipient: recipient, UserID: userID,
-			WindowStart: v.WindowStart, WindowEnd: v.WindowEnd, Code: v.Code}
+			WindowStart: v.WindowStart, WindowEnd: v.WindowEnd, Code: v.Code, Basis: arrival}
 		err = is.Notices.CreateNotice(ctx, n)
 		if convoi.ErrorCode(err) == convoi.ECONFLICT && attempt < 3 {
 			continue // another recipient drew at the same time

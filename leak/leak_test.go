@@ -146,3 +146,34 @@ func TestDraw_DistinctUntilExhausted(t *testing.T) {
 		t.Fatalf("exhausted: %v", err)
 	}
 }
+
+// A re-drawn movement gives its recipients new variants around the new
+// arrival; the old ones stay on record, still traceable.
+func TestIssue_RedrawGivesNewVariant(t *testing.T) {
+	db := openDB(t)
+	m := drawnMovement(t, db, "RN-2026-0515")
+	notices := sqlite.NewNoticeService(db)
+	is := &leak.Issuer{Notices: notices}
+	ctx := context.Background()
+	first, err := is.Issue(ctx, m, "court", 0)
+	must(t, err)
+	dep := m.PlannedDeparture.Add(47 * time.Minute)
+	m, err = sqlite.NewMovementService(db).UpdateMovement(ctx, m.ID, convoi.MovementUpdate{PlannedDeparture: &dep})
+	must(t, err)
+	second, err := is.Issue(ctx, m, "court", 0)
+	must(t, err)
+	arrival, _ := leak.Arrival(m)
+	if second.ID == first.ID || second.WindowStart.After(arrival) || second.WindowEnd.Before(arrival) {
+		t.Fatalf("after the redraw: %+v (first %+v), arrival %v", second, first, arrival)
+	}
+	all, err := notices.FindNotices(ctx, convoi.NoticeFilter{MovementID: &m.ID})
+	must(t, err)
+	cs, err := leak.Trace(leak.Facts{Code: first.Code}, all)
+	must(t, err)
+	if len(cs) != 1 || cs[0].Notice.ID != first.ID {
+		t.Fatalf("old variant not traced: %+v", cs)
+	}
+	if _, err := is.Issue(ctx, &convoi.Movement{ID: m.ID, Ref: m.Ref}, "court", 0); convoi.ErrorCode(err) != convoi.ECONFLICT {
+		t.Fatalf("undrawn movement: %v", err)
+	}
+}

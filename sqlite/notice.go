@@ -14,7 +14,7 @@ type NoticeService struct{ db *DB }
 // NewNoticeService returns a NoticeService on db.
 func NewNoticeService(db *DB) *NoticeService { return &NoticeService{db: db} }
 
-const noticeColumns = `id, movement_id, recipient, user_id, window_start, window_end, code, issued_by, issued_at`
+const noticeColumns = `id, movement_id, recipient, user_id, window_start, window_end, code, basis, issued_by, issued_at`
 
 // CreateNotice stores n with the author and time of the call.
 func (s *NoticeService) CreateNotice(ctx context.Context, n *convoi.Notice) error {
@@ -32,9 +32,9 @@ func (s *NoticeService) CreateNotice(ctx context.Context, n *convoi.Notice) erro
 	if err := tx.mustExist(ctx, "users", "User", int64(n.UserID)); err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO notices (movement_id, recipient, user_id, window_start, window_end, code, issued_by, issued_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, n.MovementID, n.Recipient, nullID(n.UserID), formatTime(n.WindowStart), formatTime(n.WindowEnd),
-		n.Code, tx.by, formatTime(tx.now))
+	res, err := tx.ExecContext(ctx, `INSERT INTO notices (movement_id, recipient, user_id, window_start, window_end, code, basis, issued_by, issued_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, n.MovementID, n.Recipient, nullID(n.UserID), formatTime(n.WindowStart), formatTime(n.WindowEnd),
+		n.Code, formatTime(n.Basis), tx.by, formatTime(tx.now))
 	if err != nil {
 		return writeErr(err, "The recipient already has a notice for this movement, or the variant was given to another.")
 	}
@@ -76,7 +76,7 @@ func (s *NoticeService) FindNotices(ctx context.Context, f convoi.NoticeFilter) 
 	for rows.Next() {
 		var n convoi.Notice
 		if err := rows.Scan(&n.ID, &n.MovementID, &n.Recipient, idCol[convoi.UserID]{&n.UserID}, timeCol{&n.WindowStart},
-			timeCol{&n.WindowEnd}, &n.Code, &n.IssuedBy, timeCol{&n.IssuedAt}); err != nil {
+			timeCol{&n.WindowEnd}, &n.Code, timeCol{&n.Basis}, &n.IssuedBy, timeCol{&n.IssuedAt}); err != nil {
 			return nil, err
 		}
 		out = append(out, &n)

@@ -10,10 +10,11 @@ CREATE TABLE notices (
 	window_start TEXT NOT NULL,
 	window_end   TEXT NOT NULL,
 	code         TEXT NOT NULL,
+	basis        TEXT NOT NULL, -- the expected arrival the variant was drawn around
 	issued_by    INTEGER NOT NULL DEFAULT 0,
 	issued_at    TEXT NOT NULL
 );
-CREATE UNIQUE INDEX notices_recipient_idx ON notices (movement_id, recipient);
+CREATE UNIQUE INDEX notices_recipient_idx ON notices (movement_id, recipient, basis);
 CREATE UNIQUE INDEX notices_window_idx ON notices (movement_id, window_start, window_end);
 CREATE UNIQUE INDEX notices_code_idx ON notices (movement_id, code);
 CREATE INDEX notices_code_any_idx ON notices (code);
