@@ -139,6 +139,13 @@ var accessPolicy = map[string][]convoi.Role{
 	"PATCH /api/v1/webhooks/{id}":          {admin},
 	"DELETE /api/v1/webhooks/{id}":         {admin},
 	"GET /api/v1/webhooks/{id}/deliveries": {admin, auditor},
+
+	// Leak tracing: a liaison reads their own arrival variant; control and
+	// commanders notify outside recipients; auditors trace.
+	"GET /api/v1/movements/{id}/arrival":  {liaison},
+	"GET /api/v1/movements/{id}/notices":  {commander, auditor},
+	"POST /api/v1/movements/{id}/notices": {control, commander},
+	"POST /api/v1/leaks/trace":            {auditor},
 }
 
 // TestAccess walks every endpoint of the route table with every role (and

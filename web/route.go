@@ -139,6 +139,7 @@ func (s *Server) routes() []Route {
 	rt = append(rt, s.scheduleRoutes()...)
 	rt = append(rt, s.incidentRoutes()...)
 	rt = append(rt, s.webhookRoutes()...)
+	rt = append(rt, s.leakRoutes()...)
 	for i := range rt {
 		rt[i].object = routeObject(rt[i].Path)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/auth"
+	"github.com/convoi/convoi/leak"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -109,6 +110,12 @@ type Server struct {
 	Response        convoi.ResponseService
 	Alerts          convoi.IncidentAlertService
 	WebhookService  convoi.WebhookService // /api/v1/webhooks (admin)
+	NoticeService   convoi.NoticeService  // arrival variants per recipient and POST /api/v1/leaks/trace
+	// NoticePolicy bounds the arrival variants (leak.DefaultPolicy when zero).
+	NoticePolicy leak.Policy
+	// ScheduleReaders, when set, lists who read a schedule (from the audit
+	// log) in a leak trace.
+	ScheduleReaders ScheduleReaders
 
 	// Ready reports whether the store is reachable, for /readyz. When nil, a
 	// one-row user query stands in.

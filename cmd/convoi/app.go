@@ -199,6 +199,8 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.GrantService = sqlite.NewGrantService(db)
 	s.PolicyService = sqlite.NewPolicyService(db)
 	s.WebhookService = sqlite.NewWebhookService(db)
+	s.NoticeService = sqlite.NewNoticeService(db)
+	s.ScheduleReaders = a.scheduleReaders()
 	s.EventService = a.Bus
 	if a.Graph != nil {
 		s.Roads = roadnet.NewService(a.Graph)

@@ -43,6 +43,7 @@ var commands = []command{
 	{"user", "manage users: user add", runUser},
 	{"audit", "the audit log: audit verify, audit export", runAudit},
 	{"seal", "schedule sealing keys: seal keygen FILE, seal rotate", runSeal},
+	{"leak", "trace a leaked arrival window or code to its recipients: leak trace", runLeak},
 	{"ambush", "solve an ambush game instance: ambush solve --instance FILE.json", runAmbush},
 	{"intercept", "solve a fugitive-interception instance: intercept solve --instance FILE.json", runIntercept},
 	{"graph", "build a road graph file: graph build IN.osm.pbf -o OUT.graph", runGraph},
