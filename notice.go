@@ -31,8 +31,8 @@ type Notice struct {
 	// re-drawn movement gets new variants; the old ones stay on record.
 	// Never shown: it is derived from the schedule.
 	Basis    time.Time `json:"-"`
-	IssuedBy    UserID    `json:"issued_by"`
-	IssuedAt    time.Time `json:"issued_at"`
+	IssuedBy UserID    `json:"issued_by"`
+	IssuedAt time.Time `json:"issued_at"`
 }
 
 // MaxRecipientLen bounds a recipient's name.
