@@ -77,6 +77,17 @@ func (d *Detainee) Identity() *DetaineeIdentity {
 
 // Validate checks the fields a caller sets.
 func (d *Detainee) Validate() error {
+	if err := validateTexts(textField{"Detainee name", d.Name, MaxNameLen}); err != nil {
+		return err
+	}
+	if len(d.Aliases) > 50 {
+		return Errorf(EINVALID, "At most 50 aliases.")
+	}
+	for _, a := range d.Aliases {
+		if err := ValidateText("Alias", a, MaxNameLen); err != nil {
+			return err
+		}
+	}
 	if strings.TrimSpace(d.Name) == "" {
 		return Errorf(EINVALID, "Detainee name required.")
 	}

@@ -38,6 +38,9 @@ type Vehicle struct {
 
 // Validate checks the fields a caller sets.
 func (v *Vehicle) Validate() error {
+	if err := validateTexts(textField{"Vehicle registration", v.Registration, MaxShortLen}); err != nil {
+		return err
+	}
 	if strings.TrimSpace(v.Registration) == "" {
 		return Errorf(EINVALID, "Vehicle registration required.")
 	}
@@ -117,6 +120,9 @@ func (o *Officer) Has(q Qualification) bool { return validEnum(q, o.Qualificatio
 
 // Validate checks the fields a caller sets.
 func (o *Officer) Validate() error {
+	if err := validateTexts(textField{"Officer name", o.Name, MaxNameLen}, textField{"Officer unit", o.Unit, MaxNameLen}); err != nil {
+		return err
+	}
 	if strings.TrimSpace(o.Name) == "" || strings.TrimSpace(o.Unit) == "" {
 		return Errorf(EINVALID, "Officer name and unit required.")
 	}
@@ -217,6 +223,9 @@ type Tracker struct {
 
 // Validate checks the fields a caller sets.
 func (t *Tracker) Validate() error {
+	if err := validateTexts(textField{"Tracker model", t.Model, MaxShortLen}); err != nil {
+		return err
+	}
 	if !t.DeviceID.Valid() {
 		return Errorf(EINVALID, "Tracker device_id must be 1-64 letters, digits or ._:-.")
 	}

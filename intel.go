@@ -58,6 +58,9 @@ type Intel struct {
 
 // Validate checks the fields a caller sets.
 func (in *Intel) Validate() error {
+	if err := validateTexts(textField{"Intelligence text", in.Text, MaxTextLen}); err != nil {
+		return err
+	}
 	if in.DetaineeID == 0 {
 		return Errorf(EINVALID, "Intelligence detainee_id required.")
 	}

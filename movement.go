@@ -172,6 +172,9 @@ var refPattern = regexp.MustCompile(`^[A-Z0-9][A-Z0-9-]{2,31}$`)
 
 // Validate checks the fields a caller sets on creation.
 func (m *Movement) Validate() error {
+	if err := validateTexts(textField{"Movement requester", m.Requester, MaxNameLen}); err != nil {
+		return err
+	}
 	if !refPattern.MatchString(m.Ref) {
 		return Errorf(EINVALID, "Movement ref must be 3-32 upper-case letters, digits or dashes.")
 	}
@@ -318,6 +321,9 @@ type TransitionRequest struct {
 
 // Validate checks the request independently of the movement's state.
 func (r *TransitionRequest) Validate() error {
+	if err := validateTexts(textField{"Reason", r.Reason, MaxReasonLen}); err != nil {
+		return err
+	}
 	if !r.Action.Valid() {
 		return Errorf(EINVALID, "Unknown action %q.", r.Action)
 	}

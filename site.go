@@ -41,6 +41,12 @@ type Site struct {
 
 // Validate checks the fields a caller sets and fills Entry from Location.
 func (s *Site) Validate() error {
+	if err := validateTexts(textField{"Site name", s.Name, MaxNameLen}, textField{"Site address", s.Address, MaxAddress}); err != nil {
+		return err
+	}
+	if s.Location.IsZero() {
+		return Errorf(EINVALID, "Site location required (lat and lon).")
+	}
 	if !s.Kind.Valid() {
 		return Errorf(EINVALID, "Site kind must be one of %s.", joinEnum(SiteKinds))
 	}

@@ -47,6 +47,9 @@ var usernamePattern = regexp.MustCompile(`^[a-z][a-z0-9._-]{1,31}$`)
 
 // Validate checks the fields a caller sets.
 func (u *User) Validate() error {
+	if err := validateTexts(textField{"User name", u.Name, MaxNameLen}); err != nil {
+		return err
+	}
 	if !usernamePattern.MatchString(u.Username) {
 		return Errorf(EINVALID, "Username must be 2-32 lower-case letters, digits or ._- and start with a letter.")
 	}

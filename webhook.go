@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
-	"strings"
 	"time"
 )
 
@@ -167,22 +166,4 @@ type WebhookService interface {
 	ClaimWebhookDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*WebhookDelivery, error)
 	// CompleteWebhookDelivery records an attempt's outcome.
 	CompleteWebhookDelivery(ctx context.Context, id int64, res DeliveryResult) error
-}
-
-// ValidateText checks a free-text field: at most max bytes of valid UTF-8,
-// no NUL and no control characters other than tab and newline (no terminal
-// escapes).
-func ValidateText(field, s string, max int) error {
-	if len(s) > max {
-		return Errorf(EINVALID, "%s longer than %d bytes.", field, max)
-	}
-	for i, r := range s {
-		if r == 0xFFFD && !strings.HasPrefix(s[i:], "\uFFFD") {
-			return Errorf(EINVALID, "%s is not valid UTF-8.", field)
-		}
-		if (r < 0x20 && r != '\t' && r != '\n') || r == 0x7F || (r >= 0x80 && r < 0xA0) {
-			return Errorf(EINVALID, "%s contains a control character (code %d).", field, r)
-		}
-	}
-	return nil
 }

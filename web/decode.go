@@ -20,15 +20,20 @@ import (
 const DefaultMaxBodyBytes = 1 << 20
 
 // decodeJSON decodes exactly one JSON object from data into v, strictly:
-// unknown fields, wrong types, a non-object and trailing data are EINVALID
-// errors whose message says what is wrong (and where). An empty body is
-// EINVALID unless optional, in which case v is left as it is.
+// unknown fields, wrong types, a non-object (null included: encoding/json
+// would leave v as it is, as if {} had been sent) and trailing data are
+// EINVALID errors whose message says what is wrong (and where). An empty
+// body is EINVALID unless optional, in which case v is left as it is.
 func decodeJSON(data []byte, v any, optional bool) error {
-	if len(bytes.TrimSpace(data)) == 0 {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
 		if optional {
 			return nil
 		}
 		return convoi.Errorf(convoi.EINVALID, "Request body required: a JSON object.")
+	}
+	if trimmed[0] != '{' {
+		return convoi.Errorf(convoi.EINVALID, "Request body must be a JSON object, not %s.", jsonKind(trimmed[0]))
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -66,6 +71,23 @@ func jsonError(err error) error {
 		return tooLarge(me.Limit)
 	}
 	return convoi.Errorf(convoi.EINVALID, "Invalid JSON: %s.", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// jsonKind names the JSON value that starts with c.
+func jsonKind(c byte) string {
+	switch {
+	case c == 'n':
+		return "null"
+	case c == '[':
+		return "an array"
+	case c == '"':
+		return "a string"
+	case c == 't' || c == 'f':
+		return "a boolean"
+	case c == '-' || (c >= '0' && c <= '9'):
+		return "a number"
+	}
+	return "malformed JSON"
 }
 
 func tooLarge(limit int64) error {

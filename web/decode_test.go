@@ -16,7 +16,9 @@ func TestDecodeJSON(t *testing.T) {
 		{"object", `{"ref":"A-1"}`, true},
 		{"whitespace around", " \n{\"ref\":\"A-1\"}\n ", true},
 		{"empty", ``, false},
-		{"null", `null`, true}, // leaves the zero value: validation rejects it
+		{"null", `null`, false}, // encoding/json would leave the zero value, as if {} was sent
+		{"null padded", " null ", false},
+		{"array", `[]`, false},
 		{"unknown", `{"ref":"A-1","x":1}`, false},
 		{"two objects", `{}{}`, false},
 		{"trailing garbage", `{} x`, false},

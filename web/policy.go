@@ -31,7 +31,7 @@ func (s *Server) handlePutRiskPolicy(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return convoi.Errorf(convoi.EINVALID, "Request body larger than %d bytes.", tooBig.Limit)
+			return tooLarge(tooBig.Limit)
 		}
 		return convoi.Errorf(convoi.EINVALID, "Cannot read the request body.")
 	}

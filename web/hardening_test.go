@@ -1,0 +1,80 @@
+package web_test
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/risk"
+	"github.com/convoi/convoi/sqlite"
+	"github.com/convoi/convoi/web"
+)
+
+// E9: a body of null is not an empty object, on any endpoint that takes a
+// body; nothing changes.
+func TestHardening_NullBodyRefused(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	before, err := w.srv.MovementService.FindMovementByID(t.Context(), w.toCourt.ID)
+	w.must(err)
+	for _, rt := range w.srv.Routes() {
+		if rt.Public || (rt.Method != "POST" && rt.Method != "PATCH" && rt.Method != "PUT") {
+			continue
+		}
+		path := strings.ReplaceAll(rt.Path, "{id}", idFor(w, rt.Path))
+		role := rt.Roles[0]
+		r := w.do(rt.Method, path, w.tokens[role], []byte("null"))
+		if r.Status < 400 {
+			t.Errorf("%s %s with null as %s: %d %s", rt.Method, rt.Path, role, r.Status, r.Body)
+		}
+	}
+	after, err := w.srv.MovementService.FindMovementByID(t.Context(), w.toCourt.ID)
+	w.must(err)
+	if after.Version != before.Version || after.State != before.State {
+		t.Fatalf("a null body changed the movement: %s v%d -> %s v%d", before.State, before.Version, after.State, after.Version)
+	}
+}
+
+// E9: a site needs a location; text fields are bounded and refuse NUL and
+// terminal escapes.
+func TestHardening_SiteInput(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	pl := w.tokens[planner]
+	for name, body := range map[string]map[string]any{
+		"no location":    {"kind": "court", "name": "Tribunal"},
+		"zero location":  {"kind": "court", "name": "Tribunal", "location": map[string]float64{"lat": 0, "lon": 0}},
+		"huge name":      {"kind": "court", "name": strings.Repeat("x", 1_000_000), "location": w.court.Location},
+		"NUL in name":    {"kind": "court", "name": "Tri\x00bunal", "location": w.court.Location},
+		"escape in name": {"kind": "court", "name": "Tri\x1b[2Jbunal", "location": w.court.Location},
+		"huge address":   {"kind": "court", "name": "Tribunal", "address": strings.Repeat("y", 5000), "location": w.court.Location},
+	} {
+		r := w.do("POST", "/api/v1/sites", pl, mustMarshal(t, body))
+		if r.Status != http.StatusBadRequest {
+			t.Errorf("%s: %d %.200s", name, r.Status, r.Body)
+		}
+	}
+	w.doJSON("PATCH", "/api/v1/sites/"+itoa(w.court.ID), pl, map[string]any{"name": "a\x07b"}, http.StatusBadRequest, nil)
+	// Other free-text fields, through their endpoints.
+	w.doJSON("POST", "/api/v1/detainees", pl, map[string]any{"name": "A\x00B", "legal_status": "remand", "site_id": w.prison.ID}, http.StatusBadRequest, nil)
+	w.doJSON("POST", "/api/v1/vehicles", w.tokens[admin], map[string]any{"registration": strings.Repeat("Z", 10000), "class": "cellular_van", "capacity": 1, "site_id": w.prison.ID}, http.StatusBadRequest, nil)
+	w.doJSON("POST", "/api/v1/intelligence", pl, map[string]any{"detainee_id": w.detainee.ID, "observed_at": w.clock.Now(), "grading": "B2", "kind": "escape_tools", "text": "x\x1b]0;pwned\x07"}, http.StatusBadRequest, nil)
+	w.doJSON("POST", "/api/v1/movements/"+itoa(w.toCourt.ID)+"/cancel", pl, map[string]any{"cancel_reason": "court_cancelled", "reason": strings.Repeat("r", 100_000)}, http.StatusBadRequest, nil)
+	// Tabs, newlines and accents stay allowed.
+	w.doJSON("POST", "/api/v1/sites", pl, map[string]any{"kind": "court", "name": "Tribunal d'Évreux", "address": "1 rue\tX\n27000", "location": w.court.Location}, http.StatusCreated, nil)
+}
+
+// E9: a body over the limit is 413 on the risk policy too.
+func TestHardening_PolicyBodyTooLarge(t *testing.T) {
+	w := MustOpenWorld(t, func(s *web.Server) {
+		rs := risk.NewService()
+		rs.Now = s.Now
+		s.RiskPolicy = rs
+	})
+	_ = sqlite.NewDB
+	body := bytes.Repeat([]byte(" "), 10<<20)
+	r := w.do("PUT", "/api/v1/policies/risk", w.tokens[admin], body)
+	if r.Status != http.StatusRequestEntityTooLarge || r.errorCode() != convoi.EINVALID {
+		t.Fatalf("10 MB policy: %d %s", r.Status, r.Body)
+	}
+}
