@@ -262,6 +262,11 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	if req.Password != nil || (req.Disabled != nil && *req.Disabled) {
+		if err := s.revokeUserTokens(r.Context(), id); err != nil {
+			return err
+		}
+	}
 	writeJSON(w, http.StatusOK, u)
 	return nil
 }

@@ -78,3 +78,37 @@ func TestHardening_PolicyBodyTooLarge(t *testing.T) {
 		t.Fatalf("10 MB policy: %d %s", r.Status, r.Body)
 	}
 }
+
+// E5: an admin's password reset ends the user's sessions and API tokens;
+// the admin's own are untouched, and the new password logs in.
+func TestHardening_PasswordResetRevokes(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	victim := w.users[control]
+	session := w.tokens[control]
+	var api struct {
+		Token string `json:"token"`
+	}
+	w.doJSON("POST", "/api/v1/tokens", session, map[string]any{"name": "script"}, http.StatusCreated, &api)
+	w.doJSON("GET", "/api/v1/me", api.Token, nil, http.StatusOK, nil)
+
+	// Another change than the password revokes nothing.
+	w.doJSON("PATCH", "/api/v1/users/"+itoa(victim.ID), w.tokens[admin], map[string]any{"name": "Control Room"}, http.StatusOK, nil)
+	w.doJSON("GET", "/api/v1/me", session, nil, http.StatusOK, nil)
+
+	w.doJSON("PATCH", "/api/v1/users/"+itoa(victim.ID), w.tokens[admin], map[string]any{"password": "a-brand-new-password"}, http.StatusOK, nil)
+	for name, tok := range map[string]string{"session": session, "api token": api.Token} {
+		if r := w.do("GET", "/api/v1/me", tok, nil); r.Status != http.StatusUnauthorized {
+			t.Errorf("%s after the reset: %d", name, r.Status)
+		}
+	}
+	w.doJSON("GET", "/api/v1/me", w.tokens[admin], nil, http.StatusOK, nil)
+	w.login(victim.Username, "a-brand-new-password")
+
+	// Disabling a user ends their sessions too (not only hides them).
+	s2 := w.login(victim.Username, "a-brand-new-password")
+	w.doJSON("PATCH", "/api/v1/users/"+itoa(victim.ID), w.tokens[admin], map[string]any{"disabled": true}, http.StatusOK, nil)
+	w.doJSON("PATCH", "/api/v1/users/"+itoa(victim.ID), w.tokens[admin], map[string]any{"disabled": false}, http.StatusOK, nil)
+	if r := w.do("GET", "/api/v1/me", s2, nil); r.Status != http.StatusUnauthorized {
+		t.Errorf("session after disable and enable: %d", r.Status)
+	}
+}
