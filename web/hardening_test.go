@@ -112,3 +112,29 @@ func TestHardening_PasswordResetRevokes(t *testing.T) {
 		t.Errorf("session after disable and enable: %d", r.Status)
 	}
 }
+
+// E7: /metrics needs an admin's or auditor's token, and counts no release
+// or start by name: actions on movements share one label.
+func TestHardening_MetricsProtected(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	w.underway()
+	if r := w.do("GET", "/metrics", "", nil); r.Status != http.StatusUnauthorized {
+		t.Fatalf("anonymous /metrics: %d", r.Status)
+	}
+	if r := w.do("GET", "/metrics", w.tokens[crew], nil); r.Status != http.StatusForbidden {
+		t.Fatalf("crew /metrics: %d", r.Status)
+	}
+	r := w.do("GET", "/metrics", w.tokens[auditor], nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("auditor /metrics: %d", r.Status)
+	}
+	m := string(r.Body)
+	for _, a := range []string{"{id}/release", "{id}/start", "{id}/assess", "{id}/plan"} {
+		if strings.Contains(m, a) {
+			t.Errorf("metrics name the %s action:\n%s", a, grepLines(m, a))
+		}
+	}
+	if !strings.Contains(m, `route="POST /api/v1/movements/{id}/{action}"`) {
+		t.Errorf("actions not counted under one label:\n%s", grepLines(m, "movements"))
+	}
+}

@@ -162,7 +162,7 @@ func (rt Route) Admits(role convoi.Role) bool { return slices.Contains(rt.Roles,
 // wrap applies, in order: metrics and logging, the body limit,
 // authentication, the route's role rule, the author in ctx, idempotency.
 func (s *Server) wrap(rt Route) http.Handler {
-	label := rt.Method + " " + rt.Path
+	label := metricLabel(rt)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := s.record(w, r, label)
 		defer rec.done()
@@ -194,6 +194,20 @@ func (s *Server) wrap(rt Route) http.Handler {
 			s.writeError(rec, r, err)
 		}
 	})
+}
+
+// actionLabel is the one metrics and request-log label of every POST on a
+// movement's sub-resource (release, start, incident, ...): counted apart,
+// their timings would tell whoever reads metrics or logs when escorts
+// leave. The audit log records each by name.
+const actionLabel = "POST /api/v1/movements/{id}/{action}"
+
+// metricLabel is the route's label in metrics and the request log.
+func metricLabel(rt Route) string {
+	if rt.Method == http.MethodPost && strings.HasPrefix(rt.Path, "/api/v1/movements/{id}/") {
+		return actionLabel
+	}
+	return rt.Method + " " + rt.Path
 }
 
 // plain serves an operational endpoint (health, readiness, metrics): no

@@ -221,7 +221,9 @@ func (s *Server) init() error {
 		s.mux.Handle("GET /api/v1/{$}", s.plain("/api/v1", s.handleIndex))
 		s.mux.Handle("GET /healthz", s.plain("/healthz", s.handleHealthz))
 		s.mux.Handle("GET /readyz", s.plain("/readyz", s.handleReadyz))
-		s.mux.Handle("GET /metrics", s.plain("/metrics", s.handleMetrics))
+		// Metrics need a scraper's token (admin or auditor): request counts
+		// and timings are activity an outsider must not watch.
+		s.mux.Handle("GET /metrics", s.wrap(Route{Method: "GET", Path: "/metrics", Roles: rAdminAud, handle: s.handleMetrics}))
 	})
 	return s.initErr
 }

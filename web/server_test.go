@@ -311,7 +311,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 		t.Fatalf("readyz %d %s", r.Status, r.Body)
 	}
 	w.do("GET", "/api/v1/movements/"+itoa(w.toCourt.ID), w.tokens[convoi.RolePlanner], nil)
-	r := w.do("GET", "/metrics", "", nil)
+	r := w.do("GET", "/metrics", w.tokens[convoi.RoleAdmin], nil)
 	if r.Status != 200 {
 		t.Fatalf("metrics %d", r.Status)
 	}
