@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -137,4 +138,27 @@ func TestHardening_MetricsProtected(t *testing.T) {
 	if !strings.Contains(m, `route="POST /api/v1/movements/{id}/{action}"`) {
 		t.Errorf("actions not counted under one label:\n%s", grepLines(m, "movements"))
 	}
+}
+
+// E2: one user cannot take every stream slot, and slots are kept for
+// control and commanders.
+func TestHardening_StreamSlots(t *testing.T) {
+	w := MustOpenWorld(t, func(s *web.Server) {
+		withBus(s)
+		s.MaxStreams, s.MaxStreamsPerUser, s.StreamsReserved = 6, 2, 2
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w.openStream(ctx, w.tokens[liaison])
+	w.openStream(ctx, w.tokens[liaison])
+	if r := w.do("GET", "/api/v1/stream", w.login(w.users[liaison].Username, testPassword), nil); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("third stream of one user (another session): %d %s", r.Status, r.Body)
+	}
+	w.openStream(ctx, w.tokens[crew])
+	w.openStream(ctx, w.tokens[planner])
+	if r := w.do("GET", "/api/v1/stream", w.tokens[auditor], nil); r.Status != http.StatusServiceUnavailable {
+		t.Fatalf("unreserved slots full: auditor got %d", r.Status)
+	}
+	w.openStream(ctx, w.tokens[control])
+	w.openStream(ctx, w.tokens[commander])
 }

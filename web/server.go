@@ -30,10 +30,12 @@ import (
 
 // Defaults of Server's configuration.
 const (
-	DefaultAddr            = "127.0.0.1:8080"
-	DefaultMaxStreams      = 256
-	DefaultStreamHeartbeat = 15 * time.Second
-	DefaultShutdownTimeout = 5 * time.Second
+	DefaultAddr       = "127.0.0.1:8080"
+	DefaultMaxStreams = 256
+	// DefaultMaxStreamsPerUser: a control-room user with a few screens.
+	DefaultMaxStreamsPerUser = 8
+	DefaultStreamHeartbeat   = 15 * time.Second
+	DefaultShutdownTimeout   = 5 * time.Second
 	// IdempotencyWindow is how long a POST's first response is replayed.
 	IdempotencyWindow = 24 * time.Hour
 )
@@ -130,6 +132,13 @@ type Server struct {
 	MaxBodyBytes int64
 	// MaxStreams bounds concurrent /api/v1/stream clients (DefaultMaxStreams).
 	MaxStreams int
+	// MaxStreamsPerUser bounds one user's concurrent streams, over all their
+	// sessions and tokens (DefaultMaxStreamsPerUser); more is 429.
+	MaxStreamsPerUser int
+	// StreamsReserved of the MaxStreams slots only control and commanders
+	// may take (MaxStreams/4 when zero; negative for none), so that other
+	// roles can never lock the control room out.
+	StreamsReserved int
 	// StreamHeartbeat is the interval of SSE keep-alive comments and of
 	// re-checking the stream's token and scope (DefaultStreamHeartbeat).
 	StreamHeartbeat time.Duration
@@ -145,7 +154,7 @@ type Server struct {
 	auth     *auth.Authenticator
 	metrics  *httpMetrics
 	locks    keyLocks
-	streams  chan struct{}
+	streams  *streamSlots
 	hashSem  chan struct{}
 	release  atomic.Pointer[convoi.ReleasePolicy] // the release policy saved last, if any
 	progress *progressCache                       // latest Progress per movement and vehicle, from the bus
@@ -201,7 +210,7 @@ func (s *Server) init() error {
 			Users: s.UserService, Tokens: s.TokenService, Cache: cache,
 			Params: s.PasswordParams, SessionTTL: s.SessionTTL, Now: s.Now, Sem: s.hashSem,
 		}
-		s.streams = make(chan struct{}, max(s.MaxStreams, 1))
+		s.streams = newStreamSlots(s.MaxStreams, s.MaxStreamsPerUser, s.StreamsReserved)
 		s.progress = newProgressCache()
 		if s.EventService != nil {
 			go s.followProgress(s.ctx)

@@ -197,12 +197,11 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 	if s.EventService == nil {
 		return convoi.Errorf(convoi.EUNAVAILABLE, "The live stream is not available on this server.")
 	}
-	select {
-	case s.streams <- struct{}{}:
-		defer func() { <-s.streams }()
-	default:
-		return convoi.Errorf(convoi.EUNAVAILABLE, "Too many open streams; try again later.")
+	release, err := s.streams.acquire(convoi.UserFromContext(r.Context()))
+	if err != nil {
+		return err
 	}
+	defer release()
 	s.metrics.streams.Inc()
 	defer s.metrics.streams.Dec()
 
