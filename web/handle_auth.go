@@ -1,6 +1,8 @@
 package web
 
 import (
+	"cmp"
+	"context"
 	"net/http"
 	"time"
 
@@ -43,10 +45,27 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if req.Username == "" || req.Password == "" {
 		return convoi.Errorf(convoi.EINVALID, "username and password required.")
 	}
-	u, err := s.auth.Login(r.Context(), req.Username, req.Password)
+	now := s.Now()
+	if wait := s.logins.check(r, req.Username, now); wait > 0 {
+		w.Header().Set("Retry-After", retryAfter(wait))
+		return withStatus(http.StatusTooManyRequests, convoi.EUNAUTHORIZED, "Too many failed logins; try again in %s.", retryAfter(wait)+" s")
+	}
+	// Bound the wait for a password-hashing slot: under a flood of logins,
+	// refuse quickly rather than queue for seconds.
+	lctx, cancel := context.WithTimeout(r.Context(), cmp.Or(s.LoginWait, DefaultLoginWait))
+	defer cancel()
+	u, err := s.auth.Login(lctx, req.Username, req.Password)
+	if convoi.ErrorCode(err) == convoi.EUNAVAILABLE || (err != nil && lctx.Err() != nil && r.Context().Err() == nil) {
+		w.Header().Set("Retry-After", "1")
+		return convoi.Errorf(convoi.EUNAVAILABLE, "Server busy; try again.")
+	}
+	if convoi.ErrorCode(err) == convoi.EUNAUTHORIZED {
+		s.logins.failed(r, req.Username, now)
+	}
 	if err != nil {
 		return err
 	}
+	s.logins.succeeded(req.Username)
 	// The session token is created by the user it belongs to.
 	ctx := convoi.NewContextWithUser(r.Context(), u)
 	secret, tok, err := s.auth.IssueSession(ctx, u)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/risk"
@@ -161,4 +162,83 @@ func TestHardening_StreamSlots(t *testing.T) {
 	}
 	w.openStream(ctx, w.tokens[control])
 	w.openStream(ctx, w.tokens[commander])
+}
+
+// E1: wrong passwords are throttled per account and per address (429 with
+// Retry-After), unknown accounts exactly like known ones; a success
+// resets the account; the throttle expires.
+func TestHardening_LoginThrottled(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	try := func(user, pw string) *response {
+		return w.do("POST", "/api/v1/session", "", mustMarshal(t, map[string]string{"username": user, "password": pw}))
+	}
+	firstRefusal := func(user string) int {
+		for i := 1; i <= 200; i++ {
+			r := try(user, "wrong-password-"+itoa(int64(i)))
+			switch r.Status {
+			case http.StatusUnauthorized:
+			case http.StatusTooManyRequests:
+				if r.Header.Get("Retry-After") == "" {
+					t.Fatalf("%s: 429 without Retry-After", user)
+				}
+				return i
+			default:
+				t.Fatalf("%s: attempt %d: %d %s", user, i, r.Status, r.Body)
+			}
+		}
+		return 0
+	}
+	known := firstRefusal("control1")
+	if known == 0 || known > 20 {
+		t.Fatalf("known account: first 429 at attempt %d", known)
+	}
+	// While the account is throttled even its right password is refused.
+	if r := try("control1", testPassword); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("right password on a throttled account: %d", r.Status)
+	}
+	w.clock.Add(time.Hour)
+	unknown := firstRefusal("nobody-here")
+	if unknown != known {
+		t.Fatalf("unknown account throttled at %d, known at %d", unknown, known)
+	}
+	w.clock.Add(time.Hour)
+	// A success resets the account's count.
+	for range known - 2 {
+		try("planner1", "wrong")
+	}
+	w.login("planner1", testPassword)
+	for range known - 2 {
+		if r := try("planner1", "wrong"); r.Status != http.StatusUnauthorized {
+			t.Fatalf("after a success: %d", r.Status)
+		}
+	}
+	// One address trying many accounts is throttled as an address.
+	w.clock.Add(time.Hour)
+	got429 := false
+	for i := range 200 {
+		if try("user"+itoa(int64(i)), "wrong").Status == http.StatusTooManyRequests {
+			got429 = true
+			break
+		}
+	}
+	if !got429 {
+		t.Fatal("200 accounts from one address: never throttled")
+	}
+}
+
+// E1: a login waits a bounded time for a password-hashing slot, then 503.
+func TestHardening_LoginWaitBounded(t *testing.T) {
+	w := MustOpenWorld(t, func(s *web.Server) { s.LoginWait = 50 * time.Millisecond })
+	slots := w.srv.HashSlots()
+	for range cap(slots) {
+		slots <- struct{}{}
+	}
+	r := w.do("POST", "/api/v1/session", "", mustMarshal(t, map[string]string{"username": "control1", "password": testPassword}))
+	for range cap(slots) {
+		<-slots
+	}
+	if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("login with every hashing slot taken: %d %s", r.Status, r.Body)
+	}
+	w.login("control1", testPassword)
 }

@@ -126,6 +126,9 @@ type Server struct {
 	// PasswordParams are the argon2id parameters for new passwords
 	// (auth.DefaultParams). Tests set auth.TestParams.
 	PasswordParams auth.Params
+	// LoginWait bounds how long a login waits for a password-hashing slot
+	// before it is refused with 503 (DefaultLoginWait).
+	LoginWait time.Duration
 	// SessionTTL is the lifetime of a login session (auth.DefaultSessionTTL).
 	SessionTTL time.Duration
 	// MaxBodyBytes bounds request bodies (DefaultMaxBodyBytes).
@@ -158,6 +161,7 @@ type Server struct {
 	hashSem  chan struct{}
 	release  atomic.Pointer[convoi.ReleasePolicy] // the release policy saved last, if any
 	progress *progressCache                       // latest Progress per movement and vehicle, from the bus
+	logins   *loginThrottle
 
 	ln     net.Listener
 	server *http.Server
@@ -180,6 +184,7 @@ func New() *Server {
 		MaxStreams:      DefaultMaxStreams,
 		StreamHeartbeat: DefaultStreamHeartbeat,
 		ShutdownTimeout: DefaultShutdownTimeout,
+		LoginWait:       DefaultLoginWait,
 		Metrics:         reg,
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -206,6 +211,7 @@ func (s *Server) init() error {
 		// API goes through the wrapped services, which empty the cache.
 		cache := &auth.TokenCache{}
 		s.UserService, s.TokenService = cache.Users(s.UserService), cache.Tokens(s.TokenService)
+		s.logins = newLoginThrottle()
 		s.auth = &auth.Authenticator{
 			Users: s.UserService, Tokens: s.TokenService, Cache: cache,
 			Params: s.PasswordParams, SessionTTL: s.SessionTTL, Now: s.Now, Sem: s.hashSem,
