@@ -562,6 +562,9 @@ func (s *Server) handleTrackerCommand(w http.ResponseWriter, r *http.Request) er
 	if len(req.Command) == 0 || len(req.Command) > maxCommandLen || !printableASCII(req.Command) {
 		return convoi.Errorf(convoi.EINVALID, "command must be 1-%d printable ASCII characters.", maxCommandLen)
 	}
+	if err := convoi.CheckDeviceCommand(convoi.UserFromContext(r.Context()).Role, req.Command); err != nil {
+		return err
+	}
 	t, err := s.TrackerService.FindTrackerByID(r.Context(), convoi.TrackerID(id))
 	if err != nil {
 		return err

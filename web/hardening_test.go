@@ -242,3 +242,37 @@ func TestHardening_LoginWaitBounded(t *testing.T) {
 	}
 	w.login("control1", testPassword)
 }
+
+// E3: device commands are allowed per role, as data; a command that would
+// re-point or reconfigure a tracker is refused to everyone.
+func TestHardening_TrackerCommandPolicy(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	path := "/api/v1/trackers/" + itoa(w.tracker1.ID) + "/commands"
+	for _, tc := range []struct {
+		role    convoi.Role
+		command string
+		allowed bool
+	}{
+		{control, "getinfo", true},
+		{control, "getgps", true},
+		{control, "setdigout 1", true},
+		{admin, "getparam 2004", true},
+		{control, "setparam 2004:attacker.example", false},
+		{admin, "setparam 2004:attacker.example", false},
+		{admin, "setparam 2005:5027", false},
+		{control, "flush 356307042441013,internet,,,attacker.example,5027,0", false},
+		{control, "getparam 2004", false},
+		{control, "cpureset", false},
+		{admin, "cpureset", true},
+		{control, "getinfo extra", false},
+		{control, "setdigout 1;setparam 2004:x", false},
+		{control, "unknowncmd", false},
+		{control, "GETINFO", true},
+	} {
+		r := w.do("POST", path, w.tokens[tc.role], mustMarshal(t, map[string]string{"command": tc.command}))
+		refused := r.Status == http.StatusForbidden || r.Status == http.StatusBadRequest
+		if refused == tc.allowed {
+			t.Errorf("%s %q: %d %s", tc.role, tc.command, r.Status, r.Body)
+		}
+	}
+}
