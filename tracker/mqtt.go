@@ -19,7 +19,10 @@ func (s *Server) openMQTT() error {
 		s.mqtt = sub
 		return nil
 	}
-	b := &mqtt.Broker{Addr: s.MQTTAddr, Topic: s.MQTTTopic, Handler: s.handleMQTT}
+	if s.DeviceSecrets == nil {
+		return fmt.Errorf("tracker: the embedded MQTT broker needs DeviceSecrets (per-tracker credentials)")
+	}
+	b := &mqtt.Broker{Addr: s.MQTTAddr, Topic: s.MQTTTopic, Handler: s.handleMQTT, Authenticate: s.authenticateDevice}
 	if err := b.Open(); err != nil {
 		return err
 	}
@@ -42,7 +45,7 @@ func (s *Server) handleMQTT(ctx context.Context, topic string, payload []byte) e
 	now := s.Now()
 	msgs, err := mqtt.Decode(topic, payload, now)
 	if err != nil {
-		s.Logger.Warn("mqtt bad payload", "topic", topic, "error", err)
+		s.logDrop("mqtt bad payload", "topic", topic, "error", err)
 		return nil
 	}
 	// Group by device, keeping each device's order.
@@ -56,10 +59,16 @@ func (s *Server) handleMQTT(ctx context.Context, topic string, payload []byte) e
 		byDev[d] = append(byDev[d], m)
 	}
 	for _, d := range order {
+		if s.mqttBroker != nil && !mqtt.OwnTopic(s.MQTTTopic, topic, string(d)) {
+			// The broker let the client publish to its own topic only; a
+			// payload naming another device is not its to send.
+			s.logDrop("mqtt message for another device dropped", "device", string(d))
+			continue
+		}
 		t, err := s.lookup(ctx, d, convoi.ProtocolMQTT)
 		if err != nil {
 			if convoi.ErrorCode(err) == convoi.ENOTFOUND {
-				s.Logger.Warn("unknown device rejected", "protocol", "mqtt", "device", string(d), "topic", topic)
+				s.logDrop("unknown device rejected", "protocol", "mqtt", "device", string(d), "topic", topic)
 				continue
 			}
 			return err

@@ -30,7 +30,7 @@ func (s *Server) OsmAndHandler() http.Handler {
 		t, err := s.lookup(ctx, m.DeviceID, convoi.ProtocolOsmAnd)
 		if err != nil {
 			if convoi.ErrorCode(err) == convoi.ENOTFOUND {
-				s.Logger.Warn("unknown device rejected", "protocol", "osmand", "device", string(m.DeviceID), "remote", r.RemoteAddr)
+				s.logDrop("unknown device rejected", "protocol", "osmand", "device", string(m.DeviceID), "remote", r.RemoteAddr)
 				http.Error(w, "unknown device", http.StatusNotFound)
 			} else {
 				s.Logger.Error("find tracker", "error", err)

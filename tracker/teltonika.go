@@ -34,6 +34,7 @@ func (c *tcpConn) write(b []byte, timeout time.Duration) error {
 }
 
 func (s *Server) serveTeltonika(ln net.Listener) {
+	maxConns := s.EffectiveMaxConns()
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -41,7 +42,7 @@ func (s *Server) serveTeltonika(ln net.Listener) {
 				return
 			}
 			// EMFILE and friends: back off instead of spinning.
-			s.Logger.Warn("teltonika accept", "error", err)
+			s.logDrop("teltonika accept", "error", err)
 			select {
 			case <-time.After(50 * time.Millisecond):
 			case <-s.ctx.Done():
@@ -49,9 +50,16 @@ func (s *Server) serveTeltonika(ln net.Listener) {
 			}
 			continue
 		}
-		if s.conns.Add(1) > int64(s.MaxConns) {
+		if s.conns.Add(1) > int64(maxConns) {
 			s.conns.Add(-1)
-			s.Logger.Warn("teltonika connection refused: limit reached", "remote", conn.RemoteAddr().String(), "max", s.MaxConns)
+			s.logDrop("teltonika connection refused: limit reached", "max", maxConns)
+			conn.Close()
+			continue
+		}
+		releaseAddr, ok := s.addrConns.take(conn.RemoteAddr(), s.MaxConnsPerAddr)
+		if !ok {
+			s.conns.Add(-1)
+			s.logDrop("teltonika connection refused: limit per address reached", "remote", conn.RemoteAddr().String(), "max", s.MaxConnsPerAddr)
 			conn.Close()
 			continue
 		}
@@ -59,6 +67,7 @@ func (s *Server) serveTeltonika(ln net.Listener) {
 		if s.closed {
 			s.mu.Unlock()
 			s.conns.Add(-1)
+			releaseAddr()
 			conn.Close()
 			return
 		}
@@ -71,6 +80,7 @@ func (s *Server) serveTeltonika(ln net.Listener) {
 				delete(s.tcpConns, conn)
 				s.mu.Unlock()
 				s.conns.Add(-1)
+				releaseAddr()
 			}()
 			if tc, ok := conn.(*net.TCPConn); ok {
 				// Dead peers (a van out of coverage) are found by the
@@ -79,7 +89,7 @@ func (s *Server) serveTeltonika(ln net.Listener) {
 				tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3})
 			}
 			if err := s.handleTeltonika(conn); err != nil {
-				s.Logger.Info("teltonika connection closed", "remote", conn.RemoteAddr().String(), "error", err)
+				s.logDrop("teltonika connection closed", "remote", conn.RemoteAddr().String(), "error", err)
 			}
 		})
 	}
@@ -100,7 +110,7 @@ func (s *Server) handleTeltonika(conn net.Conn) error {
 	t, err := s.lookup(s.ctx, convoi.DeviceID(imei), convoi.ProtocolTeltonika)
 	if err != nil {
 		if convoi.ErrorCode(err) == convoi.ENOTFOUND {
-			s.Logger.Warn("unknown device rejected", "protocol", "teltonika", "device", imei, "remote", conn.RemoteAddr().String())
+			s.logDrop("unknown device rejected", "protocol", "teltonika", "device", imei, "remote", conn.RemoteAddr().String())
 			conn.SetWriteDeadline(wallClock().Add(s.WriteTimeout))
 			conn.Write(teltonika.RejectIMEI)
 			return nil
@@ -161,7 +171,7 @@ func (s *Server) handleTeltonika(conn net.Conn) error {
 			// Wrong CRC or a malformed body: acknowledge nothing (zero
 			// records), so the device sends the records again.
 			bad++
-			s.Logger.Warn("teltonika bad frame", "device", imei, "error", err)
+			s.logDrop("teltonika bad frame", "device", imei, "error", err)
 			if bad >= 3 {
 				return fmt.Errorf("%d bad frames in a row: %w", bad, err)
 			}
@@ -385,7 +395,7 @@ func (s *Server) serveTeltonikaUDP(pc net.PacketConn) {
 			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			s.Logger.Warn("teltonika udp read", "error", err)
+			s.logDrop("teltonika udp read", "error", err)
 			continue
 		}
 		select {
@@ -404,13 +414,13 @@ func (s *Server) handleUDP(pc net.PacketConn, addr net.Addr, dgram []byte) {
 	var p teltonika.Packet
 	h, err := p.DecodeUDP(dgram)
 	if err != nil {
-		s.Logger.Warn("teltonika udp bad datagram", "remote", addr.String(), "error", err)
+		s.logDrop("teltonika udp bad datagram", "remote", addr.String(), "error", err)
 		return
 	}
 	t, err := s.lookup(s.ctx, convoi.DeviceID(h.IMEI), convoi.ProtocolTeltonika)
 	if err != nil {
 		if convoi.ErrorCode(err) == convoi.ENOTFOUND {
-			s.Logger.Warn("unknown device rejected", "protocol", "teltonika-udp", "device", h.IMEI, "remote", addr.String())
+			s.logDrop("unknown device rejected", "protocol", "teltonika-udp", "device", h.IMEI, "remote", addr.String())
 		} else {
 			s.Logger.Error("find tracker", "error", err)
 		}

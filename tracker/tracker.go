@@ -61,6 +61,9 @@ type Server struct {
 	Trackers  convoi.TrackerService
 	Positions convoi.PositionService
 	Events    convoi.EventService // optional: nil publishes nothing
+	// DeviceSecrets holds the trackers' credentials, required by the
+	// embedded MQTT broker (which admits no anonymous client).
+	DeviceSecrets DeviceSecrets
 
 	// Logger receives edge events only (connections refused, unknown
 	// devices, bad frames, store failures); never positions. Keys are
@@ -77,7 +80,8 @@ type Server struct {
 	// button on every model, in addition to the IO map.
 	PanicInput int
 
-	MaxConns         int           // concurrent TCP connections; more are closed at once
+	MaxConns         int           // concurrent TCP connections; more are closed at once (see EffectiveMaxConns)
+	MaxConnsPerAddr  int           // concurrent TCP connections from one peer address (DefaultMaxConnsPerAddr; 0: no cap)
 	HandshakeTimeout time.Duration // for the IMEI login
 	IdleTimeout      time.Duration // silence between frames before a TCP client is dropped
 	FrameTimeout     time.Duration // to receive the rest of a frame once its first byte is in
@@ -100,7 +104,9 @@ type Server struct {
 	mqtt       interface{ Close() error }
 	mqttBroker interface{ Address() string }
 
-	conns atomic.Int64 // open TCP connections
+	conns     atomic.Int64 // open TCP connections
+	addrConns addrConns    // open TCP connections per peer address
+	logs      logLimiter   // rate of edge-event log lines
 
 	mu       sync.Mutex
 	devices  map[convoi.DeviceID]*device
@@ -118,6 +124,7 @@ func New() *Server {
 		Now:              time.Now,
 		IOMaps:           DefaultIOMaps(),
 		MaxConns:         DefaultMaxConns,
+		MaxConnsPerAddr:  DefaultMaxConnsPerAddr,
 		HandshakeTimeout: DefaultHandshakeTimeout,
 		IdleTimeout:      DefaultIdleTimeout,
 		FrameTimeout:     DefaultFrameTimeout,

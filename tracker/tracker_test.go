@@ -108,6 +108,7 @@ func MustOpenEnv(tb testing.TB, configure func(*tracker.Server)) *env {
 	s := tracker.New()
 	s.TeltonikaAddr, s.TeltonikaUDPAddr, s.OsmAndAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	s.Trackers, s.Positions, s.Events = e.trackers, e.positions, e.bus
+	s.DeviceSecrets = sqlite.NewDeviceSecretService(db)
 	s.Logger = slog.New(slog.NewTextHandler(e.logs, nil))
 	if configure != nil {
 		configure(s)

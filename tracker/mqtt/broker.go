@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
@@ -28,6 +29,15 @@ type Broker struct {
 	Topic   string // filter of the topics handed to Handler
 	Handler Handler
 	Logger  *slog.Logger // the broker's own log; discarded if nil
+	// Authenticate admits a client by the username and password of its
+	// CONNECT; it is required: without it Open fails, so the broker is
+	// off until credentials are configured. An admitted client may
+	// publish only to the Topic-matching topic whose last level is its
+	// username (a tracker's own device ID), and may subscribe to nothing.
+	Authenticate func(username string, password []byte) bool
+	// Authorize, when set, replaces that rule: whether the client logged
+	// in as username may publish (write) to or subscribe to topic.
+	Authorize func(username, topic string, write bool) bool
 
 	srv *mochi.Server
 	tcp *listeners.TCP
@@ -37,11 +47,14 @@ type Broker struct {
 	cancel context.CancelFunc
 }
 
-// Open listens on Addr (synchronously) and serves in the background. The
-// broker accepts any client: bind it to loopback or a private network.
+// Open listens on Addr (synchronously) and serves in the background. Only
+// clients Authenticate admits may connect.
 func (b *Broker) Open() error {
 	if b.Handler == nil || b.Topic == "" {
 		return fmt.Errorf("mqtt broker: Handler and Topic required")
+	}
+	if b.Authenticate == nil {
+		return fmt.Errorf("mqtt broker: Authenticate required (no anonymous clients)")
 	}
 	log := b.Logger
 	if log == nil {
@@ -86,11 +99,26 @@ func (h *storeHook) Provides(bt byte) bool {
 	return bt == mochi.OnPublish || bt == mochi.OnConnectAuthenticate || bt == mochi.OnACLCheck
 }
 
-// OnConnectAuthenticate admits every client: the broker is for loopback or
-// a private gateway network, and unknown devices are refused per message.
-func (h *storeHook) OnConnectAuthenticate(*mochi.Client, packets.Packet) bool { return true }
+// OnConnectAuthenticate admits the clients Authenticate admits.
+func (h *storeHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
+	return h.b.Authenticate(string(pk.Connect.Username), pk.Connect.Password)
+}
 
-func (h *storeHook) OnACLCheck(*mochi.Client, string, bool) bool { return true }
+// OnACLCheck lets a client publish to its own topic only, and read nothing:
+// positions of escorts are for convoi alone.
+func (h *storeHook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
+	if h.b.Authorize != nil {
+		return h.b.Authorize(string(cl.Properties.Username), topic, write)
+	}
+	return write && OwnTopic(h.b.Topic, topic, string(cl.Properties.Username))
+}
+
+// OwnTopic reports whether topic matches filter and ends in the level
+// device: the only topic a device's client may publish to.
+func OwnTopic(filter, topic, device string) bool {
+	i := strings.LastIndexByte(topic, '/')
+	return device != "" && Match(filter, topic) && topic[i+1:] == device
+}
 
 func (h *storeHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
 	if !Match(h.b.Topic, pk.TopicName) {
