@@ -146,6 +146,7 @@ var accessPolicy = map[string][]convoi.Role{
 	"GET /api/v1/movements/{id}/notices":  {commander, auditor},
 	"POST /api/v1/movements/{id}/notices": {control, commander},
 	"POST /api/v1/leaks/trace":            {auditor},
+	"POST /api/v1/trackers/{id}/secret":   {admin},
 }
 
 // TestAccess walks every endpoint of the route table with every role (and

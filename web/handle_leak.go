@@ -44,6 +44,7 @@ func (s *Server) leakRoutes() []Route {
 		{Method: "GET", Path: v + "/movements/{id}/arrival", Roles: rLiaison, Summary: "The arrival window and handover code for this liaison user (a variant recorded for them)", handle: s.handleArrival},
 		{Method: "GET", Path: v + "/movements/{id}/notices", Roles: rNoticeRead, Summary: "The arrival variants each recipient of a movement was given", handle: s.handleListNotices},
 		{Method: "POST", Path: v + "/movements/{id}/notices", Roles: rNotice, Summary: "Give an outside recipient (a hospital, a court) its own arrival variant", handle: s.handleCreateNotice},
+		{Method: "POST", Path: v + "/trackers/{id}/secret", Roles: rAdmin, Summary: "Issue an MQTT tracker's login secret (shown once; replaces the old one)", handle: s.handleSetDeviceSecret, secret: true},
 		{Method: "POST", Path: v + "/leaks/trace", Roles: rAuditor, Summary: "Rank the recipients who could have leaked the facts seen, and list who read the exact schedule", handle: s.handleTraceLeak},
 	}
 }

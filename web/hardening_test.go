@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"net/http"
 	"strings"
 	"testing"
@@ -275,4 +276,31 @@ func TestHardening_TrackerCommandPolicy(t *testing.T) {
 			t.Errorf("%s %q: %d %s", tc.role, tc.command, r.Status, r.Body)
 		}
 	}
+}
+
+// E4: an admin issues an MQTT tracker's secret, shown once; only its hash
+// is stored, and a new one replaces it.
+func TestHardening_DeviceSecret(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	gw := &convoi.Tracker{DeviceID: "gw-rouen-1", Protocol: convoi.ProtocolMQTT}
+	w.must(w.srv.TrackerService.CreateTracker(t.Context(), gw))
+	var out struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	w.doJSON("POST", "/api/v1/trackers/"+itoa(gw.ID)+"/secret", w.tokens[admin], nil, http.StatusCreated, &out)
+	if out.Username != "gw-rouen-1" || len(out.Password) < 40 {
+		t.Fatalf("credentials %+v", out)
+	}
+	h, err := w.srv.DeviceSecretService.FindDeviceSecret(t.Context(), "gw-rouen-1")
+	w.must(err)
+	if sum := sha256.Sum256([]byte(out.Password)); !bytes.Equal(h, sum[:]) {
+		t.Fatal("stored hash is not the secret's")
+	}
+	first := out.Password
+	w.doJSON("POST", "/api/v1/trackers/"+itoa(gw.ID)+"/secret", w.tokens[admin], nil, http.StatusCreated, &out)
+	if h2, _ := w.srv.DeviceSecretService.FindDeviceSecret(t.Context(), "gw-rouen-1"); out.Password == first || bytes.Equal(h, h2) {
+		t.Fatal("a new secret did not replace the old")
+	}
+	w.doJSON("POST", "/api/v1/trackers/"+itoa(w.tracker1.ID)+"/secret", w.tokens[admin], nil, http.StatusBadRequest, nil)
 }

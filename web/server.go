@@ -113,6 +113,8 @@ type Server struct {
 	Alerts          convoi.IncidentAlertService
 	WebhookService  convoi.WebhookService // /api/v1/webhooks (admin)
 	NoticeService   convoi.NoticeService  // arrival variants per recipient and POST /api/v1/leaks/trace
+	// DeviceSecretService stores MQTT trackers' credentials (POST /api/v1/trackers/{id}/secret).
+	DeviceSecretService convoi.DeviceSecretService
 	// NoticePolicy bounds the arrival variants (leak.DefaultPolicy when zero).
 	NoticePolicy leak.Policy
 	// ScheduleReaders, when set, lists who read a schedule (from the audit

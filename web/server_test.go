@@ -107,6 +107,7 @@ func MustOpenWorld(tb testing.TB, configure func(*web.Server)) *world {
 	s.IncidentService = sqlite.NewIncidentService(db)
 	s.WebhookService = sqlite.NewWebhookService(db)
 	s.NoticeService = sqlite.NewNoticeService(db)
+	s.DeviceSecretService = sqlite.NewDeviceSecretService(db)
 
 	w := &world{t: tb, srv: s, db: db, audit: al, clock: clk, tokens: map[convoi.Role]string{}, users: map[convoi.Role]*convoi.User{}}
 	w.seed(ctx)

@@ -85,7 +85,7 @@ func NewApp() *App {
 		TeltonikaAddr:    "127.0.0.1:5027",
 		TeltonikaUDPAddr: "127.0.0.1:5027",
 		OsmAndAddr:       "127.0.0.1:5055",
-		MQTTAddr:         "127.0.0.1:1883",
+		MQTTAddr:         "", // off unless configured: trackers then log in with their own credentials
 		PasswordParams:   auth.DefaultParams,
 	}
 }
@@ -164,6 +164,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	t.MQTTAddr, t.MQTTURL = a.MQTTAddr, a.MQTTURL
 	t.Trackers = sqlite.NewTrackerService(db)
 	t.Positions = sqlite.NewPositionService(db)
+	t.DeviceSecrets = sqlite.NewDeviceSecretService(db)
 	t.Events = a.Bus
 	t.Logger = a.Logger.With("component", "tracker")
 	t.Now = a.Now
@@ -200,6 +201,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.PolicyService = sqlite.NewPolicyService(db)
 	s.WebhookService = sqlite.NewWebhookService(db)
 	s.NoticeService = sqlite.NewNoticeService(db)
+	s.DeviceSecretService = sqlite.NewDeviceSecretService(db)
 	s.ScheduleReaders = a.scheduleReaders()
 	s.EventService = a.Bus
 	if a.Graph != nil {
