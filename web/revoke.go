@@ -8,10 +8,11 @@ import (
 )
 
 // revokeUserTokens revokes every live session and API token of user id,
-// through TokenService.RevokeToken: the one revocation path, which any
-// token cache in front of the store must follow at once. A password reset
-// and disabling an account call it, so that whoever held the old password
-// (or a token minted with it) is out at once.
+// through TokenService.RevokeToken: the one revocation path, which the
+// token cache wrapping TokenService follows at once. A password reset
+// calls it, so that whoever held the old password (or a token minted with
+// it) is out at once. (Disabling a user suspends their tokens without
+// revoking them: enabling the user gives them back.)
 func (s *Server) revokeUserTokens(ctx context.Context, id convoi.UserID) error {
 	ts, err := s.TokenService.FindTokens(ctx, id)
 	if err != nil {
