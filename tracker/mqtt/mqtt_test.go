@@ -91,11 +91,11 @@ func TestBrokerCloseEndsHandler(t *testing.T) {
 		<-ctx.Done()
 		ended <- ctx.Err()
 		return ctx.Err()
-	}}
+	}, Authenticate: func(u string, pw []byte) bool { return u == "a" && string(pw) == "pw" }}
 	if err := b.Open(); err != nil {
 		t.Fatal(err)
 	}
-	c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + b.Address()).SetClientID("close-test"))
+	c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + b.Address()).SetClientID("close-test").SetUsername("a").SetPassword("pw"))
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("connect: %v", tok.Error())
 	}
