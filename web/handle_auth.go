@@ -50,6 +50,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Retry-After", retryAfter(wait))
 		return withStatus(http.StatusTooManyRequests, convoi.EUNAUTHORIZED, "Too many failed logins; try again in %s.", retryAfter(wait)+" s")
 	}
+	leave, ok := s.logins.enter(r)
+	if !ok {
+		w.Header().Set("Retry-After", "1")
+		return withStatus(http.StatusTooManyRequests, convoi.EUNAVAILABLE, "Too many logins at once from your address; try again.")
+	}
+	defer leave()
 	// Bound the wait for a password-hashing slot: under a flood of logins,
 	// refuse quickly rather than queue for seconds.
 	lctx, cancel := context.WithTimeout(r.Context(), cmp.Or(s.LoginWait, DefaultLoginWait))

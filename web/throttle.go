@@ -19,6 +19,10 @@ const (
 	loginAccountBurst = 10
 	loginAddressBurst = 50
 	loginWindow       = 15 * time.Minute
+	// loginInFlight bounds one address's logins waiting for or using a
+	// password-hashing slot: a flood from one host queues at most this
+	// many ahead of everyone else's.
+	loginInFlight = 4
 	// throttleMaxKeys bounds the throttle's memory; beyond it, drained
 	// entries are dropped, and new keys share one overflow bucket.
 	throttleMaxKeys = 100_000
@@ -101,13 +105,37 @@ func (t *throttle) reset(key string) {
 	t.mu.Unlock()
 }
 
-// loginThrottle throttles failed logins per account and per client address.
+// loginThrottle throttles failed logins per account and per client
+// address, and bounds each address's logins in flight.
 type loginThrottle struct {
 	accounts, addresses *throttle
+
+	mu       sync.Mutex // guards inFlight
+	inFlight map[string]int
 }
 
 func newLoginThrottle() *loginThrottle {
-	return &loginThrottle{accounts: newThrottle(loginAccountBurst, loginWindow), addresses: newThrottle(loginAddressBurst, loginWindow)}
+	return &loginThrottle{accounts: newThrottle(loginAccountBurst, loginWindow), addresses: newThrottle(loginAddressBurst, loginWindow),
+		inFlight: map[string]int{}}
+}
+
+// enter counts a login of r's address in flight, unless it has
+// loginInFlight already; the returned func ends it.
+func (lt *loginThrottle) enter(r *http.Request) (func(), bool) {
+	a := clientAddress(r)
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	if lt.inFlight[a] >= loginInFlight {
+		return nil, false
+	}
+	lt.inFlight[a]++
+	return func() {
+		lt.mu.Lock()
+		if lt.inFlight[a]--; lt.inFlight[a] == 0 {
+			delete(lt.inFlight, a)
+		}
+		lt.mu.Unlock()
+	}, true
 }
 
 // clientAddress is the request's peer IP (never a forwarded-for header,
