@@ -20,9 +20,11 @@ const (
 	loginAddressBurst = 50
 	loginWindow       = 15 * time.Minute
 	// loginInFlight bounds one address's logins waiting for or using a
-	// password-hashing slot: a flood from one host queues at most this
-	// many ahead of everyone else's.
-	loginInFlight = 4
+	// password-hashing slot: a flood from one host holds at most one of
+	// the two slots, the other stays for everyone else. (People behind one
+	// NAT rarely log in within the same 150 ms; the one refused retries
+	// after Retry-After.)
+	loginInFlight = 1
 	// throttleMaxKeys bounds the throttle's memory; beyond it, drained
 	// entries are dropped, and new keys share one overflow bucket.
 	throttleMaxKeys = 100_000
