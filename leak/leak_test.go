@@ -177,3 +177,41 @@ func TestIssue_RedrawGivesNewVariant(t *testing.T) {
 		t.Fatalf("undrawn movement: %v", err)
 	}
 }
+
+// BenchmarkDraw50th draws the variant of a movement's 50th recipient.
+func BenchmarkDraw50th(b *testing.B) {
+	var taken []*convoi.Notice
+	for range 49 {
+		v, err := leak.DefaultPolicy.Draw(t0, taken, nil)
+		must(b, err)
+		taken = append(taken, &convoi.Notice{WindowStart: v.WindowStart, WindowEnd: v.WindowEnd, Code: v.Code})
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := leak.DefaultPolicy.Draw(t0, taken, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTrace10k ranks 10,000 recorded variants (200 movements of 50
+// recipients, windows laid out without drawing) against a leaked window.
+func BenchmarkTrace10k(b *testing.B) {
+	var ns []*convoi.Notice
+	for m := range 200 {
+		arrival := t0.Add(time.Duration(m) * time.Hour)
+		for i := range 50 {
+			ns = append(ns, &convoi.Notice{ID: convoi.NoticeID(m*50 + i + 1), MovementID: convoi.MovementID(m + 1),
+				WindowStart: arrival.Add(-time.Duration(5+i) * time.Minute), WindowEnd: arrival.Add(time.Duration(60-i) * time.Minute),
+				Code: fmt.Sprintf("C%05d", m*50+i)})
+		}
+	}
+	leaked := ns[4321]
+	b.ResetTimer()
+	for range b.N {
+		cs, err := leak.Trace(leak.Facts{WindowStart: &leaked.WindowStart, WindowEnd: &leaked.WindowEnd}, ns)
+		if err != nil || cs[0].Notice != leaked {
+			b.Fatal("wrong recipient")
+		}
+	}
+}
