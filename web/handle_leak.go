@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,7 +14,8 @@ import (
 
 // ScheduleReaders finds, in the audit log, everyone who read a movement's
 // exact schedule (its drawn departure or route). It is what leak tracing
-// needs of the audit log; the audit package provides it.
+// needs of the audit log: Server.Audit provides it when ScheduleReaders is
+// not set.
 type ScheduleReaders interface {
 	ScheduleReaders(ctx context.Context, id convoi.MovementID) ([]ScheduleRead, error)
 }
@@ -199,4 +201,38 @@ func (s *Server) handleTraceLeak(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, &resp)
 	return nil
+}
+
+// AuditScheduleReaders returns ScheduleReaders answered from log, for
+// tools that open the audit log themselves (convoi leak trace).
+func AuditScheduleReaders(log convoi.AuditLog) ScheduleReaders { return auditScheduleReaders{log} }
+
+// auditScheduleReaders answers ScheduleReaders from the audit log: every
+// allowed read that disclosed a movement's drawn departure or route (the
+// API, the stream), oldest first.
+type auditScheduleReaders struct{ log convoi.AuditLog }
+
+func (a auditScheduleReaders) ScheduleReaders(ctx context.Context, id convoi.MovementID) ([]ScheduleRead, error) {
+	f := convoi.AuditFilter{Object: movementObject(id), Kind: convoi.AuditRead, Outcome: convoi.AuditAllowed, Limit: 1000}
+	var out []ScheduleRead
+	for {
+		es, err := a.log.FindAuditEntries(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("audit log: %w", err)
+		}
+		for _, e := range es {
+			if !slices.Contains(e.Fields, convoi.FieldDeparture) && !slices.Contains(e.Fields, convoi.FieldRoute) {
+				continue
+			}
+			out = append(out, ScheduleRead{UserID: e.UserID, Username: e.Username, Role: e.Role, TokenID: e.TokenID,
+				At: e.Time, Op: e.Op, Fields: e.Fields, Seq: e.Seq})
+		}
+		if len(es) < f.Limit {
+			break
+		}
+		before := es[len(es)-1].Seq
+		f.Before = &before
+	}
+	slices.Reverse(out) // newest first from the log; oldest first here
+	return out, nil
 }

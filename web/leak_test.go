@@ -83,3 +83,32 @@ func TestLeak_LiaisonVariantTracedByAuditor(t *testing.T) {
 		t.Fatalf("a code of another movement matched: %+v", out.Candidates)
 	}
 }
+
+// The trace lists, from the server's own audit log, who read the exact
+// schedule of the movement.
+func TestLeak_ScheduleReadersFromAuditLog(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	w.underway()
+	r := w.do("GET", "/api/v1/movements/"+itoa(w.toCourt.ID)+"/schedule", w.tokens[control], nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("control reads the schedule: %d %s", r.Status, r.Body)
+	}
+	var n convoi.Notice
+	w.doJSON("GET", "/api/v1/movements/"+itoa(w.toCourt.ID)+"/arrival", w.tokens[liaison], nil, http.StatusOK, &n)
+	var out struct {
+		ScheduleReaders map[string][]web.ScheduleRead `json:"schedule_readers"`
+		AuditLog        bool                          `json:"audit_log"`
+	}
+	w.doJSON("POST", "/api/v1/leaks/trace", w.tokens[auditor], map[string]any{"code": n.Code}, http.StatusOK, &out)
+	readers := out.ScheduleReaders[itoa(w.toCourt.ID)]
+	found := false
+	for _, rd := range readers {
+		if rd.UserID == w.users[liaison].ID {
+			t.Fatalf("the liaison is listed as a schedule reader: %+v", rd)
+		}
+		found = found || rd.UserID == w.users[control].ID
+	}
+	if !out.AuditLog || !found {
+		t.Fatalf("control's read not listed: %+v", out)
+	}
+}

@@ -214,6 +214,9 @@ func (s *Server) init() error {
 		cache := &auth.TokenCache{}
 		s.UserService, s.TokenService = cache.Users(s.UserService), cache.Tokens(s.TokenService)
 		s.logins = newLoginThrottle()
+		if s.ScheduleReaders == nil && s.Audit != nil {
+			s.ScheduleReaders = auditScheduleReaders{s.Audit}
+		}
 		s.auth = &auth.Authenticator{
 			Users: s.UserService, Tokens: s.TokenService, Cache: cache,
 			Params: s.PasswordParams, SessionTTL: s.SessionTTL, Now: s.Now, Sem: s.hashSem,

@@ -202,7 +202,6 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.WebhookService = sqlite.NewWebhookService(db)
 	s.NoticeService = sqlite.NewNoticeService(db)
 	s.DeviceSecretService = sqlite.NewDeviceSecretService(db)
-	s.ScheduleReaders = a.scheduleReaders()
 	s.EventService = a.Bus
 	if a.Graph != nil {
 		s.Roads = roadnet.NewService(a.Graph)

@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/audit"
 	"github.com/convoi/convoi/leak"
 	"github.com/convoi/convoi/sqlite"
 	"github.com/convoi/convoi/web"
@@ -85,7 +88,10 @@ func runLeakTrace(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	readers := a.scheduleReaders()
+	readers, why, err := a.scheduleReaders()
+	if err != nil {
+		return err
+	}
 	ids := map[convoi.MovementID]bool{}
 	if f.MovementID != 0 {
 		ids[f.MovementID] = true
@@ -118,7 +124,7 @@ func runLeakTrace(ctx context.Context, env *Env, args []string) error {
 		tw.Flush()
 	}
 	if readers == nil {
-		fmt.Fprintln(env.Stdout, "\nWho read the exact schedule: no audit log in this data directory.")
+		fmt.Fprintf(env.Stdout, "\nWho read the exact schedule: %s.\n", why)
 		return nil
 	}
 	for id := range ids {
@@ -134,6 +140,24 @@ func runLeakTrace(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-// scheduleReaders returns the audit log's schedule readers for leak
-// tracing, or nil while this build has no audit log.
-func (a *App) scheduleReaders() web.ScheduleReaders { return nil }
+// scheduleReaders opens the data directory's audit log for leak tracing.
+// When there is none, or the running server holds it, it returns nil and
+// says why (the API's POST /api/v1/leaks/trace then answers in full).
+func (a *App) scheduleReaders() (web.ScheduleReaders, string, error) {
+	if _, err := os.Stat(filepath.Join(a.AuditDir(), audit.EntriesFile)); err != nil {
+		return nil, "no audit log in this data directory", nil
+	}
+	l := audit.New(a.AuditDir())
+	if a.AuditKeyFile != "" {
+		l.SignerKeyFile = a.AuditKeyFile
+	}
+	l.Now = a.Now
+	if err := l.Open(); err != nil {
+		if strings.Contains(err.Error(), "in use") {
+			return nil, "the audit log is in use by the running server; POST /api/v1/leaks/trace answers with it", nil
+		}
+		return nil, "", err
+	}
+	a.closers = append(a.closers, l.Close)
+	return web.AuditScheduleReaders(l), "", nil
+}
