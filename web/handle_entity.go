@@ -562,6 +562,8 @@ func (s *Server) handleTrackerCommand(w http.ResponseWriter, r *http.Request) er
 	if len(req.Command) == 0 || len(req.Command) > maxCommandLen || !printableASCII(req.Command) {
 		return convoi.Errorf(convoi.EINVALID, "command must be 1-%d printable ASCII characters.", maxCommandLen)
 	}
+	// Every command, refused or sent, is in the audit log by its name.
+	noteAudit(r.Context(), "command "+commandName(req.Command))
 	if err := convoi.CheckDeviceCommand(convoi.UserFromContext(r.Context()).Role, req.Command); err != nil {
 		return err
 	}
@@ -580,7 +582,6 @@ func (s *Server) handleTrackerCommand(w http.ResponseWriter, r *http.Request) er
 	}
 	// The audit hook for tracker commands (issue 12 E3 may record more,
 	// such as the command's arguments once their secrets are masked).
-	noteAudit(r.Context(), "command "+commandName(req.Command))
 	resp, err := s.Commander.SendCommand(r.Context(), t.DeviceID, req.Command)
 	if err != nil {
 		return err

@@ -321,3 +321,37 @@ func TestHardening_LoginsInFlightPerAddress(t *testing.T) {
 		t.Fatalf("the waiting login ended with %d", st)
 	}
 }
+
+// E3: every tracker command, refused or sent, is in the audit log by name
+// (never its arguments, which may hold a server address).
+func TestHardening_CommandsAudited(t *testing.T) {
+	w := MustOpenWorld(t, nil)
+	path := "/api/v1/trackers/" + itoa(w.tracker1.ID) + "/commands"
+	w.do("POST", path, w.tokens[control], mustMarshal(t, map[string]string{"command": "setparam 2004:attacker.example"}))
+	w.do("POST", path, w.tokens[control], mustMarshal(t, map[string]string{"command": "getinfo"}))
+	var out struct {
+		Items []convoi.AuditEntry `json:"items"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w.doJSON("GET", "/api/v1/audit/entries?object=tracker:"+itoa(w.tracker1.ID), w.tokens[auditor], nil, http.StatusOK, &out)
+		if len(out.Items) >= 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	got := map[string]convoi.AuditOutcome{}
+	for _, e := range out.Items {
+		if strings.Contains(e.Detail, "attacker") {
+			t.Fatalf("an argument reached the audit log: %+v", e)
+		}
+		for _, c := range []string{"setparam", "getinfo"} {
+			if strings.Contains(e.Detail, "command "+c) {
+				got[c] = e.Outcome
+			}
+		}
+	}
+	if got["setparam"] != convoi.AuditRefused || got["getinfo"] == "" {
+		t.Fatalf("commands in the audit log: %v (entries %+v)", got, out.Items)
+	}
+}
