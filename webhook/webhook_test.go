@@ -150,6 +150,14 @@ func buildWorld(t *testing.T, db *sqlite.DB, c *clock) *world {
 		FirstSeen: c.Now(), LastSeen: c.Now()})
 	must(t, err)
 	step(convoi.ActionResume, nil, "false alarm")
+	// The response's incident record: declared at the attack point, closed.
+	is := sqlite.NewIncidentService(db)
+	inc := &convoi.Incident{MovementID: m.ID, Place: w.alarmAt, PlaceName: "Moyenne Corniche", AttackAt: c.Now(),
+		VehiclesSought: []string{"dark grey Peugeot 5008"}, Instructions: "Block the A8 at La Turbie"}
+	must(t, is.DeclareIncident(ctx, inc))
+	closed := convoi.IncidentClosed
+	_, err = is.UpdateIncident(ctx, inc.ID, convoi.IncidentUpdate{State: &closed})
+	must(t, err)
 	return w
 }
 
@@ -189,7 +197,8 @@ func TestDeliver_SignedTopicsAndNoSchedule(t *testing.T) {
 		t.Fatal("no attempts")
 	}
 	want := []string{"movement.assessed", "movement.planned", "movement.released", "movement.underway",
-		"incident.declared", "movement.incident", "alarm.open", "incident.stood_down", "movement.underway"}
+		"incident.declared", "movement.incident", "alarm.open", "incident.stood_down", "movement.underway",
+		"incident.opened", "incident.closed"}
 	if got := all.types(); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("types = %v, want %v", got, want)
 	}
@@ -207,7 +216,8 @@ func TestDeliver_SignedTopicsAndNoSchedule(t *testing.T) {
 		forbidden = append(forbidden, strconv.FormatFloat(p.Lat, 'f', -1, 64), strconv.FormatFloat(p.Lon, 'f', -1, 64),
 			strconv.FormatFloat(p.Lat, 'f', 4, 64))
 	}
-	forbidden = append(forbidden, "La Turbie", "Corniche", "731", "4123", "geometry", "planned_departure", "route", "lat", "lon", "place")
+	forbidden = append(forbidden, "La Turbie", "Corniche", "731", "4123", "geometry", "planned_departure", "route", "lat", "lon", "place",
+		"Peugeot", "A8", "attack", "instructions", "vehicles")
 	for i, body := range all.bodies {
 		for _, f := range forbidden {
 			if strings.Contains(body, f) {
@@ -239,7 +249,7 @@ func TestDeliver_RetriesWithBackoffAndSurvivesRestart(t *testing.T) {
 	secret, err := webhook.NewSecret()
 	must(t, err)
 	r := newReceiver(t, secret, c)
-	r.failNext = 2
+	r.failNext = 4
 	must(t, sqlite.NewWebhookService(db).CreateWebhook(context.Background(), &convoi.Webhook{URL: r.URL,
 		Topics: []convoi.WebhookTopic{convoi.WebhookIncident}, Secret: secret}))
 	buildWorld(t, db, c)
@@ -273,7 +283,7 @@ func TestDeliver_RetriesWithBackoffAndSurvivesRestart(t *testing.T) {
 	if _, err := s.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := r.types(); strings.Join(got, " ") != "incident.declared incident.stood_down" {
+	if got := r.types(); strings.Join(got, " ") != "incident.declared incident.stood_down incident.opened incident.closed" {
 		t.Fatalf("after restart delivered %v", got)
 	}
 	if n, _ := s.Flush(context.Background()); n != 0 {

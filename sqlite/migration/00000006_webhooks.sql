@@ -67,3 +67,18 @@ CREATE TRIGGER webhook_alarm_transition AFTER INSERT ON alarm_transitions BEGIN
 			'from', NEW.from_state, 'to', NEW.to_state)
 	FROM alarms a WHERE a.id = NEW.alarm_id;
 END;
+
+-- The response's incident records (issue 13): declared and closed. Never
+-- their place, attack time, vehicles sought or instructions.
+CREATE TRIGGER webhook_incident_declared AFTER INSERT ON incidents BEGIN
+	INSERT INTO webhook_events (topic, type, data)
+	VALUES ('incident', 'incident.opened',
+		json_object('incident_id', NEW.id, 'movement_id', NEW.movement_id, 'alarm_id', NEW.alarm_id, 'state', NEW.state));
+END;
+
+CREATE TRIGGER webhook_incident_state AFTER UPDATE OF state ON incidents
+WHEN NEW.state <> OLD.state BEGIN
+	INSERT INTO webhook_events (topic, type, data)
+	VALUES ('incident', 'incident.' || NEW.state,
+		json_object('incident_id', NEW.id, 'movement_id', NEW.movement_id, 'alarm_id', NEW.alarm_id, 'state', NEW.state));
+END;
