@@ -140,7 +140,7 @@ func (db *DB) Open(ctx context.Context) (err error) {
 		}
 	}()
 	if err := db.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("connect to postgres %s: %w", Redact(db.DSN), redact(err))
+		return fmt.Errorf("connect: %w", redact(err))
 	}
 	if err := db.migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)

@@ -16,6 +16,8 @@ import (
 	"github.com/convoi/convoi/audit"
 	"github.com/convoi/convoi/auth"
 	"github.com/convoi/convoi/bus"
+	"github.com/convoi/convoi/natsbus"
+	"github.com/convoi/convoi/postgres"
 	"github.com/convoi/convoi/risk"
 	"github.com/convoi/convoi/roadnet"
 	"github.com/convoi/convoi/sqlite"
@@ -55,9 +57,20 @@ type App struct {
 	// .graph file from `convoi graph build`, or an OSM extract.
 	GraphPath string
 
-	DB      *sqlite.DB
+	// StoreURL, when set, is the PostgreSQL database (postgres://...) of
+	// a cluster instead of the SQLite file in DataDir; BusURL the NATS
+	// JetStream server of its event bus instead of the in-process one; Node
+	// this node's name in the cluster.
+	StoreURL, BusURL, Node string
+
+	DB      *sqlite.DB   // the SQLite store, nil with StoreURL
+	PG      *postgres.DB // the PostgreSQL store, nil without StoreURL
+	S       Services     // the open store's services
 	Graph   *roadnet.Graph
-	Bus     *bus.EventService
+	Bus     *bus.EventService // the in-process bus, nil with BusURL
+	NATS    *natsbus.EventService
+	Events  convoi.EventService // Bus or NATS
+	Leases  *natsbus.Leases     // with BusURL: which node monitors which movement
 	Risk    *risk.Service
 	Planner *ambush.Service
 	// Alarms is the alarm store with publishing and the escalation loop:
@@ -98,6 +111,9 @@ func (a *App) DBPath() string { return filepath.Join(a.DataDir, "convoi.db") }
 // they refuse a missing or mistyped directory rather than create an empty
 // one and find nothing in it. serve, demo and migrate create it (OpenStore).
 func (a *App) OpenExistingStore(ctx context.Context) error {
+	if a.StoreURL != "" {
+		return a.OpenStore(ctx)
+	}
 	if _, err := os.Stat(a.DBPath()); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("no convoi database in %s: give the data directory of 'convoi serve' with --data DIR (or CONVOI_DATA), or create one with 'convoi migrate --data DIR'", a.absDataDir())
@@ -118,6 +134,9 @@ func (a *App) absDataDir() string {
 
 // OpenStore opens (creating and migrating if needed) the database only.
 func (a *App) OpenStore(ctx context.Context) error {
+	if a.StoreURL != "" {
+		return a.openPostgres(ctx)
+	}
 	if err := os.MkdirAll(a.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
@@ -129,6 +148,7 @@ func (a *App) OpenStore(ctx context.Context) error {
 	if err := a.DB.Open(ctx); err != nil {
 		return fmt.Errorf("open store %s: %w", a.DBPath(), err)
 	}
+	a.S = sqliteServices(a.DB)
 	a.closers = append(a.closers, a.DB.Close)
 	return nil
 }
@@ -141,7 +161,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 			a.Close()
 		}
 	}()
-	if a.DB == nil {
+	if a.DB == nil && a.PG == nil {
 		if err := a.OpenStore(ctx); err != nil {
 			return err
 		}
@@ -151,7 +171,6 @@ func (a *App) Open(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	db := a.DB
 	if err := a.Alarms.Open(); err != nil {
 		return fmt.Errorf("start alarm escalation: %w", err)
 	}
@@ -162,10 +181,10 @@ func (a *App) Open(ctx context.Context) (err error) {
 	t := tracker.New()
 	t.TeltonikaAddr, t.TeltonikaUDPAddr, t.OsmAndAddr = a.TeltonikaAddr, a.TeltonikaUDPAddr, a.OsmAndAddr
 	t.MQTTAddr, t.MQTTURL = a.MQTTAddr, a.MQTTURL
-	t.Trackers = sqlite.NewTrackerService(db)
-	t.Positions = sqlite.NewPositionService(db)
-	t.DeviceSecrets = sqlite.NewDeviceSecretService(db)
-	t.Events = a.Bus
+	t.Trackers = a.S.Trackers
+	t.Positions = a.S.Positions
+	t.DeviceSecrets = a.S.DeviceSecrets
+	t.Events = a.Events
 	t.Logger = a.Logger.With("component", "tracker")
 	t.Now = a.Now
 	if err := t.Open(); err != nil {
@@ -184,25 +203,25 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.Logger = a.Logger
 	s.Now = a.Now
 	s.PasswordParams = a.PasswordParams
-	s.UserService = sqlite.NewUserService(db)
-	s.TokenService = sqlite.NewTokenService(db)
-	s.SiteService = sqlite.NewSiteService(db)
-	s.DetaineeService = sqlite.NewDetaineeService(db)
-	s.IntelService = sqlite.NewIntelService(db)
-	s.MovementService = sqlite.NewMovementService(db)
-	s.VehicleService = sqlite.NewVehicleService(db)
-	s.OfficerService = sqlite.NewOfficerService(db)
-	s.TrackerService = sqlite.NewTrackerService(db)
-	s.IdempotencyService = sqlite.NewIdempotencyService(db)
-	s.AssessmentService = sqlite.NewAssessmentService(db)
+	s.UserService = a.S.Users
+	s.TokenService = a.S.Tokens
+	s.SiteService = a.S.Sites
+	s.DetaineeService = a.S.Detainees
+	s.IntelService = a.S.Intel
+	s.MovementService = a.S.Movements
+	s.VehicleService = a.S.Vehicles
+	s.OfficerService = a.S.Officers
+	s.TrackerService = a.S.Trackers
+	s.IdempotencyService = a.S.Idempotency
+	s.AssessmentService = a.S.Assessments
 	s.AlarmService = a.Alarms
-	s.PositionService = sqlite.NewPositionService(db)
-	s.GrantService = sqlite.NewGrantService(db)
-	s.PolicyService = sqlite.NewPolicyService(db)
-	s.WebhookService = sqlite.NewWebhookService(db)
-	s.NoticeService = sqlite.NewNoticeService(db)
-	s.DeviceSecretService = sqlite.NewDeviceSecretService(db)
-	s.EventService = a.Bus
+	s.PositionService = a.S.Positions
+	s.GrantService = a.S.Grants
+	s.PolicyService = a.S.Policies
+	s.WebhookService = a.S.Webhooks
+	s.NoticeService = a.S.Notices
+	s.DeviceSecretService = a.S.DeviceSecrets
+	s.EventService = a.Events
 	if a.Graph != nil {
 		s.Roads = roadnet.NewService(a.Graph)
 	}
@@ -225,32 +244,36 @@ func (a *App) Open(ctx context.Context) (err error) {
 
 // OpenEngines loads the road graph and builds the engines on the open store.
 func (a *App) OpenEngines(ctx context.Context) (err error) {
-	db := a.DB
 	if a.Graph == nil {
 		if a.Graph, err = loadGraph(ctx, a.GraphPath); err != nil {
 			return err
 		}
 	}
-	a.Bus = bus.New()
+	if a.Events, err = a.openBus(ctx); err != nil {
+		return fmt.Errorf("open event bus: %w", err)
+	} else if a.Events == nil {
+		a.Bus = bus.New()
+		a.Events = a.Bus
+	}
 
 	a.Risk = risk.NewService()
 	a.Risk.Now = a.Now
-	a.Risk.Movements = sqlite.NewMovementService(db)
-	a.Risk.Detainees = sqlite.NewDetaineeService(db)
-	a.Risk.Intel = sqlite.NewIntelService(db)
-	a.Risk.Sites = sqlite.NewSiteService(db)
-	a.Risk.Assessments = sqlite.NewAssessmentService(db)
-	a.Risk.Policies = sqlite.NewPolicyService(db)
-	a.Risk.Officers = sqlite.NewOfficerService(db)
-	a.Risk.Vehicles = sqlite.NewVehicleService(db)
-	a.Risk.Events = a.Bus
+	a.Risk.Movements = a.S.Movements
+	a.Risk.Detainees = a.S.Detainees
+	a.Risk.Intel = a.S.Intel
+	a.Risk.Sites = a.S.Sites
+	a.Risk.Assessments = a.S.Assessments
+	a.Risk.Policies = a.S.Policies
+	a.Risk.Officers = a.S.Officers
+	a.Risk.Vehicles = a.S.Vehicles
+	a.Risk.Events = a.Events
 	a.Risk.Routes = routeFacts(a.Graph)
 
-	a.Planner = ambush.NewService(a.Graph, sqlite.NewMovementService(db), sqlite.NewSiteService(db), sqlite.NewPlanService(db))
+	a.Planner = ambush.NewService(a.Graph, a.S.Movements, a.S.Sites, a.S.Plans)
 	a.Planner.Now = a.Now
 
-	a.Alarms = alarm.New(sqlite.NewAlarmService(db))
-	a.Alarms.Events, a.Alarms.Movements, a.Alarms.Now = a.Bus, sqlite.NewMovementService(db), a.Now
+	a.Alarms = alarm.New(a.S.Alarms)
+	a.Alarms.Events, a.Alarms.Movements, a.Alarms.Now = a.Events, a.S.Movements, a.Now
 	a.Alarms.OnError = func(err error) {
 		a.Logger.LogAttrs(context.Background(), slog.LevelError, "alarm escalation", slog.String("error", err.Error()))
 	}
@@ -285,4 +308,4 @@ func (a *App) Close() error {
 }
 
 // DBMovements is the movement service on the open store.
-func (a *App) DBMovements() convoi.MovementService { return sqlite.NewMovementService(a.DB) }
+func (a *App) DBMovements() convoi.MovementService { return a.S.Movements }

@@ -39,6 +39,7 @@ var commands = []command{
 	{"serve", "run the API server and the tracker listeners", runServe},
 	{"demo", "load the demo world into a fresh data directory and serve it", runDemo},
 	{"migrate", "create or upgrade the database", runMigrate},
+	{"copy", "copy a SQLite installation into an empty PostgreSQL database: copy --from DIR --to postgres://...", runCopy},
 	{"plan", "plan a stored movement's route and departure strategy: plan MOVEMENT-REF", runPlan},
 	{"user", "manage users: user add", runUser},
 	{"audit", "the audit log: audit verify, audit export", runAudit},

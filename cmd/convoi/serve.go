@@ -54,6 +54,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	a := NewApp()
 	fs := newFlagSet(env, "serve")
 	debug := appFlags(fs, env, a)
+	clusterFlags(fs, env, a)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -62,7 +63,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err := a.Open(ctx); err != nil {
 		return err
 	}
-	a.Logger.Info("convoi serving", "url", a.URL(), "data", a.DataDir, "version", version(),
+	a.Logger.Info("convoi serving", "url", a.URL(), "store", a.storeName(), "bus", busName(a.BusURL), "node", a.Node, "version", version(),
 		"teltonika", a.TeltonikaAddr, "osmand", a.OsmAndAddr, "mqtt", a.MQTTAddr)
 	<-ctx.Done()
 	a.Logger.Info("convoi shutting down")
@@ -80,6 +81,7 @@ func runMigrate(ctx context.Context, env *Env, args []string) error {
 	a := NewApp()
 	fs := newFlagSet(env, "migrate")
 	fs.StringVar(&a.DataDir, "data", envDefault(env, "CONVOI_DATA", a.DataDir), "data directory (CONVOI_DATA)")
+	storeFlag(fs, env, a)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -87,11 +89,15 @@ func runMigrate(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	applied, err := a.DB.Migrations(ctx)
+	applied, err := a.Migrations(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "%s: %d migrations applied\n", filepath.Join(a.absDataDir(), "convoi.db"), len(applied))
+	where := filepath.Join(a.absDataDir(), "convoi.db")
+	if a.StoreURL != "" {
+		where = a.storeName()
+	}
+	fmt.Fprintf(env.Stdout, "%s: %d migrations applied\n", where, len(applied))
 	for _, m := range applied {
 		fmt.Fprintf(env.Stdout, "  %s\n", m)
 	}

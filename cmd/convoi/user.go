@@ -8,7 +8,6 @@ import (
 
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/auth"
-	"github.com/convoi/convoi/sqlite"
 )
 
 func runUser(ctx context.Context, env *Env, args []string) error {
@@ -23,6 +22,7 @@ func runUserAdd(ctx context.Context, env *Env, args []string) error {
 	a := NewApp()
 	fs := newFlagSet(env, "user add")
 	fs.StringVar(&a.DataDir, "data", envDefault(env, "CONVOI_DATA", a.DataDir), "data directory holding the database (CONVOI_DATA)")
+	storeFlag(fs, env, a)
 	var u convoi.User
 	var role string
 	var officer, site int64
@@ -62,22 +62,22 @@ func runUserAdd(ctx context.Context, env *Env, args []string) error {
 	}
 	defer a.Close()
 	if u.OfficerID != 0 {
-		if _, err := sqlite.NewOfficerService(a.DB).FindOfficerByID(ctx, u.OfficerID); err != nil {
+		if _, err := a.S.Officers.FindOfficerByID(ctx, u.OfficerID); err != nil {
 			return fmt.Errorf("--officer %d: %s", u.OfficerID, convoi.ErrorMessage(err))
 		}
 	}
 	if u.SiteID != 0 {
-		if _, err := sqlite.NewSiteService(a.DB).FindSiteByID(ctx, u.SiteID); err != nil {
+		if _, err := a.S.Sites.FindSiteByID(ctx, u.SiteID); err != nil {
 			return fmt.Errorf("--site %d: %s", u.SiteID, convoi.ErrorMessage(err))
 		}
 	}
-	users := sqlite.NewUserService(a.DB)
+	users := a.S.Users
 	if err := users.CreateUser(ctx, &u); err != nil {
 		return fmt.Errorf("create user: %s", convoi.ErrorMessage(err))
 	}
 	fmt.Fprintf(env.Stdout, "user %s (id %d, role %s) created\n", u.Username, u.ID, u.Role)
 	if *token != "" {
-		au := &auth.Authenticator{Users: users, Tokens: sqlite.NewTokenService(a.DB), Now: a.Now}
+		au := &auth.Authenticator{Users: users, Tokens: a.S.Tokens, Now: a.Now}
 		secret, _, err := au.IssueAPIToken(convoi.NewContextWithUser(ctx, &u), u.ID, *token, nil)
 		if err != nil {
 			return fmt.Errorf("issue API token: %s", convoi.ErrorMessage(err))

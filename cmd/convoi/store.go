@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/natsbus"
+	"github.com/convoi/convoi/postgres"
+	"github.com/convoi/convoi/sqlite"
+)
+
+// Services is every store service of the open store, SQLite or PostgreSQL.
+type Services struct {
+	Sites         convoi.SiteService
+	Detainees     convoi.DetaineeService
+	Intel         convoi.IntelService
+	Movements     convoi.MovementService
+	Vehicles      convoi.VehicleService
+	Officers      convoi.OfficerService
+	Trackers      convoi.TrackerService
+	Users         convoi.UserService
+	Tokens        convoi.TokenService
+	Positions     convoi.PositionService
+	Assessments   convoi.AssessmentService
+	Policies      convoi.PolicyService
+	Plans         convoi.PlanService
+	Idempotency   convoi.IdempotencyService
+	Alarms        convoi.AlarmService
+	Grants        convoi.GrantService
+	Webhooks      convoi.WebhookService
+	Notices       convoi.NoticeService
+	DeviceSecrets convoi.DeviceSecretService
+}
+
+func sqliteServices(db *sqlite.DB) Services {
+	return Services{
+		Sites: sqlite.NewSiteService(db), Detainees: sqlite.NewDetaineeService(db), Intel: sqlite.NewIntelService(db),
+		Movements: sqlite.NewMovementService(db), Vehicles: sqlite.NewVehicleService(db), Officers: sqlite.NewOfficerService(db),
+		Trackers: sqlite.NewTrackerService(db), Users: sqlite.NewUserService(db), Tokens: sqlite.NewTokenService(db),
+		Positions: sqlite.NewPositionService(db), Assessments: sqlite.NewAssessmentService(db), Policies: sqlite.NewPolicyService(db),
+		Plans: sqlite.NewPlanService(db), Idempotency: sqlite.NewIdempotencyService(db), Alarms: sqlite.NewAlarmService(db),
+		Grants: sqlite.NewGrantService(db), Webhooks: sqlite.NewWebhookService(db), Notices: sqlite.NewNoticeService(db),
+		DeviceSecrets: sqlite.NewDeviceSecretService(db),
+	}
+}
+
+func postgresServices(db *postgres.DB) Services {
+	return Services{
+		Sites: postgres.NewSiteService(db), Detainees: postgres.NewDetaineeService(db), Intel: postgres.NewIntelService(db),
+		Movements: postgres.NewMovementService(db), Vehicles: postgres.NewVehicleService(db), Officers: postgres.NewOfficerService(db),
+		Trackers: postgres.NewTrackerService(db), Users: postgres.NewUserService(db), Tokens: postgres.NewTokenService(db),
+		Positions: postgres.NewPositionService(db), Assessments: postgres.NewAssessmentService(db), Policies: postgres.NewPolicyService(db),
+		Plans: postgres.NewPlanService(db), Idempotency: postgres.NewIdempotencyService(db), Alarms: postgres.NewAlarmService(db),
+		Grants: postgres.NewGrantService(db), Webhooks: postgres.NewWebhookService(db), Notices: postgres.NewNoticeService(db),
+		DeviceSecrets: postgres.NewDeviceSecretService(db),
+	}
+}
+
+// isPostgresURL reports whether a --store value names a PostgreSQL database.
+func isPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// storeFlag registers --store on fs.
+func storeFlag(fs *flagSet, env *Env, a *App) {
+	fs.StringVar(&a.StoreURL, "store", envDefault(env, "CONVOI_STORE", ""), "PostgreSQL database instead of the SQLite file in --data, e.g. postgres://convoi@db1/convoi (CONVOI_STORE)")
+}
+
+// clusterFlags registers --store, --bus and --node on fs (serve).
+func clusterFlags(fs *flagSet, env *Env, a *App) {
+	storeFlag(fs, env, a)
+	fs.StringVar(&a.BusURL, "bus", envDefault(env, "CONVOI_BUS", ""), "NATS JetStream event bus shared by several nodes instead of the in-process one, e.g. nats://127.0.0.1:4222 (CONVOI_BUS)")
+	fs.StringVar(&a.Node, "node", envDefault(env, "CONVOI_NODE", defaultNodeName()), "this node's name in a cluster, unique (CONVOI_NODE; default: host name and process id)")
+}
+
+// busName says which event bus a node uses, for the log.
+func busName(url string) string {
+	if url == "" {
+		return "in-process"
+	}
+	return url
+}
+
+func defaultNodeName() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		h = "convoi"
+	}
+	return fmt.Sprintf("%s-%d", h, os.Getpid())
+}
+
+// storeName says where the store is, for messages (never a password).
+func (a *App) storeName() string {
+	if a.StoreURL != "" {
+		return postgres.Redact(a.StoreURL)
+	}
+	return a.DBPath()
+}
+
+// openPostgres opens (creating the schema if needed) the PostgreSQL store.
+func (a *App) openPostgres(ctx context.Context) error {
+	if !isPostgresURL(a.StoreURL) {
+		return fmt.Errorf("--store %q: want a postgres:// URL (without --store, the SQLite file in --data)", postgres.Redact(a.StoreURL))
+	}
+	db := postgres.NewDB(a.StoreURL)
+	db.Now = a.Now
+	if err := db.Open(ctx); err != nil {
+		return fmt.Errorf("open store %s: %w", postgres.Redact(a.StoreURL), err)
+	}
+	a.PG = db
+	a.S = postgresServices(db)
+	a.closers = append(a.closers, db.Close)
+	return nil
+}
+
+// Migrations returns the applied migrations of the open store.
+func (a *App) Migrations(ctx context.Context) ([]string, error) {
+	if a.PG != nil {
+		return a.PG.Migrations(ctx)
+	}
+	return a.DB.Migrations(ctx)
+}
+
+// openBus opens the event bus: NATS JetStream with --bus, else in process.
+func (a *App) openBus(ctx context.Context) (convoi.EventService, error) {
+	if a.BusURL == "" {
+		return nil, nil
+	}
+	b := natsbus.New(a.BusURL)
+	b.Name = "convoi " + a.Node
+	b.OnError = func(err error) { a.Logger.Error("event bus", "error", err.Error()) }
+	if err := b.Open(ctx); err != nil {
+		return nil, err
+	}
+	a.NATS = b
+	a.closers = append(a.closers, b.Close)
+	leases, err := natsbus.OpenLeases(ctx, b.JetStream(), natsbus.DefaultLeaseBucket, a.Node, natsbus.DefaultLeaseTTL, 1)
+	if err != nil {
+		return nil, err
+	}
+	a.Leases = leases
+	return b, nil
+}
