@@ -62,6 +62,9 @@ type App struct {
 	// JetStream server of its event bus instead of the in-process one; Node
 	// this node's name in the cluster.
 	StoreURL, BusURL, Node string
+	// BusStream names the JetStream stream (subjects convoi.STREAM.> and
+	// lease bucket STREAM_leases) instead of the defaults; tests use their own.
+	BusStream string
 
 	DB      *sqlite.DB   // the SQLite store, nil with StoreURL
 	PG      *postgres.DB // the PostgreSQL store, nil without StoreURL

@@ -13,7 +13,6 @@ import (
 	"github.com/convoi/convoi/auth"
 	"github.com/convoi/convoi/osmdata"
 	"github.com/convoi/convoi/seal"
-	"github.com/convoi/convoi/sqlite"
 )
 
 // DefaultDemoPassword is the password of every demo user unless --demo-password says otherwise.
@@ -97,17 +96,16 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 
 // loadDemo writes the demo world into the open store.
 func (a *App) loadDemo(ctx context.Context, password string) (*demoWorld, error) {
-	db := a.DB
 	hash := func(p string) (string, error) { return auth.HashPassword(p, a.PasswordParams) }
 	return loadDemoWorld(ctx, demoServices{
-		Sites:     sqlite.NewSiteService(db),
-		Detainees: sqlite.NewDetaineeService(db),
-		Intel:     sqlite.NewIntelService(db),
-		Movements: sqlite.NewMovementService(db),
-		Vehicles:  sqlite.NewVehicleService(db),
-		Officers:  sqlite.NewOfficerService(db),
-		Trackers:  sqlite.NewTrackerService(db),
-		Users:     sqlite.NewUserService(db),
+		Sites:     a.S.Sites,
+		Detainees: a.S.Detainees,
+		Intel:     a.S.Intel,
+		Movements: a.S.Movements,
+		Vehicles:  a.S.Vehicles,
+		Officers:  a.S.Officers,
+		Trackers:  a.S.Trackers,
+		Users:     a.S.Users,
 	}, a.Now(), password, hash)
 }
 

@@ -132,12 +132,16 @@ func (a *App) openBus(ctx context.Context) (convoi.EventService, error) {
 	b := natsbus.New(a.BusURL)
 	b.Name = "convoi " + a.Node
 	b.OnError = func(err error) { a.Logger.Error("event bus", "error", err.Error()) }
+	bucket := natsbus.DefaultLeaseBucket
+	if a.BusStream != "" {
+		b.Stream, b.Prefix, bucket = a.BusStream, "convoi."+a.BusStream, a.BusStream+"_leases"
+	}
 	if err := b.Open(ctx); err != nil {
 		return nil, err
 	}
 	a.NATS = b
 	a.closers = append(a.closers, b.Close)
-	leases, err := natsbus.OpenLeases(ctx, b.JetStream(), natsbus.DefaultLeaseBucket, a.Node, natsbus.DefaultLeaseTTL, 1)
+	leases, err := natsbus.OpenLeases(ctx, b.JetStream(), bucket, a.Node, natsbus.DefaultLeaseTTL, 1)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/auth"
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func uniqueName(prefix string) string {
+	var b [6]byte
+	rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// pgSchemaDSN returns a DSN on a fresh schema of CONVOI_TEST_POSTGRES,
+// dropped at cleanup, or skips the test.
+func pgSchemaDSN(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("CONVOI_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("PostgreSQL tests skipped: set CONVOI_TEST_POSTGRES=postgres://USER:PASS@127.0.0.1:5432/DB (.ci/run does)")
+	}
+	schema := uniqueName("cmd_")
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if conn, err := pgx.Connect(ctx, dsn); err == nil {
+			conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			conn.Close(ctx)
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
+	code = Run(context.Background(), env, args)
+	return code, out.String(), errb.String()
+}
+
+// The demo world copied from SQLite to PostgreSQL reads back the same, and
+// a second copy into the now filled database is refused.
+func TestCopySQLiteToPostgres(t *testing.T) {
+	dsn := pgSchemaDSN(t)
+	dir := t.TempDir()
+	src := NewApp()
+	src.DataDir, src.PasswordParams = dir, auth.TestParams
+	// PostgreSQL keeps microseconds (docs/deploy.md): a clock without
+	// nanoseconds makes the two stores comparable field by field.
+	now := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+	src.Now = func() time.Time { return now }
+	ctx := context.Background()
+	if err := src.OpenStore(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.loadDemo(ctx, DefaultDemoPassword); err != nil {
+		t.Fatal(err)
+	}
+	want := snapshot(t, src)
+	src.Close()
+
+	if code, out, errs := run(t, "migrate", "--store", dsn); code != 0 || !strings.Contains(out, "1 migrations applied") {
+		t.Fatalf("migrate: %d %q %q", code, out, errs)
+	}
+	code, out, errs := run(t, "copy", "--from", dir, "--to", dsn)
+	if code != 0 || !strings.Contains(out, "movements ") {
+		t.Fatalf("copy: %d %q %q", code, out, errs)
+	}
+	if strings.Contains(out+errs, "convoi_ci:") || strings.Contains(out+errs, "password") {
+		t.Fatalf("output shows the password: %q %q", out, errs)
+	}
+	dst := NewApp()
+	dst.StoreURL = dsn
+	if err := dst.OpenStore(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	if got := snapshot(t, dst); got != want {
+		t.Fatalf("copied store reads\n%s\nwant\n%s", got, want)
+	}
+	// New rows get new IDs past the copied ones.
+	s := &convoi.Site{Kind: convoi.SiteKindCourt, Name: "Tribunal de Nice", Location: convoi.LatLon{Lat: 43.70, Lon: 7.27}}
+	if err := dst.S.Sites.CreateSite(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := run(t, "copy", "--from", dir, "--to", dsn); code != 1 || !strings.Contains(errs, "already holds data") {
+		t.Fatalf("second copy: %d %q", code, errs)
+	}
+}
+
+// snapshot renders what a store holds, for comparison.
+func snapshot(t *testing.T, a *App) string {
+	t.Helper()
+	ctx := context.Background()
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	ms, _, err := a.S.Movements.FindMovements(ctx, convoi.MovementFilter{Page: convoi.Page{Limit: 500}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc.Encode(ms)
+	for _, m := range ms {
+		trs, err := a.S.Movements.FindTransitions(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc.Encode(trs)
+		as, err := a.S.Assessments.FindAssessments(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc.Encode(as)
+	}
+	us, _, err := a.S.Users.FindUsers(ctx, convoi.UserFilter{Page: convoi.Page{Limit: 500}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc.Encode(us)
+	ts, _, err := a.S.Trackers.FindTrackers(ctx, convoi.TrackerFilter{Page: convoi.Page{Limit: 500}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc.Encode(ts)
+	ss, _, err := a.S.Sites.FindSites(ctx, convoi.SiteFilter{Page: convoi.Page{Limit: 500}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc.Encode(ss)
+	return b.String()
+}
+
+// Two nodes on one PostgreSQL database and one JetStream stream: a fix a
+// tracker sends to node A is stored once and its event reaches node B's
+// subscribers; a user created through one node logs in on the other.
+func TestTwoNodesShareStoreAndEvents(t *testing.T) {
+	dsn := pgSchemaDSN(t)
+	natsURL := os.Getenv("CONVOI_TEST_NATS")
+	if natsURL == "" {
+		t.Skip("NATS tests skipped: set CONVOI_TEST_NATS=nats://127.0.0.1:4222 (.ci/run does)")
+	}
+	stream := uniqueName("TEST_")
+	t.Cleanup(func() {
+		if nc, err := nats.Connect(natsURL); err == nil {
+			js, _ := jetstream.New(nc)
+			js.DeleteStream(context.Background(), stream)
+			js.DeleteKeyValue(context.Background(), stream+"_leases")
+			nc.Close()
+		}
+	})
+	ctx := context.Background()
+	now := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+	node := func(name string) *App {
+		a := NewApp()
+		a.Addr = "127.0.0.1:0"
+		a.TeltonikaAddr, a.TeltonikaUDPAddr, a.OsmAndAddr, a.MQTTAddr = "127.0.0.1:0", "", "", ""
+		a.StoreURL, a.BusURL, a.BusStream, a.Node = dsn, natsURL, stream, name
+		a.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		a.PasswordParams = auth.TestParams
+		a.Now = func() time.Time { return now }
+		a.DataDir = t.TempDir()
+		if err := a.OpenStore(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Close() })
+		return a
+	}
+	na, nb := node("a"), node("b")
+	if _, err := na.loadDemo(ctx, DefaultDemoPassword); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []*App{na, nb} {
+		if err := a.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	login(t, nb, "control") // users written through A log in on B
+
+	sub, err := nb.Events.Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	conn, err := net.DialTimeout("tcp", na.Tracker.TeltonikaTCPAddr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	hello, _ := hex.DecodeString("000F313233343536373839303132333435")
+	frame, _ := hex.DecodeString("000000000000003508010000014f8e016420002141bbaf0f4e96a7fffa0000120000000602010047030242669c92000002c7000000009100000000000100002df3")
+	conn.Write(hello)
+	reply := make([]byte, 1)
+	if _, err := io.ReadFull(conn, reply); err != nil || reply[0] != 1 {
+		t.Fatalf("login %v %v", reply, err)
+	}
+	conn.Write(frame)
+	if _, err := io.ReadFull(conn, make([]byte, 4)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case e := <-sub.C():
+			if e.Type != convoi.EventTypePosition {
+				continue
+			}
+			if e.Position.DeviceID != "123456789012345" {
+				t.Fatalf("position of %s", e.Position.DeviceID)
+			}
+			dev := convoi.DeviceID("123456789012345")
+			ps, err := nb.S.Positions.FindPositions(ctx, convoi.PositionFilter{DeviceID: &dev})
+			if err != nil || len(ps) != 1 {
+				t.Fatalf("node B reads %d positions (%v), want the one stored through A", len(ps), err)
+			}
+			return
+		case <-deadline:
+			t.Fatal("node B saw no position event within 10 s")
+		}
+	}
+}
