@@ -48,6 +48,8 @@ func runLoadgen(ctx context.Context, env *Env, args []string) error {
 	dbPath := fs.String("db", "", "register the devices as trackers in this SQLite database")
 	serve := fs.Bool("serve", false, "with --db: run the tracker server in-process on that database")
 	pipelineSync := fs.Bool("pipeline-sync", false, "with --db: the store fsyncs the WAL after each position commit while writing the next (sqlite.DB.PipelineSync) instead of SQLite inside the commit, for comparison")
+	first := fs.Int("first-device", 0, "number of the first simulated device, so that several load generators use distinct devices")
+	storeURL := fs.String("store", "", "register the devices as trackers in this PostgreSQL database (postgres://...), for a cluster")
 	seed := fs.Uint64("seed", 1, "random seed for routes")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of this process (server included with --serve)")
 	if err := parseFlags(fs, args); err != nil {
@@ -79,7 +81,12 @@ func runLoadgen(ctx context.Context, env *Env, args []string) error {
 	if *protocol == "osmand" {
 		*records = 1
 	}
-	lg := &loadgen{protocol: *protocol, devices: *devices, rate: *rate, records: *records, duration: *duration}
+	lg := &loadgen{protocol: *protocol, devices: *devices, rate: *rate, records: *records, duration: *duration, first: max(0, *first)}
+	if *storeURL != "" {
+		if err := lg.registerPostgres(ctx, *storeURL); err != nil {
+			return err
+		}
+	}
 	if *dbPath != "" {
 		db := sqlite.NewDB(*dbPath)
 		db.PipelineSync = *pipelineSync
@@ -171,14 +178,15 @@ type loadgen struct {
 	duration time.Duration
 	routes   [][]convoi.LatLon // polylines with speeds below
 	speeds   []float64         // m/s per route
+	first    int               // number of the first device (--first-device)
 }
 
 // deviceID returns the IMEI (or OsmAnd id) of device i.
 func (lg *loadgen) deviceID(i int) string {
 	if lg.protocol == "teltonika" {
-		return fmt.Sprintf("359%012d", i)
+		return fmt.Sprintf("359%012d", lg.first+i)
 	}
-	return fmt.Sprintf("loadgen-%d", i)
+	return fmt.Sprintf("loadgen-%d", lg.first+i)
 }
 
 func (lg *loadgen) register(ctx context.Context, ts convoi.TrackerService) error {

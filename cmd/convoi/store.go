@@ -148,3 +148,17 @@ func (a *App) openBus(ctx context.Context) (convoi.EventService, error) {
 	a.Leases = leases
 	return b, nil
 }
+
+// registerPostgres registers the load generator's devices in a PostgreSQL
+// store (convoi loadgen --store), for a cluster's nodes to accept them.
+func (lg *loadgen) registerPostgres(ctx context.Context, url string) error {
+	if !isPostgresURL(url) {
+		return fmt.Errorf("--store %q: want a postgres:// URL", postgres.Redact(url))
+	}
+	db := postgres.NewDB(url)
+	if err := db.Open(ctx); err != nil {
+		return fmt.Errorf("open %s: %w", postgres.Redact(url), err)
+	}
+	defer db.Close()
+	return lg.register(ctx, postgres.NewTrackerService(db))
+}
