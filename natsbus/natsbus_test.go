@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -267,4 +268,60 @@ func TestLeaseRaceHasOneWinner(t *testing.T) {
 			t.Fatalf("round %d: winners %v, want exactly one", round, winners)
 		}
 	}
+}
+
+// BenchmarkCrossNodeLatency measures how long an event published on node
+// A takes to reach a subscriber on node B through the JetStream stream
+// (what an alarm raised on A takes to reach an SSE client on B, less the
+// HTTP write). One op is one event; events are paced 1 ms apart, as a
+// busy control room's alarms and positions are, not a saturating burst.
+func BenchmarkCrossNodeLatency(b *testing.B) {
+	url := natsURL(b)
+	stream := uniqueName("BENCH_")
+	prefix := uniqueName("bench.")
+	open := func(name string) *natsbus.EventService {
+		s := natsbus.New(url)
+		s.Stream, s.Prefix, s.Name = stream, prefix, name
+		if err := s.Open(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, nb := open("a"), open("b")
+	b.Cleanup(func() {
+		if js := a.JetStream(); js != nil {
+			js.DeleteStream(context.Background(), stream)
+		}
+	})
+	sub, err := nb.Subscribe(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for len(lat) < b.N {
+			e, ok := <-sub.C()
+			if !ok {
+				return
+			}
+			lat = append(lat, time.Since(e.Alarm.UpdatedAt))
+		}
+	}()
+	b.ResetTimer()
+	for i := range b.N {
+		a.PublishEvent(convoi.Event{Type: convoi.EventTypeAlarm, Alarm: &convoi.Alarm{ID: convoi.AlarmID(i + 1), MovementID: 1,
+			Rule: convoi.RuleStop, State: convoi.AlarmOpen, UpdatedAt: time.Now()}})
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		b.Fatalf("received %d of %d", len(lat), b.N)
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }

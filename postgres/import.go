@@ -56,6 +56,22 @@ func (db *DB) Import(ctx context.Context, src *sql.DB) ([]ImportCount, error) {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, writeLockKey); err != nil {
 		return nil, err
 	}
+	// Every table of this schema must be in importTables: a migration that
+	// adds one without extending the list fails here, not silently.
+	rows, err := tx.Query(ctx, `SELECT table_name FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name <> 'migrations'`)
+	if err != nil {
+		return nil, err
+	}
+	pgTables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range pgTables {
+		if !slices.Contains(importTables, t) {
+			return nil, fmt.Errorf("internal: table %s is not in the import list", t)
+		}
+	}
 	for _, t := range importTables {
 		var n int64
 		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM `+t).Scan(&n); err != nil {
