@@ -325,3 +325,64 @@ func BenchmarkCrossNodeLatency(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
+
+// Two keepers share 10 movements; when A dies (stops without releasing),
+// B gains A's movements within TTL plus one interval, each movement is
+// held by exactly one node at every round, and none is lost.
+func TestKeeperTakeover(t *testing.T) {
+	const ttl = time.Second
+	ls := leases(t, ttl, "a", "b")
+	keys := make([]string, 10)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("movement.%d", i+1)
+	}
+	want := func(context.Context) ([]string, error) { return keys, nil }
+	var mu sync.Mutex
+	gained := map[string][]string{}
+	keeper := func(l *natsbus.Leases) *natsbus.Keeper {
+		return &natsbus.Keeper{Leases: l, Interval: ttl / 3, Want: want,
+			OnGain: func(_ context.Context, key string) {
+				mu.Lock()
+				gained[l.Node] = append(gained[l.Node], key)
+				mu.Unlock()
+			},
+			OnError: func(err error) { t.Error(err) }}
+	}
+	ka, kb := keeper(ls[0]), keeper(ls[1])
+	ctx := context.Background()
+	ka.Step(ctx) // A is up first and takes every movement
+	kb.Step(ctx)
+	if len(ka.Held()) != 10 || len(kb.Held()) != 0 {
+		t.Fatalf("A holds %d, B %d; want 10 and 0", len(ka.Held()), len(kb.Held()))
+	}
+	for range 3 { // A renews: B gets nothing
+		time.Sleep(ttl / 3)
+		ka.Step(ctx)
+		kb.Step(ctx)
+		if len(kb.Held()) != 0 {
+			t.Fatalf("B took %v while A renews", kb.Held())
+		}
+	}
+	died := time.Now() // A is killed: no more steps, no release
+	for len(kb.Held()) < 10 {
+		if time.Since(died) > 10*time.Second {
+			t.Fatalf("B holds %d of 10 movements 10 s after A died", len(kb.Held()))
+		}
+		time.Sleep(ttl / 3)
+		kb.Step(ctx)
+	}
+	t.Logf("takeover of 10 movements: %v (lease TTL %v)", time.Since(died).Round(10*time.Millisecond), ttl)
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(gained["b"])
+	want10 := slices.Clone(keys)
+	slices.Sort(want10)
+	if !slices.Equal(gained["b"], want10) {
+		t.Fatalf("B gained %v, want each movement once", gained["b"])
+	}
+	// A comes back: it holds nothing and gains nothing while B renews.
+	ka.Step(ctx)
+	if len(ka.Held()) != 0 {
+		t.Fatalf("A came back holding %v", ka.Held())
+	}
+}
