@@ -65,6 +65,9 @@ type App struct {
 	// BusStream names the JetStream stream (subjects convoi.STREAM.> and
 	// lease bucket STREAM_leases) instead of the defaults; tests use their own.
 	BusStream string
+	// BusReplicas is how many NATS servers store each event and lease (3
+	// on a three-server cluster).
+	BusReplicas int
 
 	DB      *sqlite.DB   // the SQLite store, nil with StoreURL
 	PG      *postgres.DB // the PostgreSQL store, nil without StoreURL

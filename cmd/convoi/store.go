@@ -73,6 +73,7 @@ func storeFlag(fs *flagSet, env *Env, a *App) {
 func clusterFlags(fs *flagSet, env *Env, a *App) {
 	storeFlag(fs, env, a)
 	fs.StringVar(&a.BusURL, "bus", envDefault(env, "CONVOI_BUS", ""), "NATS JetStream event bus shared by several nodes instead of the in-process one, e.g. nats://127.0.0.1:4222 (CONVOI_BUS)")
+	fs.IntVar(&a.BusReplicas, "bus-replicas", 1, "NATS servers that store each event and lease: 3 on a three-server cluster")
 	fs.StringVar(&a.Node, "node", envDefault(env, "CONVOI_NODE", defaultNodeName()), "this node's name in a cluster, unique (CONVOI_NODE; default: host name and process id)")
 }
 
@@ -136,12 +137,13 @@ func (a *App) openBus(ctx context.Context) (convoi.EventService, error) {
 	if a.BusStream != "" {
 		b.Stream, b.Prefix, bucket = a.BusStream, "convoi."+a.BusStream, a.BusStream+"_leases"
 	}
+	b.Replicas = max(1, a.BusReplicas)
 	if err := b.Open(ctx); err != nil {
 		return nil, err
 	}
 	a.NATS = b
 	a.closers = append(a.closers, b.Close)
-	leases, err := natsbus.OpenLeases(ctx, b.JetStream(), bucket, a.Node, natsbus.DefaultLeaseTTL, 1)
+	leases, err := natsbus.OpenLeases(ctx, b.JetStream(), bucket, a.Node, natsbus.DefaultLeaseTTL, b.Replicas)
 	if err != nil {
 		return nil, err
 	}
