@@ -65,6 +65,9 @@ type EventService struct {
 	MaxPending int
 	// Name identifies the node's connection on the NATS server.
 	Name string
+	// OnNotify, if set, is called with the kind of every notification
+	// (Notify) of any node, this one included; set it before Open.
+	OnNotify func(kind string)
 	// OnError, if set, is called with errors of the background publishing
 	// and consuming (an unacknowledged publish, an undecodable message).
 	OnError func(error)
@@ -73,6 +76,7 @@ type EventService struct {
 	nc    *nats.Conn
 	js    jetstream.JetStream
 	cc    jetstream.ConsumeContext
+	nsub  *nats.Subscription
 
 	dropped atomic.Int64 // events not published (too many pending, or no connection)
 	mu      sync.Mutex
@@ -116,6 +120,15 @@ func (s *EventService) Open(ctx context.Context) error {
 	if err != nil {
 		nc.Close()
 		return fmt.Errorf("create stream %s: %w", s.Stream, err)
+	}
+	if s.OnNotify != nil {
+		s.nsub, err = nc.Subscribe(s.notifySubject("*"), func(m *nats.Msg) {
+			s.OnNotify(m.Subject[len(s.notifySubject("")):])
+		})
+		if err != nil {
+			nc.Close()
+			return fmt.Errorf("subscribe to notifications: %w", err)
+		}
 	}
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy}
 	if !s.Since.IsZero() {
@@ -210,6 +223,25 @@ func (s *EventService) PublishEvent(e convoi.Event) {
 		s.dropped.Add(1)
 		s.report(fmt.Errorf("publish %s event: %w", e.Type, err))
 	}
+}
+
+// notifySubject is where notifications of kind go: beside the stream's
+// subjects (PREFIX_notify.KIND), not in the stream.
+func (s *EventService) notifySubject(kind string) string { return s.Prefix + "_notify." + kind }
+
+// Notify tells every node's OnNotify (this one's included) that something
+// of kind changed, for example "auth" when a token was revoked or a user
+// updated, so that each empties its caches. Notifications are not stored:
+// a node disconnected at that moment misses it, and its caches then expire
+// on their own (a minute for tokens).
+func (s *EventService) Notify(kind string) error {
+	if s.nc == nil {
+		return convoi.Errorf(convoi.EUNAVAILABLE, "Event bus is not open.")
+	}
+	if err := s.nc.Publish(s.notifySubject(subjectToken(kind)), nil); err != nil {
+		return err
+	}
+	return s.nc.Flush()
 }
 
 // Flush waits until every event published so far has been acknowledged by

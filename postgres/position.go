@@ -64,16 +64,14 @@ func (s *PositionService) StorePositions(ctx context.Context, ps []convoi.Positi
 		return 0, 0, convoi.Errorf(convoi.EINVALID, "A batch holds at most %d records.", MaxPositionBatch)
 	}
 	var (
-		attrs  = make([]pgtype.Text, len(ps))
-		buf    []byte
-		lastID convoi.DeviceID
+		attrs = make([]pgtype.Text, len(ps))
+		buf   []byte
 	)
 	for i := range ps {
 		p := &ps[i]
-		if err := validatePosition(p, p.DeviceID != lastID || i == 0); err != nil {
+		if err := p.Validate(); err != nil {
 			return 0, 0, fmt.Errorf("position %d: %w", i, err)
 		}
-		lastID = p.DeviceID
 		if len(p.Attributes) > 0 {
 			if buf, err = appendAttributes(buf[:0], p.Attributes); err != nil {
 				return 0, 0, convoi.Errorf(convoi.EINVALID, "Position %d attributes cannot be stored: %v.", i, err)
@@ -82,7 +80,7 @@ func (s *PositionService) StorePositions(ctx context.Context, ps []convoi.Positi
 		}
 	}
 	for i := range evs {
-		if err := validateEvent(&evs[i]); err != nil {
+		if err := evs[i].Validate(); err != nil {
 			return 0, 0, fmt.Errorf("device event %d: %w", i, err)
 		}
 	}
@@ -295,15 +293,6 @@ func eventArgs(evs []convoi.DeviceEvent, now int64) []any {
 	return []any{dev, tracker, kind, sev, t, st, lat, lon, value}
 }
 
-// minTime and maxTime bound the times a position may carry: unix
-// nanoseconds must fit an int64 (years 1678-2262); trackers report from 1980.
-var (
-	minTime = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
-)
-
-func validTime(t time.Time) bool { return !t.Before(minTime) && t.Before(maxTime) }
-
 func finite(fs ...float64) bool {
 	for _, f := range fs {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
@@ -396,48 +385,6 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
-}
-
-// validatePosition checks p; checkID false skips the device ID (the same
-// as the previous record's, already checked).
-func validatePosition(p *convoi.Position, checkID bool) error {
-	if checkID && !p.DeviceID.Valid() {
-		return convoi.Errorf(convoi.EINVALID, "Position device_id must be 1-64 letters, digits or ._:-.")
-	}
-	if !validTime(p.FixTime) {
-		return convoi.Errorf(convoi.EINVALID, "Position fix_time must be between 1980 and 2200.")
-	}
-	if !p.ServerTime.IsZero() && !validTime(p.ServerTime) {
-		return convoi.Errorf(convoi.EINVALID, "Position server_time must be between 1980 and 2200.")
-	}
-	if err := (convoi.LatLon{Lat: p.Lat, Lon: p.Lon}).Validate(); err != nil {
-		return err
-	}
-	if !finite(p.SpeedKmh, p.Heading, p.AltitudeM, p.HDOP) {
-		return convoi.Errorf(convoi.EINVALID, "Position speed, heading, altitude and HDOP must be finite numbers.")
-	}
-	return nil
-}
-
-func validateEvent(e *convoi.DeviceEvent) error {
-	if !e.DeviceID.Valid() {
-		return convoi.Errorf(convoi.EINVALID, "Device event device_id must be 1-64 letters, digits or ._:-.")
-	}
-	if e.Kind == "" || len(e.Kind) > 64 {
-		return convoi.Errorf(convoi.EINVALID, "Device event kind required (at most 64 characters).")
-	}
-	if !validTime(e.Time) {
-		return convoi.Errorf(convoi.EINVALID, "Device event time must be between 1980 and 2200.")
-	}
-	if !e.ServerTime.IsZero() && !validTime(e.ServerTime) {
-		return convoi.Errorf(convoi.EINVALID, "Device event server_time must be between 1980 and 2200.")
-	}
-	if !(e.Lat == 0 && e.Lon == 0) {
-		if err := (convoi.LatLon{Lat: e.Lat, Lon: e.Lon}).Validate(); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func positionLimit(n int) int {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/convoi/convoi"
@@ -68,6 +69,8 @@ type App struct {
 	// BusReplicas is how many NATS servers store each event and lease (3
 	// on a three-server cluster).
 	BusReplicas int
+	// web is the HTTP API once open, for the cluster's notifications.
+	web atomic.Pointer[web.Server]
 
 	DB      *sqlite.DB   // the SQLite store, nil with StoreURL
 	PG      *postgres.DB // the PostgreSQL store, nil without StoreURL
@@ -235,15 +238,17 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.Commander = a.Tracker
 	s.Devices = a.Tracker
 	s.Planner = a.Planner
-	s.IncidentService = sqlite.NewIncidentService(db)
+	s.IncidentService = a.S.Incidents
 	if a.Response != nil {
 		s.Response = a.Response
 		s.Alerts = &alertOutbox{Dir: filepath.Join(a.DataDir, "alerts"), Responder: a.Response, Incidents: s.IncidentService}
 	}
+	a.clusterWeb(s)
 	if err := s.Open(); err != nil {
 		return fmt.Errorf("open HTTP API on %s: %w", a.Addr, err)
 	}
 	a.HTTP = s
+	a.web.Store(s)
 	a.closers = append(a.closers, s.Close)
 	return nil
 }
@@ -283,8 +288,8 @@ func (a *App) OpenEngines(ctx context.Context) (err error) {
 	a.Alarms.OnError = func(err error) {
 		a.Logger.LogAttrs(context.Background(), slog.LevelError, "alarm escalation", slog.String("error", err.Error()))
 	}
-	if a.Response, err = newIncidentResponder(a.Graph, stores{Incidents: sqlite.NewIncidentService(db), Sites: sqlite.NewSiteService(db),
-		Vehicles: sqlite.NewVehicleService(db), Trackers: sqlite.NewTrackerService(db), Positions: sqlite.NewPositionService(db)}); err != nil {
+	if a.Response, err = newIncidentResponder(a.Graph, stores{Incidents: a.S.Incidents, Sites: a.S.Sites,
+		Vehicles: a.S.Vehicles, Trackers: a.S.Trackers, Positions: a.S.Positions}); err != nil {
 		a.Logger.LogAttrs(ctx, slog.LevelWarn, "incident response unavailable", slog.String("error", err.Error()))
 		a.Response, err = nil, nil
 	} else {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -205,7 +206,25 @@ func TestTwoNodesShareStoreAndEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	login(t, nb, "control") // users written through A log in on B
+	// Users written through A log in on B; a session ended through A is
+	// refused on B at once, although B had it in its token cache.
+	token := login(t, nb, "control")
+	if code := getJSON(t, nb, token, "/api/v1/me", nil); code != 200 {
+		t.Fatalf("GET /me on B: %d", code)
+	}
+	req, _ := http.NewRequest("DELETE", na.URL()+"/api/v1/session", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("DELETE /session on A: %d", resp.StatusCode)
+	}
+	if code := getJSON(t, nb, token, "/api/v1/me", nil); code != 401 {
+		t.Fatalf("GET /me on B after logout on A: %d, want 401", code)
+	}
 
 	sub, err := nb.Events.Subscribe(ctx)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/convoi/convoi/natsbus"
 	"github.com/convoi/convoi/postgres"
 	"github.com/convoi/convoi/sqlite"
+	"github.com/convoi/convoi/web"
 )
 
 // Services is every store service of the open store, SQLite or PostgreSQL.
@@ -33,6 +34,7 @@ type Services struct {
 	Webhooks      convoi.WebhookService
 	Notices       convoi.NoticeService
 	DeviceSecrets convoi.DeviceSecretService
+	Incidents     convoi.IncidentService
 }
 
 func sqliteServices(db *sqlite.DB) Services {
@@ -43,7 +45,7 @@ func sqliteServices(db *sqlite.DB) Services {
 		Positions: sqlite.NewPositionService(db), Assessments: sqlite.NewAssessmentService(db), Policies: sqlite.NewPolicyService(db),
 		Plans: sqlite.NewPlanService(db), Idempotency: sqlite.NewIdempotencyService(db), Alarms: sqlite.NewAlarmService(db),
 		Grants: sqlite.NewGrantService(db), Webhooks: sqlite.NewWebhookService(db), Notices: sqlite.NewNoticeService(db),
-		DeviceSecrets: sqlite.NewDeviceSecretService(db),
+		DeviceSecrets: sqlite.NewDeviceSecretService(db), Incidents: sqlite.NewIncidentService(db),
 	}
 }
 
@@ -55,7 +57,7 @@ func postgresServices(db *postgres.DB) Services {
 		Positions: postgres.NewPositionService(db), Assessments: postgres.NewAssessmentService(db), Policies: postgres.NewPolicyService(db),
 		Plans: postgres.NewPlanService(db), Idempotency: postgres.NewIdempotencyService(db), Alarms: postgres.NewAlarmService(db),
 		Grants: postgres.NewGrantService(db), Webhooks: postgres.NewWebhookService(db), Notices: postgres.NewNoticeService(db),
-		DeviceSecrets: postgres.NewDeviceSecretService(db),
+		DeviceSecrets: postgres.NewDeviceSecretService(db), Incidents: postgres.NewIncidentService(db),
 	}
 }
 
@@ -138,6 +140,11 @@ func (a *App) openBus(ctx context.Context) (convoi.EventService, error) {
 		b.Stream, b.Prefix, bucket = a.BusStream, "convoi."+a.BusStream, a.BusStream+"_leases"
 	}
 	b.Replicas = max(1, a.BusReplicas)
+	b.OnNotify = func(kind string) {
+		if h := a.web.Load(); kind == notifyAuth && h != nil {
+			h.InvalidateTokens()
+		}
+	}
 	if err := b.Open(ctx); err != nil {
 		return nil, err
 	}
@@ -163,4 +170,49 @@ func (lg *loadgen) registerPostgres(ctx context.Context, url string) error {
 	}
 	defer db.Close()
 	return lg.register(ctx, postgres.NewTrackerService(db))
+}
+
+// notifyAuth is the notification that a token was revoked or a user
+// updated on some node: every node empties its token cache.
+const notifyAuth = "auth"
+
+// clusterWeb makes a user update or token revocation through s reach the
+// token caches of every node at once (a single node's own cache is emptied
+// by the web server itself).
+func (a *App) clusterWeb(s *web.Server) {
+	if a.NATS == nil {
+		return
+	}
+	notify := func() {
+		if err := a.NATS.Notify(notifyAuth); err != nil {
+			a.Logger.Error("cluster notification", "error", err.Error())
+		}
+	}
+	s.UserService = notifyingUsers{s.UserService, notify}
+	s.TokenService = notifyingTokens{s.TokenService, notify}
+}
+
+// notifyingUsers notifies the cluster after every user update, whatever
+// its outcome (an error may come after the write).
+type notifyingUsers struct {
+	convoi.UserService
+	notify func()
+}
+
+func (s notifyingUsers) UpdateUser(ctx context.Context, id convoi.UserID, upd convoi.UserUpdate) (*convoi.User, error) {
+	u, err := s.UserService.UpdateUser(ctx, id, upd)
+	s.notify()
+	return u, err
+}
+
+// notifyingTokens notifies the cluster after every token revocation.
+type notifyingTokens struct {
+	convoi.TokenService
+	notify func()
+}
+
+func (s notifyingTokens) RevokeToken(ctx context.Context, id convoi.TokenID) error {
+	err := s.TokenService.RevokeToken(ctx, id)
+	s.notify()
+	return err
 }
