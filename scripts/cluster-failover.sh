@@ -23,6 +23,17 @@ go build -o "$bin" ./cmd/convoi
 
 psql "$PGURL/postgres" -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 "$bin" migrate --store "$STORE" >/dev/null
+# 20 underway escorts for the nodes to share (which node monitors which).
+psql "$STORE" -q <<'SQL'
+INSERT INTO sites (kind, name, lat, lon, entry_lat, entry_lon, created_at, updated_at) VALUES
+  ('prison', 'Maison d''arrêt de Monaco', 43.7318, 7.4271, 43.7318, 7.4271, now(), now()),
+  ('court', 'Palais de Justice de Monaco', 43.73021, 7.42223, 43.73021, 7.42223, now(), now());
+INSERT INTO detainees (name, legal_status, site_id, risk, created_at, updated_at)
+  SELECT 'Detainee ' || i, 'remand', 1, '{}', now(), now() FROM generate_series(1, 20) i;
+INSERT INTO movements (ref, detainee_id, from_site_id, to_site_id, purpose, appointment_at, requester, state, created_at, updated_at)
+  SELECT 'FAIL-' || i, i, 1, 2, 'court_appearance', now() + interval '1 hour', 'test', 'underway', now(), now()
+  FROM generate_series(1, 20) i;
+SQL
 
 start_node() { # name port-offset
   "$bin" serve --store "$STORE" --bus "$NATS" --node "$1" --addr "127.0.0.1:$((18080 + $2))" \
@@ -43,6 +54,8 @@ la=$!
   --duration "${SECONDS_}s" --seed 2 --first-device "$half" >"$work/lb.out" 2>&1 &
 lb=$!
 sleep $((SECONDS_ / 2))
+held_a=$(grep -c '"msg":"monitoring movement"' "$work/a.log" || true)
+held_b=$(grep -c '"msg":"monitoring movement"' "$work/b.log" || true)
 kill -9 "$a"
 killed=$(date +%s.%N)
 echo "node A killed with SIGKILL after $((SECONDS_ / 2)) s"
@@ -61,3 +74,20 @@ if [ "$stored" -lt "$total" ]; then
 fi
 echo "lost: 0 (stored - acknowledged = $((stored - total)): committed, their ack not delivered before the kill)"
 cat "$work/lb.out" | grep -E "latency|rate" || true
+echo "underway escorts monitored before the kill: A $held_a, B $held_b"
+python3 - "$work/b.log" "$killed" "$held_a" <<'PY'
+import json, sys, datetime
+log, killed, held_a = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+gains = []
+for line in open(log):
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    if e.get("msg") == "monitoring movement":
+        t = datetime.datetime.fromisoformat(e["time"].replace("Z", "+00:00")).timestamp()
+        if t > killed:
+            gains.append(t - killed)
+print(f"B took over {len(gains)} of A's {held_a} escorts; the last {max(gains) if gains else float('nan'):.2f} s after the kill")
+sys.exit(0 if len(gains) == held_a else 1)
+PY

@@ -249,6 +249,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	}
 	a.HTTP = s
 	a.web.Store(s)
+	a.startKeeper()
 	a.closers = append(a.closers, s.Close)
 	return nil
 }

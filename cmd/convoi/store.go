@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/convoi/convoi"
@@ -215,4 +216,57 @@ func (s notifyingTokens) RevokeToken(ctx context.Context, id convoi.TokenID) err
 	err := s.TokenService.RevokeToken(ctx, id)
 	s.notify()
 	return err
+}
+
+// monitorKey is the lease key of a movement's monitoring.
+func monitorKey(id convoi.MovementID) string { return "movement." + strconv.FormatInt(int64(id), 10) }
+
+// underwayKeys lists the lease keys of every underway movement.
+func (a *App) underwayKeys(ctx context.Context) ([]string, error) {
+	st := convoi.StateUnderway
+	var keys []string
+	for off := 0; ; off += convoi.MaxPageLimit {
+		ms, n, err := a.S.Movements.FindMovements(ctx, convoi.MovementFilter{State: &st, Page: convoi.Page{Offset: off, Limit: convoi.MaxPageLimit}})
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			keys = append(keys, monitorKey(m.ID))
+		}
+		if len(ms) == 0 || off+len(ms) >= n {
+			return keys, nil
+		}
+	}
+}
+
+// startKeeper runs this node's lease keeper (with --bus): every underway
+// movement is held by exactly one node, which monitors it; when a node
+// dies, another takes its movements within the lease TTL plus one renewal
+// (docs/deploy.md). The node logs each movement it takes or gives up.
+func (a *App) startKeeper() {
+	if a.Leases == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	k := &natsbus.Keeper{
+		Leases: a.Leases,
+		Want:   a.underwayKeys,
+		OnGain: func(ctx context.Context, key string) {
+			a.Logger.Info("monitoring movement", "lease", key, "node", a.Node)
+		},
+		OnLose: func(ctx context.Context, key string) {
+			a.Logger.Info("no longer monitoring movement", "lease", key, "node", a.Node)
+		},
+		OnError: func(err error) { a.Logger.Error("monitoring lease", "error", err.Error()) },
+	}
+	go func() {
+		defer close(done)
+		k.Run(ctx)
+	}()
+	a.closers = append(a.closers, func() error {
+		cancel()
+		<-done
+		return nil
+	})
 }
