@@ -89,8 +89,9 @@ type DB struct {
 	// with the same (user, key). Defaults to DefaultIdempotencyTTL.
 	IdempotencyTTL time.Duration
 
-	// MaxConns bounds the pool; 0 means pgxpool's default (4 per CPU, at
-	// least 4).
+	// MaxConns bounds the pool; 0 means the connection string's
+	// pool_max_conns, or at least 16: entity writes wait for the write lock
+	// holding a connection, and the position committers hold up to four.
 	MaxConns int32
 
 	pool *pgxpool.Pool
@@ -127,8 +128,8 @@ func (db *DB) Open(ctx context.Context) (err error) {
 	}
 	if db.MaxConns > 0 {
 		cfg.MaxConns = db.MaxConns
-	} else if cfg.MaxConns < 8 {
-		cfg.MaxConns = 8
+	} else if cfg.MaxConns < 16 {
+		cfg.MaxConns = 16
 	}
 	if db.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
 		return fmt.Errorf("open postgres: %w", redact(err))
