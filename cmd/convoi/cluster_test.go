@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +33,7 @@ func uniqueName(prefix string) string {
 
 // pgSchemaDSN returns a DSN on a fresh schema of CONVOI_TEST_POSTGRES,
 // dropped at cleanup, or skips the test.
-func pgSchemaDSN(t *testing.T) string {
+func pgSchemaDSN(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv("CONVOI_TEST_POSTGRES")
 	if dsn == "" {
@@ -162,10 +164,10 @@ func snapshot(t *testing.T, a *App) string {
 	return b.String()
 }
 
-// Two nodes on one PostgreSQL database and one JetStream stream: a fix a
-// tracker sends to node A is stored once and its event reaches node B's
-// subscribers; a user created through one node logs in on the other.
-func TestTwoNodesShareStoreAndEvents(t *testing.T) {
+// twoNodeApps opens two nodes (Apps) on one fresh PostgreSQL schema and
+// one JetStream stream of their own, with the demo world loaded through A.
+func twoNodeApps(t testing.TB) (na, nb *App) {
+	t.Helper()
 	dsn := pgSchemaDSN(t)
 	natsURL := os.Getenv("CONVOI_TEST_NATS")
 	if natsURL == "" {
@@ -197,7 +199,7 @@ func TestTwoNodesShareStoreAndEvents(t *testing.T) {
 		t.Cleanup(func() { a.Close() })
 		return a
 	}
-	na, nb := node("a"), node("b")
+	na, nb = node("a"), node("b")
 	if _, err := na.loadDemo(ctx, DefaultDemoPassword); err != nil {
 		t.Fatal(err)
 	}
@@ -206,6 +208,15 @@ func TestTwoNodesShareStoreAndEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return na, nb
+}
+
+// Two nodes on one PostgreSQL database and one JetStream stream: a fix a
+// tracker sends to node A is stored once and its event reaches node B's
+// subscribers; a user created through one node logs in on the other.
+func TestTwoNodesShareStoreAndEvents(t *testing.T) {
+	na, nb := twoNodeApps(t)
+	ctx := context.Background()
 	// Users written through A log in on B; a session ended through A is
 	// refused on B at once, although B had it in its token cache.
 	token := login(t, nb, "control")
@@ -268,4 +279,71 @@ func TestTwoNodesShareStoreAndEvents(t *testing.T) {
 			t.Fatal("node B saw no position event within 10 s")
 		}
 	}
+}
+
+// BenchmarkAlarmAcrossNodes measures what an operator on node B waits for
+// an alarm raised on node A: from RaiseAlarm on A (stored in PostgreSQL,
+// published on the JetStream stream) to the alarm event read from B's SSE
+// stream over HTTP. One op is one alarm (raised, then resolved so that the
+// next raise opens a new one). It reports p50 and p99.
+func BenchmarkAlarmAcrossNodes(b *testing.B) {
+	na, nb := twoNodeApps(b)
+	ctx := context.Background()
+	ms, _, err := na.S.Movements.FindMovements(ctx, convoi.MovementFilter{Page: convoi.Page{Limit: 1}})
+	if err != nil || len(ms) == 0 {
+		b.Fatalf("demo movement: %v", err)
+	}
+	token := login(b, nb, "control")
+	req, _ := http.NewRequest("GET", nb.URL()+"/api/v1/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b.Fatalf("GET /stream on B: %d", resp.StatusCode)
+	}
+	opened := make(chan convoi.AlarmID, 16)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			if !strings.HasPrefix(line, "data: ") {
+				continue
+			}
+			var e convoi.Event
+			if json.Unmarshal([]byte(line[len("data: "):]), &e) == nil && e.Type == convoi.EventTypeAlarm &&
+				e.Alarm != nil && e.Alarm.State == convoi.AlarmOpen {
+				opened <- e.Alarm.ID
+			}
+		}
+	}()
+	lat := make([]time.Duration, 0, b.N)
+	seen := time.Date(2026, 11, 21, 8, 59, 0, 0, time.UTC)
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		a, created, err := na.Alarms.RaiseAlarm(ctx, &convoi.Alarm{MovementID: ms[0].ID, Rule: convoi.RuleStop,
+			Severity: convoi.SeverityWarning, Detail: "stopped", FirstSeen: seen, LastSeen: seen})
+		if err != nil || !created {
+			b.Fatalf("raise: created %v, %v", created, err)
+		}
+		for got := convoi.AlarmID(0); got != a.ID; {
+			select {
+			case got = <-opened:
+			case <-time.After(10 * time.Second):
+				b.Fatalf("alarm %d did not reach B's SSE stream within 10 s", a.ID)
+			}
+		}
+		lat = append(lat, time.Since(start))
+		if _, err := na.Alarms.ResolveAlarm(ctx, a.ID, convoi.ResolutionFalseAlarm, "benchmark"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
