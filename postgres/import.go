@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -90,14 +91,16 @@ func (db *DB) Import(ctx context.Context, src *sql.DB) ([]ImportCount, error) {
 			return nil, fmt.Errorf("copy %s: %w", t, err)
 		}
 		counts = append(counts, ImportCount{t, n})
-		var hasID bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
-			WHERE table_schema = current_schema() AND table_name = $1 AND column_name = 'id' AND is_identity = 'YES')`, t).Scan(&hasID); err != nil {
+		// The sequence behind id (an identity, or owned by the column).
+		var seq *string
+		err = tx.QueryRow(ctx, `SELECT pg_get_serial_sequence($1, 'id') FROM information_schema.columns
+			WHERE table_schema = current_schema() AND table_name = $1 AND column_name = 'id'`, t).Scan(&seq)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return nil, err
 		}
-		if hasID && n > 0 {
-			if _, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence($1, 'id'), (SELECT MAX(id) FROM `+t+`))`, t); err != nil {
-				return nil, fmt.Errorf("%s: move identity past copied IDs: %w", t, err)
+		if seq != nil && n > 0 {
+			if _, err := tx.Exec(ctx, `SELECT setval($1, (SELECT MAX(id) FROM `+t+`))`, *seq); err != nil {
+				return nil, fmt.Errorf("%s: move the id sequence past copied IDs: %w", t, err)
 			}
 		}
 	}
