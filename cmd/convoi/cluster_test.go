@@ -218,7 +218,7 @@ func TestTwoNodesShareStoreAndEvents(t *testing.T) {
 	na, nb := twoNodeApps(t)
 	ctx := context.Background()
 	// Users written through A log in on B; a session ended through A is
-	// refused on B at once, although B had it in its token cache.
+	// refused on B within milliseconds, although B had it in its token cache.
 	token := login(t, nb, "control")
 	if code := getJSON(t, nb, token, "/api/v1/me", nil); code != 200 {
 		t.Fatalf("GET /me on B: %d", code)
@@ -233,8 +233,16 @@ func TestTwoNodesShareStoreAndEvents(t *testing.T) {
 	if resp.StatusCode/100 != 2 {
 		t.Fatalf("DELETE /session on A: %d", resp.StatusCode)
 	}
-	if code := getJSON(t, nb, token, "/api/v1/me", nil); code != 401 {
-		t.Fatalf("GET /me on B after logout on A: %d, want 401", code)
+	// The notification crosses NATS: allow it milliseconds, not the cache's
+	// minute.
+	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		code := getJSON(t, nb, token, "/api/v1/me", nil)
+		if code == 401 {
+			break
+		}
+		if code != 200 || time.Since(start) > 2*time.Second {
+			t.Fatalf("GET /me on B %v after logout on A: %d, want 401", time.Since(start), code)
+		}
 	}
 
 	sub, err := nb.Events.Subscribe(ctx)
