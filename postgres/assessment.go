@@ -181,8 +181,12 @@ func (s *PlanService) CreatePlan(ctx context.Context, p *convoi.Plan) error {
 		return err
 	}
 	p.CreatedBy, p.CreatedAt = tx.by, tx.now
+	strategy, err := s.db.sealText(adStrategy(p.MovementID), string(p.Strategy))
+	if err != nil {
+		return err
+	}
 	res, err := tx.insertContext(ctx, `INSERT INTO plans (movement_id, strategy, value, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
-		p.MovementID, string(p.Strategy), p.Value, p.CreatedBy, formatTime(p.CreatedAt))
+		p.MovementID, strategy, p.Value, p.CreatedBy, formatTime(p.CreatedAt))
 	if err != nil {
 		return writeErr(err, "Plan already exists.")
 	}
@@ -227,8 +231,19 @@ func (s *PlanService) SetPlanDraw(ctx context.Context, id convoi.PlanID, d convo
 	} else if ps[0].Draw != nil {
 		return convoi.Errorf(convoi.ECONFLICT, "Plan %d has already been drawn.", id)
 	}
+	var idx, dep any = d.RouteIndex, textTime(d.Departure)
+	if s.db.Sealer != nil { // the index and the departure, sealed together
+		js, err := toJSON("Draw", storedDraw{RouteIndex: d.RouteIndex, Departure: textTime(d.Departure)})
+		if err != nil {
+			return err
+		}
+		if dep, err = s.db.sealText(adDraw(ps[0].MovementID), js); err != nil {
+			return err
+		}
+		idx = nil
+	}
 	if _, err := tx.ExecContext(ctx, `UPDATE plans SET draw_route_index = ?, draw_departure = ?, drawn_by = ?, drawn_at = ?
-		WHERE id = ? AND drawn_at IS NULL`, d.RouteIndex, formatTime(d.Departure), tx.by, formatTime(tx.now), id); err != nil {
+		WHERE id = ? AND drawn_at IS NULL`, idx, dep, tx.by, formatTime(tx.now), id); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -247,14 +262,23 @@ func findPlans(ctx context.Context, tx *Tx, cond string, arg any) ([]*convoi.Pla
 		var strategy string
 		var idx sql.NullInt64
 		var by convoi.UserID
-		var dep, at *time.Time
-		if err := rows.Scan(&p.ID, &p.MovementID, &strategy, &p.Value, &idx, nullTimeCol{&dep}, idCol[convoi.UserID]{&by},
+		var depText sql.NullString
+		var at *time.Time
+		if err := rows.Scan(&p.ID, &p.MovementID, &strategy, &p.Value, &idx, &depText, idCol[convoi.UserID]{&by},
 			nullTimeCol{&at}, &p.CreatedBy, timeCol{&p.CreatedAt}); err != nil {
 			return nil, err
 		}
+		if strategy, err = tx.db.openText(adStrategy(p.MovementID), strategy); err != nil {
+			return nil, err
+		}
 		p.Strategy = json.RawMessage(strategy)
-		if at != nil && dep != nil {
-			p.Draw = &convoi.PlanDraw{RouteIndex: int(idx.Int64), Departure: *dep, DrawnBy: by, DrawnAt: *at}
+		if at != nil && depText.Valid {
+			d, err := tx.db.openDraw(p.MovementID, idx, depText.String)
+			if err != nil {
+				return nil, err
+			}
+			d.DrawnBy, d.DrawnAt = by, *at
+			p.Draw = d
 		}
 		a = append(a, &p)
 	}
@@ -285,6 +309,9 @@ func (s *IdempotencyService) FindIdempotency(ctx context.Context, user convoi.Us
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, convoi.Errorf(convoi.ENOTFOUND, "Idempotency record not found.")
 	} else if err != nil {
+		return nil, err
+	}
+	if r.Response, err = s.db.openBlob(adResponse(r.UserID, r.Key), r.Response); err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -320,9 +347,13 @@ func (s *IdempotencyService) SaveIdempotency(ctx context.Context, r *convoi.Idem
 	if r.Response == nil {
 		r.Response = []byte{}
 	}
+	response, err := s.db.sealBlob(adResponse(r.UserID, r.Key), r.Response)
+	if err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency (user_id, key, method, path, body_hash, status, content_type,
 		response, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.UserID, r.Key, r.Method, r.Path, r.BodyHash, r.Status, r.ContentType, r.Response, formatTime(r.CreatedAt)); err != nil {
+		r.UserID, r.Key, r.Method, r.Path, r.BodyHash, r.Status, r.ContentType, response, formatTime(r.CreatedAt)); err != nil {
 		return writeErr(err, "A request with this Idempotency-Key is already recorded.")
 	}
 	return tx.Commit()

@@ -16,7 +16,7 @@ import (
 var importTables = []string{
 	"sites", "detainees", "intel", "vehicles", "officers", "trackers", "movements", "movement_crew",
 	"movement_vehicles", "transitions", "users", "tokens", "assessments", "policies", "plans", "idempotency",
-	"positions", "device_events", "alarms", "alarm_transitions",
+	"positions", "device_events", "alarms", "alarm_transitions", "schedule_grants",
 }
 
 // ImportCount is how many rows Import copied into one table.

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 
@@ -57,7 +58,7 @@ func (s *MovementService) CreateMovement(ctx context.Context, m *convoi.Movement
 	if err := checkMovementRefs(ctx, tx, m); err != nil {
 		return err
 	}
-	route, err := routeJSON(m)
+	dep, route, err := tx.db.sealMovement(m)
 	if err != nil {
 		return err
 	}
@@ -69,7 +70,7 @@ func (s *MovementService) CreateMovement(ctx context.Context, m *convoi.Movement
 		appointment_at, requester, state, cancel_reason, escort_level, planned_departure, route, version,
 		created_by, updated_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.Ref, m.DetaineeID, m.FromSiteID, m.ToSiteID, m.Purpose,
-		formatTime(m.AppointmentAt), m.Requester, m.State, m.CancelReason, m.EscortLevel, nullTime(m.PlannedDeparture), route, m.Version,
+		formatTime(m.AppointmentAt), m.Requester, m.State, m.CancelReason, m.EscortLevel, dep, route, m.Version,
 		m.CreatedBy, m.UpdatedBy, formatTime(m.CreatedAt), formatTime(m.UpdatedAt))
 	if err != nil {
 		return writeErr(err, "Movement ref "+m.Ref+" already exists.")
@@ -124,6 +125,12 @@ func (s *MovementService) UpdateMovement(ctx context.Context, id convoi.Movement
 }
 
 func insertTransition(ctx context.Context, tx *Tx, id convoi.MovementID, a convoi.Action, from, to convoi.MovementState, reason, override string) error {
+	if override != "" {
+		var err error
+		if override, err = tx.db.sealText(adOverride(id), override); err != nil {
+			return err
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO transitions (movement_id, action, from_state, to_state, reason, override, by_user, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, a, from, to, strings.TrimSpace(reason), override, tx.by, formatTime(tx.now)); err != nil {
 		return writeErr(err, "Transition already exists.")
@@ -198,6 +205,10 @@ func (s *MovementService) FindTransitions(ctx context.Context, id convoi.Movemen
 		if err := rows.Scan(&t.ID, &t.MovementID, &t.Action, &t.From, &t.To, &t.Reason, &t.Override, &t.By, timeCol{&t.At}); err != nil {
 			return nil, err
 		}
+		var err error
+		if t.Override, err = tx.db.openText(adOverride(t.MovementID), t.Override); err != nil {
+			return nil, err
+		}
 		a = append(a, &t)
 	}
 	return orEmpty(a), rows.Err()
@@ -208,14 +219,14 @@ func saveMovement(ctx context.Context, tx *Tx, m *convoi.Movement, assignments b
 	if err := checkMovementRefs(ctx, tx, m); err != nil {
 		return err
 	}
-	route, err := routeJSON(m)
-	if err != nil {
-		return err
-	}
 	m.AppointmentAt = m.AppointmentAt.UTC()
 	if m.PlannedDeparture != nil {
 		t := m.PlannedDeparture.UTC()
 		m.PlannedDeparture = &t
+	}
+	dep, route, err := tx.db.sealMovement(m)
+	if err != nil {
+		return err
 	}
 	prev := m.Version
 	m.Version++
@@ -224,7 +235,7 @@ func saveMovement(ctx context.Context, tx *Tx, m *convoi.Movement, assignments b
 		cancel_reason = ?, escort_level = ?, planned_departure = ?, route = ?, version = ?, updated_by = ?, updated_at = ?
 		WHERE id = ? AND version = ?`,
 		m.Purpose, formatTime(m.AppointmentAt), m.Requester, m.State, m.CancelReason, m.EscortLevel,
-		nullTime(m.PlannedDeparture), route, m.Version, m.UpdatedBy, formatTime(m.UpdatedAt), m.ID, prev)
+		dep, route, m.Version, m.UpdatedBy, formatTime(m.UpdatedAt), m.ID, prev)
 	if err != nil {
 		return writeErr(err, "Movement already exists.")
 	} else if n, err := res.RowsAffected(); err != nil {
@@ -303,13 +314,6 @@ func checkMovementRefs(ctx context.Context, tx *Tx, m *convoi.Movement) error {
 	return nil
 }
 
-func routeJSON(m *convoi.Movement) (any, error) {
-	if m.Route == nil {
-		return nil, nil
-	}
-	return toJSON("Route", m.Route)
-}
-
 func findMovementByID(ctx context.Context, tx *Tx, id convoi.MovementID) (*convoi.Movement, error) {
 	a, _, err := findMovements(ctx, tx, convoi.MovementFilter{ID: &id, Page: convoi.Page{Limit: 1}})
 	if err != nil {
@@ -367,10 +371,14 @@ func findMovements(ctx context.Context, tx *Tx, f convoi.MovementFilter) ([]*con
 	var a []*convoi.Movement
 	for rows.Next() {
 		var m convoi.Movement
+		var dep, route sql.NullString
 		if err := rows.Scan(&m.ID, &m.Ref, &m.DetaineeID, &m.FromSiteID, &m.ToSiteID, &m.Purpose, timeCol{&m.AppointmentAt},
-			&m.Requester, &m.State, &m.CancelReason, &m.EscortLevel, nullTimeCol{&m.PlannedDeparture}, jsonCol{&m.Route}, &m.Version,
+			&m.Requester, &m.State, &m.CancelReason, &m.EscortLevel, &dep, &route, &m.Version,
 			&m.CreatedBy, &m.UpdatedBy, timeCol{&m.CreatedAt}, timeCol{&m.UpdatedAt},
 			jsonCol{&m.Crew}, jsonCol{&m.Vehicles}); err != nil {
+			return nil, 0, err
+		}
+		if err := tx.db.openMovement(&m, dep, route); err != nil {
 			return nil, 0, err
 		}
 		if m.Crew == nil {

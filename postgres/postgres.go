@@ -89,6 +89,11 @@ type DB struct {
 	// with the same (user, key). Defaults to DefaultIdempotencyTTL.
 	IdempotencyTTL time.Duration
 
+	// Sealer, when set, encrypts schedule values (drawn departures, routes,
+	// strategies, overrides, replayed responses) before they are written,
+	// as the sqlite package does; see seal.go. Set before Open.
+	Sealer Sealer
+
 	// MaxConns bounds the pool; 0 means the connection string's
 	// pool_max_conns, or at least 16: entity writes wait for the write lock
 	// holding a connection, and the position committers hold up to four.
@@ -391,6 +396,20 @@ func (tx *Tx) mustExist(ctx context.Context, table, what string, id int64) error
 // formatTime returns t in UTC for a timestamptz parameter.
 func formatTime(t time.Time) time.Time { return t.UTC() }
 
+// textTime formats a time for the text columns that may hold a sealed
+// value instead (movements.planned_departure, plans.draw_departure):
+// fixed-width UTC RFC 3339 with nanoseconds, as the sqlite package stores it.
+func textTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z07:00") }
+
+// parseTime parses a time written by textTime.
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("parse time %q: %w", s, err)
+	}
+	return t.UTC(), nil
+}
+
 // nullTime returns an optional time for a timestamptz parameter.
 func nullTime(t *time.Time) any {
 	if t == nil {
@@ -485,6 +504,10 @@ func (c timeCol) Scan(v any) error {
 	case time.Time:
 		*c.t = v.UTC()
 		return nil
+	case string: // a text column written by textTime
+		t, err := parseTime(v)
+		*c.t = t
+		return err
 	}
 	return fmt.Errorf("scan time: unexpected %T", v)
 }

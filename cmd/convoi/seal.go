@@ -32,7 +32,7 @@ func (a *App) loadSealKey() error {
 	if err != nil {
 		return err
 	}
-	a.DB.Sealer = k
+	a.setSealer(k)
 	return nil
 }
 
@@ -76,6 +76,7 @@ func runSealRotate(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "seal rotate")
 	fs.StringVar(&a.DataDir, "data", envDefault(env, "CONVOI_DATA", a.DataDir), "data directory (CONVOI_DATA)")
 	fs.StringVar(&a.SealKeyFile, "seal-key", envDefault(env, "CONVOI_SEAL_KEY", ""), "the key file to rotate (CONVOI_SEAL_KEY)")
+	storeFlag(fs, env, a)
 	keepOld := fs.Bool("keep-old", false, "keep the old keys in the file (for backups sealed with them)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -93,7 +94,7 @@ func runSealRotate(ctx context.Context, env *Env, args []string) error {
 	if err := a.OpenStore(ctx); err != nil {
 		return err
 	}
-	n, err := a.DB.Reseal(ctx)
+	n, err := a.reseal(ctx)
 	if cerr := a.Close(); err == nil {
 		err = cerr
 	}

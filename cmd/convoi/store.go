@@ -10,6 +10,7 @@ import (
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/natsbus"
 	"github.com/convoi/convoi/postgres"
+	"github.com/convoi/convoi/seal"
 	"github.com/convoi/convoi/sqlite"
 	"github.com/convoi/convoi/web"
 )
@@ -111,10 +112,15 @@ func (a *App) openPostgres(ctx context.Context) error {
 	}
 	db := postgres.NewDB(a.StoreURL)
 	db.Now = a.Now
+	a.PG = db
+	if err := a.loadSealKey(); err != nil {
+		a.PG = nil
+		return err
+	}
 	if err := db.Open(ctx); err != nil {
+		a.PG = nil
 		return fmt.Errorf("open store %s: %w", postgres.Redact(a.StoreURL), err)
 	}
-	a.PG = db
 	a.S = postgresServices(db)
 	a.closers = append(a.closers, db.Close)
 	return nil
@@ -269,4 +275,21 @@ func (a *App) startKeeper() {
 		<-done
 		return nil
 	})
+}
+
+// setSealer gives the open store's database the keys that seal schedules.
+func (a *App) setSealer(k *seal.Keyring) {
+	if a.PG != nil {
+		a.PG.Sealer = k
+		return
+	}
+	a.DB.Sealer = k
+}
+
+// reseal reseals every schedule value of the open store with the current key.
+func (a *App) reseal(ctx context.Context) (int, error) {
+	if a.PG != nil {
+		return a.PG.Reseal(ctx)
+	}
+	return a.DB.Reseal(ctx)
 }
