@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/convoi/convoi"
-	"github.com/convoi/convoi/seal"
 	"github.com/convoi/convoi/postgres"
+	"github.com/convoi/convoi/seal"
 	"github.com/convoi/convoi/storetest"
 )
 
