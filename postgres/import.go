@@ -17,6 +17,7 @@ var importTables = []string{
 	"sites", "detainees", "intel", "vehicles", "officers", "trackers", "movements", "movement_crew",
 	"movement_vehicles", "transitions", "users", "tokens", "assessments", "policies", "plans", "idempotency",
 	"positions", "device_events", "alarms", "alarm_transitions", "schedule_grants",
+	"incidents", "incident_sightings", "incident_units",
 }
 
 // ImportCount is how many rows Import copied into one table.

@@ -34,5 +34,6 @@ func NewStore(db *postgres.DB) storetest.Store {
 		Plans:       postgres.NewPlanService(db),
 		Idempotency: postgres.NewIdempotencyService(db),
 		Alarms:      postgres.NewAlarmService(db),
+		Incidents:   postgres.NewIncidentService(db),
 	}
 }
