@@ -20,6 +20,7 @@ NATS=${CONVOI_FAILOVER_NATS:-nats://127.0.0.1:4222}
 work=$(mktemp -d)
 bin=$work/convoi
 go build -o "$bin" ./cmd/convoi
+"$bin" seal keygen "$work/seal.key" >/dev/null # one key file for every node
 
 psql "$PGURL/postgres" -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 "$bin" migrate --store "$STORE" >/dev/null
@@ -36,14 +37,21 @@ INSERT INTO movements (ref, detainee_id, from_site_id, to_site_id, purpose, appo
 SQL
 
 start_node() { # name port-offset
-  "$bin" serve --store "$STORE" --bus "$NATS" --node "$1" --addr "127.0.0.1:$((18080 + $2))" \
+  "$bin" serve --store "$STORE" --bus "$NATS" --node "$1" --seal-key "$work/seal.key" --data "$work/data-$1" --addr "127.0.0.1:$((18080 + $2))" \
     --teltonika-addr "127.0.0.1:$((25027 + $2))" --teltonika-udp-addr "" --osmand-addr "" --mqtt-addr "" \
     >"$work/$1.log" 2>&1 &
   echo $!
 }
-a=$(start_node a 0); b=$(start_node b 1)
+# A starts first and takes the leases of every underway escort; B joins.
+a=$(start_node a 0)
+b=""
 trap 'kill $a $b 2>/dev/null || true; rm -rf "$work"' EXIT
 sleep 3
+b=$(start_node b 1)
+sleep 3
+for n in a b; do
+  if ! grep -q '"msg":"convoi serving"' "$work/$n.log"; then echo "node $n did not start:"; cat "$work/$n.log"; exit 1; fi
+done
 
 half=$((DEVICES / 2))
 # Devices 0..half-1 report to A, the others to B (a load balancer's split).
