@@ -18,6 +18,7 @@ var importTables = []string{
 	"movement_vehicles", "transitions", "users", "tokens", "assessments", "policies", "plans", "idempotency",
 	"positions", "device_events", "alarms", "alarm_transitions", "schedule_grants",
 	"incidents", "incident_sightings", "incident_units",
+	"webhooks", "webhook_events", "webhook_deliveries", "notices", "device_secrets",
 }
 
 // ImportCount is how many rows Import copied into one table.
@@ -82,6 +83,13 @@ func (db *DB) Import(ctx context.Context, src *sql.DB) ([]ImportCount, error) {
 			return nil, fmt.Errorf("the target database already holds data (table %s has %d rows): copy into an empty database", t, n)
 		}
 	}
+	// The webhook triggers must not turn copied history into new events:
+	// the copied outbox and deliveries are copied as they are.
+	for _, t := range importTables {
+		if _, err := tx.Exec(ctx, `ALTER TABLE `+t+` DISABLE TRIGGER USER`); err != nil {
+			return nil, fmt.Errorf("%s: %w", t, err)
+		}
+	}
 	var counts []ImportCount
 	for _, t := range importTables {
 		if !slices.Contains(srcTables, t) {
@@ -103,6 +111,11 @@ func (db *DB) Import(ctx context.Context, src *sql.DB) ([]ImportCount, error) {
 			if _, err := tx.Exec(ctx, `SELECT setval($1, (SELECT MAX(id) FROM `+t+`))`, *seq); err != nil {
 				return nil, fmt.Errorf("%s: move the id sequence past copied IDs: %w", t, err)
 			}
+		}
+	}
+	for _, t := range importTables {
+		if _, err := tx.Exec(ctx, `ALTER TABLE `+t+` ENABLE TRIGGER USER`); err != nil {
+			return nil, fmt.Errorf("%s: %w", t, err)
 		}
 	}
 	return counts, tx.Commit(ctx)
