@@ -11,7 +11,6 @@ import (
 
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/cap"
-	"github.com/convoi/convoi/sqlite"
 )
 
 // The demo's attack: the Monaco-Nice escort is hit at the La Turbie toll
@@ -38,7 +37,7 @@ func (a *App) showResponse(ctx context.Context, out io.Writer, w *demoWorld) err
 	r.Exercise = true // the demo's alerts say so (CAP status Exercise)
 	commander := w.userByName("commander")
 	ctx = convoi.NewContextWithUser(ctx, commander)
-	svc := sqlite.NewIncidentService(a.DB)
+	svc := a.S.Incidents
 	attackAt := a.Now().Add(-6 * time.Minute).Truncate(time.Second) // the sighting (+4 min) is then in the past
 	inc := &convoi.Incident{MovementID: w.Westbound.ID, Place: demoAttackPlace, PlaceName: "Péage de La Turbie (A8)", AttackAt: attackAt,
 		VehiclesSought: []string{"dark grey Peugeot 5008, plates AB-123-CD (stolen)", "black Audi RS6, plates unknown"},

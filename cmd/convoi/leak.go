@@ -13,7 +13,6 @@ import (
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/audit"
 	"github.com/convoi/convoi/leak"
-	"github.com/convoi/convoi/sqlite"
 	"github.com/convoi/convoi/web"
 )
 
@@ -80,7 +79,7 @@ func runLeakTrace(ctx context.Context, env *Env, args []string) error {
 	if f.MovementID != 0 {
 		nf.MovementID = &f.MovementID
 	}
-	ns, err := sqlite.NewNoticeService(a.DB).FindNotices(ctx, nf)
+	ns, err := a.S.Notices.FindNotices(ctx, nf)
 	if err != nil {
 		return err
 	}

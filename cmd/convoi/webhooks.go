@@ -5,7 +5,6 @@ import (
 	"log/slog"
 
 	"github.com/convoi/convoi"
-	"github.com/convoi/convoi/sqlite"
 	"github.com/convoi/convoi/webhook"
 )
 
@@ -13,7 +12,7 @@ import (
 // movement and alarm changes on the bus (and polling every second, which
 // also picks up what was left over from before a restart).
 func (a *App) openWebhooks(ctx context.Context) error {
-	snd := webhook.New(sqlite.NewWebhookService(a.DB))
+	snd := webhook.New(a.S.Webhooks)
 	snd.Now = a.Now
 	snd.OnError = func(err error) {
 		a.Logger.LogAttrs(context.Background(), slog.LevelError, "webhook outbox", slog.String("error", err.Error()))
@@ -22,11 +21,11 @@ func (a *App) openWebhooks(ctx context.Context) error {
 		return err
 	}
 	a.closers = append(a.closers, snd.Close)
-	if a.Bus == nil {
+	if a.Events == nil {
 		return nil
 	}
 	wctx, cancel := context.WithCancel(context.Background())
-	sub, err := a.Bus.Subscribe(wctx)
+	sub, err := a.Events.Subscribe(wctx)
 	if err != nil {
 		cancel()
 		return err
