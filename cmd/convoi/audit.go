@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,23 +38,10 @@ func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
 func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
 
 func runAudit(ctx context.Context, env *Env, args []string) error {
-	const usage = "usage: convoi audit verify --data DIR [--checkpoint FILE]... [--key FILE]\n       convoi audit export --data DIR [--out FILE] [--key-out FILE]"
-	if len(args) == 0 {
-		fmt.Fprintln(env.Stderr, usage)
-		return errUsage
-	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(env.Stderr, usage)
-		return flag.ErrHelp
-	}
-	switch args[0] {
-	case "verify":
-		return runAuditVerify(env, args[1:])
-	case "export":
-		return runAuditExport(env, args[1:])
-	}
-	fmt.Fprintf(env.Stderr, "convoi audit: unknown subcommand %q (verify, export)\n", args[0])
-	return errUsage
+	return runGroup(ctx, env, "audit", []command{
+		{"verify", "check the log offline against its checkpoints: verify --data DIR [--checkpoint FILE]...", func(_ context.Context, env *Env, args []string) error { return runAuditVerify(env, args) }},
+		{"export", "write the signed checkpoint (and the verifier key) to keep outside the log", func(_ context.Context, env *Env, args []string) error { return runAuditExport(env, args) }},
+	}, args)
 }
 
 // runAuditVerify checks the log offline: exit status 1 and the first bad

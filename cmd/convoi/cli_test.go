@@ -186,7 +186,8 @@ func TestRouteEmbeddedDefault(t *testing.T) {
 // TestGroupHelp: commands made of subcommands list them on --help (exit 0)
 // and without a subcommand (exit 2).
 func TestGroupHelp(t *testing.T) {
-	for group, sub := range map[string]string{"user": "add", "ambush": "solve", "graph": "build", "bench": "route"} {
+	for group, sub := range map[string]string{"user": "add", "ambush": "solve", "graph": "build", "bench": "route",
+		"audit": "verify", "seal": "keygen", "intercept": "solve"} {
 		out, _, code := runCLI(t, group, "--help")
 		if code != 0 || !strings.Contains(out, "Subcommands:") || !strings.Contains(out, "  "+sub+" ") {
 			t.Errorf("%s --help: exit %d, stdout %q", group, code, out)
@@ -199,6 +200,15 @@ func TestGroupHelp(t *testing.T) {
 		if code != 0 || !strings.Contains(errs, "Usage: convoi "+group+" "+sub) {
 			t.Errorf("%s %s --help: exit %d, stderr %q", group, sub, code, errs)
 		}
+	}
+	// "seal keygen --help" once wrote a key file named "--help".
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if _, _, code := runCLI(t, "seal", "keygen", "--help"); code != 0 {
+		t.Errorf("seal keygen --help: exit %d", code)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("seal keygen --help left %v behind", left)
 	}
 	if out, _, code := runCLI(t, "--help"); code != 0 || !strings.Contains(out, "loadgen") {
 		t.Errorf("--help: exit %d, %q", code, out)

@@ -17,14 +17,16 @@ import (
 // a fugitive-interception instance (fip-instance/v1, docs/intercept.md),
 // solves it exactly and prints the plan as JSON.
 func runIntercept(ctx context.Context, env *Env, args []string) error {
-	if len(args) == 0 || args[0] != "solve" {
-		fmt.Fprintln(env.Stderr, "Usage: convoi intercept solve --instance FILE.json [--time-limit D]")
-		return errUsage
-	}
+	return runGroup(ctx, env, "intercept", []command{
+		{"solve", "solve an instance and print the roadblock plan as JSON", runInterceptSolve},
+	}, args)
+}
+
+func runInterceptSolve(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "intercept solve")
 	path := fs.String("instance", "", "instance `FILE` (fip-instance/v1 JSON, see docs/intercept.md); - for stdin")
 	limit := fs.Duration("time-limit", 0, "stop the search after `D` and print the best plan with its gap (0: until proven optimal)")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *path == "" || fs.NArg() > 0 {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -37,34 +36,26 @@ func (a *App) loadSealKey() error {
 }
 
 func runSeal(ctx context.Context, env *Env, args []string) error {
-	const usage = "usage: convoi seal keygen FILE\n       convoi seal rotate --data DIR --seal-key FILE [--keep-old]"
-	if len(args) == 0 {
-		fmt.Fprintln(env.Stderr, usage)
-		return errUsage
+	return runGroup(ctx, env, "seal", []command{
+		{"keygen", "write a new key file: keygen FILE", runSealKeygen},
+		{"rotate", "put a new key first, reseal every schedule, drop the old keys", runSealRotate},
+	}, args)
+}
+
+func runSealKeygen(_ context.Context, env *Env, args []string) error {
+	flags := newFlagSet(env, "seal keygen").args("FILE", 1, 1)
+	if err := parseFlags(flags, args); err != nil {
+		return err
 	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(env.Stderr, usage)
-		return flag.ErrHelp
-	}
-	switch args[0] {
-	case "keygen":
-		if len(args) != 2 {
-			fmt.Fprintln(env.Stderr, "usage: convoi seal keygen FILE")
-			return errUsage
+	file := flags.Arg(0)
+	if err := seal.CreateKeyFile(file); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s exists: rotate its keys with 'convoi seal rotate'", file)
 		}
-		if err := seal.CreateKeyFile(args[1]); err != nil {
-			if errors.Is(err, fs.ErrExist) {
-				return fmt.Errorf("%s exists: rotate its keys with 'convoi seal rotate'", args[1])
-			}
-			return err
-		}
-		fmt.Fprintf(env.Stdout, "Seal key written to %s (mode 0600). Keep it out of the database's backups.\n", args[1])
-		return nil
-	case "rotate":
-		return runSealRotate(ctx, env, args[1:])
+		return err
 	}
-	fmt.Fprintf(env.Stderr, "convoi seal: unknown subcommand %q (keygen, rotate)\n", args[0])
-	return errUsage
+	fmt.Fprintf(env.Stdout, "Seal key written to %s (mode 0600). Keep it out of the database's backups.\n", file)
+	return nil
 }
 
 // runSealRotate puts a new key first in the key file, reseals every
