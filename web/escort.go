@@ -88,23 +88,32 @@ func (s *Server) slotProblems(m *convoi.Movement) []string {
 	dep := *m.PlannedDeparture
 	from, to := convoi.StartWindow(dep)
 	now := s.Now()
-	const f = "15:04 UTC"
+	f := "15:04 UTC"
+	if y, m, d := dep.UTC().Date(); y != now.UTC().Year() || m != now.UTC().Month() || d != now.UTC().Day() {
+		f = "Mon 2 Jan 15:04 UTC" // not today: name the day
+	}
 	switch {
 	case now.Before(from):
 		return []string{fmt.Sprintf("the drawn departure is %s, %s from now; the escort may start from %s (%s before it)",
-			dep.UTC().Format(f), roundDuration(dep.Sub(now)), from.UTC().Format(f), convoi.StartEarly)}
+			dep.UTC().Format(f), roundDuration(dep.Sub(now)), from.UTC().Format(f), roundDuration(convoi.StartEarly))}
 	case now.After(to):
 		return []string{fmt.Sprintf("the drawn departure was %s, %s ago; the escort may start until %s (%s after it)",
-			dep.UTC().Format(f), roundDuration(now.Sub(dep)), to.UTC().Format(f), convoi.StartLate)}
+			dep.UTC().Format(f), roundDuration(now.Sub(dep)), to.UTC().Format(f), roundDuration(convoi.StartLate))}
 	}
 	return nil
 }
 
+// roundDuration writes d for people: "21 min", "3 h", "33 h 2 min".
 func roundDuration(d time.Duration) string {
-	if d >= time.Hour {
-		return d.Round(time.Minute).String()
+	d = d.Round(time.Minute)
+	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%d min", m)
+	case m == 0:
+		return fmt.Sprintf("%d h", h)
 	}
-	return fmt.Sprintf("%.0f min", d.Minutes())
+	return fmt.Sprintf("%d h %d min", h, m)
 }
 
 // escortProblems lists what the movement's crew and vehicles lack for the

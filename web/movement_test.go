@@ -497,12 +497,17 @@ func TestMovements_StartEmergencyOverride(t *testing.T) {
 	for _, tok := range []string{w.tokens[crew], w.tokens[control]} {
 		// The crew, before their briefing, are not told the departure's
 		// time (issue 12); control, to whom release opened it, are.
-		want := "the drawn departure is 08:30 UTC"
+		want := "the drawn departure is Mon 2 Mar 08:30 UTC" // another day: named
 		if tok == w.tokens[crew] {
 			want = "the times are withheld"
 		}
-		if r := w.do("POST", base+"/start", tok, nil); r.Status != http.StatusConflict || !strings.Contains(string(r.Body), want) {
+		r := w.do("POST", base+"/start", tok, nil)
+		if r.Status != http.StatusConflict || !strings.Contains(string(r.Body), want) {
 			t.Fatalf("start 35 h early: %d %s", r.Status, r.Body)
+		}
+		// Durations for people, not Go's "35h0m0s" or "15m0s".
+		if tok == w.tokens[control] && (!strings.Contains(string(r.Body), "36 h 30 min from now") || !strings.Contains(string(r.Body), "(15 min before it)")) {
+			t.Errorf("start 35 h early, durations: %s", r.Body)
 		}
 		if r := w.do("POST", base+"/start", tok, []byte(`{"override":true,"reason":"fire at the prison"}`)); r.Status != http.StatusForbidden {
 			t.Fatalf("override by a non-commander: %d %s", r.Status, r.Body)
