@@ -112,8 +112,7 @@ func (s *Service) ReleaseMovement(ctx context.Context, id convoi.MovementID) (*c
 	if err != nil {
 		return nil, err
 	}
-	draw := r.Draw
-	return &convoi.PlanRelease{Plan: &convoi.Plan{ID: r.PlanID, MovementID: id, Draw: &draw}, Route: r.Route}, nil
+	return &convoi.PlanRelease{Plan: r.Plan, Route: r.Route}, nil
 }
 
 // withOptions returns a copy of s's configuration with o applied, or an
@@ -291,6 +290,7 @@ type Released struct {
 	Departure time.Time             `json:"departure"`
 	Route     *convoi.RouteSummary  `json:"route"`
 	Update    convoi.MovementUpdate `json:"-"`
+	Plan      *convoi.Plan          `json:"-"` // the stored plan, its Draw set
 }
 
 // Release draws the route and departure of a planned movement from its
@@ -333,9 +333,10 @@ func (s *Service) Release(ctx context.Context, id convoi.MovementID) (*Released,
 	if err := s.Plans.SetPlanDraw(ctx, p.ID, d); err != nil {
 		return nil, err
 	}
+	p.Draw = &d
 	route := rep.RouteSummaries[pick.Route]
 	dep := pick.Departure
-	return &Released{PlanID: p.ID, Draw: d, Departure: dep, Route: &route,
+	return &Released{PlanID: p.ID, Draw: d, Departure: dep, Route: &route, Plan: p,
 		Update: convoi.MovementUpdate{PlannedDeparture: &dep, Route: &route}}, nil
 }
 

@@ -113,6 +113,10 @@ func TestServicePlanAndRelease(t *testing.T) {
 	if rel.Departure.IsZero() || !rel.Departure.Before(appt) || rel.Route == nil || len(rel.Route.Geometry) < 2 {
 		t.Fatalf("release %+v", rel)
 	}
+	// ReleaseMovement answers the whole stored plan, not only its draw.
+	if p := rel.Plan; p == nil || p.ID != rel.PlanID || len(p.Strategy) == 0 || p.Value == 0 || p.CreatedAt.IsZero() || p.Draw == nil || *p.Draw != rel.Draw {
+		t.Errorf("released plan %+v", rel.Plan)
+	}
 	if arrive := rel.Departure.Add(time.Duration(rel.Route.DurationS * float64(time.Second))); arrive.After(appt) {
 		t.Errorf("drawn departure %v with a %.0f s route arrives after the appointment", rel.Departure, rel.Route.DurationS)
 	}
