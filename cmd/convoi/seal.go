@@ -78,10 +78,24 @@ func runSealRotate(ctx context.Context, env *Env, args []string) error {
 	if _, err := seal.Load(a.SealKeyFile); err != nil {
 		return err
 	}
+	// First check that the key file opens every sealed value (a reseal
+	// with its current key, which only ever seals more): a wrong key file
+	// is refused before it is changed.
+	if err := a.OpenExistingStore(ctx); err != nil {
+		return err
+	}
+	_, err := a.DB.Reseal(ctx)
+	if cerr := a.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%s does not open the schedules in %s (%s): nothing changed", a.SealKeyFile, a.DataDir, errorText(err))
+	}
 	id, err := seal.AddKey(a.SealKeyFile)
 	if err != nil {
 		return err
 	}
+	a = &App{DataDir: a.DataDir, SealKeyFile: a.SealKeyFile, Now: a.Now}
 	if err := a.OpenStore(ctx); err != nil {
 		return err
 	}
@@ -90,7 +104,7 @@ func runSealRotate(ctx context.Context, env *Env, args []string) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("reseal (the key file now starts with the new key %s and still holds the old ones; run rotate again or reseal): %w", id, err)
+		return fmt.Errorf("reseal (the key file now starts with the new key %s and still holds the old ones; run 'convoi seal rotate' again): %w", id, err)
 	}
 	if !*keepOld {
 		if err := seal.DropKeys(a.SealKeyFile); err != nil {

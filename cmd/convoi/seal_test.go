@@ -106,6 +106,25 @@ func TestDemoScheduleSealedAtRest(t *testing.T) {
 		}
 	}
 
+	// Rotating with the wrong key file is refused and leaves it as it was.
+	wrong := filepath.Join(t.TempDir(), "other.key")
+	out.Reset()
+	if code := Run(ctx, &Env{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }}, []string{"seal", "keygen", wrong}); code != 0 {
+		t.Fatalf("keygen: %d %s", code, out.String())
+	}
+	before, err := os.ReadFile(wrong)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := Run(ctx, &Env{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }},
+		[]string{"seal", "rotate", "--data", a.DataDir, "--seal-key", wrong}); code != 1 || !strings.Contains(out.String(), "nothing changed") {
+		t.Fatalf("rotate with the wrong key file: %d %s", code, out.String())
+	}
+	if after, err := os.ReadFile(wrong); err != nil || !bytes.Equal(after, before) {
+		t.Fatalf("rotate with the wrong key file changed it (%v)", err)
+	}
+
 	out.Reset()
 	if code := Run(ctx, &Env{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }},
 		[]string{"seal", "rotate", "--data", a.DataDir, "--seal-key", a.SealKeyFile}); code != 0 || !strings.Contains(out.String(), "old keys dropped") {
