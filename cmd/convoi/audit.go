@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,9 +71,9 @@ func runAuditVerify(env *Env, args []string) error {
 		}
 		opt.Kept = append(opt.Kept, b)
 	}
-	dir := filepath.Join(*dataDir, "audit")
-	if _, err := os.Stat(filepath.Join(dir, audit.EntriesFile)); err != nil {
-		return fmt.Errorf("no audit log in %s: %w", dir, err)
+	dir, err := auditLogDir(*dataDir)
+	if err != nil {
+		return err
 	}
 	rep, err := audit.Verify(dir, opt)
 	if err != nil {
@@ -96,6 +97,19 @@ func runAuditVerify(env *Env, args []string) error {
 	return nil
 }
 
+// auditLogDir is the audit log's directory in dataDir, or an error for
+// people when there is none there.
+func auditLogDir(dataDir string) (string, error) {
+	dir := filepath.Join(dataDir, "audit")
+	if _, err := os.Stat(filepath.Join(dir, audit.EntriesFile)); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("no audit log in %s: give the data directory of 'convoi serve' (or of a served 'convoi demo --data DIR') with --data DIR (or CONVOI_DATA)", dir)
+		}
+		return "", fmt.Errorf("audit log: %w", err)
+	}
+	return dir, nil
+}
+
 // runAuditExport writes the latest signed checkpoint, for a witness to keep
 // outside this machine, and optionally the verifier key it checks with.
 func runAuditExport(env *Env, args []string) error {
@@ -106,7 +120,11 @@ func runAuditExport(env *Env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cp, vkey, err := audit.LatestCheckpoint(filepath.Join(*dataDir, "audit"))
+	dir, err := auditLogDir(*dataDir)
+	if err != nil {
+		return err
+	}
+	cp, vkey, err := audit.LatestCheckpoint(dir)
 	if err != nil {
 		return err
 	}

@@ -69,3 +69,15 @@ func TestAuditVerifyAndExport(t *testing.T) {
 		t.Fatalf("verify of a rollback: %d %s", code, out)
 	}
 }
+
+// TestAuditNoLog: verify and export of a directory without an audit log
+// say so for people, without Go's "stat ...: no such file or directory".
+func TestAuditNoLog(t *testing.T) {
+	dir := t.TempDir()
+	for _, sub := range []string{"verify", "export"} {
+		code, out := runCmd(t, "audit", sub, "--data", dir)
+		if code != 1 || !strings.Contains(out, "no audit log in") || strings.Contains(out, "no such file") {
+			t.Errorf("audit %s without a log: %d %s", sub, code, out)
+		}
+	}
+}
