@@ -154,7 +154,8 @@ func TestErrorMessagesForPeople(t *testing.T) {
 		{[]string{"user", "add", "--username", "x1", "--role", "boss"}, "--role"},
 	} {
 		_, errs, code := runCLI(t, tc.args...)
-		if code != 1 || !strings.Contains(errs, tc.want) || strings.Contains(errs, "_id") || strings.Contains(errs, "code=") {
+		// A subcommand's failure is named after it: "convoi user add: ...".
+		if code != 1 || !strings.Contains(errs, tc.want) || strings.Contains(errs, "_id") || strings.Contains(errs, "code=") || !strings.HasPrefix(errs, "convoi user add: ") {
 			t.Errorf("%q: exit %d, stderr %q; want it to name %s", tc.args, code, errs, tc.want)
 		}
 	}

@@ -88,7 +88,11 @@ func Run(ctx context.Context, env *Env, args []string) int {
 		case errors.Is(err, errUsage):
 			return 2
 		default:
-			fmt.Fprintf(env.Stderr, "convoi %s: %s\n", c.name, errorText(err))
+			name := c.name
+			if se := (*subcommandError)(nil); errors.As(err, &se) {
+				name = se.name
+			}
+			fmt.Fprintf(env.Stderr, "convoi %s: %s\n", name, errorText(err))
 			return 1
 		}
 	}
@@ -144,13 +148,27 @@ func runGroup(ctx context.Context, env *Env, group string, subs []command, args 
 	}
 	for _, c := range subs {
 		if c.name == args[0] {
-			return c.run(ctx, env, args[1:])
+			err := c.run(ctx, env, args[1:])
+			if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errUsage) {
+				return &subcommandError{group + " " + c.name, err}
+			}
+			return err
 		}
 	}
 	fmt.Fprintf(env.Stderr, "convoi %s: unknown subcommand %q\n\n", group, args[0])
 	list(env.Stderr)
 	return errUsage
 }
+
+// subcommandError is the failure of a subcommand of a group, so that it is
+// reported as "convoi seal rotate: ..." rather than "convoi seal: ...".
+type subcommandError struct {
+	name string
+	err  error
+}
+
+func (e *subcommandError) Error() string { return e.err.Error() }
+func (e *subcommandError) Unwrap() error { return e.err }
 
 // flagSet is a subcommand's flags and the shape of its positional
 // arguments. Flags are accepted before, between and after the positional
