@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -367,4 +368,21 @@ func drawInClear(ctx context.Context, tx *Tx, planID int64, dep string) (string,
 		return "", err
 	}
 	return toJSON("Draw", storedDraw{RouteIndex: int(idx.Int64), Departure: dep})
+}
+
+// CheckSealKey opens the newest sealed plan strategy, so that a store
+// opened with the wrong key file (or none) fails at once rather than at
+// the first release or schedule read. Without sealed values it succeeds.
+func (db *DB) CheckSealKey(ctx context.Context) error {
+	var mv convoi.MovementID
+	var val string
+	err := db.reader.QueryRowContext(ctx, `SELECT movement_id, strategy FROM plans WHERE strategy LIKE 'sealed:%' ORDER BY id DESC LIMIT 1`).Scan(&mv, &val)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = db.openText(adStrategy(mv), val)
+	return err
 }

@@ -231,9 +231,16 @@ func TestSealTurnedOnAndKeyRotation(t *testing.T) {
 	checkReadBack(t, db, id)
 	must(t, db.Close())
 
+	db = openSealed(t, path, mustKeyring(t, keyFile))
+	must(t, db.CheckSealKey(ctx))
+	must(t, db.Close())
+
 	db = openSealed(t, path, mustKeyring(t, oldFile))
 	if _, err := sqlite.NewMovementService(db).FindMovementByID(ctx, id); err == nil {
 		t.Fatal("the dropped key still opens the schedule")
+	}
+	if err := db.CheckSealKey(ctx); err == nil {
+		t.Fatal("CheckSealKey accepts the dropped key")
 	}
 	must(t, db.Close())
 }

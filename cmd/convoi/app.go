@@ -159,6 +159,9 @@ func (a *App) OpenStore(ctx context.Context) error {
 	}
 	a.S = sqliteServices(a.DB)
 	a.closers = append(a.closers, a.DB.Close)
+	if err := a.DB.CheckSealKey(ctx); err != nil {
+		return fmt.Errorf("the schedules stored in %s do not open (%v): give the key file they were sealed with (--seal-key FILE or CONVOI_SEAL_KEY)", a.absDataDir(), err)
+	}
 	return nil
 }
 

@@ -106,7 +106,8 @@ func TestDemoScheduleSealedAtRest(t *testing.T) {
 		}
 	}
 
-	// Rotating with the wrong key file is refused and leaves it as it was.
+	// Rotating with the wrong key file is refused and leaves it as it was;
+	// so is any command opening the store with it.
 	wrong := filepath.Join(t.TempDir(), "other.key")
 	out.Reset()
 	if code := Run(ctx, &Env{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }}, []string{"seal", "keygen", wrong}); code != 0 {
@@ -118,11 +119,16 @@ func TestDemoScheduleSealedAtRest(t *testing.T) {
 	}
 	out.Reset()
 	if code := Run(ctx, &Env{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }},
-		[]string{"seal", "rotate", "--data", a.DataDir, "--seal-key", wrong}); code != 1 || !strings.Contains(out.String(), "nothing changed") {
+		[]string{"seal", "rotate", "--data", a.DataDir, "--seal-key", wrong}); code != 1 || !strings.Contains(out.String(), "do not open") {
 		t.Fatalf("rotate with the wrong key file: %d %s", code, out.String())
 	}
 	if after, err := os.ReadFile(wrong); err != nil || !bytes.Equal(after, before) {
 		t.Fatalf("rotate with the wrong key file changed it (%v)", err)
+	}
+	out.Reset()
+	if code := Run(ctx, &Env{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }},
+		[]string{"plan", "--data", a.DataDir, "--seal-key", wrong, "MC-20261207-02"}); code != 1 || !strings.Contains(out.String(), "do not open") {
+		t.Fatalf("plan with the wrong key file: %d %s", code, out.String())
 	}
 
 	out.Reset()
