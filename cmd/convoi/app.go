@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/convoi/convoi"
@@ -200,7 +201,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	t.Logger = a.Logger.With("component", "tracker")
 	t.Now = a.Now
 	if err := t.Open(); err != nil {
-		return fmt.Errorf("open tracker listeners: %w", err)
+		return fmt.Errorf("open tracker listeners: %w", listenHint(err))
 	}
 	a.Tracker = t
 	a.closers = append(a.closers, t.Close)
@@ -248,13 +249,21 @@ func (a *App) Open(ctx context.Context) (err error) {
 	}
 	a.clusterWeb(s)
 	if err := s.Open(); err != nil {
-		return fmt.Errorf("open HTTP API on %s: %w", a.Addr, err)
+		return fmt.Errorf("open HTTP API on %s: %w", a.Addr, listenHint(err))
 	}
 	a.HTTP = s
 	a.web.Store(s)
 	a.startKeeper()
 	a.closers = append(a.closers, s.Close)
 	return nil
+}
+
+// listenHint adds to an "address already in use" error what to do about it.
+func listenHint(err error) error {
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return err
+	}
+	return fmt.Errorf("%w (another program listens there: give this listener another address with --addr, --teltonika-addr, --teltonika-udp-addr, --osmand-addr or --mqtt-addr, or turn a tracker listener off with an empty address, e.g. --mqtt-addr '')", err)
 }
 
 // OpenEngines loads the road graph and builds the engines on the open store.

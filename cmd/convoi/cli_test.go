@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -386,5 +387,25 @@ func TestUserAdd(t *testing.T) {
 	_, errs, code = run("user", "add", "--data", dir, "--username", "crew9", "--role", "crew", "--officer", "999", "--password-stdin")
 	if code != 1 || !strings.Contains(errs, "--officer 999") {
 		t.Fatalf("unknown officer: exit %d: %s", code, errs)
+	}
+}
+
+// TestListenHint: a listener address already taken (a local MQTT broker on
+// 1883, say) is explained with the flags that move or turn off a listener.
+func TestListenHint(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, err = net.Listen("tcp", l.Addr().String())
+	if err == nil {
+		t.Fatal("second listener on the same address")
+	}
+	if got := listenHint(err).Error(); !strings.Contains(got, "--mqtt-addr ''") || !strings.Contains(got, "address already in use") {
+		t.Errorf("listenHint: %s", got)
+	}
+	if other := errors.New("x"); listenHint(other) != other {
+		t.Error("listenHint changed an unrelated error")
 	}
 }
