@@ -308,7 +308,10 @@ func printStrategy(out io.Writer, ref string, rep *ambush.PlanReport) {
 		}
 		fmt.Fprintf(out, "  %-16s p=%.2f  %s\n", name, w.p, w.label)
 	}
-	if others > 0 {
+	switch {
+	case others == 1:
+		fmt.Fprintf(out, "  and 1 more route, p=%.2f\n", rest)
+	case others > 1:
 		fmt.Fprintf(out, "  and %d more routes, p=%.2f together\n", others, rest)
 	}
 	if len(exitOrder) > 0 {
