@@ -51,7 +51,7 @@ func (a *App) showResponse(ctx context.Context, out io.Writer, w *demoWorld) err
 	}
 	zone := demoZone()
 	fmt.Fprintf(out, "Response: the %s escort is attacked at the %s at %s; the commander declares incident %d.\n",
-		w.Westbound.Ref, inc.PlaceName, attackAt.In(zone).Format("15:04"), inc.ID)
+		w.Westbound.Ref, inc.PlaceName, attackAt.In(zone).Format("15:04 MST"), inc.ID)
 
 	start := time.Now()
 	re, err := r.Reachability(ctx, inc, nil)
@@ -91,7 +91,7 @@ func (a *App) showResponse(ctx context.Context, out io.Writer, w *demoWorld) err
 	}
 	took = time.Since(start)
 	fmt.Fprintf(out, "Sighting at %s on the %s (confidence %.0f%%): %d of %d routes stay consistent",
-		seenAt.In(zone).Format("15:04"), sg.PlaceName, sg.Confidence*100, pl2.RoutesKept, pl2.RoutesSampled)
+		seenAt.In(zone).Format("15:04 MST"), sg.PlaceName, sg.Confidence*100, pl2.RoutesKept, pl2.RoutesSampled)
 	if pl2.RoutesAdded > 0 {
 		fmt.Fprintf(out, ", %d more sampled onwards from the sighting", pl2.RoutesAdded)
 	}
@@ -116,7 +116,7 @@ func printRoadblocks(out io.Writer, pl *convoi.InterceptionPlan, at time.Time, z
 	if !pl.Optimal {
 		proof = fmt.Sprintf("bound %.3f", pl.Bound)
 	}
-	fmt.Fprintf(out, "  Roadblock plan at %s: %d of %d routes cut (%.1f%%, %s).\n", at.In(zone).Format("15:04:05"),
+	fmt.Fprintf(out, "  Roadblock plan at %s: %d of %d routes cut (%.1f%%, %s).\n", at.In(zone).Format("15:04:05 MST"),
 		pl.Intercepted, pl.Routes, 100*pl.Fraction, proof)
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  UNIT\tFROM\tROADBLOCK\tIN PLACE\tCUTS ALONE")
