@@ -23,6 +23,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/convoi/convoi"
@@ -122,7 +123,7 @@ func ParseInstance(r io.Reader) (*Instance, error) {
 	dec.DisallowUnknownFields()
 	var in Instance
 	if err := dec.Decode(&in); err != nil {
-		return nil, convoi.Errorf(convoi.EINVALID, "Ambush instance is not valid JSON: %v.", err)
+		return nil, convoi.Errorf(convoi.EINVALID, "Ambush instance is not valid JSON: %s.", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, convoi.Errorf(convoi.EINVALID, "Ambush instance has trailing data after the JSON object.")

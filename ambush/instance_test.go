@@ -48,6 +48,9 @@ func TestParseInstanceErrors(t *testing.T) {
 			if convoi.ErrorCode(err) != convoi.EINVALID || !strings.Contains(convoi.ErrorMessage(err), tc.want) {
 				t.Errorf("error %v, want EINVALID containing %q", err, tc.want)
 			}
+			if strings.Contains(convoi.ErrorMessage(err), "json: ") {
+				t.Errorf("error %q shows Go's json: prefix", convoi.ErrorMessage(err))
+			}
 		})
 	}
 }
