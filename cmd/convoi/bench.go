@@ -14,11 +14,11 @@ import (
 	"github.com/convoi/convoi/roadnet"
 )
 
-// runBench: convoi bench route --graph FILE --pairs CSV [--out FILE.jsonl]
+// runBench: convoi bench route --pairs CSV [--graph FILE] [--out FILE.jsonl]
 // [--alternatives K]
 func runBench(ctx context.Context, env *Env, args []string) error {
 	return runGroup(ctx, env, "bench", []command{
-		{"route", "time route queries on a graph: route --graph FILE --pairs CSV", runBenchRoute},
+		{"route", "time route queries on a graph (the embedded Monaco extract unless --graph): route --pairs CSV", runBenchRoute},
 	}, args)
 }
 

@@ -50,7 +50,7 @@ var commands = []command{
 	{"graph", "build a road graph file: graph build IN.osm.pbf -o OUT.graph", runGraph},
 	{"route", "fastest route and alternatives on a road graph", runRoute},
 	{"isochrone", "area reachable within a time budget", runIsochrone},
-	{"bench", "benchmark route queries: bench route --graph FILE --pairs CSV", runBench},
+	{"bench", "benchmark route queries: bench route --pairs CSV [--graph FILE]", runBench},
 	{"loadgen", "simulate trackers against a loopback tracker server", runLoadgen},
 	{"version", "print the version", runVersion},
 }
