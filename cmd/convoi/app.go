@@ -160,6 +160,11 @@ func (a *App) OpenStore(ctx context.Context) error {
 	}
 	a.S = sqliteServices(a.DB)
 	a.closers = append(a.closers, a.DB.Close)
+	// With a key file, check that it opens what it sealed; without one
+	// (user add, migrate: the key is kept outside), nothing sealed is read.
+	if a.DB.Sealer == nil {
+		return nil
+	}
 	if err := a.DB.CheckSealKey(ctx); err != nil {
 		return fmt.Errorf("the schedules stored in %s do not open (%v): give the key file they were sealed with (--seal-key FILE or CONVOI_SEAL_KEY)", a.absDataDir(), err)
 	}
