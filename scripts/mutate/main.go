@@ -234,6 +234,10 @@ var mutations = []mutation{
 func main() {
 	run := flag.String("run", "", "only the mutations whose name matches this regular expression")
 	verbose := flag.Bool("v", false, "print the output of the tests")
+	flag.Usage = func() { // not "Usage of /tmp/go-build.../exe/mutate"
+		fmt.Fprintln(flag.CommandLine.Output(), "Usage: go run ./scripts/mutate [-run REGEXP] [-v]\n\nFlags:")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 	var filter *regexp.Regexp
 	if *run != "" {
