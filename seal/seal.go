@@ -24,6 +24,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,6 +163,9 @@ func replaceFile(path string, b []byte) error {
 // Load reads a key file; it refuses one readable by group or others.
 func Load(path string) (*Keyring, error) {
 	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("seal key file %s does not exist: create one with 'convoi seal keygen %s' (or give the file the schedules were sealed with): %w", path, path, fs.ErrNotExist)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("seal key file: %w", err)
 	}

@@ -3,8 +3,10 @@ package seal_test
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/convoi/convoi/seal"
@@ -144,4 +146,14 @@ func FuzzOpen(f *testing.F) {
 			t.Fatalf("forged value opened: %q", p)
 		}
 	})
+}
+
+// TestLoadMissingFile: a mistyped key file path says how to make one, and
+// stays an fs.ErrNotExist for callers that test for it.
+func TestLoadMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "missing.key")
+	_, err := seal.Load(path)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "convoi seal keygen") || strings.Contains(err.Error(), "stat ") {
+		t.Fatalf("Load of a missing file: %v", err)
+	}
 }
