@@ -48,8 +48,12 @@ func (s *Server) checkDeparture(ctx context.Context, m *convoi.Movement, a convo
 		req.Override = strings.Join(problems, "; ")
 		return nil
 	}
-	return convoi.Errorf(convoi.ECONFLICT, "Cannot %s movement %s: %s. Fix the plan, or a commander may override with a reason.",
-		a, m.Ref, strings.Join(problems, "; "))
+	fix := "Change the crew or vehicles (PATCH)"
+	if a == convoi.ActionStart {
+		fix = "Change the crew or vehicles, or start within the window"
+	}
+	return convoi.Errorf(convoi.ECONFLICT, "Cannot %s movement %s: %s. %s, or a commander may override with a reason.",
+		a, m.Ref, strings.Join(problems, "; "), fix)
 }
 
 // notOverridden drops the problems that the movement's latest release
