@@ -48,7 +48,7 @@ func (s *Server) checkDeparture(ctx context.Context, m *convoi.Movement, a convo
 		req.Override = strings.Join(problems, "; ")
 		return nil
 	}
-	fix := "Change the crew or vehicles (PATCH)"
+	fix := "Assess the movement again or change its crew or vehicles (PATCH)"
 	if a == convoi.ActionStart {
 		fix = "Change the crew or vehicles, or start within the window"
 	}
