@@ -268,7 +268,7 @@ func listenHint(err error) error {
 	if !errors.Is(err, syscall.EADDRINUSE) {
 		return err
 	}
-	return fmt.Errorf("%w (another program listens there: give this listener another address with --addr, --teltonika-addr, --teltonika-udp-addr, --osmand-addr or --mqtt-addr, or turn a tracker listener off with an empty address, e.g. --mqtt-addr '')", err)
+	return fmt.Errorf("%w (another program listens there: give this listener another address with --addr, --teltonika-addr, --teltonika-udp-addr, --osmand-addr or --mqtt-addr, or turn a tracker listener off with an empty address, e.g. --osmand-addr '')", err)
 }
 
 // OpenEngines loads the road graph and builds the engines on the open store.

@@ -390,8 +390,8 @@ func TestUserAdd(t *testing.T) {
 	}
 }
 
-// TestListenHint: a listener address already taken (a local MQTT broker on
-// 1883, say) is explained with the flags that move or turn off a listener.
+// TestListenHint: a listener address already taken (another convoi on
+// 8080, say) is explained with the flags that move or turn off a listener.
 func TestListenHint(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -402,7 +402,7 @@ func TestListenHint(t *testing.T) {
 	if err == nil {
 		t.Fatal("second listener on the same address")
 	}
-	if got := listenHint(err).Error(); !strings.Contains(got, "--mqtt-addr ''") || !strings.Contains(got, "address already in use") {
+	if got := listenHint(err).Error(); !strings.Contains(got, "--osmand-addr ''") || !strings.Contains(got, "address already in use") {
 		t.Errorf("listenHint: %s", got)
 	}
 	if other := errors.New("x"); listenHint(other) != other {
