@@ -45,7 +45,7 @@ var commands = []command{
 	{"audit", "the audit log: audit verify, audit export", runAudit},
 	{"seal", "schedule sealing keys: seal keygen FILE, seal rotate", runSeal},
 	{"leak", "trace a leaked arrival window or code to its recipients: leak trace", runLeak},
-	{"ambush", "solve an ambush game instance: ambush solve --instance FILE.json", runAmbush},
+	{"ambush", "ambush games: ambush solve --instance FILE.json, ambush plan --graph FILE --from --to", runAmbush},
 	{"intercept", "solve a fugitive-interception instance: intercept solve --instance FILE.json", runIntercept},
 	{"graph", "build a road graph file: graph build IN.osm.pbf -o OUT.graph", runGraph},
 	{"route", "fastest route and alternatives on a road graph", runRoute},
