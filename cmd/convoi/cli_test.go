@@ -203,6 +203,9 @@ func TestGroupHelp(t *testing.T) {
 			t.Errorf("%s %s --help: exit %d, stderr %q", group, sub, code, errs)
 		}
 	}
+	if _, errs, code := runCLI(t, "plan", "MC-1", "--format", "xml"); code != 2 || !strings.Contains(errs, "want text or json") {
+		t.Errorf("plan --format xml: exit %d, %q", code, errs)
+	}
 	// "seal keygen --help" once wrote a key file named "--help".
 	dir := t.TempDir()
 	t.Chdir(dir)

@@ -27,7 +27,8 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if *format != "text" && *format != "json" {
-		return fmt.Errorf("--format %q: want text or json", *format)
+		fmt.Fprintf(env.Stderr, "convoi plan: --format %q: want text or json\n", *format)
+		return errUsage // a usage error (exit 2), like a bad flag
 	}
 	ref := fs.Arg(0)
 	if err := a.OpenExistingStore(ctx); err != nil {
