@@ -139,15 +139,31 @@ func released(s MovementState) bool {
 	return false
 }
 
+// audienceWords names an audience in the schedule's "why": "opens to the
+// crew lead", "opens to auditors", not "opens to auditor".
+var audienceWords = map[Audience]string{
+	AudienceCrewLead:        "the crew lead",
+	Audience(RoleCrew):      "the crew",
+	Audience(RoleControl):   "the control room",
+	Audience(RoleCommander): "commanders",
+	Audience(RoleAuditor):   "auditors",
+	Audience(RolePlanner):   "planners",
+	Audience(RoleAdmin):     "administrators",
+	Audience(RoleLiaison):   "court liaison",
+}
+
 func (r ReleaseRule) access(aud Audience, m *Movement, now time.Time) ScheduleAccess {
-	who := strings.ReplaceAll(string(aud), "_", " ")
+	who, ok := audienceWords[aud]
+	if !ok {
+		who = strings.ReplaceAll(string(aud), "_", " ")
+	}
 	a := ScheduleAccess{Opens: r.Opens}
 	switch r.Opens {
 	case OpensRelease:
 		a.Open, a.Why = released(m.State), "opens to "+who+" when the movement is released"
 	case OpensBriefing:
 		lead := time.Duration(r.LeadMinutes) * time.Minute
-		a.Why = fmt.Sprintf("opens to the %s at the briefing, %s before the drawn departure, once the movement is released", who, shortDuration(lead))
+		a.Why = fmt.Sprintf("opens to %s at the briefing, %s before the drawn departure, once the movement is released", who, shortDuration(lead))
 		a.Open = released(m.State) && (m.State != StateReleased || m.PlannedDeparture != nil && !now.Before(m.PlannedDeparture.Add(-lead)))
 	case OpensDeparture:
 		a.Why = "opens to " + who + " at the drawn departure, once the movement is released"

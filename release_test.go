@@ -1,6 +1,7 @@
 package convoi_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -46,6 +47,18 @@ func TestReleasePolicy_Access(t *testing.T) {
 		mm.State, mm.EscortLevel = tc.state, tc.level
 		if a := p.Access(tc.u, &mm, tc.now); a.Open != tc.open || a.Why == "" {
 			t.Errorf("%s: %+v, want open=%v", tc.name, a, tc.open)
+		}
+	}
+	// The why is for people: "opens to auditors", "opens to the crew lead".
+	over := *m
+	over.State = convoi.StateUnderway
+	for u, want := range map[*convoi.User]string{
+		{Role: convoi.RoleAuditor}: "opens to auditors once the movement is over",
+		lead:                       "opens to the crew lead at the briefing, 2 h before",
+		{Role: convoi.RolePlanner}: "never opens to planners",
+	} {
+		if a := p.Access(u, &over, dep); !strings.Contains(a.Why, want) {
+			t.Errorf("%s: why %q, want %q", u.Role, a.Why, want)
 		}
 	}
 	// No rule: never.

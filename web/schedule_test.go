@@ -21,7 +21,7 @@ func TestScheduleReleasedOnNeedToKnow(t *testing.T) {
 	sched := "/api/v1/movements/" + itoa(w.toCourt.ID) + "/schedule"
 	// Before release: nobody but a grantee.
 	r := w.do("GET", sched, w.tokens[control], nil)
-	if r.Status != http.StatusConflict || !strings.Contains(string(r.Body), "opens to control when the movement is released") {
+	if r.Status != http.StatusConflict || !strings.Contains(string(r.Body), "opens to the control room when the movement is released") {
 		t.Fatalf("control before release: %d %s", r.Status, r.Body)
 	}
 	w.releaseToCourt()
