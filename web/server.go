@@ -120,6 +120,7 @@ type Server struct {
 	// ScheduleReaders, when set, lists who read a schedule (from the audit
 	// log) in a leak trace.
 	ScheduleReaders ScheduleReaders
+	Tiles           Tiles // GET /tiles/: the control room's map
 
 	// Ready reports whether the store is reachable, for /readyz. When nil, a
 	// one-row user query stands in.
@@ -244,6 +245,8 @@ func (s *Server) init() error {
 		// Metrics need a scraper's token (admin or auditor): request counts
 		// and timings are activity an outsider must not watch.
 		s.mux.Handle("GET /metrics", s.wrap(Route{Method: "GET", Path: "/metrics", Roles: rAdminAud, handle: s.handleMetrics}))
+		s.mux.Handle("GET /metrics", s.plain("/metrics", s.handleMetrics))
+		s.mountUI() // GET / and /ui/: the control room; GET /tiles/: its map
 	})
 	return s.initErr
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/convoi/convoi/risk"
 	"github.com/convoi/convoi/roadnet"
 	"github.com/convoi/convoi/sqlite"
+	"github.com/convoi/convoi/tiles"
 	"github.com/convoi/convoi/tracker"
 	"github.com/convoi/convoi/web"
 )
@@ -242,6 +243,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.EventService = a.Events
 	if a.Graph != nil {
 		s.Roads = roadnet.NewService(a.Graph)
+		s.Tiles = tiles.New(a.Graph)
 	}
 	s.Risk = a.Risk
 	s.Commander = a.Tracker

@@ -1,0 +1,424 @@
+package main
+
+// Browser tests of the control room: Debian's Chromium, headless, driven
+// with chromedp against a full App on loopback. One Chromium serves every
+// test of the package (tabs are cheap, browsers are not). Screenshots go to
+// the artefacts directory, $CONVOI_UI_ARTIFACTS or .artifacts/ui at the
+// root of the module (gitignored).
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/convoi/convoi/auth"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+)
+
+var (
+	browserOnce sync.Once
+	browserCtx  context.Context
+	browserErr  error
+)
+
+// chromiumPath finds Debian's Chromium ($CHROMIUM overrides).
+func chromiumPath() string {
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// mustBrowser returns a new tab of the package's one headless Chromium,
+// closed when the test ends. Without a Chromium the test fails under CI
+// (.ci/run installs one) and is skipped elsewhere.
+func mustBrowser(tb testing.TB) context.Context {
+	tb.Helper()
+	path := chromiumPath()
+	if path == "" {
+		if os.Getenv("CI") != "" {
+			tb.Fatal("no Chromium: .ci/run installs the chromium package")
+		}
+		tb.Skip("no Chromium on this machine (apt-get install chromium); CI runs these tests")
+	}
+	browserOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "convoi-chromium-")
+		if err != nil {
+			browserErr = err
+			return
+		}
+		alloc, _ := chromedp.NewExecAllocator(context.Background(),
+			chromedp.ExecPath(path),
+			chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+			chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.Flag("disable-dev-shm-usage", true),
+			// MapLibre needs WebGL: SwiftShader draws it in software.
+			chromedp.Flag("enable-unsafe-swiftshader", true),
+			chromedp.Flag("use-angle", "swiftshader"),
+			chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+			chromedp.UserDataDir(dir),
+			chromedp.WindowSize(1366, 768),
+		)
+		browserCtx, _ = chromedp.NewContext(alloc)
+		browserErr = chromedp.Do(browserCtx) // starts the browser
+	})
+	if browserErr != nil {
+		tb.Fatalf("start Chromium: %v", browserErr)
+	}
+	ctx, cancel := chromedp.NewContext(browserCtx)
+	tb.Cleanup(cancel)
+	ctx, cancel2 := context.WithTimeout(ctx, 90*time.Second)
+	tb.Cleanup(cancel2)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1366, 768)); err != nil {
+		tb.Fatal(err)
+	}
+	return ctx
+}
+
+// artifacts returns the directory screenshots are written to.
+func artifacts(tb testing.TB) string {
+	tb.Helper()
+	dir := os.Getenv("CONVOI_UI_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", ".artifacts", "ui")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	return dir
+}
+
+// shot saves a screenshot of the viewport as NAME.png and returns it.
+func shot(tb testing.TB, ctx context.Context, name string) image.Image {
+	tb.Helper()
+	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		tb.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(artifacts(tb), name+".png"), buf, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(buf))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return img
+}
+
+func do(tb testing.TB, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	tb.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func eval[T any](tb testing.TB, ctx context.Context, js string) T {
+	tb.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		tb.Fatalf("%s: %v", js, err)
+	}
+	return v
+}
+
+// waitJS waits until the expression is truthy.
+func waitJS(tb testing.TB, ctx context.Context, what, js string) {
+	tb.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(30*time.Second), chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+		tb.Fatalf("waiting for %s (%s): %v", what, js, err)
+	}
+}
+
+// uiSignIn opens the control room and signs in.
+func uiSignIn(tb testing.TB, ctx context.Context, base, user string) {
+	tb.Helper()
+	do(tb, ctx,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), user),
+		chromedp.SendKeys(chromedp.ID("password"), DefaultDemoPassword),
+		chromedp.Click(chromedp.CSS(`#signin-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("top")),
+	)
+}
+
+// waitMap waits until the live map has drawn every tile in view.
+func waitMap(tb testing.TB, ctx context.Context) {
+	tb.Helper()
+	waitJS(tb, ctx, "the map", `document.querySelector('#map')?.dataset.ready === 'true' && convoi.map && convoi.map.loaded() && convoi.map.areTilesLoaded()`)
+	// One more frame so the last tiles are on screen.
+	eval[chromedp.Void](tb, ctx, `new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))`)
+}
+
+// roadPixels counts the pixels of the map area drawn in the colour of a
+// road class (fast orange, main yellow) and the pixels that differ from the
+// background: the tiles were fetched, decoded and rendered by WebGL.
+func roadPixels(img image.Image, r image.Rectangle) (roads, drawn int) {
+	near := func(c1, c2 [3]int, tol int) bool {
+		return abs(c1[0]-c2[0]) <= tol && abs(c1[1]-c2[1]) <= tol && abs(c1[2]-c2[2]) <= tol
+	}
+	bg := [3]int{0xec, 0xee, 0xe6}
+	fast, main := [3]int{0xd9, 0x60, 0x1a}, [3]int{0xe0, 0xa4, 0x00}
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			cr, cg, cb, _ := img.At(x, y).RGBA()
+			c := [3]int{int(cr >> 8), int(cg >> 8), int(cb >> 8)}
+			if !near(c, bg, 3) {
+				drawn++
+			}
+			if near(c, fast, 24) || near(c, main, 24) {
+				roads++
+			}
+		}
+	}
+	return roads, drawn
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// openUIDemo starts a full App with the demo world, like MustOpenDemo, on
+// the real clock: the browser's clock is real, and "today" must agree.
+func openUIDemo(tb testing.TB) (*App, *demoWorld) {
+	tb.Helper()
+	a := NewApp()
+	a.Addr = "127.0.0.1:0"
+	a.TeltonikaAddr, a.TeltonikaUDPAddr, a.OsmAndAddr, a.MQTTAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	a.DataDir = tb.TempDir()
+	a.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	a.PasswordParams = auth.TestParams
+	ctx := context.Background()
+	if err := a.OpenStore(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	w, err := a.loadDemo(ctx, DefaultDemoPassword)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := a.Open(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { a.Close() })
+	return a, w
+}
+
+// TestUIControlRoom signs in as control: Today, then the live map, whose
+// pixels must show the roads of the tiles, then vehicles moving on it from
+// positions sent through the OsmAnd tracker protocol and received over the
+// SSE stream; the session survives a reload; sign out ends it.
+func TestUIControlRoom(t *testing.T) {
+	a, w := openUIDemo(t)
+	ctx := mustBrowser(t)
+	base := a.URL()
+	uiSignIn(t, ctx, base, "control")
+
+	// Today: the demo's movements are tomorrow; the screen says so and
+	// the next day lists them with their state.
+	waitJS(t, ctx, "the Today screen", `!!document.querySelector('#today-table')`)
+	do(t, ctx, chromedp.Click(chromedp.ID("day-next")))
+	ref := w.Westbound.Ref
+	waitJS(t, ctx, "the westbound movement on Today", fmt.Sprintf(`!!document.querySelector('#today-table tr[data-ref=%q]')`, ref))
+	row := eval[string](t, ctx, fmt.Sprintf(`document.querySelector('#today-table tr[data-ref=%q]').innerText`, ref))
+	if !strings.Contains(row, "requested") || !strings.Contains(row, "Monaco") {
+		t.Errorf("Today row of %s: %q; want its state and origin", ref, row)
+	}
+	shot(t, ctx, "control-today")
+
+	// The live map: tiles drawn, pixels checked.
+	do(t, ctx, chromedp.Navigate(base+"/#/map"))
+	waitMap(t, ctx)
+	img := shot(t, ctx, "control-map")
+	box := eval[[]float64](t, ctx, `(() => { const r = document.querySelector('#map').getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })()`)
+	area := image.Rect(int(box[0]), int(box[1]), int(box[2]), int(box[3]))
+	roads, drawn := roadPixels(img, area)
+	total := area.Dx() * area.Dy()
+	if roads < total/400 || drawn < total/20 {
+		t.Errorf("map pixels: %d of %d in road colours, %d drawn; want the tiles' roads on screen", roads, total, drawn)
+	}
+	attrib := eval[string](t, ctx, `document.querySelector('.maplibregl-ctrl-attrib')?.innerText || ''`)
+	if !strings.Contains(attrib, "OpenStreetMap") {
+		t.Errorf("attribution %q; want OpenStreetMap", attrib)
+	}
+
+	// Vehicles: positions of the demo's OsmAnd escort car, sent through the
+	// OsmAnd listener, reach the map over the stream.
+	osmand := "http://" + a.Tracker.OsmAndAddress().String()
+	send := func(lat, lon float64, at time.Time) {
+		t.Helper()
+		q := url.Values{"id": {"escort-car-204"}, "lat": {fmt.Sprint(lat)}, "lon": {fmt.Sprint(lon)},
+			"timestamp": {fmt.Sprint(at.Unix())}, "speed": {"20"}}
+		resp, err := http.Get(osmand + "/?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("OsmAnd position: status %d", resp.StatusCode)
+		}
+	}
+	waitJS(t, ctx, "the stream", `convoi.streamUp`)
+	start := time.Now().Add(-time.Minute)
+	send(43.7384, 7.4246, start)
+	waitJS(t, ctx, "the first position", `(document.querySelector('#vehicle-list')?.innerText || '').includes('43.73840, 7.42460')`)
+	send(43.7361, 7.4212, start.Add(10*time.Second))
+	waitJS(t, ctx, "the second position", `(document.querySelector('#vehicle-list')?.innerText || '').includes('43.73610, 7.42120')`)
+	// On the map too: the vehicles source holds the new position.
+	waitJS(t, ctx, "the vehicle on the map", `convoi.map.getSource('vehicles').serialize().data.features.some(f => f.properties.device === 'escort-car-204' && Math.abs(f.geometry.coordinates[1] - 43.7361) < 1e-6)`)
+	label := eval[string](t, ctx, `document.querySelector('#vehicle-list li[data-device="escort-car-204"] strong').innerText`)
+	if label != w.Vehicles[2].Registration {
+		t.Errorf("vehicle label %q; want its registration %q", label, w.Vehicles[2].Registration)
+	}
+	shot(t, ctx, "control-map-vehicle")
+
+	// The session survives a reload; signing out ends it.
+	do(t, ctx, chromedp.Reload())
+	waitJS(t, ctx, "the map after a reload", `document.querySelector('#map')?.dataset.ready === 'true'`)
+	if who := eval[string](t, ctx, `document.querySelector('#who').innerText`); !strings.Contains(who, "control") {
+		t.Errorf("after reload, signed in as %q", who)
+	}
+	do(t, ctx, chromedp.Click(chromedp.ID("signout")), chromedp.WaitVisible(chromedp.ID("username")))
+	if tok := eval[string](t, ctx, `sessionStorage.getItem('convoi.session') || ''`); tok != "" {
+		t.Errorf("session kept after sign out: %q", tok)
+	}
+}
+
+// TestUILiaison: a court liaison sees the arrivals at their own site and
+// nothing of the route or the departure time, neither in the page nor in
+// any response the browser received.
+func TestUILiaison(t *testing.T) {
+	a, w := openUIDemo(t)
+	// The planner assesses, plans and releases the westbound movement,
+	// which leaves from the liaison's courthouse: it now has a route and a
+	// departure time.
+	tok := login(t, a, "planner")
+	for _, step := range []string{"assess", "plan", "release"} {
+		postJSON(t, a, tok, "/api/v1/movements/"+itoa(int64(w.Westbound.ID))+"/"+step, `{}`)
+	}
+	m, err := a.DBMovements().FindMovementByID(context.Background(), w.Westbound.ID)
+	if err != nil || m.PlannedDeparture == nil || m.Route == nil || len(m.Route.Geometry) < 2 {
+		t.Fatalf("released movement %+v, %v: want a departure and a route", m, err)
+	}
+	// What must not leak: the departure time in any form, the route's points.
+	secrets := []string{"planned_departure", `"route"`, `"geometry"`,
+		m.PlannedDeparture.UTC().Format(time.RFC3339), m.PlannedDeparture.Format(time.RFC3339),
+		m.PlannedDeparture.In(demoZone()).Format("15:04")}
+	for _, p := range m.Route.Geometry[1 : len(m.Route.Geometry)-1] {
+		secrets = append(secrets, fmt.Sprint(p.Lat), fmt.Sprint(p.Lon))
+	}
+
+	ctx := mustBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, network.Enable, network.EnableParams{})
+		return err
+	})); err != nil {
+		t.Fatal(err)
+	}
+	responses := chromedp.Events(ctx, network.LoadingFinished)
+	var (
+		mu  sync.Mutex
+		ids []network.RequestID
+	)
+	go func() {
+		for ev, err := range responses {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			ids = append(ids, ev.RequestID)
+			mu.Unlock()
+		}
+	}()
+	uiSignIn(t, ctx, a.URL(), "liaison")
+	waitJS(t, ctx, "the arrivals", `!!document.querySelector('#arrivals-table')`)
+	if nav := eval[string](t, ctx, `document.querySelector('#nav').innerText`); strings.Contains(nav, "map") || strings.Contains(nav, "Planning") {
+		t.Errorf("liaison nav %q: want arrivals only", nav)
+	}
+	// The westbound movement leaves from the liaison's site: not an arrival.
+	// The morning trip to the courthouse is.
+	arrivals := eval[string](t, ctx, `document.querySelector('#arrivals-table').innerText`)
+	if !strings.Contains(arrivals, w.Movements[2].Ref) {
+		t.Errorf("arrivals %q: want %s", arrivals, w.Movements[2].Ref)
+	}
+	if strings.Contains(arrivals, "Nice → ") || strings.Contains(arrivals, w.Incarville.Ref) {
+		t.Errorf("arrivals %q show a movement of another site", arrivals)
+	}
+	time.Sleep(300 * time.Millisecond) // the last responses' LoadingFinished
+	shot(t, ctx, "liaison-arrivals")
+
+	page := eval[string](t, ctx, `document.documentElement.outerHTML + JSON.stringify([...convoi.movements.values()])`)
+	mu.Lock()
+	got := append([]network.RequestID(nil), ids...)
+	mu.Unlock()
+	var bodies []string
+	for _, id := range got {
+		res, err := chromedp.Call(ctx, network.GetResponseBody, network.GetResponseBodyParams{RequestID: id})
+		if err != nil || res.Base64encoded {
+			continue // no body (204, redirects) or binary (fonts)
+		}
+		if len(res.Body) > 200_000 {
+			continue // the vendored map library
+		}
+		bodies = append(bodies, string(res.Body))
+	}
+	if len(bodies) < 3 {
+		t.Fatalf("saw %d response bodies; want the API's answers", len(bodies))
+	}
+	sawMovements := false
+	for _, b := range append(bodies, page) {
+		if strings.Contains(b, w.Movements[2].Ref) {
+			sawMovements = true
+		}
+		for _, s := range secrets {
+			if strings.Contains(b, s) {
+				i := strings.Index(b, s)
+				t.Errorf("liaison received %q: …%s…", s, b[max(0, i-80):min(len(b), i+80)])
+			}
+		}
+	}
+	if !sawMovements {
+		t.Error("no response held the liaison's movements: the check above saw nothing")
+	}
+}
+
+func postJSON(tb testing.TB, a *App, token, path, body string) {
+	tb.Helper()
+	req, _ := http.NewRequest("POST", a.URL()+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		tb.Fatalf("POST %s: %d %s", path, resp.StatusCode, b.String())
+	}
+}

@@ -1,0 +1,658 @@
+// convoi control room: sign in, then the screens the user's role is given.
+// Every figure on screen comes from the API with the user's token; the API
+// decides what each role sees (liaison never gets routes or departure
+// times), and the screens only show what they were given.
+import { api, list, session, stream, setUnauthorizedHandler, ApiError } from './api.js';
+import { createMap, setData, line, point, fitLines } from './map.js';
+
+// ---- small DOM helpers (text is always set as text, never as HTML) ----
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else if (k === 'style') el.style.cssText = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+const $ = (sel) => document.querySelector(sel);
+const fmtTime = (t) => t ? new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hour12: false }) : '—';
+const fmtDateTime = (t) => t ? new Date(t).toLocaleString([], { day: '2-digit', month: 'short', hour: '2-digit', minute: '2-digit', hour12: false }) : '—';
+const pct = (p) => (100 * p).toFixed(1) + ' %';
+const sevName = ['info', 'warning', 'critical'];
+const activeAlarm = (a) => a.state !== 'resolved';
+
+// ---- roles and screens ----
+const R = { admin: 'admin', planner: 'planner', control: 'control', commander: 'commander', auditor: 'auditor', crew: 'crew', liaison: 'liaison' };
+const screens = [
+  { id: 'today', title: 'Today', roles: [R.admin, R.planner, R.control, R.commander, R.auditor, R.crew], render: renderToday },
+  { id: 'map', title: 'Live map', roles: [R.admin, R.planner, R.control, R.commander, R.auditor, R.crew], render: renderMap },
+  { id: 'alarms', title: 'Alarms', roles: [R.control, R.commander, R.auditor], render: renderAlarms },
+  { id: 'planning', title: 'Planning', roles: [R.planner], render: renderPlanning },
+  { id: 'arrivals', title: 'Arrivals', roles: [R.liaison], render: renderArrivals },
+  { id: 'movement', title: 'Movement', roles: [R.admin, R.planner, R.control, R.commander, R.auditor, R.crew], render: renderMovement, hidden: true },
+];
+const can = {
+  devices: (r) => [R.admin, R.control, R.commander, R.auditor].includes(r),
+  fleet: (r) => [R.admin, R.planner, R.control, R.commander, R.auditor].includes(r),
+  alarms: (r) => [R.control, R.commander, R.auditor].includes(r),
+  actOnAlarms: (r) => [R.control, R.commander].includes(r),
+  assessments: (r) => [R.planner, R.control, R.commander, R.auditor].includes(r),
+  transitions: (r) => r !== R.liaison,
+  policy: (r) => [R.admin, R.planner, R.auditor].includes(r),
+  detainees: (r) => [R.planner, R.control, R.commander, R.auditor].includes(r),
+};
+
+// ---- state shared by the screens, kept current by the event stream ----
+const state = {
+  user: null,
+  sites: new Map(), movements: new Map(), progress: new Map(), alarms: new Map(),
+  vehicles: new Map(), trackers: new Map(), fleet: new Map(), detainees: new Map(),
+  plans: new Map(), // movement id -> the plan this tab received (POST plan/release)
+  streamUp: false, alarmsAvailable: false,
+  listeners: new Set(), abort: null, screenCleanup: null,
+};
+window.convoi = state; // for operators' consoles and the browser tests
+
+function changed(kind) { for (const fn of state.listeners) fn(kind); }
+
+// ---- sign in / out ----
+function showSignIn(message = '') {
+  stopSession();
+  $('#top').hidden = true;
+  $('#screen').replaceChildren();
+  $('#signin').hidden = false;
+  $('#signin-error').textContent = message;
+  $('#username').focus();
+}
+
+function stopSession() {
+  state.abort?.abort();
+  state.abort = null;
+  state.screenCleanup?.();
+  state.screenCleanup = null;
+  for (const m of [state.sites, state.movements, state.progress, state.alarms, state.vehicles, state.trackers, state.fleet, state.detainees, state.plans]) m.clear();
+  state.listeners.clear();
+  state.user = null;
+}
+
+async function signIn(ev) {
+  ev.preventDefault();
+  unlockAudio();
+  const username = $('#username').value.trim(), password = $('#password').value;
+  try {
+    const res = await api('POST', '/session', { username, password });
+    session.save({ token: res.token, expires_at: res.expires_at });
+    $('#password').value = '';
+    await start();
+  } catch (e) {
+    $('#signin-error').textContent = e instanceof ApiError && e.status === 401 ? 'Wrong user name or password.' : e.message;
+  }
+}
+
+async function signOut() {
+  try { await api('DELETE', '/session'); } catch { /* the token may be gone already */ }
+  session.clear();
+  location.hash = '';
+  showSignIn('Signed out.');
+}
+
+// ---- start: who am I, the reference data, the stream ----
+async function start() {
+  if (!session.load()) return showSignIn();
+  let me;
+  try { me = await api('GET', '/me'); } catch { session.clear(); return showSignIn(); }
+  state.user = me.user || me;
+  $('#signin').hidden = true;
+  $('#top').hidden = false;
+  $('#who').textContent = `${state.user.name || state.user.username} · ${state.user.role}`;
+  const role = state.user.role;
+  const loads = [
+    list('/sites').then(s => s.forEach(x => state.sites.set(x.id, x))),
+    loadMovements(),
+  ];
+  if (can.devices(role)) loads.push(list('/trackers').then(t => t.forEach(x => state.trackers.set(x.device_id, x))).catch(() => {}));
+  if (can.fleet(role)) loads.push(list('/vehicles').then(v => v.forEach(x => state.fleet.set(x.id, x))).catch(() => {}));
+  if (can.alarms(role)) loads.push(loadAlarms());
+  await Promise.all(loads);
+  state.abort = new AbortController();
+  stream(onEvent, (up) => { state.streamUp = up; changed('stream'); }, state.abort.signal);
+  renderNav();
+  route();
+}
+
+async function loadMovements() {
+  const ms = await list('/movements');
+  state.movements.clear();
+  ms.forEach(m => state.movements.set(m.id, m));
+}
+
+async function loadAlarms() {
+  try {
+    const as = await list('/alarms');
+    as.forEach(a => state.alarms.set(a.id, a));
+    state.alarmsAvailable = true;
+  } catch (e) {
+    state.alarmsAvailable = false; // not on this server (404) or not for this role
+  }
+  updateAlarmCue(false);
+}
+
+function onEvent(type, ev) {
+  switch (type) {
+    case 'position': {
+      const p = ev.position;
+      const v = state.vehicles.get(p.device_id) || { device_id: p.device_id };
+      v.pos = p;
+      state.vehicles.set(p.device_id, v);
+      changed('position');
+      break;
+    }
+    case 'movement':
+      state.movements.set(ev.movement.id, ev.movement);
+      changed('movement');
+      break;
+    case 'progress':
+      state.progress.set(ev.progress.movement_id, ev.progress);
+      changed('progress');
+      break;
+    case 'alarm': {
+      const a = ev.alarm;
+      const old = state.alarms.get(a.id);
+      state.alarms.set(a.id, a);
+      state.alarmsAvailable = true;
+      updateAlarmCue(!old && a.state === 'open');
+      changed('alarm');
+      break;
+    }
+    case 'assessment':
+      changed('assessment');
+      break;
+  }
+}
+
+// ---- alarm cue and sound ----
+let audio = null;
+function unlockAudio() {
+  try { audio ||= new AudioContext(); audio.resume(); } catch { /* no audio */ }
+}
+function beep(critical) {
+  if (!audio) return;
+  const t = audio.currentTime;
+  for (let i = 0; i < (critical ? 3 : 1); i++) {
+    const o = audio.createOscillator(), g = audio.createGain();
+    o.frequency.value = critical ? 880 : 660;
+    g.gain.setValueAtTime(0.2, t + i * 0.3);
+    g.gain.exponentialRampToValueAtTime(0.001, t + i * 0.3 + 0.25);
+    o.connect(g).connect(audio.destination);
+    o.start(t + i * 0.3);
+    o.stop(t + i * 0.3 + 0.26);
+  }
+}
+function updateAlarmCue(isNew) {
+  const open = [...state.alarms.values()].filter(a => a.state === 'open');
+  const cue = $('#alarm-cue');
+  cue.hidden = open.length === 0;
+  cue.textContent = open.length === 1 ? '1 open alarm' : `${open.length} open alarms`;
+  document.title = (open.length ? `(${open.length}) ` : '') + 'convoi control room';
+  const count = document.querySelector('#nav a[data-id="alarms"] .count');
+  if (count) { count.textContent = String(open.length); count.hidden = open.length === 0; }
+  if (isNew) beep(open.some(a => a.severity >= 2));
+}
+
+// ---- navigation ----
+function renderNav() {
+  const role = state.user.role;
+  const nav = $('#nav');
+  nav.replaceChildren(...screens.filter(s => !s.hidden && s.roles.includes(role)).map(s =>
+    h('a', { href: '#/' + s.id, 'data-id': s.id }, s.title, s.id === 'alarms' ? h('span', { class: 'count', hidden: true }, '0') : null)));
+  updateAlarmCue(false);
+}
+
+function route() {
+  if (!state.user) return;
+  const role = state.user.role;
+  const [, id = '', arg = ''] = location.hash.split('/');
+  let s = screens.find(x => x.id === id && x.roles.includes(role));
+  if (!s) {
+    s = screens.find(x => !x.hidden && x.roles.includes(role));
+    if (!s) { $('#screen').replaceChildren(h('p', { class: 'page' }, 'No screen for the role ' + role + '.')); return; }
+    history.replaceState(null, '', '#/' + s.id);
+  }
+  for (const a of document.querySelectorAll('#nav a')) {
+    if (a.dataset.id === s.id) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+  }
+  state.screenCleanup?.();
+  state.screenCleanup = null;
+  state.listeners.clear();
+  const root = h('div', { class: s.id === 'map' ? 'mapview' : 'page', id: 'screen-' + s.id });
+  $('#screen').replaceChildren(root);
+  Promise.resolve(s.render(root, decodeURIComponent(arg))).catch(e => root.append(h('p', { class: 'error', role: 'alert' }, e.message)));
+}
+
+function on(fn) { state.listeners.add(fn); }
+function cleanup(fn) { const prev = state.screenCleanup; state.screenCleanup = () => { prev?.(); fn(); }; }
+
+// ---- shared bits ----
+const siteName = (id) => state.sites.get(id)?.name || '—';
+function expectedArrival(m) {
+  const p = state.progress.get(m.id);
+  if (p?.expected_arr) return { at: p.expected_arr, live: true, p };
+  if (m.planned_departure && m.route?.duration_s) return { at: new Date(new Date(m.planned_departure).getTime() + m.route.duration_s * 1000).toISOString() };
+  return null;
+}
+function lateness(m) {
+  const p = state.progress.get(m.id);
+  if (!p) return '';
+  if (p.deadline_s > 0) return `late ${Math.round(p.deadline_s / 60)} min`;
+  if (p.late_s > 60) return `behind ${Math.round(p.late_s / 60)} min`;
+  return 'on time';
+}
+function alarmBadges(m) {
+  const as = [...state.alarms.values()].filter(a => a.movement_id === m.id && activeAlarm(a));
+  if (!as.length) return '';
+  const sev = Math.max(...as.map(a => a.severity));
+  return h('span', { class: 'sev sev-' + sev, title: as.map(a => a.rule).join(', ') }, `${as.length} ${sevName[sev]}`);
+}
+const stateChip = (s) => h('span', { class: 'state ' + s }, s);
+
+// ---- Today ----
+function dayBounds(d) {
+  const a = new Date(d); a.setHours(0, 0, 0, 0);
+  const b = new Date(a); b.setDate(b.getDate() + 1);
+  return [a, b];
+}
+
+function renderToday(root) {
+  let day = new Date();
+  const title = h('h1', {}, '');
+  const table = h('table', { id: 'today-table' });
+  const prev = h('button', { class: 'secondary', type: 'button', id: 'day-prev', onclick: () => { day.setDate(day.getDate() - 1); draw(); } }, '◀ Previous day');
+  const next = h('button', { class: 'secondary', type: 'button', id: 'day-next', onclick: () => { day.setDate(day.getDate() + 1); draw(); } }, 'Next day ▶');
+  const todayBtn = h('button', { class: 'secondary', type: 'button', id: 'day-today', onclick: () => { day = new Date(); draw(); } }, 'Today');
+  const hint = h('p', { class: 'muted', id: 'today-next' });
+  root.append(title, h('p', {}, prev, ' ', todayBtn, ' ', next), table, hint);
+  function draw() {
+    const [a, b] = dayBounds(day);
+    title.textContent = 'Movements of ' + a.toLocaleDateString([], { weekday: 'long', day: 'numeric', month: 'long' });
+    const ms = [...state.movements.values()].filter(m => {
+      const t = new Date(m.appointment_at);
+      // Escorts still on the road show on today's list whatever their date.
+      return (t >= a && t < b) || (['underway', 'incident'].includes(m.state) && sameDay(day, new Date()));
+    }).sort((x, y) => new Date(x.appointment_at) - new Date(y.appointment_at));
+    table.replaceChildren(
+      h('thead', {}, h('tr', {}, ['Ref', 'From', 'To', 'Appointment', 'State', 'Level', 'Expected arrival', 'Lateness', 'Alarms'].map(c => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, ms.length ? ms.map(m => {
+        const ea = expectedArrival(m);
+        const late = lateness(m);
+        return h('tr', {
+          class: 'clickable', tabindex: 0, 'data-ref': m.ref,
+          onclick: () => { location.hash = '#/movement/' + m.id; },
+          onkeydown: (e) => { if (e.key === 'Enter') location.hash = '#/movement/' + m.id; },
+        },
+        h('td', {}, m.ref), h('td', {}, siteName(m.from_site_id)), h('td', {}, siteName(m.to_site_id)),
+        h('td', {}, fmtTime(m.appointment_at)), h('td', {}, stateChip(m.state)),
+        h('td', { class: 'level' }, m.escort_level ? String(m.escort_level) : '—'),
+        h('td', {}, ea ? fmtTime(ea.at) + (ea.live ? ' (live)' : '') : '—'),
+        h('td', { class: late.startsWith('late') || late.startsWith('behind') ? 'late' : '' }, late),
+        h('td', {}, alarmBadges(m)));
+      }) : h('tr', {}, h('td', { colspan: 9, class: 'muted' }, 'No movement on this day.'))));
+    // The next day with movements, when this one has none.
+    const later = [...state.movements.values()].map(m => new Date(m.appointment_at)).filter(t => t >= b).sort((x, y) => x - y)[0];
+    hint.replaceChildren(...(!ms.length && later ? ['Next movements: ', h('a', { href: '#/today', onclick: (e) => { e.preventDefault(); day = new Date(later); draw(); } },
+      later.toLocaleDateString([], { weekday: 'long', day: 'numeric', month: 'long' }))] : []));
+  }
+  const sameDay = (x, y) => x.toDateString() === y.toDateString();
+  on((k) => { if (['movement', 'progress', 'alarm'].includes(k)) draw(); });
+  draw();
+}
+
+// ---- Live map ----
+async function renderMap(root) {
+  const mapEl = h('div', { class: 'map', id: 'map', role: 'region', 'aria-label': 'Map of escorts' });
+  const status = h('p', { class: 'muted', id: 'stream-status' });
+  const vlist = h('ul', { id: 'vehicle-list' });
+  const mlist = h('ul', { id: 'escort-list' });
+  const legend = h('p', { class: 'legend' },
+    h('span', {}, h('i', { style: 'background:#0b5cad' }), 'corridor'),
+    h('span', {}, h('i', { style: 'background:#d9601a' }), 'fast road'),
+    h('span', {}, h('i', { style: 'background:#e0a400' }), 'main road'),
+    h('span', {}, h('i', { style: 'background:#7b2cbf;height:8px;width:8px;border-radius:4px' }), 'toll'),
+    h('span', {}, h('i', { style: 'background:#3a414b;height:8px;width:8px;border-radius:4px' }), 'tunnel'));
+  root.append(mapEl, h('aside', {}, status, legend, h('h2', {}, 'Escorts underway'), mlist, h('h2', {}, 'Vehicles'), vlist));
+  const map = await createMap(mapEl, ['corridors', 'sites', 'alarms', 'vehicles']);
+  state.map = map;
+  cleanup(() => { map.remove(); state.map = null; });
+
+  setData(map, 'sites', [...state.sites.values()].map(s => point(s.location.lat, s.location.lon, { name: s.name, kind: s.kind })));
+  const vehicleLabel = (dev) => {
+    const t = state.trackers.get(dev);
+    const v = t?.vehicle_id && state.fleet.get(t.vehicle_id);
+    return v ? v.registration : dev;
+  };
+  const escortDevices = () => {
+    const s = new Set();
+    for (const m of state.movements.values()) {
+      if (!['released', 'underway', 'incident'].includes(m.state)) continue;
+      for (const vid of m.vehicles || []) for (const t of state.trackers.values()) if (t.vehicle_id === vid) s.add(t.device_id);
+    }
+    return s;
+  };
+  function drawCorridors() {
+    const live = [...state.movements.values()].filter(m => ['released', 'underway', 'incident'].includes(m.state) && m.route?.geometry?.length);
+    setData(map, 'corridors', live.map(m => line(m.route.geometry, { label: m.ref, colour: m.state === 'incident' ? '#b3001b' : '#0b5cad' })));
+    mlist.replaceChildren(...(live.length ? live.map(m => {
+      const p = state.progress.get(m.id);
+      return h('li', {}, h('a', { href: '#/movement/' + m.id }, m.ref), ' ', stateChip(m.state), ' ', alarmBadges(m),
+        h('div', { class: 'muted' }, `${siteName(m.from_site_id)} → ${siteName(m.to_site_id)}`),
+        p ? h('div', {}, `${(p.along_m / 1000).toFixed(1)} / ${(p.route_m / 1000).toFixed(1)} km · ETA ${fmtTime(p.expected_arr)} · `, h('span', { class: p.deadline_s > 0 ? 'late' : '' }, lateness(m))) : null);
+    }) : [h('li', { class: 'muted' }, 'None, or none you may see.')]));
+  }
+  function drawAlarms() {
+    setData(map, 'alarms', [...state.alarms.values()].filter(activeAlarm).filter(a => a.place).map(a => point(a.place.lat, a.place.lon, { severity: a.severity, rule: a.rule })));
+  }
+  // Vehicles: positions arrive at any rate; the map is redrawn at most
+  // every 250 ms and the list every second, so thousands of vehicles at
+  // 1 Hz keep the map interactive.
+  let dirty = true, lastMap = 0, lastList = 0, raf = 0;
+  function frame(t) {
+    raf = requestAnimationFrame(frame);
+    if (!dirty || t - lastMap < 250) return;
+    lastMap = t;
+    const esc = escortDevices();
+    const feats = [];
+    for (const v of state.vehicles.values()) {
+      feats.push(point(v.pos.lat, v.pos.lon, { label: vehicleLabel(v.device_id), escort: esc.has(v.device_id), device: v.device_id }));
+    }
+    setData(map, 'vehicles', feats);
+    if (t - lastList >= 1000) {
+      lastList = t;
+      dirty = false;
+      const vs = [...state.vehicles.values()].sort((a, b) => new Date(b.pos.fix_time) - new Date(a.pos.fix_time)).slice(0, 50);
+      vlist.replaceChildren(...(vs.length ? vs.map(v => h('li', { 'data-device': v.device_id },
+        h('strong', {}, vehicleLabel(v.device_id)), ' ',
+        h('span', { class: 'pos' }, `${v.pos.lat.toFixed(5)}, ${v.pos.lon.toFixed(5)}`),
+        h('div', { class: 'muted' }, `${Math.round(v.pos.speed_kmh)} km/h · ${fmtTime(v.pos.fix_time)}`))) : [h('li', { class: 'muted' }, 'No position received yet.')]));
+      if (state.vehicles.size > 50) vlist.append(h('li', { class: 'muted' }, `and ${state.vehicles.size - 50} more on the map`));
+    }
+  }
+  raf = requestAnimationFrame(frame);
+  cleanup(() => cancelAnimationFrame(raf));
+  const drawStatus = () => { status.textContent = state.streamUp ? 'Live: connected' : 'Live: reconnecting…'; };
+  on((k) => {
+    if (k === 'position') dirty = true;
+    if (k === 'movement' || k === 'progress') { drawCorridors(); dirty = true; }
+    if (k === 'alarm') { drawAlarms(); drawCorridors(); }
+    if (k === 'stream') drawStatus();
+  });
+  drawStatus();
+  drawCorridors();
+  drawAlarms();
+  const routes = [...state.movements.values()].filter(m => ['released', 'underway', 'incident'].includes(m.state) && m.route?.geometry?.length).map(m => m.route.geometry);
+  if (routes.length) fitLines(map, routes);
+  mapEl.dataset.ready = 'true';
+}
+
+// ---- Alarm queue ----
+function renderAlarms(root) {
+  const ul = h('ul', { class: 'alarms', id: 'alarm-list', role: 'listbox', 'aria-label': 'Alarms, most severe and newest first' });
+  const showResolved = h('input', { type: 'checkbox', id: 'show-resolved', onchange: () => draw() });
+  root.append(h('h1', {}, 'Alarm queue'),
+    h('p', { class: 'muted' }, 'Keys: ↑/↓ select · a acknowledge · e escalate · r resolve · the note field takes the text of the step.'),
+    h('label', {}, showResolved, ' show resolved'), ul);
+  if (!state.alarmsAvailable) ul.before(h('p', { class: 'muted', id: 'alarms-unavailable' }, 'The alarm service is not available on this server.'));
+  let selected = null;
+  const act = async (a, step, note, resolution) => {
+    const body = { note };
+    if (step === 'resolve') body.resolution = resolution;
+    try {
+      const res = await api('POST', `/alarms/${a.id}/${step}`, body);
+      const upd = res.alarm || res;
+      if (upd?.id) state.alarms.set(upd.id, upd);
+      updateAlarmCue(false);
+      changed('alarm');
+    } catch (e) { alert(e.message); }
+  };
+  function draw() {
+    const as = [...state.alarms.values()].filter(a => showResolved.checked || activeAlarm(a))
+      .sort((x, y) => (y.severity - x.severity) || (new Date(y.last_seen) - new Date(x.last_seen)));
+    if (selected && !as.some(a => a.id === selected)) selected = null;
+    const focusedId = document.activeElement?.closest?.('li[data-alarm]')?.dataset.alarm;
+    ul.replaceChildren(...(as.length ? as.map(a => {
+      const m = state.movements.get(a.movement_id);
+      const note = h('textarea', { 'aria-label': 'Note for ' + a.rule + ' alarm', placeholder: 'Note (required to resolve)' });
+      const res = h('select', { 'aria-label': 'Resolution' }, ['handled', 'false_alarm', 'incident_declared'].map(r => h('option', { value: r }, r.replace('_', ' '))));
+      const mayAct = can.actOnAlarms(state.user.role);
+      const li = h('li', {
+        class: `sev-border-${a.severity}` + (a.id === selected ? ' selected' : ''), tabindex: 0, role: 'option',
+        'aria-selected': a.id === selected ? 'true' : 'false', 'data-alarm': a.id, 'data-state': a.state,
+        onfocus: () => { selected = a.id; },
+        onkeydown: (e) => {
+          if (e.target.tagName === 'TEXTAREA' || e.target.tagName === 'SELECT') return;
+          if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+            e.preventDefault();
+            const sib = e.key === 'ArrowDown' ? li.nextElementSibling : li.previousElementSibling;
+            sib?.focus();
+          } else if (mayAct && e.key === 'a' && a.state === 'open') act(a, 'acknowledge', note.value);
+          else if (mayAct && e.key === 'e' && ['open', 'acknowledged'].includes(a.state)) act(a, 'escalate', note.value);
+          else if (mayAct && e.key === 'r') note.focus();
+        },
+      },
+      h('div', { class: 'row' },
+        h('span', { class: 'sev sev-' + a.severity }, sevName[a.severity] || a.severity),
+        h('strong', {}, a.rule), m ? h('a', { href: '#/movement/' + m.id }, m.ref) : null,
+        h('span', { class: 'state alarm-state' }, a.state),
+        a.place_name ? h('span', {}, '@ ' + a.place_name) : null,
+        h('span', { class: 'muted' }, `first ${fmtTime(a.first_seen)}, last ${fmtTime(a.last_seen)}` + (a.count > 1 ? ` · ×${a.count}` : '')),
+        a.state === 'open' && a.ack_due ? h('span', { class: 'countdown', 'data-due': a.ack_due }, '') : null),
+      h('div', {}, a.detail),
+      mayAct && a.state !== 'resolved' ? h('div', { class: 'actions' }, note,
+        a.state === 'open' ? h('button', { type: 'button', onclick: () => act(a, 'acknowledge', note.value) }, 'Acknowledge') : null,
+        ['open', 'acknowledged'].includes(a.state) ? h('button', { type: 'button', class: 'secondary', onclick: () => act(a, 'escalate', note.value) }, 'Escalate') : null,
+        res, h('button', { type: 'button', class: 'secondary', onclick: () => act(a, 'resolve', note.value, res.value) }, 'Resolve')) : null);
+      return li;
+    }) : [h('li', { class: 'muted' }, 'No alarm.')]));
+    if (focusedId) ul.querySelector(`li[data-alarm="${CSS.escape(focusedId)}"]`)?.focus();
+    tick();
+  }
+  function tick() {
+    for (const el of ul.querySelectorAll('.countdown')) {
+      const s = Math.round((new Date(el.dataset.due) - Date.now()) / 1000);
+      el.classList.toggle('overdue', s <= 0);
+      el.textContent = s > 0 ? `escalates in ${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}` : 'acknowledgement overdue';
+    }
+  }
+  const timer = setInterval(tick, 1000);
+  cleanup(() => clearInterval(timer));
+  on((k) => { if (k === 'alarm' || k === 'movement') draw(); });
+  draw();
+}
+
+// ---- Movement ----
+async function renderMovement(root, id) {
+  const role = state.user.role;
+  let m;
+  try { m = await api('GET', '/movements/' + encodeURIComponent(id)); } catch (e) { root.append(h('p', { class: 'error' }, e.message)); return; }
+  state.movements.set(m.id, m);
+  root.append(h('h1', {}, `Movement ${m.ref}`),
+    h('p', {}, stateChip(m.state), ' ', `${siteName(m.from_site_id)} → ${siteName(m.to_site_id)} · ${m.purpose.replace('_', ' ')} · appointment ${fmtDateTime(m.appointment_at)}`,
+      m.escort_level ? ` · escort level ${m.escort_level}` : '',
+      m.planned_departure ? ` · departure ${fmtDateTime(m.planned_departure)}` : ''));
+  const grid = h('div', { class: 'grid2' });
+  root.append(grid);
+  const assessCard = h('div', { class: 'card', id: 'assessment' }, h('h2', {}, 'Risk assessment'));
+  const strategyCard = h('div', { class: 'card', id: 'strategy' }, h('h2', {}, 'Route and departure strategy'));
+  grid.append(assessCard, strategyCard);
+  if (can.assessments(role)) {
+    try {
+      const as = await list('/movements/' + m.id + '/assessments', 1);
+      if (as.length) drawAssessment(assessCard, as[0]);
+      else assessCard.append(h('p', { class: 'muted' }, 'Not assessed yet.'));
+    } catch (e) { assessCard.append(h('p', { class: 'error' }, e.message)); }
+  } else assessCard.append(h('p', { class: 'muted' }, 'Assessments are not shown to the ' + role + ' role.'));
+  const plan = state.plans.get(m.id);
+  if (plan) await drawStrategy(strategyCard, plan, m);
+  else if (m.route?.geometry?.length) {
+    strategyCard.append(h('p', {}, `Drawn route: ${(m.route.distance_m / 1000).toFixed(1)} km, ${Math.round(m.route.duration_s / 60)} min` + (m.route.chokepoints?.length ? ` · chokepoints: ${m.route.chokepoints.join(', ')}` : '')));
+    const el = h('div', { class: 'smallmap' });
+    strategyCard.append(el);
+    const map = await createMap(el, ['corridors']);
+    cleanup(() => map.remove());
+    setData(map, 'corridors', [line(m.route.geometry, { label: m.ref })]);
+    fitLines(map, [m.route.geometry]);
+  } else strategyCard.append(h('p', { class: 'muted' }, 'No strategy in this session: it is shown when the movement is planned here, and the drawn route once released.'));
+  if (can.transitions(role)) {
+    try {
+      const ts = await list('/movements/' + m.id + '/transitions');
+      root.append(h('h2', {}, 'History'), h('table', { id: 'history' },
+        h('thead', {}, h('tr', {}, ['When', 'Action', 'From', 'To', 'By', 'Reason'].map(c => h('th', {}, c)))),
+        h('tbody', {}, ts.map(t => h('tr', {}, h('td', {}, fmtDateTime(t.at)), h('td', {}, t.action), h('td', {}, t.from), h('td', {}, t.to), h('td', {}, t.by), h('td', {}, t.reason || ''))))));
+    } catch (e) { root.append(h('p', { class: 'error' }, e.message)); }
+  }
+}
+
+async function drawAssessment(card, a) {
+  const maxPts = Math.max(1e-9, ...a.factors.map(f => Math.abs(f.points)));
+  card.append(
+    h('p', {}, h('strong', {}, `Level ${a.level}`), ` (${a.level_meaning}) · score ${a.score.toFixed(2)} · policy ${a.policy_version} · ${fmtDateTime(a.assessed_at)}`),
+    h('p', {}, `Escort: at least ${a.min_crew} officers, ${a.vehicle_class} vehicle` + (a.armed_support ? ', armed support' : '') + (a.must_not_stop ? ', must not stop' : '') + (a.recommendation ? ` · recommendation: ${a.recommendation}` : '')),
+    h('div', { class: 'bars', id: 'factor-bars', role: 'list', 'aria-label': 'Risk factors by points' },
+      [...a.factors].sort((x, y) => y.points - x.points).map(f => h('div', { class: 'bar', role: 'listitem', title: (f.evidence || []).join('; ') },
+        h('span', {}, f.label), h('span', { class: 'track' }, h('span', { class: 'fill', style: `display:block;width:${(100 * Math.abs(f.points) / maxPts).toFixed(1)}%` })),
+        h('span', {}, f.points.toFixed(2))))));
+  if (can.policy(state.user.role)) {
+    try {
+      const p = await api('GET', '/policies/risk');
+      const body = p.body || p;
+      const th = body.thresholds || body.levels;
+      card.append(h('p', { class: 'muted' }, `Policy in force: ${p.name || 'risk'} version ${p.version}` + (th ? ` · level thresholds ${JSON.stringify(th)}` : '')));
+    } catch { /* not for this role */ }
+  }
+}
+
+const routeColours = ['#0b5cad', '#d9601a', '#2f8f46', '#7b2cbf', '#8a5a00', '#b3001b'];
+async function drawStrategy(card, plan, m) {
+  const s = typeof plan.strategy === 'string' ? JSON.parse(plan.strategy) : plan.strategy;
+  const routes = s.routes || [], sums = s.route_summaries || [];
+  card.append(h('p', { class: 'compare', id: 'hit-compare' },
+    'Attacker\'s best hit probability: ', h('strong', {}, pct(s.value ?? plan.value)),
+    s.fixed_fastest ? ` · always the fastest route at the usual time: ${pct(s.fixed_fastest.value)}` : ''));
+  const el = h('div', { class: 'smallmap', id: 'strategy-map' });
+  card.append(el, h('ul', { id: 'route-list' }, routes.map((r, i) => h('li', {},
+    h('span', { style: `color:${routeColours[i % routeColours.length]};font-weight:700` }, `Route ${i + 1}: ${pct(r.probability)}`),
+    ` · ${Math.round(r.duration_s / 60)} min` + (sums[i]?.chokepoints?.length ? ` · ${sums[i].chokepoints.join(', ')}` : '')))));
+  const deps = s.departures || [];
+  const maxP = Math.max(1e-9, ...deps.map(d => d.probability));
+  card.append(h('h2', {}, 'Departure distribution'),
+    h('div', { class: 'chart', id: 'departure-chart', role: 'img', 'aria-label': 'Departure time probabilities' },
+      deps.map(d => h('div', { style: `height:${(100 * d.probability / maxP).toFixed(1)}%`, title: `${d.at ? fmtTime(d.at) : d.slot}: ${pct(d.probability)}` }))),
+    h('div', { class: 'chart-labels' }, deps.map(d => h('span', {}, d.at ? fmtTime(d.at) : String(d.slot)))));
+  const map = await createMap(el, ['corridors']);
+  cleanup(() => map.remove());
+  const geoms = sums.map(x => x.geometry || []);
+  setData(map, 'corridors', geoms.map((g, i) => line(g, { colour: routeColours[i % routeColours.length], opacity: 0.35 + 0.6 * (routes[i]?.probability || 0), label: `${i + 1}: ${pct(routes[i]?.probability || 0)}` })));
+  fitLines(map, geoms);
+}
+
+// ---- Planning ----
+async function renderPlanning(root) {
+  if (!state.detainees.size) (await list('/detainees')).forEach(d => state.detainees.set(d.id, d));
+  const sites = [...state.sites.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const opt = (v, t) => h('option', { value: v }, t);
+  const f = {
+    ref: h('input', { name: 'ref', required: true, placeholder: 'e.g. MC-2026-0100' }),
+    detainee: h('select', { name: 'detainee', required: true }, [...state.detainees.values()].map(d => opt(d.id, d.name))),
+    from: h('select', { name: 'from', required: true }, sites.map(s => opt(s.id, `${s.name} (${s.kind})`))),
+    to: h('select', { name: 'to', required: true }, sites.map(s => opt(s.id, `${s.name} (${s.kind})`))),
+    purpose: h('select', { name: 'purpose' }, ['court_appearance', 'judge_hearing', 'medical', 'transfer'].map(p => opt(p, p.replace('_', ' ')))),
+    at: h('input', { name: 'at', type: 'datetime-local', required: true }),
+    requester: h('input', { name: 'requester', placeholder: 'court or service asking' }),
+  };
+  const err = h('p', { class: 'error', role: 'alert' });
+  const form = h('form', { class: 'stack', id: 'create-form', onsubmit: async (e) => {
+    e.preventDefault();
+    err.textContent = '';
+    try {
+      const m = await api('POST', '/movements', {
+        ref: f.ref.value.trim(), detainee_id: f.detainee.value, from_site_id: f.from.value, to_site_id: f.to.value,
+        purpose: f.purpose.value, appointment_at: new Date(f.at.value).toISOString(), requester: f.requester.value.trim(),
+      });
+      state.movements.set(m.id, m);
+      form.reset();
+      drawList();
+    } catch (e2) { err.textContent = e2.message; }
+  } },
+  h('label', {}, 'Reference', f.ref), h('label', {}, 'Detainee', f.detainee), h('label', {}, 'From', f.from), h('label', {}, 'To', f.to),
+  h('label', {}, 'Purpose', f.purpose), h('label', {}, 'Appointment', f.at), h('label', {}, 'Requested by', f.requester),
+  h('button', { type: 'submit' }, 'Create movement'));
+  const table = h('table', { id: 'planning-table' });
+  const dialog = h('dialog', { id: 'release-dialog' });
+  root.append(h('h1', {}, 'Planning'), h('h2', {}, 'New movement'), form, err, h('h2', {}, 'To prepare'), table, dialog);
+
+  const step = async (m, action, body = {}) => {
+    err.textContent = '';
+    try {
+      const res = await api('POST', `/movements/${m.id}/${action}`, body);
+      state.movements.set(res.movement.id, res.movement);
+      if (res.plan) state.plans.set(res.movement.id, res.plan);
+      drawList();
+      return res;
+    } catch (e) { err.textContent = `${m.ref}: ${e.message}`; return null; }
+  };
+  const confirmRelease = (m) => {
+    dialog.replaceChildren(h('form', { method: 'dialog' },
+      h('h2', {}, `Release ${m.ref}?`),
+      h('p', {}, 'Releasing draws the route and departure time from the strategy and shows them to the escort crew and the control room. It cannot be undone: a new draw needs a new plan.'),
+      h('p', {}, h('button', { value: 'cancel', class: 'secondary' }, 'Cancel'), ' ', h('button', { value: 'release', id: 'confirm-release' }, 'Release'))));
+    dialog.onclose = () => { if (dialog.returnValue === 'release') step(m, 'release', {}); };
+    dialog.showModal();
+  };
+  function drawList() {
+    const ms = [...state.movements.values()].filter(m => ['requested', 'assessed', 'planned', 'released'].includes(m.state))
+      .sort((a, b) => new Date(a.appointment_at) - new Date(b.appointment_at));
+    table.replaceChildren(
+      h('thead', {}, h('tr', {}, ['Ref', 'Route', 'Appointment', 'State', 'Level', 'Next step'].map(c => h('th', {}, c)))),
+      h('tbody', {}, ms.map(m => h('tr', { 'data-ref': m.ref },
+        h('td', {}, h('a', { href: '#/movement/' + m.id }, m.ref)), h('td', {}, `${siteName(m.from_site_id)} → ${siteName(m.to_site_id)}`),
+        h('td', {}, fmtDateTime(m.appointment_at)), h('td', {}, stateChip(m.state)), h('td', {}, m.escort_level || '—'),
+        h('td', {},
+          ['requested', 'assessed', 'planned'].includes(m.state) ? h('button', { type: 'button', class: 'secondary', onclick: () => step(m, 'assess', {}) }, 'Assess') : null, ' ',
+          ['assessed', 'planned'].includes(m.state) ? h('button', { type: 'button', class: 'secondary', onclick: async () => { if (await step(m, 'plan', { options: {} })) location.hash = '#/movement/' + m.id; } }, 'Plan') : null, ' ',
+          m.state === 'planned' ? h('button', { type: 'button', onclick: () => confirmRelease(m) }, 'Release…') : null)))));
+  }
+  on((k) => { if (k === 'movement') drawList(); });
+  drawList();
+}
+
+// ---- Liaison: expected arrivals at their own site ----
+function renderArrivals(root) {
+  const site = state.user.site_id;
+  const table = h('table', { id: 'arrivals-table' });
+  root.append(h('h1', {}, 'Expected arrivals at ' + siteName(site)),
+    h('p', { class: 'muted' }, 'Route and time of departure are not disclosed to court liaison; the appointment is the time the detainee is expected by.'), table);
+  function draw() {
+    const ms = [...state.movements.values()].filter(m => m.to_site_id === site && !['cancelled', 'completed', 'aborted'].includes(m.state))
+      .sort((a, b) => new Date(a.appointment_at) - new Date(b.appointment_at));
+    table.replaceChildren(
+      h('thead', {}, h('tr', {}, ['Ref', 'From', 'Expected by', 'Purpose', 'State'].map(c => h('th', {}, c)))),
+      h('tbody', {}, ms.length ? ms.map(m => h('tr', { 'data-ref': m.ref }, h('td', {}, m.ref), h('td', {}, siteName(m.from_site_id)),
+        h('td', {}, fmtDateTime(m.appointment_at)), h('td', {}, m.purpose.replace('_', ' ')), h('td', {}, stateChip(m.state)))) :
+        h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No arrival expected.'))));
+  }
+  on((k) => { if (k === 'movement') draw(); });
+  draw();
+}
+
+// ---- boot ----
+setUnauthorizedHandler(() => { session.clear(); showSignIn('Your session has ended; sign in again.'); });
+$('#signin-form').addEventListener('submit', signIn);
+$('#signout').addEventListener('click', signOut);
+window.addEventListener('hashchange', route);
+document.addEventListener('click', unlockAudio, { once: true });
+start();
