@@ -63,6 +63,7 @@ var accessPolicy = map[string][]convoi.Role{
 	"PATCH /api/v1/movements/{id}":           {planner},
 	"GET /api/v1/movements/{id}/transitions": {admin, planner, control, commander, auditor, crew},
 	"GET /api/v1/movements/{id}/assessments": {planner, control, commander, auditor},
+	"GET /api/v1/movements/{id}/plans":       {planner, commander, auditor},
 	"POST /api/v1/movements/{id}/assess":     {planner},
 	"POST /api/v1/movements/{id}/plan":       {planner},
 	"POST /api/v1/movements/{id}/release":    {planner, commander},

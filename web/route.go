@@ -58,6 +58,7 @@ var (
 	rDevices   = []convoi.Role{convoi.RoleAdmin, convoi.RoleControl, convoi.RoleCommander, convoi.RoleAuditor}
 	rCommand   = []convoi.Role{convoi.RoleAdmin, convoi.RoleControl}
 	rPolicy    = []convoi.Role{convoi.RoleAdmin, convoi.RolePlanner, convoi.RoleAuditor}
+	rPlans     = []convoi.Role{convoi.RolePlanner, convoi.RoleCommander, convoi.RoleAuditor}
 )
 
 // routes is the route table. Object rules (crew and liaison see only their
@@ -99,6 +100,7 @@ func (s *Server) routes() []Route {
 		{Method: "PATCH", Path: v + "/movements/{id}", Roles: rPlanner, Summary: "Update a movement outside transitions", handle: s.handleUpdateMovement},
 		{Method: "GET", Path: v + "/movements/{id}/transitions", Roles: rNoLiaison, Summary: "A movement's transitions: who, when, why", handle: s.handleListTransitions},
 		{Method: "GET", Path: v + "/movements/{id}/assessments", Roles: rCase, Summary: "A movement's risk assessments, newest first", handle: s.handleListAssessments},
+		{Method: "GET", Path: v + "/movements/{id}/plans", Roles: rPlans, Summary: "A movement's plans (strategies and draws), newest first", handle: s.handleListPlans},
 		{Method: "POST", Path: v + "/movements/{id}/assess", Roles: rPlanner, Summary: "Assess the risk and set the escort level", handle: s.action(convoi.ActionAssess)},
 		{Method: "POST", Path: v + "/movements/{id}/plan", Roles: rPlanner, Summary: "Plan route and departure", handle: s.action(convoi.ActionPlan)},
 		{Method: "POST", Path: v + "/movements/{id}/release", Roles: rRelease, Summary: "Release: check the escort, draw the route and departure (commander: override with a reason)", handle: s.action(convoi.ActionRelease)},

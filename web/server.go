@@ -2,11 +2,15 @@
 // authentication, role and per-object authorization, idempotent POSTs, the
 // live Server-Sent Events stream, health, readiness and Prometheus metrics.
 //
+// It also serves the control room's browser application (web/ui, at /) and
+// its map's vector tiles (at /tiles/, rendered by the tiles engine).
+//
 // It is the only place where convoi error codes become HTTP status codes.
-// It imports the domain, auth and the standard library (plus the Prometheus
-// client); never a store nor an engine: stores and engines (risk, ambush,
-// roadnet, tracker) alike arrive through Server's fields as the domain's
-// service interfaces, and the engines own the rules on their input.
+// It imports the domain, auth, web/ui (the control room's files) and the
+// standard library (plus the Prometheus client); never a store nor an
+// engine: stores and engines (risk, ambush, roadnet, tracker, tiles) alike
+// arrive through Server's fields as the domain's service interfaces, and
+// the engines own the rules on their input.
 package web
 
 import (
@@ -75,6 +79,7 @@ type Server struct {
 	// results from the request body.
 	EventService      convoi.EventService      // GET /api/v1/stream; movement changes are published to it
 	AssessmentService convoi.AssessmentService // GET /api/v1/movements/{id}/assessments
+	PlanService       convoi.PlanService       // GET /api/v1/movements/{id}/plans
 	// Risk scores POST .../assess (without it, assess takes an explicit
 	// escort_level), re-assesses after POST /api/v1/intelligence, and serves
 	// GET and PUT /api/v1/policies/risk.
@@ -120,7 +125,7 @@ type Server struct {
 	// ScheduleReaders, when set, lists who read a schedule (from the audit
 	// log) in a leak trace.
 	ScheduleReaders ScheduleReaders
-	Tiles           Tiles // GET /tiles/: the control room's map
+	Tiles           convoi.TileService // GET /tiles/: the control room's map
 
 	// Ready reports whether the store is reachable, for /readyz. When nil, a
 	// one-row user query stands in.

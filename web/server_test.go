@@ -108,6 +108,7 @@ func MustOpenWorld(tb testing.TB, configure func(*web.Server)) *world {
 	s.WebhookService = sqlite.NewWebhookService(db)
 	s.NoticeService = sqlite.NewNoticeService(db)
 	s.DeviceSecretService = sqlite.NewDeviceSecretService(db)
+	s.PlanService = sqlite.NewPlanService(db)
 
 	w := &world{t: tb, srv: s, db: db, audit: al, clock: clk, tokens: map[convoi.Role]string{}, users: map[convoi.Role]*convoi.User{}}
 	w.seed(ctx)
