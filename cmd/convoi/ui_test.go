@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/auth"
 
 	"github.com/chromedp/cdproto/network"
@@ -423,3 +424,65 @@ func postJSON(tb testing.TB, a *App, token, path, body string) {
 		tb.Fatalf("POST %s: %d %s", path, resp.StatusCode, b.String())
 	}
 }
+
+// TestUIPlanner: a planner creates a movement, then assesses, plans and
+// releases the westbound one from the Planning screen (release asks for a
+// confirmation); the Movement screen shows the factors, the routes of the
+// strategy on a map with their probabilities, the departure distribution
+// and the attacker's best hit probability beside the fixed fastest route's.
+func TestUIPlanner(t *testing.T) {
+	a, w := openUIDemo(t)
+	ctx := mustBrowser(t)
+	uiSignIn(t, ctx, a.URL(), "planner")
+	do(t, ctx, chromedp.Navigate(a.URL()+"/#/planning"))
+	waitJS(t, ctx, "the Planning screen", `!!document.querySelector('#planning-table tbody tr')`)
+
+	// Create.
+	appt := time.Now().Add(48 * time.Hour).Format("2006-01-02T15:04")
+	do(t, ctx,
+		chromedp.SendKeys(chromedp.CSS(`#create-form input[name=ref]`), "MC-UI-0001"),
+		chromedp.SetValue(chromedp.CSS(`#create-form input[name=at]`), appt),
+		chromedp.SendKeys(chromedp.CSS(`#create-form input[name=requester]`), "Greffe"),
+		chromedp.Click(chromedp.CSS(`#create-form button[type=submit]`)),
+	)
+	waitJS(t, ctx, "the new movement", `!!document.querySelector('#planning-table tr[data-ref="MC-UI-0001"]')`)
+	ms, _, err := a.DBMovements().FindMovements(context.Background(), convoi.MovementFilter{Ref: ptr("MC-UI-0001")})
+	if err != nil || len(ms) != 1 || ms[0].Requester != "Greffe" {
+		t.Fatalf("created movement: %v, %v", ms, err)
+	}
+
+	// Assess, plan, release the westbound movement.
+	row := fmt.Sprintf(`#planning-table tr[data-ref=%q]`, w.Westbound.Ref)
+	do(t, ctx, chromedp.Click(chromedp.CSS(row+` button`)))
+	waitJS(t, ctx, "assessed", fmt.Sprintf(`document.querySelector('%s')?.innerText.includes('assessed')`, row))
+	do(t, ctx, chromedp.Click(chromedp.JSPath(fmt.Sprintf(`[...document.querySelectorAll('%s button')].find(b => b.innerText === 'Plan')`, row))))
+	waitJS(t, ctx, "the strategy", `!!document.querySelector('#departure-chart') && !!document.querySelector('#factor-bars')`)
+	waitJS(t, ctx, "the strategy map", `document.querySelectorAll('#route-list li').length >= 2`)
+	cmp := eval[string](t, ctx, `document.querySelector('#hit-compare').innerText`)
+	if !strings.Contains(cmp, "fastest route") || !strings.Contains(cmp, "%") {
+		t.Errorf("hit probabilities %q", cmp)
+	}
+	bars := eval[int](t, ctx, `document.querySelectorAll('#factor-bars .bar').length`)
+	deps := eval[int](t, ctx, `document.querySelectorAll('#departure-chart div').length`)
+	if bars < 3 || deps < 2 {
+		t.Errorf("%d factor bars, %d departure bars", bars, deps)
+	}
+	waitJS(t, ctx, "the strategy map's tiles", `convoi.strategyMap && convoi.strategyMap.loaded() && convoi.strategyMap.areTilesLoaded()`)
+	shot(t, ctx, "planner-movement")
+
+	do(t, ctx, chromedp.Navigate(a.URL()+"/#/planning"))
+	waitJS(t, ctx, "planned", fmt.Sprintf(`document.querySelector('%s')?.innerText.includes('planned')`, row))
+	do(t, ctx, chromedp.Click(chromedp.JSPath(fmt.Sprintf(`[...document.querySelectorAll('%s button')].find(b => b.innerText.startsWith('Release'))`, row))))
+	waitJS(t, ctx, "the confirmation", `document.querySelector('#release-dialog').open`)
+	shot(t, ctx, "planner-release-confirm")
+	if m, _ := a.DBMovements().FindMovementByID(context.Background(), w.Westbound.ID); m.State != "planned" {
+		t.Fatalf("state %s before the confirmation; want planned", m.State)
+	}
+	do(t, ctx, chromedp.Click(chromedp.ID("confirm-release")))
+	waitJS(t, ctx, "released", fmt.Sprintf(`document.querySelector('%s')?.innerText.includes('released')`, row))
+	if m, _ := a.DBMovements().FindMovementByID(context.Background(), w.Westbound.ID); m.State != "released" || m.PlannedDeparture == nil {
+		t.Errorf("after release: %+v", m)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

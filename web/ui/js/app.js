@@ -46,6 +46,7 @@ const can = {
   assessments: (r) => [R.planner, R.control, R.commander, R.auditor].includes(r),
   transitions: (r) => r !== R.liaison,
   policy: (r) => [R.admin, R.planner, R.auditor].includes(r),
+  plans: (r) => [R.planner, R.commander, R.auditor].includes(r),
   detainees: (r) => [R.planner, R.control, R.commander, R.auditor].includes(r),
 };
 
@@ -496,17 +497,20 @@ async function renderMovement(root, id) {
       else assessCard.append(h('p', { class: 'muted' }, 'Not assessed yet.'));
     } catch (e) { assessCard.append(h('p', { class: 'error' }, e.message)); }
   } else assessCard.append(h('p', { class: 'muted' }, 'Assessments are not shown to the ' + role + ' role.'));
-  const plan = state.plans.get(m.id);
+  let plan = state.plans.get(m.id);
+  if (!plan && can.plans(role)) {
+    try { plan = (await list('/movements/' + m.id + '/plans', 1))[0]; } catch (e) { strategyCard.append(h('p', { class: 'error' }, e.message)); }
+  }
   if (plan) await drawStrategy(strategyCard, plan, m);
   else if (m.route?.geometry?.length) {
-    strategyCard.append(h('p', {}, `Drawn route: ${(m.route.distance_m / 1000).toFixed(1)} km, ${Math.round(m.route.duration_s / 60)} min` + (m.route.chokepoints?.length ? ` · chokepoints: ${m.route.chokepoints.join(', ')}` : '')));
+    strategyCard.append(h('p', {}, `Drawn route: ${(m.route.distance_m / 1000).toFixed(1)} km, ${Math.round(m.route.duration_s / 60)} min` + (m.route.chokepoints?.length ? ` · chokepoints: ${chokepointSummary(m.route.chokepoints)}` : '')));
     const el = h('div', { class: 'smallmap' });
     strategyCard.append(el);
     const map = await createMap(el, ['corridors']);
     cleanup(() => map.remove());
     setData(map, 'corridors', [line(m.route.geometry, { label: m.ref })]);
     fitLines(map, [m.route.geometry]);
-  } else strategyCard.append(h('p', { class: 'muted' }, 'No strategy in this session: it is shown when the movement is planned here, and the drawn route once released.'));
+  } else strategyCard.append(h('p', { class: 'muted' }, can.plans(role) ? 'Not planned yet.' : 'The strategy is shown to planners, commanders and auditors; the drawn route shows here once released.'));
   if (can.transitions(role)) {
     try {
       const ts = await list('/movements/' + m.id + '/transitions');
@@ -530,23 +534,34 @@ async function drawAssessment(card, a) {
     try {
       const p = await api('GET', '/policies/risk');
       const body = p.body || p;
-      const th = body.thresholds || body.levels;
-      card.append(h('p', { class: 'muted' }, `Policy in force: ${p.name || 'risk'} version ${p.version}` + (th ? ` · level thresholds ${JSON.stringify(th)}` : '')));
+      const th = body.thresholds || body.levels || [];
+      card.append(h('p', { class: 'muted' }, `Policy in force: ${p.name || 'risk'} version ${p.version}. The level is the highest whose minimum score the movement reaches:`),
+        h('table', { id: 'policy-levels' }, h('thead', {}, h('tr', {}, ['Level', 'From score', 'Escort'].map(c => h('th', {}, c)))),
+          h('tbody', {}, th.map(l => h('tr', { class: l.level === a.level ? 'current' : '' }, h('td', { class: 'level' }, l.level), h('td', {}, l.min_score), h('td', {}, l.meaning))))));
     } catch { /* not for this role */ }
   }
+}
+
+// chokepointSummary counts a route's chokepoints by kind ("tunnel Tunnel
+// de la Colle" counts as a tunnel).
+function chokepointSummary(cps) {
+  const n = new Map();
+  for (const c of cps) { const k = c.split(' ')[0].replace('_', ' '); n.set(k, (n.get(k) || 0) + 1); }
+  return [...n].map(([k, v]) => `${v} ${k}${v > 1 && !k.endsWith('s') ? 's' : ''}`).join(', ');
 }
 
 const routeColours = ['#0b5cad', '#d9601a', '#2f8f46', '#7b2cbf', '#8a5a00', '#b3001b'];
 async function drawStrategy(card, plan, m) {
   const s = typeof plan.strategy === 'string' ? JSON.parse(plan.strategy) : plan.strategy;
   const routes = s.routes || [], sums = s.route_summaries || [];
+  if (plan.draw) card.append(h('p', { id: 'plan-draw' }, h('strong', {}, `Drawn at release: route ${plan.draw.route_index + 1}, departure ${fmtDateTime(plan.draw.departure)}`)));
   card.append(h('p', { class: 'compare', id: 'hit-compare' },
     'Attacker\'s best hit probability: ', h('strong', {}, pct(s.value ?? plan.value)),
     s.fixed_fastest ? ` · always the fastest route at the usual time: ${pct(s.fixed_fastest.value)}` : ''));
   const el = h('div', { class: 'smallmap', id: 'strategy-map' });
   card.append(el, h('ul', { id: 'route-list' }, routes.map((r, i) => h('li', {},
     h('span', { style: `color:${routeColours[i % routeColours.length]};font-weight:700` }, `Route ${i + 1}: ${pct(r.probability)}`),
-    ` · ${Math.round(r.duration_s / 60)} min` + (sums[i]?.chokepoints?.length ? ` · ${sums[i].chokepoints.join(', ')}` : '')))));
+    ` · ${Math.round(r.duration_s / 60)} min` + (sums[i]?.chokepoints?.length ? ` · ${chokepointSummary(sums[i].chokepoints)}` : '')))));
   const deps = s.departures || [];
   const maxP = Math.max(1e-9, ...deps.map(d => d.probability));
   card.append(h('h2', {}, 'Departure distribution'),
@@ -554,7 +569,8 @@ async function drawStrategy(card, plan, m) {
       deps.map(d => h('div', { style: `height:${(100 * d.probability / maxP).toFixed(1)}%`, title: `${d.at ? fmtTime(d.at) : d.slot}: ${pct(d.probability)}` }))),
     h('div', { class: 'chart-labels' }, deps.map(d => h('span', {}, d.at ? fmtTime(d.at) : String(d.slot)))));
   const map = await createMap(el, ['corridors']);
-  cleanup(() => map.remove());
+  state.strategyMap = map;
+  cleanup(() => { map.remove(); state.strategyMap = null; });
   const geoms = sums.map(x => x.geometry || []);
   setData(map, 'corridors', geoms.map((g, i) => line(g, { colour: routeColours[i % routeColours.length], opacity: 0.35 + 0.6 * (routes[i]?.probability || 0), label: `${i + 1}: ${pct(routes[i]?.probability || 0)}` })));
   fitLines(map, geoms);
@@ -574,13 +590,14 @@ async function renderPlanning(root) {
     at: h('input', { name: 'at', type: 'datetime-local', required: true }),
     requester: h('input', { name: 'requester', placeholder: 'court or service asking' }),
   };
+  if (sites.length > 1) f.to.selectedIndex = 1;
   const err = h('p', { class: 'error', role: 'alert' });
   const form = h('form', { class: 'stack', id: 'create-form', onsubmit: async (e) => {
     e.preventDefault();
     err.textContent = '';
     try {
       const m = await api('POST', '/movements', {
-        ref: f.ref.value.trim(), detainee_id: f.detainee.value, from_site_id: f.from.value, to_site_id: f.to.value,
+        ref: f.ref.value.trim(), detainee_id: Number(f.detainee.value), from_site_id: Number(f.from.value), to_site_id: Number(f.to.value),
         purpose: f.purpose.value, appointment_at: new Date(f.at.value).toISOString(), requester: f.requester.value.trim(),
       });
       state.movements.set(m.id, m);

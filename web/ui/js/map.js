@@ -88,7 +88,6 @@ export async function createMap(el, overlays = []) {
     style: style(tj),
     center: [tj.center[0], tj.center[1]],
     zoom: tj.center[2],
-    maxBounds: padBounds(tj.bounds),
     attributionControl: { compact: false },
     transformRequest: (url) => {
       if (url.startsWith(location.origin + '/tiles/')) {
@@ -155,11 +154,6 @@ export async function createMap(el, overlays = []) {
     });
   }
   return map;
-}
-
-function padBounds(b) {
-  const dx = Math.max((b[2] - b[0]) * 0.5, 0.05), dy = Math.max((b[3] - b[1]) * 0.5, 0.05);
-  return [[b[0] - dx, b[1] - dy], [b[2] + dx, b[3] + dy]];
 }
 
 export function setData(map, source, features) {
