@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -486,3 +487,100 @@ func TestUIPlanner(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// BenchmarkUIFirstScreen measures, in Chromium with a cold cache, the time
+// from navigation to a usable sign-in form (the application and the map
+// library loaded), and from the sign-in click to the live map drawn with
+// every tile in view.
+func BenchmarkUIFirstScreen(b *testing.B) {
+	a, _ := openUIDemo(b)
+	var signin, mapped time.Duration
+	for b.Loop() {
+		ctx := mustBrowser(b)
+		do(b, ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+				return err
+			}
+			_, err := chromedp.Call(ctx, network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: true})
+			return err
+		}))
+		t0 := time.Now()
+		do(b, ctx, chromedp.Navigate(a.URL()+"/#/map"), chromedp.WaitVisible(chromedp.ID("username")))
+		waitJS(b, ctx, "the application", `!!window.convoi`)
+		signin += time.Since(t0)
+		do(b, ctx, chromedp.SendKeys(chromedp.ID("username"), "control"), chromedp.SendKeys(chromedp.ID("password"), DefaultDemoPassword))
+		t1 := time.Now()
+		do(b, ctx, chromedp.Click(chromedp.CSS(`#signin-form button[type=submit]`)))
+		waitMap(b, ctx)
+		mapped += time.Since(t1)
+		do(b, ctx, chromedp.Evaluate[chromedp.Void](`sessionStorage.clear()`))
+	}
+	b.ReportMetric(float64(signin.Milliseconds())/float64(b.N), "ms-to-signin")
+	b.ReportMetric(float64(mapped.Milliseconds())/float64(b.N), "ms-signin-to-map")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkUIVehicles: 2,000 vehicles reporting at 1 Hz each (positions
+// published on the event bus, so through the SSE stream to the page) while
+// the map pans; reports the page's frame times from requestAnimationFrame.
+func BenchmarkUIVehicles(b *testing.B) {
+	const vehicles, seconds = 2000, 10
+	a, _ := openUIDemo(b)
+	ctx := mustBrowser(b)
+	uiSignIn(b, ctx, a.URL(), "control")
+	do(b, ctx, chromedp.Navigate(a.URL()+"/#/map"))
+	waitMap(b, ctx)
+	// The frame times of the same panning without vehicles, on this machine.
+	frameTimes := func(d time.Duration) []float64 {
+		eval[chromedp.Void](b, ctx, `window.__frames = []; { const g = window.__gen = (window.__gen || 0) + 1; (function f(t) { if (window.__gen !== g) return; window.__frames.push(t); requestAnimationFrame(f); })(performance.now()); }
+			window.__pan = setInterval(() => convoi.map.panBy([Math.random() * 60 - 30, Math.random() * 60 - 30], { duration: 200 }), 250);`)
+		time.Sleep(d)
+		return eval[[]float64](b, ctx, `(() => { clearInterval(window.__pan); window.__gen++; const f = window.__frames; window.__frames = []; return f; })()`)
+	}
+	idle := frameTimes(5 * time.Second)
+	for b.Loop() {
+		b.ReportMetric(float64(len(idle))/5, "fps-without-vehicles")
+		eval[chromedp.Void](b, ctx, `window.__frames = []; { const g = window.__gen = (window.__gen || 0) + 1; (function f(t) { if (window.__gen !== g) return; window.__frames.push(t); requestAnimationFrame(f); })(performance.now()); }
+			window.__pan = setInterval(() => convoi.map.panBy([Math.random() * 60 - 30, Math.random() * 60 - 30], { duration: 200 }), 250);`)
+		// One fix per vehicle per second, spread over the second.
+		start := time.Now()
+		tick := time.NewTicker(10 * time.Millisecond)
+		sent := 0
+		for time.Since(start) < seconds*time.Second {
+			<-tick.C
+			due := int(time.Since(start).Seconds() * vehicles)
+			for ; sent < due; sent++ {
+				i := sent % vehicles
+				phase := float64(sent/vehicles) * 0.0002
+				a.Bus.PublishEvent(convoi.Event{Type: convoi.EventTypePosition, Position: &convoi.Position{
+					DeviceID: convoi.DeviceID(fmt.Sprintf("sim-%04d", i)), FixTime: time.Now(), ServerTime: time.Now(),
+					Lat: 43.70 + float64(i%50)*0.001 + phase, Lon: 7.38 + float64(i/50)*0.0025 + phase, SpeedKmh: 50, Valid: true,
+				}})
+			}
+		}
+		tick.Stop()
+		frames := eval[[]float64](b, ctx, `(() => { clearInterval(window.__pan); window.__gen++; const f = window.__frames; window.__frames = []; return f; })()`)
+		n := eval[int](b, ctx, `convoi.vehicles.size`)
+		var d []float64
+		for i := 1; i < len(frames); i++ {
+			d = append(d, frames[i]-frames[i-1])
+		}
+		if len(d) < 10 {
+			b.Fatalf("%d frames", len(d))
+		}
+		slices.Sort(d)
+		long := 0
+		for _, x := range d {
+			if x > 50 {
+				long++
+			}
+		}
+		b.ReportMetric(float64(n), "vehicles")
+		b.ReportMetric(float64(len(d))/seconds, "fps")
+		b.ReportMetric(d[len(d)/2], "p50-frame-ms")
+		b.ReportMetric(d[len(d)*95/100], "p95-frame-ms")
+		b.ReportMetric(d[len(d)-1], "max-frame-ms")
+		b.ReportMetric(float64(long), "frames>50ms")
+	}
+	shot(b, ctx, "control-map-2000-vehicles")
+}

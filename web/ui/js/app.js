@@ -359,12 +359,13 @@ async function renderMap(root) {
     setData(map, 'alarms', [...state.alarms.values()].filter(activeAlarm).filter(a => a.place).map(a => point(a.place.lat, a.place.lon, { severity: a.severity, rule: a.rule })));
   }
   // Vehicles: positions arrive at any rate; the map is redrawn at most
-  // every 250 ms and the list every second, so thousands of vehicles at
-  // 1 Hz keep the map interactive.
+  // every 250 ms (every second beyond 200 vehicles, the rate trackers
+  // report at) and the list every second, so thousands of vehicles at 1 Hz
+  // keep the map interactive.
   let dirty = true, lastMap = 0, lastList = 0, raf = 0;
   function frame(t) {
     raf = requestAnimationFrame(frame);
-    if (!dirty || t - lastMap < 250) return;
+    if (!dirty || t - lastMap < (state.vehicles.size > 200 ? 1000 : 250)) return;
     lastMap = t;
     const esc = escortDevices();
     const feats = [];

@@ -148,7 +148,10 @@ export async function createMap(el, overlays = []) {
       },
     });
     map.addLayer({
+      // Labels of escort vehicles from zoom 12, of every vehicle from 15:
+      // thousands of labels would cost more than the map.
       id: 'vehicle-labels', type: 'symbol', source: 'vehicles', minzoom: 12,
+      filter: ['any', ['get', 'escort'], ['>=', ['zoom'], 15]],
       layout: { 'text-field': ['get', 'label'], 'text-font': [FONT], 'text-size': 11, 'text-offset': [0, 1.2], 'text-anchor': 'top', 'text-optional': true },
       paint: { 'text-color': '#0b2e57', 'text-halo-color': '#ffffff', 'text-halo-width': 1.5 },
     });
