@@ -41,7 +41,8 @@ const screens = [
 const can = {
   devices: (r) => [R.admin, R.control, R.commander, R.auditor].includes(r),
   fleet: (r) => [R.admin, R.planner, R.control, R.commander, R.auditor].includes(r),
-  alarms: (r) => [R.control, R.commander, R.auditor].includes(r),
+  alarms: (r) => [R.planner, R.control, R.commander, R.auditor, R.crew].includes(r),
+  eta: (r) => ![R.liaison, R.admin].includes(r),
   actOnAlarms: (r) => [R.control, R.commander].includes(r),
   assessments: (r) => [R.planner, R.control, R.commander, R.auditor].includes(r),
   transitions: (r) => r !== R.liaison,
@@ -122,6 +123,7 @@ async function start() {
   if (can.fleet(role)) loads.push(list('/vehicles').then(v => v.forEach(x => state.fleet.set(x.id, x))).catch(() => {}));
   if (can.alarms(role)) loads.push(loadAlarms());
   await Promise.all(loads);
+  if (can.eta(role)) await loadETAs();
   state.abort = new AbortController();
   stream(onEvent, (up) => { state.streamUp = up; changed('stream'); }, state.abort.signal);
   renderNav();
@@ -132,6 +134,19 @@ async function loadMovements() {
   const ms = await list('/movements');
   state.movements.clear();
   ms.forEach(m => state.movements.set(m.id, m));
+}
+
+// loadETAs asks the monitor for the latest progress of the escorts on the
+// road (GET /movements/{id}/eta); the stream's progress events follow.
+async function loadETAs() {
+  const live = [...state.movements.values()].filter(m => ['underway', 'incident'].includes(m.state));
+  await Promise.all(live.map(async (m) => {
+    try {
+      const eta = await api('GET', `/movements/${m.id}/eta`);
+      if (!eta?.expected_arrival) return;
+      state.progress.set(m.id, { ...(eta.vehicles?.[0] || {}), movement_id: m.id, expected_arr: eta.expected_arrival, late_s: eta.late_s, deadline_s: eta.deadline_s });
+    } catch { /* no monitor on this server */ }
+  }));
 }
 
 async function loadAlarms() {
