@@ -15,9 +15,9 @@
 //     tunnel, bridge, toll (booleans). Fast roads from zoom 0, main and
 //     ramps from 8 and 10, local from 12, minor from 13.
 //   - "chokepoints": points, properties kind (roadnet kind name), name (may
-//     be empty), slowdown (boolean). Toll booths, tunnels and bridges from
-//     zoom 10; ramps and roundabouts from 12; signals, level crossings and
-//     barriers from 14.
+//     be empty), slowdown (boolean). Toll booths and toll roads from zoom
+//     10; tunnels and bridges from 12; ramps, roundabouts, signals, level
+//     crossings and barriers from 14.
 //
 // A Tiler is safe for concurrent use. It keeps a bounded cache of rendered
 // tiles (the graph never changes, so neither does a tile). It returns errors
@@ -86,8 +86,8 @@ func classOf(k roadnet.Kind, kmh float64) uint8 {
 
 // cpMinZoom is the zoom from which each chokepoint kind is drawn.
 var cpMinZoom = map[roadnet.Kind]int{
-	roadnet.KindTollBooth: 10, roadnet.KindToll: 10, roadnet.KindTunnel: 10, roadnet.KindBridge: 10,
-	roadnet.KindRamp: 12, roadnet.KindRoundabout: 12,
+	roadnet.KindTollBooth: 10, roadnet.KindToll: 10, roadnet.KindTunnel: 12, roadnet.KindBridge: 12,
+	roadnet.KindRamp: 14, roadnet.KindRoundabout: 14,
 	roadnet.KindTrafficSignals: 14, roadnet.KindLevelCrossing: 14, roadnet.KindBarrier: 14,
 }
 

@@ -298,6 +298,22 @@ func TestUIControlRoom(t *testing.T) {
 	}
 	shot(t, ctx, "control-map-vehicle")
 
+	// At 1366×768 and at a tablet's width nothing overflows sideways and
+	// the map keeps a usable height.
+	fits := func(what string) {
+		t.Helper()
+		dims := eval[[]float64](t, ctx, `[document.documentElement.scrollWidth, window.innerWidth, document.querySelector('#map').getBoundingClientRect().height]`)
+		if dims[0] > dims[1] || dims[2] < 300 {
+			t.Errorf("%s: page %v px wide in a %v px window, map %v px high", what, dims[0], dims[1], dims[2])
+		}
+	}
+	fits("1366×768")
+	do(t, ctx, chromedp.EmulateViewport(820, 1180))
+	waitMap(t, ctx)
+	fits("tablet 820×1180")
+	shot(t, ctx, "control-map-tablet")
+	do(t, ctx, chromedp.EmulateViewport(1366, 768))
+
 	// The session survives a reload; signing out ends it.
 	do(t, ctx, chromedp.Reload())
 	waitJS(t, ctx, "the map after a reload", `document.querySelector('#map')?.dataset.ready === 'true'`)

@@ -340,7 +340,12 @@ async function renderMap(root) {
     h('span', {}, h('i', { style: 'background:#d9601a' }), 'fast road'),
     h('span', {}, h('i', { style: 'background:#e0a400' }), 'main road'),
     h('span', {}, h('i', { style: 'background:#7b2cbf;height:8px;width:8px;border-radius:4px' }), 'toll'),
-    h('span', {}, h('i', { style: 'background:#3a414b;height:8px;width:8px;border-radius:4px' }), 'tunnel'));
+    h('span', {}, h('i', { style: 'background:#3a414b;height:8px;width:8px;border-radius:4px' }), 'tunnel'),
+    h('span', {}, h('i', { style: 'background:#8a5a00;height:8px;width:8px;border-radius:4px' }), 'bridge'),
+    h('span', {}, h('i', { style: 'background:#0b5cad;height:8px;width:8px;border-radius:4px' }), 'roundabout'),
+    h('span', {}, h('i', { style: 'background:#d9601a;height:8px;width:8px;border-radius:4px' }), 'ramp'),
+    h('span', {}, h('i', { style: 'background:#2f8f46;height:10px;width:10px;border-radius:5px' }), 'vehicle'),
+    h('span', {}, h('i', { style: 'border:3px solid #b3001b;height:12px;width:12px;border-radius:6px;background:none' }), 'alarm'));
   root.append(mapEl, h('aside', {}, status, legend, h('h2', {}, 'Escorts underway'), mlist, h('h2', {}, 'Vehicles'), vlist));
   const map = await createMap(mapEl, ['corridors', 'sites', 'alarms', 'vehicles']);
   state.map = map;
@@ -383,9 +388,11 @@ async function renderMap(root) {
     if (!dirty || t - lastMap < (state.vehicles.size > 200 ? 1000 : 250)) return;
     lastMap = t;
     const esc = escortDevices();
+    const few = state.vehicles.size <= 200;
     const feats = [];
     for (const v of state.vehicles.values()) {
-      feats.push(point(v.pos.lat, v.pos.lon, { label: vehicleLabel(v.device_id), escort: esc.has(v.device_id), device: v.device_id }));
+      const escort = esc.has(v.device_id);
+      feats.push(point(v.pos.lat, v.pos.lon, { label: vehicleLabel(v.device_id), escort, labelled: escort || few, device: v.device_id }));
     }
     setData(map, 'vehicles', feats);
     if (t - lastList >= 1000) {

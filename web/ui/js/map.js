@@ -58,6 +58,8 @@ function style(tj) {
       },
       {
         id: 'chokepoints', type: 'circle', source: 'roads', 'source-layer': 'chokepoints',
+        // Signals, level crossings and barriers only when zoomed right in.
+        filter: ['any', ['!', ['in', ['get', 'kind'], ['literal', ['traffic_signals', 'level_crossing', 'barrier']]]], ['>=', ['zoom'], 15]],
         paint: {
           'circle-radius': ['interpolate', ['linear'], ['zoom'], 10, 3, 16, 6],
           'circle-color': ['match', ['get', 'kind'],
@@ -148,10 +150,11 @@ export async function createMap(el, overlays = []) {
       },
     });
     map.addLayer({
-      // Labels of escort vehicles from zoom 12, of every vehicle from 15:
-      // thousands of labels would cost more than the map.
+      // Labels of escort vehicles (of all when there are few) from zoom
+      // 12, of every vehicle from 15: thousands of labels would cost more
+      // than the map.
       id: 'vehicle-labels', type: 'symbol', source: 'vehicles', minzoom: 12,
-      filter: ['any', ['get', 'escort'], ['>=', ['zoom'], 15]],
+      filter: ['any', ['get', 'labelled'], ['>=', ['zoom'], 15]],
       layout: { 'text-field': ['get', 'label'], 'text-font': [FONT], 'text-size': 11, 'text-offset': [0, 1.2], 'text-anchor': 'top', 'text-optional': true },
       paint: { 'text-color': '#0b2e57', 'text-halo-color': '#ffffff', 'text-halo-width': 1.5 },
     });
