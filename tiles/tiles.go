@@ -36,6 +36,7 @@ import (
 	"github.com/convoi/convoi/roadnet"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/clip"
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/maptile"
@@ -256,6 +257,10 @@ func (t *Tiler) Tile(ctx context.Context, z, x, y int) ([]byte, error) {
 	return data, nil
 }
 
+// clipBound is the tile with the buffer map clients draw lines across tile
+// edges with: 1/16 of the tile on each side.
+var clipBound = orb.Bound{Min: orb.Point{-Extent / 16, -Extent / 16}, Max: orb.Point{Extent + Extent/16, Extent + Extent/16}}
+
 // featureKey groups the roads of a tile into one multi-line feature per
 // class and flags, which keeps tiles small.
 type featureKey struct {
@@ -273,18 +278,35 @@ func (t *Tiler) render(tile maptile.Tile) ([]byte, error) {
 	x1, y1 := (float64(tile.X)+1+buf)/scale, (float64(tile.Y)+1+buf)/scale
 
 	groups := make(map[featureKey]orb.MultiLineString)
+	tx, ty := float64(tile.X), float64(tile.Y)
+	inside := func(v float64) bool { return v >= clipBound.Min[0] && v <= clipBound.Max[0] }
 	add := func(i uint32) {
 		r := &t.roads[i]
 		if r.maxX < x0 || r.minX > x1 || r.maxY < y0 || r.minY > y1 {
 			return
 		}
+		// Project to tile units, dropping points within a unit of the last
+		// one kept: at low zooms most of a road's points fall on one.
 		ls := make(orb.LineString, 0, r.end-r.first)
 		for p := r.first; p < r.end; p++ {
-			ls = append(ls, orb.Point{(t.xs[p]*scale - float64(tile.X)) * Extent, (t.ys[p]*scale - float64(tile.Y)) * Extent})
+			pt := orb.Point{(t.xs[p]*scale - tx) * Extent, (t.ys[p]*scale - ty) * Extent}
+			if n := len(ls); n > 0 && p < r.end-1 && math.Abs(pt[0]-ls[n-1][0]) < 1 && math.Abs(pt[1]-ls[n-1][1]) < 1 {
+				continue
+			}
+			ls = append(ls, pt)
+		}
+		if len(ls) == 2 && math.Abs(ls[0][0]-ls[1][0]) < 1 && math.Abs(ls[0][1]-ls[1][1]) < 1 {
+			return // shorter than a unit: invisible
 		}
 		k := featureKey{class: r.class, tunnel: r.kinds&roadnet.KindTunnel != 0,
 			bridge: r.kinds&roadnet.KindBridge != 0, tol: r.kinds&roadnet.KindToll != 0}
-		groups[k] = append(groups[k], ls)
+		bx0, by0 := (r.minX*scale-tx)*Extent, (r.minY*scale-ty)*Extent
+		bx1, by1 := (r.maxX*scale-tx)*Extent, (r.maxY*scale-ty)*Extent
+		if inside(bx0) && inside(bx1) && inside(by0) && inside(by1) {
+			groups[k] = append(groups[k], ls)
+			return
+		}
+		groups[k] = append(groups[k], clip.LineString(clipBound, ls, clip.OpenBound(true))...)
 	}
 	if z >= gridZ {
 		c := tile
@@ -319,7 +341,6 @@ func (t *Tiler) render(tile maptile.Tile) ([]byte, error) {
 		f.Properties["toll"] = k.tol
 		roads.Features = append(roads.Features, f)
 	}
-	roads.Clip(mvt.MapboxGLDefaultExtentBound)
 	if z < t.MaxZoom {
 		roads.Simplify(simplify.DouglasPeucker(1))
 	}
