@@ -671,19 +671,25 @@ async function renderPlanning(root) {
 }
 
 // ---- Liaison: expected arrivals at their own site ----
+// The API gives a liaison its own view of a movement (no state, route,
+// departure, crew or vehicles): status scheduled, arrived or cancelled.
 function renderArrivals(root) {
   const site = state.user.site_id;
   const table = h('table', { id: 'arrivals-table' });
   root.append(h('h1', {}, 'Expected arrivals at ' + siteName(site)),
     h('p', { class: 'muted' }, 'Route and time of departure are not disclosed to court liaison; the appointment is the time the detainee is expected by.'), table);
+  const status = (m) => m.status === 'arrived' ? `arrived ${fmtDateTime(m.arrived_at)}`
+    : m.status === 'cancelled' ? 'will not come' + (m.cancel_reason ? ` (${m.cancel_reason.replaceAll('_', ' ')})` : '') : 'expected';
   function draw() {
-    const ms = [...state.movements.values()].filter(m => m.to_site_id === site && !['cancelled', 'completed', 'aborted'].includes(m.state))
+    const from = new Date(); from.setHours(0, 0, 0, 0);
+    const ms = [...state.movements.values()].filter(m => m.to_site_id === site && (m.status === 'scheduled' || new Date(m.appointment_at) >= from))
       .sort((a, b) => new Date(a.appointment_at) - new Date(b.appointment_at));
     table.replaceChildren(
-      h('thead', {}, h('tr', {}, ['Ref', 'From', 'Expected by', 'Purpose', 'State'].map(c => h('th', {}, c)))),
+      h('thead', {}, h('tr', {}, ['Ref', 'From', 'Expected by', 'Purpose', 'Requested by', 'Status'].map(c => h('th', {}, c)))),
       h('tbody', {}, ms.length ? ms.map(m => h('tr', { 'data-ref': m.ref }, h('td', {}, m.ref), h('td', {}, siteName(m.from_site_id)),
-        h('td', {}, fmtDateTime(m.appointment_at)), h('td', {}, m.purpose.replace('_', ' ')), h('td', {}, stateChip(m.state)))) :
-        h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No arrival expected.'))));
+        h('td', {}, fmtDateTime(m.appointment_at)), h('td', {}, m.purpose.replace('_', ' ')), h('td', {}, m.requester || ''),
+        h('td', {}, h('span', { class: 'state ' + (m.status === 'cancelled' ? 'aborted' : m.status === 'arrived' ? 'released' : '') }, status(m))))) :
+        h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No arrival expected.'))));
   }
   on((k) => { if (k === 'movement') draw(); });
   draw();
