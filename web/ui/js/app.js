@@ -3,7 +3,11 @@
 // decides what each role sees (liaison never gets routes or departure
 // times), and the screens only show what they were given.
 import { api, list, session, stream, setUnauthorizedHandler, ApiError } from './api.js';
-import { createMap, setData, line, point, fitLines } from './map.js';
+
+// The map module (and MapLibre, 1.7 MB) loads when a screen first shows a
+// map, so the sign-in form and Today do not wait for it.
+let mapModule = null;
+const mapLib = async () => (mapModule ||= await import('./map.js'));
 
 // ---- small DOM helpers (text is always set as text, never as HTML) ----
 function h(tag, attrs = {}, ...children) {
@@ -331,6 +335,7 @@ function renderToday(root) {
 
 // ---- Live map ----
 async function renderMap(root) {
+  const { createMap, setData, line, point, fitLines } = await mapLib();
   const mapEl = h('div', { class: 'map', id: 'map', role: 'region', 'aria-label': 'Map of escorts' });
   const status = h('p', { class: 'muted', id: 'stream-status' });
   const vlist = h('ul', { id: 'vehicle-list' });
@@ -500,6 +505,7 @@ function renderAlarms(root) {
 
 // ---- Movement ----
 async function renderMovement(root, id) {
+  const { createMap, setData, line, point, fitLines } = await mapLib();
   const role = state.user.role;
   let m;
   try { m = await api('GET', '/movements/' + encodeURIComponent(id)); } catch (e) { root.append(h('p', { class: 'error' }, e.message)); return; }
@@ -575,6 +581,7 @@ function chokepointSummary(cps) {
 
 const routeColours = ['#0b5cad', '#d9601a', '#2f8f46', '#7b2cbf', '#8a5a00', '#b3001b'];
 async function drawStrategy(card, plan, m) {
+  const { createMap, setData, line, point, fitLines } = await mapLib();
   const s = typeof plan.strategy === 'string' ? JSON.parse(plan.strategy) : plan.strategy;
   const routes = s.routes || [], sums = s.route_summaries || [];
   if (plan.draw) card.append(h('p', { id: 'plan-draw' }, h('strong', {}, `Drawn at release: route ${plan.draw.route_index + 1}, departure ${fmtDateTime(plan.draw.departure)}`)));
