@@ -329,3 +329,25 @@ func itoa(i int) string {
 	}
 	return string(rune('0'+i/10)) + string(rune('0'+i%10))
 }
+
+// FuzzTile: any z/x/y either renders a tile that decodes, or is an
+// EINVALID error; never a panic.
+func FuzzTile(f *testing.F) {
+	for _, c := range [][3]int{{0, 0, 0}, {14, 8529, 5974}, {12, 2132, 1493}, {15, 0, 0}, {-1, 0, 0}, {3, 8, 8}, {30, 1 << 29, 1 << 29}, {64, -5, 7}} {
+		f.Add(c[0], c[1], c[2])
+	}
+	tl := tiles.New(mustMonaco(f))
+	f.Fuzz(func(t *testing.T, z, x, y int) {
+		data, err := tl.Tile(context.Background(), z, x, y)
+		if err != nil {
+			var ce *convoi.Error
+			if !errors.As(err, &ce) || ce.Code != convoi.EINVALID {
+				t.Fatalf("%d/%d/%d: %v", z, x, y, err)
+			}
+			return
+		}
+		if data != nil {
+			decode(t, data)
+		}
+	})
+}
