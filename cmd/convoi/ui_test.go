@@ -605,3 +605,64 @@ func BenchmarkUIVehicles(b *testing.B) {
 	}
 	shot(b, ctx, "control-map-2000-vehicles")
 }
+
+// TestUIAlarms: two operators in two browsers (control and commander) watch
+// the alarm queue; an attack alarm raised through the alarm service reaches
+// both over the stream with its cue and countdown; control acknowledges it
+// from the keyboard with a note; the commander's browser shows it
+// acknowledged without a reload.
+func TestUIAlarms(t *testing.T) {
+	a, w := openUIDemo(t)
+	control, commander := mustBrowser(t), mustBrowser(t)
+	for _, b := range []struct {
+		ctx  context.Context
+		user string
+	}{{control, "control"}, {commander, "commander"}} {
+		uiSignIn(t, b.ctx, a.URL(), b.user)
+		do(t, b.ctx, chromedp.Navigate(a.URL()+"/#/alarms"))
+		waitJS(t, b.ctx, "the alarm queue and the stream", `!!document.querySelector('#alarm-list') && convoi.streamUp && convoi.alarmsAvailable`)
+	}
+
+	now := time.Now()
+	raised, _, err := a.Alarms.RaiseAlarm(context.Background(), &convoi.Alarm{
+		MovementID: w.Westbound.ID, Rule: convoi.RuleAttack, Severity: convoi.SeverityCritical,
+		Detail: "Crash detected, van stopped 40 s at the toll booth, doors opened", Place: convoi.LatLon{Lat: 43.7387, Lon: 7.4085},
+		PlaceName: "toll booth La Turbie", FirstSeen: now, LastSeen: now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	li := fmt.Sprintf(`#alarm-list li[data-alarm="%d"]`, raised.ID)
+	for _, ctx := range []context.Context{control, commander} {
+		waitJS(t, ctx, "the alarm", fmt.Sprintf(`document.querySelector('%s')?.dataset.state === 'open'`, li))
+	}
+	cue := eval[string](t, control, `document.querySelector('#alarm-cue').hidden ? '' : document.querySelector('#alarm-cue').innerText`)
+	if cue != "1 open alarm" {
+		t.Errorf("alarm cue %q", cue)
+	}
+	if c := eval[string](t, control, fmt.Sprintf(`document.querySelector('%s .countdown')?.innerText || ''`, li)); !strings.HasPrefix(c, "escalates in 0:") && !strings.HasPrefix(c, "escalates in 1:") {
+		t.Errorf("countdown %q; want under a minute or two for a critical alarm", c)
+	}
+	if title := eval[string](t, control, `document.title`); !strings.HasPrefix(title, "(1)") {
+		t.Errorf("title %q", title)
+	}
+	shot(t, control, "control-alarm-open")
+
+	// Keyboard: focus the alarm, write the note, press a.
+	do(t, control,
+		chromedp.SendKeys(chromedp.CSS(li+" textarea"), "Called the crew: confirmed, police on the way"),
+		chromedp.Focus(chromedp.CSS(li)),
+		chromedp.KeyEvent("a"),
+	)
+	for _, ctx := range []context.Context{control, commander} {
+		waitJS(t, ctx, "the acknowledgement", fmt.Sprintf(`document.querySelector('%s')?.dataset.state === 'acknowledged'`, li))
+	}
+	if cue := eval[bool](t, commander, `document.querySelector('#alarm-cue').hidden`); !cue {
+		t.Error("the commander still sees an open-alarm cue")
+	}
+	shot(t, commander, "commander-alarm-acknowledged")
+	ts, err := a.Alarms.FindAlarmTransitions(context.Background(), raised.ID)
+	if err != nil || len(ts) != 2 || ts[1].To != convoi.AlarmAcknowledged || ts[1].Note != "Called the crew: confirmed, police on the way" {
+		t.Fatalf("alarm history %+v, %v", ts, err)
+	}
+}

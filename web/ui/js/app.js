@@ -476,7 +476,7 @@ function renderAlarms(root) {
       h('div', { class: 'row' },
         h('span', { class: 'sev sev-' + a.severity }, sevName[a.severity] || a.severity),
         h('strong', {}, a.rule), m ? h('a', { href: '#/movement/' + m.id }, m.ref) : null,
-        h('span', { class: 'state alarm-state' }, a.state),
+        h('span', { class: 'state alarm-state' }, a.state + (a.state !== 'open' && a.updated_at ? ' ' + fmtTime(a.updated_at) : '') + (a.resolution ? ` (${a.resolution.replaceAll('_', ' ')})` : '')),
         a.place_name ? h('span', {}, '@ ' + a.place_name) : null,
         h('span', { class: 'muted' }, `first ${fmtTime(a.first_seen)}, last ${fmtTime(a.last_seen)}` + (a.count > 1 ? ` · ×${a.count}` : '')),
         a.state === 'open' && a.ack_due ? h('span', { class: 'countdown', 'data-due': a.ack_due }, '') : null),
