@@ -661,6 +661,10 @@ func TestUIAlarms(t *testing.T) {
 		t.Error("the commander still sees an open-alarm cue")
 	}
 	shot(t, commander, "commander-alarm-acknowledged")
+	// The commander's map rings the alarm where it was seen.
+	do(t, commander, chromedp.Navigate(a.URL()+"/#/map"))
+	waitMap(t, commander)
+	waitJS(t, commander, "the alarm on the map", `convoi.map.getSource('alarms').serialize().data.features.some(f => f.properties.severity === 2 && Math.abs(f.geometry.coordinates[1] - 43.7387) < 1e-9)`)
 	ts, err := a.Alarms.FindAlarmTransitions(context.Background(), raised.ID)
 	if err != nil || len(ts) != 2 || ts[1].To != convoi.AlarmAcknowledged || ts[1].Note != "Called the crew: confirmed, police on the way" {
 		t.Fatalf("alarm history %+v, %v", ts, err)
