@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"io/fs"
 	"net/http"
@@ -35,6 +37,18 @@ func (s *Server) mountUI() {
 	}
 	assets := http.FileServerFS(ui.FS())
 	index, _ := fs.ReadFile(ui.FS(), "index.html")
+	// Embedded files have no modification time: an ETag of their content
+	// lets browsers revalidate (304) instead of fetching them again.
+	etags := map[string]string{}
+	_ = fs.WalkDir(ui.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, err := fs.ReadFile(ui.FS(), p); err == nil {
+				sum := sha256.Sum256(b)
+				etags["/"+p] = `"` + hex.EncodeToString(sum[:12]) + `"`
+			}
+		}
+		return nil
+	})
 	s.mux.Handle("GET /{$}", s.plain("/", func(w http.ResponseWriter, r *http.Request) error {
 		uiHeaders(w.Header())
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -45,6 +59,9 @@ func (s *Server) mountUI() {
 	s.mux.Handle("GET /ui/", s.plain("/ui/", func(w http.ResponseWriter, r *http.Request) error {
 		uiHeaders(w.Header())
 		w.Header().Set("Cache-Control", "no-cache")
+		if tag, ok := etags[strings.TrimPrefix(r.URL.Path, "/ui")]; ok {
+			w.Header().Set("ETag", tag)
+		}
 		http.StripPrefix("/ui", assets).ServeHTTP(w, r)
 		return nil
 	}))

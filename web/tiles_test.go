@@ -33,6 +33,13 @@ func TestUIAndTiles(t *testing.T) {
 			t.Errorf("GET %s: %d, %d bytes", p, r.Status, len(r.Body))
 		}
 	}
+	// Revalidation by content: 304 for the same ETag.
+	js := w.do("GET", "/ui/js/app.js", "", nil)
+	if tag := js.Header.Get("ETag"); tag == "" {
+		t.Error("no ETag on an asset")
+	} else if r := w.do("GET", "/ui/js/app.js", "", nil, "If-None-Match", tag); r.Status != http.StatusNotModified {
+		t.Errorf("revalidation: %d, want 304", r.Status)
+	}
 	if r := w.do("GET", "/ui/nothing.js", "", nil); r.Status != 404 {
 		t.Errorf("unknown asset: %d", r.Status)
 	}
