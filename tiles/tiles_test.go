@@ -101,9 +101,21 @@ func nearest(l *mvt.Layer, p orb.Point) float64 {
 }
 
 // Every node of the graph lies on a road of the deepest tile that holds it:
-// the tiles draw the network the engine routes on.
+// the tiles draw the network the engine routes on, whatever the extract.
 func TestTile_EveryNodeOnARoad(t *testing.T) {
-	g := mustMonaco(t)
+	rouen, err := roadnet.ImportOSM(context.Background(), bytes.NewReader(osmdata.RouenCentre), roadnet.FormatPBF, roadnet.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		g    *roadnet.Graph
+	}{{"monaco", mustMonaco(t)}, {"rouen", rouen}} {
+		t.Run(c.name, func(t *testing.T) { everyNodeOnARoad(t, c.g) })
+	}
+}
+
+func everyNodeOnARoad(t *testing.T, g *roadnet.Graph) {
 	tl := tiles.New(g)
 	ctx := context.Background()
 	z := tl.MaxZoom
