@@ -89,7 +89,7 @@ export async function stream(onEvent, onState, signal) {
           }
           if (!data) continue;
           try { onEvent(type, JSON.parse(data)); } catch (e) { console.error('event', type, e); }
-          if (type === 'closed') return;
+          if (type === 'closed') { onUnauthorized(); return; } // token revoked, expired or user changed
         }
       }
     } catch (e) {

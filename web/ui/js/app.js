@@ -129,7 +129,17 @@ async function start() {
   await Promise.all(loads);
   if (can.eta(role)) await loadETAs();
   state.abort = new AbortController();
-  stream(onEvent, (up) => { state.streamUp = up; changed('stream'); }, state.abort.signal);
+  let connections = 0;
+  stream(onEvent, async (up) => {
+    state.streamUp = up;
+    changed('stream');
+    // After a reconnection, what changed meanwhile is read again.
+    if (up && connections++ > 0) {
+      await Promise.all([loadMovements(), can.alarms(role) ? loadAlarms() : null]).catch(() => {});
+      changed('movement');
+      changed('alarm');
+    }
+  }, state.abort.signal);
   renderNav();
   route();
 }
