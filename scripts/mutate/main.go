@@ -229,6 +229,24 @@ var mutations = []mutation{
 		matches: 1,
 		test:    "TestCheckRejects",
 	},
+	{
+		name:    "tiles-shifted",
+		why:     "the map would draw every road a few metres off the road the engine routes on",
+		pkg:     "tiles",
+		pattern: `\(t\.ys\[p\]\*scale - ty\) \* Extent\}`,
+		replace: `(t.ys[p]*scale-ty)*Extent + 3}`,
+		matches: 1,
+		test:    "TestTile_EveryNodeOnARoad",
+	},
+	{
+		name:    "tiles-public",
+		why:     "anyone reaching the server could read the map tiles without signing in",
+		pkg:     "web",
+		pattern: `Roles: rAll, handle: h\}`,
+		replace: `Roles: rAll, Public: true, handle: h}`,
+		matches: 1,
+		test:    "TestUIAndTiles",
+	},
 }
 
 func main() {
