@@ -96,6 +96,39 @@ func mustBrowser(tb testing.TB) context.Context {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1366, 768)); err != nil {
 		tb.Fatal(err)
 	}
+	// Any uncaught exception in the page fails the test; console errors
+	// are logged.
+	var (
+		mu         sync.Mutex
+		exceptions []string
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m, err := range chromedp.Console(ctx) {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == chromedp.ConsoleError {
+				mu.Lock()
+				exceptions = append(exceptions, string(m.Type)+": "+m.String())
+				mu.Unlock()
+			}
+		}
+	}()
+	tb.Cleanup(func() {
+		cancel2()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range exceptions {
+			if strings.HasPrefix(e, string(chromedp.ConsoleException)) {
+				tb.Errorf("page %s", e)
+			} else {
+				tb.Logf("page %s", e)
+			}
+		}
+	})
 	return ctx
 }
 
