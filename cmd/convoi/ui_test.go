@@ -284,6 +284,12 @@ func TestUIControlRoom(t *testing.T) {
 		t.Errorf("Today row of %s: %q; want its state and origin", ref, row)
 	}
 	shot(t, ctx, "control-today")
+	do(t, ctx, chromedp.EmulateViewport(820, 1180))
+	if w := eval[[]float64](t, ctx, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
+		t.Errorf("Today at tablet width: page %v px wide in %v", w[0], w[1])
+	}
+	shot(t, ctx, "control-today-tablet")
+	do(t, ctx, chromedp.EmulateViewport(1366, 768))
 
 	// The live map: tiles drawn, pixels checked.
 	do(t, ctx, chromedp.Navigate(base+"/#/map"))
