@@ -59,7 +59,7 @@ const can = {
 const state = {
   user: null,
   sites: new Map(), movements: new Map(), progress: new Map(), alarms: new Map(),
-  vehicles: new Map(), trackers: new Map(), fleet: new Map(), detainees: new Map(),
+  vehicles: new Map(), trackers: new Map(), fleet: new Map(), officers: new Map(), detainees: new Map(),
   plans: new Map(), // movement id -> the plan this tab received (POST plan/release)
   streamUp: false, alarmsAvailable: false,
   listeners: new Set(), abort: null, screenCleanup: null,
@@ -83,7 +83,7 @@ function stopSession() {
   state.abort = null;
   state.screenCleanup?.();
   state.screenCleanup = null;
-  for (const m of [state.sites, state.movements, state.progress, state.alarms, state.vehicles, state.trackers, state.fleet, state.detainees, state.plans]) m.clear();
+  for (const m of [state.sites, state.movements, state.progress, state.alarms, state.vehicles, state.trackers, state.fleet, state.officers, state.detainees, state.plans]) m.clear();
   state.listeners.clear();
   state.user = null;
 }
@@ -124,7 +124,10 @@ async function start() {
     loadMovements(),
   ];
   if (can.devices(role)) loads.push(list('/trackers').then(t => t.forEach(x => state.trackers.set(x.device_id, x))).catch(() => {}));
-  if (can.fleet(role)) loads.push(list('/vehicles').then(v => v.forEach(x => state.fleet.set(x.id, x))).catch(() => {}));
+  if (can.fleet(role)) {
+    loads.push(list('/vehicles').then(v => v.forEach(x => state.fleet.set(x.id, x))).catch(() => {}));
+    loads.push(list('/officers').then(o => o.forEach(x => state.officers.set(x.id, x))).catch(() => {}));
+  }
   if (can.alarms(role)) loads.push(loadAlarms());
   await Promise.all(loads);
   if (can.eta(role)) await loadETAs();
@@ -367,16 +370,21 @@ async function renderMap(root) {
   cleanup(() => { map.remove(); state.map = null; });
 
   setData(map, 'sites', [...state.sites.values()].map(s => point(s.location.lat, s.location.lon, { name: s.name, kind: s.kind })));
+  // A tracker is on a vehicle (its registration) or carried by an officer
+  // (their name); without the tracker list (crew), the device ID.
   const vehicleLabel = (dev) => {
     const t = state.trackers.get(dev);
     const v = t?.vehicle_id && state.fleet.get(t.vehicle_id);
-    return v ? v.registration : dev;
+    const o = t?.officer_id && state.officers.get(t.officer_id);
+    return v ? v.registration : o ? o.name : dev;
   };
   const escortDevices = () => {
     const s = new Set();
     for (const m of state.movements.values()) {
       if (!['released', 'underway', 'incident'].includes(m.state)) continue;
-      for (const vid of m.vehicles || []) for (const t of state.trackers.values()) if (t.vehicle_id === vid) s.add(t.device_id);
+      for (const t of state.trackers.values()) {
+        if ((t.vehicle_id && (m.vehicles || []).includes(t.vehicle_id)) || (t.officer_id && (m.crew || []).includes(t.officer_id))) s.add(t.device_id);
+      }
     }
     return s;
   };
