@@ -433,45 +433,24 @@ func (t *Tiler) Walk(ctx context.Context, fn func(z, x, y int, data []byte) erro
 // Attribution is the map data credit every map drawn from these tiles shows.
 const Attribution = `© <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors`
 
-// TileJSON describes the tiles (TileJSON 3.0.0) for a map client, with
-// tileURL the template of their address, such as
-// "https://host/tiles/{z}/{x}/{y}.mvt".
-type TileJSON struct {
-	TileJSON     string        `json:"tilejson"`
-	Name         string        `json:"name"`
-	Tiles        []string      `json:"tiles"`
-	MinZoom      int           `json:"minzoom"`
-	MaxZoom      int           `json:"maxzoom"`
-	Bounds       [4]float64    `json:"bounds"` // west, south, east, north
-	Center       [3]float64    `json:"center"` // lon, lat, zoom
-	Attribution  string        `json:"attribution"`
-	VectorLayers []VectorLayer `json:"vector_layers"`
-}
+var _ convoi.TileService = (*Tiler)(nil)
 
-// VectorLayer describes one layer of the tiles.
-type VectorLayer struct {
-	ID      string            `json:"id"`
-	Fields  map[string]string `json:"fields"`
-	MinZoom int               `json:"minzoom"`
-	MaxZoom int               `json:"maxzoom"`
-}
-
-// TileJSON returns the description of the tiles served at tileURL.
-func (t *Tiler) TileJSON(tileURL string) TileJSON {
+// TileSet describes the tiles: bounds of the graph, zooms, attribution,
+// layers.
+func (t *Tiler) TileSet() convoi.TileSet {
 	b := t.bounds
 	// The zoom at which the whole extract fits about two 256-pixel tiles.
 	x0, y0 := world(convoi.LatLon{Lat: b.MaxLat, Lon: b.MinLon})
 	x1, y1 := world(convoi.LatLon{Lat: b.MinLat, Lon: b.MaxLon})
 	span := math.Max(math.Max(x1-x0, y1-y0), 1e-9)
 	zoom := math.Max(0, math.Min(float64(t.MaxZoom), math.Floor(math.Log2(2/span))))
-	return TileJSON{
-		TileJSON: "3.0.0", Name: "convoi roads",
-		Tiles:   []string{tileURL},
+	return convoi.TileSet{
+		Name:    "convoi roads",
 		MinZoom: 0, MaxZoom: t.MaxZoom,
 		Bounds:      [4]float64{b.MinLon, b.MinLat, b.MaxLon, b.MaxLat},
 		Center:      [3]float64{(b.MinLon + b.MaxLon) / 2, (b.MinLat + b.MaxLat) / 2, zoom},
 		Attribution: Attribution,
-		VectorLayers: []VectorLayer{
+		Layers: []convoi.TileLayer{
 			{ID: "roads", MinZoom: 0, MaxZoom: t.MaxZoom, Fields: map[string]string{
 				"class": "fast, main, ramp, local or minor (by free-flow speed)", "tunnel": "Boolean", "bridge": "Boolean", "toll": "Boolean"}},
 			{ID: "chokepoints", MinZoom: 10, MaxZoom: t.MaxZoom, Fields: map[string]string{

@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -13,28 +12,27 @@ import (
 	"strings"
 
 	"github.com/convoi/convoi"
-	"github.com/convoi/convoi/tiles"
 	"github.com/convoi/convoi/web/ui"
 )
 
-// Tiles renders the map's vector tiles; *tiles.Tiler implements it.
-type Tiles interface {
-	// Tile returns tile z/x/y as a gzip-compressed Mapbox Vector Tile, nil
-	// when it is empty.
-	Tile(ctx context.Context, z, x, y int) ([]byte, error)
-	// TileJSON describes the tiles served at tileURL.
-	TileJSON(tileURL string) tiles.TileJSON
+// TileJSON is the TileJSON 3.0.0 document of GET /tiles/tiles.json: the
+// domain's TileSet with the address of the tiles.
+type TileJSON struct {
+	TileJSON     string             `json:"tilejson"`
+	Name         string             `json:"name"`
+	Tiles        []string           `json:"tiles"`
+	MinZoom      int                `json:"minzoom"`
+	MaxZoom      int                `json:"maxzoom"`
+	Bounds       [4]float64         `json:"bounds"` // west, south, east, north
+	Center       [3]float64         `json:"center"` // lon, lat, zoom
+	Attribution  string             `json:"attribution"`
+	VectorLayers []convoi.TileLayer `json:"vector_layers"`
 }
-
-var _ Tiles = (*tiles.Tiler)(nil)
 
 // mountUI adds the control room (GET / and /ui/...) and the map tiles
 // (GET /tiles/tiles.json and /tiles/{z}/{x}/{y}.mvt, for any signed-in
 // user) to the router.
 func (s *Server) mountUI() {
-	if t, ok := s.Tiles.(*tiles.Tiler); ok && t == nil {
-		s.Tiles = nil // a nil tiler is no tiles
-	}
 	assets := http.FileServerFS(ui.FS())
 	index, _ := fs.ReadFile(ui.FS(), "index.html")
 	// Embedded files have no modification time: an ETag of their content
@@ -91,7 +89,12 @@ func (s *Server) handleTileJSON(w http.ResponseWriter, r *http.Request) error {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	writeJSON(w, http.StatusOK, s.Tiles.TileJSON(scheme+"://"+r.Host+"/tiles/{z}/{x}/{y}.mvt"))
+	ts := s.Tiles.TileSet()
+	writeJSON(w, http.StatusOK, TileJSON{
+		TileJSON: "3.0.0", Name: ts.Name, Tiles: []string{scheme + "://" + r.Host + "/tiles/{z}/{x}/{y}.mvt"},
+		MinZoom: ts.MinZoom, MaxZoom: ts.MaxZoom, Bounds: ts.Bounds, Center: ts.Center,
+		Attribution: ts.Attribution, VectorLayers: ts.Layers,
+	})
 	return nil
 }
 

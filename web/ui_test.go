@@ -55,7 +55,7 @@ func TestUIAndTiles(t *testing.T) {
 	if r := w.do("GET", "/tiles/14/8529/5974.mvt", "", nil); r.Status != 401 {
 		t.Errorf("tile without a token: %d", r.Status)
 	}
-	var tj tiles.TileJSON
+	var tj web.TileJSON
 	r = w.do("GET", "/tiles/tiles.json", tok, nil)
 	if err := json.Unmarshal(r.Body, &tj); r.Status != 200 || err != nil {
 		t.Fatalf("tiles.json: %d %v", r.Status, err)
