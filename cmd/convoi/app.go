@@ -240,15 +240,8 @@ func (a *App) Open(ctx context.Context) (err error) {
 	s.WebhookService = a.S.Webhooks
 	s.NoticeService = a.S.Notices
 	s.DeviceSecretService = a.S.DeviceSecrets
+	s.PlanService = a.S.Plans
 	s.EventService = a.Events
-	s.PositionService = sqlite.NewPositionService(db)
-	s.GrantService = sqlite.NewGrantService(db)
-	s.PolicyService = sqlite.NewPolicyService(db)
-	s.WebhookService = sqlite.NewWebhookService(db)
-	s.NoticeService = sqlite.NewNoticeService(db)
-	s.DeviceSecretService = sqlite.NewDeviceSecretService(db)
-	s.PlanService = sqlite.NewPlanService(db)
-	s.EventService = a.Bus
 	if a.Graph != nil {
 		s.Roads = roadnet.NewService(a.Graph)
 		s.Tiles = tiles.New(a.Graph)
