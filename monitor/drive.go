@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -170,4 +171,41 @@ func (d *Drive) Samples() []Sample {
 		v = nv
 	}
 	return out
+}
+
+// Detour returns a drive route that follows r up to frac of its length,
+// then leaves it by the road network towards a place 700-1500 m away and at
+// least 400 m from r (the wrong turn of a deviation scenario), and the along
+// where it leaves.
+func Detour(ctx context.Context, g *roadnet.Graph, r *Route, frac float64) (*Route, float64, error) {
+	cut := r.LengthM * frac
+	from := r.PointAt(cut)
+	var best *roadnet.Route
+	for n := 0; n < g.NumNodes() && best == nil; n += 7 {
+		p := g.NodeLatLon(roadnet.NodeID(n))
+		if d := p.DistanceM(from); d < 700 || d > 1500 {
+			continue
+		}
+		if d, _ := r.Project(p); d < 400 {
+			continue
+		}
+		rt, err := g.RouteLatLon(ctx, from, p, roadnet.RouteOptions{})
+		if err != nil || rt.DistanceM > 3000 {
+			continue
+		}
+		best = rt
+	}
+	if best == nil {
+		return nil, 0, convoi.Errorf(convoi.ENOTFOUND, "No road leads away from the route there.")
+	}
+	var geo []convoi.LatLon
+	for i := range r.pts {
+		if r.cum[i] >= cut {
+			break
+		}
+		geo = append(geo, r.pts[i])
+	}
+	geo = append(geo, best.Geometry...)
+	dr, err := NewRoute(g, &convoi.RouteSummary{Geometry: geo, DurationS: r.timeAt(cut) + best.DurationS}, 70)
+	return dr, cut, err
 }

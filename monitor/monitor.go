@@ -699,19 +699,30 @@ func (m *Monitor) progress(u *unit, at convoi.LatLon, now time.Time) convoi.Prog
 // checkSplit compares the units heard recently along the route.
 func (m *Monitor) checkSplit(ctx context.Context, w *watch, u *unit, now time.Time) error {
 	pol := &w.pol
+	// Compare the units at the newest fix time among them, each moved on
+	// at its last speed since its own fix; units not heard for SplitFreshS
+	// are left to the signal-loss rule.
+	var ref time.Time
+	for _, x := range w.units {
+		if x.matched && x.lastValid.After(ref) {
+			ref = x.lastValid
+		}
+	}
 	lo, hi := math.Inf(1), math.Inf(-1)
 	var n int
 	var back, front *unit
 	for _, x := range w.units {
-		if !x.matched || x.devActive || now.Sub(x.lastValid).Seconds() > pol.SplitFreshS {
+		dt := ref.Sub(x.lastValid).Seconds()
+		if !x.matched || x.devActive || dt > pol.SplitFreshS {
 			continue
 		}
+		a := x.along + x.speedKmh/3.6*dt
 		n++
-		if x.along < lo {
-			lo, back = x.along, x
+		if a < lo {
+			lo, back = a, x
 		}
-		if x.along > hi {
-			hi, front = x.along, x
+		if a > hi {
+			hi, front = a, x
 		}
 	}
 	if n < 2 {

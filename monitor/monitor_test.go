@@ -216,7 +216,7 @@ func escort(w *world, id int, rs *convoi.RouteSummary, level int, deadline time.
 	dep := t0
 	m := &convoi.Movement{ID: convoi.MovementID(id), Ref: fmt.Sprintf("MC-T-%d", id), State: convoi.StateUnderway, EscortLevel: level,
 		Vehicles: []convoi.VehicleID{convoi.VehicleID(2*id + 1), convoi.VehicleID(2*id + 2)}, Crew: []convoi.OfficerID{},
-		PlannedDeparture: &dep, Route: rs, AppointmentAt: deadline.Add(15 * time.Minute), Version: 1}
+		PlannedDeparture: &dep, Route: rs, AppointmentAt: deadline.Add(DefaultPolicies()[level].ArrivalMargin), Version: 1}
 	w.movements = append(w.movements, m)
 	van = convoi.DeviceID(fmt.Sprintf("35000000000%04d", id))
 	car = convoi.DeviceID(fmt.Sprintf("car-%d", id))
@@ -457,45 +457,13 @@ func details(s *memSink) string {
 	return b.String()
 }
 
-// deviate builds a drive that follows rs for the first part, then leaves it
-// by the road network towards a place away from the route.
+// deviate builds a drive that follows rs for the first part, then leaves it.
 func deviate(t testing.TB, rs *convoi.RouteSummary, frac float64) (*Route, *Route, float64) {
-	g := monaco(t)
-	r, err := NewRoute(g, rs, 70)
+	r, err := NewRoute(monaco(t), rs, 70)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cut := r.LengthM * frac
-	from := r.PointAt(cut)
-	// A node 700-1500 m away and at least 400 m from the route.
-	var best *roadnet.Route
-	for n := 0; n < g.NumNodes() && best == nil; n += 7 {
-		p := g.NodeLatLon(roadnet.NodeID(n))
-		if d := p.DistanceM(from); d < 700 || d > 1500 {
-			continue
-		}
-		if d, _ := r.Project(p); d < 400 {
-			continue
-		}
-		rt, err := g.RouteLatLon(context.Background(), from, p, roadnet.RouteOptions{})
-		if err != nil || rt.DistanceM > 3000 {
-			continue
-		}
-		best = rt
-	}
-	if best == nil {
-		t.Fatal("no place to deviate to")
-	}
-	var geo []convoi.LatLon
-	for i := 0; i < r.NumPoints(); i++ {
-		p, a, _ := r.Point(i)
-		if a >= cut {
-			break
-		}
-		geo = append(geo, p)
-	}
-	geo = append(geo, best.Geometry...)
-	dr, err := NewRoute(g, &convoi.RouteSummary{Geometry: geo, DurationS: r.TimeAt(cut) + best.DurationS}, 70)
+	dr, cut, err := Detour(context.Background(), monaco(t), r, frac)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,8 +53,9 @@ type Policy struct {
 	SplitFreshS float64 `json:"split_fresh_s"`
 
 	// Late: the expected arrival after the deadline (the appointment minus
-	// ArrivalMargin, as the planner uses) for LateConfirmS; the pace is
-	// measured once PaceAfterS of planned time has been driven.
+	// ArrivalMargin: the time to hand the detainee over; the planner keeps
+	// a larger margin of its own) for LateConfirmS; the pace is measured
+	// once PaceAfterS of planned time has been driven.
 	ArrivalMargin time.Duration `json:"arrival_margin"`
 	LateConfirmS  float64       `json:"late_confirm_s"`
 	PaceAfterS    float64       `json:"pace_after_s"`
@@ -85,7 +86,7 @@ func DefaultPolicies() map[int]Policy {
 		StopKmh: 4, StopRadiusM: 25, StopS: 180, StopChokepointS: 45, SlowPointExtraS: 90, EndZoneM: 300,
 		SignalLossFactor: 6, SignalLossMinS: 45, TunnelApproachM: 250, TunnelSlack: 2.5,
 		SplitM: 800, SplitS: 30, SplitFreshS: 20,
-		ArrivalMargin: 15 * time.Minute, LateConfirmS: 60, PaceAfterS: 120,
+		ArrivalMargin: 5 * time.Minute, LateConfirmS: 60, PaceAfterS: 120,
 		MaxSpeedKmh: 250, JumpNoiseM: 80, OffRoadM: 250,
 		ComboWindowS: 180,
 		Severity: map[convoi.AlarmRule]convoi.Severity{

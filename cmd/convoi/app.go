@@ -20,6 +20,7 @@ import (
 	"github.com/convoi/convoi/bus"
 	"github.com/convoi/convoi/natsbus"
 	"github.com/convoi/convoi/postgres"
+	"github.com/convoi/convoi/monitor"
 	"github.com/convoi/convoi/risk"
 	"github.com/convoi/convoi/roadnet"
 	"github.com/convoi/convoi/sqlite"
@@ -90,6 +91,8 @@ type App struct {
 	Tracker *tracker.Server
 	HTTP    *web.Server
 	Audit   *audit.Log
+	// Monitor watches the escorts against their plans.
+	Monitor *monitor.Monitor
 
 	// Response answers the incident endpoints (reachability, plan, CAP
 	// alerts); nil when the road graph has no escape node.
@@ -197,6 +200,7 @@ func (a *App) Open(ctx context.Context) (err error) {
 	if err := a.openWebhooks(ctx); err != nil {
 		return fmt.Errorf("start webhooks: %w", err)
 	}
+	a.openMonitor()
 	t := tracker.New()
 	t.TeltonikaAddr, t.TeltonikaUDPAddr, t.OsmAndAddr = a.TeltonikaAddr, a.TeltonikaUDPAddr, a.OsmAndAddr
 	t.MQTTAddr, t.MQTTURL = a.MQTTAddr, a.MQTTURL

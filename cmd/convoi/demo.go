@@ -25,6 +25,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	debug := appFlags(fs, env, a)
 	password := fs.String("demo-password", DefaultDemoPassword, "password of every demo user")
 	once := fs.Bool("once", false, "load the demo world, print what it shows and exit without serving")
+	live := demoLiveFlags(fs.FlagSet)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -84,10 +85,18 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	if *once {
 		return nil
 	}
+	for _, note := range a.freeListeners() {
+		fmt.Fprintln(env.Stdout, note)
+	}
 	if err := a.Open(ctx); err != nil {
 		return err
 	}
 	printDemoAccess(env.Stdout, a, w, *password, temporary)
+	stopLive, err := a.startDemoLive(ctx, env.Stdout, w, live)
+	if err != nil {
+		return err
+	}
+	defer stopLive()
 	a.Logger.Info("convoi demo serving", "url", a.URL(), "data", a.DataDir)
 	<-ctx.Done()
 	a.Logger.Info("convoi demo shutting down")

@@ -52,6 +52,7 @@ var commands = []command{
 	{"isochrone", "area reachable within a time budget", runIsochrone},
 	{"bench", "benchmark route queries: bench route --pairs CSV [--graph FILE]", runBench},
 	{"loadgen", "simulate trackers against a loopback tracker server", runLoadgen},
+	{"simulate", "drive escorts through the tracker protocols and print the alarms: simulate --scenario ramming", runSimulate},
 	{"version", "print the version", runVersion},
 }
 

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/convoi/convoi/monitor"
+	"github.com/convoi/convoi/sqlite"
+)
+
+// openMonitor starts the monitor engine on the bus: every fix and device
+// event of an underway movement is matched against its released draw, and
+// alarms go to the store through the alarm service, which publishes them.
+func (a *App) openMonitor() {
+	m := monitor.New(a.Graph)
+	m.Now = a.Now
+	m.Movements = sqlite.NewMovementService(a.DB)
+	m.Trackers = sqlite.NewTrackerService(a.DB)
+	m.Positions = sqlite.NewPositionService(a.DB)
+	m.Alarms = a.Alarms
+	m.Events = a.Bus
+	log := a.Logger.With("component", "monitor")
+	m.OnError = func(err error) { log.Error("monitor", "err", err) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	started := make(chan struct{})
+	go func() {
+		defer close(done)
+		close(started)
+		m.Run(ctx, a.Bus)
+	}()
+	<-started
+	a.Monitor = m
+	a.closers = append(a.closers, func() error { cancel(); <-done; return nil })
+}
+
+// freeListeners checks the tracker listeners' addresses before the demo
+// opens them: one whose port is taken (a Mosquitto on 1883 is common) is
+// left off, and the returned notes say which and why. A taken API address
+// falls back to a free port on the same host.
+func (a *App) freeListeners() []string {
+	var notes []string
+	check := func(name string, addr *string, udp bool) {
+		if *addr == "" {
+			return
+		}
+		var err error
+		if udp {
+			var pc net.PacketConn
+			if pc, err = net.ListenPacket("udp", *addr); err == nil {
+				pc.Close()
+			}
+		} else {
+			var ln net.Listener
+			if ln, err = net.Listen("tcp", *addr); err == nil {
+				ln.Close()
+			}
+		}
+		if err == nil {
+			return
+		}
+		why := err.Error()
+		if errors.Is(err, syscall.EADDRINUSE) {
+			why = "the port is already in use by another program"
+		}
+		if name == "HTTP API" {
+			host, _, _ := net.SplitHostPort(*addr)
+			notes = append(notes, fmt.Sprintf("HTTP API: %s not available (%s); serving on a free port of %s instead", *addr, why, host))
+			*addr = net.JoinHostPort(host, "0")
+			return
+		}
+		notes = append(notes, fmt.Sprintf("%s listener on %s left off: %s", name, *addr, why))
+		*addr = ""
+	}
+	check("HTTP API", &a.Addr, false)
+	check("Teltonika TCP", &a.TeltonikaAddr, false)
+	check("Teltonika UDP", &a.TeltonikaUDPAddr, true)
+	check("OsmAnd HTTP", &a.OsmAndAddr, false)
+	if a.MQTTURL == "" {
+		check("MQTT broker", &a.MQTTAddr, false)
+		if a.MQTTAddr == "" && strings.Contains(strings.Join(notes, "\n"), "MQTT") {
+			notes[len(notes)-1] += " (an MQTT broker such as Mosquitto may be running; use --mqtt-url to subscribe to it)"
+		}
+	}
+	return notes
+}

@@ -1,0 +1,470 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/monitor"
+	"github.com/convoi/convoi/roadnet"
+	"github.com/convoi/convoi/tracker/teltonika"
+)
+
+// Scenarios of `convoi simulate`.
+var simScenarios = []string{"clean", "ramming", "deviation", "signal-loss", "late"}
+
+// runSimulate: convoi simulate [--scenario S] [--at PLACE] [--speed N] [--seed N]
+//
+// It starts a convoi on a fresh data directory with the demo world, puts
+// the Monaco-Nice escort on the road (a movement of today, assessed,
+// planned, released with a departure in the first minutes, started) and
+// drives its van (a Teltonika box, Codec 8E over TCP), its escort car and a
+// crew phone (OsmAnd over HTTP) along the drawn route through the real
+// listeners, with GNSS noise, tunnel gaps and slowing at toll booths and
+// junctions. It prints the alarms as the server raises them.
+func runSimulate(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "simulate")
+	scenario := fs.String("scenario", "clean", "clean, ramming, deviation, signal-loss or late")
+	at := fs.String("at", "toll_booth", "ramming: where the van is stopped (a chokepoint name or kind on the drawn route)")
+	speed := fs.Float64("speed", 10, "speed-up of the simulated clock (1: real time)")
+	seed := fs.Uint64("seed", 1, "seed of the GNSS noise and the stops")
+	keep := fs.Duration("wait", 5*time.Second, "how long to wait for alarms after the drive")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if !slices.Contains(simScenarios, *scenario) {
+		fmt.Fprintf(env.Stderr, "simulate: --scenario must be one of %s\n", strings.Join(simScenarios, ", "))
+		return errUsage
+	}
+	if *speed < 0.1 || *speed > 100 {
+		fmt.Fprintln(env.Stderr, "simulate: --speed must be between 0.1 and 100")
+		return errUsage
+	}
+	dir, err := os.MkdirTemp("", "convoi-simulate-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	a := NewApp()
+	a.DataDir = dir
+	a.Addr, a.TeltonikaAddr, a.TeltonikaUDPAddr, a.OsmAndAddr, a.MQTTAddr = "127.0.0.1:0", "127.0.0.1:0", "", "127.0.0.1:0", ""
+	a.Logger = newLogger(env.Stderr, slog.LevelWarn)
+	if err := a.OpenStore(ctx); err != nil {
+		return err
+	}
+	defer a.Close()
+	w, err := a.loadDemo(ctx, DefaultDemoPassword)
+	if err != nil {
+		return fmt.Errorf("load demo world: %w", err)
+	}
+	if err := a.OpenEngines(ctx); err != nil {
+		return err
+	}
+	if err := a.Open(ctx); err != nil {
+		return err
+	}
+	sim := &simulation{app: a, out: env.Stdout, speed: *speed, seed: *seed}
+	alarms := sim.printAlarms(ctx)
+	e, err := sim.putOnRoad(ctx, w, escortWestbound, *scenario, *at)
+	if err != nil {
+		return err
+	}
+	if err := sim.drive(ctx, []*simEscort{e}); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(*keep):
+	}
+	n := alarms()
+	fmt.Fprintf(env.Stdout, "simulation %s done: %d alarm(s) raised\n", *scenario, n)
+	return nil
+}
+
+// simulation drives escorts through the real tracker listeners of app.
+type simulation struct {
+	app   *App
+	out   io.Writer
+	speed float64
+	seed  uint64
+	mu    sync.Mutex // guards out
+}
+
+// simEscort is one movement on the road and its devices.
+type simEscort struct {
+	m        *convoi.Movement
+	scenario string
+	units    []*simUnit
+}
+
+// simUnit is one device: its drive and how it reports.
+type simUnit struct {
+	device   convoi.DeviceID
+	protocol convoi.Protocol
+	every    int // seconds between reports
+	samples  []monitor.Sample
+	// silentFrom: no report from this sample index on (signal loss).
+	silentFrom int
+	// events: sample index -> IO raised in that record (ramming).
+	events map[int]bool
+}
+
+// escortSpec says which demo movement to put on the road.
+type escortSpec struct {
+	ref      string
+	detainee string
+	from, to string
+	purpose  convoi.Purpose
+	crew     []int
+	vehicles []int
+}
+
+var (
+	escortWestbound = escortSpec{"MC-LIVE-01", "westbound", "monaco-court", "nice-prison", convoi.PurposeTransfer, []int{0, 1, 2, 3}, []int{0, 2}}
+	escortMedical   = escortSpec{"MC-LIVE-02", "medical", "monaco-prison", "chpg", convoi.PurposeMedical, []int{4, 5}, []int{3}}
+)
+
+// putOnRoad creates the movement of spec for today, assesses, plans and
+// releases it with a departure in the next minutes, starts it, and builds
+// its devices' drives for the scenario.
+func (s *simulation) putOnRoad(ctx context.Context, w *demoWorld, spec escortSpec, scenario, place string) (*simEscort, error) {
+	a := s.app
+	ctx = convoi.NewContextWithUser(ctx, w.userByName("planner"))
+	now := a.Now()
+	g := a.Graph
+	from, to := w.Sites[spec.from], w.Sites[spec.to]
+	fast, err := g.RouteLatLon(ctx, from.Entry, to.Entry, roadnet.RouteOptions{})
+	// The fastest time, at least the straight line at 12 m/s (a place
+	// beyond the map is reached by a straight virtual stretch).
+	fastS := from.Location.DistanceM(to.Location) / 12
+	if err == nil {
+		fastS = max(fastS, fast.DurationS)
+	}
+	// The appointment puts the planner's latest on-time departure (the
+	// appointment minus its arrival margin, the fastest time and a minute)
+	// a few minutes from now: the drawn departure is in the first minutes.
+	appt := now.Add(6*time.Minute + time.Duration(fastS*1.1)*time.Second + planMargin(a) + time.Minute).Truncate(time.Minute)
+	m := &convoi.Movement{Ref: fmt.Sprintf("%s-%s", spec.ref, now.In(demoZone()).Format("150405")), DetaineeID: w.Detainees[spec.detainee].ID,
+		FromSiteID: from.ID, ToSiteID: to.ID, Purpose: spec.purpose, AppointmentAt: appt, Requester: "convoi simulate"}
+	for _, i := range spec.crew {
+		m.Crew = append(m.Crew, w.Officers[i].ID)
+	}
+	for _, i := range spec.vehicles {
+		m.Vehicles = append(m.Vehicles, w.Vehicles[i].ID)
+	}
+	movements := a.DBMovements()
+	if err := movements.CreateMovement(ctx, m); err != nil {
+		return nil, fmt.Errorf("movement %s: %w", m.Ref, err)
+	}
+	planner := *a.Planner
+	planner.Slots, planner.SlotSpacing = 3, time.Minute
+	var route *monitor.Route
+	var zone *monitor.Place
+	for draw := 1; ; draw++ {
+		if _, err := a.Risk.AssessMovement(ctx, m.ID); err != nil {
+			return nil, fmt.Errorf("assess %s: %w", m.Ref, err)
+		}
+		if _, _, err := planner.PlanMovement(ctx, m.ID); err != nil {
+			return nil, fmt.Errorf("plan %s: %w", m.Ref, err)
+		}
+		if _, err := movements.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionPlan, Reason: "convoi simulate"}); err != nil {
+			return nil, err
+		}
+		rel, err := planner.Release(ctx, m.ID)
+		if err != nil {
+			return nil, fmt.Errorf("release %s: %w", m.Ref, err)
+		}
+		if m, err = movements.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionRelease, Update: &rel.Update}); err != nil {
+			return nil, err
+		}
+		if route, err = monitor.NewRoute(g, m.Route, monitor.DefaultPolicies()[1].FastKmh); err != nil {
+			return nil, err
+		}
+		if scenario != "ramming" {
+			break
+		}
+		// The attackers wait at PLACE: replay the day the draw took the
+		// escort there (the randomized plan makes that the exception).
+		for _, p := range route.Places() {
+			if p.Chokepoint && (strings.Contains(strings.ToLower(p.Name), strings.ToLower(place)) ||
+				strings.Contains(p.Kinds.String(), strings.ToLower(place))) {
+				zone = &p
+				break
+			}
+		}
+		if zone != nil {
+			s.printf("draw %d of the plan of %s passes %s: the attackers are waiting there\n", draw, m.Ref, zone.Name)
+			break
+		}
+		if draw == 20 {
+			return nil, fmt.Errorf("no draw of %d passed a chokepoint matching %q", draw, place)
+		}
+	}
+	if m, err = movements.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionStart}); err != nil {
+		return nil, fmt.Errorf("start %s: %w", m.Ref, err)
+	}
+	a.Bus.PublishEvent(convoi.Event{Type: convoi.EventTypeMovement, Movement: m})
+	s.printf("%s on the road: level %d, %.1f km, %.0f min planned, %d places to watch\n", m.Ref, m.EscortLevel, route.LengthM/1000, route.DurationS/60, len(route.Places()))
+
+	e := &simEscort{m: m, scenario: scenario}
+	drive := monitor.Drive{Route: route, Start: *m.PlannedDeparture, Pace: 1, NoiseM: 8, TollStopS: 12, SignalStopP: 0.4, SignalStopS: 30, Seed: s.seed}
+	switch scenario {
+	case "late":
+		drive.Pace = 0.45
+	case "deviation":
+		dr, _, err := monitor.Detour(ctx, g, route, 0.4)
+		if err != nil {
+			return nil, err
+		}
+		drive.Route = dr
+	}
+	trackers, _, err := a.Tracker.Trackers.FindTrackers(ctx, convoi.TrackerFilter{Page: convoi.Page{Limit: convoi.MaxPageLimit}})
+	if err != nil {
+		return nil, err
+	}
+	for i, t := range trackers {
+		onVehicle := slices.Contains(m.Vehicles, t.VehicleID) && t.VehicleID != 0
+		onCrew := slices.Contains(m.Crew, t.OfficerID) && t.OfficerID != 0
+		if !onVehicle && !onCrew || t.Protocol == convoi.ProtocolMQTT {
+			continue
+		}
+		d := drive
+		d.NoiseSeed = s.seed*100 + uint64(i) + 1
+		inVan := t.Protocol == convoi.ProtocolTeltonika || onCrew && t.OfficerID == w.Officers[0].ID
+		if !inVan {
+			d.DelayS = 4 // the escort car follows the van
+		}
+		u := &simUnit{device: t.DeviceID, protocol: t.Protocol, every: 5, silentFrom: -1}
+		if t.Protocol == convoi.ProtocolTeltonika {
+			u.every = 1
+		}
+		if scenario == "ramming" && inVan {
+			d.StopAt, d.StopForS = zone.AlongM+75, 300
+		}
+		u.samples = d.Samples()
+		if scenario == "ramming" && t.Protocol == convoi.ProtocolTeltonika {
+			for j, smp := range u.samples {
+				if smp.AlongM >= d.StopAt-1 && smp.SpeedKmh < 1 {
+					u.events = map[int]bool{j + 3: true}
+					break
+				}
+			}
+		}
+		if scenario == "signal-loss" && t.Protocol == convoi.ProtocolTeltonika {
+			for j, smp := range u.samples {
+				if smp.AlongM > route.LengthM/3 && !smp.Tunnel {
+					u.silentFrom = j
+					break
+				}
+			}
+		}
+		e.units = append(e.units, u)
+	}
+	return e, nil
+}
+
+// planMargin is the planner's arrival margin.
+func planMargin(a *App) time.Duration { return a.Planner.ArrivalMargin }
+
+// drive plays every unit of every escort at the simulation's speed.
+func (s *simulation) drive(ctx context.Context, es []*simEscort) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wall0 := time.Now()
+	sim0 := s.app.Now()
+	var wg sync.WaitGroup
+	errc := make(chan error, 16)
+	for _, e := range es {
+		for _, u := range e.units {
+			wg.Go(func() {
+				if err := s.play(ctx, u, wall0, sim0); err != nil && ctx.Err() == nil {
+					errc <- fmt.Errorf("%s: %w", u.device, err)
+					cancel()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
+// wait sleeps until the simulated time t.
+func (s *simulation) wait(ctx context.Context, t time.Time, wall0, sim0 time.Time) error {
+	d := time.Duration(float64(t.Sub(sim0))/s.speed) - time.Since(wall0)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+func (s *simulation) play(ctx context.Context, u *simUnit, wall0, sim0 time.Time) error {
+	if u.protocol == convoi.ProtocolTeltonika {
+		return s.playTeltonika(ctx, u, wall0, sim0)
+	}
+	return s.playOsmAnd(ctx, u, wall0, sim0)
+}
+
+// playTeltonika sends the van's records as its box does: one Codec 8E
+// frame a second, records kept while in a tunnel (no GNSS, no GSM) and sent
+// together on the way out, the crash with panic priority and jamming IO.
+func (s *simulation) playTeltonika(ctx context.Context, u *simUnit, wall0, sim0 time.Time) error {
+	conn, err := net.Dial("tcp", s.app.Tracker.TeltonikaTCPAddr().String())
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	if _, err := conn.Write(teltonika.AppendIMEI(nil, string(u.device))); err != nil {
+		return err
+	}
+	if b, err := r.ReadByte(); err != nil || b != 1 {
+		return fmt.Errorf("IMEI refused (%v)", err)
+	}
+	var held []teltonika.Record
+	var last monitor.Sample
+	ack := make([]byte, 4)
+	for i, smp := range u.samples {
+		if u.silentFrom >= 0 && i >= u.silentFrom {
+			break
+		}
+		if err := s.wait(ctx, smp.At, wall0, sim0); err != nil {
+			return err
+		}
+		rec := teltonika.Record{Time: smp.At, Lat: smp.Fix.Lat, Lon: smp.Fix.Lon, Angle: uint16(smp.Heading),
+			Speed: uint16(math.Round(smp.SpeedKmh)), Satellites: 10, Altitude: 60,
+			IO: []teltonika.IO{{ID: 239, Size: 1, Value: 1}, {ID: 240, Size: 1, Value: boolIO(smp.SpeedKmh > 2)}, {ID: 21, Size: 1, Value: 4}}}
+		if smp.Tunnel {
+			rec.Lat, rec.Lon, rec.Satellites, rec.Speed = last.Fix.Lat, last.Fix.Lon, 0, 0
+			held = append(held, rec)
+			continue
+		}
+		last = smp
+		if u.events[i] {
+			rec.Priority = teltonika.PriorityPanic
+			rec.EventID = 247
+			rec.IO = append(rec.IO, teltonika.IO{ID: 247, Size: 1, Value: 1}, teltonika.IO{ID: 249, Size: 1, Value: 1}, teltonika.IO{ID: 318, Size: 1, Value: 2})
+			s.printf("  %s: the van is rammed at %.5f,%.5f: crash, panic, GSM and GNSS jamming\n", smp.At.In(demoZone()).Format("15:04:05"), smp.True.Lat, smp.True.Lon)
+		}
+		recs := append(held, rec)
+		held = held[:0]
+		for len(recs) > 0 {
+			n := min(len(recs), 255)
+			frame, err := teltonika.AppendFrame(nil, teltonika.Codec8E, recs[:n])
+			if err != nil {
+				return err
+			}
+			if _, err := conn.Write(frame); err != nil {
+				return err
+			}
+			if _, err := io.ReadFull(r, ack); err != nil {
+				return fmt.Errorf("acknowledgement: %w", err)
+			}
+			recs = recs[n:]
+		}
+	}
+	return nil
+}
+
+func boolIO(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// playOsmAnd sends a phone's fixes as the Traccar Client does: an HTTP
+// request every few seconds, nothing without satellites.
+func (s *simulation) playOsmAnd(ctx context.Context, u *simUnit, wall0, sim0 time.Time) error {
+	base := "http://" + s.app.Tracker.OsmAndAddress().String() + "/"
+	client := &http.Client{Timeout: 10 * time.Second}
+	for i, smp := range u.samples {
+		if i%u.every != 0 || smp.Tunnel || u.silentFrom >= 0 && i >= u.silentFrom {
+			continue
+		}
+		if err := s.wait(ctx, smp.At, wall0, sim0); err != nil {
+			return err
+		}
+		v := url.Values{"id": {string(u.device)}, "timestamp": {strconv.FormatInt(smp.At.Unix(), 10)},
+			"lat": {strconv.FormatFloat(smp.Fix.Lat, 'f', 6, 64)}, "lon": {strconv.FormatFloat(smp.Fix.Lon, 'f', 6, 64)},
+			"speed": {strconv.FormatFloat(smp.SpeedKmh/1.852, 'f', 1, 64)}, "bearing": {strconv.FormatFloat(smp.Heading, 'f', 0, 64)},
+			"accuracy": {"8"}, "batt": {"87"}}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"?"+v.Encode(), nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("OsmAnd report refused: %s", resp.Status)
+		}
+	}
+	return nil
+}
+
+func (s *simulation) printf(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Fprintf(s.out, format, args...)
+}
+
+// printAlarms prints every alarm the server raises, once when it opens and
+// again when new evidence raises its severity; the returned function stops
+// and returns how many alarms were opened.
+func (s *simulation) printAlarms(ctx context.Context) func() int {
+	ctx, cancel := context.WithCancel(ctx)
+	sub, err := s.app.Bus.Subscribe(ctx)
+	if err != nil {
+		cancel()
+		return func() int { return 0 }
+	}
+	seen := map[convoi.AlarmID]convoi.Severity{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range sub.C() {
+			al := e.Alarm
+			if e.Type != convoi.EventTypeAlarm || al == nil {
+				continue
+			}
+			sev, ok := seen[al.ID]
+			if ok && al.Severity <= sev {
+				continue
+			}
+			seen[al.ID] = al.Severity
+			place := al.PlaceName
+			if place == "" {
+				place = fmt.Sprintf("%.5f,%.5f", al.Place.Lat, al.Place.Lon)
+			}
+			s.printf("ALARM #%d %s %s at %s (%s): %s\n", al.ID, convoi.SeverityName(al.Severity), al.Rule, place,
+				al.FirstSeen.In(demoZone()).Format("15:04:05"), al.Detail)
+		}
+	}()
+	return func() int {
+		cancel()
+		<-done
+		return len(seen)
+	}
+}
