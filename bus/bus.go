@@ -49,6 +49,9 @@ func (s *EventService) PublishEvent(e convoi.Event) {
 	var slow []*Subscription
 	s.mu.RLock()
 	for sub := range s.subs {
+		if sub.types != nil && !sub.types[e.Type] {
+			continue
+		}
 		select {
 		case sub.c <- e:
 		default:
@@ -69,14 +72,33 @@ func (s *EventService) PublishEvent(e convoi.Event) {
 // Subscribe returns a subscription that ends when ctx ends, Close is called,
 // or it is dropped for being slow; then its channel is closed.
 func (s *EventService) Subscribe(ctx context.Context) (convoi.Subscription, error) {
+	return s.SubscribeBuffer(ctx, s.Buffer)
+}
+
+// SubscribeBuffer is Subscribe with a buffer of n events (DefaultBuffer when
+// n <= 0), for a subscriber that must ride out short stalls at full ingest
+// rate without being dropped (the monitor).
+func (s *EventService) SubscribeBuffer(ctx context.Context, n int) (convoi.Subscription, error) {
+	return s.SubscribeTypes(ctx, n, nil)
+}
+
+// SubscribeTypes is SubscribeBuffer for the given event types only (all
+// when types is empty): events of other types never reach the buffer, so an
+// alarm screen is not dropped for the fixes it does not want.
+func (s *EventService) SubscribeTypes(ctx context.Context, n int, types []convoi.EventType) (convoi.Subscription, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	n := s.Buffer
 	if n <= 0 {
 		n = DefaultBuffer
 	}
 	sub := &Subscription{service: s, c: make(chan convoi.Event, n)}
+	if len(types) > 0 {
+		sub.types = map[convoi.EventType]bool{}
+		for _, t := range types {
+			sub.types[t] = true
+		}
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -139,7 +161,8 @@ func (s *EventService) remove(sub *Subscription, slow bool) bool {
 type Subscription struct {
 	service *EventService
 	c       chan convoi.Event
-	stop    func() bool // guarded by service.mu
+	stop    func() bool               // guarded by service.mu
+	types   map[convoi.EventType]bool // nil: every type; set before publishing sees it
 }
 
 // C returns the channel of events; it is closed when the subscription ends.

@@ -152,3 +152,24 @@ func TestConcurrent(t *testing.T) {
 	close(stop)
 	pubs.Wait()
 }
+
+func TestSubscribeTypes(t *testing.T) {
+	s := bus.New()
+	s.Buffer = 2
+	sub, err := s.SubscribeTypes(context.Background(), 2, []convoi.EventType{convoi.EventTypeAlarm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 { // would overflow a buffer of 2 were they delivered
+		s.PublishEvent(convoi.Event{Type: convoi.EventTypePosition, Position: &convoi.Position{}})
+	}
+	s.PublishEvent(convoi.Event{Type: convoi.EventTypeAlarm, Alarm: &convoi.Alarm{ID: 7}})
+	select {
+	case e, ok := <-sub.C():
+		if !ok || e.Type != convoi.EventTypeAlarm || e.Alarm.ID != 7 {
+			t.Fatalf("got %+v (open %v), want the alarm", e, ok)
+		}
+	default:
+		t.Fatal("alarm not delivered")
+	}
+}

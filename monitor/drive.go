@@ -89,7 +89,10 @@ func (d *Drive) Samples() []Sample {
 		if dt > 0 {
 			v = (r.cum[i+1] - r.cum[i]) / dt
 		}
-		v *= pace
+		// A stretch planned very slow carries a fixed delay (the graph's
+		// toll booth or signal penalty): drive it at town speed, the stops
+		// above take the time.
+		v = math.Max(v, 5) * pace
 		for _, c := range caps {
 			if a >= c.a && a <= c.b {
 				v = math.Min(v, c.v*math.Max(pace, 0.5))

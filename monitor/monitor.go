@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/convoi/convoi"
@@ -97,11 +98,22 @@ type Monitor struct {
 	watches map[convoi.MovementID]*watch
 	units   map[convoi.DeviceID][]*unit
 	stats   Stats
+	queue   chan queued // set by Run: alarms to store
+	routes  map[convoi.MovementID]cachedRoute
+
+	readyOnce sync.Once
+	ready     chan struct{}
+
+	opened, merged, resubscribed atomic.Int64
+	pending                      sync.WaitGroup // alarms queued, not yet stored
 }
 
-// Stats counts what the monitor saw.
+// Stats counts what the monitor saw: fixes handed to it (Fixes), fixes
+// evaluated against a route (Matched, rebuilds included), fixes of devices
+// on no underway movement (Ignored), alarms opened and merged, and how
+// often the bus dropped the monitor as too slow (Resubscribed).
 type Stats struct {
-	Fixes, Matched, Ignored, Duplicates, OutOfOrder, DeviceEvents, Alarms, Merged int64
+	Fixes, Matched, Ignored, Duplicates, OutOfOrder, DeviceEvents, Alarms, Merged, Resubscribed int64
 }
 
 // New returns a Monitor with the default policies.
@@ -111,11 +123,24 @@ func New(g *roadnet.Graph) *Monitor {
 		watches: map[convoi.MovementID]*watch{}, units: map[convoi.DeviceID][]*unit{}}
 }
 
+// Ready is closed once Run has loaded the underway movements (and rebuilt
+// their state) the first time.
+func (m *Monitor) Ready() chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ready == nil {
+		m.ready = make(chan struct{})
+	}
+	return m.ready
+}
+
 // Stats returns the counters.
 func (m *Monitor) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.stats
+	st := m.stats
+	st.Alarms, st.Merged, st.Resubscribed = m.opened.Load(), m.merged.Load(), m.resubscribed.Load()
+	return st
 }
 
 // indicator is one kind of evidence that combinations look at.
@@ -266,6 +291,7 @@ func (m *Monitor) Watch(ctx context.Context, mv *convoi.Movement) error {
 	defer m.mu.Unlock()
 	if mv.State != convoi.StateUnderway {
 		m.unwatchLocked(mv.ID)
+		delete(m.routes, mv.ID)
 		return nil
 	}
 	return m.watchLocked(ctx, mv, true)
@@ -296,10 +322,19 @@ func (m *Monitor) watchLocked(ctx context.Context, mv *convoi.Movement, rebuild 
 		return convoi.Errorf(convoi.EINVALID, "Movement %s is underway without a released route and departure.", mv.Ref)
 	}
 	pol := m.policy(mv.EscortLevel)
-	r, err := NewRoute(m.Graph, mv.Route, pol.FastKmh)
-	if err != nil {
-		return err
+	c, ok := m.routes[mv.ID]
+	if !ok || c.version != mv.Version {
+		r, err := NewRoute(m.Graph, mv.Route, pol.FastKmh)
+		if err != nil {
+			return err
+		}
+		c = cachedRoute{mv.Version, r}
+		if m.routes == nil {
+			m.routes = map[convoi.MovementID]cachedRoute{}
+		}
+		m.routes[mv.ID] = c
 	}
+	r := c.r
 	var trackers []*convoi.Tracker
 	add := func(f convoi.TrackerFilter) error {
 		f.Page = convoi.Page{Limit: convoi.MaxPageLimit}
@@ -887,14 +922,36 @@ func (m *Monitor) raiseWith(ctx context.Context, w *watch, u *unit, rule convoi.
 	if m.Alarms == nil {
 		return nil
 	}
+	if m.queue != nil {
+		// Run's writer stores it: evaluation never waits for the store.
+		m.pending.Add(1)
+		m.queue <- queued{al, w.m.Ref}
+		return nil
+	}
+	return m.store(ctx, al, w.m.Ref)
+}
+
+// cachedRoute is a movement's derived route, kept across reloads.
+type cachedRoute struct {
+	version int
+	r       *Route
+}
+
+type queued struct {
+	a   *convoi.Alarm
+	ref string
+}
+
+// store raises al through the sink and counts it.
+func (m *Monitor) store(ctx context.Context, al *convoi.Alarm, ref string) error {
 	got, created, err := m.Alarms.RaiseAlarm(ctx, al)
 	if err != nil {
-		return fmt.Errorf("raise %s alarm on %s: %w", rule, w.m.Ref, err)
+		return fmt.Errorf("raise %s alarm on %s: %w", al.Rule, ref, err)
 	}
 	if created {
-		m.stats.Alarms++
+		m.opened.Add(1)
 	} else {
-		m.stats.Merged++
+		m.merged.Add(1)
 	}
 	if m.PublishAlarms && m.Events != nil && got != nil {
 		m.Events.PublishEvent(convoi.Event{Type: convoi.EventTypeAlarm, Alarm: got})
@@ -931,7 +988,29 @@ func (m *Monitor) attackPattern(w *watch, now time.Time) []indicator {
 // Run feeds the monitor from the bus until ctx ends: it loads the underway
 // movements, handles every event, ticks every second, and when the bus
 // drops it for being slow, subscribes again and rebuilds from the store.
+// Alarms are stored by a writer of their own, in the order raised, so that
+// evaluation keeps pace with ingest while the store is busy.
 func (m *Monitor) Run(ctx context.Context, bus Subscriber) error {
+	q := make(chan queued, 4096)
+	m.mu.Lock()
+	m.queue = q
+	m.mu.Unlock()
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for it := range q {
+			// Stored even while shutting down: evidence is not dropped.
+			m.report(m.store(context.WithoutCancel(ctx), it.a, it.ref))
+			m.pending.Done()
+		}
+	}()
+	defer func() {
+		m.mu.Lock()
+		m.queue = nil
+		m.mu.Unlock()
+		close(q)
+		<-written
+	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -939,14 +1018,45 @@ func (m *Monitor) Run(ctx context.Context, bus Subscriber) error {
 		if err != nil {
 			return fmt.Errorf("subscribe to events: %w", err)
 		}
-		if err := m.Load(ctx); err != nil {
-			m.report(err)
+		// Load (and rebuild) while keeping up with the bus: what arrives
+		// meanwhile waits in memory, then is handled (what the rebuild
+		// already replayed is skipped as duplicate).
+		loaded := make(chan error, 1)
+		go func() { loaded <- m.Load(ctx) }()
+		var backlog []convoi.Event
+		dropped := false
+	loading:
+		for {
+			select {
+			case e, ok := <-sub.C():
+				if !ok {
+					dropped = ctx.Err() == nil
+					<-loaded
+					break loading
+				}
+				backlog = append(backlog, e)
+			case err := <-loaded:
+				if err != nil && ctx.Err() == nil {
+					m.report(err)
+				}
+				break loading
+			}
 		}
-		dropped := m.serve(ctx, sub, tick.C)
+		for _, e := range backlog {
+			if err := m.HandleEvent(ctx, e); err != nil {
+				m.report(err)
+			}
+		}
+		m.readyOnce.Do(func() { close(m.Ready()) })
+		if !dropped {
+			dropped = m.serve(ctx, sub, tick.C)
+		}
 		sub.Close()
 		if !dropped {
 			return ctx.Err()
 		}
+		m.resubscribed.Add(1)
+		m.pending.Wait() // the rebuild must see every alarm raised so far
 		m.mu.Lock()
 		// Forget the devices' state: the rebuild replays what was missed.
 		for id := range m.watches {

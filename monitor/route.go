@@ -89,23 +89,39 @@ func NewRoute(g *roadnet.Graph, rs *convoi.RouteSummary, fastKmh float64) (*Rout
 	if g != nil {
 		b = g.Bounds()
 	}
+	// A route that repeats a stretch (a loop driven twice) snaps it once.
+	type snapped struct {
+		kinds roadnet.Kind
+		ok    bool
+		speed float64 // m/s, 0 when unknown
+		fast  bool
+	}
+	memo := map[[2]convoi.LatLon]snapped{}
 	for i := range r.seg {
 		s := &r.seg[i]
 		l := r.cum[i+1] - r.cum[i]
 		s.bearing = math.Mod(math.Atan2(r.x[i+1]-r.x[i], r.y[i+1]-r.y[i])*180/math.Pi+360, 360)
 		mid := convoi.LatLon{Lat: (r.pts[i].Lat + r.pts[i+1].Lat) / 2, Lon: (r.pts[i].Lon + r.pts[i+1].Lon) / 2}
 		s.offMap = true
-		if g != nil && b.Contains(mid) {
+		key := [2]convoi.LatLon{r.pts[i], r.pts[i+1]}
+		sn, seen := memo[key]
+		if !seen && g != nil && b.Contains(mid) {
 			if pos, err := g.Snap(mid); err == nil && pos.DistanceM < 5 {
 				e := g.Edge(pos.Edge)
-				s.offMap, s.kinds = false, e.Kinds
+				sn.ok, sn.kinds = true, e.Kinds
 				if sec := g.Duration(e.Cost); sec > 0 && e.DistanceM > 0 {
-					v := e.DistanceM / sec
-					dur[i] = l / v
-					s.fast = v*3.6 >= fastKmh
+					sn.speed = e.DistanceM / sec
+					sn.fast = sn.speed*3.6 >= fastKmh
 				}
-				onS += dur[i]
 			}
+			memo[key] = sn
+		}
+		if sn.ok {
+			s.offMap, s.kinds, s.fast = false, sn.kinds, sn.fast
+			if sn.speed > 0 {
+				dur[i] = l / sn.speed
+			}
+			onS += dur[i]
 		}
 		if s.offMap {
 			offM += l

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/convoi/convoi"
@@ -193,6 +194,12 @@ func (sc *streamScope) filter(ev convoi.Event) (out any, ok, refresh bool) {
 // when the token and user are also checked again: a revoked token, an
 // expired session or a disabled user ends the stream. A subscriber too slow
 // for the bus is dropped by it and receives a final "event: dropped".
+// typedSubscriber is an event service that filters by type before buffering
+// (bus.EventService): a stream of alarms then never fills with fixes.
+type typedSubscriber interface {
+	SubscribeTypes(ctx context.Context, n int, types []convoi.EventType) (convoi.Subscription, error)
+}
+
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 	if s.EventService == nil {
 		return convoi.Errorf(convoi.EUNAVAILABLE, "The live stream is not available on this server.")
@@ -212,7 +219,27 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sub, err := s.EventService.Subscribe(ctx)
+	// ?types=alarm,progress keeps only those event types: a control-room
+	// screen that shows alarms need not receive every fix.
+	var types map[convoi.EventType]bool
+	var list []convoi.EventType
+	if q := r.URL.Query().Get("types"); q != "" {
+		types = map[convoi.EventType]bool{}
+		for _, t := range strings.Split(q, ",") {
+			types[convoi.EventType(strings.TrimSpace(t))] = true
+		}
+		for t := range types {
+			list = append(list, t)
+		}
+		// Movement events still refresh a crew member's scope.
+		list = append(list, convoi.EventTypeMovement)
+	}
+	var sub convoi.Subscription
+	if ts, ok := s.EventService.(typedSubscriber); ok && types != nil {
+		sub, err = ts.SubscribeTypes(ctx, 0, list)
+	} else {
+		sub, err = s.EventService.Subscribe(ctx)
+	}
 	if err != nil {
 		return err
 	}
@@ -261,7 +288,13 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 				send("event: dropped\ndata: {\"reason\":\"subscriber too slow\"}\n\n")
 				return nil
 			}
+			if types != nil && !types[ev.Type] && ev.Type != convoi.EventTypeMovement {
+				continue // movement events still refresh a crew member's scope below
+			}
 			out, ok, refresh := sc.filter(ev)
+			if types != nil && !types[ev.Type] {
+				ok = false
+			}
 			if refresh {
 				if sc, err = s.scopeFor(ctx, u); err != nil {
 					return nil

@@ -28,8 +28,12 @@ type sseEvent struct {
 
 // openStream subscribes as token and returns the events until ctx ends.
 func (w *world) openStream(ctx context.Context, token string) <-chan sseEvent {
+	return w.openStreamQuery(ctx, token, "")
+}
+
+func (w *world) openStreamQuery(ctx context.Context, token, query string) <-chan sseEvent {
 	w.t.Helper()
-	req, err := http.NewRequestWithContext(ctx, "GET", w.srv.URL()+"/api/v1/stream", nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", w.srv.URL()+"/api/v1/stream"+query, nil)
 	w.must(err)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
@@ -212,5 +216,22 @@ func TestStream_Bounded(t *testing.T) {
 	w.openStream(ctx, w.tokens[control])
 	if r := w.do("GET", "/api/v1/stream", w.tokens[control], nil); r.Status != http.StatusServiceUnavailable {
 		t.Fatalf("second stream over the limit: %d", r.Status)
+	}
+}
+
+// TestStream_Types: ?types= keeps only the listed event types.
+func TestStream_Types(t *testing.T) {
+	w := MustOpenWorld(t, withBus)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := w.openStreamQuery(ctx, w.tokens[control], "?types=device_event,alarm")
+	ev := w.srv.EventService
+	now := w.clock.Now()
+	ev.PublishEvent(convoi.Event{Type: convoi.EventTypePosition, Position: &convoi.Position{DeviceID: w.tracker1.DeviceID, FixTime: now, Lat: 43.73, Lon: 7.42}})
+	ev.PublishEvent(convoi.Event{Type: convoi.EventTypeMovement, Movement: w.toCourt})
+	ev.PublishEvent(convoi.Event{Type: convoi.EventTypeDeviceEvent, DeviceEvent: &convoi.DeviceEvent{DeviceID: w.tracker2.DeviceID, Kind: convoi.EventPanic}})
+	got := collect(t, ch, func(e sseEvent) bool { return e.Type == "device_event" })
+	if len(got) != 1 {
+		t.Fatalf("got %+v, want only the device event", got)
 	}
 }

@@ -52,6 +52,8 @@ func runLoadgen(ctx context.Context, env *Env, args []string) error {
 	storeURL := fs.String("store", "", "register the devices as trackers in this PostgreSQL database (postgres://...), for a cluster")
 	seed := fs.Uint64("seed", 1, "random seed for routes")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of this process (server included with --serve)")
+	monitorN := fs.Int("monitor", 0, "run the whole app in-process (monitor, alarm store, API) with this many devices on underway movements, and time panic frames to their alarm on the SSE stream")
+	panicEvery := fs.Duration("panic-every", 500*time.Millisecond, "with --monitor: a panic record from one monitored device this often")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -82,6 +84,13 @@ func runLoadgen(ctx context.Context, env *Env, args []string) error {
 		*records = 1
 	}
 	lg := &loadgen{protocol: *protocol, devices: *devices, rate: *rate, records: *records, duration: *duration, first: max(0, *first)}
+	if *monitorN > 0 {
+		if *protocol != "teltonika" || *monitorN > *devices || *panicEvery <= 0 {
+			fmt.Fprintln(env.Stderr, "loadgen: --monitor needs --protocol teltonika, at most --devices devices and a positive --panic-every")
+			return errUsage
+		}
+		return runAlarmLoad(ctx, env, lg, &alarmLoad{n: *monitorN, panicEvery: *panicEvery})
+	}
 	if *storeURL != "" {
 		if err := lg.registerPostgres(ctx, *storeURL); err != nil {
 			return err
@@ -179,6 +188,8 @@ type loadgen struct {
 	routes   [][]convoi.LatLon // polylines with speeds below
 	speeds   []float64         // m/s per route
 	first    int               // number of the first device (--first-device)
+	base     time.Time         // fix time of the first record (zero: a fixed date)
+	alarms   *alarmLoad        // --monitor: panics to send and time
 }
 
 // deviceID returns the IMEI (or OsmAnd id) of device i.
@@ -295,6 +306,9 @@ func (lg *loadgen) run(ctx context.Context) (*loadResult, error) {
 	// duplicate), starting at a fixed date so that reruns on one database
 	// are deduplicated rather than piling up.
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if !lg.base.IsZero() {
+		base = lg.base
+	}
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range lg.devices {
@@ -376,11 +390,18 @@ func (lg *loadgen) runTeltonika(ctx context.Context, i int, d *driver, base time
 				IO: []teltonika.IO{{ID: 239, Size: 1, Value: 1}, {ID: 240, Size: 1, Value: 1}, {ID: 69, Size: 1, Value: 1}, {ID: 66, Size: 2, Value: 13800}}}
 			seq++
 		}
+		panicked := lg.alarms.panicDue(i)
+		if panicked {
+			recs[len(recs)-1].Priority = teltonika.PriorityPanic
+		}
 		frame, err = teltonika.AppendFrame(frame[:0], teltonika.Codec8, recs)
 		if err != nil {
 			return err
 		}
 		t0 := time.Now()
+		if panicked {
+			lg.alarms.sentPanic(lg.deviceID(i), recs[len(recs)-1].Time, t0)
+		}
 		if _, err := c.Write(frame); err != nil {
 			return err
 		}

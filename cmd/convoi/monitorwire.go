@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/bus"
 	"github.com/convoi/convoi/monitor"
 	"github.com/convoi/convoi/sqlite"
 )
@@ -31,11 +33,23 @@ func (a *App) openMonitor() {
 	go func() {
 		defer close(done)
 		close(started)
-		m.Run(ctx, a.Bus)
+		m.Run(ctx, monitorFeed{a.Bus})
 	}()
 	<-started
 	a.Monitor = m
 	a.closers = append(a.closers, func() error { cancel(); <-done; return nil })
+}
+
+// monitorFeed subscribes the monitor with a buffer of several seconds of
+// events at the full ingest rate: a stall that long (a busy machine, a slow
+// store) does not get it dropped by the bus and sent into a rebuild.
+type monitorFeed struct{ bus *bus.EventService }
+
+// MonitorBuffer is the monitor's subscription buffer, in events.
+const MonitorBuffer = 1 << 18
+
+func (f monitorFeed) Subscribe(ctx context.Context) (convoi.Subscription, error) {
+	return f.bus.SubscribeBuffer(ctx, MonitorBuffer)
 }
 
 // freeListeners checks the tracker listeners' addresses before the demo

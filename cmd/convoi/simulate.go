@@ -302,9 +302,14 @@ func (s *simulation) drive(ctx context.Context, es []*simEscort) error {
 	return <-errc
 }
 
+// due returns how long until the simulated time t, in wall time.
+func (s *simulation) due(t time.Time, wall0, sim0 time.Time) time.Duration {
+	return time.Duration(float64(t.Sub(sim0))/s.speed) - time.Since(wall0)
+}
+
 // wait sleeps until the simulated time t.
 func (s *simulation) wait(ctx context.Context, t time.Time, wall0, sim0 time.Time) error {
-	d := time.Duration(float64(t.Sub(sim0))/s.speed) - time.Since(wall0)
+	d := s.due(t, wall0, sim0)
 	if d <= 0 {
 		return ctx.Err()
 	}
@@ -342,30 +347,42 @@ func (s *simulation) playTeltonika(ctx context.Context, u *simUnit, wall0, sim0 
 	var held []teltonika.Record
 	var last monitor.Sample
 	ack := make([]byte, 4)
-	for i, smp := range u.samples {
+	for i := 0; i < len(u.samples); {
 		if u.silentFrom >= 0 && i >= u.silentFrom {
 			break
 		}
-		if err := s.wait(ctx, smp.At, wall0, sim0); err != nil {
+		if err := s.wait(ctx, u.samples[i].At, wall0, sim0); err != nil {
 			return err
 		}
-		rec := teltonika.Record{Time: smp.At, Lat: smp.Fix.Lat, Lon: smp.Fix.Lon, Angle: uint16(smp.Heading),
-			Speed: uint16(math.Round(smp.SpeedKmh)), Satellites: 10, Altitude: 60,
-			IO: []teltonika.IO{{ID: 239, Size: 1, Value: 1}, {ID: 240, Size: 1, Value: boolIO(smp.SpeedKmh > 2)}, {ID: 21, Size: 1, Value: 4}}}
-		if smp.Tunnel {
-			rec.Lat, rec.Lon, rec.Satellites, rec.Speed = last.Fix.Lat, last.Fix.Lon, 0, 0
-			held = append(held, rec)
-			continue
+		// Every record due by now goes in this frame: a box behind (slow
+		// acknowledgements, a speed-up) sends its backlog together.
+		var recs []teltonika.Record
+		first := i
+		for ; i < len(u.samples) && (u.silentFrom < 0 || i < u.silentFrom) && len(recs) < 200; i++ {
+			smp := u.samples[i]
+			if i > first && s.due(smp.At, wall0, sim0) > 0 {
+				break
+			}
+			rec := teltonika.Record{Time: smp.At, Lat: smp.Fix.Lat, Lon: smp.Fix.Lon, Angle: uint16(smp.Heading),
+				Speed: uint16(math.Round(smp.SpeedKmh)), Satellites: 10, Altitude: 60,
+				IO: []teltonika.IO{{ID: 239, Size: 1, Value: 1}, {ID: 240, Size: 1, Value: boolIO(smp.SpeedKmh > 2)}, {ID: 21, Size: 1, Value: 4}}}
+			if smp.Tunnel {
+				// No GNSS and no GSM: the box keeps the record.
+				rec.Lat, rec.Lon, rec.Satellites, rec.Speed = last.Fix.Lat, last.Fix.Lon, 0, 0
+				held = append(held, rec)
+				continue
+			}
+			last = smp
+			if u.events[i] {
+				rec.Priority = teltonika.PriorityPanic
+				rec.EventID = 247
+				rec.IO = append(rec.IO, teltonika.IO{ID: 247, Size: 1, Value: 1}, teltonika.IO{ID: 249, Size: 1, Value: 1}, teltonika.IO{ID: 318, Size: 1, Value: 2})
+				s.printf("  %s: the van is rammed at %.5f,%.5f: crash, panic, GSM and GNSS jamming\n", smp.At.In(demoZone()).Format("15:04:05"), smp.True.Lat, smp.True.Lon)
+			}
+			recs = append(recs, held...)
+			recs = append(recs, rec)
+			held = held[:0]
 		}
-		last = smp
-		if u.events[i] {
-			rec.Priority = teltonika.PriorityPanic
-			rec.EventID = 247
-			rec.IO = append(rec.IO, teltonika.IO{ID: 247, Size: 1, Value: 1}, teltonika.IO{ID: 249, Size: 1, Value: 1}, teltonika.IO{ID: 318, Size: 1, Value: 2})
-			s.printf("  %s: the van is rammed at %.5f,%.5f: crash, panic, GSM and GNSS jamming\n", smp.At.In(demoZone()).Format("15:04:05"), smp.True.Lat, smp.True.Lon)
-		}
-		recs := append(held, rec)
-		held = held[:0]
 		for len(recs) > 0 {
 			n := min(len(recs), 255)
 			frame, err := teltonika.AppendFrame(nil, teltonika.Codec8E, recs[:n])

@@ -77,3 +77,22 @@ func TestDemoTakenPortGoesOn(t *testing.T) {
 		t.Fatalf("taken API address: notes %q, addr %q: want a free port instead", notes, a.Addr)
 	}
 }
+
+// TestSimulateScenariosEndToEnd: each scenario through the real app raises
+// exactly its alarm.
+func TestSimulateScenariosEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives whole escorts")
+	}
+	for _, c := range []struct{ scenario, rule string }{
+		{"deviation", "deviation"}, {"signal-loss", "signal_loss"}, {"late", "late"},
+	} {
+		t.Run(c.scenario, func(t *testing.T) {
+			t.Parallel()
+			out, alarms := runSim(t, "--scenario", c.scenario, "--speed", "25", "--wait", "3s", "--seed", "2")
+			if len(alarms) != 1 || alarms[0][2] != c.rule {
+				t.Fatalf("alarms %q, want exactly one %s\n%s", alarms, c.rule, out)
+			}
+		})
+	}
+}
