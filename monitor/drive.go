@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/convoi/convoi"
@@ -176,30 +177,39 @@ func (d *Drive) Samples() []Sample {
 	return out
 }
 
-// Detour returns a drive route that follows r up to frac of its length,
+// Detour returns a drive route that follows r up to frac of its length on the map,
 // then leaves it by the road network towards a place 700-1500 m away and at
 // least 400 m from r (the wrong turn of a deviation scenario), and the along
 // where it leaves.
 func Detour(ctx context.Context, g *roadnet.Graph, r *Route, frac float64) (*Route, float64, error) {
-	cut := r.LengthM * frac
-	from := r.PointAt(cut)
+	// frac of the part on the map: the stretch to a place beyond it has no
+	// road to leave by.
+	first, last := -1.0, 0.0
+	for i, s := range r.seg {
+		if !s.offMap {
+			if first < 0 {
+				first = r.cum[i]
+			}
+			last = r.cum[i+1]
+		}
+	}
+	if first < 0 {
+		return nil, 0, convoi.Errorf(convoi.ENOTFOUND, "The route has no road on the map.")
+	}
 	var best *roadnet.Route
-	for n := 0; n < g.NumNodes() && best == nil; n += 7 {
-		p := g.NodeLatLon(roadnet.NodeID(n))
-		if d := p.DistanceM(from); d < 700 || d > 1500 {
+	var cut float64
+	// Near frac first, then farther along or back, until a road leads away.
+	for _, f := range []float64{0, 0.1, -0.1, 0.2, -0.2, 0.3, -0.3} {
+		if frac+f <= 0.05 || frac+f >= 0.95 {
 			continue
 		}
-		if d, _ := r.Project(p); d < 400 {
-			continue
+		cut = first + (last-first)*(frac+f)
+		if best = detourFrom(ctx, g, r, cut); best != nil {
+			break
 		}
-		rt, err := g.RouteLatLon(ctx, from, p, roadnet.RouteOptions{})
-		if err != nil || rt.DistanceM > 3000 {
-			continue
-		}
-		best = rt
 	}
 	if best == nil {
-		return nil, 0, convoi.Errorf(convoi.ENOTFOUND, "No road leads away from the route there.")
+		return nil, 0, convoi.Errorf(convoi.ENOTFOUND, "No road leads away from the route.")
 	}
 	var geo []convoi.LatLon
 	for i := range r.pts {
@@ -211,4 +221,25 @@ func Detour(ctx context.Context, g *roadnet.Graph, r *Route, frac float64) (*Rou
 	geo = append(geo, best.Geometry...)
 	dr, err := NewRoute(g, &convoi.RouteSummary{Geometry: geo, DurationS: r.timeAt(cut) + best.DurationS}, 70)
 	return dr, cut, err
+}
+
+// detourFrom returns a road route from along cut of r to a place 700-1500 m
+// away, at least 400 m from r, through no tunnel; nil when there is none.
+func detourFrom(ctx context.Context, g *roadnet.Graph, r *Route, cut float64) *roadnet.Route {
+	from := r.PointAt(cut)
+	for n := 0; n < g.NumNodes(); n += 3 {
+		p := g.NodeLatLon(roadnet.NodeID(n))
+		if d := p.DistanceM(from); d < 700 || d > 1500 {
+			continue
+		}
+		if d, _ := r.Project(p); d < 400 {
+			continue
+		}
+		rt, err := g.RouteLatLon(ctx, from, p, roadnet.RouteOptions{})
+		if err != nil || rt.DistanceM > 3000 || slices.ContainsFunc(rt.Segments, func(s roadnet.Segment) bool { return s.Kinds&roadnet.KindTunnel != 0 }) {
+			continue // no tunnel on the detour: the scenario is a deviation, not a silence
+		}
+		return rt
+	}
+	return nil
 }

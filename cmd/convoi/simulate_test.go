@@ -3,10 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"net"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/auth"
+	"github.com/convoi/convoi/monitor"
 )
 
 // alarmLine matches what simulate prints for each alarm the server opens.
@@ -92,6 +99,125 @@ func TestSimulateScenariosEndToEnd(t *testing.T) {
 			out, alarms := runSim(t, "--scenario", c.scenario, "--speed", "25", "--wait", "3s", "--seed", "2")
 			if len(alarms) != 1 || alarms[0][2] != c.rule {
 				t.Fatalf("alarms %q, want exactly one %s\n%s", alarms, c.rule, out)
+			}
+		})
+	}
+}
+
+// TestRestartMidDriveEndToEnd stops the whole app in the middle of a drive
+// that deviates and starts a new one on the same data directory: the
+// deviation that began before the restart is raised once, after it; a
+// restart after the alarm does not raise it again.
+func TestRestartMidDriveEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives a whole escort")
+	}
+	for _, c := range []struct {
+		name  string
+		after time.Duration // restart this long after the van's first fix out of the corridor
+	}{{"before detection", 4 * time.Second}, {"after detection", 40 * time.Second}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			dir := t.TempDir()
+			open := func() *App {
+				a := NewApp()
+				a.DataDir = dir
+				a.Addr, a.TeltonikaAddr, a.TeltonikaUDPAddr, a.OsmAndAddr, a.MQTTAddr = "127.0.0.1:0", "127.0.0.1:0", "", "127.0.0.1:0", ""
+				a.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+				a.PasswordParams = auth.TestParams
+				if err := a.OpenStore(ctx); err != nil {
+					t.Fatal(err)
+				}
+				return a
+			}
+			a := open()
+			w, err := a.loadDemo(ctx, DefaultDemoPassword)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.OpenEngines(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Open(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			sim := &simulation{app: a, out: &out, speed: 25, seed: 3}
+			e, err := sim.putOnRoad(ctx, w, escortWestbound, "deviation", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			route, err := monitor.NewRoute(a.Graph, e.m.Route, 70)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var van *simUnit
+			for _, u := range e.units {
+				if u.protocol == convoi.ProtocolTeltonika {
+					van = u
+				}
+			}
+			var out1 time.Time
+			for _, s := range van.samples {
+				if d, _ := route.Project(s.Fix); d > 60 {
+					out1 = s.At
+					break
+				}
+			}
+			if out1.IsZero() {
+				t.Fatal("the van never left the route")
+			}
+			cut := out1.Add(c.after)
+			split := func(before bool) *simEscort {
+				part := &simEscort{m: e.m}
+				for _, u := range e.units {
+					cu := *u
+					cu.samples = nil
+					for _, s := range u.samples {
+						if s.At.Before(cut) == before {
+							cu.samples = append(cu.samples, s)
+						}
+					}
+					cu.events = nil
+					part.units = append(part.units, &cu)
+				}
+				return part
+			}
+			if err := sim.drive(ctx, []*simEscort{split(true)}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(500 * time.Millisecond) // the last frames stored
+			a.Close()
+
+			a2 := open()
+			defer a2.Close()
+			if err := a2.OpenEngines(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := a2.Open(ctx); err != nil {
+				t.Fatal(err)
+			}
+			sim.app = a2
+			if err := sim.drive(ctx, []*simEscort{split(false)}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * time.Second)
+			id := e.m.ID
+			as, _, err := a2.Alarms.FindAlarms(ctx, convoi.AlarmFilter{MovementID: &id, Page: convoi.Page{Limit: 100}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// One deviation alarm, raised once per device that left (the
+			// store merges them): a replay would count some twice.
+			if len(as) != 1 || as[0].Rule != convoi.RuleDeviation || as[0].Count != len(e.units) {
+				for _, x := range as {
+					t.Logf("%s count %d first %s: %s", x.Rule, x.Count, x.FirstSeen, x.Detail)
+				}
+				t.Fatalf("%d alarms, want one deviation with count %d (one per device)", len(as), len(e.units))
+			}
+			if d := as[0].FirstSeen.Sub(out1); d < -3*time.Second || d > 10*time.Second {
+				t.Errorf("deviation first seen %s after the first fix 60 m out, want within 10 s", d)
 			}
 		})
 	}
