@@ -299,7 +299,23 @@ func (s *simulation) drive(ctx context.Context, es []*simEscort) error {
 	}
 	wg.Wait()
 	close(errc)
-	return <-errc
+	if err := <-errc; err != nil {
+		return err
+	}
+	// An escort that arrived as planned (or late) is completed by its
+	// crew; the others stay underway for the control room to decide.
+	for _, e := range es {
+		if ctx.Err() != nil || e.scenario != "clean" && e.scenario != "late" {
+			continue
+		}
+		m, err := s.app.DBMovements().TransitionMovement(ctx, e.m.ID, convoi.TransitionRequest{Action: convoi.ActionComplete})
+		if err != nil {
+			return fmt.Errorf("complete %s: %w", e.m.Ref, err)
+		}
+		s.app.Bus.PublishEvent(convoi.Event{Type: convoi.EventTypeMovement, Movement: m})
+		s.printf("%s arrived and completed\n", m.Ref)
+	}
+	return nil
 }
 
 // due returns how long until the simulated time t, in wall time.
