@@ -133,7 +133,7 @@ type escortSpec struct {
 }
 
 var (
-	escortWestbound = escortSpec{"MC-LIVE-01", "westbound", "monaco-court", "nice-prison", convoi.PurposeTransfer, []int{0, 1, 2, 3}, []int{0, 2}}
+	escortWestbound = escortSpec{"MC-LIVE-01", "westbound", "monaco-court", "nice-prison", convoi.PurposeTransfer, []int{0, 1, 2, 9, 10}, []int{0, 2}}
 	escortMedical   = escortSpec{"MC-LIVE-02", "medical", "monaco-prison", "chpg", convoi.PurposeMedical, []int{4, 5}, []int{3}}
 )
 
