@@ -130,6 +130,9 @@ func NewRoute(g *roadnet.Graph, rs *convoi.RouteSummary, fastKmh float64) (*Rout
 	// Share the summary's duration: off-map pieces get what is left (at
 	// most 35 m/s), or the on-road times are scaled to the total.
 	total := rs.DurationS
+	if !(total > 0) || math.IsInf(total, 0) {
+		total = 0 // unknown: the graph's times alone, off-map pieces at 35 m/s
+	}
 	switch {
 	case offM > 0:
 		left := math.Max(total-onS, offM/35)
