@@ -146,7 +146,7 @@ func NewRoute(g *roadnet.Graph, rs *convoi.RouteSummary, fastKmh float64) (*Rout
 		for i := range dur {
 			dur[i] *= total / onS
 		}
-	case total > 0:
+	case total > 0 && r.LengthM > 0:
 		for i := range dur {
 			dur[i] = total * (r.cum[i+1] - r.cum[i]) / r.LengthM
 		}
