@@ -169,15 +169,16 @@ func (s *simulation) putOnRoad(ctx context.Context, w *demoWorld, spec escortSpe
 	if err := movements.CreateMovement(ctx, m); err != nil {
 		return nil, fmt.Errorf("movement %s: %w", m.Ref, err)
 	}
-	planner := *a.Planner
-	planner.Slots, planner.SlotSpacing = 3, time.Minute
+	planner := a.Planner
+	depFrom, depTo := now.Add(2*time.Minute), now.Add(6*time.Minute)
+	opts := convoi.PlanOptions{Slots: 3, DepartureFrom: &depFrom, DepartureTo: &depTo}
 	var route *monitor.Route
 	var zone *monitor.Place
 	for draw := 1; ; draw++ {
 		if _, err := a.Risk.AssessMovement(ctx, m.ID); err != nil {
 			return nil, fmt.Errorf("assess %s: %w", m.Ref, err)
 		}
-		if _, _, err := planner.PlanMovement(ctx, m.ID); err != nil {
+		if _, _, err := planner.Plan(ctx, m.ID, opts); err != nil {
 			return nil, fmt.Errorf("plan %s: %w", m.Ref, err)
 		}
 		if _, err := movements.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionPlan, Reason: "convoi simulate"}); err != nil {
