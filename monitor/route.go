@@ -370,7 +370,7 @@ func (r *Route) Places() []Place {
 	return out
 }
 
-// Segment returns the geometry point i and the planned time there, for
+// Point returns the geometry point i, its along and the planned time there, for
 // drivers that follow the route (the simulator).
 func (r *Route) Point(i int) (convoi.LatLon, float64, float64) { return r.pts[i], r.cum[i], r.t[i] }
 
