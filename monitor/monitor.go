@@ -677,7 +677,11 @@ func (m *Monitor) position(ctx context.Context, u *unit, p *convoi.Position) err
 
 	// Progress and lateness.
 	pr := m.progress(u, at, now)
-	if pr.DeadlineS > 0 && u.departedOrDue(now) {
+	// Off the route the planned ETA means nothing (the deviation rule has
+	// it); lateness is judged on the route only.
+	if !inside {
+		u.lateSince = time.Time{}
+	} else if pr.DeadlineS > 0 && u.departedOrDue(now) {
 		if u.lateSince.IsZero() {
 			u.lateSince = now
 		}
