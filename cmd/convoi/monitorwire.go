@@ -11,7 +11,6 @@ import (
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/bus"
 	"github.com/convoi/convoi/monitor"
-	"github.com/convoi/convoi/sqlite"
 )
 
 // openMonitor starts the monitor engine on the bus: every fix and device
@@ -20,11 +19,9 @@ import (
 func (a *App) openMonitor() {
 	m := monitor.New(a.Graph)
 	m.Now = a.Now
-	m.Movements = sqlite.NewMovementService(a.DB)
-	m.Trackers = sqlite.NewTrackerService(a.DB)
-	m.Positions = sqlite.NewPositionService(a.DB)
+	m.Movements, m.Trackers, m.Positions = a.S.Movements, a.S.Trackers, a.S.Positions
 	m.Alarms = a.Alarms
-	m.Events = a.Bus
+	m.Events = a.Events
 	log := a.Logger.With("component", "monitor")
 	m.OnError = func(err error) { log.Error("monitor", "err", err) }
 	ctx, cancel := context.WithCancel(context.Background())
@@ -33,7 +30,11 @@ func (a *App) openMonitor() {
 	go func() {
 		defer close(done)
 		close(started)
-		m.Run(ctx, monitorFeed{a.Bus})
+		var feed monitor.Subscriber = a.Events // NATS: its own buffering
+		if a.Bus != nil {
+			feed = monitorFeed{a.Bus}
+		}
+		m.Run(ctx, feed)
 	}()
 	<-started
 	a.Monitor = m

@@ -217,7 +217,7 @@ func (s *simulation) putOnRoad(ctx context.Context, w *demoWorld, spec escortSpe
 	if m, err = movements.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionStart}); err != nil {
 		return nil, fmt.Errorf("start %s: %w", m.Ref, err)
 	}
-	a.Bus.PublishEvent(convoi.Event{Type: convoi.EventTypeMovement, Movement: m})
+	a.Events.PublishEvent(convoi.Event{Type: convoi.EventTypeMovement, Movement: m})
 	s.printf("%s on the road: level %d, %.1f km, %.0f min planned, %d places to watch\n", m.Ref, m.EscortLevel, route.LengthM/1000, route.DurationS/60, len(route.Places()))
 
 	e := &simEscort{m: m, scenario: scenario}
@@ -313,7 +313,7 @@ func (s *simulation) drive(ctx context.Context, es []*simEscort) error {
 		if err != nil {
 			return fmt.Errorf("complete %s: %w", e.m.Ref, err)
 		}
-		s.app.Bus.PublishEvent(convoi.Event{Type: convoi.EventTypeMovement, Movement: m})
+		s.app.Events.PublishEvent(convoi.Event{Type: convoi.EventTypeMovement, Movement: m})
 		s.printf("%s arrived and completed\n", m.Ref)
 	}
 	return nil
@@ -469,7 +469,7 @@ func (s *simulation) printf(format string, args ...any) {
 // and returns how many alarms were opened.
 func (s *simulation) printAlarms(ctx context.Context) func() int {
 	ctx, cancel := context.WithCancel(ctx)
-	sub, err := s.app.Bus.Subscribe(ctx)
+	sub, err := s.app.Events.Subscribe(ctx)
 	if err != nil {
 		cancel()
 		return func() int { return 0 }
