@@ -38,6 +38,7 @@ const screens = [
   { id: 'today', title: 'Today', roles: [R.admin, R.planner, R.control, R.commander, R.auditor, R.crew], render: renderToday },
   { id: 'map', title: 'Live map', roles: [R.admin, R.planner, R.control, R.commander, R.auditor, R.crew], render: renderMap },
   { id: 'alarms', title: 'Alarms', roles: [R.control, R.commander, R.auditor], render: renderAlarms },
+  { id: 'incidents', title: 'Incidents', roles: [R.control, R.commander, R.auditor], render: renderIncidents },
   { id: 'planning', title: 'Planning', roles: [R.planner], render: renderPlanning },
   { id: 'arrivals', title: 'Arrivals', roles: [R.liaison], render: renderArrivals },
   { id: 'movement', title: 'Movement', roles: [R.admin, R.planner, R.control, R.commander, R.auditor, R.crew], render: renderMovement, hidden: true },
@@ -53,6 +54,9 @@ const can = {
   policy: (r) => [R.admin, R.planner, R.auditor].includes(r),
   plans: (r) => [R.planner, R.commander, R.auditor].includes(r),
   detainees: (r) => [R.planner, R.control, R.commander, R.auditor].includes(r),
+  incidents: (r) => [R.control, R.commander, R.auditor].includes(r),
+  runIncidents: (r) => r === R.commander, // declare, assign and release units
+  sight: (r) => [R.control, R.commander].includes(r),
 };
 
 // ---- state shared by the screens, kept current by the event stream ----
@@ -207,6 +211,10 @@ function onEvent(type, ev) {
     case 'assessment':
       changed('assessment');
       break;
+    case 'incident':
+      state.lastIncidentEvent = ev.incident;
+      changed('incident');
+      break;
   }
 }
 
@@ -264,7 +272,7 @@ function route() {
   state.screenCleanup?.();
   state.screenCleanup = null;
   state.listeners.clear();
-  const root = h('div', { class: s.id === 'map' ? 'mapview' : 'page', id: 'screen-' + s.id });
+  const root = h('div', { class: s.id === 'map' || (s.id === 'incidents' && arg) ? 'mapview' : 'page', id: 'screen-' + s.id });
   $('#screen').replaceChildren(root);
   Promise.resolve(s.render(root, decodeURIComponent(arg))).catch(e => root.append(h('p', { class: 'error', role: 'alert' }, e.message)));
 }
@@ -451,7 +459,7 @@ function renderAlarms(root) {
   const ul = h('ul', { class: 'alarms', id: 'alarm-list', role: 'listbox', 'aria-label': 'Alarms, most severe and newest first' });
   const showResolved = h('input', { type: 'checkbox', id: 'show-resolved', onchange: () => draw() });
   root.append(h('h1', {}, 'Alarm queue'),
-    h('p', { class: 'muted' }, 'Keys: ↑/↓ select · a acknowledge · e escalate · r resolve · the note field takes the text of the step.'),
+    h('p', { class: 'muted' }, 'Keys: ↑/↓ select · a acknowledge · e escalate · r resolve' + (can.runIncidents(state.user.role) ? ' · i declare an incident' : '') + ' · the note field takes the text of the step.'),
     h('label', {}, showResolved, ' show resolved'), ul);
   if (!state.alarmsAvailable) ul.before(h('p', { class: 'muted', id: 'alarms-unavailable' }, 'The alarm service is not available on this server.'));
   let selected = null;
@@ -489,6 +497,7 @@ function renderAlarms(root) {
           } else if (mayAct && e.key === 'a' && a.state === 'open') act(a, 'acknowledge', note.value);
           else if (mayAct && e.key === 'e' && ['open', 'acknowledged'].includes(a.state)) act(a, 'escalate', note.value);
           else if (mayAct && e.key === 'r') note.focus();
+          else if (mayAct && e.key === 'i' && can.runIncidents(state.user.role) && a.state !== 'resolved') declareFromAlarm(a, note.value);
         },
       },
       h('div', { class: 'row' },
@@ -502,7 +511,8 @@ function renderAlarms(root) {
       mayAct && a.state !== 'resolved' ? h('div', { class: 'actions' }, note,
         a.state === 'open' ? h('button', { type: 'button', onclick: () => act(a, 'acknowledge', note.value) }, 'Acknowledge') : null,
         ['open', 'acknowledged'].includes(a.state) ? h('button', { type: 'button', class: 'secondary', onclick: () => act(a, 'escalate', note.value) }, 'Escalate') : null,
-        res, h('button', { type: 'button', class: 'secondary', onclick: () => act(a, 'resolve', note.value, res.value) }, 'Resolve')) : null);
+        res, h('button', { type: 'button', class: 'secondary', onclick: () => act(a, 'resolve', note.value, res.value) }, 'Resolve'),
+        can.runIncidents(state.user.role) ? h('button', { type: 'button', class: 'danger declare', onclick: () => declareFromAlarm(a, note.value) }, 'Declare incident') : null) : null);
       return li;
     }) : [h('li', { class: 'muted' }, 'No alarm.')]));
     if (focusedId) ul.querySelector(`li[data-alarm="${CSS.escape(focusedId)}"]`)?.focus();
@@ -622,6 +632,263 @@ async function drawStrategy(card, plan, m) {
   const geoms = sums.map(x => x.geometry || []);
   setData(map, 'corridors', geoms.map((g, i) => line(g, { colour: routeColours[i % routeColours.length], opacity: 0.35 + 0.6 * (routes[i]?.probability || 0), label: `${i + 1}: ${pct(routes[i]?.probability || 0)}` })));
   fitLines(map, geoms);
+}
+
+// ---- Incidents: the commander's response to an attack ----
+// declareFromAlarm declares an incident from an alarm (the API resolves
+// the alarm as incident_declared) and opens it.
+async function declareFromAlarm(a, note) {
+  try {
+    const inc = await api('POST', '/incidents', { alarm_id: a.id, note: note || `Declared from alarm ${a.id} (${a.rule})` });
+    location.hash = '#/incidents/' + inc.id;
+  } catch (e) { alert(e.message); }
+}
+
+const toLocalInput = (d) => { const x = new Date(d); x.setMinutes(x.getMinutes() - x.getTimezoneOffset()); return x.toISOString().slice(0, 16); };
+const mmss = (s) => { const r = Math.round(s); return `${Math.floor(r / 60)} min ${String(r % 60).padStart(2, '0')} s`; };
+
+function renderIncidents(root, id) {
+  if (id) return renderIncident(root, id);
+  const role = state.user.role;
+  const table = h('table', { id: 'incident-table' });
+  const err = h('p', { class: 'error', role: 'alert' });
+  root.append(h('h1', {}, 'Incidents'), table, err);
+  async function draw() {
+    let incs;
+    try { incs = await list('/incidents'); } catch (e) { err.textContent = e.message; return; }
+    table.replaceChildren(
+      h('thead', {}, h('tr', {}, ['Incident', 'State', 'Place', 'Attack', 'Movement', 'Vehicles sought', 'Version'].map(c => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, incs.length ? incs.map(i => h('tr', {
+        class: 'clickable', tabindex: 0, 'data-incident': i.id,
+        onclick: () => { location.hash = '#/incidents/' + i.id; },
+        onkeydown: (e) => { if (e.key === 'Enter') location.hash = '#/incidents/' + i.id; },
+      },
+      h('td', {}, h('a', { href: '#/incidents/' + i.id }, '#' + i.id)), h('td', {}, stateChip(i.state)),
+      h('td', {}, i.place_name || `${i.place.lat.toFixed(5)}, ${i.place.lon.toFixed(5)}`), h('td', {}, fmtDateTime(i.attack_at)),
+      h('td', {}, i.movement_id ? (state.movements.get(i.movement_id)?.ref || '#' + i.movement_id) : '—'),
+      h('td', {}, (i.vehicles_sought || []).join('; ')), h('td', {}, String(i.version)))) :
+        h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No incident.'))));
+  }
+  if (can.runIncidents(role)) {
+    // Declaring by hand: the attack point is clicked on the map or typed.
+    const f = {
+      lat: h('input', { name: 'lat', type: 'number', step: 'any', required: true, min: -90, max: 90 }),
+      lon: h('input', { name: 'lon', type: 'number', step: 'any', required: true, min: -180, max: 180 }),
+      place: h('input', { name: 'place_name', placeholder: 'e.g. Boulevard du Larvotto' }),
+      at: h('input', { name: 'attack_at', type: 'datetime-local', required: true, value: toLocalInput(new Date()) }),
+      vehicles: h('input', { name: 'vehicles', placeholder: 'e.g. dark grey Audi A6, AB-123-CD; …' }),
+      instructions: h('input', { name: 'instructions', placeholder: 'instructions to partner forces' }),
+    };
+    const mapEl = h('div', { class: 'smallmap', id: 'declare-map', role: 'region', 'aria-label': 'Click the attack point' });
+    const form = h('form', { class: 'stack', id: 'declare-form', onsubmit: async (e) => {
+      e.preventDefault();
+      err.textContent = '';
+      try {
+        const inc = await api('POST', '/incidents', {
+          place: { lat: Number(f.lat.value), lon: Number(f.lon.value) }, place_name: f.place.value.trim(),
+          attack_at: new Date(f.at.value).toISOString(), instructions: f.instructions.value.trim(),
+          vehicles_sought: f.vehicles.value.split(';').map(x => x.trim()).filter(Boolean),
+        });
+        location.hash = '#/incidents/' + inc.id;
+      } catch (e2) { err.textContent = e2.message; }
+    } },
+    h('label', {}, 'Latitude', f.lat), h('label', {}, 'Longitude', f.lon), h('label', {}, 'Place', f.place),
+    h('label', {}, 'Attack at', f.at), h('label', {}, 'Vehicles sought (; between)', f.vehicles), h('label', {}, 'Instructions', f.instructions),
+    h('button', { type: 'submit', class: 'danger' }, 'Declare incident'));
+    root.append(h('h2', {}, 'Declare an incident by hand'),
+      h('p', { class: 'muted' }, 'To declare from an alarm, use Declare incident in the alarm queue. Here: click the attack point on the map (or type it).'),
+      form, mapEl);
+    mapLib().then(async ({ createMap, setData, point }) => {
+      const map = await createMap(mapEl, ['sightings']);
+      cleanup(() => map.remove());
+      map.on('click', (e) => {
+        f.lat.value = e.lngLat.lat.toFixed(6); f.lon.value = e.lngLat.lng.toFixed(6);
+        setData(map, 'sightings', [point(e.lngLat.lat, e.lngLat.lng, { attack: true, label: 'attack' })]);
+      });
+    }).catch(e => { mapEl.replaceWith(h('p', { class: 'error' }, e.message)); });
+  }
+  on((k) => { if (k === 'incident') draw(); });
+  return draw();
+}
+
+async function renderIncident(root, id) {
+  const { createMap, setData, point, fitFeatures, reachColours } = await mapLib();
+  const role = state.user.role;
+  const path = '/incidents/' + encodeURIComponent(id);
+  const mapEl = h('div', { class: 'map', id: 'incident-map', role: 'region', 'aria-label': 'Incident map: reachability, escape routes, units and roadblocks' });
+  const head = h('div', { id: 'incident-head' });
+  const summary = h('div', { id: 'incident-summary', role: 'status', 'aria-live': 'polite' });
+  const bands = h('table', { id: 'reach-table' });
+  const units = h('table', { id: 'unit-table' });
+  const sightList = h('ul', { id: 'sighting-list' });
+  const err = h('p', { class: 'error', role: 'alert', id: 'incident-error' });
+  const legend = h('p', { class: 'legend' },
+    ...[5, 10, 15, 20].map(m => h('span', {}, h('i', { style: `background:${reachColours[m]};opacity:.6` }), `${m} min`)),
+    h('span', {}, h('i', { style: 'background:#b3001b;opacity:.4' }), 'escape route'),
+    h('span', {}, h('i', { style: 'background:#0b5cad;opacity:.4' }), 'route cut'),
+    h('span', {}, h('i', { style: 'border:2px solid #0b2e57;height:10px;width:10px;border-radius:5px;background:#fff' }), 'unit'),
+    h('span', {}, h('i', { style: 'background:#0b5cad;height:12px;width:12px;border-radius:6px' }), 'roadblock'),
+    h('span', {}, h('i', { style: 'background:#7b2cbf;height:10px;width:10px;border-radius:5px' }), 'sighting'));
+  const aside = h('aside', { id: 'incident-panel' }, h('p', {}, h('a', { href: '#/incidents' }, '← Incidents')), head, err, summary, legend,
+    h('h2', {}, 'Reachability'), bands, h('h2', {}, 'Units and roadblocks'), units);
+  root.append(mapEl, aside);
+
+  let inc = null, plan = null, pending = null, mayWrite = false;
+  // The sighting form (control and commander): click the map to place it.
+  const sf = {
+    lat: h('input', { id: 'sighting-lat', type: 'number', step: 'any', required: true }),
+    lon: h('input', { id: 'sighting-lon', type: 'number', step: 'any', required: true }),
+    place: h('input', { id: 'sighting-place', placeholder: 'e.g. Basse Corniche' }),
+    time: h('input', { id: 'sighting-time', type: 'datetime-local', required: true }),
+    conf: h('input', { id: 'sighting-confidence', type: 'number', min: 0.05, max: 1, step: 0.05, value: 1, required: true }),
+    note: h('input', { id: 'sighting-note', placeholder: 'who saw what' }),
+  };
+  // The time field has minutes: a sighting "now" is sent with the seconds.
+  let timeEdited = false;
+  sf.time.addEventListener('input', () => { timeEdited = true; });
+  const seenAt = () => {
+    const t = new Date(sf.time.value), now = new Date();
+    return now - t >= 0 && now - t < 60000 ? now : t;
+  };
+  const sightForm = h('form', { class: 'side-form', id: 'sighting-form', onsubmit: async (e) => {
+    e.preventDefault();
+    err.textContent = '';
+    try {
+      const res = await api('POST', path + '/sightings', {
+        place: { lat: Number(sf.lat.value), lon: Number(sf.lon.value) }, place_name: sf.place.value.trim(),
+        time: seenAt().toISOString(), confidence: Number(sf.conf.value), note: sf.note.value.trim(),
+      });
+      pending = null; timeEdited = false;
+      sf.place.value = ''; sf.note.value = ''; sf.time.value = '';
+      if (res.plan_error) err.textContent = 'No plan: ' + res.plan_error;
+      await load();
+    } catch (e2) { err.textContent = e2.message; }
+  } },
+  h('div', { class: 'pair' }, h('label', {}, 'Latitude', sf.lat), h('label', {}, 'Longitude', sf.lon)),
+  h('label', {}, 'Place', sf.place), h('div', { class: 'pair' }, h('label', {}, 'Seen at', sf.time), h('label', {}, 'Confidence', sf.conf)),
+  h('label', {}, 'Note', sf.note), h('button', { type: 'submit' }, 'Record sighting and re-plan'));
+  if (can.sight(role)) aside.append(h('h2', {}, 'Record a sighting'), h('p', { class: 'muted' }, 'Click the map to place it, or type the position.'), sightForm);
+  aside.append(h('h2', {}, 'Sightings'), sightList);
+
+  const map = await createMap(mapEl, ['reach', 'escapes', 'units', 'sightings']);
+  state.incidentMap = map;
+  cleanup(() => { map.remove(); state.incidentMap = null; });
+  if (can.sight(role)) {
+    map.on('click', (e) => {
+      sf.lat.value = e.lngLat.lat.toFixed(6); sf.lon.value = e.lngLat.lng.toFixed(6);
+      if (!timeEdited) sf.time.value = toLocalInput(new Date());
+      pending = { lat: e.lngLat.lat, lon: e.lngLat.lng };
+      drawSightings();
+      sf.place.focus();
+    });
+  }
+
+  function drawSightings() {
+    const feats = [];
+    if (inc) feats.push(point(inc.place.lat, inc.place.lon, { attack: true, label: 'attack ' + fmtTime(inc.attack_at) }));
+    for (const s of inc?.sightings || []) feats.push(point(s.place.lat, s.place.lon, { label: `${fmtTime(s.time)} (${Math.round(100 * s.confidence)} %)` }));
+    if (pending) feats.push(point(pending.lat, pending.lon, { pending: true, label: 'new sighting' }));
+    setData(map, 'sightings', feats);
+  }
+
+  async function unitStep(u, step) {
+    err.textContent = '';
+    try { await api('POST', `${path}/units/${u.site_id}/${step}`, {}); await load(); } catch (e) { err.textContent = `${u.name}: ${e.message}`; }
+  }
+
+  function drawPlan() {
+    const byUnit = new Map((plan?.assignments || []).map(a => [a.unit_id, a]));
+    summary.dataset.version = plan ? String(plan.version) : '';
+    summary.dataset.fraction = plan ? String(plan.fraction) : '';
+    summary.replaceChildren(...(plan ? [
+      h('p', { class: 'figure' }, h('strong', { id: 'plan-fraction' }, pct(plan.fraction)), ' of the escape routes intercepted'),
+      h('p', {}, `${plan.intercepted} of ${plan.routes} routes · `, plan.optimal ? h('span', { class: 'state released', id: 'plan-optimal' }, 'proven optimal')
+        : h('span', { class: 'state aborted', id: 'plan-optimal' }, `best found, bound ${pct(plan.bound)}`),
+      ` · ${plan.elapsed_ms.toFixed(0)} ms`),
+      h('p', { class: 'muted' }, `Routes sampled ${plan.routes_sampled}, consistent with the sightings ${plan.routes_kept}, added from the latest ${plan.routes_added} · plan of version ${plan.version}, ${fmtTime(plan.at)}`),
+    ] : [h('p', { class: 'muted' }, 'No plan.')]));
+    units.replaceChildren(
+      h('thead', {}, h('tr', {}, ['Unit', 'Roadblock', ''].map(c => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, (plan?.units || []).map(u => {
+        const a = byUnit.get(String(u.site_id));
+        return h('tr', { 'data-unit': u.site_id, class: u.assigned ? 'current' : '' },
+          h('td', {}, h('strong', {}, u.name), h('div', { class: 'muted' }, `${u.source === 'tracker' ? 'tracker ' + fmtTime(u.fix_time) : 'at the post'}${u.assigned ? ' · assigned' : ''}`)),
+          h('td', {}, !a ? '—' : a.reserve ? 'reserve: nothing left to cut in time, stays put' : [
+            h('div', { class: 'share' }, h('strong', {}, `cuts ${pct(a.share)}`), ` (${a.routes_cut} routes)`),
+            h('div', {}, `in place ${fmtTime(a.arrival)} (${mmss(a.arrival_s)})`),
+            h('div', { class: 'muted' }, `node ${a.node}`)]),
+          h('td', {}, mayWrite ? (u.assigned
+            ? h('button', { type: 'button', class: 'secondary', onclick: () => unitStep(u, 'release') }, 'Release')
+            : h('button', { type: 'button', onclick: () => unitStep(u, 'assign') }, 'Assign')) : ''));
+      })));
+    const feats = [];
+    for (const u of plan?.units || []) {
+      const a = byUnit.get(String(u.site_id));
+      feats.push(point(u.at.lat, u.at.lon, { kind: 'unit', assigned: !!u.assigned, label: u.name }));
+      if (a && !a.reserve) {
+        feats.push({ type: 'Feature', properties: { kind: 'link' }, geometry: { type: 'LineString', coordinates: [[u.at.lon, u.at.lat], [a.at.lon, a.at.lat]] } });
+        feats.push(point(a.at.lat, a.at.lon, { kind: 'roadblock', label: `${fmtTime(a.arrival)} · ${pct(a.share)}` }));
+      }
+    }
+    setData(map, 'units', feats);
+    setData(map, 'escapes', (plan?.route_lines || []).map(r => ({ type: 'Feature', properties: { cut: r.cut }, geometry: { type: 'LineString', coordinates: r.points.map(p => [p.lon, p.lat]) } })));
+  }
+
+  let first = true, seq = 0;
+  async function load() {
+    const my = ++seq;
+    let reach = null;
+    const [i, r, p] = await Promise.allSettled([api('GET', path), api('GET', path + '/reachability?format=geojson'), api('GET', path + '/plan?routes=150')]);
+    if (my !== seq) return; // a newer load started
+    if (i.status === 'rejected') { err.textContent = i.reason.message; return; }
+    inc = i.value;
+    mayWrite = can.runIncidents(role) && inc.state === 'active';
+    const m = inc.movement_id && state.movements.get(inc.movement_id);
+    head.replaceChildren(h('h1', {}, `Incident #${inc.id}`),
+      h('p', {}, stateChip(inc.state), ' ', inc.place_name || '', ` · attack ${fmtDateTime(inc.attack_at)}`,
+        m ? [' · ', h('a', { href: '#/movement/' + m.id }, m.ref)] : '', ` · version ${inc.version}`),
+      (inc.vehicles_sought || []).length ? h('p', {}, 'Sought: ' + inc.vehicles_sought.join('; ')) : '',
+      inc.instructions ? h('p', { class: 'muted' }, inc.instructions) : '',
+      h('p', {}, h('button', { type: 'button', class: 'secondary', id: 'cap-alert', onclick: openAlert }, 'CAP alert'),
+        mayWrite ? [' ', h('button', { type: 'button', class: 'secondary', id: 'close-incident', onclick: closeIncident }, 'Close incident')] : ''));
+    sightForm.hidden = inc.state !== 'active';
+    if (!sf.time.value) sf.time.value = toLocalInput(new Date());
+    sightList.replaceChildren(...((inc.sightings || []).length ? [...inc.sightings].reverse().map(s => h('li', {},
+      h('strong', {}, fmtTime(s.time)), ` ${s.place_name || `${s.place.lat.toFixed(5)}, ${s.place.lon.toFixed(5)}`} · confidence ${Math.round(100 * s.confidence)} %`,
+      s.note ? h('div', { class: 'muted' }, s.note) : '')) : [h('li', { class: 'muted' }, 'No sighting yet.')]));
+    if (r.status === 'fulfilled') {
+      reach = r.value;
+      setData(map, 'reach', reach.features);
+      const from = reach.features.find(f => f.properties.kind === 'from');
+      bands.replaceChildren(
+        h('caption', { class: 'muted' }, from ? `From ${from.properties.label}, ${fmtTime(from.properties.since)}` : ''),
+        h('thead', {}, h('tr', {}, ['Within', 'Area'].map(c => h('th', { scope: 'col' }, c)))),
+        h('tbody', {}, reach.features.filter(f => f.properties.kind === 'reachability').reverse().map(f => h('tr', { 'data-minutes': f.properties.minutes },
+          h('td', {}, h('i', { class: 'swatch', style: `background:${reachColours[f.properties.minutes] || '#888'}` }), ` ${f.properties.minutes} min`),
+          h('td', {}, `${f.properties.area_km2.toFixed(2)} km²`)))));
+    } else bands.replaceChildren(h('caption', { class: 'error' }, r.reason.message));
+    if (p.status === 'fulfilled') plan = p.value;
+    else { plan = null; if (inc.state === 'active') err.textContent = 'Plan: ' + p.reason.message; }
+    drawPlan();
+    drawSightings();
+    if (first && reach) { first = false; fitFeatures(map, reach.features.filter(f => f.properties.kind === 'reachability').slice(0, 1)); }
+    mapEl.dataset.ready = 'true';
+  }
+  async function openAlert() {
+    const res = await fetch('/api/v1' + path + '/alert', { headers: { Authorization: 'Bearer ' + (session.load()?.token || '') } });
+    if (!res.ok) { err.textContent = 'CAP alert: ' + res.status; return; }
+    const url = URL.createObjectURL(new Blob([await res.text()], { type: 'text/xml' }));
+    const a = h('a', { href: url, download: `incident-${inc.id}-v${inc.version}.xml` });
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+  async function closeIncident() {
+    if (!confirm(`Close incident #${inc.id}? Every unit still assigned is released; it cannot be reopened.`)) return;
+    try { await api('PATCH', path, { state: 'closed' }); await load(); } catch (e) { err.textContent = e.message; }
+  }
+  // Another user's sighting, unit or update re-plans here too.
+  on((k) => { if (k === 'incident' && String(state.lastIncidentEvent?.incident?.id) === String(id)) load(); });
+  await load();
 }
 
 // ---- Planning ----

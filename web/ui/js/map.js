@@ -16,6 +16,9 @@ async function loadTileJSON() {
   return tileJSON;
 }
 
+// The reachability bands' colours, by minutes: the nearest the darkest.
+export const reachColours = { 5: '#b3001b', 10: '#d9601a', 15: '#e0a400', 20: '#8a9a5b' };
+
 export const roadColours = {
   fast: '#d9601a', main: '#e0a400', ramp: '#e08a4a', local: '#ffffff', minor: '#ffffff',
 };
@@ -82,7 +85,8 @@ function style(tj) {
 }
 
 // createMap makes a map in el, centred on the road graph. overlays lists
-// the overlay sources to add: 'sites', 'corridors', 'vehicles', 'alarms'.
+// the overlay sources to add: 'sites', 'corridors', 'vehicles', 'alarms',
+// and the incident screen's 'reach', 'escapes', 'units', 'sightings'.
 export async function createMap(el, overlays = []) {
   const tj = await loadTileJSON();
   const map = new maplibregl.Map({
@@ -103,6 +107,62 @@ export async function createMap(el, overlays = []) {
   await new Promise((resolve) => map.once('load', resolve));
   const empty = { type: 'FeatureCollection', features: [] };
   for (const o of overlays) map.addSource(o, { type: 'geojson', data: empty });
+  // The incident screen's layers (docs/ui.md, "Incidents"): reachability
+  // bands (largest first, so the smaller draw on top), the sampled escape
+  // routes as faint lines (cut ones dashed), units, roadblocks, sightings.
+  if (overlays.includes('reach')) {
+    map.addLayer({
+      id: 'reach', type: 'fill', source: 'reach', filter: ['==', ['get', 'kind'], 'reachability'],
+      paint: { 'fill-color': ['match', ['get', 'minutes'], 5, reachColours[5], 10, reachColours[10], 15, reachColours[15], reachColours[20]], 'fill-opacity': 0.3 },
+    });
+    map.addLayer({
+      id: 'reach-outline', type: 'line', source: 'reach', filter: ['==', ['get', 'kind'], 'reachability'],
+      paint: { 'line-color': ['match', ['get', 'minutes'], 5, reachColours[5], 10, reachColours[10], 15, reachColours[15], reachColours[20]], 'line-width': 1.5 },
+    });
+  }
+  if (overlays.includes('escapes')) {
+    map.addLayer({
+      id: 'escapes', type: 'line', source: 'escapes',
+      layout: { 'line-cap': 'round', 'line-join': 'round' },
+      paint: { 'line-color': ['case', ['get', 'cut'], '#0b5cad', '#b3001b'], 'line-width': 1.5, 'line-opacity': 0.18 },
+    });
+  }
+  if (overlays.includes('units')) {
+    map.addLayer({
+      id: 'unit-links', type: 'line', source: 'units', filter: ['==', ['geometry-type'], 'LineString'],
+      paint: { 'line-color': '#0b2e57', 'line-width': 1.5, 'line-dasharray': [2, 2] },
+    });
+    map.addLayer({
+      id: 'units', type: 'circle', source: 'units', filter: ['==', ['get', 'kind'], 'unit'],
+      paint: {
+        'circle-radius': 7, 'circle-color': ['case', ['get', 'assigned'], '#0b2e57', '#ffffff'],
+        'circle-stroke-color': '#0b2e57', 'circle-stroke-width': 2.5,
+      },
+    });
+    map.addLayer({
+      id: 'roadblocks', type: 'circle', source: 'units', filter: ['==', ['get', 'kind'], 'roadblock'],
+      paint: { 'circle-radius': 9, 'circle-color': '#0b5cad', 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 3 },
+    });
+    map.addLayer({
+      id: 'unit-labels', type: 'symbol', source: 'units', filter: ['has', 'label'],
+      layout: { 'text-field': ['get', 'label'], 'text-font': [FONT], 'text-size': 11, 'text-offset': [0, 1.3], 'text-anchor': 'top', 'text-max-width': 12, 'text-optional': true },
+      paint: { 'text-color': '#0b2e57', 'text-halo-color': '#ffffff', 'text-halo-width': 1.5 },
+    });
+  }
+  if (overlays.includes('sightings')) {
+    map.addLayer({
+      id: 'sightings', type: 'circle', source: 'sightings',
+      paint: {
+        'circle-radius': ['case', ['get', 'pending'], 10, 8], 'circle-color': ['case', ['get', 'attack'], '#b3001b', '#7b2cbf'],
+        'circle-opacity': ['case', ['get', 'pending'], 0.4, 1], 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2,
+      },
+    });
+    map.addLayer({
+      id: 'sighting-labels', type: 'symbol', source: 'sightings', filter: ['has', 'label'],
+      layout: { 'text-field': ['get', 'label'], 'text-font': [FONT], 'text-size': 11, 'text-offset': [0, -1.4], 'text-anchor': 'bottom', 'text-optional': true },
+      paint: { 'text-color': '#4a1a70', 'text-halo-color': '#ffffff', 'text-halo-width': 1.5 },
+    });
+  }
   if (overlays.includes('corridors')) {
     map.addLayer({
       id: 'corridors', type: 'line', source: 'corridors',
@@ -179,4 +239,13 @@ export function fitLines(map, lines) {
   let n = 0;
   for (const l of lines) for (const p of l) { b.extend([p.lon, p.lat]); n++; }
   if (n > 1) map.fitBounds(b, { padding: 40, duration: 0, maxZoom: 15 });
+}
+
+// fitFeatures fits the map to the coordinates of GeoJSON features.
+export function fitFeatures(map, features) {
+  const b = new maplibregl.LngLatBounds();
+  let n = 0;
+  const walk = (c) => { if (typeof c[0] === 'number') { b.extend(c); n++; } else c.forEach(walk); };
+  for (const f of features) walk(f.geometry.coordinates);
+  if (n > 1) map.fitBounds(b, { padding: 30, duration: 0, maxZoom: 15 });
 }
