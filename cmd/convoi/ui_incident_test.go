@@ -114,6 +114,10 @@ func TestUIIncident(t *testing.T) {
 	eval[chromedp.Void](t, cmd, `document.querySelector('#incident-panel').scrollTop = 0; new Promise(r => convoi.incidentMap.once('idle', () => r()))`)
 	shot(t, cmd, "commander-incident-sighting")
 
+	// The list: the incident, and the form to declare one by hand.
+	do(t, cmd, chromedp.Navigate(a.URL()+"/#/incidents"))
+	waitJS(t, cmd, "the incident list", fmt.Sprintf(`!!document.querySelector('#incident-table tr[data-incident="%s"]') && !!document.querySelector('#declare-form')`, incID))
+
 	// Control reads and records sightings, but assigns no unit.
 	ctl := mustBrowser(t)
 	uiSignIn(t, ctl, a.URL(), "control")
