@@ -129,6 +129,14 @@ func TestUIIncident(t *testing.T) {
 	if !eval[bool](t, ctl, `!!document.querySelector('#sighting-form') && !document.querySelector('#sighting-form').hidden`) {
 		t.Error("control has no sighting form")
 	}
+	// Nothing overflows sideways, at 1366×768 nor on a tablet.
+	for _, vp := range [][2]int64{{1366, 768}, {820, 1180}} {
+		do(t, ctl, chromedp.EmulateViewport(vp[0], vp[1]))
+		dims := eval[[]float64](t, ctl, `(p => [document.documentElement.scrollWidth, window.innerWidth, p.scrollWidth, p.clientWidth, document.querySelector('#incident-map').getBoundingClientRect().height])(document.querySelector('#incident-panel'))`)
+		if dims[0] > dims[1] || dims[2] > dims[3] || dims[4] < 300 {
+			t.Errorf("%dx%d: page %v wide in %v, panel %v in %v, map %v high", vp[0], vp[1], dims[0], dims[1], dims[2], dims[3], dims[4])
+		}
+	}
 }
 
 // differing counts the pixels of r that differ between a and b.
