@@ -93,6 +93,11 @@ type Monitor struct {
 	// OnError receives errors of the background loop (Run); the engine
 	// itself never logs.
 	OnError func(error)
+	// Owns, if set, says whether this monitor watches a movement: in a
+	// cluster, each underway movement is watched by the one node holding
+	// its lease (natsbus.Keeper). Nil: every underway movement. When the
+	// answer changes, call Watch with the movement.
+	Owns func(convoi.MovementID) bool
 
 	mu      sync.Mutex
 	watches map[convoi.MovementID]*watch
@@ -132,6 +137,13 @@ func (m *Monitor) Ready() chan struct{} {
 		m.ready = make(chan struct{})
 	}
 	return m.ready
+}
+
+// Watching reports whether the monitor watches movement id.
+func (m *Monitor) Watching(id convoi.MovementID) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.watches[id] != nil
 }
 
 // Stats returns the counters.
@@ -314,6 +326,10 @@ func (m *Monitor) unwatchLocked(id convoi.MovementID) {
 }
 
 func (m *Monitor) watchLocked(ctx context.Context, mv *convoi.Movement, rebuild bool) error {
+	if m.Owns != nil && !m.Owns(mv.ID) {
+		m.unwatchLocked(mv.ID)
+		return nil
+	}
 	if old := m.watches[mv.ID]; old != nil && old.m.Version == mv.Version {
 		return nil
 	}

@@ -267,6 +267,23 @@ func (s *EventService) Subscribe(ctx context.Context) (convoi.Subscription, erro
 	return s.local.Subscribe(ctx)
 }
 
+// SubscribeBuffer is Subscribe with a channel of n events (the monitor
+// takes a large one).
+func (s *EventService) SubscribeBuffer(ctx context.Context, n int) (convoi.Subscription, error) {
+	if s.local == nil {
+		return nil, convoi.Errorf(convoi.EUNAVAILABLE, "Event bus is not open.")
+	}
+	return s.local.SubscribeBuffer(ctx, n)
+}
+
+// SubscribeTypes is SubscribeBuffer for the given event types only.
+func (s *EventService) SubscribeTypes(ctx context.Context, n int, types []convoi.EventType) (convoi.Subscription, error) {
+	if s.local == nil {
+		return nil, convoi.Errorf(convoi.EUNAVAILABLE, "Event bus is not open.")
+	}
+	return s.local.SubscribeTypes(ctx, n, types)
+}
+
 // Dropped returns the number of events this node could not publish.
 func (s *EventService) Dropped() int64 { return s.dropped.Load() }
 

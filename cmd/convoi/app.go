@@ -72,6 +72,8 @@ type App struct {
 	// BusReplicas is how many NATS servers store each event and lease (3
 	// on a three-server cluster).
 	BusReplicas int
+	// owned are the movements whose monitoring lease this node holds.
+	owned ownedSet
 	// web is the HTTP API once open, for the cluster's notifications.
 	web atomic.Pointer[web.Server]
 

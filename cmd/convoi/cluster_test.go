@@ -168,6 +168,13 @@ func snapshot(t *testing.T, a *App) string {
 // one JetStream stream of their own, with the demo world loaded through A.
 func twoNodeApps(t testing.TB) (na, nb *App) {
 	t.Helper()
+	na, nb, _ = twoNodeDemo(t)
+	return na, nb
+}
+
+// twoNodeDemo is twoNodeApps that also returns the demo world.
+func twoNodeDemo(t testing.TB) (na, nb *App, w *demoWorld) {
+	t.Helper()
 	dsn := pgSchemaDSN(t)
 	natsURL := os.Getenv("CONVOI_TEST_NATS")
 	if natsURL == "" {
@@ -200,7 +207,8 @@ func twoNodeApps(t testing.TB) (na, nb *App) {
 		return a
 	}
 	na, nb = node("a"), node("b")
-	if _, err := na.loadDemo(ctx, DefaultDemoPassword); err != nil {
+	w, err := na.loadDemo(ctx, DefaultDemoPassword)
+	if err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range []*App{na, nb} {
@@ -208,7 +216,53 @@ func twoNodeApps(t testing.TB) (na, nb *App) {
 			t.Fatal(err)
 		}
 	}
-	return na, nb
+	return na, nb, w
+}
+
+// Two nodes share one underway movement: exactly one of them, the holder
+// of its lease, monitors it; when that node stops (releasing its leases),
+// the other takes the movement over.
+func TestClusterMonitorsEachMovementOnce(t *testing.T) {
+	na, nb, w := twoNodeDemo(t)
+	ctx := context.Background()
+	m := underwayWestbound(t, na, w)
+	na.Events.PublishEvent(convoi.Event{Type: convoi.EventTypeMovement, Movement: m})
+	watching := func() (a, b bool) { return na.Monitor.Watching(m.ID), nb.Monitor.Watching(m.ID) }
+	// The keepers take the lease within one renewal interval.
+	var owner, other *App
+	for start := time.Now(); owner == nil; time.Sleep(20 * time.Millisecond) {
+		switch a, b := watching(); {
+		case a && b:
+			t.Fatal("both nodes monitor the movement")
+		case a:
+			owner, other = na, nb
+		case b:
+			owner, other = nb, na
+		}
+		if owner == nil && time.Since(start) > 15*time.Second {
+			t.Fatal("no node monitors the underway movement after 15 s")
+		}
+	}
+	holder, err := owner.Leases.Holder(ctx, monitorKey(m.ID))
+	if err != nil || holder != owner.Node {
+		t.Fatalf("lease of the movement held by %q (%v), but node %s monitors it", holder, err, owner.Node)
+	}
+	// Across several renewals and a movement event that reaches both nodes,
+	// the other node never starts monitoring it.
+	other.Events.PublishEvent(convoi.Event{Type: convoi.EventTypeMovement, Movement: m})
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if a, b := watching(); a == b {
+			t.Fatalf("node a monitors: %v, node b: %v; want exactly one", a, b)
+		}
+	}
+	// The owner stops: the other takes over within the lease TTL plus one
+	// renewal.
+	owner.Close()
+	for start := time.Now(); !other.Monitor.Watching(m.ID); time.Sleep(20 * time.Millisecond) {
+		if time.Since(start) > 15*time.Second {
+			t.Fatalf("node %s did not take the movement over after %s stopped", other.Node, owner.Node)
+		}
+	}
 }
 
 // Two nodes on one PostgreSQL database and one JetStream stream: a fix a

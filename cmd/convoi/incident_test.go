@@ -33,7 +33,7 @@ var (
 func underwayWestbound(t *testing.T, a *App, w *demoWorld) *convoi.Movement {
 	t.Helper()
 	ctx := convoi.NewContextWithUser(context.Background(), &convoi.User{ID: 1, Username: "test", Role: convoi.RoleAdmin})
-	ms := sqlite.NewMovementService(a.DB)
+	ms := a.S.Movements
 	m, err := ms.FindMovementByID(ctx, w.Westbound.ID)
 	if err != nil {
 		t.Fatal(err)

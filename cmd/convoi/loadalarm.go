@@ -204,7 +204,11 @@ func runAlarmLoad(ctx context.Context, env *Env, lg *loadgen, al *alarmLoad) err
 	}()
 	// In-process, the same panics as the tracker publishes them and the
 	// alarms as the alarm service publishes them: where the time goes.
-	bsub, err := a.Bus.SubscribeTypes(sctx, 1<<16, []convoi.EventType{convoi.EventTypeDeviceEvent, convoi.EventTypeAlarm})
+	bs, ok := a.Events.(bufferedSubscriber)
+	if !ok {
+		return fmt.Errorf("the event bus cannot subscribe by event type")
+	}
+	bsub, err := bs.SubscribeTypes(sctx, 1<<16, []convoi.EventType{convoi.EventTypeDeviceEvent, convoi.EventTypeAlarm})
 	if err != nil {
 		return err
 	}

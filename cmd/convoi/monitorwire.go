@@ -9,7 +9,6 @@ import (
 	"syscall"
 
 	"github.com/convoi/convoi"
-	"github.com/convoi/convoi/bus"
 	"github.com/convoi/convoi/monitor"
 )
 
@@ -22,6 +21,9 @@ func (a *App) openMonitor() {
 	m.Movements, m.Trackers, m.Positions = a.S.Movements, a.S.Trackers, a.S.Positions
 	m.Alarms = a.Alarms
 	m.Events = a.Events
+	if a.Leases != nil {
+		m.Owns = a.owned.has // a cluster: the movements whose lease this node holds
+	}
 	log := a.Logger.With("component", "monitor")
 	m.OnError = func(err error) { log.Error("monitor", "err", err) }
 	ctx, cancel := context.WithCancel(context.Background())
@@ -30,9 +32,9 @@ func (a *App) openMonitor() {
 	go func() {
 		defer close(done)
 		close(started)
-		var feed monitor.Subscriber = a.Events // NATS: its own buffering
-		if a.Bus != nil {
-			feed = monitorFeed{a.Bus}
+		var feed monitor.Subscriber = a.Events
+		if b, ok := a.Events.(bufferedSubscriber); ok {
+			feed = monitorFeed{b}
 		}
 		m.Run(ctx, feed)
 	}()
@@ -44,7 +46,14 @@ func (a *App) openMonitor() {
 // monitorFeed subscribes the monitor with a buffer of several seconds of
 // events at the full ingest rate: a stall that long (a busy machine, a slow
 // store) does not get it dropped by the bus and sent into a rebuild.
-type monitorFeed struct{ bus *bus.EventService }
+type monitorFeed struct{ bus bufferedSubscriber }
+
+// bufferedSubscriber is an event bus that subscribes with a given buffer
+// and to given event types (bus.EventService, natsbus.EventService).
+type bufferedSubscriber interface {
+	SubscribeBuffer(ctx context.Context, n int) (convoi.Subscription, error)
+	SubscribeTypes(ctx context.Context, n int, types []convoi.EventType) (convoi.Subscription, error)
+}
 
 // MonitorBuffer is the monitor's subscription buffer, in events.
 const MonitorBuffer = 1 << 18

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/natsbus"
@@ -260,9 +261,13 @@ func (a *App) startKeeper() {
 		Want:   a.underwayKeys,
 		OnGain: func(ctx context.Context, key string) {
 			a.Logger.Info("monitoring movement", "lease", key, "node", a.Node)
+			a.owned.set(movementOfKey(key), true)
+			a.rewatch(ctx, movementOfKey(key))
 		},
 		OnLose: func(ctx context.Context, key string) {
 			a.Logger.Info("no longer monitoring movement", "lease", key, "node", a.Node)
+			a.owned.set(movementOfKey(key), false)
+			a.rewatch(ctx, movementOfKey(key))
 		},
 		OnError: func(err error) { a.Logger.Error("monitoring lease", "error", err.Error()) },
 	}
@@ -275,6 +280,52 @@ func (a *App) startKeeper() {
 		<-done
 		return nil
 	})
+}
+
+// movementOfKey is the movement of a lease key (monitorKey).
+func movementOfKey(key string) convoi.MovementID {
+	n, _ := strconv.ParseInt(strings.TrimPrefix(key, "movement."), 10, 64)
+	return convoi.MovementID(n)
+}
+
+// rewatch has the monitor start or stop watching a movement after its
+// lease changed hands; a movement it gains is rebuilt from the stored fixes.
+func (a *App) rewatch(ctx context.Context, id convoi.MovementID) {
+	if a.Monitor == nil {
+		return
+	}
+	mv, err := a.S.Movements.FindMovementByID(ctx, id)
+	if err == nil {
+		err = a.Monitor.Watch(ctx, mv)
+	}
+	if err != nil {
+		a.Logger.Error("monitor lease", "lease", monitorKey(id), "error", convoi.ErrorMessage(err))
+	}
+}
+
+// ownedSet is a set of movements, safe for concurrent use.
+type ownedSet struct {
+	mu sync.Mutex
+	m  map[convoi.MovementID]bool
+}
+
+func (s *ownedSet) set(id convoi.MovementID, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[convoi.MovementID]bool{}
+	}
+	if on {
+		s.m[id] = true
+	} else {
+		delete(s.m, id)
+	}
+}
+
+func (s *ownedSet) has(id convoi.MovementID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[id]
 }
 
 // setSealer gives the open store's database the keys that seal schedules.
