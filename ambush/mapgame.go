@@ -3,6 +3,7 @@ package ambush
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -114,6 +115,11 @@ func BuildInstance(ctx context.Context, g *roadnet.Graph, req MapRequest, model 
 	dest, dGates, err := endpoint(g, req.To, false, model)
 	if err != nil {
 		return nil, fmt.Errorf("destination: %w", err)
+	}
+	if oGates != nil && dGates != nil && !crosses(g.Bounds(), req.From, req.To) {
+		b := g.Bounds()
+		return nil, notCovered{convoi.Errorf(convoi.EINVALID, "The road graph (%.4f,%.4f to %.4f,%.4f) does not cover the movement: its origin is %.0f km and its destination %.0f km from the map's area, and the way between them does not cross it.",
+			b.MinLat, b.MinLon, b.MaxLat, b.MaxLon, distToBox(b, req.From)/1000, distToBox(b, req.To)/1000)}
 	}
 	if origin == dest && oGates == nil && dGates == nil {
 		return nil, convoi.Errorf(convoi.EINVALID, "Ambush map game: origin and destination snap to the same junction.")
@@ -268,6 +274,36 @@ func (in *Instance) SetSchedule(epoch time.Time, slots []time.Duration, usual in
 	for t := -window + step; epoch.Add(t).Before(end); t += step {
 		in.Windows = append(in.Windows, Window{t.Seconds(), (t + window).Seconds()})
 	}
+}
+
+// ErrNotCovered is in the chain of the error of a plan whose origin and
+// destination are both off the road graph with the map not on the way
+// between them (errors.Is): the graph of another region is needed.
+var ErrNotCovered = errors.New("the road graph does not cover the movement")
+
+// notCovered is a convoi error that is also ErrNotCovered.
+type notCovered struct{ err error }
+
+func (e notCovered) Error() string   { return e.err.Error() }
+func (e notCovered) Unwrap() []error { return []error{e.err, ErrNotCovered} }
+
+// crosses reports whether the straight way from a to b passes through box
+// b (sampled every kilometre or so, enough for a map's area).
+func crosses(box roadnet.BBox, a, b convoi.LatLon) bool {
+	n := max(1, int(a.DistanceM(b)/1000))
+	for i := 0; i <= n; i++ {
+		t := float64(i) / float64(n)
+		if box.Contains(convoi.LatLon{Lat: a.Lat + t*(b.Lat-a.Lat), Lon: a.Lon + t*(b.Lon-a.Lon)}) {
+			return true
+		}
+	}
+	return false
+}
+
+// distToBox is the distance in metres from p to the nearest point of box.
+func distToBox(box roadnet.BBox, p convoi.LatLon) float64 {
+	q := convoi.LatLon{Lat: min(max(p.Lat, box.MinLat), box.MaxLat), Lon: min(max(p.Lon, box.MinLon), box.MaxLon)}
+	return p.DistanceM(q)
 }
 
 // gateway is a road node where a journey to or from a place off the map

@@ -72,6 +72,7 @@ func TestPlanCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo: exit %d: %s", code, errs)
 	}
+	out0 := out
 	refs := regexp.MustCompile(`MC-\d{8}-0[456]`).FindAllString(out, -1)
 	if len(refs) < 2 {
 		t.Fatalf("demo output has no medical movements:\n%s", out)
@@ -105,6 +106,17 @@ func TestPlanCommand(t *testing.T) {
 	}
 	if _, errs, code := runCLI(t, "plan", "--data", dir, "--format", "yaml", refs[1]); code == 0 || !strings.Contains(errs, "--format") {
 		t.Errorf("--format yaml: exit %d, %s", code, errs)
+	}
+	// A Rouen movement on the default Monaco graph: both ends ~900 km off
+	// the map. The error says so and how to pass the right graph.
+	rouen := regexp.MustCompile(`RO-\d{8}-\d\d`).FindString(out0)
+	if rouen == "" {
+		t.Fatalf("demo output has no Rouen movement:\n%s", out0)
+	}
+	out, errs, code = runCLI(t, "plan", rouen, "--data", dir)
+	if code != 1 || !strings.Contains(errs, "does not cover") || !strings.Contains(errs, "--graph FILE") ||
+		!strings.Contains(errs, "embedded Monaco extract") || strings.Contains(errs, "no edges") {
+		t.Errorf("plan %s on the Monaco graph: exit %d\nstdout %s\nstderr %s", rouen, code, out, errs)
 	}
 }
 

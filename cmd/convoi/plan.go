@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/ambush"
 )
 
 // runPlan: convoi plan [--data DIR] [--graph FILE] [--format text|json] MOVEMENT-REF
@@ -59,6 +61,13 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(notes, "%s assessed: level %d, %s\n", ref, as.Level, as.Recommendation)
 	}
 	plan, rep, err := a.planMovement(ctx, m, "Plan #%d from the command line: hit probability at most %.3f.")
+	if errors.Is(err, ambush.ErrNotCovered) {
+		graph := "the embedded Monaco extract"
+		if a.GraphPath != "" {
+			graph = a.GraphPath
+		}
+		return fmt.Errorf("%w\nThe road graph in use (%s) does not cover %s's origin and destination: pass the graph of its region with --graph FILE (or CONVOI_GRAPH), built with `convoi graph build REGION.osm.pbf -o FILE`", err, graph, ref)
+	}
 	if err != nil {
 		return err
 	}
