@@ -9,6 +9,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -687,9 +688,23 @@ func TestUIAlarms(t *testing.T) {
 	}
 	shot(t, control, "control-alarm-open")
 
-	// Keyboard: focus the alarm, write the note, press a.
+	// Keyboard: focus the alarm, write the note, press a. New evidence
+	// merged into the alarm while the note is written redraws the queue:
+	// the note stays.
+	do(t, control, chromedp.SendKeys(chromedp.CSS(li+" textarea"), "Called the crew: confirmed, police on the way"))
+	later := now.Add(time.Second)
+	if _, created, err := a.Alarms.RaiseAlarm(context.Background(), &convoi.Alarm{
+		MovementID: w.Westbound.ID, Rule: convoi.RuleAttack, Severity: convoi.SeverityCritical,
+		Detail: "Crash detected, van stopped 41 s at the toll booth, doors opened", Place: convoi.LatLon{Lat: 43.7387, Lon: 7.4085},
+		PlaceName: "toll booth La Turbie", FirstSeen: later, LastSeen: later,
+	}); err != nil || created {
+		t.Fatalf("merging evidence: created %v, %v", created, err)
+	}
+	waitJS(t, control, "the merged evidence", fmt.Sprintf(`document.querySelector('%s')?.innerText.includes('×2')`, li))
+	if note := eval[string](t, control, fmt.Sprintf(`document.querySelector('%s textarea').value`, li)); note != "Called the crew: confirmed, police on the way" {
+		t.Fatalf("note after the queue redrew: %q", note)
+	}
 	do(t, control,
-		chromedp.SendKeys(chromedp.CSS(li+" textarea"), "Called the crew: confirmed, police on the way"),
 		chromedp.Focus(chromedp.CSS(li)),
 		chromedp.KeyEvent("a"),
 	)
@@ -707,5 +722,62 @@ func TestUIAlarms(t *testing.T) {
 	ts, err := a.Alarms.FindAlarmTransitions(context.Background(), raised.ID)
 	if err != nil || len(ts) != 2 || ts[1].To != convoi.AlarmAcknowledged || ts[1].Note != "Called the crew: confirmed, police on the way" {
 		t.Fatalf("alarm history %+v, %v", ts, err)
+	}
+}
+
+// TestUIRamming is the control room's story end to end: `convoi simulate`'s
+// ramming scenario drives the westbound escort through the real tracker
+// listeners (the van's Teltonika box over TCP, the car and a phone over
+// OsmAnd HTTP) and the monitor; control sees the escort move on the live
+// map along its corridor, receives the attack alarm, acknowledges it; the
+// commander, signed in on a second browser, sees it acknowledged.
+func TestUIRamming(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives a whole escort")
+	}
+	a, w := openUIDemo(t)
+	control, commander := mustBrowser(t), mustBrowser(t)
+	uiSignIn(t, control, a.URL(), "control")
+	uiSignIn(t, commander, a.URL(), "commander")
+	do(t, control, chromedp.Navigate(a.URL()+"/#/map"))
+	waitMap(t, control)
+	do(t, commander, chromedp.Navigate(a.URL()+"/#/alarms"))
+	waitJS(t, commander, "the commander's queue", `!!document.querySelector('#alarm-list') && convoi.streamUp`)
+	waitJS(t, control, "control's stream", `convoi.streamUp`)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sim := &simulation{app: a, out: io.Discard, speed: 60, seed: 1}
+	e, err := sim.putOnRoad(ctx, w, escortWestbound, "ramming", "toll_booth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- sim.drive(ctx, []*simEscort{e}) }()
+	ref := e.m.Ref
+
+	// The corridor and the van moving along it.
+	waitJS(t, control, "the corridor", fmt.Sprintf(`convoi.map.getSource('corridors').serialize().data.features.some(f => f.properties.label === %q)`, ref))
+	van := fmt.Sprintf(`[...convoi.vehicles.values()].find(v => { const t = convoi.trackers.get(v.device_id); return t && t.vehicle_id === %d; })`, w.Vehicles[0].ID)
+	waitJS(t, control, "the van's first fix", van+` !== undefined`)
+	first := eval[[]float64](t, control, `(() => { const v = `+van+`; return [v.pos.lat, v.pos.lon]; })()`)
+	waitJS(t, control, "the van moving", fmt.Sprintf(`(() => { const v = %s; return Math.hypot(v.pos.lat - %f, (v.pos.lon - %f) * 0.72) > 0.001; })()`, van, first[0], first[1]))
+	waitJS(t, control, "the van on the map", fmt.Sprintf(`convoi.map.getSource('vehicles').serialize().data.features.some(f => f.properties.escort && f.properties.label === %q)`, w.Vehicles[0].Registration))
+	shot(t, control, "control-map-escort")
+
+	// The ramming: an attack alarm, critical, on the control room's screen.
+	do(t, control, chromedp.Navigate(a.URL()+"/#/alarms"))
+	alarm := `document.querySelector('#alarm-list li[data-alarm]')`
+	waitJS(t, control, "the ramming alarm", alarm+`?.innerText.includes('attack') && `+alarm+`.dataset.state === 'open'`)
+	shot(t, control, "control-ramming-alarm")
+	do(t, control,
+		chromedp.SendKeys(chromedp.CSS(`#alarm-list li[data-alarm] textarea`), "Crew attacked at the toll: police and backup sent"),
+		chromedp.Click(chromedp.JSPath(`[...document.querySelectorAll('#alarm-list li[data-alarm] button')].find(b => b.innerText === 'Acknowledge')`)),
+	)
+	waitJS(t, commander, "the acknowledgement on the second browser", alarm+`?.innerText.includes('attack') && `+alarm+`.dataset.state === 'acknowledged'`)
+	shot(t, commander, "commander-ramming-acknowledged")
+	cancel()
+	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
 	}
 }

@@ -463,6 +463,9 @@ function renderAlarms(root) {
     h('label', {}, showResolved, ' show resolved'), ul);
   if (!state.alarmsAvailable) ul.before(h('p', { class: 'muted', id: 'alarms-unavailable' }, 'The alarm service is not available on this server.'));
   let selected = null;
+  // Notes being written, by alarm: the list redraws on every alarm update
+  // (an escort under attack sends many), which must not lose the text.
+  const drafts = new Map();
   const act = async (a, step, note, resolution) => {
     const body = { note };
     if (step === 'resolve') body.resolution = resolution;
@@ -470,6 +473,7 @@ function renderAlarms(root) {
       const res = await api('POST', `/alarms/${a.id}/${step}`, body);
       const upd = res.alarm || res;
       if (upd?.id) state.alarms.set(upd.id, upd);
+      drafts.delete(a.id);
       updateAlarmCue(false);
       changed('alarm');
     } catch (e) { alert(e.message); }
@@ -478,10 +482,14 @@ function renderAlarms(root) {
     const as = [...state.alarms.values()].filter(a => showResolved.checked || activeAlarm(a))
       .sort((x, y) => (y.severity - x.severity) || (new Date(y.last_seen) - new Date(x.last_seen)));
     if (selected && !as.some(a => a.id === selected)) selected = null;
-    const focusedId = document.activeElement?.closest?.('li[data-alarm]')?.dataset.alarm;
+    const active = document.activeElement;
+    const focusedId = active?.closest?.('li[data-alarm]')?.dataset.alarm;
+    const inNote = active?.tagName === 'TEXTAREA' ? [active.selectionStart, active.selectionEnd] : null;
     ul.replaceChildren(...(as.length ? as.map(a => {
       const m = state.movements.get(a.movement_id);
-      const note = h('textarea', { 'aria-label': 'Note for ' + a.rule + ' alarm', placeholder: 'Note (required to resolve)' });
+      const note = h('textarea', { 'aria-label': 'Note for ' + a.rule + ' alarm', placeholder: 'Note (required to resolve)',
+        oninput: () => drafts.set(a.id, note.value) });
+      note.value = drafts.get(a.id) || '';
       const res = h('select', { 'aria-label': 'Resolution' }, ['handled', 'false_alarm', 'incident_declared'].map(r => h('option', { value: r }, r.replace('_', ' '))));
       const mayAct = can.actOnAlarms(state.user.role);
       const li = h('li', {
@@ -515,7 +523,11 @@ function renderAlarms(root) {
         can.runIncidents(state.user.role) ? h('button', { type: 'button', class: 'danger declare', onclick: () => declareFromAlarm(a, note.value) }, 'Declare incident') : null) : null);
       return li;
     }) : [h('li', { class: 'muted' }, 'No alarm.')]));
-    if (focusedId) ul.querySelector(`li[data-alarm="${CSS.escape(focusedId)}"]`)?.focus();
+    if (focusedId) {
+      const li = ul.querySelector(`li[data-alarm="${CSS.escape(focusedId)}"]`);
+      const ta = inNote && li?.querySelector('textarea');
+      if (ta) { ta.focus(); ta.setSelectionRange(...inNote); } else li?.focus();
+    }
     tick();
   }
   function tick() {
