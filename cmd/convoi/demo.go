@@ -92,7 +92,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	printDemoAccess(env.Stdout, a, w, *password, temporary)
-	stopLive, err := a.startDemoLive(ctx, env.Stdout, w, live)
+	stopLive, err := a.startDemoLive(ctx, env.Stdout, w, live, *password)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/convoi/convoi"
 )
 
 // demoLive are the demo's flags for escorts on the road.
@@ -28,7 +30,7 @@ func demoLiveFlags(fs *flag.FlagSet) *demoLive {
 // road (movements of today, released with departures in the first minutes)
 // and drives them through the tracker listeners in the background; the
 // returned function stops the drive.
-func (a *App) startDemoLive(ctx context.Context, out io.Writer, w *demoWorld, l *demoLive) (func(), error) {
+func (a *App) startDemoLive(ctx context.Context, out io.Writer, w *demoWorld, l *demoLive, password string) (func(), error) {
 	if !*l.simulate {
 		return func() {}, nil
 	}
@@ -40,6 +42,17 @@ func (a *App) startDemoLive(ctx context.Context, out io.Writer, w *demoWorld, l 
 		return func() {}, nil
 	}
 	sim := &simulation{app: a, out: out, speed: *l.speed, seed: 1}
+	if *l.scenario == "ramming" {
+		// The ramming continues into the response: the commander declares
+		// the incident from the monitor's attack alarm.
+		sim.onAttack = func(al *convoi.Alarm) {
+			text, err := a.respondToAttack(ctx, al, password)
+			if err != nil {
+				text = fmt.Sprintf("RESPONSE: %v\n", err)
+			}
+			sim.printf("%s", text)
+		}
+	}
 	stopAlarms := sim.printAlarms(ctx)
 	var es []*simEscort
 	for _, spec := range []struct {

@@ -101,6 +101,9 @@ type simulation struct {
 	speed float64
 	seed  uint64
 	mu    sync.Mutex // guards out
+	// onAttack, if set, is called once, in its own goroutine, with the
+	// first critical attack alarm printAlarms sees.
+	onAttack func(*convoi.Alarm)
 }
 
 // simEscort is one movement on the road and its devices.
@@ -476,8 +479,10 @@ func (s *simulation) printAlarms(ctx context.Context) func() int {
 	}
 	seen := map[convoi.AlarmID]convoi.Severity{}
 	done := make(chan struct{})
+	var responding sync.WaitGroup
 	go func() {
 		defer close(done)
+		defer responding.Wait()
 		for e := range sub.C() {
 			al := e.Alarm
 			if e.Type != convoi.EventTypeAlarm || al == nil {
@@ -494,6 +499,11 @@ func (s *simulation) printAlarms(ctx context.Context) func() int {
 			}
 			s.printf("ALARM #%d %s %s at %s (%s): %s\n", al.ID, convoi.SeverityName(al.Severity), al.Rule, place,
 				al.FirstSeen.In(demoZone()).Format("15:04:05"), al.Detail)
+			if al.Rule == convoi.RuleAttack && al.Severity >= convoi.SeverityCritical && s.onAttack != nil {
+				f := s.onAttack
+				s.onAttack = nil
+				responding.Go(func() { f(al) })
+			}
 		}
 	}()
 	return func() int {

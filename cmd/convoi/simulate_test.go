@@ -8,6 +8,7 @@ import (
 	"net"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -254,4 +255,92 @@ func (s *replaySink) RaiseAlarm(_ context.Context, a *convoi.Alarm) (*convoi.Ala
 	c.Count = 1
 	s.alarms = append(s.alarms, &c)
 	return &c, true, nil
+}
+
+// TestDemoRammingResponse: the demo's live ramming continues into the
+// response. The simulator drives the westbound escort (x60) into the
+// ramming at the toll booth; on the monitor's critical attack alarm the
+// commander declares the incident from it through the API; reachability
+// and the roadblock plan follow, and a sighting on the Basse Corniche
+// re-plans.
+func TestDemoRammingResponse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives a whole escort")
+	}
+	a, w := openUIDemo(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out syncBuffer
+	sim := &simulation{app: a, out: &out, speed: 60, seed: 1}
+	responded := make(chan struct{})
+	sim.onAttack = func(al *convoi.Alarm) {
+		defer close(responded)
+		text, err := a.respondToAttack(ctx, al, DefaultDemoPassword)
+		if err != nil {
+			text = "RESPONSE FAILED: " + err.Error() + "\n"
+		}
+		sim.printf("%s", text)
+	}
+	stop := sim.printAlarms(ctx)
+	e, err := sim.putOnRoad(ctx, w, escortWestbound, "ramming", "toll_booth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- sim.drive(ctx, []*simEscort{e}) }()
+	select {
+	case <-responded:
+	case err := <-errc:
+		t.Fatalf("the drive ended before the response: %v\n%s", err, out.String())
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("no attack alarm and response within 3 min\n%s", out.String())
+	}
+	cancel()
+	<-errc
+	stop()
+	text := out.String()
+	t.Log(text)
+	for _, want := range []string{"critical attack", "the commander declares incident", "resolved as incident declared",
+		"Reachable by car from the attack: 5 min", "Roadblock plan at", "Sighting at", "re-planned "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	// The store agrees: the incident is the alarm's, the alarm is resolved
+	// as incident declared, the movement is in incident.
+	admin := convoi.NewContextWithUser(context.Background(), w.userByName("commander"))
+	incs, _, err := a.S.Incidents.FindIncidents(admin, convoi.IncidentFilter{})
+	if err != nil || len(incs) != 1 || incs[0].AlarmID == 0 || incs[0].MovementID != e.m.ID {
+		t.Fatalf("incidents %+v, %v; want one, from the alarm, on %s", incs, err, e.m.Ref)
+	}
+	al, err := a.Alarms.FindAlarmByID(admin, incs[0].AlarmID)
+	if err != nil || al.Rule != convoi.RuleAttack || al.State != convoi.AlarmResolved || al.Resolution != convoi.ResolutionIncident {
+		t.Fatalf("alarm of the incident: %+v, %v", al, err)
+	}
+	sg, err := a.S.Incidents.FindSightings(admin, incs[0].ID)
+	if err != nil || len(sg) != 1 {
+		t.Fatalf("sightings %v, %v", sg, err)
+	}
+	m, err := a.S.Movements.FindMovementByID(admin, e.m.ID)
+	if err != nil || m.State != convoi.StateIncident {
+		t.Fatalf("movement %v, %v; want in incident", m, err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
