@@ -46,6 +46,10 @@ type App struct {
 	// MQTTURL, when set, subscribes to an external broker instead of running
 	// the embedded one.
 	MQTTURL string
+	// TrackerConnsPerAddr caps the tracker TCP connections from one peer
+	// address (0: tracker.DefaultMaxConnsPerAddr). A load test from one
+	// host raises it.
+	TrackerConnsPerAddr int
 
 	// SealKeyFile holds the keys that seal schedules at rest ("":
 	// DataDir/seal.key when it exists). RequireSeal makes a missing key file
@@ -206,6 +210,9 @@ func (a *App) Open(ctx context.Context) (err error) {
 	t := tracker.New()
 	t.TeltonikaAddr, t.TeltonikaUDPAddr, t.OsmAndAddr = a.TeltonikaAddr, a.TeltonikaUDPAddr, a.OsmAndAddr
 	t.MQTTAddr, t.MQTTURL = a.MQTTAddr, a.MQTTURL
+	if a.TrackerConnsPerAddr > 0 {
+		t.MaxConnsPerAddr = a.TrackerConnsPerAddr
+	}
 	t.Trackers = a.S.Trackers
 	t.Positions = a.S.Positions
 	t.DeviceSecrets = a.S.DeviceSecrets

@@ -72,6 +72,7 @@ func runAlarmLoad(ctx context.Context, env *Env, lg *loadgen, al *alarmLoad) err
 	a.DataDir = dir
 	a.Addr, a.TeltonikaAddr, a.TeltonikaUDPAddr, a.OsmAndAddr, a.MQTTAddr = "127.0.0.1:0", "127.0.0.1:0", "", "127.0.0.1:0", ""
 	a.Logger = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a.TrackerConnsPerAddr = lg.devices + 1 // every simulated device connects from 127.0.0.1
 	a.PasswordParams = auth.DefaultParams
 	if err := a.OpenStore(ctx); err != nil {
 		return err

@@ -110,6 +110,7 @@ func runLoadgen(ctx context.Context, env *Env, args []string) error {
 			s := tracker.New()
 			s.Trackers, s.Positions, s.Events = sqlite.NewTrackerService(db), sqlite.NewPositionService(db), bus.New()
 			s.Logger = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			s.MaxConnsPerAddr = *devices + 1 // every simulated device connects from 127.0.0.1
 			if *protocol == "teltonika" {
 				s.TeltonikaAddr = "127.0.0.1:0"
 			} else {

@@ -44,6 +44,7 @@ func appFlags(fs *flagSet, env *Env, a *App) (debug *bool) {
 	fs.StringVar(&a.OsmAndAddr, "osmand-addr", envDefault(env, "CONVOI_OSMAND_ADDR", a.OsmAndAddr), "OsmAnd (Traccar Client) HTTP listener, empty to disable (CONVOI_OSMAND_ADDR)")
 	fs.StringVar(&a.MQTTAddr, "mqtt-addr", envDefault(env, "CONVOI_MQTT_ADDR", a.MQTTAddr), "embedded MQTT broker listener, e.g. 127.0.0.1:1883; off when empty (the default); trackers log in with the secret POST /api/v1/trackers/{id}/secret gives (CONVOI_MQTT_ADDR)")
 	fs.StringVar(&a.MQTTURL, "mqtt-url", envDefault(env, "CONVOI_MQTT_URL", ""), "external MQTT broker to subscribe to instead of the embedded one, e.g. tcp://127.0.0.1:1883")
+	fs.IntVar(&a.TrackerConnsPerAddr, "tracker-conns-per-addr", a.TrackerConnsPerAddr, "tracker TCP connections allowed from one address (0: 256); raise it for a load test from one host")
 	fs.StringVar(&a.SealKeyFile, "seal-key", envDefault(env, "CONVOI_SEAL_KEY", a.SealKeyFile), "key file sealing schedules at rest (CONVOI_SEAL_KEY; default DATA/seal.key; create one with 'convoi seal keygen FILE')")
 	fs.StringVar(&a.AuditKeyFile, "audit-key", envDefault(env, "CONVOI_AUDIT_KEY", a.AuditKeyFile), "audit checkpoint signing key (CONVOI_AUDIT_KEY; default DATA/audit/signer.key, created with the log)")
 	fs.StringVar(&a.GraphPath, "graph", envDefault(env, "CONVOI_GRAPH", a.GraphPath), "road network: a .graph file or an OSM extract (CONVOI_GRAPH; default: the embedded Monaco extract)")
