@@ -80,24 +80,24 @@ func (p *Position) Validate() error {
 	return nil
 }
 
-// EventKind is a device alarm or state change mapped from protocol data.
-type EventKind string
+// DeviceEventKind is a device alarm or state change mapped from protocol data.
+type DeviceEventKind string
 
 const (
-	EventPanic        EventKind = "panic"
-	EventCrash        EventKind = "crash"
-	EventGSMJamming   EventKind = "gsm_jamming"
-	EventGNSSJamming  EventKind = "gnss_jamming"
-	EventNoGNSSFix    EventKind = "no_gnss_fix"
-	EventIgnitionOn   EventKind = "ignition_on"
-	EventIgnitionOff  EventKind = "ignition_off"
-	EventDoorOpen     EventKind = "door_open"
-	EventDoorClosed   EventKind = "door_closed"
-	EventTamper       EventKind = "tamper"
-	EventPowerCut     EventKind = "power_cut"
-	EventTowing       EventKind = "towing"
-	EventDeviceOnline EventKind = "device_online"
-	EventDeviceOffln  EventKind = "device_offline"
+	EventPanic         DeviceEventKind = "panic"
+	EventCrash         DeviceEventKind = "crash"
+	EventGSMJamming    DeviceEventKind = "gsm_jamming"
+	EventGNSSJamming   DeviceEventKind = "gnss_jamming"
+	EventNoGNSSFix     DeviceEventKind = "no_gnss_fix"
+	EventIgnitionOn    DeviceEventKind = "ignition_on"
+	EventIgnitionOff   DeviceEventKind = "ignition_off"
+	EventDoorOpen      DeviceEventKind = "door_open"
+	EventDoorClosed    DeviceEventKind = "door_closed"
+	EventTamper        DeviceEventKind = "tamper"
+	EventPowerCut      DeviceEventKind = "power_cut"
+	EventTowing        DeviceEventKind = "towing"
+	EventDeviceOnline  DeviceEventKind = "device_online"
+	EventDeviceOffline DeviceEventKind = "device_offline"
 )
 
 // Severity orders alarms for a control room.
@@ -111,16 +111,16 @@ const (
 
 // DeviceEvent is one event reported by (or about) a tracker.
 type DeviceEvent struct {
-	ID         int64     `json:"id,omitempty"`
-	DeviceID   DeviceID  `json:"device_id"`
-	TrackerID  TrackerID `json:"tracker_id,omitempty"`
-	Kind       EventKind `json:"kind"`
-	Severity   Severity  `json:"severity"`
-	Time       time.Time `json:"time"` // device time of the record that carried it
-	ServerTime time.Time `json:"server_time"`
-	Lat        float64   `json:"lat"`
-	Lon        float64   `json:"lon"`
-	Value      int64     `json:"value"` // the raw IO value, when there is one
+	ID         int64           `json:"id,omitempty"`
+	DeviceID   DeviceID        `json:"device_id"`
+	TrackerID  TrackerID       `json:"tracker_id,omitempty"`
+	Kind       DeviceEventKind `json:"kind"`
+	Severity   Severity        `json:"severity"`
+	Time       time.Time       `json:"time"` // device time of the record that carried it
+	ServerTime time.Time       `json:"server_time"`
+	Lat        float64         `json:"lat"`
+	Lon        float64         `json:"lon"`
+	Value      int64           `json:"value"` // the raw IO value, when there is one
 }
 
 // Validate reports an EINVALID error for an event no store may accept: a
@@ -162,7 +162,7 @@ type PositionFilter struct {
 // DeviceEventFilter selects stored device events, oldest first.
 type DeviceEventFilter struct {
 	DeviceID *DeviceID
-	Kind     *EventKind
+	Kind     *DeviceEventKind
 	From, To *time.Time
 	Limit    int
 }

@@ -75,7 +75,7 @@ func TestDeviceEventValidate(t *testing.T) {
 		{"with a position", func(e *convoi.DeviceEvent) { e.Lat, e.Lon = 43.7, 7.4 }, true},
 		{"bad device", func(e *convoi.DeviceEvent) { e.DeviceID = "a/b" }, false},
 		{"no kind", func(e *convoi.DeviceEvent) { e.Kind = "" }, false},
-		{"kind 65 long", func(e *convoi.DeviceEvent) { e.Kind = convoi.EventKind(strings.Repeat("k", 65)) }, false},
+		{"kind 65 long", func(e *convoi.DeviceEvent) { e.Kind = convoi.DeviceEventKind(strings.Repeat("k", 65)) }, false},
 		{"no time", func(e *convoi.DeviceEvent) { e.Time = time.Time{} }, false},
 		{"server time 2300", func(e *convoi.DeviceEvent) { e.ServerTime = time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC) }, false},
 		{"lat out of range", func(e *convoi.DeviceEvent) { e.Lat, e.Lon = -91, 7 }, false},

@@ -11,7 +11,7 @@ import (
 )
 
 func drawStrategy(ps ...float64) *Strategy {
-	st := &Strategy{Routes: []Route{{}, {}}}
+	st := &Strategy{Routes: []StrategyRoute{{}, {}}}
 	for i, p := range ps {
 		st.Plays = append(st.Plays, Play{Route: i % 2, Slot: i, Probability: p})
 		st.Departures = append(st.Departures, Departure{Slot: i, OffsetS: float64(600 * i), Probability: p})

@@ -413,7 +413,7 @@ func policeTimes(ctx context.Context, g *roadnet.Graph, units []convoi.LatLon, m
 // RouteSummary turns a strategy route on an instance built by
 // BuildInstance into what the crew drives: geometry, distance, duration and
 // chokepoints from the road graph.
-func RouteSummary(g *roadnet.Graph, in *Instance, r Route) (*convoi.RouteSummary, error) {
+func RouteSummary(g *roadnet.Graph, in *Instance, r StrategyRoute) (*convoi.RouteSummary, error) {
 	p := roadnet.Path{LastFraction: 1}
 	var offS, offM float64
 	var offAt []convoi.LatLon

@@ -276,7 +276,7 @@ func niceInstance(tb testing.TB) (*roadnet.Graph, *Instance) {
 
 // routeTurnS is the time roadnet charges for the turns between the route's
 // consecutive graph edges.
-func routeTurnS(g *roadnet.Graph, in *Instance, r Route) float64 {
+func routeTurnS(g *roadnet.Graph, in *Instance, r StrategyRoute) float64 {
 	var turns int64
 	prev := roadnet.NoEdge
 	for _, ei := range r.Edges {

@@ -121,11 +121,11 @@ type Strategy struct {
 	FixedFastest Baseline `json:"fixed_fastest"`
 	// UniformAlternatives is the value of a uniform choice among k diverse
 	// admissible routes at the usual slot.
-	UniformAlternatives Baseline    `json:"uniform_alternatives"`
-	Routes              []Route     `json:"routes"`
-	Departures          []Departure `json:"departures"`
-	Plays               []Play      `json:"plays"`
-	Attack              []Attack    `json:"attack"`
+	UniformAlternatives Baseline        `json:"uniform_alternatives"`
+	Routes              []StrategyRoute `json:"routes"`
+	Departures          []Departure     `json:"departures"`
+	Plays               []Play          `json:"plays"`
+	Attack              []Attack        `json:"attack"`
 }
 
 // Baseline is the value of a simple plan, for comparison.
@@ -136,8 +136,10 @@ type Baseline struct {
 	DurationS float64 `json:"duration_s"` // mean travel time
 }
 
-// Route is one route of the strategy.
-type Route struct {
+// StrategyRoute is one route of the mixed strategy, in the instance's node
+// names, with the probability of drawing it (not a roadnet.Route: see
+// RouteSummary for that).
+type StrategyRoute struct {
 	Nodes       []string `json:"nodes"`
 	Edges       []int    `json:"edges"` // indices into Instance.Edges
 	DurationS   float64  `json:"duration_s"`
@@ -826,9 +828,9 @@ func (s *solver) report(x, y []float64, v, lower float64, converged bool, iter i
 	return st, nil
 }
 
-func (s *solver) routeOut(r *route) Route {
+func (s *solver) routeOut(r *route) StrategyRoute {
 	g := s.g
-	out := Route{DurationS: r.dur, Nodes: []string{g.in.Origin}}
+	out := StrategyRoute{DurationS: r.dur, Nodes: []string{g.in.Origin}}
 	for _, e := range r.edges {
 		out.Edges = append(out.Edges, int(g.edgeID[e]))
 		out.Nodes = append(out.Nodes, g.in.Nodes[g.nodeID[g.head[e]]].ID)

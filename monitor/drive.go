@@ -17,7 +17,7 @@ import (
 // traffic signals; GNSS noise correlated in time; no fix in tunnels. It is
 // the ground truth of `convoi simulate` and of the monitor's tests.
 type Drive struct {
-	Route *Route
+	Route *PlannedRoute
 	Start time.Time // departure (fix time of the first sample)
 	Pace  float64   // 1: as planned; 0.5: half the planned speed
 	// NoiseM is the GNSS error's standard deviation per axis, metres.
@@ -181,7 +181,7 @@ func (d *Drive) Samples() []Sample {
 // then leaves it by the road network towards a place 700-1500 m away and at
 // least 400 m from r (the wrong turn of a deviation scenario), and the along
 // where it leaves.
-func Detour(ctx context.Context, g *roadnet.Graph, r *Route, frac float64) (*Route, float64, error) {
+func Detour(ctx context.Context, g *roadnet.Graph, r *PlannedRoute, frac float64) (*PlannedRoute, float64, error) {
 	// frac of the part on the map: the stretch to a place beyond it has no
 	// road to leave by.
 	first, last := -1.0, 0.0
@@ -219,13 +219,13 @@ func Detour(ctx context.Context, g *roadnet.Graph, r *Route, frac float64) (*Rou
 		geo = append(geo, r.pts[i])
 	}
 	geo = append(geo, best.Geometry...)
-	dr, err := NewRoute(g, &convoi.RouteSummary{Geometry: geo, DurationS: r.timeAt(cut) + best.DurationS}, 70)
+	dr, err := NewPlannedRoute(g, &convoi.RouteSummary{Geometry: geo, DurationS: r.timeAt(cut) + best.DurationS}, 70)
 	return dr, cut, err
 }
 
 // detourFrom returns a road route from along cut of r to a place 700-1500 m
 // away, at least 400 m from r, through no tunnel; nil when there is none.
-func detourFrom(ctx context.Context, g *roadnet.Graph, r *Route, cut float64) *roadnet.Route {
+func detourFrom(ctx context.Context, g *roadnet.Graph, r *PlannedRoute, cut float64) *roadnet.Route {
 	from := r.PointAt(cut)
 	for n := 0; n < g.NumNodes(); n += 3 {
 		p := g.NodeLatLon(roadnet.NodeID(n))

@@ -24,7 +24,7 @@ func FuzzRouteProject(f *testing.F) {
 			// Around Monaco and up to ~20 km west (off the map).
 			pts = append(pts, convoi.LatLon{Lat: 43.70 + float64(a)/65535*0.06, Lon: 7.25 + float64(b)/65535*0.2})
 		}
-		r, err := NewRoute(g, &convoi.RouteSummary{Geometry: pts, DurationS: durS}, 70)
+		r, err := NewPlannedRoute(g, &convoi.RouteSummary{Geometry: pts, DurationS: durS}, 70)
 		if len(pts) < 2 {
 			if err == nil {
 				t.Fatal("a route of fewer than two points was accepted")

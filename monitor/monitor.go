@@ -194,7 +194,7 @@ var attackPatterns = [][]indicator{
 // watch is one underway movement.
 type watch struct {
 	m        *convoi.Movement
-	route    *Route
+	route    *PlannedRoute
 	pol      Policy
 	dep      time.Time // planned departure
 	deadline time.Time
@@ -248,7 +248,7 @@ type unit struct {
 }
 
 type evKey struct {
-	kind convoi.EventKind
+	kind convoi.DeviceEventKind
 	at   int64
 }
 
@@ -340,7 +340,7 @@ func (m *Monitor) watchLocked(ctx context.Context, mv *convoi.Movement, rebuild 
 	pol := m.policy(mv.EscortLevel)
 	c, ok := m.routes[mv.ID]
 	if !ok || c.version != mv.Version {
-		r, err := NewRoute(m.Graph, mv.Route, pol.FastKmh)
+		r, err := NewPlannedRoute(m.Graph, mv.Route, pol.FastKmh)
 		if err != nil {
 			return err
 		}
@@ -954,7 +954,7 @@ func (m *Monitor) raiseWith(ctx context.Context, w *watch, u *unit, rule convoi.
 // cachedRoute is a movement's derived route, kept across reloads.
 type cachedRoute struct {
 	version int
-	r       *Route
+	r       *PlannedRoute
 }
 
 type queued struct {

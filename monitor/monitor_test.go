@@ -234,7 +234,7 @@ type feed struct {
 	buffered bool // a box that keeps records while out of coverage and sends them later
 	// silentAfter, when set, is the time after which nothing more is sent.
 	silentAfter time.Time
-	events      map[int][]convoi.EventKind // sample index -> device events in that record
+	events      map[int][]convoi.DeviceEventKind // sample index -> device events in that record
 }
 
 // play delivers the feeds second by second to mon (clock at the sample
@@ -317,7 +317,7 @@ func newMonitor(t testing.TB, w *world, sink *memSink) *Monitor {
 
 // cleanFeeds drives an escort clean: van and car on the route.
 func cleanFeeds(t testing.TB, w *world, id int, rs *convoi.RouteSummary, seed uint64, level int) []*feed {
-	r, err := NewRoute(monaco(t), rs, 70)
+	r, err := NewPlannedRoute(monaco(t), rs, 70)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +380,7 @@ func routeNamed(t testing.TB, prefix string, want roadnet.Kind) *convoi.RouteSum
 		if want == 0 {
 			return routes[n]
 		}
-		r, err := NewRoute(monaco(t), routes[n], 70)
+		r, err := NewPlannedRoute(monaco(t), routes[n], 70)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -399,7 +399,7 @@ func TestRammingAtTollBoothIsOneAttackAlarm(t *testing.T) {
 	w := &world{}
 	sink := &memSink{}
 	van, car := escort(w, 1, rs, 3, t0.Add(24*time.Hour))
-	r, _ := NewRoute(monaco(t), rs, 70)
+	r, _ := NewPlannedRoute(monaco(t), rs, 70)
 	var toll Place
 	for _, p := range r.Places() {
 		if p.Kinds&roadnet.KindTollBooth != 0 {
@@ -425,7 +425,7 @@ func TestRammingAtTollBoothIsOneAttackAlarm(t *testing.T) {
 	}
 	hit := stopped + 3
 	feeds := []*feed{
-		{dev: van, samples: vs, every: 1, buffered: true, events: map[int][]convoi.EventKind{hit: {convoi.EventPanic, convoi.EventCrash, convoi.EventGSMJamming, convoi.EventGNSSJamming}}},
+		{dev: van, samples: vs, every: 1, buffered: true, events: map[int][]convoi.DeviceEventKind{hit: {convoi.EventPanic, convoi.EventCrash, convoi.EventGSMJamming, convoi.EventGNSSJamming}}},
 		{dev: car, samples: cs, every: 5},
 	}
 	mon := newMonitor(t, w, sink)
@@ -458,8 +458,8 @@ func details(s *memSink) string {
 }
 
 // deviate builds a drive that follows rs for the first part, then leaves it.
-func deviate(t testing.TB, rs *convoi.RouteSummary, frac float64) (*Route, *Route, float64) {
-	r, err := NewRoute(monaco(t), rs, 70)
+func deviate(t testing.TB, rs *convoi.RouteSummary, frac float64) (*PlannedRoute, *PlannedRoute, float64) {
+	r, err := NewPlannedRoute(monaco(t), rs, 70)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,7 +519,7 @@ func TestSignalLoss(t *testing.T) {
 	w := &world{}
 	sink := &memSink{}
 	van, car := escort(w, 1, rs, 3, t0.Add(24*time.Hour))
-	r, _ := NewRoute(monaco(t), rs, 70)
+	r, _ := NewPlannedRoute(monaco(t), rs, 70)
 	d := Drive{Route: r, Start: t0, Pace: 1, NoiseM: 8, Seed: 3}
 	vs := d.Samples()
 	d.DelayS, d.NoiseSeed = 4, 4
@@ -554,7 +554,7 @@ func TestLate(t *testing.T) {
 	rs := routeNamed(t, "court-a8", 0)
 	w := &world{}
 	sink := &memSink{}
-	r, _ := NewRoute(monaco(t), rs, 70)
+	r, _ := NewPlannedRoute(monaco(t), rs, 70)
 	// The deadline leaves 3 minutes of margin; the escort crawls at 45 %.
 	deadline := t0.Add(time.Duration(r.DurationS)*time.Second + 3*time.Minute)
 	van, car := escort(w, 1, rs, 2, deadline)
@@ -647,7 +647,7 @@ func TestRestartMidDrive(t *testing.T) {
 		d.DelayS, d.NoiseSeed = 4, 22
 		cs := d.Samples()
 		// The van's box also reports a power cut while deviated.
-		feeds := []*feed{{dev: van, samples: vs, every: 1, buffered: true, events: map[int][]convoi.EventKind{len(vs) - 5: {convoi.EventTamper}}},
+		feeds := []*feed{{dev: van, samples: vs, every: 1, buffered: true, events: map[int][]convoi.DeviceEventKind{len(vs) - 5: {convoi.EventTamper}}},
 			{dev: car, samples: cs, every: 5}}
 		end := vs[len(vs)-1].At.Add(2 * time.Minute)
 		mon := newMonitor(t, w, sink)

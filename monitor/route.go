@@ -9,14 +9,14 @@ import (
 	"github.com/convoi/convoi/roadnet"
 )
 
-// Route is the reference a vehicle is matched against: the released draw's
+// PlannedRoute is the reference a vehicle is matched against: the released draw's
 // geometry with the planned time from departure at every point. A movement
 // stores only the geometry and the total duration (convoi.RouteSummary), so
 // the timing is derived here from the road graph: every piece of the
 // geometry lies on an edge, whose cost gives its planned duration; pieces
 // off the map (the straight stretch to a place beyond the extract) share
-// what is left of the summary's duration. A Route is immutable once built.
-type Route struct {
+// what is left of the summary's duration. A PlannedRoute is immutable once built.
+type PlannedRoute struct {
 	pts  []convoi.LatLon
 	x, y []float64 // local plane, metres
 	cum  []float64 // distance from the start at each point
@@ -62,14 +62,14 @@ const (
 	slowKinds  = roadnet.KindTrafficSignals | roadnet.KindRoundabout | roadnet.KindLevelCrossing | roadnet.KindBarrier
 )
 
-// NewRoute derives the reference of a released route on graph g. fastKmh
+// NewPlannedRoute derives the reference of a released route on graph g. fastKmh
 // classes a segment as a fast road (wider corridor). A route with fewer than
 // two points is EINVALID.
-func NewRoute(g *roadnet.Graph, rs *convoi.RouteSummary, fastKmh float64) (*Route, error) {
+func NewPlannedRoute(g *roadnet.Graph, rs *convoi.RouteSummary, fastKmh float64) (*PlannedRoute, error) {
 	if rs == nil || len(rs.Geometry) < 2 {
 		return nil, convoi.Errorf(convoi.EINVALID, "A released route needs at least two points.")
 	}
-	r := &Route{pts: rs.Geometry}
+	r := &PlannedRoute{pts: rs.Geometry}
 	n := len(r.pts)
 	r.lat0, r.lon0 = r.pts[0].Lat, r.pts[0].Lon
 	r.ky = 111319.49
@@ -160,7 +160,7 @@ func NewRoute(g *roadnet.Graph, rs *convoi.RouteSummary, fastKmh float64) (*Rout
 }
 
 // buildZones collects the tunnels, chokepoints and slow points along r.
-func (r *Route) buildZones(g *roadnet.Graph) {
+func (r *PlannedRoute) buildZones(g *roadnet.Graph) {
 	const pad = 40.0 // metres before and after a zone that still count
 	for i := 0; i < len(r.seg); {
 		k := r.seg[i].kinds & (chokeKinds | slowKinds)
@@ -209,12 +209,12 @@ func (r *Route) buildZones(g *roadnet.Graph) {
 	}
 }
 
-func (r *Route) local(p convoi.LatLon) (float64, float64) {
+func (r *PlannedRoute) local(p convoi.LatLon) (float64, float64) {
 	return (p.Lon - r.lon0) * r.kx, (p.Lat - r.lat0) * r.ky
 }
 
 // segAt returns the index of the segment holding along a.
-func (r *Route) segAt(a float64) int {
+func (r *PlannedRoute) segAt(a float64) int {
 	i := sort.SearchFloat64s(r.cum, a) - 1
 	return min(max(i, 0), len(r.seg)-1)
 }
@@ -225,11 +225,11 @@ func (r *Route) segAt(a float64) int {
 // other way: where the route passes a place twice, the fix goes to the pass
 // in its direction of travel. An expected along (negative: none) breaks
 // near-ties towards the pass the vehicle should have reached.
-func (r *Route) project(p convoi.LatLon, lo, hi, heading, speedKmh float64) (dist, along float64, seg int) {
+func (r *PlannedRoute) project(p convoi.LatLon, lo, hi, heading, speedKmh float64) (dist, along float64, seg int) {
 	return r.projectNear(p, lo, hi, heading, speedKmh, -1)
 }
 
-func (r *Route) projectNear(p convoi.LatLon, lo, hi, heading, speedKmh, expect float64) (dist, along float64, seg int) {
+func (r *PlannedRoute) projectNear(p convoi.LatLon, lo, hi, heading, speedKmh, expect float64) (dist, along float64, seg int) {
 	px, py := r.local(p)
 	i0, i1 := r.segAt(lo), r.segAt(hi)
 	best, bestScore := math.Inf(1), math.Inf(1)
@@ -260,7 +260,7 @@ func (r *Route) projectNear(p convoi.LatLon, lo, hi, heading, speedKmh, expect f
 }
 
 // timeAt returns the planned seconds from departure at along a.
-func (r *Route) timeAt(a float64) float64 {
+func (r *PlannedRoute) timeAt(a float64) float64 {
 	if a <= 0 {
 		return 0
 	}
@@ -276,7 +276,7 @@ func (r *Route) timeAt(a float64) float64 {
 }
 
 // alongAt returns the along planned at s seconds from departure.
-func (r *Route) alongAt(s float64) float64 {
+func (r *PlannedRoute) alongAt(s float64) float64 {
 	if s <= 0 {
 		return 0
 	}
@@ -293,7 +293,7 @@ func (r *Route) alongAt(s float64) float64 {
 }
 
 // PointAt returns the route's point at along a.
-func (r *Route) PointAt(a float64) convoi.LatLon {
+func (r *PlannedRoute) PointAt(a float64) convoi.LatLon {
 	if a <= 0 {
 		return r.pts[0]
 	}
@@ -311,7 +311,7 @@ func (r *Route) PointAt(a float64) convoi.LatLon {
 }
 
 // zoneAt returns the zone holding along a, chokepoints first.
-func (r *Route) zoneAt(a float64) (zone, bool) {
+func (r *PlannedRoute) zoneAt(a float64) (zone, bool) {
 	var found zone
 	ok := false
 	for _, z := range r.zones {
@@ -323,7 +323,7 @@ func (r *Route) zoneAt(a float64) (zone, bool) {
 }
 
 // inTunnel reports whether along a lies in a tunnel (with pad metres around).
-func (r *Route) inTunnel(a, pad float64) bool {
+func (r *PlannedRoute) inTunnel(a, pad float64) bool {
 	for _, t := range r.tunnels {
 		if a >= t.a-pad && a <= t.b+pad {
 			return true
@@ -334,7 +334,7 @@ func (r *Route) inTunnel(a, pad float64) bool {
 
 // tunnelExitAfter returns the end of the tunnel that along a is in or is
 // within approach metres before, and whether there is one.
-func (r *Route) tunnelExitAfter(a, approach float64) (float64, bool) {
+func (r *PlannedRoute) tunnelExitAfter(a, approach float64) (float64, bool) {
 	for _, t := range r.tunnels {
 		if a >= t.a-approach && a <= t.b {
 			return t.b, true
@@ -344,7 +344,7 @@ func (r *Route) tunnelExitAfter(a, approach float64) (float64, bool) {
 }
 
 // Tunnels returns the route's tunnel stretches as along intervals, metres.
-func (r *Route) Tunnels() [][2]float64 {
+func (r *PlannedRoute) Tunnels() [][2]float64 {
 	out := make([][2]float64, len(r.tunnels))
 	for i, t := range r.tunnels {
 		out[i] = [2]float64{t.a, t.b}
@@ -362,7 +362,7 @@ type Place struct {
 }
 
 // Places lists the route's chokepoints and slow points in order.
-func (r *Route) Places() []Place {
+func (r *PlannedRoute) Places() []Place {
 	out := make([]Place, 0, len(r.zones))
 	for _, z := range r.zones {
 		out = append(out, Place{Name: z.name, At: z.at, AlongM: (z.a + z.b) / 2, Chokepoint: z.chokepoint, Kinds: z.kind})
@@ -372,26 +372,28 @@ func (r *Route) Places() []Place {
 
 // Point returns the geometry point i, its along and the planned time there, for
 // drivers that follow the route (the simulator).
-func (r *Route) Point(i int) (convoi.LatLon, float64, float64) { return r.pts[i], r.cum[i], r.t[i] }
+func (r *PlannedRoute) Point(i int) (convoi.LatLon, float64, float64) {
+	return r.pts[i], r.cum[i], r.t[i]
+}
 
 // NumPoints returns the number of points of the route geometry.
-func (r *Route) NumPoints() int { return len(r.pts) }
+func (r *PlannedRoute) NumPoints() int { return len(r.pts) }
 
 // OffMapAt reports whether along a lies on a stretch off the road map.
-func (r *Route) OffMapAt(a float64) bool { return r.seg[r.segAt(a)].offMap }
+func (r *PlannedRoute) OffMapAt(a float64) bool { return r.seg[r.segAt(a)].offMap }
 
 // KindsAt returns the road kinds at along a.
-func (r *Route) KindsAt(a float64) roadnet.Kind { return r.seg[r.segAt(a)].kinds }
+func (r *PlannedRoute) KindsAt(a float64) roadnet.Kind { return r.seg[r.segAt(a)].kinds }
 
 // Project returns the distance of p from the route and its along, searching
 // the whole route (heading unknown).
-func (r *Route) Project(p convoi.LatLon) (dist, along float64) {
+func (r *PlannedRoute) Project(p convoi.LatLon) (dist, along float64) {
 	d, a, _ := r.project(p, 0, r.LengthM, -1, 0)
 	return d, a
 }
 
 // TimeAt returns the planned seconds from departure at along a.
-func (r *Route) TimeAt(a float64) float64 { return r.timeAt(a) }
+func (r *PlannedRoute) TimeAt(a float64) float64 { return r.timeAt(a) }
 
 // AlongAt returns the along planned s seconds after departure.
-func (r *Route) AlongAt(s float64) float64 { return r.alongAt(s) }
+func (r *PlannedRoute) AlongAt(s float64) float64 { return r.alongAt(s) }

@@ -286,7 +286,7 @@ func (e *Engine) Reachability(ctx context.Context, at convoi.LatLon) (*Reachabil
 
 // snap places a point on the road graph; a point off the map (no road
 // within roadnet.MaxSnapM) is EINVALID, saying so.
-func (e *Engine) snap(at convoi.LatLon) (roadnet.Position, error) {
+func (e *Engine) snap(at convoi.LatLon) (roadnet.RoadPoint, error) {
 	p, err := e.g.Snap(at)
 	if convoi.ErrorCode(err) == convoi.ENOTFOUND {
 		return p, convoi.Errorf(convoi.EINVALID, "%.5f,%.5f is off this server's road map (no road within %d m).", at.Lat, at.Lon, roadnet.MaxSnapM)
@@ -316,8 +316,9 @@ func cutLine(pts []convoi.LatLon, f float64) []convoi.LatLon {
 	return pts
 }
 
-// Route is one sampled escape route: the road nodes it passes and when.
-type Route struct {
+// EscapeRoute is one sampled escape route on the graph: the road nodes it
+// passes and when (convoi.EscapeRoute is its map form for the API).
+type EscapeRoute struct {
 	// Nodes are graph nodes; TimesS the seconds since the attack at each.
 	Nodes  []roadnet.NodeID `json:"-"`
 	TimesS []float64        `json:"-"`
@@ -325,10 +326,10 @@ type Route struct {
 	Escape roadnet.NodeID `json:"-"`
 }
 
-// Routes is a sample of escape routes from one place and time.
-type Routes struct {
+// EscapeRoutes is a sample of escape routes from one place and time.
+type EscapeRoutes struct {
 	From   convoi.LatLon
-	Routes []Route
+	Routes []EscapeRoute
 }
 
 // routesPerTree is how many routes share one perturbed weighting: one
@@ -345,7 +346,7 @@ const routesPerTree = 10
 // uniformly among those reachable and follows the fastest way to it under
 // the group's weights. Times are the real travel times; visits after the
 // Horizon are dropped.
-func (e *Engine) SampleRoutes(ctx context.Context, at convoi.LatLon, startS float64, count int, seed uint64) (*Routes, error) {
+func (e *Engine) SampleRoutes(ctx context.Context, at convoi.LatLon, startS float64, count int, seed uint64) (*EscapeRoutes, error) {
 	g := e.g
 	pos, err := e.snap(at)
 	if err != nil {
@@ -361,7 +362,7 @@ func (e *Engine) SampleRoutes(ctx context.Context, at convoi.LatLon, startS floa
 	cost := make([]int64, n)
 	var reach []int
 	budget := g.CostOf(math.Max(2*horizon-startS, 60)) * int64(1+math.Ceil(math.Exp(3*e.p.Noise)))
-	out := &Routes{From: at, Routes: make([]Route, 0, count)}
+	out := &EscapeRoutes{From: at, Routes: make([]EscapeRoute, 0, count)}
 	var back []roadnet.NodeID
 	for len(out.Routes) < count {
 		if err := ctx.Err(); err != nil {
@@ -415,7 +416,7 @@ func (e *Engine) SampleRoutes(ctx context.Context, at convoi.LatLon, startS floa
 			// back is t ... first node; its first node's time is its
 			// (unperturbed) seed cost.
 			first := back[len(back)-1]
-			r := Route{Escape: t}
+			r := EscapeRoute{Escape: t}
 			ts := startS + g.Duration(cost[first])
 			if ts < horizon {
 				r.Nodes = append(r.Nodes, first)
@@ -487,13 +488,13 @@ type Plan struct {
 
 	// Kept are the routes the plan was made for (after the sightings) and
 	// Cut says which of them the plan intercepts: for the map (RouteLine).
-	Kept []Route `json:"-"`
-	Cut  []bool  `json:"-"`
+	Kept []EscapeRoute `json:"-"`
+	Cut  []bool        `json:"-"`
 }
 
 // RouteLine returns the road geometry of a route, from its first visit to
 // its last (the fugitive's way, for the map).
-func (e *Engine) RouteLine(r Route) []convoi.LatLon {
+func (e *Engine) RouteLine(r EscapeRoute) []convoi.LatLon {
 	g := e.g
 	var out, pts []convoi.LatLon
 	for i, v := range r.Nodes {
@@ -527,7 +528,7 @@ func (e *Engine) RouteLine(r Route) []convoi.LatLon {
 // than (Now - AttackAt) + ReadyS + its travel time. routes may be a sample
 // from an earlier call (SampleRoutes from the same attack point with
 // startS 0) to save sampling; nil samples afresh.
-func (e *Engine) Plan(ctx context.Context, s Situation, routes *Routes) (*Plan, error) {
+func (e *Engine) Plan(ctx context.Context, s Situation, routes *EscapeRoutes) (*Plan, error) {
 	if len(s.Units) == 0 {
 		return nil, convoi.Errorf(convoi.EINVALID, "No unit is available for the plan.")
 	}
@@ -632,7 +633,7 @@ func (e *Engine) Plan(ctx context.Context, s Situation, routes *Routes) (*Plan, 
 // 1 - confidence (seeded), so that a sure sighting keeps only consistent
 // routes and a doubtful one thins the others out. It returns the latest
 // sighting with confidence of at least one half, or nil.
-func (e *Engine) filter(routes []Route, s Situation) ([]Route, *Sighting) {
+func (e *Engine) filter(routes []EscapeRoute, s Situation) ([]EscapeRoute, *Sighting) {
 	if len(s.Sightings) == 0 {
 		return routes, nil
 	}
@@ -645,7 +646,7 @@ func (e *Engine) filter(routes []Route, s Situation) ([]Route, *Sighting) {
 		}
 	}
 	rng := rand.New(rand.NewPCG(e.p.Seed, uint64(len(sights))))
-	var kept []Route
+	var kept []EscapeRoute
 	for _, r := range routes {
 		keep := true
 		for _, si := range sights {
@@ -661,7 +662,7 @@ func (e *Engine) filter(routes []Route, s Situation) ([]Route, *Sighting) {
 	return kept, last
 }
 
-func (e *Engine) consistent(r Route, si Sighting, attackAt time.Time) bool {
+func (e *Engine) consistent(r EscapeRoute, si Sighting, attackAt time.Time) bool {
 	ts := si.Time.Sub(attackAt).Seconds()
 	slack := e.p.SightingSlack.Seconds() + e.p.SightingSlackShare*math.Max(ts, 0)
 	for i, v := range r.Nodes {

@@ -157,7 +157,7 @@ func TestSampleRoutesReproducible(t *testing.T) {
 	}
 	b, _ := e.SampleRoutes(ctx, laTurbieToll, 0, 200, 7)
 	c, _ := e.SampleRoutes(ctx, laTurbieToll, 0, 200, 8)
-	same := func(x, y *Routes) bool {
+	same := func(x, y *EscapeRoutes) bool {
 		for i := range x.Routes {
 			if len(x.Routes[i].Nodes) != len(y.Routes[i].Nodes) {
 				return false

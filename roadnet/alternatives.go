@@ -46,7 +46,7 @@ const maxAltCandidates = 40
 // to a via node followed by the fastest route from it, within MaxStretch,
 // overlapping earlier routes by at most MaxOverlap, and locally optimal
 // around its via node. ENOTFOUND when there is no route at all.
-func (g *Graph) Alternatives(ctx context.Context, from, to Position, opt AlternativeOptions) ([]*Route, error) {
+func (g *Graph) Alternatives(ctx context.Context, from, to RoadPoint, opt AlternativeOptions) ([]*Route, error) {
 	opt.defaults()
 	paths, err := g.AlternativePaths(ctx, from, to, opt)
 	if err != nil {
@@ -60,7 +60,7 @@ func (g *Graph) Alternatives(ctx context.Context, from, to Position, opt Alterna
 }
 
 // AlternativePaths is Alternatives without the geometry.
-func (g *Graph) AlternativePaths(ctx context.Context, from, to Position, opt AlternativeOptions) ([]Path, error) {
+func (g *Graph) AlternativePaths(ctx context.Context, from, to RoadPoint, opt AlternativeOptions) ([]Path, error) {
 	opt.defaults()
 	best, err := g.ShortestPath(ctx, from, to, RouteOptions{})
 	if err != nil {
@@ -194,8 +194,8 @@ func (g *Graph) partCost(p Path, i int) int64 {
 
 // viaPath is the fastest route from -> v followed by v -> to, searched
 // with st.
-func (g *Graph) viaPath(ctx context.Context, st *state, from, to Position, v NodeID) (Path, bool) {
-	vp := Position{Edge: NoEdge, Node: v, LatLon: g.NodeLatLon(v)}
+func (g *Graph) viaPath(ctx context.Context, st *state, from, to RoadPoint, v NodeID) (Path, bool) {
+	vp := RoadPoint{Edge: NoEdge, Node: v, LatLon: g.NodeLatLon(v)}
 	var plain RouteOptions
 	a, err := g.shortestPath(ctx, st, from, vp, &plain)
 	if err != nil {
@@ -248,8 +248,8 @@ func (g *Graph) locallyOptimal(ctx context.Context, st *state, p Path, v NodeID,
 	for i := a; i <= z; i++ {
 		sub += int64(g.weight[p.Edges[i]])
 	}
-	sp, _ := g.NodePosition(NodeID(g.tail[p.Edges[a]]))
-	tp, _ := g.NodePosition(NodeID(g.head[p.Edges[z]]))
+	sp, _ := g.NodePoint(NodeID(g.tail[p.Edges[a]]))
+	tp, _ := g.NodePoint(NodeID(g.head[p.Edges[z]]))
 	var plain RouteOptions
 	q, err := g.shortestPath(ctx, st, sp, tp, &plain)
 	return err == nil && q.Cost == sub

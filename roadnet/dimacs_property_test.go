@@ -179,8 +179,8 @@ func TestRouteExactDIMACS(t *testing.T) {
 			}
 			ctx := context.Background()
 			rng := rand.New(rand.NewPCG(tc.seed, 7))
-			randomNode := func() Position {
-				p, err := g.NodePosition(NodeID(rng.IntN(g.NumNodes())))
+			randomNode := func() RoadPoint {
+				p, err := g.NodePoint(NodeID(rng.IntN(g.NumNodes())))
 				if err != nil {
 					t.Fatal(err)
 				}

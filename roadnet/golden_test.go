@@ -245,8 +245,8 @@ func FuzzReadGraph(f *testing.F) {
 		}
 		if err == nil {
 			// Whatever loads must answer queries without panicking.
-			p, _ := g.NodePosition(0)
-			q, _ := g.NodePosition(NodeID(g.NumNodes() - 1))
+			p, _ := g.NodePoint(0)
+			q, _ := g.NodePoint(NodeID(g.NumNodes() - 1))
 			g.ShortestPath(context.Background(), p, q, RouteOptions{})
 			// And translate input node ids both ways.
 			if id, ok := g.ExternalID(q.Node); ok {

@@ -82,8 +82,8 @@ func TestExternalNodeIDs(t *testing.T) {
 			}
 			from, _ := g.NodeByExternalID(2)
 			to, _ := g.NodeByExternalID(4)
-			a, _ := g.NodePosition(from)
-			b, _ := g.NodePosition(to)
+			a, _ := g.NodePoint(from)
+			b, _ := g.NodePoint(to)
 			p, err := g.ShortestPath(context.Background(), a, b, RouteOptions{})
 			if err != nil || p.Cost != 30 {
 				t.Fatalf("2 -> 4: cost %d, %v; want 30 (2-3-4)", p.Cost, err)
@@ -109,8 +109,8 @@ func TestGraphFileVersion1(t *testing.T) {
 	if _, err := h.NodeByExternalID(2); convoi.ErrorCode(err) != convoi.EINVALID || !strings.Contains(convoi.ErrorMessage(err), "rebuild") {
 		t.Fatalf("NodeByExternalID on a version 1 file: %v", err)
 	}
-	a, _ := h.NodePosition(0)
-	b, _ := h.NodePosition(NodeID(h.NumNodes() - 1))
+	a, _ := h.NodePoint(0)
+	b, _ := h.NodePoint(NodeID(h.NumNodes() - 1))
 	if _, err := h.ShortestPath(context.Background(), a, b, RouteOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -111,10 +111,10 @@ func TestOnewayEdges(t *testing.T) {
 	}
 
 	// Routes: 2 -> 1 takes the one-way street, 1 -> 2 must go round.
-	node := func(n int) Position {
+	node := func(n int) RoadPoint {
 		for i := range g.NumNodes() {
 			if at(g.NodeLatLon(NodeID(i))) == n {
-				p, err := g.NodePosition(NodeID(i))
+				p, err := g.NodePoint(NodeID(i))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -122,7 +122,7 @@ func TestOnewayEdges(t *testing.T) {
 			}
 		}
 		t.Fatalf("node %d is not in the graph", n)
-		return Position{}
+		return RoadPoint{}
 	}
 	ways := func(from, to int) []int64 {
 		r, err := g.Route(context.Background(), node(from), node(to), RouteOptions{})

@@ -10,10 +10,10 @@ import (
 
 // randomPositions snaps n random points of the graph's box, plus n random
 // nodes.
-func randomPositions(tb testing.TB, g *Graph, rng *rand.Rand, n int) []Position {
+func randomPositions(tb testing.TB, g *Graph, rng *rand.Rand, n int) []RoadPoint {
 	tb.Helper()
 	b := g.Bounds()
-	var out []Position
+	var out []RoadPoint
 	for len(out) < n {
 		p := convoi.LatLon{Lat: b.MinLat + rng.Float64()*(b.MaxLat-b.MinLat), Lon: b.MinLon + rng.Float64()*(b.MaxLon-b.MinLon)}
 		if pos, err := g.Snap(p); err == nil {
@@ -21,7 +21,7 @@ func randomPositions(tb testing.TB, g *Graph, rng *rand.Rand, n int) []Position 
 		}
 	}
 	for i := 0; i < n; i++ {
-		pos, err := g.NodePosition(NodeID(rng.IntN(g.NumNodes())))
+		pos, err := g.NodePoint(NodeID(rng.IntN(g.NumNodes())))
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -16,8 +16,8 @@ import (
 // Isochrone is the part of the network reachable from a position within a
 // budget: every reached node with its cost from the start.
 type Isochrone struct {
-	From   Position `json:"from"`
-	Budget int64    `json:"budget"` // cost units (ms for OSM graphs)
+	From   RoadPoint `json:"from"`
+	Budget int64     `json:"budget"` // cost units (ms for OSM graphs)
 	// Nodes reached within Budget, in increasing cost order, and their
 	// costs.
 	Nodes []NodeID `json:"nodes"`
@@ -30,7 +30,7 @@ type Isochrone struct {
 // Isochrone returns every node reachable from at within budget cost units
 // (ms for OSM graphs; see CostOf), avoiding opt.Avoid and opt.AvoidEdges and
 // adding opt.Penalty.
-func (g *Graph) Isochrone(ctx context.Context, at Position, budget int64, opt RouteOptions) (*Isochrone, error) {
+func (g *Graph) Isochrone(ctx context.Context, at RoadPoint, budget int64, opt RouteOptions) (*Isochrone, error) {
 	if err := g.validPosition(at); err != nil {
 		return nil, err
 	}
@@ -346,7 +346,7 @@ func hullCandidates(pts []convoi.LatLon) []convoi.LatLon {
 // Table returns the fastest-route cost from every source to every target:
 // cost[i][j] from sources[i] to targets[j], Infinity when unreachable. It
 // uses bucket-based many-to-many search on the hierarchy.
-func (g *Graph) Table(ctx context.Context, sources, targets []Position) ([][]int64, error) {
+func (g *Graph) Table(ctx context.Context, sources, targets []RoadPoint) ([][]int64, error) {
 	for _, p := range sources {
 		if err := g.validPosition(p); err != nil {
 			return nil, err

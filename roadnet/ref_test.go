@@ -7,7 +7,7 @@ import (
 
 // refDijkstra is an independent textbook Dijkstra over the base graph from
 // a position's seeds: the oracle the property tests compare against.
-func refDijkstra(g *Graph, from Position, avoid Kind) []int64 {
+func refDijkstra(g *Graph, from RoadPoint, avoid Kind) []int64 {
 	dist := make([]int64, g.NumNodes())
 	for i := range dist {
 		dist[i] = Infinity
@@ -40,7 +40,7 @@ func refDijkstra(g *Graph, from Position, avoid Kind) []int64 {
 }
 
 // refCost is the oracle's cost from one position to another.
-func refCost(g *Graph, from, to Position, avoid Kind) int64 {
+func refCost(g *Graph, from, to RoadPoint, avoid Kind) int64 {
 	dist := refDijkstra(g, from, avoid)
 	best := Infinity
 	if from.Edge == NoEdge && to.Edge == NoEdge && from.Node == to.Node {

@@ -42,7 +42,7 @@ func (g *Graph) checkOptions(o *RouteOptions) error {
 
 // Path is a route reduced to its edges: what repeated planners need.
 type Path struct {
-	From, To Position
+	From, To RoadPoint
 	// Edges in travel order. The first and last may be used in part:
 	// from FirstFraction of Edges[0] and up to LastFraction of the last.
 	Edges         []EdgeID
@@ -91,7 +91,7 @@ type Passage struct {
 
 // ShortestPath returns the cheapest path from one position to another under
 // opt. It is an ENOTFOUND error when there is none.
-func (g *Graph) ShortestPath(ctx context.Context, from, to Position, opt RouteOptions) (Path, error) {
+func (g *Graph) ShortestPath(ctx context.Context, from, to RoadPoint, opt RouteOptions) (Path, error) {
 	if err := g.validPosition(from); err != nil {
 		return Path{}, err
 	}
@@ -106,7 +106,7 @@ func (g *Graph) ShortestPath(ctx context.Context, from, to Position, opt RouteOp
 	return g.shortestPath(ctx, st, from, to, &opt)
 }
 
-func (g *Graph) shortestPath(ctx context.Context, st *state, from, to Position, opt *RouteOptions) (Path, error) {
+func (g *Graph) shortestPath(ctx context.Context, st *state, from, to RoadPoint, opt *RouteOptions) (Path, error) {
 	var sbuf, tbuf [2]seed
 	src := g.sourceSeeds(sbuf[:0], from)
 	dst := g.targetSeeds(tbuf[:0], to)
@@ -175,7 +175,7 @@ func (g *Graph) shortestPath(ctx context.Context, st *state, from, to Position, 
 
 // pickSource returns the edge (and start fraction) by which a route from p
 // reaches node n first.
-func (g *Graph) pickSource(p Position, n uint32) (uint32, float64) {
+func (g *Graph) pickSource(p RoadPoint, n uint32) (uint32, float64) {
 	e := uint32(p.Edge)
 	best, be, bf := Infinity, e, p.Fraction
 	if g.head[e] == n {
@@ -191,7 +191,7 @@ func (g *Graph) pickSource(p Position, n uint32) (uint32, float64) {
 
 // pickTarget returns the edge (and end fraction) by which a route leaving
 // node n reaches p.
-func (g *Graph) pickTarget(p Position, n uint32) (uint32, float64) {
+func (g *Graph) pickTarget(p RoadPoint, n uint32) (uint32, float64) {
 	e := uint32(p.Edge)
 	best, be, bf := Infinity, e, p.Fraction
 	if g.tail[e] == n {
@@ -293,7 +293,7 @@ func (g *Graph) astar(ctx context.Context, st *state, src, dst []seed, opt *Rout
 
 // Route returns the route from one position to another under opt, with its
 // geometry, per-segment times and chokepoints. ENOTFOUND when there is none.
-func (g *Graph) Route(ctx context.Context, from, to Position, opt RouteOptions) (*Route, error) {
+func (g *Graph) Route(ctx context.Context, from, to RoadPoint, opt RouteOptions) (*Route, error) {
 	p, err := g.ShortestPath(ctx, from, to, opt)
 	if err != nil {
 		return nil, err

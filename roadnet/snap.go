@@ -8,8 +8,10 @@ import (
 	"github.com/convoi/convoi"
 )
 
-// Position is a place on the road network: a point along an edge, or a node.
-type Position struct {
+// RoadPoint is a place on the road network: a point along an edge, or a
+// node: where a GPS fix (convoi.Position) or an address lands once snapped
+// to the road.
+type RoadPoint struct {
 	// Edge is the edge the position lies on, or NoEdge for a node.
 	Edge EdgeID `json:"edge"`
 	// Node is the node when Edge is NoEdge.
@@ -23,12 +25,12 @@ type Position struct {
 	DistanceM float64 `json:"distance_m"`
 }
 
-// NodePosition returns the position of node n.
-func (g *Graph) NodePosition(n NodeID) (Position, error) {
+// NodePoint returns the position of node n.
+func (g *Graph) NodePoint(n NodeID) (RoadPoint, error) {
 	if int(n) >= len(g.lat) {
-		return Position{}, convoi.Errorf(convoi.EINVALID, "Node %d does not exist (the graph has %d nodes).", n, len(g.lat))
+		return RoadPoint{}, convoi.Errorf(convoi.EINVALID, "Node %d does not exist (the graph has %d nodes).", n, len(g.lat))
 	}
-	return Position{Edge: NoEdge, Node: n, LatLon: g.NodeLatLon(n)}, nil
+	return RoadPoint{Edge: NoEdge, Node: n, LatLon: g.NodeLatLon(n)}, nil
 }
 
 // MaxSnapM is how far from any road Snap still finds one.
@@ -151,16 +153,16 @@ func (ix *grid) cellOf(lat, lon float64) (int, int) {
 //
 // It scans the grid in rings around p's cell and stops once no unscanned
 // cell can hold a segment nearer than the best so far.
-func (g *Graph) Snap(p convoi.LatLon) (Position, error) { return g.snap(p, 0) }
+func (g *Graph) Snap(p convoi.LatLon) (RoadPoint, error) { return g.snap(p, 0) }
 
 // snap is Snap among the roads that serve need (0: all roads).
-func (g *Graph) snap(p convoi.LatLon, need uint8) (Position, error) {
+func (g *Graph) snap(p convoi.LatLon, need uint8) (RoadPoint, error) {
 	if err := p.Validate(); err != nil {
-		return Position{}, err
+		return RoadPoint{}, err
 	}
 	ix := &g.index
 	if ix.rows == 0 {
-		return Position{}, convoi.Errorf(convoi.ENOTFOUND, "The graph has no roads.")
+		return RoadPoint{}, convoi.Errorf(convoi.ENOTFOUND, "The graph has no roads.")
 	}
 	kx := math.Cos(p.Lat*math.Pi/180) * 111319.49 // metres per degree of longitude
 	const ky = 111319.49
@@ -205,7 +207,7 @@ func (g *Graph) snap(p convoi.LatLon, need uint8) (Position, error) {
 		}
 	}
 	if best > MaxSnapM {
-		return Position{}, convoi.Errorf(convoi.ENOTFOUND, "No road within %d m of %.6f,%.6f.", MaxSnapM, p.Lat, p.Lon)
+		return RoadPoint{}, convoi.Errorf(convoi.ENOTFOUND, "No road within %d m of %.6f,%.6f.", MaxSnapM, p.Lat, p.Lon)
 	}
 	r := sort.Search(len(g.roadFirst)-1, func(r int) bool { return g.roadFirst[r+1] > bestSeg })
 	a, b := g.point(int(bestSeg)), g.point(int(bestSeg)+1)
@@ -226,7 +228,7 @@ func (g *Graph) snap(p convoi.LatLon, need uint8) (Position, error) {
 	if total > 0 {
 		f = math.Min(1, before/total)
 	}
-	pos := Position{LatLon: on, DistanceM: p.DistanceM(on)}
+	pos := RoadPoint{LatLon: on, DistanceM: p.DistanceM(on)}
 	if e := g.roadEdge[r<<1]; e != math.MaxUint32 {
 		pos.Edge, pos.Fraction = EdgeID(e), f
 	} else {
@@ -242,7 +244,7 @@ func (g *Graph) edgeOffset(e uint32, f float64) int64 {
 }
 
 // validPosition checks a caller-supplied position.
-func (g *Graph) validPosition(p Position) error {
+func (g *Graph) validPosition(p RoadPoint) error {
 	if p.Edge == NoEdge {
 		if int(p.Node) >= len(g.lat) {
 			return convoi.Errorf(convoi.EINVALID, "Node %d does not exist.", p.Node)
@@ -256,7 +258,7 @@ func (g *Graph) validPosition(p Position) error {
 }
 
 // sourceSeeds returns where a search from p starts.
-func (g *Graph) sourceSeeds(dst []seed, p Position) []seed {
+func (g *Graph) sourceSeeds(dst []seed, p RoadPoint) []seed {
 	if p.Edge == NoEdge {
 		return append(dst, seed{uint32(p.Node), 0})
 	}
@@ -270,7 +272,7 @@ func (g *Graph) sourceSeeds(dst []seed, p Position) []seed {
 
 // targetSeeds returns where a search towards p ends, with the cost still to
 // spend from each node.
-func (g *Graph) targetSeeds(dst []seed, p Position) []seed {
+func (g *Graph) targetSeeds(dst []seed, p RoadPoint) []seed {
 	if p.Edge == NoEdge {
 		return append(dst, seed{uint32(p.Node), 0})
 	}
@@ -284,7 +286,7 @@ func (g *Graph) targetSeeds(dst []seed, p Position) []seed {
 
 // direct returns the cheapest way from s to t along one edge without
 // passing a node: the cost, the edge and the fractions along it.
-func (g *Graph) direct(s, t Position) (cost int64, e uint32, fs, ft float64) {
+func (g *Graph) direct(s, t RoadPoint) (cost int64, e uint32, fs, ft float64) {
 	cost = Infinity
 	if s.Edge == NoEdge || t.Edge == NoEdge {
 		return

@@ -13,9 +13,9 @@ import (
 // replaced by a scan of every segment: the exact nearest segment by the
 // same formula, ties to the lowest index, the road fraction summed point by
 // point. Snap must answer exactly what it answers.
-func snapReference(g *Graph, p convoi.LatLon) (Position, error) {
+func snapReference(g *Graph, p convoi.LatLon) (RoadPoint, error) {
 	if err := p.Validate(); err != nil {
-		return Position{}, err
+		return RoadPoint{}, err
 	}
 	kx := math.Cos(p.Lat*math.Pi/180) * 111319.49
 	const ky = 111319.49
@@ -36,7 +36,7 @@ func snapReference(g *Graph, p convoi.LatLon) (Position, error) {
 		}
 	}
 	if best > MaxSnapM {
-		return Position{}, convoi.Errorf(convoi.ENOTFOUND, "no road")
+		return RoadPoint{}, convoi.Errorf(convoi.ENOTFOUND, "no road")
 	}
 	r := sort.Search(len(g.roadFirst)-1, func(r int) bool { return g.roadFirst[r+1] > bestSeg })
 	a, b := g.point(int(bestSeg)), g.point(int(bestSeg)+1)
@@ -55,7 +55,7 @@ func snapReference(g *Graph, p convoi.LatLon) (Position, error) {
 	if total > 0 {
 		f = math.Min(1, before/total)
 	}
-	pos := Position{LatLon: on, DistanceM: p.DistanceM(on)}
+	pos := RoadPoint{LatLon: on, DistanceM: p.DistanceM(on)}
 	if e := g.roadEdge[r<<1]; e != math.MaxUint32 {
 		pos.Edge, pos.Fraction = EdgeID(e), f
 	} else {

@@ -115,11 +115,11 @@ func (g *Graph) roadOfPoint(i uint32) int {
 // SnapSource is Snap for where a route starts: the nearest road from which
 // the main network can be reached. It differs from Snap only near the edge
 // of an extract, where the nearest road may be a one-way road leaving it.
-func (g *Graph) SnapSource(p convoi.LatLon) (Position, error) { return g.snap(p, roadSource) }
+func (g *Graph) SnapSource(p convoi.LatLon) (RoadPoint, error) { return g.snap(p, roadSource) }
 
 // SnapTarget is Snap for where a route ends: the nearest road the main
 // network reaches.
-func (g *Graph) SnapTarget(p convoi.LatLon) (Position, error) { return g.snap(p, roadTarget) }
+func (g *Graph) SnapTarget(p convoi.LatLon) (RoadPoint, error) { return g.snap(p, roadTarget) }
 
 // usable reports whether the segment starting at point i lies on a road
 // that serves need.

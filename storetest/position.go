@@ -62,7 +62,7 @@ func testPosition(t *testing.T, open OpenFunc) {
 		evGot, err := e.Positions.FindDeviceEvents(e.ctx, convoi.DeviceEventFilter{DeviceID: ptr(van)})
 		must(t, err)
 		same(t, "events", len(evGot), 2)
-		same(t, "events oldest first", [2]convoi.EventKind{evGot[0].Kind, evGot[1].Kind}, [2]convoi.EventKind{convoi.EventIgnitionOn, convoi.EventPanic})
+		same(t, "events oldest first", [2]convoi.DeviceEventKind{evGot[0].Kind, evGot[1].Kind}, [2]convoi.DeviceEventKind{convoi.EventIgnitionOn, convoi.EventPanic})
 		ev := evGot[1]
 		same(t, "event", [4]any{ev.DeviceID, ev.TrackerID, ev.Severity, ev.Value}, [4]any{van, convoi.TrackerID(1), convoi.SeverityCritical, int64(1)})
 		same(t, "event position", [2]float64{ev.Lat, ev.Lon}, [2]float64{43.7301, 7.42})

@@ -51,9 +51,9 @@ type IOElement struct {
 
 // IORule maps values of an element to an event.
 type IORule struct {
-	Values   []int64          `json:"values"`
-	Kind     convoi.EventKind `json:"kind"`
-	Severity severity         `json:"severity"`
+	Values   []int64                `json:"values"`
+	Kind     convoi.DeviceEventKind `json:"kind"`
+	Severity severity               `json:"severity"`
 }
 
 type severity convoi.Severity

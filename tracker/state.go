@@ -229,10 +229,10 @@ func newestFix(ps []convoi.Position, last *convoi.Position) *convoi.Position {
 	return best
 }
 
-func (s *Server) statusEvent(dev *device, k convoi.EventKind, now time.Time) convoi.DeviceEvent {
+func (s *Server) statusEvent(dev *device, k convoi.DeviceEventKind, now time.Time) convoi.DeviceEvent {
 	e := convoi.DeviceEvent{DeviceID: dev.id, TrackerID: dev.trackerID, Kind: k, Severity: convoi.SeverityInfo,
 		Time: now, ServerTime: now}
-	if k == convoi.EventDeviceOffln {
+	if k == convoi.EventDeviceOffline {
 		e.Severity = convoi.SeverityWarning
 	}
 	if dev.last != nil {
@@ -247,7 +247,7 @@ func (s *Server) setOffline(ctx context.Context, dev *device, now time.Time) {
 		return
 	}
 	dev.online = false
-	e := s.statusEvent(dev, convoi.EventDeviceOffln, now)
+	e := s.statusEvent(dev, convoi.EventDeviceOffline, now)
 	ctx, cancel := context.WithTimeout(ctx, s.StoreTimeout)
 	defer cancel()
 	if _, _, err := s.Positions.StorePositions(ctx, nil, []convoi.DeviceEvent{e}); err != nil && ctx.Err() == nil {

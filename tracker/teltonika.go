@@ -255,7 +255,7 @@ func (s *Server) convertRecord(dev *device, im *IOMap, r *teltonika.Record, now 
 		pos.FixTime, pos.Valid = now, false
 		pos.Attributes["device_time_ms"] = r.Time.UnixMilli()
 	}
-	event := func(k convoi.EventKind, sev convoi.Severity, v int64) {
+	event := func(k convoi.DeviceEventKind, sev convoi.Severity, v int64) {
 		evs = append(evs, convoi.DeviceEvent{DeviceID: dev.id, TrackerID: dev.trackerID, Kind: k, Severity: sev,
 			Time: pos.FixTime, ServerTime: now, Lat: pos.Lat, Lon: pos.Lon, Value: v})
 	}

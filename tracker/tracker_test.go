@@ -193,7 +193,7 @@ func (e *env) eventsOf(tb testing.TB, d convoi.DeviceID) []*convoi.DeviceEvent {
 func kinds(evs []*convoi.DeviceEvent) []string {
 	var out []string
 	for _, e := range evs {
-		if e.Kind != convoi.EventDeviceOnline && e.Kind != convoi.EventDeviceOffln {
+		if e.Kind != convoi.EventDeviceOnline && e.Kind != convoi.EventDeviceOffline {
 			out = append(out, string(e.Kind))
 		}
 	}
@@ -500,12 +500,12 @@ func TestOfflineDetection(t *testing.T) {
 	if st, _ := e.srv.State(imeiFMC); st.Online {
 		t.Fatal("still online after 61 s of silence")
 	}
-	var got []convoi.EventKind
+	var got []convoi.DeviceEventKind
 	for _, ev := range e.eventsOf(t, imeiFMC) {
 		got = append(got, ev.Kind)
 	}
 	// Oldest first: the record's ignition (2017), then online and offline.
-	if len(got) != 3 || got[1] != convoi.EventDeviceOnline || got[2] != convoi.EventDeviceOffln {
+	if len(got) != 3 || got[1] != convoi.EventDeviceOnline || got[2] != convoi.EventDeviceOffline {
 		t.Fatalf("events %v", got)
 	}
 }

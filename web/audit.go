@@ -29,7 +29,7 @@ type auditCtxKey struct{}
 
 // startAudit begins the audit record of a request to route rt; nil when the
 // server has no audit log.
-func (s *Server) startAudit(r *http.Request, rt Route) (*auditRecord, *http.Request) {
+func (s *Server) startAudit(r *http.Request, rt Endpoint) (*auditRecord, *http.Request) {
 	if s.Audit == nil {
 		return nil, r
 	}

@@ -24,7 +24,7 @@ func BenchmarkAuditHook(b *testing.B) {
 	s := New()
 	s.Logger = slog.New(slog.DiscardHandler)
 	s.Audit = l
-	rt := Route{Method: "GET", Path: "/api/v1/movements/{id}", object: "movement"}
+	rt := Endpoint{Method: "GET", Path: "/api/v1/movements/{id}", object: "movement"}
 	u := &convoi.User{ID: 3, Username: "control1", Role: convoi.RoleControl}
 	tok := &convoi.Token{ID: 17}
 	req := httptest.NewRequest("GET", "/api/v1/movements/12", nil)

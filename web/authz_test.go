@@ -154,7 +154,7 @@ var accessPolicy = map[string][]convoi.Role{
 // with no token) against the running server.
 func TestAccess(t *testing.T) {
 	w := MustOpenWorld(t, nil)
-	routes := w.srv.Routes()
+	routes := w.srv.Endpoints()
 	seen := map[string]bool{}
 	for _, rt := range routes {
 		key := rt.Method + " " + rt.Path

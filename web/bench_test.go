@@ -48,7 +48,7 @@ func maltaBench(b *testing.B) (*roadnet.Graph, [][2]convoi.LatLon) {
 			return
 		}
 		rng := rand.New(rand.NewPCG(9, 9))
-		point := func() (convoi.LatLon, roadnet.Position) {
+		point := func() (convoi.LatLon, roadnet.RoadPoint) {
 			for {
 				p := convoi.LatLon{Lat: 35.80 + rng.Float64()*0.19, Lon: 14.33 + rng.Float64()*0.24}
 				if s, err := g.Snap(p); err == nil && s.DistanceM < 250 {
@@ -190,11 +190,11 @@ func BenchmarkRequestIsochroneMalta(b *testing.B) {
 // snapped beforehand: what the HTTP path adds is the difference.
 func BenchmarkSearchRouteMalta(b *testing.B) {
 	g, pairs := maltaBench(b)
-	var pos [][2]roadnet.Position
+	var pos [][2]roadnet.RoadPoint
 	for _, p := range pairs {
 		x, _ := g.Snap(p[0])
 		y, _ := g.Snap(p[1])
-		pos = append(pos, [2]roadnet.Position{x, y})
+		pos = append(pos, [2]roadnet.RoadPoint{x, y})
 	}
 	ctx := context.Background()
 	ts := make(timings, 0, b.N)

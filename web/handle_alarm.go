@@ -17,9 +17,9 @@ var (
 )
 
 // alarmRoutes are the alarm, track and ETA endpoints, appended to the route table.
-func (s *Server) alarmRoutes() []Route {
+func (s *Server) alarmRoutes() []Endpoint {
 	const v = "/api/v1"
-	return []Route{
+	return []Endpoint{
 		{Method: "GET", Path: v + "/alarms", Roles: rAlarmRead, Summary: "List alarms, most severe and newest first (crew: their movements')", handle: s.handleListAlarms},
 		{Method: "GET", Path: v + "/alarms/{id}", Roles: rAlarmRead, Summary: "Read an alarm and its history", handle: s.handleGetAlarm},
 		{Method: "POST", Path: v + "/alarms/{id}/acknowledge", Roles: rAlarmWork, Summary: "Acknowledge an open alarm: it is yours", handle: s.alarmStep(convoi.AlarmActionAcknowledge)},

@@ -12,9 +12,9 @@ import (
 var rAuditor = []convoi.Role{convoi.RoleAuditor}
 
 // auditRoutes is the auditor's API. Every read of it is itself recorded.
-func (s *Server) auditRoutes() []Route {
+func (s *Server) auditRoutes() []Endpoint {
 	const v = "/api/v1"
-	return []Route{
+	return []Endpoint{
 		{Method: "GET", Path: v + "/audit/entries", Roles: rAuditor, auditReads: true, Summary: "Audit entries, newest first, filtered (object, user_id, field, kind, outcome, since, until, before, limit)", handle: s.handleListAudit},
 		{Method: "GET", Path: v + "/audit/entries/{seq}", Roles: rAuditor, auditReads: true, Summary: "One audit entry", handle: s.handleGetAudit},
 		{Method: "GET", Path: v + "/audit/checkpoint", Roles: rAuditor, auditReads: true, Summary: "The latest signed checkpoint (C2SP tlog-checkpoint signed note, text/plain)", handle: s.handleAuditCheckpoint},

@@ -40,9 +40,9 @@ var (
 )
 
 // leakRoutes are the recipient-notice and leak-tracing endpoints.
-func (s *Server) leakRoutes() []Route {
+func (s *Server) leakRoutes() []Endpoint {
 	const v = "/api/v1"
-	return []Route{
+	return []Endpoint{
 		{Method: "GET", Path: v + "/movements/{id}/arrival", Roles: rLiaison, Summary: "The arrival window and handover code for this liaison user (a variant recorded for them)", handle: s.handleArrival},
 		{Method: "GET", Path: v + "/movements/{id}/notices", Roles: rNoticeRead, Summary: "The arrival variants each recipient of a movement was given", handle: s.handleListNotices},
 		{Method: "POST", Path: v + "/movements/{id}/notices", Roles: rNotice, Summary: "Give an outside recipient (a hospital, a court) its own arrival variant", handle: s.handleCreateNotice},

@@ -9,9 +9,9 @@ import (
 
 // webhookRoutes are the subscription endpoints: administrators manage them,
 // auditors read them (and the deliveries, whose payloads hold no schedule).
-func (s *Server) webhookRoutes() []Route {
+func (s *Server) webhookRoutes() []Endpoint {
 	const v = "/api/v1"
-	return []Route{
+	return []Endpoint{
 		{Method: "GET", Path: v + "/webhooks", Roles: rAdminAud, Summary: "List webhook subscriptions", handle: s.handleListWebhooks},
 		{Method: "POST", Path: v + "/webhooks", Roles: rAdmin, Summary: "Subscribe an endpoint to movement, alarm or incident events; the signing secret is shown once", handle: s.handleCreateWebhook, secret: true},
 		{Method: "GET", Path: v + "/webhooks/{id}", Roles: rAdminAud, Summary: "Read a webhook subscription", handle: s.handleGetWebhook},

@@ -21,7 +21,7 @@ func TestHardening_NullBodyRefused(t *testing.T) {
 	w := MustOpenWorld(t, nil)
 	before, err := w.srv.MovementService.FindMovementByID(t.Context(), w.toCourt.ID)
 	w.must(err)
-	for _, rt := range w.srv.Routes() {
+	for _, rt := range w.srv.Endpoints() {
 		if rt.Public || (rt.Method != "POST" && rt.Method != "PATCH" && rt.Method != "PUT") {
 			continue
 		}

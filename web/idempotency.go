@@ -22,7 +22,7 @@ const maxIdempotencyKeyLen = 255
 // is a 409. Requests with one key are serialised in this process, so two
 // concurrent retries do not both run. Responses that carry a bearer secret
 // are never stored: their replay is a 409 that says so.
-func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, rt Route) error {
+func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, rt Endpoint) error {
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > maxIdempotencyKeyLen || !printableASCII(key) {
 		return convoi.Errorf(convoi.EINVALID, "Idempotency-Key must be 1-%d printable ASCII characters.", maxIdempotencyKeyLen)

@@ -23,9 +23,9 @@ var (
 )
 
 // incidentRoutes are the incident endpoints, appended to the route table.
-func (s *Server) incidentRoutes() []Route {
+func (s *Server) incidentRoutes() []Endpoint {
 	const v = "/api/v1"
-	return []Route{
+	return []Endpoint{
 		{Method: "GET", Path: v + "/incidents", Roles: rIncRead, Summary: "List incidents, newest first", handle: s.handleListIncidents},
 		{Method: "POST", Path: v + "/incidents", Roles: rIncWork, Summary: "Declare an incident from an alarm (which is resolved as incident_declared) or by hand", handle: s.handleDeclareIncident},
 		{Method: "GET", Path: v + "/incidents/{id}", Roles: rIncRead, Summary: "Read an incident with its sightings and units", handle: s.handleGetIncident},

@@ -46,8 +46,8 @@ func TestOpenAPI_MatchesRoutes(t *testing.T) {
 	if !strings.HasPrefix(doc.OpenAPI, "3.") {
 		t.Fatalf("openapi version %q", doc.OpenAPI)
 	}
-	routes := map[string]web.Route{}
-	for _, rt := range web.New().Routes() {
+	routes := map[string]web.Endpoint{}
+	for _, rt := range web.New().Endpoints() {
 		routes[strings.ToLower(rt.Method)+" "+rt.Path] = rt
 	}
 	inDoc := map[string]bool{}

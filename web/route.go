@@ -11,10 +11,10 @@ import (
 	"github.com/convoi/convoi"
 )
 
-// Route is one endpoint of the API and its access rule. The route table
-// (Server.Routes) is the single source of truth for authorization: an
+// Endpoint is one endpoint of the API and its access rule. The endpoint table
+// (Server.Endpoints) is the single source of truth for authorization: an
 // endpoint admits exactly the roles it lists, and nobody when it lists none.
-type Route struct {
+type Endpoint struct {
 	Method  string        // GET, POST, PATCH or DELETE
 	Path    string        // a net/http ServeMux path pattern, e.g. /api/v1/movements/{id}
 	Roles   []convoi.Role // roles admitted; empty admits nobody (deny by default)
@@ -63,9 +63,9 @@ var (
 
 // routes is the route table. Object rules (crew and liaison see only their
 // movements; liaison never the schedule) are applied by the handlers.
-func (s *Server) routes() []Route {
+func (s *Server) routes() []Endpoint {
 	const v = "/api/v1"
-	rt := []Route{
+	rt := []Endpoint{
 		{Method: "POST", Path: v + "/session", Public: true, Summary: "Log in: username and password for a session token", handle: s.handleLogin, secret: true},
 		{Method: "DELETE", Path: v + "/session", Roles: rAll, Summary: "Log out: revoke the token of this request", handle: s.handleLogout},
 		{Method: "GET", Path: v + "/me", Roles: rAll, Summary: "The authenticated user", handle: s.handleMe},
@@ -148,8 +148,8 @@ func (s *Server) routes() []Route {
 	return rt
 }
 
-// Routes returns a copy of the route table, for tests and documentation.
-func (s *Server) Routes() []Route {
+// Endpoints returns a copy of the route table, for tests and documentation.
+func (s *Server) Endpoints() []Endpoint {
 	rs := s.routes()
 	for i := range rs {
 		rs[i].Roles = slices.Clone(rs[i].Roles)
@@ -159,11 +159,11 @@ func (s *Server) Routes() []Route {
 }
 
 // Admits reports whether the route admits role.
-func (rt Route) Admits(role convoi.Role) bool { return slices.Contains(rt.Roles, role) }
+func (rt Endpoint) Admits(role convoi.Role) bool { return slices.Contains(rt.Roles, role) }
 
 // wrap applies, in order: metrics and logging, the body limit,
 // authentication, the route's role rule, the author in ctx, idempotency.
-func (s *Server) wrap(rt Route) http.Handler {
+func (s *Server) wrap(rt Endpoint) http.Handler {
 	label := metricLabel(rt)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := s.record(w, r, label)
@@ -205,7 +205,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 const actionLabel = "POST /api/v1/movements/{id}/{action}"
 
 // metricLabel is the route's label in metrics and the request log.
-func metricLabel(rt Route) string {
+func metricLabel(rt Endpoint) string {
 	if rt.Method == http.MethodPost && strings.HasPrefix(rt.Path, "/api/v1/movements/{id}/") {
 		return actionLabel
 	}

@@ -20,9 +20,9 @@ import (
 // until it opens; GET /movements/{id}/schedule refuses it with when it opens.
 
 // scheduleRoutes are the schedule and grant endpoints.
-func (s *Server) scheduleRoutes() []Route {
+func (s *Server) scheduleRoutes() []Endpoint {
 	const v = "/api/v1"
-	return []Route{
+	return []Endpoint{
 		{Method: "GET", Path: v + "/movements/{id}/schedule", Roles: rSchedule, Summary: "The drawn departure and route, once released to the caller (409 says when it opens)", handle: s.handleGetSchedule},
 		{Method: "GET", Path: v + "/movements/{id}/grants", Roles: rGrantsR, Summary: "Grants of the movement's schedule, with revocations", handle: s.handleListGrants},
 		{Method: "POST", Path: v + "/movements/{id}/grants", Roles: rPlanner, Summary: "Grant one user the movement's schedule until a time, with a reason", handle: s.handleCreateGrant},

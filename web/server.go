@@ -249,7 +249,7 @@ func (s *Server) init() error {
 		s.mux.Handle("GET /readyz", s.plain("/readyz", s.handleReadyz))
 		// Metrics need a scraper's token (admin or auditor): request counts
 		// and timings are activity an outsider must not watch.
-		s.mux.Handle("GET /metrics", s.wrap(Route{Method: "GET", Path: "/metrics", Roles: rAdminAud, handle: s.handleMetrics}))
+		s.mux.Handle("GET /metrics", s.wrap(Endpoint{Method: "GET", Path: "/metrics", Roles: rAdminAud, handle: s.handleMetrics}))
 		s.mountUI() // GET / and /ui/: the control room; GET /tiles/: its map
 	})
 	return s.initErr

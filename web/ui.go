@@ -64,7 +64,7 @@ func (s *Server) mountUI() {
 		return nil
 	}))
 	tileRoute := func(path string, h handlerFunc) {
-		s.mux.Handle("GET "+path, s.wrap(Route{Method: "GET", Path: path, Roles: rAll, handle: h}))
+		s.mux.Handle("GET "+path, s.wrap(Endpoint{Method: "GET", Path: path, Roles: rAll, handle: h}))
 	}
 	tileRoute("/tiles/tiles.json", s.handleTileJSON)
 	tileRoute("/tiles/{z}/{x}/{y}", s.handleTile)

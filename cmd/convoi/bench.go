@@ -53,11 +53,11 @@ func runBenchRoute(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer f.Close()
-	var from, to []roadnet.Position
+	var from, to []roadnet.RoadPoint
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Split(strings.TrimSpace(sc.Text()), ",")
-		var a, b roadnet.Position
+		var a, b roadnet.RoadPoint
 		switch len(fields) {
 		case 4:
 			pa, err1 := parseLatLon(fields[0] + "," + fields[1])

@@ -220,7 +220,7 @@ func (lg *loadgen) register(ctx context.Context, ts convoi.TrackerService) error
 func (lg *loadgen) planRoutes(ctx context.Context, g *roadnet.Graph, rng *rand.Rand) error {
 	b := g.Bounds()
 	for tries := 0; len(lg.routes) < 32 && tries < 500; tries++ {
-		pick := func() (roadnet.Position, error) {
+		pick := func() (roadnet.RoadPoint, error) {
 			return g.Snap(convoi.LatLon{Lat: b.MinLat + rng.Float64()*(b.MaxLat-b.MinLat), Lon: b.MinLon + rng.Float64()*(b.MaxLon-b.MinLon)})
 		}
 		from, err1 := pick()

@@ -32,7 +32,7 @@ type incidentResponder struct {
 	Zone                         *time.Location
 
 	mu     sync.Mutex
-	routes map[routeKey]*response.Routes // the attack's sample, per attack
+	routes map[routeKey]*response.EscapeRoutes // the attack's sample, per attack
 }
 
 var _ convoi.ResponseService = (*incidentResponder)(nil)
@@ -58,7 +58,7 @@ func newIncidentResponder(g *roadnet.Graph, s stores) (*incidentResponder, error
 	}
 	return &incidentResponder{Engine: e, Incidents: s.Incidents, Sites: s.Sites, Vehicles: s.Vehicles, Trackers: s.Trackers,
 		Positions: s.Positions, Now: time.Now, AlertSender: "convoi.control-room", AlertSenderName: "convoi control room",
-		routes: map[routeKey]*response.Routes{}}, nil
+		routes: map[routeKey]*response.EscapeRoutes{}}, nil
 }
 
 // stores are the services the responder reads.
@@ -104,7 +104,7 @@ func (r *incidentResponder) Reachability(ctx context.Context, inc *convoi.Incide
 
 // attackRoutes returns the attack's route sample, sampled once per attack
 // point and time (the seed is fixed, so a resample gives the same routes).
-func (r *incidentResponder) attackRoutes(ctx context.Context, inc *convoi.Incident) (*response.Routes, error) {
+func (r *incidentResponder) attackRoutes(ctx context.Context, inc *convoi.Incident) (*response.EscapeRoutes, error) {
 	k := routeKey{inc.Place.Lat, inc.Place.Lon, inc.AttackAt.UnixNano()}
 	r.mu.Lock()
 	rs := r.routes[k]

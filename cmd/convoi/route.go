@@ -61,20 +61,20 @@ func runRoute(ctx context.Context, env *Env, args []string) error {
 // id in the input file (DIMACS id, OSM node id), or a place snapped to the
 // nearest road.
 // flag names the flags of the endpoint ("from": --from and --from-node).
-func endpoint(g *roadnet.Graph, flag, ll string, node int64) (roadnet.Position, error) {
+func endpoint(g *roadnet.Graph, flag, ll string, node int64) (roadnet.RoadPoint, error) {
 	if node >= 0 {
 		n, err := g.NodeByExternalID(node)
 		if err != nil {
-			return roadnet.Position{}, err
+			return roadnet.RoadPoint{}, err
 		}
-		return g.NodePosition(n)
+		return g.NodePoint(n)
 	}
 	if ll == "" {
-		return roadnet.Position{}, fmt.Errorf("give --%s LAT,LON or --%s-node ID", flag, flag)
+		return roadnet.RoadPoint{}, fmt.Errorf("give --%s LAT,LON or --%s-node ID", flag, flag)
 	}
 	p, err := parseLatLon(ll)
 	if err != nil {
-		return roadnet.Position{}, err
+		return roadnet.RoadPoint{}, err
 	}
 	return g.Snap(p)
 }

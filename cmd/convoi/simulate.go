@@ -175,7 +175,7 @@ func (s *simulation) putOnRoad(ctx context.Context, w *demoWorld, spec escortSpe
 	planner := a.Planner
 	depFrom, depTo := now.Add(2*time.Minute), now.Add(6*time.Minute)
 	opts := convoi.PlanOptions{Slots: 3, DepartureFrom: &depFrom, DepartureTo: &depTo}
-	var route *monitor.Route
+	var route *monitor.PlannedRoute
 	var zone *monitor.Place
 	for draw := 1; ; draw++ {
 		if _, err := a.Risk.AssessMovement(ctx, m.ID); err != nil {
@@ -194,7 +194,7 @@ func (s *simulation) putOnRoad(ctx context.Context, w *demoWorld, spec escortSpe
 		if m, err = movements.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionRelease, Update: &rel.Update}); err != nil {
 			return nil, err
 		}
-		if route, err = monitor.NewRoute(g, m.Route, monitor.DefaultPolicies()[1].FastKmh); err != nil {
+		if route, err = monitor.NewPlannedRoute(g, m.Route, monitor.DefaultPolicies()[1].FastKmh); err != nil {
 			return nil, err
 		}
 		if scenario != "ramming" {

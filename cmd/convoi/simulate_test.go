@@ -150,7 +150,7 @@ func TestRestartMidDriveEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			route, err := monitor.NewRoute(a.Graph, e.m.Route, 70)
+			route, err := monitor.NewPlannedRoute(a.Graph, e.m.Route, 70)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -75,7 +75,7 @@ const (
 
 // routeToEdge routes from src towards to, a place beyond the map, and
 // returns the route and the straight-line distance left from its end.
-func routeToEdge(ctx context.Context, g *roadnet.Graph, src roadnet.Position, to convoi.LatLon) (*roadnet.Route, float64, error) {
+func routeToEdge(ctx context.Context, g *roadnet.Graph, src roadnet.RoadPoint, to convoi.LatLon) (*roadnet.Route, float64, error) {
 	type cand struct {
 		n roadnet.NodeID
 		d float64
@@ -102,7 +102,7 @@ func routeToEdge(ctx context.Context, g *roadnet.Graph, src roadnet.Position, to
 	var bestRest, bestTotal float64
 	var lastErr error
 	for _, c := range picked {
-		dst, err := g.NodePosition(c.n)
+		dst, err := g.NodePoint(c.n)
 		if err != nil {
 			return nil, 0, err
 		}

@@ -66,7 +66,7 @@ type payload struct {
 }
 
 // eventSeverity is the severity of each event a payload may raise.
-var eventSeverity = map[convoi.EventKind]convoi.Severity{
+var eventSeverity = map[convoi.DeviceEventKind]convoi.Severity{
 	convoi.EventPanic:       convoi.SeverityCritical,
 	convoi.EventCrash:       convoi.SeverityCritical,
 	convoi.EventGSMJamming:  convoi.SeverityCritical,
@@ -148,7 +148,7 @@ func (p *payload) message(topicDevice string, now time.Time) (Message, error) {
 	}
 	m := Message{Position: pos}
 	if p.Event != "" {
-		k := convoi.EventKind(p.Event)
+		k := convoi.DeviceEventKind(p.Event)
 		sev, ok := eventSeverity[k]
 		if !ok {
 			return Message{}, fmt.Errorf("%w: unknown event %q", ErrInvalid, p.Event)

@@ -48,7 +48,7 @@ type Message struct {
 
 // alarmEvents are the device events an alarm name raises (lower case).
 var alarmEvents = map[string]struct {
-	Kind     convoi.EventKind
+	Kind     convoi.DeviceEventKind
 	Severity convoi.Severity
 }{
 	"sos":        {convoi.EventPanic, convoi.SeverityCritical},
