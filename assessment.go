@@ -39,7 +39,7 @@ type Assessment struct {
 	ID             AssessmentID      `json:"id"`
 	MovementID     MovementID        `json:"movement_id"`
 	Score          float64           `json:"score"`
-	Level          int               `json:"level"` // 1-4
+	Level          EscortLevel       `json:"level"`
 	LevelMeaning   string            `json:"level_meaning"`
 	MinCrew        int               `json:"min_crew"`
 	Qualifications []QualRequirement `json:"qualifications"`
@@ -129,4 +129,26 @@ type IdempotencyService interface {
 	FindIdempotency(ctx context.Context, user UserID, key string, since time.Time) (*IdempotencyRecord, error)
 	// SaveIdempotency stores (or replaces an expired) record.
 	SaveIdempotency(ctx context.Context, r *IdempotencyRecord) error
+}
+
+// EscortLevel is how strong an escort a movement needs, from 1 (the
+// lightest) to 4 (the strongest), as its risk assessment sets it; 0 on a
+// movement means not yet assessed. It is a plain integer in JSON.
+type EscortLevel int
+
+// The escort levels a risk policy defines, lightest and strongest.
+const (
+	MinEscortLevel EscortLevel = 1
+	MaxEscortLevel EscortLevel = 4
+)
+
+// Valid reports whether l is one of the levels 1-4.
+func (l EscortLevel) Valid() bool { return l >= MinEscortLevel && l <= MaxEscortLevel }
+
+// Validate returns an EINVALID error unless l is one of the levels 1-4.
+func (l EscortLevel) Validate() error {
+	if !l.Valid() {
+		return Errorf(EINVALID, "Escort level must be between %d and %d (got %d).", MinEscortLevel, MaxEscortLevel, l)
+	}
+	return nil
 }

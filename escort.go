@@ -28,7 +28,7 @@ const (
 
 // Requirements is the escort an assessment asks for.
 type Requirements struct {
-	Level          int
+	Level          EscortLevel
 	MinCrew        int
 	Qualifications []QualRequirement
 	VehicleClass   VehicleClass

@@ -147,7 +147,7 @@ type Movement struct {
 	Requester        string        `json:"requester"`
 	State            MovementState `json:"state"`
 	CancelReason     CancelReason  `json:"cancel_reason,omitempty"`
-	EscortLevel      int           `json:"escort_level,omitempty"` // 1-4 once assessed
+	EscortLevel      EscortLevel   `json:"escort_level,omitempty"` // 0 until assessed
 	Crew             []OfficerID   `json:"crew"`
 	Vehicles         []VehicleID   `json:"vehicles"`
 	PlannedDeparture *time.Time    `json:"planned_departure,omitempty"`
@@ -193,7 +193,7 @@ func (m *Movement) Validate() error {
 	if strings.TrimSpace(m.Requester) == "" {
 		return Errorf(EINVALID, "Movement requester required.")
 	}
-	if m.EscortLevel < 0 || m.EscortLevel > 4 {
+	if m.EscortLevel != 0 && !m.EscortLevel.Valid() {
 		return Errorf(EINVALID, "Escort level must be between 1 and 4.")
 	}
 	if m.PlannedDeparture != nil && !m.PlannedDeparture.Before(m.AppointmentAt) {
@@ -239,7 +239,7 @@ type MovementUpdate struct {
 	Requester        *string       `json:"requester"`
 	Crew             *[]OfficerID  `json:"crew"`
 	Vehicles         *[]VehicleID  `json:"vehicles"`
-	EscortLevel      *int          `json:"escort_level"`
+	EscortLevel      *EscortLevel  `json:"escort_level"`
 	PlannedDeparture *time.Time    `json:"planned_departure"`
 	Route            *RouteSummary `json:"route"`
 	// Version, when non-zero, must equal the stored version (optimistic locking).

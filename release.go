@@ -36,10 +36,10 @@ const (
 // ReleaseRule opens the schedule to Audience, for the escort Levels listed
 // (all when empty), at Opens.
 type ReleaseRule struct {
-	Audience    Audience     `json:"audience"`
-	Levels      []int        `json:"levels,omitempty"`
-	Opens       ReleaseOpens `json:"opens"`
-	LeadMinutes int          `json:"lead_minutes,omitempty"` // OpensBriefing only
+	Audience    Audience      `json:"audience"`
+	Levels      []EscortLevel `json:"levels,omitempty"`
+	Opens       ReleaseOpens  `json:"opens"`
+	LeadMinutes int           `json:"lead_minutes,omitempty"` // OpensBriefing only
 }
 
 // ReleasePolicy is the ordered list of release rules: the first rule whose
@@ -55,7 +55,7 @@ type ReleasePolicy struct {
 // release, auditors once the movement is over; planners see the strategy
 // but never the draw; administrators and liaison never.
 var DefaultReleasePolicy = ReleasePolicy{Version: "2026-12-1", Rules: []ReleaseRule{
-	{Audience: AudienceCrewLead, Levels: []int{3, 4}, Opens: OpensBriefing, LeadMinutes: 60},
+	{Audience: AudienceCrewLead, Levels: []EscortLevel{3, 4}, Opens: OpensBriefing, LeadMinutes: 60},
 	{Audience: AudienceCrewLead, Opens: OpensBriefing, LeadMinutes: 120},
 	{Audience: Audience(RoleCrew), Opens: OpensDeparture},
 	{Audience: Audience(RoleControl), Opens: OpensRelease},
@@ -85,7 +85,7 @@ func (p *ReleasePolicy) Validate() error {
 			return Errorf(EINVALID, "Release rule %d: opens must be never, release, briefing, departure or over.", i+1)
 		}
 		for _, l := range r.Levels {
-			if l < 1 || l > 4 {
+			if !l.Valid() {
 				return Errorf(EINVALID, "Release rule %d: levels are 1 to 4.", i+1)
 			}
 		}

@@ -21,7 +21,7 @@ func TestReleasePolicy_Access(t *testing.T) {
 		name  string
 		u     *convoi.User
 		state convoi.MovementState
-		level int
+		level convoi.EscortLevel
 		now   time.Time
 		open  bool
 	}{
@@ -74,7 +74,7 @@ func TestReleasePolicy_Validate(t *testing.T) {
 		"unknown opening":       {Audience: "control", Opens: "soon"},
 		"briefing without lead": {Audience: "crew_lead", Opens: convoi.OpensBriefing},
 		"lead without briefing": {Audience: "crew", Opens: convoi.OpensDeparture, LeadMinutes: 10},
-		"level 5":               {Audience: "crew", Opens: convoi.OpensDeparture, Levels: []int{5}},
+		"level 5":               {Audience: "crew", Opens: convoi.OpensDeparture, Levels: []convoi.EscortLevel{5}},
 	} {
 		p := convoi.ReleasePolicy{Rules: []convoi.ReleaseRule{r}}
 		if err := p.Validate(); convoi.ErrorCode(err) != convoi.EINVALID {

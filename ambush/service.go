@@ -70,7 +70,7 @@ type Service struct {
 	Window, WindowStep time.Duration
 	// Forbid maps an escort level (1-4) to the chokepoint kinds its routes
 	// must avoid.
-	Forbid map[int]roadnet.Kind
+	Forbid map[convoi.EscortLevel]roadnet.Kind
 }
 
 // NewService returns a Service with the defaults: 12 slots 10 minutes
@@ -82,7 +82,7 @@ func NewService(g *roadnet.Graph, movements MovementFinder, sites SiteFinder, pl
 		Now: time.Now, Rand: rand.Reader, Model: DefaultSiteModel,
 		Slots: 12, SlotSpacing: 10 * time.Minute, ArrivalMargin: 15 * time.Minute, Stretch: DefaultStretch,
 		Window: 20 * time.Minute, WindowStep: 10 * time.Minute,
-		Forbid: map[int]roadnet.Kind{3: roadnet.KindLevelCrossing, 4: roadnet.KindLevelCrossing},
+		Forbid: map[convoi.EscortLevel]roadnet.Kind{3: roadnet.KindLevelCrossing, 4: roadnet.KindLevelCrossing},
 	}
 }
 
@@ -93,7 +93,7 @@ type PlanReport struct {
 	RouteSummaries []convoi.RouteSummary `json:"route_summaries"`
 	From           convoi.SiteID         `json:"from_site_id"`
 	To             convoi.SiteID         `json:"to_site_id"`
-	EscortLevel    int                   `json:"escort_level"`
+	EscortLevel    convoi.EscortLevel    `json:"escort_level"`
 	Forbidden      []string              `json:"forbidden,omitempty"`
 	Deadline       time.Time             `json:"deadline"`
 	// Options are the planner's options for this plan, as given.
@@ -138,8 +138,8 @@ func (s *Service) withOptions(o convoi.PlanOptions) (*Service, error) {
 		if err != nil {
 			return nil, err
 		}
-		forbid := make(map[int]roadnet.Kind, 4)
-		for lvl := 1; lvl <= 4; lvl++ {
+		forbid := make(map[convoi.EscortLevel]roadnet.Kind, 4)
+		for lvl := convoi.MinEscortLevel; lvl <= convoi.MaxEscortLevel; lvl++ {
 			forbid[lvl] = s.Forbid[lvl] | k
 		}
 		svc.Forbid = forbid

@@ -73,7 +73,7 @@ func TestServicePlanAndRelease(t *testing.T) {
 	if _, _, err := svc.Plan(ctx, m.ID, convoi.PlanOptions{}); convoi.ErrorCode(err) != convoi.ECONFLICT {
 		t.Fatalf("plan before assessment: %v", err)
 	}
-	lvl := 3
+	lvl := convoi.EscortLevel(3)
 	_, err = movements.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionAssess, Update: &convoi.MovementUpdate{EscortLevel: &lvl}})
 	must(t, err)
 

@@ -73,7 +73,7 @@ type Subscriber interface {
 // fields are the configuration. Safe for concurrent use.
 type Monitor struct {
 	Graph     *roadnet.Graph
-	Policies  map[int]Policy // by escort level; DefaultPolicies
+	Policies  map[convoi.EscortLevel]Policy // by escort level; DefaultPolicies
 	Now       func() time.Time
 	Movements MovementFinder
 	Trackers  TrackerFinder
@@ -252,14 +252,14 @@ type evKey struct {
 	at   int64
 }
 
-func (m *Monitor) policy(level int) Policy {
+func (m *Monitor) policy(level convoi.EscortLevel) Policy {
 	if p, ok := m.Policies[level]; ok {
 		return p
 	}
-	if level > 4 {
-		return m.Policies[4]
+	if level > convoi.MaxEscortLevel {
+		return m.Policies[convoi.MaxEscortLevel]
 	}
-	return m.Policies[1]
+	return m.Policies[convoi.MinEscortLevel]
 }
 
 // Load watches every underway movement and rebuilds each one's state from

@@ -212,7 +212,7 @@ var t0 = time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
 
 // escort is one movement with a van (Teltonika, 1 s) and an escort car
 // (a phone, every 5 s) following 4 s behind.
-func escort(w *world, id int, rs *convoi.RouteSummary, level int, deadline time.Time) (van, car convoi.DeviceID) {
+func escort(w *world, id int, rs *convoi.RouteSummary, level convoi.EscortLevel, deadline time.Time) (van, car convoi.DeviceID) {
 	dep := t0
 	m := &convoi.Movement{ID: convoi.MovementID(id), Ref: fmt.Sprintf("MC-T-%d", id), State: convoi.StateUnderway, EscortLevel: level,
 		Vehicles: []convoi.VehicleID{convoi.VehicleID(2*id + 1), convoi.VehicleID(2*id + 2)}, Crew: []convoi.OfficerID{},
@@ -316,7 +316,7 @@ func newMonitor(t testing.TB, w *world, sink *memSink) *Monitor {
 }
 
 // cleanFeeds drives an escort clean: van and car on the route.
-func cleanFeeds(t testing.TB, w *world, id int, rs *convoi.RouteSummary, seed uint64, level int) []*feed {
+func cleanFeeds(t testing.TB, w *world, id int, rs *convoi.RouteSummary, seed uint64, level convoi.EscortLevel) []*feed {
 	r, err := NewPlannedRoute(monaco(t), rs, 70)
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 // level. The rules, their evidence and these figures are documented in
 // docs/monitor.md; a deployment may replace the defaults (Monitor.Policies).
 type Policy struct {
-	Level int `json:"level"`
+	Level convoi.EscortLevel `json:"level"`
 
 	// Corridor half-widths, metres from the route's centre line: town
 	// roads, fast roads (planned at FastKmh or more), tunnels (GNSS is
@@ -79,7 +79,7 @@ type Policy struct {
 // DefaultPolicies are the thresholds by escort level (1-4). Levels 3 and 4
 // ("the convoy must not stop") allow shorter stops and silences and raise
 // most rules to critical.
-func DefaultPolicies() map[int]Policy {
+func DefaultPolicies() map[convoi.EscortLevel]Policy {
 	base := Policy{
 		CorridorM: 45, CorridorFastM: 60, CorridorTunnelM: 90, CorridorOffMapM: 2500, FastKmh: 70,
 		DeviationFixes: 2, DeviationS: 10,
@@ -96,8 +96,8 @@ func DefaultPolicies() map[int]Policy {
 			convoi.RuleImplausible: convoi.SeverityWarning, convoi.RuleAttack: convoi.SeverityCritical,
 		},
 	}
-	out := map[int]Policy{}
-	for lvl := 1; lvl <= 4; lvl++ {
+	out := map[convoi.EscortLevel]Policy{}
+	for lvl := convoi.MinEscortLevel; lvl <= convoi.MaxEscortLevel; lvl++ {
 		p := base
 		p.Level = lvl
 		p.Severity = map[convoi.AlarmRule]convoi.Severity{}

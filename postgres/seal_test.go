@@ -91,7 +91,7 @@ func scheduleWorld(t *testing.T, db *postgres.DB) convoi.MovementID {
 	m := &convoi.Movement{Ref: "RN-2026-0001", DetaineeID: d.ID, FromSiteID: a.ID, ToSiteID: b.ID, Purpose: convoi.PurposeCourtAppearance,
 		AppointmentAt: secretDeparture.Add(2 * time.Hour), Requester: "Greffe"}
 	must(t, ms.CreateMovement(ctx, m))
-	lvl := 2
+	lvl := convoi.EscortLevel(2)
 	_, err := ms.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionAssess, Update: &convoi.MovementUpdate{EscortLevel: &lvl}})
 	must(t, err)
 	plans := postgres.NewPlanService(db)

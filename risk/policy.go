@@ -154,7 +154,7 @@ type RouteFallback struct {
 
 // LevelRule is one escort level: reached at MinScore, with its requirements.
 type LevelRule struct {
-	Level          int                      `json:"level"`
+	Level          convoi.EscortLevel       `json:"level"`
 	MinScore       float64                  `json:"min_score"`
 	Meaning        string                   `json:"meaning"`
 	MinCrew        int                      `json:"min_crew"`
@@ -166,10 +166,10 @@ type LevelRule struct {
 // FloorRule forces a minimum level whenever a factor's raw value reaches
 // MinValue, whatever the score (for example every DPS detainee at level 3).
 type FloorRule struct {
-	Factor   string  `json:"factor"`
-	MinValue float64 `json:"min_value"`
-	Level    int     `json:"level"`
-	Reason   string  `json:"reason"`
+	Factor   string             `json:"factor"`
+	MinValue float64            `json:"min_value"`
+	Level    convoi.EscortLevel `json:"level"`
+	Reason   string             `json:"reason"`
 }
 
 // VehicleRule chooses the vehicle class: armoured at or above ArmouredMinScore.
@@ -188,7 +188,7 @@ type RecommendationRule struct {
 }
 
 // Level returns the rule of escort level n (1-4), or nil.
-func (p *Policy) Level(n int) *LevelRule {
+func (p *Policy) Level(n convoi.EscortLevel) *LevelRule {
 	for i := range p.Levels {
 		if p.Levels[i].Level == n {
 			return &p.Levels[i]
@@ -385,7 +385,7 @@ func (p *Policy) Validate() error {
 		return bad("levels must list exactly the 4 escort levels (got %d).", len(p.Levels))
 	}
 	for i, l := range p.Levels {
-		if l.Level != i+1 {
+		if l.Level != convoi.EscortLevel(i+1) {
 			return bad("levels[%d].level must be %d: levels are listed 1 to 4 in order.", i, i+1)
 		}
 		if !finiteIn(l.MinScore, 0, 1e6) {
@@ -428,7 +428,7 @@ func (p *Policy) Validate() error {
 		if !(f.MinValue > 0) || !finiteIn(f.MinValue, 0, 1e9) {
 			return bad("floors[%d].min_value must be positive.", i)
 		}
-		if f.Level < 1 || f.Level > 4 {
+		if !f.Level.Valid() {
 			return bad("floors[%d].level must be between 1 and 4.", i)
 		}
 		if strings.TrimSpace(f.Reason) == "" {

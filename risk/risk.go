@@ -188,7 +188,7 @@ func Assess(p *Policy, in Input) (convoi.Assessment, error) {
 		AssessedAt:    in.Now,
 		Factors:       []convoi.Factor{},
 	}
-	floor := 1
+	floor := convoi.MinEscortLevel
 	for _, fr := range p.Factors {
 		rf := raw[fr.Code]
 		if rf == nil {

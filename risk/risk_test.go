@@ -99,8 +99,8 @@ func TestAssess(t *testing.T) {
 	tests := []struct {
 		name           string
 		in             risk.Input
-		minLevel       int
-		maxLevel       int
+		minLevel       convoi.EscortLevel
+		maxLevel       convoi.EscortLevel
 		vehicle        convoi.VehicleClass
 		recommendation convoi.Recommendation
 		factors        []string // must be listed
@@ -154,7 +154,7 @@ func TestAssess(t *testing.T) {
 
 func TestAssessLevelMeanings(t *testing.T) {
 	p := risk.DefaultPolicy()
-	want := map[int][]string{
+	want := map[convoi.EscortLevel][]string{
 		1: {"deux agents"},
 		2: {"trois agents", "contrainte"},
 		3: {"armée", "ne doit pas s'arrêter"},

@@ -310,7 +310,7 @@ func TestServiceOnIntel(t *testing.T) {
 		name        string
 		m           *convoi.Movement
 		state       convoi.MovementState
-		level       int
+		level       convoi.EscortLevel
 		assessments int
 	}{
 		{"planned below the new level goes back to assessed", planned, convoi.StateAssessed, 4, 2},

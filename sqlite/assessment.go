@@ -34,7 +34,7 @@ func (s *AssessmentService) CreateAssessment(ctx context.Context, a *convoi.Asse
 	if a.MovementID == 0 {
 		return convoi.Errorf(convoi.EINVALID, "Assessment movement_id required.")
 	}
-	if a.Level < 1 || a.Level > 4 {
+	if !a.Level.Valid() {
 		return convoi.Errorf(convoi.EINVALID, "Assessment level must be between 1 and 4.")
 	}
 	if !finite(a.Score) {

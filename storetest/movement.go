@@ -91,7 +91,7 @@ func testMovement(t *testing.T, open OpenFunc) {
 			DistanceM: 412.5, DurationS: 95, Chokepoints: []string{"Tunnel Rainier III"}}
 		got, err := e.Movements.UpdateMovement(e.ctx2, m.ID, convoi.MovementUpdate{
 			Crew: &[]convoi.OfficerID{w.Officers[1].ID, w.Officers[2].ID}, Vehicles: &[]convoi.VehicleID{w.Vans[0].ID},
-			EscortLevel: ptr(3), PlannedDeparture: &dep, Route: route, Version: 1})
+			EscortLevel: ptr(convoi.EscortLevel(3)), PlannedDeparture: &dep, Route: route, Version: 1})
 		must(t, err)
 		same(t, "returned version", got.Version, 2)
 		got, err = e.Movements.FindMovementByID(e.ctx, m.ID)

@@ -171,7 +171,7 @@ func testTransition(t *testing.T, open OpenFunc) {
 			{"CancelWithoutReason", convoi.TransitionRequest{Action: convoi.ActionCancel}, convoi.EINVALID},
 			{"CancelBadReason", convoi.TransitionRequest{Action: convoi.ActionCancel, CancelReason: "bored"}, convoi.EINVALID},
 			{"CancelReasonOnAssess", convoi.TransitionRequest{Action: convoi.ActionAssess, CancelReason: convoi.CancelSecurity}, convoi.EINVALID},
-			{"InvalidUpdate", convoi.TransitionRequest{Action: convoi.ActionAssess, Update: &convoi.MovementUpdate{EscortLevel: ptr(9)}}, convoi.EINVALID},
+			{"InvalidUpdate", convoi.TransitionRequest{Action: convoi.ActionAssess, Update: &convoi.MovementUpdate{EscortLevel: ptr(convoi.EscortLevel(9))}}, convoi.EINVALID},
 			{"UpdateMissingOfficer", convoi.TransitionRequest{Action: convoi.ActionAssess, Update: &convoi.MovementUpdate{Crew: &[]convoi.OfficerID{9999}}}, convoi.EINVALID},
 			{"UpdateStaleVersion", convoi.TransitionRequest{Action: convoi.ActionAssess, Update: &convoi.MovementUpdate{Version: 7}}, convoi.ECONFLICT},
 		} {
@@ -199,7 +199,7 @@ func testTransition(t *testing.T, open OpenFunc) {
 		m := w.movement("MC-U", T0.Add(24*time.Hour))
 		must(t, e.Movements.CreateMovement(e.ctx, m))
 		got, err := e.Movements.TransitionMovement(e.ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionAssess,
-			Update: &convoi.MovementUpdate{EscortLevel: ptr(4), Version: 1}})
+			Update: &convoi.MovementUpdate{EscortLevel: ptr(convoi.EscortLevel(4)), Version: 1}})
 		must(t, err)
 		same(t, "escort level", got.EscortLevel, 4)
 		dep := T0.Add(23 * time.Hour)

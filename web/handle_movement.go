@@ -220,9 +220,9 @@ func validateRoute(rs *convoi.RouteSummary) error {
 // non-zero, must equal the movement's version (optimistic locking).
 type (
 	assessBody struct {
-		Reason      string `json:"reason"`
-		EscortLevel *int   `json:"escort_level"`
-		Version     int    `json:"version"`
+		Reason      string              `json:"reason"`
+		EscortLevel *convoi.EscortLevel `json:"escort_level"`
+		Version     int                 `json:"version"`
 	}
 	planBody struct {
 		Reason           string               `json:"reason"`
@@ -353,7 +353,7 @@ func (s *Server) action(a convoi.Action) handlerFunc {
 
 // prepareAssess validates an assess body; the engine (if any) runs later.
 func (s *Server) prepareAssess(ctx context.Context, m *convoi.Movement, b *assessBody, req *convoi.TransitionRequest, resp *actionResponse) error {
-	if b.EscortLevel != nil && (*b.EscortLevel < 1 || *b.EscortLevel > 4) {
+	if b.EscortLevel != nil && !b.EscortLevel.Valid() {
 		return convoi.Errorf(convoi.EINVALID, "escort_level must be between 1 and 4.")
 	}
 	if s.Risk == nil && b.EscortLevel == nil {

@@ -321,7 +321,7 @@ func TestMovements_Cancel(t *testing.T) {
 // store); its other methods are not called here.
 type stubAssessor struct {
 	convoi.RiskService
-	level int
+	level convoi.EscortLevel
 }
 
 func (a stubAssessor) ScoreMovement(ctx context.Context, id convoi.MovementID) (*convoi.Assessment, error) {

@@ -135,7 +135,7 @@ func buildWorld(t *testing.T, db *sqlite.DB, c *clock) *world {
 		_, err := ms.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: a, Update: upd, Reason: reason})
 		must(t, err)
 	}
-	lvl := 3
+	lvl := convoi.EscortLevel(3)
 	step(convoi.ActionAssess, &convoi.MovementUpdate{EscortLevel: &lvl}, "")
 	step(convoi.ActionPlan, &convoi.MovementUpdate{PlannedDeparture: &w.dep, Route: w.route,
 		Vehicles: &[]convoi.VehicleID{van.ID}}, "")

@@ -117,7 +117,7 @@ func runAlarmLoad(ctx context.Context, env *Env, lg *loadgen, al *alarmLoad) err
 		if err := ts.CreateTracker(ctxP, &convoi.Tracker{DeviceID: convoi.DeviceID(lg.deviceID(i)), Protocol: convoi.ProtocolTeltonika, Model: "FMC130", VehicleID: v.ID}); err != nil {
 			return err
 		}
-		dep, lvl := lg.base, 3
+		dep, lvl := lg.base, convoi.EscortLevel(3)
 		m := &convoi.Movement{Ref: fmt.Sprintf("LG-%04d", i), DetaineeID: w.Detainees["hearing"].ID, FromSiteID: w.Sites["monaco-prison"].ID,
 			ToSiteID: w.Sites["monaco-court"].ID, Purpose: convoi.PurposeCourtAppearance, AppointmentAt: dep.Add(24 * time.Hour),
 			Requester: "loadgen", Vehicles: []convoi.VehicleID{v.ID}}
