@@ -54,7 +54,7 @@ type Service struct {
 	Plans     PlanStore
 	// Now is the clock (default time.Now); Rand the source of the draw
 	// (default crypto/rand.Reader).
-	Now  func() time.Time
+	Now  convoi.Clock
 	Rand io.Reader
 
 	Model   SiteModel

@@ -69,7 +69,7 @@ type Log struct {
 	// file is missing, Open creates a key pair, the verifier key in Dir.
 	SignerKeyFile string
 	// Now stamps entries appended without a time (time.Now).
-	Now func() time.Time
+	Now convoi.Clock
 	// CheckpointInterval is the most time between the first unsigned entry
 	// and its checkpoint (DefaultCheckpointInterval).
 	CheckpointInterval time.Duration

@@ -58,7 +58,7 @@ type Authenticator struct {
 	// SessionTTL is the lifetime of a login session (DefaultSessionTTL when zero).
 	SessionTTL time.Duration
 	// Now returns the current time (time.Now when nil).
-	Now func() time.Time
+	Now convoi.Clock
 	// Sem, when set, bounds how many password hashes run at once (each one
 	// holds Params.Memory KiB). Send to acquire, receive to release.
 	Sem chan struct{}

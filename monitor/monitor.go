@@ -74,7 +74,7 @@ type Subscriber interface {
 type Monitor struct {
 	Graph     *roadnet.Graph
 	Policies  map[convoi.EscortLevel]Policy // by escort level; DefaultPolicies
-	Now       func() time.Time
+	Now       convoi.Clock
 	Movements MovementFinder
 	Trackers  TrackerFinder
 	Positions PositionFinder // nil: no rebuild from the store

@@ -94,7 +94,7 @@ type DB struct {
 
 	// Now returns the current time; it stamps created_at, updated_at,
 	// transitions, token use and expiry. Defaults to time.Now.
-	Now func() time.Time
+	Now convoi.Clock
 
 	// IdempotencyTTL is how long SaveIdempotency refuses to replace a record
 	// with the same (user, key). Defaults to DefaultIdempotencyTTL.

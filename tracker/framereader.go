@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"github.com/convoi/convoi"
 )
 
 // frameReader frames a connection with a bufio.SplitFunc, like
@@ -19,7 +21,7 @@ type frameReader struct {
 	conn       net.Conn
 	split      bufio.SplitFunc
 	max        int
-	now        func() time.Time
+	now        convoi.Clock
 	idle       time.Duration
 	frame      time.Duration
 	buf        []byte

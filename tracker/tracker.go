@@ -72,7 +72,7 @@ type Server struct {
 	Logger *slog.Logger
 	// Now is the clock for server times and offline detection. Socket
 	// deadlines are kernel timers and use the wall clock, whatever Now is.
-	Now func() time.Time
+	Now convoi.Clock
 
 	// IOMaps maps device models' IO elements to attributes and events.
 	IOMaps *IOMaps

@@ -56,7 +56,7 @@ type Server struct {
 	// never logged: they may hold schedules or secrets.
 	Logger *slog.Logger
 	// Now returns the current time (time.Now).
-	Now func() time.Time
+	Now convoi.Clock
 
 	// Required services. The server wraps UserService and TokenService
 	// (auth.TokenCache) so that a request authenticates from memory and a

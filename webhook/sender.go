@@ -46,7 +46,7 @@ type Sender struct {
 	// must not follow redirects to another host: the default one does
 	// not follow any.
 	Client *http.Client
-	Now    func() time.Time
+	Now    convoi.Clock
 	// Backoff lists the waits after the 1st, 2nd, ... failed attempt; when
 	// they run out the delivery fails.
 	Backoff []time.Duration

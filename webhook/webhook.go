@@ -25,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/convoi/convoi"
 )
 
 // SecretPrefix starts every signing secret, as the specification suggests.
@@ -86,8 +88,8 @@ const DefaultTolerance = 5 * time.Minute
 // use.
 type Verifier struct {
 	Secret    string
-	Tolerance time.Duration    // DefaultTolerance when zero
-	Now       func() time.Time // time.Now when nil
+	Tolerance time.Duration // DefaultTolerance when zero
+	Now       convoi.Clock  // time.Now when nil
 
 	mu   sync.Mutex
 	seen map[string]time.Time // message id -> when seen

@@ -37,7 +37,7 @@ type App struct {
 	Addr    string // HTTP API address
 	DataDir string // where convoi.db lives
 	Logger  *slog.Logger
-	Now     func() time.Time
+	Now     convoi.Clock
 	// PasswordParams hash new passwords (auth.DefaultParams; tests use auth.TestParams).
 	PasswordParams auth.Params
 

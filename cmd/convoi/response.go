@@ -23,7 +23,7 @@ type incidentResponder struct {
 	Vehicles  convoi.VehicleService
 	Trackers  convoi.TrackerService
 	Positions convoi.PositionService
-	Now       func() time.Time
+	Now       convoi.Clock
 	// AlertSender identifies this control room in CAP alerts;
 	// AlertSenderName names it; Exercise marks the alerts as an exercise
 	// (the demo).
