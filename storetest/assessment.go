@@ -31,7 +31,7 @@ func testAssessment(t *testing.T, open OpenFunc) {
 		same(t, "newest first", [2]convoi.AssessmentID{got[0].ID, got[1].ID}, [2]convoi.AssessmentID{second.ID, first.ID})
 		g := got[1]
 		same(t, "movement", g.MovementID, m.ID)
-		same(t, "level", g.Level, 2)
+		same(t, "level", g.Level, convoi.EscortLevel(2))
 		same(t, "score", g.Score, 41.5)
 		same(t, "factors", g.Factors, first.Factors)
 		same(t, "qualifications", g.Qualifications, first.Qualifications)

@@ -99,7 +99,7 @@ func testMovement(t *testing.T, open OpenFunc) {
 		same(t, "version", got.Version, 2)
 		same(t, "crew", got.Crew, []convoi.OfficerID{w.Officers[1].ID, w.Officers[2].ID})
 		same(t, "vehicles", got.Vehicles, []convoi.VehicleID{w.Vans[0].ID})
-		same(t, "escort level", got.EscortLevel, 3)
+		same(t, "escort level", got.EscortLevel, convoi.EscortLevel(3))
 		same(t, "route", got.Route, route)
 		sameTime(t, "planned departure", *got.PlannedDeparture, dep)
 		same(t, "updated_by", got.UpdatedBy, author2)

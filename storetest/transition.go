@@ -186,7 +186,7 @@ func testTransition(t *testing.T, open OpenFunc) {
 		must(t, err)
 		same(t, "state", got.State, convoi.StateRequested)
 		same(t, "version", got.Version, 1)
-		same(t, "escort level", got.EscortLevel, 0)
+		same(t, "escort level", got.EscortLevel, convoi.EscortLevel(0))
 		same(t, "crew", got.Crew, []convoi.OfficerID{})
 		trs, err := e.Movements.FindTransitions(e.ctx, m.ID)
 		must(t, err)
@@ -201,7 +201,7 @@ func testTransition(t *testing.T, open OpenFunc) {
 		got, err := e.Movements.TransitionMovement(e.ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionAssess,
 			Update: &convoi.MovementUpdate{EscortLevel: ptr(convoi.EscortLevel(4)), Version: 1}})
 		must(t, err)
-		same(t, "escort level", got.EscortLevel, 4)
+		same(t, "escort level", got.EscortLevel, convoi.EscortLevel(4))
 		dep := T0.Add(23 * time.Hour)
 		route := &convoi.RouteSummary{Geometry: []convoi.LatLon{{Lat: 43.7310, Lon: 7.4190}, {Lat: 43.7302, Lon: 7.4222}}, DistanceM: 400, DurationS: 90}
 		_, err = e.Movements.TransitionMovement(e.ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionPlan,
@@ -212,7 +212,7 @@ func testTransition(t *testing.T, open OpenFunc) {
 		must(t, err)
 		same(t, "state", got.State, convoi.StatePlanned)
 		same(t, "version", got.Version, 3)
-		same(t, "escort level kept", got.EscortLevel, 4)
+		same(t, "escort level kept", got.EscortLevel, convoi.EscortLevel(4))
 		same(t, "route", got.Route, route)
 		same(t, "crew", got.Crew, []convoi.OfficerID{w.Officers[0].ID, w.Officers[1].ID})
 		same(t, "vehicles", got.Vehicles, []convoi.VehicleID{w.Vans[0].ID})
