@@ -42,7 +42,7 @@ func mustNY(b *testing.B) *Graph {
 
 func benchRoutes(b *testing.B, g *Graph) {
 	rng := rand.New(rand.NewPCG(9, 9))
-	pos := randomPositions(b, g, rng, 500)
+	pos := randomRoadPoints(b, g, rng, 500)
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -60,7 +60,7 @@ func BenchmarkRouteNY(b *testing.B) { benchRoutes(b, mustNY(b)) }
 func BenchmarkAlternativesMalta(b *testing.B) {
 	g := MustImportFile(b, "../testdata/osm/malta.osm.pbf")
 	rng := rand.New(rand.NewPCG(9, 9))
-	pos := randomPositions(b, g, rng, 200)
+	pos := randomRoadPoints(b, g, rng, 200)
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -72,7 +72,7 @@ func BenchmarkAlternativesMalta(b *testing.B) {
 func BenchmarkIsochrone30MinNY(b *testing.B) {
 	g := mustNY(b)
 	rng := rand.New(rand.NewPCG(9, 9))
-	pos := randomPositions(b, g, rng, 50)
+	pos := randomRoadPoints(b, g, rng, 50)
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -216,7 +216,7 @@ func TestRouteExactDIMACS(t *testing.T) {
 				}
 			}
 			// Snapped positions: partial first and last arcs.
-			pos := randomPositions(t, g, rng, 20)[:20]
+			pos := randomRoadPoints(t, g, rng, 20)[:20]
 			for i := 0; i+1 < len(pos); i += 2 {
 				want := refCost(g, pos[i], pos[i+1], 0)
 				p, err := g.ShortestPath(ctx, pos[i], pos[i+1], RouteOptions{})

@@ -8,9 +8,9 @@ import (
 	"github.com/convoi/convoi"
 )
 
-// randomPositions snaps n random points of the graph's box, plus n random
+// randomRoadPoints snaps n random points of the graph's box, plus n random
 // nodes.
-func randomPositions(tb testing.TB, g *Graph, rng *rand.Rand, n int) []RoadPoint {
+func randomRoadPoints(tb testing.TB, g *Graph, rng *rand.Rand, n int) []RoadPoint {
 	tb.Helper()
 	b := g.Bounds()
 	var out []RoadPoint
@@ -46,7 +46,7 @@ func checkPath(t *testing.T, g *Graph, p Path) {
 func testRoutesExact(t *testing.T, g *Graph, pairs int, seed uint64) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(seed, 1))
-	pos := randomPositions(t, g, rng, pairs)
+	pos := randomRoadPoints(t, g, rng, pairs)
 	zero := make([]uint32, g.NumEdges())
 	for i := 0; i+1 < len(pos); i += 2 {
 		from, to := pos[i], pos[i+1]
@@ -90,7 +90,7 @@ func TestRouteExactRouen(t *testing.T) { testRoutesExact(t, mustRouen(t), 30, 3)
 func TestIsochroneMatchesDijkstra(t *testing.T) {
 	g := MustMonaco(t)
 	rng := rand.New(rand.NewPCG(4, 4))
-	for _, at := range randomPositions(t, g, rng, 3) {
+	for _, at := range randomRoadPoints(t, g, rng, 3) {
 		budget := int64(300_000) // 5 minutes
 		iso, err := g.Isochrone(context.Background(), at, budget, RouteOptions{})
 		if err != nil {
@@ -121,8 +121,8 @@ func TestIsochroneMatchesDijkstra(t *testing.T) {
 func TestTableMatchesRoutes(t *testing.T) {
 	g := MustMonaco(t)
 	rng := rand.New(rand.NewPCG(5, 5))
-	src := randomPositions(t, g, rng, 3)
-	dst := randomPositions(t, g, rng, 4)
+	src := randomRoadPoints(t, g, rng, 3)
+	dst := randomRoadPoints(t, g, rng, 4)
 	tab, err := g.Table(context.Background(), src, dst)
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +140,7 @@ func TestAlternativesBounds(t *testing.T) {
 	g := MustMonaco(t)
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(6, 6))
-	pos := randomPositions(t, g, rng, 10)
+	pos := randomRoadPoints(t, g, rng, 10)
 	opt := AlternativeOptions{K: 3}
 	opt.defaults()
 	found := 0

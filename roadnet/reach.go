@@ -31,7 +31,7 @@ type Isochrone struct {
 // (ms for OSM graphs; see CostOf), avoiding opt.Avoid and opt.AvoidEdges and
 // adding opt.Penalty.
 func (g *Graph) Isochrone(ctx context.Context, at RoadPoint, budget int64, opt RouteOptions) (*Isochrone, error) {
-	if err := g.validPosition(at); err != nil {
+	if err := g.validRoadPoint(at); err != nil {
 		return nil, err
 	}
 	if err := g.checkOptions(&opt); err != nil {
@@ -193,17 +193,17 @@ func appendLine(b []byte, pts []convoi.LatLon, ring bool) []byte {
 		if k > 0 {
 			b = append(b, ',')
 		}
-		b = appendPosition(b, p)
+		b = appendLatLon(b, p)
 	}
 	if ring && len(pts) > 0 {
 		b = append(b, ',')
-		b = appendPosition(b, pts[0])
+		b = appendLatLon(b, pts[0])
 	}
 	return append(b, ']')
 }
 
-// appendPosition appends [lon,lat].
-func appendPosition(b []byte, p convoi.LatLon) []byte {
+// appendLatLon appends [lon,lat].
+func appendLatLon(b []byte, p convoi.LatLon) []byte {
 	b = append(b, '[')
 	b = appendDegrees(b, p.Lon)
 	b = append(b, ',')
@@ -348,12 +348,12 @@ func hullCandidates(pts []convoi.LatLon) []convoi.LatLon {
 // uses bucket-based many-to-many search on the hierarchy.
 func (g *Graph) Table(ctx context.Context, sources, targets []RoadPoint) ([][]int64, error) {
 	for _, p := range sources {
-		if err := g.validPosition(p); err != nil {
+		if err := g.validRoadPoint(p); err != nil {
 			return nil, err
 		}
 	}
 	for _, p := range targets {
-		if err := g.validPosition(p); err != nil {
+		if err := g.validRoadPoint(p); err != nil {
 			return nil, err
 		}
 	}

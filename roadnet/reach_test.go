@@ -106,7 +106,7 @@ type geoJSONDoc struct {
 func TestIsochroneGeoJSONMatchesReference(t *testing.T) {
 	for name, g := range map[string]*Graph{"monaco": MustMonaco(t), "rouen": mustRouen(t)} {
 		rng := rand.New(rand.NewPCG(3, 3))
-		for k, pos := range randomPositions(t, g, rng, 8) {
+		for k, pos := range randomRoadPoints(t, g, rng, 8) {
 			iso, err := g.Isochrone(context.Background(), pos, g.CostOf(float64(30+k*40)), RouteOptions{Avoid: Kind(k%2) * KindTunnel})
 			if err != nil {
 				t.Fatal(err)

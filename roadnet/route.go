@@ -92,10 +92,10 @@ type Passage struct {
 // ShortestPath returns the cheapest path from one position to another under
 // opt. It is an ENOTFOUND error when there is none.
 func (g *Graph) ShortestPath(ctx context.Context, from, to RoadPoint, opt RouteOptions) (Path, error) {
-	if err := g.validPosition(from); err != nil {
+	if err := g.validRoadPoint(from); err != nil {
 		return Path{}, err
 	}
-	if err := g.validPosition(to); err != nil {
+	if err := g.validRoadPoint(to); err != nil {
 		return Path{}, err
 	}
 	if err := g.checkOptions(&opt); err != nil {

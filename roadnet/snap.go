@@ -243,8 +243,8 @@ func (g *Graph) edgeOffset(e uint32, f float64) int64 {
 	return int64(math.Round(f * float64(g.weight[e])))
 }
 
-// validPosition checks a caller-supplied position.
-func (g *Graph) validPosition(p RoadPoint) error {
+// validRoadPoint checks a caller-supplied position.
+func (g *Graph) validRoadPoint(p RoadPoint) error {
 	if p.Edge == NoEdge {
 		if int(p.Node) >= len(g.lat) {
 			return convoi.Errorf(convoi.EINVALID, "Node %d does not exist.", p.Node)
