@@ -25,8 +25,8 @@ const (
 var public = []convoi.Role{"<public>"}
 
 // accessPolicy is the intended access of every endpoint, written out by hand
-// and independently of the route table. TestAccess fails when an endpoint
-// has no row here, when a row has no endpoint, and when the route table or
+// and independently of the endpoint table. TestAccess fails when an endpoint
+// has no row here, when a row has no endpoint, and when the endpoint table or
 // the server admits a role this table does not (a loosened rule) or denies
 // one it does.
 var accessPolicy = map[string][]convoi.Role{
@@ -150,7 +150,7 @@ var accessPolicy = map[string][]convoi.Role{
 	"POST /api/v1/trackers/{id}/secret":   {admin},
 }
 
-// TestAccess walks every endpoint of the route table with every role (and
+// TestAccess walks every endpoint of the endpoint table with every role (and
 // with no token) against the running server.
 func TestAccess(t *testing.T) {
 	w := MustOpenWorld(t, nil)
@@ -170,7 +170,7 @@ func TestAccess(t *testing.T) {
 		if !rt.Public {
 			got := sorted(rt.Roles)
 			if !slices.Equal(got, sorted(want)) {
-				t.Errorf("%s: route table admits %v, policy says %v", key, got, sorted(want))
+				t.Errorf("%s: endpoint table admits %v, policy says %v", key, got, sorted(want))
 			}
 		}
 	}

@@ -16,8 +16,8 @@ var (
 	rAlarmWork = []convoi.Role{convoi.RoleControl, convoi.RoleCommander}
 )
 
-// alarmRoutes are the alarm, track and ETA endpoints, appended to the route table.
-func (s *Server) alarmRoutes() []Endpoint {
+// alarmEndpoints are the alarm, track and ETA endpoints, appended to the endpoint table.
+func (s *Server) alarmEndpoints() []Endpoint {
 	const v = "/api/v1"
 	return []Endpoint{
 		{Method: "GET", Path: v + "/alarms", Roles: rAlarmRead, Summary: "List alarms, most severe and newest first (crew: their movements')", handle: s.handleListAlarms},

@@ -11,8 +11,8 @@ import (
 // whom the log must hold to account.
 var rAuditor = []convoi.Role{convoi.RoleAuditor}
 
-// auditRoutes is the auditor's API. Every read of it is itself recorded.
-func (s *Server) auditRoutes() []Endpoint {
+// auditEndpoints is the auditor's API. Every read of it is itself recorded.
+func (s *Server) auditEndpoints() []Endpoint {
 	const v = "/api/v1"
 	return []Endpoint{
 		{Method: "GET", Path: v + "/audit/entries", Roles: rAuditor, auditReads: true, Summary: "Audit entries, newest first, filtered (object, user_id, field, kind, outcome, since, until, before, limit)", handle: s.handleListAudit},

@@ -39,8 +39,8 @@ var (
 	noticeStates = []convoi.MovementState{convoi.StateReleased, convoi.StateUnderway, convoi.StateIncident, convoi.StateCompleted}
 )
 
-// leakRoutes are the recipient-notice and leak-tracing endpoints.
-func (s *Server) leakRoutes() []Endpoint {
+// leakEndpoints are the recipient-notice and leak-tracing endpoints.
+func (s *Server) leakEndpoints() []Endpoint {
 	const v = "/api/v1"
 	return []Endpoint{
 		{Method: "GET", Path: v + "/movements/{id}/arrival", Roles: rLiaison, Summary: "The arrival window and handover code for this liaison user (a variant recorded for them)", handle: s.handleArrival},

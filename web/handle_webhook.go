@@ -7,9 +7,9 @@ import (
 	"github.com/convoi/convoi/webhook"
 )
 
-// webhookRoutes are the subscription endpoints: administrators manage them,
+// webhookEndpoints are the subscription endpoints: administrators manage them,
 // auditors read them (and the deliveries, whose payloads hold no schedule).
-func (s *Server) webhookRoutes() []Endpoint {
+func (s *Server) webhookEndpoints() []Endpoint {
 	const v = "/api/v1"
 	return []Endpoint{
 		{Method: "GET", Path: v + "/webhooks", Roles: rAdminAud, Summary: "List webhook subscriptions", handle: s.handleListWebhooks},

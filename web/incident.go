@@ -22,8 +22,8 @@ var (
 	rIncSight = []convoi.Role{convoi.RoleControl, convoi.RoleCommander}
 )
 
-// incidentRoutes are the incident endpoints, appended to the route table.
-func (s *Server) incidentRoutes() []Endpoint {
+// incidentEndpoints are the incident endpoints, appended to the endpoint table.
+func (s *Server) incidentEndpoints() []Endpoint {
 	const v = "/api/v1"
 	return []Endpoint{
 		{Method: "GET", Path: v + "/incidents", Roles: rIncRead, Summary: "List incidents, newest first", handle: s.handleListIncidents},

@@ -6,7 +6,7 @@ import (
 )
 
 // openAPI is the OpenAPI 3 document of the API, maintained by hand beside
-// the route table; TestOpenAPI_MatchesRoutes fails when the two drift.
+// the endpoint table; TestOpenAPI_MatchesEndpoints fails when the two drift.
 //
 //go:embed openapi.json
 var openAPI []byte

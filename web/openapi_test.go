@@ -34,10 +34,10 @@ type openAPIParam struct {
 	In   string `json:"in"`
 }
 
-// TestOpenAPI_MatchesRoutes fails when the embedded OpenAPI document and
-// the route table drift apart, in either direction: an endpoint missing
+// TestOpenAPI_MatchesEndpoints fails when the embedded OpenAPI document and
+// the endpoint table drift apart, in either direction: an endpoint missing
 // from either, other roles, or another authentication rule.
-func TestOpenAPI_MatchesRoutes(t *testing.T) {
+func TestOpenAPI_MatchesEndpoints(t *testing.T) {
 	var doc openAPIDoc
 	dec := json.NewDecoder(bytes.NewReader(web.OpenAPI()))
 	if err := dec.Decode(&doc); err != nil {
@@ -61,11 +61,11 @@ func TestOpenAPI_MatchesRoutes(t *testing.T) {
 				continue
 			}
 			if got, want := sorted(op.Roles), sorted(rt.Roles); !slices.Equal(got, want) {
-				t.Errorf("%s: openapi.json x-roles %v, route table %v", key, got, want)
+				t.Errorf("%s: openapi.json x-roles %v, endpoint table %v", key, got, want)
 			}
 			public := op.Security != nil && len(op.Security) == 0
 			if public != rt.Public {
-				t.Errorf("%s: openapi.json public=%v, route table %v", key, public, rt.Public)
+				t.Errorf("%s: openapi.json public=%v, endpoint table %v", key, public, rt.Public)
 			}
 			if strings.Contains(path, "{id}") && !slices.ContainsFunc(op.Params, func(p openAPIParam) bool {
 				return p.Name == "id" && p.In == "path"

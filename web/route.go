@@ -36,7 +36,7 @@ type Endpoint struct {
 // as the API's error body.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// Role sets used by the route table.
+// Role sets used by the endpoint table.
 var (
 	rAll       = convoi.Roles
 	rStaff     = []convoi.Role{convoi.RoleAdmin, convoi.RolePlanner, convoi.RoleControl, convoi.RoleCommander, convoi.RoleAuditor}
@@ -61,9 +61,9 @@ var (
 	rPlans     = []convoi.Role{convoi.RolePlanner, convoi.RoleCommander, convoi.RoleAuditor}
 )
 
-// routes is the route table. Object rules (crew and liaison see only their
+// endpoints is the endpoint table. Object rules (crew and liaison see only their
 // movements; liaison never the schedule) are applied by the handlers.
-func (s *Server) routes() []Endpoint {
+func (s *Server) endpoints() []Endpoint {
 	const v = "/api/v1"
 	rt := []Endpoint{
 		{Method: "POST", Path: v + "/session", Public: true, Summary: "Log in: username and password for a session token", handle: s.handleLogin, secret: true},
@@ -136,21 +136,21 @@ func (s *Server) routes() []Endpoint {
 		{Method: "GET", Path: v + "/isochrone", Roles: rNoLiaison, Summary: "Reachability within a time budget", handle: s.handleIsochrone},
 		{Method: "GET", Path: v + "/chokepoints", Roles: rNoLiaison, Summary: "Chokepoints within a bounding box", handle: s.handleChokepoints},
 	}
-	rt = append(rt, s.alarmRoutes()...)
-	rt = append(rt, s.auditRoutes()...)
-	rt = append(rt, s.scheduleRoutes()...)
-	rt = append(rt, s.incidentRoutes()...)
-	rt = append(rt, s.webhookRoutes()...)
-	rt = append(rt, s.leakRoutes()...)
+	rt = append(rt, s.alarmEndpoints()...)
+	rt = append(rt, s.auditEndpoints()...)
+	rt = append(rt, s.scheduleEndpoints()...)
+	rt = append(rt, s.incidentEndpoints()...)
+	rt = append(rt, s.webhookEndpoints()...)
+	rt = append(rt, s.leakEndpoints()...)
 	for i := range rt {
 		rt[i].object = routeObject(rt[i].Path)
 	}
 	return rt
 }
 
-// Endpoints returns a copy of the route table, for tests and documentation.
+// Endpoints returns a copy of the endpoint table, for tests and documentation.
 func (s *Server) Endpoints() []Endpoint {
-	rs := s.routes()
+	rs := s.endpoints()
 	for i := range rs {
 		rs[i].Roles = slices.Clone(rs[i].Roles)
 		rs[i].handle = nil

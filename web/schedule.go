@@ -19,8 +19,8 @@ import (
 // through viewMovement, viewPlan or streamView, which redact the schedule
 // until it opens; GET /movements/{id}/schedule refuses it with when it opens.
 
-// scheduleRoutes are the schedule and grant endpoints.
-func (s *Server) scheduleRoutes() []Endpoint {
+// scheduleEndpoints are the schedule and grant endpoints.
+func (s *Server) scheduleEndpoints() []Endpoint {
 	const v = "/api/v1"
 	return []Endpoint{
 		{Method: "GET", Path: v + "/movements/{id}/schedule", Roles: rSchedule, Summary: "The drawn departure and route, once released to the caller (409 says when it opens)", handle: s.handleGetSchedule},

@@ -240,7 +240,7 @@ func (s *Server) init() error {
 			return
 		}
 		s.mux = http.NewServeMux()
-		for _, rt := range s.routes() {
+		for _, rt := range s.endpoints() {
 			s.mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
 		}
 		s.mux.Handle("GET /api/v1", s.plain("/api/v1", s.handleIndex))
