@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -284,10 +285,17 @@ func TestUIControlRoom(t *testing.T) {
 	if !strings.Contains(row, "requested") || !strings.Contains(row, "Monaco") {
 		t.Errorf("Today row of %s: %q; want its state and origin", ref, row)
 	}
+	// The header names the zone the screens' times are in (the browser's:
+	// UTC in this headless Chromium).
+	if clock := eval[string](t, ctx, `document.querySelector('#clock').innerText`); !regexp.MustCompile(`^\d\d:\d\d (UTC|GMT)`).MatchString(clock) {
+		t.Errorf("header clock %q; want HH:MM and the zone", clock)
+	}
 	shot(t, ctx, "control-today")
 	do(t, ctx, chromedp.EmulateViewport(820, 1180))
-	if w := eval[[]float64](t, ctx, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
-		t.Errorf("Today at tablet width: page %v px wide in %v", w[0], w[1])
+	// Neither the page nor the screen under the header scrolls sideways:
+	// every column of the table is in view.
+	if w := eval[[]float64](t, ctx, `[document.documentElement.scrollWidth, window.innerWidth, document.querySelector('#screen').scrollWidth, document.querySelector('#screen').clientWidth]`); w[0] > w[1] || w[2] > w[3] {
+		t.Errorf("Today at tablet width: page %v px wide in %v, screen %v px wide in %v", w[0], w[1], w[2], w[3])
 	}
 	shot(t, ctx, "control-today-tablet")
 	do(t, ctx, chromedp.EmulateViewport(1366, 768))

@@ -28,6 +28,14 @@ function h(tag, attrs = {}, ...children) {
 const $ = (sel) => document.querySelector(sel);
 const fmtTime = (t) => t ? new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hour12: false }) : '—';
 const fmtDateTime = (t) => t ? new Date(t).toLocaleString([], { day: '2-digit', month: 'short', hour: '2-digit', minute: '2-digit', hour12: false }) : '—';
+// The zone every time on screen is shown in (the browser's), named once in
+// the header beside a clock, so that "08:30" is never ambiguous.
+const zoneName = () => (new Intl.DateTimeFormat([], { timeZoneName: 'short' }).formatToParts(new Date())
+  .find(p => p.type === 'timeZoneName') || {}).value || '';
+function tickClock() {
+  $('#clock').textContent = `${fmtTime(new Date())} ${zoneName()}`;
+}
+setInterval(tickClock, 10000);
 const pct = (p) => (100 * p).toFixed(1) + ' %';
 const sevName = ['info', 'warning', 'critical'];
 const activeAlarm = (a) => a.state !== 'resolved';
@@ -122,6 +130,7 @@ async function start() {
   $('#signin').hidden = true;
   $('#top').hidden = false;
   $('#who').textContent = `${state.user.name || state.user.username} · ${state.user.role}`;
+  tickClock();
   const role = state.user.role;
   const loads = [
     list('/sites').then(s => s.forEach(x => state.sites.set(x.id, x))),
