@@ -25,7 +25,7 @@ type IncidentReachability struct {
 	IncidentID IncidentID         `json:"incident_id"`
 	Version    int                `json:"version"`
 	From       LatLon             `json:"from"`
-	FromLabel  string             `json:"from_label"` // "the attack", "the sighting at 09:34 (place)"
+	FromLabel  string             `json:"from_label"` // "the attack", "the sighting (place)"; Since says when
 	Since      time.Time          `json:"since"`      // when the attackers were at From
 	Bands      []ReachabilityBand `json:"bands"`
 }

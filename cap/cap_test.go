@@ -159,3 +159,19 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// An area drawn from a sighting says when the fugitives were there, with
+// the zone: partner forces read the alert wherever they are.
+func TestIncidentAlertAreaSaysWhenWithZone(t *testing.T) {
+	inc := testIncident(2, convoi.IncidentActive)
+	a, err := IncidentAlert(IncidentAlertInput{Sender: "cic.monaco@convoi", Incident: inc,
+		From: inc.Place, FromLabel: "the sighting (Basse Corniche)", Since: inc.AttackAt.Add(4 * time.Minute),
+		Areas: []AreaBand{{5, [][]convoi.LatLon{square}}}, Zone: time.FixedZone("CEST", 7200)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Reachable by car within 5 min of the sighting (Basse Corniche) at " + inc.AttackAt.Add(4*time.Minute).In(time.FixedZone("CEST", 7200)).Format("15:04") + " CEST"
+	if got := a.Info[0].Area[0].AreaDesc; got != want {
+		t.Fatalf("area description %q, want %q", got, want)
+	}
+}

@@ -29,7 +29,10 @@ type IncidentAlertInput struct {
 	// confident sighting; FromLabel says which, for people.
 	From      convoi.LatLon
 	FromLabel string
-	Areas     []AreaBand
+	// Since is when the fugitives were at From; the areas' descriptions
+	// give it in Zone.
+	Since time.Time
+	Areas []AreaBand
 	// LatestSighting, when not nil, is described in the alert.
 	LatestSighting *convoi.Sighting
 	// Zone is the time zone the text gives times in (UTC when nil).
@@ -105,7 +108,7 @@ func IncidentAlert(in IncidentAlertInput) (*Alert, error) {
 		if where == "" {
 			where = fmt.Sprintf("%.5f,%.5f", s.Place.Lat, s.Place.Lon)
 		}
-		fmt.Fprintf(&desc, " Latest sighting: %s at %s (confidence %.0f%%).", where, s.Time.In(zone).Format("15:04"), s.Confidence*100)
+		fmt.Fprintf(&desc, " Latest sighting: %s at %s (confidence %.0f%%).", where, s.Time.In(zone).Format("15:04 MST"), s.Confidence*100)
 		if s.Note != "" {
 			fmt.Fprintf(&desc, " %s", s.Note)
 		}
@@ -139,7 +142,11 @@ func IncidentAlert(in IncidentAlertInput) (*Alert, error) {
 		info.Parameter = append(info.Parameter, NameValue{ValueName: "vehicleSought", Value: v})
 	}
 	for _, b := range in.Areas {
-		ar := Area{AreaDesc: fmt.Sprintf("Reachable by car within %g min of %s", b.Minutes, in.FromLabel)}
+		desc := fmt.Sprintf("Reachable by car within %g min of %s", b.Minutes, in.FromLabel)
+		if !in.Since.IsZero() {
+			desc += " at " + in.Since.In(zone).Format("15:04 MST")
+		}
+		ar := Area{AreaDesc: desc}
 		for _, ring := range b.Polygons {
 			if len(ring) >= 3 {
 				ar.Polygon = append(ar.Polygon, Polygon(ring))

@@ -192,7 +192,7 @@ func TestIncidentResponse(t *testing.T) {
 		t.Fatalf("control assigns: %d %s", st, body)
 	}
 	st, body = control.do("GET", "/api/v1/incidents/"+id+"/reachability", "")
-	if st != 200 || json.Unmarshal(body, &re) != nil || !strings.HasPrefix(re.FromLabel, "the sighting at ") || re.From != basseCorniche {
+	if st != 200 || json.Unmarshal(body, &re) != nil || !strings.HasPrefix(re.FromLabel, "the sighting (") || re.From != basseCorniche {
 		t.Fatalf("reachability after the sighting: %d from %v %q", st, re.From, re.FromLabel)
 	}
 

@@ -85,7 +85,7 @@ func from(inc *convoi.Incident, sightings []*convoi.Sighting, zone *time.Locatio
 	if last == nil {
 		return inc.Place, inc.AttackAt, "the attack", nil
 	}
-	label := "the sighting at " + last.Time.In(zone).Format("15:04")
+	label := "the sighting"
 	if last.PlaceName != "" {
 		label += " (" + last.PlaceName + ")"
 	}
@@ -263,9 +263,9 @@ func (r *incidentResponder) freshestFix(ctx context.Context, site convoi.SiteID,
 // Alert builds the CAP 1.2 alert: the incident, the reachability areas
 // from the attack or the latest confident sighting, nothing else.
 func (r *incidentResponder) Alert(ctx context.Context, inc *convoi.Incident, sightings []*convoi.Sighting) ([]byte, error) {
-	at, _, label, last := from(inc, sightings, r.Zone)
+	at, since, label, last := from(inc, sightings, r.Zone)
 	in := cap.IncidentAlertInput{Sender: r.AlertSender, SenderName: r.AlertSenderName, Exercise: r.Exercise, Incident: inc,
-		From: at, FromLabel: label, LatestSighting: last, Zone: r.Zone}
+		From: at, FromLabel: label, Since: since, LatestSighting: last, Zone: r.Zone}
 	if inc.State == convoi.IncidentActive {
 		re, err := r.Engine.Reachability(ctx, at)
 		if err != nil {

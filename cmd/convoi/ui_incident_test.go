@@ -99,7 +99,7 @@ func TestUIIncident(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#sighting-form button[type=submit]`)),
 	)
 	waitJS(t, cmd, "the re-plan", `document.querySelector('#incident-summary').dataset.version === '2' && document.querySelectorAll('#sighting-list li:not(.muted)').length === 1`)
-	if cap := eval[string](t, cmd, `document.querySelector('#reach-table caption').innerText`); !strings.Contains(cap, "the sighting at") {
+	if cap := eval[string](t, cmd, `document.querySelector('#reach-table caption').innerText`); !strings.Contains(cap, "the sighting (") {
 		t.Errorf("reachability caption %q: want from the sighting", cap)
 	}
 	kept := eval[string](t, cmd, `document.querySelector('#incident-summary').innerText`)
