@@ -170,6 +170,17 @@ func (s *Server) loadIncident(r *http.Request) (convoi.IncidentService, *convoi.
 	return svc, inc, err
 }
 
+// loadIncidentSightings returns the incident of the {id} path value and
+// its sightings.
+func (s *Server) loadIncidentSightings(r *http.Request) (convoi.IncidentService, *convoi.Incident, []*convoi.Sighting, error) {
+	svc, inc, err := s.loadIncident(r)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sg, err := svc.FindSightings(r.Context(), inc.ID)
+	return svc, inc, sg, err
+}
+
 // incidentView is an incident with its sightings and unit assignments.
 type incidentView struct {
 	*convoi.Incident
@@ -178,11 +189,7 @@ type incidentView struct {
 }
 
 func (s *Server) handleGetIncident(w http.ResponseWriter, r *http.Request) error {
-	svc, inc, err := s.loadIncident(r)
-	if err != nil {
-		return err
-	}
-	sg, err := svc.FindSightings(r.Context(), inc.ID)
+	svc, inc, sg, err := s.loadIncidentSightings(r)
 	if err != nil {
 		return err
 	}
@@ -226,11 +233,7 @@ func (s *Server) handleIncidentReachability(w http.ResponseWriter, r *http.Reque
 	if err := q.Err(); err != nil {
 		return err
 	}
-	svc, inc, err := s.loadIncident(r)
-	if err != nil {
-		return err
-	}
-	sg, err := svc.FindSightings(r.Context(), inc.ID)
+	_, inc, sg, err := s.loadIncidentSightings(r)
 	if err != nil {
 		return err
 	}
@@ -302,11 +305,7 @@ func (s *Server) handleIncidentPlan(w http.ResponseWriter, r *http.Request) erro
 	if err := q.Err(); err != nil {
 		return err
 	}
-	svc, inc, err := s.loadIncident(r)
-	if err != nil {
-		return err
-	}
-	sg, err := svc.FindSightings(r.Context(), inc.ID)
+	_, inc, sg, err := s.loadIncidentSightings(r)
 	if err != nil {
 		return err
 	}
@@ -319,11 +318,7 @@ func (s *Server) handleIncidentPlan(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Server) handleListSightings(w http.ResponseWriter, r *http.Request) error {
-	svc, inc, err := s.loadIncident(r)
-	if err != nil {
-		return err
-	}
-	sg, err := svc.FindSightings(r.Context(), inc.ID)
+	_, _, sg, err := s.loadIncidentSightings(r)
 	if err != nil {
 		return err
 	}
@@ -437,11 +432,7 @@ func (s *Server) handleIncidentAlert(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	svc, inc, err := s.loadIncident(r)
-	if err != nil {
-		return err
-	}
-	sg, err := svc.FindSightings(r.Context(), inc.ID)
+	_, inc, sg, err := s.loadIncidentSightings(r)
 	if err != nil {
 		return err
 	}
