@@ -78,15 +78,11 @@ func (s *Server) handleCreateWebhook(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) handleGetWebhook(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.webhooks()
+	svc, id, err := s.webhookOfPath(r)
 	if err != nil {
 		return err
 	}
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	h, err := svc.FindWebhookByID(r.Context(), convoi.WebhookID(id))
+	h, err := svc.FindWebhookByID(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -95,11 +91,7 @@ func (s *Server) handleGetWebhook(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) handleUpdateWebhook(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.webhooks()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r)
+	svc, id, err := s.webhookOfPath(r)
 	if err != nil {
 		return err
 	}
@@ -107,7 +99,7 @@ func (s *Server) handleUpdateWebhook(w http.ResponseWriter, r *http.Request) err
 	if err := decodeBody(r, &upd); err != nil {
 		return err
 	}
-	h, err := svc.UpdateWebhook(r.Context(), convoi.WebhookID(id), upd)
+	h, err := svc.UpdateWebhook(r.Context(), id, upd)
 	if err != nil {
 		return err
 	}
@@ -116,15 +108,11 @@ func (s *Server) handleUpdateWebhook(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) handleDeleteWebhook(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.webhooks()
+	svc, id, err := s.webhookOfPath(r)
 	if err != nil {
 		return err
 	}
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	if err := svc.DeleteWebhook(r.Context(), convoi.WebhookID(id)); err != nil {
+	if err := svc.DeleteWebhook(r.Context(), id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -158,4 +146,14 @@ func (s *Server) handleListDeliveries(w http.ResponseWriter, r *http.Request) er
 	}
 	writeJSON(w, http.StatusOK, list(ds, total, f.Page.Normalize()))
 	return nil
+}
+
+// webhookOfPath returns the webhook service and the {id} path value.
+func (s *Server) webhookOfPath(r *http.Request) (convoi.WebhookService, convoi.WebhookID, error) {
+	svc, err := s.webhooks()
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := pathID(r)
+	return svc, convoi.WebhookID(id), err
 }
