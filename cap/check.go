@@ -16,17 +16,19 @@ import (
 	"github.com/convoi/convoi"
 )
 
-// Check validates a CAP 1.2 document. No copy of the official
-// CAP-v1.2.xsd could be had on this project's machines (no Debian or npm
-// package ships it), so the rules are written here from the CAP 1.2
-// specification (OASIS Standard, 1 July 2010, section 3) and its schema,
-// element by element:
+// Check validates a CAP 1.2 document in Go, with no schema processor at
+// run time: the rules of the CAP 1.2 XML schema (OASIS Standard, 1 July
+// 2010, section 3.4), written here element by element, and the rules of
+// the specification's text (section 3.2) that the schema cannot express.
+// The tests hold Check to the schema itself: cap/testdata/CAP-v1.2.xsd,
+// a transcription of section 3.4, validated with libxml2's xmllint
+// (schema_test.go). The rules:
 //
 //   - the root is alert in the CAP 1.2 namespace; every element is in that
 //     namespace, in the schema's order, with its cardinality (required,
-//     optional, repeated), except that alert and info may end with
-//     elements of another namespace (a signature: the schema's
-//     xs:any namespace="##other");
+//     optional, repeated), except that alert may end with elements of
+//     another namespace (a signature: the schema's xs:any
+//     namespace="##other", the only extension point of the schema);
 //   - no CAP element has attributes, and elements with children hold no
 //     text;
 //   - the enumerations (status, msgType, scope, category, responseType,
@@ -34,14 +36,20 @@ import (
 //   - dateTime values (sent, effective, onset, expires) match the schema's
 //     pattern \d\d\d\d-\d\d-\d\dT\d\d:\d\d:\d\d[-,+]\d\d:\d\d and are
 //     real times;
+//   - language is an RFC 3066 tag, web and uri are URIs, size an integer,
+//     altitude and ceiling decimals.
+//
+// Beyond the schema (its xs:string elements say nothing of these; the
+// specification's text does):
+//
 //   - identifier and sender contain no space, comma, "<" or "&"
 //     (section 3.2.1); references are space-separated
 //     "sender,identifier,sent" triples;
 //   - scope Restricted requires restriction, Private requires addresses;
 //   - polygon: at least four space-separated "lat,lon" WGS 84 pairs, the
 //     first and last the same; circle: "lat,lon radius" (radius in km);
-//   - language is an RFC 3066 tag, web and uri are URIs, size an integer,
-//     altitude and ceiling decimals (ceiling only with altitude).
+//   - ceiling only with altitude;
+//   - no DTD or other directive, at most 4 MB (a safety rule of convoi's).
 //
 // Errors are EINVALID and name the element (a path like
 // alert/info[0]/area[1]/polygon[0]).
@@ -213,7 +221,7 @@ var models = map[string][]particle{
 }
 
 // openEnded are the models whose sequence ends with xs:any ##other.
-var openEnded = map[string]bool{"alert": true, "info": true}
+var openEnded = map[string]bool{"alert": true}
 
 func checkElement(n *node, path, model string) error {
 	for _, a := range n.attrs {
