@@ -17,6 +17,7 @@ import (
 
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/cap"
+	"github.com/convoi/convoi/internal/captest"
 	"github.com/convoi/convoi/sqlite"
 )
 
@@ -230,6 +231,7 @@ func TestIncidentResponse(t *testing.T) {
 	if err := cap.Check(alert); err != nil {
 		t.Fatalf("alert is not valid CAP 1.2: %v\n%s", err, alert)
 	}
+	capNames, capDocs := []string{"GET alert (Update)"}, [][]byte{alert}
 	doc := string(alert)
 	for _, want := range []string{"<msgType>Update</msgType>", "dark grey Peugeot 5008, AB-123-CD", "Roadblocks on the A8", "<polygon>", "Basse Corniche", "incident-" + id + ".v1"} {
 		if !strings.Contains(doc, want) {
@@ -261,6 +263,8 @@ func TestIncidentResponse(t *testing.T) {
 	}
 	if st, alert := control.do("GET", "/api/v1/incidents/"+id+"/alert", ""); st != 200 || !strings.Contains(string(alert), "<msgType>Cancel</msgType>") || cap.Check(alert) != nil {
 		t.Fatalf("alert after closing: %d %s", st, alert)
+	} else {
+		capNames, capDocs = append(capNames, "GET alert (Cancel)"), append(capDocs, alert)
 	}
 	if st, _ := cmd.do("GET", "/api/v1/incidents/"+id+"/plan", ""); st != 409 {
 		t.Fatalf("plan of a closed incident: %d", st)
@@ -283,8 +287,11 @@ func TestIncidentResponse(t *testing.T) {
 		if err := cap.Check(doc); err != nil {
 			t.Errorf("%s: %v", e.Name(), err)
 		}
+		capNames, capDocs = append(capNames, "outbox "+e.Name()), append(capDocs, doc)
 		assertNoSchedule(t, a, string(doc), pl)
 	}
+	// Every alert served and sent, valid against the CAP 1.2 XML schema.
+	t.Run("CAP 1.2 schema", func(t *testing.T) { captest.AssertValid(t, capNames, capDocs...) })
 	want := []string{"convoi.control-room.incident-" + id + ".v1.xml", "convoi.control-room.incident-" + id + ".v2.xml",
 		"convoi.control-room.incident-" + id + ".v5.xml", fmt.Sprintf("convoi.control-room.incident-%d.v1.xml", other.ID)}
 	sort.Strings(want)
@@ -365,6 +372,7 @@ func TestDemoOnceResponse(t *testing.T) {
 	if n := strings.Count(resp, "Roadblock plan at"); n != 2 {
 		t.Errorf("%d plans printed, want 2 (before and after the sighting)", n)
 	}
+	var capDocs [][]byte
 	for _, v := range []string{"v1", "v2"} {
 		doc, err := os.ReadFile(filepath.Join(dir, "alerts", "convoi.control-room.incident-1."+v+".xml"))
 		if err != nil {
@@ -373,7 +381,9 @@ func TestDemoOnceResponse(t *testing.T) {
 		if err := cap.Check(doc); err != nil || !strings.Contains(string(doc), "<status>Exercise</status>") {
 			t.Errorf("outbox alert %s: %v", v, err)
 		}
+		capDocs = append(capDocs, doc)
 	}
+	t.Run("CAP 1.2 schema", func(t *testing.T) { captest.AssertValid(t, []string{"demo alert v1", "demo alert v2"}, capDocs...) })
 	a := NewApp()
 	a.DataDir = dir
 	if err := a.OpenExistingStore(context.Background()); err != nil {
