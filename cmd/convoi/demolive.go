@@ -21,7 +21,7 @@ type demoLive struct {
 func demoLiveFlags(fs *flag.FlagSet) *demoLive {
 	return &demoLive{
 		simulate: fs.Bool("simulate", true, "put escorts of today on the road and drive them with a clean simulation in the background (--simulate=false: none)"),
-		scenario: fs.String("scenario", "clean", "what happens to the Monaco-Nice escort: "+strings.Join(simScenarios, ", ")+" (ramming: at the La Turbie toll plaza)"),
+		scenario: fs.String("scenario", "clean", "what happens to the Monaco-Nice escort: "+strings.Join(simScenarios, ", ")+" (ramming: on the approach to the La Turbie toll plaza)"),
 		speed:    fs.Float64("sim-speed", 1, "speed-up of the simulated escorts (1: real time)"),
 	}
 }

@@ -94,6 +94,44 @@ func runSimulate(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
+// rammingSpot returns where on route (metres along it) attackers waiting
+// for the escort at place strike, and how far before the place that is.
+// They want the van slowed down (at the place or on its approach) and a
+// way out: within rammingWindowM before the place and 75 m past it, the
+// latest point from which a car reaches at least half as many road nodes
+// in 5 minutes as from the best point of that stretch. On the demo map
+// that keeps them off the one-way ramp through La Turbie's toll booths,
+// which leads only onto the A8 westbound and out of the area: they strike
+// where the Monaco link road comes out at the La Turbie junction, before
+// the split.
+func rammingSpot(ctx context.Context, g *roadnet.Graph, route *monitor.PlannedRoute, place monitor.Place) (along, before float64, err error) {
+	const rammingWindowM, step = 800.0, 25.0
+	last := math.Min(place.AlongM+75, route.LengthM)
+	first := math.Max(last-rammingWindowM, 0)
+	type cand struct{ along, nodes float64 }
+	var cs []cand
+	best := 0.0
+	for a := first; a <= last; a += step {
+		p, err := g.Snap(route.PointAt(a))
+		if err != nil {
+			continue // off the map
+		}
+		iso, err := g.Isochrone(ctx, p, g.CostOf(300), roadnet.RouteOptions{})
+		if err != nil {
+			return 0, 0, err
+		}
+		n := float64(len(iso.Nodes))
+		cs = append(cs, cand{a, n})
+		best = math.Max(best, n)
+	}
+	for i := len(cs) - 1; i >= 0; i-- {
+		if cs[i].nodes >= best/2 {
+			return cs[i].along, math.Max(place.AlongM+75-cs[i].along, 0), nil
+		}
+	}
+	return last, 0, nil
+}
+
 // simulation drives escorts through the real tracker listeners of app.
 type simulation struct {
 	app   *App
@@ -223,6 +261,16 @@ func (s *simulation) putOnRoad(ctx context.Context, w *demoWorld, spec escortSpe
 	a.Events.PublishEvent(convoi.Event{Type: convoi.EventTypeMovement, Movement: m})
 	s.printf("%s on the road: level %d, %.1f km, %.0f min planned, %d places to watch\n", m.Ref, m.EscortLevel, route.LengthM/1000, route.DurationS/60, len(route.Places()))
 
+	var ramAt float64
+	if scenario == "ramming" {
+		var before float64
+		if ramAt, before, err = rammingSpot(ctx, g, route, *zone); err != nil {
+			return nil, err
+		}
+		if before > 0 {
+			s.printf("they strike on its approach, %.0f m before it, where the road still has ways out (past that the ramp leads only onto the motorway)\n", before)
+		}
+	}
 	e := &simEscort{m: m, scenario: scenario}
 	drive := monitor.Drive{Route: route, Start: *m.PlannedDeparture, Pace: 1, NoiseM: 8, TollStopS: 12, SignalStopP: 0.4, SignalStopS: 30, Seed: s.seed}
 	switch scenario {
@@ -256,7 +304,7 @@ func (s *simulation) putOnRoad(ctx context.Context, w *demoWorld, spec escortSpe
 			u.every = 1
 		}
 		if scenario == "ramming" && inVan {
-			d.StopAt, d.StopForS = zone.AlongM+75, 300
+			d.StopAt, d.StopForS = ramAt, 300
 		}
 		u.samples = d.Samples()
 		if scenario == "ramming" && t.Protocol == convoi.ProtocolTeltonika {

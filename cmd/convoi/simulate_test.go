@@ -6,7 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/auth"
+	"github.com/convoi/convoi/internal/captest"
 	"github.com/convoi/convoi/monitor"
 	"github.com/convoi/convoi/sqlite"
 )
@@ -40,8 +44,11 @@ func TestSimulateRammingEndToEnd(t *testing.T) {
 		t.Skip("drives a whole escort")
 	}
 	out, alarms := runSim(t, "--scenario", "ramming", "--speed", "25", "--wait", "3s")
-	if len(alarms) != 1 || alarms[0][1] != "critical" || alarms[0][2] != "attack" || !strings.Contains(alarms[0][3], "toll booth") {
-		t.Fatalf("alarms %q, want one critical attack at the toll booth\n%s", alarms, out)
+	// The attackers wait for the escort at the toll booth and strike on
+	// its approach, where the link road from Monaco reaches the La Turbie
+	// junction (a ramp), or at the booth when that leaves them a way out.
+	if len(alarms) != 1 || alarms[0][1] != "critical" || alarms[0][2] != "attack" || !(strings.Contains(alarms[0][3], "toll booth") || alarms[0][3] == "ramp") {
+		t.Fatalf("alarms %q, want one critical attack at the toll booth or on its approach\n%s", alarms, out)
 	}
 	if !strings.Contains(out, "the van is rammed") {
 		t.Fatalf("no ramming in\n%s", out)
@@ -306,6 +313,21 @@ func TestDemoRammingResponse(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
 	}
+	// The ramming is where the attackers still have ways out, so the
+	// response has something to plan: areas of square kilometres and
+	// roadblocks that cut most of the escape routes before any sighting
+	// (not the one-way ramp past the toll booths, which leads only out of
+	// the map: 0.7 km² and nothing to cut).
+	if m := regexp.MustCompile(`Reachable by car from the attack: 5 min ([\d.]+) km², 10 min ([\d.]+) km²`).FindStringSubmatch(text); m == nil {
+		t.Errorf("no reachability areas in\n%s", text)
+	} else if a5, _ := strconv.ParseFloat(m[1], 64); a5 < 2 {
+		t.Errorf("5-minute area %.1f km² from the ramming, want at least 2 km²", a5)
+	}
+	if m := regexp.MustCompile(`Roadblock plan at [\d:]+ [A-Z]+: (\d+) of (\d+) routes cut \(([\d.]+)%`).FindStringSubmatch(text); m == nil {
+		t.Errorf("no roadblock plan in\n%s", text)
+	} else if pct, _ := strconv.ParseFloat(m[3], 64); pct < 50 {
+		t.Errorf("the first plan cuts %s of %s routes (%.1f%%), want at least half", m[1], m[2], pct)
+	}
 	// The store agrees: the incident is the alarm's, the alarm is resolved
 	// as incident declared, the movement is in incident.
 	admin := convoi.NewContextWithUser(context.Background(), w.userByName("commander"))
@@ -325,6 +347,23 @@ func TestDemoRammingResponse(t *testing.T) {
 	if err != nil || m.State != convoi.StateIncident {
 		t.Fatalf("movement %v, %v; want in incident", m, err)
 	}
+	// The alerts the live demo sent partner forces (the outbox), valid
+	// against the CAP 1.2 XML schema.
+	dir := filepath.Join(a.DataDir, "alerts")
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("outbox %s: %d alerts, %v", dir, len(entries), err)
+	}
+	var names []string
+	var docs [][]byte
+	for _, en := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, en.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, docs = append(names, en.Name()), append(docs, b)
+	}
+	t.Run("CAP 1.2 schema", func(t *testing.T) { captest.AssertValid(t, names, docs...) })
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writes.
