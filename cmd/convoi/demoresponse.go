@@ -93,8 +93,8 @@ func (a *App) showResponse(ctx context.Context, out io.Writer, w *demoWorld) err
 		return err
 	}
 	took = time.Since(start)
-	fmt.Fprintf(out, "Sighting at %s on the %s (confidence %.0f%%): %d of %d routes stay consistent",
-		seenAt.In(zone).Format("15:04 MST"), sg.PlaceName, sg.Confidence*100, pl2.RoutesKept, pl2.RoutesSampled)
+	fmt.Fprintf(out, "Sighting at %s on the %s (confidence %.0f%%): %d of %d routes kept (%s)",
+		seenAt.In(zone).Format("15:04 MST"), sg.PlaceName, sg.Confidence*100, pl2.RoutesKept, pl2.RoutesSampled, keptWhy(sg.Confidence))
 	if pl2.RoutesAdded > 0 {
 		fmt.Fprintf(out, ", %d more sampled onwards from the sighting", pl2.RoutesAdded)
 	}
@@ -112,6 +112,16 @@ func (a *App) showResponse(ctx context.Context, out io.Writer, w *demoWorld) err
 		cap.Identifier(r.AlertSender, inc.ID, inc.Version), len(re.Bands), len(doc))
 	fmt.Fprintf(out, "  The declaration's and this alert are in the outbox %s.\n\n", outbox.Dir)
 	return nil
+}
+
+// keptWhy says which routes a sighting of confidence c keeps: those that
+// pass it, and each of the others with probability 1 - c (the doubt), so
+// the count is not "the routes consistent with it".
+func keptWhy(c float64) string {
+	if c >= 1 {
+		return "those passing there in time"
+	}
+	return fmt.Sprintf("those passing there in time, and %.0f%% of the others: the doubt", 100*(1-c))
 }
 
 func printRoadblocks(out io.Writer, pl *convoi.InterceptionPlan, at time.Time, zone *time.Location) {
@@ -235,8 +245,8 @@ func (a *App) respondToAttack(ctx context.Context, al *convoi.Alarm, password st
 		}
 	}
 	took = time.Since(start)
-	fmt.Fprintf(&out, "Sighting at %s on the Basse Corniche (confidence 90%%): %d of %d routes stay consistent",
-		seenAt.In(zone).Format("15:04:05"), pl2.RoutesKept, pl2.RoutesSampled)
+	fmt.Fprintf(&out, "Sighting at %s on the Basse Corniche (confidence 90%%): %d of %d routes kept (%s)",
+		seenAt.In(zone).Format("15:04:05"), pl2.RoutesKept, pl2.RoutesSampled, keptWhy(0.9))
 	if pl2.RoutesAdded > 0 {
 		fmt.Fprintf(&out, ", %d more sampled onwards from the sighting", pl2.RoutesAdded)
 	}
