@@ -29,16 +29,16 @@ func TestAlertsValidateAgainstSchema(t *testing.T) {
 				inc := testIncident(st.version, st.state)
 				in := IncidentAlertInput{Sender: "cic.monaco@convoi", SenderName: "CIC Monaco", Exercise: exercise, Incident: inc,
 					From: inc.Place, FromLabel: "the attack", Areas: []AreaBand{{5, [][]convoi.LatLon{square}}, {10, [][]convoi.LatLon{square, square[:4]}}},
-					Zone: time.FixedZone("CEST", 7200)}
+					Since: inc.AttackAt, Zone: time.FixedZone("CEST", 7200)}
 				switch v {
 				case "no area":
 					in.Areas = nil
 				case "sighting":
 					in.LatestSighting = &convoi.Sighting{Place: convoi.LatLon{Lat: 43.7219, Lon: 7.4052}, PlaceName: "Basse Corniche, Cap-d'Ail",
 						Time: inc.AttackAt.Add(4 * time.Minute), Confidence: 0.9, Note: "Grey SUV westbound <at speed> & no plates"}
-					in.From, in.FromLabel = in.LatestSighting.Place, "the sighting"
+					in.From, in.FromLabel, in.Since = in.LatestSighting.Place, "the sighting (Basse Corniche, Cap-d'Ail)", in.LatestSighting.Time
 				case "bare":
-					in.SenderName, in.Zone = "", nil
+					in.SenderName, in.Zone, in.Since = "", nil, time.Time{}
 					inc.VehiclesSought, inc.PlaceName, inc.Instructions = nil, "", ""
 				case "west zone":
 					in.Zone = time.FixedZone("EDT", -4*3600)
