@@ -103,7 +103,7 @@ func TestUIIncident(t *testing.T) {
 		t.Errorf("reachability caption %q: want from the sighting", cap)
 	}
 	kept := eval[string](t, cmd, `document.querySelector('#incident-summary').innerText`)
-	if fracAfter := eval[string](t, cmd, `document.querySelector('#incident-summary').dataset.fraction`); fracAfter == fracBefore && !strings.Contains(kept, "consistent with the sightings") {
+	if fracAfter := eval[string](t, cmd, `document.querySelector('#incident-summary').dataset.fraction`); fracAfter == fracBefore && !strings.Contains(kept, "kept after the sightings") {
 		t.Errorf("after the sighting: fraction %s (was %s), summary %q", fracAfter, fracBefore, kept)
 	}
 

@@ -826,7 +826,7 @@ async function renderIncident(root, id) {
       h('p', {}, `${plan.intercepted} of ${plan.routes} routes · `, plan.optimal ? h('span', { class: 'state released', id: 'plan-optimal' }, 'proven optimal')
         : h('span', { class: 'state aborted', id: 'plan-optimal' }, `best found, bound ${pct(plan.bound)}`),
       ` · ${plan.elapsed_ms.toFixed(0)} ms`),
-      h('p', { class: 'muted' }, `Routes sampled ${plan.routes_sampled}, consistent with the sightings ${plan.routes_kept}, added from the latest ${plan.routes_added} · plan of version ${plan.version}, ${fmtTime(plan.at)}`),
+      h('p', { class: 'muted' }, `Routes sampled ${plan.routes_sampled}, kept after the sightings ${plan.routes_kept}, added from the latest ${plan.routes_added} · plan of version ${plan.version}, ${fmtTime(plan.at)}`),
     ] : [h('p', { class: 'muted' }, 'No plan.')]));
     units.replaceChildren(
       h('thead', {}, h('tr', {}, ['Unit', 'Roadblock', ''].map(c => h('th', { scope: 'col' }, c)))),
