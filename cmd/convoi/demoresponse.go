@@ -20,8 +20,11 @@ import (
 // plaza on the A8 (where the demo's story shows it is predictable), and a
 // grey SUV is seen four minutes later on the Basse Corniche at Cap-d'Ail.
 var (
-	demoAttackPlace   = convoi.LatLon{Lat: 43.7445, Lon: 7.3755}
-	demoSightingPlace = convoi.LatLon{Lat: 43.7219, Lon: 7.4052}
+	demoAttackPlace = convoi.LatLon{Lat: 43.7445, Lon: 7.3755}
+	// demoRammingPlaceName is where the live ramming happens (the
+	// simulator's rammingSpot on the approach to the La Turbie booths).
+	demoRammingPlaceName = "A8 La Turbie junction, before the toll plaza"
+	demoSightingPlace    = convoi.LatLon{Lat: 43.7219, Lon: 7.4052}
 )
 
 // showResponse tells the response part of the story: the commander
@@ -166,8 +169,12 @@ func (a *App) respondToAttack(ctx context.Context, al *convoi.Alarm, password st
 		return "", err
 	}
 	var inc convoi.Incident
+	// The monitor names the place by the route's chokepoint there ("ramp"
+	// on the approach to the La Turbie booths); the commander names it for
+	// the partner forces' alert.
 	if err := api.do(ctx, "POST", "/api/v1/incidents", map[string]any{
 		"alarm_id":        al.ID,
+		"place_name":      demoRammingPlaceName,
 		"vehicles_sought": []string{"dark grey Peugeot 5008, plates AB-123-CD (stolen)"},
 		"instructions":    "Set the roadblocks of the plan; report any sighting to the CIC at once. Do not engage alone.",
 		"note":            "Ramming confirmed by the crew: incident declared.",

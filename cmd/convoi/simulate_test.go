@@ -332,8 +332,8 @@ func TestDemoRammingResponse(t *testing.T) {
 	// as incident declared, the movement is in incident.
 	admin := convoi.NewContextWithUser(context.Background(), w.userByName("commander"))
 	incs, _, err := a.S.Incidents.FindIncidents(admin, convoi.IncidentFilter{})
-	if err != nil || len(incs) != 1 || incs[0].AlarmID == 0 || incs[0].MovementID != e.m.ID {
-		t.Fatalf("incidents %+v, %v; want one, from the alarm, on %s", incs, err, e.m.Ref)
+	if err != nil || len(incs) != 1 || incs[0].AlarmID == 0 || incs[0].MovementID != e.m.ID || incs[0].PlaceName != demoRammingPlaceName {
+		t.Fatalf("incidents %+v, %v; want one, from the alarm, on %s, at %s", incs, err, e.m.Ref, demoRammingPlaceName)
 	}
 	al, err := a.Alarms.FindAlarmByID(admin, incs[0].AlarmID)
 	if err != nil || al.Rule != convoi.RuleAttack || al.State != convoi.AlarmResolved || al.Resolution != convoi.ResolutionIncident {
