@@ -38,7 +38,7 @@ func BenchmarkIncidentResponse(b *testing.B) {
 			}
 		}
 	})
-	sg := &convoi.Sighting{IncidentID: inc.ID, Place: demoSightingPlace, Time: inc.AttackAt.Add(4 * time.Minute), Confidence: 0.9}
+	sg := &convoi.Sighting{IncidentID: inc.ID, Place: demoSightingPlace, Time: inc.AttackAt.Add(demoSightingAfter), Confidence: 0.9}
 	b.Run("replan", func(b *testing.B) {
 		for range b.N {
 			sgs, err := svc.FindSightings(ctx, inc.ID)
