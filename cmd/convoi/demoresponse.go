@@ -62,7 +62,7 @@ func (a *App) showResponse(ctx context.Context, out io.Writer, w *demoWorld) err
 		return err
 	}
 	zone := demoZone()
-	fmt.Fprintf(out, "Response: the %s escort is attacked at the %s at %s; the commander declares incident %d.\n",
+	fmt.Fprintf(out, "Response: an exercise, as if the %s escort had been attacked at the %s at %s; the commander declares incident %d.\n",
 		w.Westbound.Ref, inc.PlaceName, attackAt.In(zone).Format("15:04 MST"), inc.ID)
 
 	start := time.Now()
