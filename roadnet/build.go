@@ -95,8 +95,16 @@ func (b *builder) finish(ctx context.Context, progress func(string)) (*Graph, er
 	if progress != nil {
 		progress("contracting")
 	}
-	if err := g.contract(ctx); err != nil {
+	if err := g.contract(ctx, len(g.lat)); err != nil {
 		return nil, err
+	}
+	if g.turns != nil {
+		if progress != nil {
+			progress("contracting the turns")
+		}
+		if err := g.turns.contract(ctx, len(g.head)); err != nil {
+			return nil, err
+		}
 	}
 	g.buildIndex()
 	return g, nil
@@ -421,6 +429,8 @@ func (g *Graph) derive() {
 	g.costPerM *= 0.999 // float slack: the bound must never exceed a true cost
 	g.indexExternalIDs()
 	g.markJunctions()
+	g.hierarchy.baseTail, g.hierarchy.baseHead, g.hierarchy.baseWeight = g.tail, g.head, g.weight
+	g.turns = g.buildTurnGraph()
 }
 
 func haversineE7(lat1, lon1, lat2, lon2 int32) float64 {

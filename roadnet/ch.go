@@ -14,13 +14,39 @@ import (
 // lazily updated priority (edge difference, contracted neighbours, level);
 // a shortcut u->x replaces u->v->x unless a witness search finds a path no
 // longer. Shortcut weights are exact sums, so CH distances are exact.
+//
+// One implementation serves two graphs: the road graph (nodes are
+// intersections, base arcs its edges) and the turn graph (nodes are the
+// road graph's edges, base arcs the allowed turns; turns.go).
+
+// hierarchy is a contraction hierarchy over a graph given as base arcs.
+// CH edge ids below len(baseHead) are the base arcs; above are shortcuts,
+// each the concatenation of chA then chB.
+type hierarchy struct {
+	// Base arc i runs from baseTail[i] to baseHead[i] at cost
+	// baseWeight[i] >= 1. For the road graph these are the Graph's own
+	// tail, head and weight slices.
+	baseTail, baseHead, baseWeight []uint32
+
+	rank     []uint32
+	chWeight []uint32 // shortcut weights (index id-len(baseHead))
+	chA, chB []uint32 // shortcut children
+	// Upward graph: for node u, arcs to higher-ranked v.
+	upFirst []uint32
+	upHead  []uint32
+	upEdge  []uint32 // CH edge id
+	// Downward graph reversed: for node v, arcs from higher-ranked u (u->v).
+	downFirst []uint32
+	downTail  []uint32
+	downEdge  []uint32
+}
 
 type chArc struct {
 	other, w, id uint32
 }
 
 type contractor struct {
-	g       *Graph
+	h       *hierarchy
 	out, in [][]chArc
 	done    []bool
 	deleted []int32 // contracted neighbours
@@ -107,11 +133,12 @@ const (
 	parallelWork = 256
 )
 
-func (g *Graph) contract(ctx context.Context) error {
-	n, m := len(g.lat), len(g.head)
+// contract builds the hierarchy over n nodes from the base arcs.
+func (g *hierarchy) contract(ctx context.Context, n int) error {
+	m := len(g.baseHead)
 	workers := max(1, min(runtime.GOMAXPROCS(0), 8))
 	c := &contractor{
-		g: g, out: make([][]chArc, n), in: make([][]chArc, n),
+		h: g, out: make([][]chArc, n), in: make([][]chArc, n),
 		done: make([]bool, n), deleted: make([]int32, n), level: make([]int32, n),
 		slot: make([]int32, n), slotGen: make([]uint32, n),
 	}
@@ -119,11 +146,11 @@ func (g *Graph) contract(ctx context.Context) error {
 		c.ws = append(c.ws, newWitnessSearch(n))
 	}
 	for e := 0; e < m; e++ {
-		u, v := g.tail[e], g.head[e]
+		u, v := g.baseTail[e], g.baseHead[e]
 		if u == v {
 			continue
 		}
-		c.addArc(u, v, g.weight[e], uint32(e))
+		c.addArc(u, v, g.baseWeight[e], uint32(e))
 	}
 	// Priorities are computed in parallel but consumed in a fixed order,
 	// so the hierarchy does not depend on the number of workers.
@@ -388,7 +415,7 @@ func (c *contractor) edgeDiff(v uint32, ws *witnessSearch) int64 {
 // contractNode adds v's shortcuts, detaches v from its neighbours and
 // returns them.
 func (c *contractor) contractNode(v uint32, neigh []uint32) []uint32 {
-	m := uint32(len(c.g.head))
+	m := uint32(len(c.h.baseHead))
 	var add []shortcut
 	c.shortcuts(v, c.ws[0], witnessLimit, func(u, x uint32, w int64, a, b uint32) {
 		if w > math.MaxUint32 {
@@ -425,16 +452,16 @@ func removeArc(arcs []chArc, v uint32) []chArc {
 }
 
 // chCost returns the cost of CH edge id.
-func (g *Graph) chCost(id uint32) int64 {
-	if int(id) < len(g.head) {
-		return int64(g.weight[id])
+func (g *hierarchy) chCost(id uint32) int64 {
+	if int(id) < len(g.baseHead) {
+		return int64(g.baseWeight[id])
 	}
-	return int64(g.chWeight[int(id)-len(g.head)])
+	return int64(g.chWeight[int(id)-len(g.baseHead)])
 }
 
-// unpack appends the base edges of CH edge id, in order.
-func (g *Graph) unpack(dst []EdgeID, id uint32) []EdgeID {
-	m := uint32(len(g.head))
+// unpack appends the base arcs of CH edge id, in order.
+func unpack[T ~uint32](g *hierarchy, dst []T, id uint32) []T {
+	m := uint32(len(g.baseHead))
 	var stack [64]uint32
 	sp := 0
 	stack[sp] = id
@@ -443,14 +470,14 @@ func (g *Graph) unpack(dst []EdgeID, id uint32) []EdgeID {
 		sp--
 		e := stack[sp]
 		if e < m {
-			dst = append(dst, EdgeID(e))
+			dst = append(dst, T(e))
 			continue
 		}
 		i := e - m
 		if sp+2 > len(stack) {
 			// Deeper than any real hierarchy; recurse rather than overflow.
-			dst = g.unpack(dst, g.chA[i])
-			dst = g.unpack(dst, g.chB[i])
+			dst = unpack(g, dst, g.chA[i])
+			dst = unpack(g, dst, g.chB[i])
 			continue
 		}
 		stack[sp] = g.chB[i]
@@ -467,10 +494,9 @@ type seed struct {
 	cost int64
 }
 
-// chQuery runs a bidirectional CH search. It returns the best cost (Infinity
-// when no path) and the meeting node.
-func (g *Graph) chQuery(st *state, src, dst []seed) (int64, uint32) {
-	f, b := st.fwd, st.bwd
+// chQuery runs a bidirectional CH search with f forwards and b backwards.
+// It returns the best cost (Infinity when no path) and the meeting node.
+func (g *hierarchy) chQuery(f, b *search, src, dst []seed) (int64, uint32) {
 	f.Reset()
 	b.Reset()
 	for _, s := range src {
@@ -521,13 +547,13 @@ func (g *Graph) chQuery(st *state, src, dst []seed) (int64, uint32) {
 // arcs from a source, or the downward arcs reversed from a target.
 type chDir struct{ first, other, edge []uint32 }
 
-func (g *Graph) upward() chDir   { return chDir{g.upFirst, g.upHead, g.upEdge} }
-func (g *Graph) downward() chDir { return chDir{g.downFirst, g.downTail, g.downEdge} }
+func (g *hierarchy) upward() chDir   { return chDir{g.upFirst, g.upHead, g.upEdge} }
+func (g *hierarchy) downward() chDir { return chDir{g.downFirst, g.downTail, g.downEdge} }
 
 // chSweep runs s, seeded, to exhaustion along d, calling visit with each
 // settled node and its distance; it skips the nodes the opposite arcs opp
 // stall.
-func (g *Graph) chSweep(s *search, d, opp *chDir, visit func(u uint32, du int64)) {
+func (g *hierarchy) chSweep(s *search, d, opp *chDir, visit func(u uint32, du int64)) {
 	for !s.Empty() {
 		u := s.Pop()
 		du := s.Dist[u]
@@ -539,7 +565,7 @@ func (g *Graph) chSweep(s *search, d, opp *chDir, visit func(u uint32, du int64)
 	}
 }
 
-func (g *Graph) relaxArcs(s *search, u uint32, du int64, d *chDir) {
+func (g *hierarchy) relaxArcs(s *search, u uint32, du int64, d *chDir) {
 	for i := d.first[u]; i < d.first[u+1]; i++ {
 		s.Relax(d.other[i], du+g.chCost(d.edge[i]), 0, d.edge[i])
 	}
@@ -548,7 +574,7 @@ func (g *Graph) relaxArcs(s *search, u uint32, du int64, d *chDir) {
 // stalled implements stall-on-demand: u is not on a shortest path of this
 // direction if a higher neighbour reaches it cheaper through an arc of the
 // opposite direction opp.
-func (g *Graph) stalled(s *search, u uint32, du int64, opp *chDir) bool {
+func (g *hierarchy) stalled(s *search, u uint32, du int64, opp *chDir) bool {
 	for i := opp.first[u]; i < opp.first[u+1]; i++ {
 		if d := s.Get(opp.other[i]); d != Infinity && d+g.chCost(opp.edge[i]) < du {
 			return true
@@ -557,36 +583,36 @@ func (g *Graph) stalled(s *search, u uint32, du int64, opp *chDir) bool {
 	return false
 }
 
-// chPath returns the base edges of the path found by the last chQuery that
-// met at meet.
-func (g *Graph) chPath(st *state, meet uint32, dst []EdgeID) []EdgeID {
+// chPath appends the base arcs of the path found by the last chQuery on
+// f and b that met at meet.
+func chPath[T ~uint32](g *hierarchy, f, b *search, meet uint32, dst []T) []T {
 	var ups []uint32
-	for v := meet; st.fwd.Pred[v] != math.MaxUint32; {
-		id := st.fwd.Pred[v]
+	for v := meet; f.Pred[v] != math.MaxUint32; {
+		id := f.Pred[v]
 		ups = append(ups, id)
 		v = g.chTail(id)
 	}
 	for i := len(ups) - 1; i >= 0; i-- {
-		dst = g.unpack(dst, ups[i])
+		dst = unpack(g, dst, ups[i])
 	}
-	for v := meet; st.bwd.Pred[v] != math.MaxUint32; {
-		id := st.bwd.Pred[v]
-		dst = g.unpack(dst, id)
+	for v := meet; b.Pred[v] != math.MaxUint32; {
+		id := b.Pred[v]
+		dst = unpack(g, dst, id)
 		v = g.chHead(id)
 	}
 	return dst
 }
 
-func (g *Graph) chTail(id uint32) uint32 {
-	for int(id) >= len(g.head) {
-		id = g.chA[int(id)-len(g.head)]
+func (g *hierarchy) chTail(id uint32) uint32 {
+	for int(id) >= len(g.baseHead) {
+		id = g.chA[int(id)-len(g.baseHead)]
 	}
-	return g.tail[id]
+	return g.baseTail[id]
 }
 
-func (g *Graph) chHead(id uint32) uint32 {
-	for int(id) >= len(g.head) {
-		id = g.chB[int(id)-len(g.head)]
+func (g *hierarchy) chHead(id uint32) uint32 {
+	for int(id) >= len(g.baseHead) {
+		id = g.chB[int(id)-len(g.baseHead)]
 	}
-	return g.head[id]
+	return g.baseHead[id]
 }

@@ -26,11 +26,22 @@ import (
 // route as before but cannot translate input node ids (NodeByExternalID is
 // EINVALID, asking for a rebuild).
 //
+// Version 3 adds, at the end, the contraction hierarchy of the turn graph
+// (turns.go): a uint8 1 and the same ten arrays as the road graph's
+// hierarchy, or a uint8 0 for graphs without turn pricing (DIMACS). The
+// turn graph's arcs are not stored: they are derived at load from the road
+// graph and the profile, and the shortcut sums are checked against them.
+// Files of versions 1 and 2 still load and route with turn costs, by an
+// exact A* over the turns (milliseconds rather than microseconds per
+// route) until rebuilt.
+//
 // The reader checks the magic, version, checksum and every index before it
 // returns a graph, so that a corrupt file is an error and never a panic.
 const (
 	fileMagic   = "CVROADNT"
-	fileVersion = 2
+	fileVersion = 3
+	// fileVersionNoTurns is the newest version without the turn hierarchy.
+	fileVersionNoTurns = 2
 	// fileVersionNoIDs is the oldest version read: no input node ids.
 	fileVersionNoIDs = 1
 )
@@ -138,16 +149,13 @@ func (g *Graph) WriteTo(w io.Writer) (int64, error) {
 		c.u64(uint64(p.OSMID))
 		c.str(p.Name)
 	}
-	c.u32s(g.rank)
-	c.u32s(g.chWeight)
-	c.u32s(g.chA)
-	c.u32s(g.chB)
-	c.u32s(g.upFirst)
-	c.u32s(g.upHead)
-	c.u32s(g.upEdge)
-	c.u32s(g.downFirst)
-	c.u32s(g.downTail)
-	c.u32s(g.downEdge)
+	c.hierarchy(&g.hierarchy)
+	if g.turns != nil && g.turns.hasHierarchy() {
+		c.u8(1)
+		c.hierarchy(&g.turns.hierarchy)
+	} else {
+		c.u8(0)
+	}
 	if c.err != nil {
 		return c.n, fmt.Errorf("write graph: %w", c.err)
 	}
@@ -161,6 +169,26 @@ func (g *Graph) WriteTo(w io.Writer) (int64, error) {
 		return c.n, fmt.Errorf("write graph: %w", c.err)
 	}
 	return c.n, nil
+}
+
+func (c *countWriter) hierarchy(h *hierarchy) {
+	c.u32s(h.rank)
+	c.u32s(h.chWeight)
+	c.u32s(h.chA)
+	c.u32s(h.chB)
+	c.u32s(h.upFirst)
+	c.u32s(h.upHead)
+	c.u32s(h.upEdge)
+	c.u32s(h.downFirst)
+	c.u32s(h.downTail)
+	c.u32s(h.downEdge)
+}
+
+func (r *reader) hierarchy(h *hierarchy) {
+	h.rank = r.u32s()
+	h.chWeight, h.chA, h.chB = r.u32s(), r.u32s(), r.u32s()
+	h.upFirst, h.upHead, h.upEdge = r.u32s(), r.u32s(), r.u32s()
+	h.downFirst, h.downTail, h.downEdge = r.u32s(), r.u32s(), r.u32s()
 }
 
 func kindsU32(k []Kind) []uint32 {
@@ -299,8 +327,8 @@ func decodeGraph(data []byte) (*Graph, error) {
 		return nil, convoi.Errorf(convoi.EINVALID, "Not a convoi graph file.")
 	}
 	version := binary.LittleEndian.Uint32(data[len(fileMagic):])
-	if version != fileVersion && version != fileVersionNoIDs {
-		return nil, convoi.Errorf(convoi.EINVALID, "Graph file version %d, this convoi reads versions %d and %d: rebuild the graph.", version, fileVersionNoIDs, fileVersion)
+	if version < fileVersionNoIDs || version > fileVersion {
+		return nil, convoi.Errorf(convoi.EINVALID, "Graph file version %d, this convoi reads versions %d to %d: rebuild the graph.", version, fileVersionNoIDs, fileVersion)
 	}
 	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
 	if crc32.Checksum(body, castagnoli) != sum {
@@ -348,10 +376,12 @@ func decodeGraph(data []byte) (*Graph, error) {
 		c.Slowdown = c.Kind.Slowdown()
 		g.cps = append(g.cps, c)
 	}
-	g.rank = rd.u32s()
-	g.chWeight, g.chA, g.chB = rd.u32s(), rd.u32s(), rd.u32s()
-	g.upFirst, g.upHead, g.upEdge = rd.u32s(), rd.u32s(), rd.u32s()
-	g.downFirst, g.downTail, g.downEdge = rd.u32s(), rd.u32s(), rd.u32s()
+	rd.hierarchy(&g.hierarchy)
+	var turnCH *hierarchy
+	if version > fileVersionNoTurns && rd.u8() == 1 {
+		turnCH = &hierarchy{}
+		rd.hierarchy(turnCH)
+	}
 	if rd.err != nil {
 		return nil, rd.err
 	}
@@ -362,6 +392,16 @@ func decodeGraph(data []byte) (*Graph, error) {
 		return nil, err
 	}
 	g.derive()
+	if turnCH != nil {
+		if g.turns == nil {
+			return nil, convoi.Errorf(convoi.EINVALID, "Corrupt graph file: a turn hierarchy for a graph without turns.")
+		}
+		turnCH.baseTail, turnCH.baseHead, turnCH.baseWeight = g.turns.baseTail, g.turns.baseHead, g.turns.baseWeight
+		if err := turnCH.validate(len(g.head)); err != nil {
+			return nil, convoi.Errorf(convoi.EINVALID, "Corrupt graph file: turn hierarchy: %s (a file written with another turn profile: rebuild it).", err)
+		}
+		g.turns.hierarchy = *turnCH
+	}
 	g.buildIndex()
 	return g, nil
 }
@@ -418,30 +458,45 @@ func (g *Graph) validate() error {
 			}
 		}
 	}
-	if len(g.rank) != n {
-		return bad("rank")
-	}
-	seen := make([]bool, n)
-	for _, r := range g.rank {
-		if int(r) >= n || seen[r] {
-			return bad("rank is not a permutation")
-		}
-		seen[r] = true
-	}
-	ns := len(g.chWeight)
-	if len(g.chA) != ns || len(g.chB) != ns {
-		return bad("shortcut arrays")
-	}
-	for i := 0; i < ns; i++ {
-		id := uint32(m + i)
-		if g.chA[i] >= id || g.chB[i] >= id {
-			return bad("shortcut child")
-		}
-	}
 	g.tail = make([]uint32, m)
 	for v := 0; v < n; v++ {
 		for e := g.firstOut[v]; e < g.firstOut[v+1]; e++ {
 			g.tail[e] = uint32(v)
+		}
+	}
+	g.hierarchy.baseTail, g.hierarchy.baseHead, g.hierarchy.baseWeight = g.tail, g.head, g.weight
+	if err := g.hierarchy.validate(n); err != nil {
+		return bad(err.Error())
+	}
+	return nil
+}
+
+// hierError is what hierarchy.validate found wrong.
+type hierError string
+
+func (e hierError) Error() string { return string(e) }
+
+// validate checks the hierarchy over n nodes against its base arcs.
+func (h *hierarchy) validate(n int) error {
+	m := len(h.baseHead)
+	if len(h.rank) != n {
+		return hierError("rank")
+	}
+	seen := make([]bool, n)
+	for _, r := range h.rank {
+		if int(r) >= n || seen[r] {
+			return hierError("rank is not a permutation")
+		}
+		seen[r] = true
+	}
+	ns := len(h.chWeight)
+	if len(h.chA) != ns || len(h.chB) != ns {
+		return hierError("shortcut arrays")
+	}
+	for i := 0; i < ns; i++ {
+		id := uint32(m + i)
+		if h.chA[i] >= id || h.chB[i] >= id {
+			return hierError("shortcut child")
 		}
 	}
 	// First and last node of every CH edge, in id order: children come
@@ -449,30 +504,30 @@ func (g *Graph) validate() error {
 	// walk the whole chain for every shortcut and arc).
 	from := make([]uint32, m+ns)
 	to := make([]uint32, m+ns)
-	copy(from, g.tail)
-	copy(to, g.head)
+	copy(from, h.baseTail)
+	copy(to, h.baseHead)
 	for i := 0; i < ns; i++ {
-		a, b := g.chA[i], g.chB[i]
-		if to[a] != from[b] || int64(g.chWeight[i]) != g.chCost(a)+g.chCost(b) {
-			return bad("shortcut does not join its children")
+		a, b := h.chA[i], h.chB[i]
+		if to[a] != from[b] || int64(h.chWeight[i]) != h.chCost(a)+h.chCost(b) {
+			return hierError("shortcut does not join its children")
 		}
 		from[m+i], to[m+i] = from[a], to[b]
 	}
-	if !monotone(g.upFirst, n+1, len(g.upHead)) || len(g.upEdge) != len(g.upHead) ||
-		!monotone(g.downFirst, n+1, len(g.downTail)) || len(g.downEdge) != len(g.downTail) {
-		return bad("hierarchy index")
+	if !monotone(h.upFirst, n+1, len(h.upHead)) || len(h.upEdge) != len(h.upHead) ||
+		!monotone(h.downFirst, n+1, len(h.downTail)) || len(h.downEdge) != len(h.downTail) {
+		return hierError("hierarchy index")
 	}
 	for u := 0; u < n; u++ {
-		for i := g.upFirst[u]; i < g.upFirst[u+1]; i++ {
-			id := g.upEdge[i]
-			if int(id) >= m+ns || int(g.upHead[i]) >= n || from[id] != uint32(u) || to[id] != g.upHead[i] {
-				return bad("upward arc")
+		for i := h.upFirst[u]; i < h.upFirst[u+1]; i++ {
+			id := h.upEdge[i]
+			if int(id) >= m+ns || int(h.upHead[i]) >= n || from[id] != uint32(u) || to[id] != h.upHead[i] {
+				return hierError("upward arc")
 			}
 		}
-		for i := g.downFirst[u]; i < g.downFirst[u+1]; i++ {
-			id := g.downEdge[i]
-			if int(id) >= m+ns || int(g.downTail[i]) >= n || to[id] != uint32(u) || from[id] != g.downTail[i] {
-				return bad("downward arc")
+		for i := h.downFirst[u]; i < h.downFirst[u+1]; i++ {
+			id := h.downEdge[i]
+			if int(id) >= m+ns || int(h.downTail[i]) >= n || to[id] != uint32(u) || from[id] != h.downTail[i] {
+				return hierError("downward arc")
 			}
 		}
 	}

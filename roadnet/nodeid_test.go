@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"hash/crc32"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -114,7 +115,7 @@ func TestGraphFileVersion1(t *testing.T) {
 	if _, err := h.ShortestPath(context.Background(), a, b, RouteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// Written again, it is a version 2 file that still knows no ids.
+	// Written again, it is a current file that still knows no ids.
 	buf.Reset()
 	if _, err := h.WriteTo(&buf); err != nil {
 		t.Fatal(err)
@@ -128,17 +129,21 @@ func TestGraphFileVersion1(t *testing.T) {
 	}
 }
 
-// toVersion1 removes the input-id array of a version 2 file of n nodes and
-// marks it version 1, with a fresh checksum.
-func toVersion1(t *testing.T, v2 []byte, n int) []byte {
+// toVersion1 removes the input-id array and the (absent) turn hierarchy of
+// a version 3 file of a DIMACS graph of n nodes and marks it version 1,
+// with a fresh checksum.
+func toVersion1(t *testing.T, v3 []byte, n int) []byte {
 	t.Helper()
 	head := len(fileMagic) + 4 + 1 + 8 // magic, version, metric, unit
 	ext := head + 2*(8+4*n)            // after lat and lon
-	if got := binary.LittleEndian.Uint64(v2[ext:]); got != uint64(n) {
+	if got := binary.LittleEndian.Uint64(v3[ext:]); got != uint64(n) {
 		t.Fatalf("input id array length %d at %d, want %d", got, ext, n)
 	}
-	out := append([]byte(nil), v2[:ext]...)
-	out = append(out, v2[ext+8+8*n:len(v2)-4]...)
+	if v3[len(v3)-5] != 0 {
+		t.Fatal("a DIMACS graph file with a turn hierarchy")
+	}
+	out := append([]byte(nil), v3[:ext]...)
+	out = append(out, v3[ext+8+8*n:len(v3)-5]...)
 	binary.LittleEndian.PutUint32(out[len(fileMagic):], 1)
 	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
 }
@@ -191,5 +196,62 @@ func TestOnePassagePerChokepoint(t *testing.T) {
 		if c > 1 {
 			t.Errorf("%s %s/%d listed %d times", k.kind, k.obj, k.id, c)
 		}
+	}
+}
+
+// TestGraphFileVersion2Turns: a version 2 file of an OSM graph (no turn
+// hierarchy) still loads and routes with turn costs, by the A* over the
+// turns, at the same cost as the hierarchy; written again it has the
+// hierarchy back only after a rebuild (it writes what it has).
+func TestGraphFileVersion2Turns(t *testing.T) {
+	g := MustMonaco(t)
+	var buf bytes.Buffer
+	if _, err := g.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	v3 := buf.Bytes()
+	var th bytes.Buffer
+	c := &countWriter{w: &th}
+	c.u8(1)
+	c.hierarchy(&g.turns.hierarchy)
+	cut := len(v3) - 4 - th.Len()
+	if !bytes.Equal(v3[cut:len(v3)-4], th.Bytes()) {
+		t.Fatal("the turn hierarchy is not at the end of the file")
+	}
+	v2 := append([]byte(nil), v3[:cut]...)
+	binary.LittleEndian.PutUint32(v2[len(fileMagic):], 2)
+	v2 = binary.LittleEndian.AppendUint32(v2, crc32.Checksum(v2, castagnoli))
+	h, err := ReadGraph(bytes.NewReader(v2))
+	if err != nil {
+		t.Fatalf("version 2 file: %v", err)
+	}
+	if h.turns == nil || h.turns.hasHierarchy() {
+		t.Fatalf("version 2 file: turn graph %v", h.turns)
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	pos := randomRoadPoints(t, g, rng, 20)
+	for i := 0; i+1 < len(pos); i += 2 {
+		p, err1 := g.ShortestPath(context.Background(), pos[i], pos[i+1], RouteOptions{})
+		q, err2 := h.ShortestPath(context.Background(), pos[i], pos[i+1], RouteOptions{})
+		if (err1 == nil) != (err2 == nil) || p.Cost+g.turnsOf(p.Edges) != q.Cost+h.turnsOf(q.Edges) {
+			t.Fatalf("pair %d: version 3 cost %d (%v), version 2 %d (%v)", i, p.Cost+g.turnsOf(p.Edges), err1, q.Cost+h.turnsOf(q.Edges), err2)
+		}
+	}
+	// A turn hierarchy that does not fit the turns (another profile) is
+	// an error that asks for a rebuild.
+	bad := append([]byte(nil), v3[:len(v3)-4]...)
+	k := &hierarchy{}
+	rd := &reader{b: bad[cut+1:]}
+	rd.hierarchy(k)
+	if len(k.chWeight) == 0 {
+		t.Fatal("no turn shortcuts")
+	}
+	// The shortcut weights follow the rank (a count and 4 bytes a node)
+	// and their own count: bump the first one.
+	off := cut + 1 + 8 + 4*len(k.rank) + 8
+	binary.LittleEndian.PutUint32(bad[off:], binary.LittleEndian.Uint32(bad[off:])+1)
+	bad = binary.LittleEndian.AppendUint32(bad, crc32.Checksum(bad, castagnoli))
+	if _, err := ReadGraph(bytes.NewReader(bad)); convoi.ErrorCode(err) != convoi.EINVALID || !strings.Contains(convoi.ErrorMessage(err), "rebuild") {
+		t.Fatalf("mismatched turn hierarchy: %v", err)
 	}
 }

@@ -120,19 +120,13 @@ type Graph struct {
 	// (roadTarget) on road r; nil when all can (derived, stubs.go).
 	roadUse []uint8
 
-	// Contraction hierarchy. CH edge ids below len(head) are the base edges;
-	// above are shortcuts, each the concatenation of chA then chB.
-	rank     []uint32
-	chWeight []uint32 // shortcut weights (index id-len(head))
-	chA, chB []uint32 // shortcut children
-	// Upward graph: for node u, arcs to higher-ranked v.
-	upFirst []uint32
-	upHead  []uint32
-	upEdge  []uint32 // CH edge id
-	// Downward graph reversed: for node v, arcs from higher-ranked u (u->v).
-	downFirst []uint32
-	downTail  []uint32
-	downEdge  []uint32
+	// Contraction hierarchy of the road graph, its base arcs the edges
+	// above (set by useEdgesAsBase).
+	hierarchy
+	// turns is the turn graph with its own hierarchy, on which fastest
+	// routes are searched (turns.go); nil for DIMACS graphs, which have no
+	// turn geometry.
+	turns *turnGraph
 
 	// A* lower bound: cost per metre of straight-line distance never
 	// exceeded by any edge.

@@ -107,6 +107,9 @@ func (g *Graph) ShortestPath(ctx context.Context, from, to RoadPoint, opt RouteO
 }
 
 func (g *Graph) shortestPath(ctx context.Context, st *state, from, to RoadPoint, opt *RouteOptions) (Path, error) {
+	if g.turns != nil {
+		return g.turnShortestPath(ctx, st, from, to, opt)
+	}
 	var sbuf, tbuf [2]seed
 	src := g.sourceSeeds(sbuf[:0], from)
 	dst := g.targetSeeds(tbuf[:0], to)
@@ -118,7 +121,7 @@ func (g *Graph) shortestPath(ctx context.Context, st *state, from, to RoadPoint,
 	var meet uint32
 	var err error
 	if opt.plain() {
-		best, meet = g.chQuery(st, src, dst)
+		best, meet = g.chQuery(st.fwd, st.bwd, src, dst)
 	} else {
 		best, meet, err = g.astar(ctx, st, src, dst, opt, dcost)
 		if err != nil {
@@ -137,7 +140,7 @@ func (g *Graph) shortestPath(ctx context.Context, st *state, from, to RoadPoint,
 	}
 	var mid []EdgeID
 	if opt.plain() {
-		mid = g.chPath(st, meet, nil)
+		mid = chPath(&g.hierarchy, st.fwd, st.bwd, meet, mid)
 	} else {
 		for v := meet; st.fwd.Pred[v] != math.MaxUint32; v = g.tail[st.fwd.Pred[v]] {
 			mid = append(mid, EdgeID(st.fwd.Pred[v]))

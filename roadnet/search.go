@@ -25,6 +25,18 @@ type state struct {
 	// tried for nodes already on a route or a via path, seen for the nodes
 	// of the path being checked.
 	tried, seen markSet
+	// Searches over the turn graph, one node per edge (allocated on first
+	// use: DIMACS graphs have no turn graph), and their buffers.
+	tf, tb             *search
+	srcSeeds, dstSeeds []seed
+	arcs               []uint32
+}
+
+// turnSearches makes sure st has the turn graph's searches, over m edges.
+func (st *state) turnSearches(m int) {
+	if st.tf == nil {
+		st.tf, st.tb = newSearch(m), newSearch(m)
+	}
 }
 
 // markSet is a set of small integers that empties in O(1).
