@@ -11,8 +11,8 @@ import (
 type AlternativeOptions struct {
 	// K is how many routes to return at most, the fastest included. Default 3.
 	K int
-	// MaxStretch: an alternative costs at most MaxStretch times the
-	// fastest. Default 1.4.
+	// MaxStretch: an alternative takes at most MaxStretch times the
+	// fastest's time, turns included. Default 1.4.
 	MaxStretch float64
 	// MaxOverlap: an alternative shares at most this share of its cost
 	// with any route returned before it. Default 0.7.
@@ -45,7 +45,11 @@ const maxAltCandidates = 40
 // via-node method on the hierarchy: each alternative is the fastest route
 // to a via node followed by the fastest route from it, within MaxStretch,
 // overlapping earlier routes by at most MaxOverlap, and locally optimal
-// around its via node. ENOTFOUND when there is no route at all.
+// around its via node. ENOTFOUND when there is no route at all. The via
+// nodes are drawn from the road graph's (node-based) search spaces; the
+// routes to and from them, and the local-optimality test, are turn-aware
+// where the graph prices turns (the turn at the via node itself is paid in
+// the duration but not weighed in the choice).
 func (g *Graph) Alternatives(ctx context.Context, from, to RoadPoint, opt AlternativeOptions) ([]*Route, error) {
 	opt.defaults()
 	paths, err := g.AlternativePaths(ctx, from, to, opt)
@@ -91,7 +95,10 @@ func (g *Graph) AlternativePaths(ctx context.Context, from, to RoadPoint, opt Al
 		u := b.Pop()
 		g.relaxArcs(b, u, b.Dist[u], &down)
 	}
-	limit := int64(float64(best.Cost) * opt.MaxStretch)
+	// Durations with the turns (equal to Cost on DIMACS graphs); the
+	// node-based estimates below never exceed them, so they stay a valid
+	// first filter.
+	limit := int64(float64(best.Cost+g.turnsOf(best.Edges)) * opt.MaxStretch)
 	type cand struct {
 		v   uint32
 		est int64
@@ -130,7 +137,7 @@ func (g *Graph) AlternativePaths(ctx context.Context, from, to RoadPoint, opt Al
 			continue
 		}
 		p, ok := g.viaPath(ctx, st, from, to, NodeID(c.v))
-		if !ok || p.Cost > limit {
+		if !ok || p.Cost+g.turnsOf(p.Edges) > limit {
 			continue
 		}
 		for _, e := range p.Edges {
@@ -244,7 +251,9 @@ func (g *Graph) locallyOptimal(ctx context.Context, st *state, p Path, v NodeID,
 	if !ok {
 		return true
 	}
-	var sub int64
+	// With the turns between the window's edges: shortestPath searches
+	// the turn graph where the graph prices turns (0 otherwise).
+	sub := g.turnsOf(p.Edges[a : z+1])
 	for i := a; i <= z; i++ {
 		sub += int64(g.weight[p.Edges[i]])
 	}
@@ -252,7 +261,7 @@ func (g *Graph) locallyOptimal(ctx context.Context, st *state, p Path, v NodeID,
 	tp, _ := g.NodePoint(NodeID(g.head[p.Edges[z]]))
 	var plain RouteOptions
 	q, err := g.shortestPath(ctx, st, sp, tp, &plain)
-	return err == nil && q.Cost == sub
+	return err == nil && q.Cost+g.turnsOf(q.Edges) == sub
 }
 
 // localWindow returns the indices of the first and last full edges of p

@@ -7,7 +7,10 @@
 //
 // Costs are integers: milliseconds of travel time for OSM graphs, the raw
 // arc weights for DIMACS graphs. Every speed-up query therefore returns
-// exactly the cost plain Dijkstra returns on the same graph.
+// exactly the cost plain Dijkstra returns on the same graph. On OSM graphs
+// routes are searched on the turn graph (one node per directed edge, one
+// arc per allowed turn, turns.go), so that turn costs choose the route;
+// isochrones, tables and the alternatives' via paths use node-based costs.
 //
 // A *Graph never changes after ImportOSM, ImportDIMACS or ReadGraph return
 // it; any number of goroutines may query it at once. Per-query scratch space

@@ -10,8 +10,9 @@ import (
 
 // RouteOptions changes what a route may use. The zero value is the fastest
 // route, answered by the contraction hierarchy; any avoidance or penalty
-// switches to an A* search on the base graph (still exact for the modified
-// costs).
+// switches to an A* search (still exact for the modified costs). On graphs
+// that price turns (OSM) both search the turn graph (turns.go), so that the
+// route is the fastest with its turns; DIMACS graphs search the road graph.
 type RouteOptions struct {
 	// Avoid lists chokepoint kinds whose edges are never used (except the
 	// edges the route starts or ends on).
@@ -48,8 +49,9 @@ type Path struct {
 	Edges         []EdgeID
 	FirstFraction float64
 	LastFraction  float64
-	// Cost is the real travel cost (ms for OSM graphs, the exact sum of
-	// arc weights for DIMACS); PenalizedCost adds the caller's penalties.
+	// Cost is the real travel cost of the edges (ms for OSM graphs, the
+	// exact sum of arc weights for DIMACS), without the turns between
+	// them (Graph.TurnCost); PenalizedCost adds the caller's penalties.
 	Cost          int64
 	PenalizedCost int64
 }
@@ -61,8 +63,9 @@ type Route struct {
 	Cost int64 `json:"cost"`
 	// DurationS is the driving time: Cost plus TurnS, the time lost
 	// turning at junctions along the path (the car profile's turn
-	// costs, docs/roadnet.md). Segment starts and chokepoint offsets
-	// include the turns before them.
+	// costs, docs/roadnet.md). Routes from ShortestPath, Route and the
+	// first of Alternatives are those of least DurationS. Segment starts
+	// and chokepoint offsets include the turns before them.
 	DurationS float64         `json:"duration_s"`
 	TurnS     float64         `json:"turn_s"`
 	DistanceM float64         `json:"distance_m"`
