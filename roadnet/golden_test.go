@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
-	"os"
 	"testing"
 
 	"github.com/convoi/convoi"
@@ -118,16 +117,7 @@ func TestGoldenA8TollPlaza(t *testing.T) {
 
 func mustXML(t *testing.T) *Graph {
 	t.Helper()
-	f, err := os.Open("testdata/restriction.osm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	g, err := ImportOSM(context.Background(), f, FormatXML, ImportOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
+	return MustImportFile(t, "testdata/restriction.osm")
 }
 
 func TestTurnRestrictionViaNode(t *testing.T) {

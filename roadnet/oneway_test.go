@@ -2,7 +2,6 @@ package roadnet
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/convoi/convoi"
@@ -54,15 +53,7 @@ func TestOnewayTags(t *testing.T) {
 // drawing order, the oneway=yes way only the one along it, two-way streets
 // both; and routes follow them.
 func TestOnewayEdges(t *testing.T) {
-	f, err := os.Open("testdata/oneway.osm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	g, err := ImportOSM(context.Background(), f, FormatXML, ImportOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := MustImportFile(t, "testdata/oneway.osm")
 	pt := map[int]convoi.LatLon{1: {Lat: 43.7000, Lon: 7.4000}, 2: {Lat: 43.7000, Lon: 7.4010},
 		3: {Lat: 43.7010, Lon: 7.4010}, 4: {Lat: 43.7010, Lon: 7.4000}}
 	type dir struct{ from, to int }

@@ -116,30 +116,16 @@ func (g *Graph) shortestPath(ctx context.Context, st *state, from, to RoadPoint,
 	var sbuf, tbuf [2]seed
 	src := g.sourceSeeds(sbuf[:0], from)
 	dst := g.targetSeeds(tbuf[:0], to)
-	dcost, de, dfs, dft := g.direct(from, to)
 	if from.Edge == NoEdge && to.Edge == NoEdge && from.Node == to.Node {
 		return Path{From: from, To: to}, nil
 	}
-	var best int64
-	var meet uint32
-	var err error
+	var h *hierarchy
 	if opt.plain() {
-		best, meet = g.chQuery(st.fwd, st.bwd, src, dst)
-	} else {
-		best, meet, err = g.astar(ctx, st, src, dst, opt, dcost)
-		if err != nil {
-			return Path{}, err
-		}
+		h = &g.hierarchy
 	}
-	p := Path{From: from, To: to}
-	if dcost != Infinity && dcost <= best {
-		p.Edges = []EdgeID{EdgeID(de)}
-		p.FirstFraction, p.LastFraction = dfs, dft
-		p.Cost, p.PenalizedCost = dcost, dcost
-		return p, nil
-	}
-	if best == Infinity {
-		return Path{}, convoi.Errorf(convoi.ENOTFOUND, "No route between these positions.")
+	best, meet, p, done, err := g.pathSearch(ctx, st, h, st.fwd, st.bwd, g.roadSpace(), src, dst, from, to, opt)
+	if done {
+		return p, err
 	}
 	var mid []EdgeID
 	if opt.plain() {
@@ -177,6 +163,31 @@ func (g *Graph) shortestPath(ctx context.Context, st *state, from, to RoadPoint,
 		p.PenalizedCost = p.Cost
 	}
 	return p, nil
+}
+
+// pathSearch runs the hierarchy h with f and b (when h is not nil) or the
+// A* on sp from src to dst, and weighs the direct candidate: done is true
+// when p (the direct path) or err (ENOTFOUND, a cancelled context) is the
+// answer. Otherwise p has only its ends set and best and meet are the
+// search's.
+func (g *Graph) pathSearch(ctx context.Context, st *state, h *hierarchy, f, b *search, sp searchSpace, src, dst []seed, from, to RoadPoint, opt *RouteOptions) (best int64, meet uint32, p Path, done bool, err error) {
+	dcost, de, dfs, dft := g.direct(from, to)
+	if h != nil {
+		best, meet = h.chQuery(f, b, src, dst)
+	} else if best, meet, err = g.astar(ctx, st, sp, src, dst, opt, dcost); err != nil {
+		return 0, 0, Path{}, true, err
+	}
+	p = Path{From: from, To: to}
+	if dcost != Infinity && dcost <= best {
+		p.Edges = []EdgeID{EdgeID(de)}
+		p.FirstFraction, p.LastFraction = dfs, dft
+		p.Cost, p.PenalizedCost = dcost, dcost
+		return best, meet, p, true, nil
+	}
+	if best == Infinity {
+		return 0, 0, Path{}, true, convoi.Errorf(convoi.ENOTFOUND, "No route between these positions.")
+	}
+	return best, meet, p, false, nil
 }
 
 // pickSource returns the edge (and start fraction) by which a route from p
@@ -231,20 +242,47 @@ func (g *Graph) pathCost(p *Path) int64 {
 	return c
 }
 
-// astar searches the base graph from src to dst under opt. bound is a cost
-// already achievable (the direct candidate). It returns the best cost and
-// the node where the best path reaches a target seed.
-func (g *Graph) astar(ctx context.Context, st *state, src, dst []seed, opt *RouteOptions, bound int64) (int64, uint32, error) {
+// searchSpace is the graph an A* runs on, as arcs in compressed rows: the
+// road graph (search nodes are road nodes, arc i is edge i) or the turn
+// graph (search nodes are edges, arc i enters edge head[i], and node v lies
+// at the road node at the head of edge v).
+type searchSpace struct {
+	first, head, weight []uint32
+	turns               bool
+}
+
+func (g *Graph) roadSpace() searchSpace { return searchSpace{g.firstOut, g.head, g.weight, false} }
+
+func (g *Graph) turnSpace() searchSpace {
+	t := g.turns
+	return searchSpace{t.first, t.baseHead, t.baseWeight, true}
+}
+
+// astar searches sp with st.fwd (st.tf on the turn graph) from src to dst
+// under opt: avoidances and penalties apply to the road edge each arc
+// enters. bound is a cost already achievable (the direct candidate). It
+// returns the best cost and the search node where the best path reaches a
+// target seed.
+func (g *Graph) astar(ctx context.Context, st *state, sp searchSpace, src, dst []seed, opt *RouteOptions, bound int64) (int64, uint32, error) {
+	if len(dst) == 0 { // a node without in-edges: only the direct candidate
+		return bound, math.MaxUint32, nil
+	}
 	st.avoid.Reset(len(g.head))
 	for _, e := range opt.AvoidEdges {
 		st.avoid.Add(uint32(e))
 	}
+	at := func(v uint32) uint32 { return v }
+	f := st.fwd
+	if sp.turns {
+		at = func(v uint32) uint32 { return g.head[v] }
+		f = st.tf
+	}
 	// Heuristic towards the target point: straight line minus the seeds'
 	// own spread, times the cheapest cost per metre of any edge.
-	tgt := dst[0].node
+	tgt := at(dst[0].node)
 	var spread float64
 	for _, s := range dst {
-		if d := haversineE7(g.lat[s.node], g.lon[s.node], g.lat[tgt], g.lon[tgt]); d > spread {
+		if d := haversineE7(g.lat[at(s.node)], g.lon[at(s.node)], g.lat[tgt], g.lon[tgt]); d > spread {
 			spread = d
 		}
 	}
@@ -252,13 +290,13 @@ func (g *Graph) astar(ctx context.Context, st *state, src, dst []seed, opt *Rout
 		if g.costPerM == 0 {
 			return 0
 		}
+		v = at(v)
 		d := haversineE7(g.lat[v], g.lon[v], g.lat[tgt], g.lon[tgt]) - spread
 		if d <= 0 {
 			return 0
 		}
 		return int64(d * g.costPerM)
 	}
-	f := st.fwd
 	f.Reset()
 	for _, s := range src {
 		f.Relax(s.node, s.cost, h(s.node), math.MaxUint32)
@@ -277,17 +315,21 @@ func (g *Graph) astar(ctx context.Context, st *state, src, dst []seed, opt *Rout
 				best, meet = du+s.cost, u
 			}
 		}
-		for e := g.firstOut[u]; e < g.firstOut[u+1]; e++ {
-			if g.kinds[e]&opt.Avoid != 0 || st.avoid.Has(uint32(e)) {
+		for i := sp.first[u]; i < sp.first[u+1]; i++ {
+			e := i
+			if sp.turns {
+				e = sp.head[i]
+			}
+			if g.kinds[e]&opt.Avoid != 0 || st.avoid.Has(e) {
 				continue
 			}
-			c := du + int64(g.weight[e])
+			c := du + int64(sp.weight[i])
 			if opt.Penalty != nil {
 				c += int64(opt.Penalty[e])
 			}
-			v := g.head[e]
+			v := sp.head[i]
 			if !f.Settled(v) {
-				f.Relax(v, c, h(v), e)
+				f.Relax(v, c, h(v), i)
 			}
 		}
 	}

@@ -3,8 +3,6 @@ package roadnet
 import (
 	"context"
 	"math"
-
-	"github.com/convoi/convoi"
 )
 
 // The turn graph (edge-expanded graph): fastest routes are searched on it so
@@ -194,29 +192,16 @@ func (g *Graph) turnShortestPath(ctx context.Context, st *state, from, to RoadPo
 	src := g.turnSources(st.srcSeeds[:0], from)
 	dst := g.turnTargets(st.dstSeeds[:0], to)
 	st.srcSeeds, st.dstSeeds = src, dst
-	dcost, de, dfs, dft := g.direct(from, to)
-	var best int64
-	var meet uint32
+	var h *hierarchy
+	if opt.plain() && g.turns.hasHierarchy() {
+		h = &g.turns.hierarchy
+	}
+	best, meet, p, done, err := g.pathSearch(ctx, st, h, st.tf, st.tb, g.turnSpace(), src, dst, from, to, opt)
+	if done {
+		return p, err
+	}
+	ch := h != nil
 	var states []uint32 // turn-graph path: the edges driven, in order
-	ch := opt.plain() && g.turns.hasHierarchy()
-	if ch {
-		best, meet = g.turns.chQuery(st.tf, st.tb, src, dst)
-	} else {
-		var err error
-		if best, meet, err = g.turnAstar(ctx, st, src, dst, opt, dcost); err != nil {
-			return Path{}, err
-		}
-	}
-	p := Path{From: from, To: to}
-	if dcost != Infinity && dcost <= best {
-		p.Edges = []EdgeID{EdgeID(de)}
-		p.FirstFraction, p.LastFraction = dfs, dft
-		p.Cost, p.PenalizedCost = dcost, dcost
-		return p, nil
-	}
-	if best == Infinity {
-		return Path{}, convoi.Errorf(convoi.ENOTFOUND, "No route between these positions.")
-	}
 	if ch {
 		arcs := chPath(&g.turns.hierarchy, st.tf, st.tb, meet, st.arcs[:0])
 		st.arcs = arcs
@@ -264,79 +249,4 @@ func (g *Graph) turnShortestPath(ctx context.Context, st *state, from, to RoadPo
 		p.PenalizedCost = best - g.turnsOf(p.Edges)
 	}
 	return p, nil
-}
-
-// turnAstar searches the turn graph from src to dst under opt, with the
-// road graph's straight-line bound at each edge's head. bound is a cost
-// already achievable (the direct candidate). It returns the best cost and
-// the turn-graph node (edge) where the best path reaches a target seed.
-func (g *Graph) turnAstar(ctx context.Context, st *state, src, dst []seed, opt *RouteOptions, bound int64) (int64, uint32, error) {
-	if len(opt.AvoidEdges) > 0 {
-		st.avoid.Reset(len(g.head))
-		for _, e := range opt.AvoidEdges {
-			st.avoid.Add(uint32(e))
-		}
-	}
-	h := g.bound(st, dst)
-	t := g.turns
-	f := st.tf
-	f.Reset()
-	for _, s := range src {
-		f.Relax(s.node, s.cost, h(g.head[s.node]), math.MaxUint32)
-	}
-	best, meet := bound, uint32(math.MaxUint32)
-	for pops := 0; !f.Empty() && f.MinKey() < best; pops++ {
-		if pops&4095 == 4095 {
-			if err := ctx.Err(); err != nil {
-				return 0, 0, err
-			}
-		}
-		a := f.Pop()
-		da := f.Dist[a]
-		for _, s := range dst {
-			if s.node == a && da+s.cost < best {
-				best, meet = da+s.cost, a
-			}
-		}
-		for i := t.first[a]; i < t.first[a+1]; i++ {
-			b := t.baseHead[i]
-			if g.kinds[b]&opt.Avoid != 0 || len(opt.AvoidEdges) > 0 && st.avoid.Has(b) {
-				continue
-			}
-			c := da + int64(t.baseWeight[i])
-			if opt.Penalty != nil {
-				c += int64(opt.Penalty[b])
-			}
-			if !f.Settled(b) {
-				f.Relax(b, c, h(g.head[b]), i)
-			}
-		}
-	}
-	if meet == math.MaxUint32 {
-		return bound, meet, nil
-	}
-	return best, meet, nil
-}
-
-// bound returns the A* heuristic towards the target seeds' nodes (each seed
-// given as the edge whose head it is): straight line minus the seeds'
-// own spread, times the cheapest cost per metre of any edge.
-func (g *Graph) bound(st *state, dst []seed) func(v uint32) int64 {
-	if g.costPerM == 0 || len(dst) == 0 {
-		return func(uint32) int64 { return 0 }
-	}
-	tgt := g.head[dst[0].node]
-	var spread float64
-	for _, s := range dst {
-		if d := haversineE7(g.lat[g.head[s.node]], g.lon[g.head[s.node]], g.lat[tgt], g.lon[tgt]); d > spread {
-			spread = d
-		}
-	}
-	return func(v uint32) int64 {
-		d := haversineE7(g.lat[v], g.lon[v], g.lat[tgt], g.lon[tgt]) - spread
-		if d <= 0 {
-			return 0
-		}
-		return int64(d * g.costPerM)
-	}
 }

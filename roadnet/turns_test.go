@@ -2,26 +2,11 @@ package roadnet
 
 import (
 	"context"
-	"os"
 	"slices"
 	"testing"
 
 	"github.com/convoi/convoi"
 )
-
-func mustImportXML(t *testing.T, path string) *Graph {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	g, err := ImportOSM(context.Background(), f, FormatXML, ImportOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
-}
 
 // TestTurnCostsChooseRoute: on testdata/turns.osm the fastest route without
 // turns is the hairpin through J (29.4 s), which with its 163° left turn
@@ -29,7 +14,7 @@ func mustImportXML(t *testing.T, path string) *Graph {
 // turns: the detour, from the node S and from a point on the hairpin's
 // first road, by the hierarchy and by the A*.
 func TestTurnCostsChooseRoute(t *testing.T) {
-	g := mustImportXML(t, "testdata/turns.osm")
+	g := MustImportFile(t, "testdata/turns.osm")
 	ctx := context.Background()
 	node := func(osmID int64) RoadPoint {
 		n, err := g.NodeByExternalID(osmID)
@@ -88,7 +73,7 @@ func TestTurnCostsChooseRoute(t *testing.T) {
 // only way on (the spur's dead end X) and none where another road leaves
 // (the junction J, the ends S and T of the detour).
 func TestUTurnOnlyAtDeadEnds(t *testing.T) {
-	g := mustImportXML(t, "testdata/turns.osm")
+	g := MustImportFile(t, "testdata/turns.osm")
 	uturns := map[int64]bool{} // at OSM node
 	for a := uint32(0); int(a) < g.NumEdges(); a++ {
 		for i := g.turns.first[a]; i < g.turns.first[a+1]; i++ {
