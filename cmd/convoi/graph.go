@@ -61,8 +61,8 @@ func runGraphBuild(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "%s: %d nodes, %d edges, %d shortcuts, %d bytes; import+preprocessing %v\n",
-		*out, g.NumNodes(), g.NumEdges(), g.NumShortcuts(), n, prep.Round(time.Millisecond))
+	fmt.Fprintf(env.Stdout, "%s: %d nodes, %d edges, %d shortcuts, %d turns, %d turn shortcuts, %d bytes; import+preprocessing %v\n",
+		*out, g.NumNodes(), g.NumEdges(), g.NumShortcuts(), g.NumTurns(), g.NumTurnShortcuts(), n, prep.Round(time.Millisecond))
 	return nil
 }
 
