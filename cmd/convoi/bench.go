@@ -65,10 +65,10 @@ func runBenchRoute(ctx context.Context, env *Env, args []string) error {
 			if err1 != nil || err2 != nil {
 				continue // header or bad row
 			}
-			if a, err = g.Snap(pa); err != nil {
+			if a, err = g.SnapSource(pa); err != nil {
 				continue
 			}
-			if b, err = g.Snap(pb); err != nil {
+			if b, err = g.SnapTarget(pb); err != nil {
 				continue
 			}
 		case 2:

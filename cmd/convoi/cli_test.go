@@ -197,6 +197,20 @@ func TestRouteEmbeddedDefault(t *testing.T) {
 	}
 }
 
+// TestRouteFromRoadLeavingTheMap: a --from that lies nearest to a one-way
+// road leaving the map (way 155081341 by the A8, issue 9 item 7's "no
+// route" pair of scripts/compare-routing.sh) starts on the nearest road
+// that leads back into the network, as the API's routes do.
+func TestRouteFromRoadLeavingTheMap(t *testing.T) {
+	out, errs, code := runCLI(t, "route", "--from", "43.7344044,7.4181987", "--to", "43.7610990,7.4464452")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.Contains(out, `"duration_s"`) {
+		t.Fatalf("no duration in %.300s", out)
+	}
+}
+
 // TestGroupHelp: commands made of subcommands list them on --help (exit 0)
 // and without a subcommand (exit 2).
 func TestGroupHelp(t *testing.T) {

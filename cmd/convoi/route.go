@@ -59,7 +59,7 @@ func runRoute(ctx context.Context, env *Env, args []string) error {
 
 // endpoint is where a route or an isochrone starts or ends: a node by its
 // id in the input file (DIMACS id, OSM node id), or a place snapped to the
-// nearest road.
+// nearest road a route can leave ("from", "at") or reach ("to").
 // flag names the flags of the endpoint ("from": --from and --from-node).
 func endpoint(g *roadnet.Graph, flag, ll string, node int64) (roadnet.RoadPoint, error) {
 	if node >= 0 {
@@ -76,7 +76,12 @@ func endpoint(g *roadnet.Graph, flag, ll string, node int64) (roadnet.RoadPoint,
 	if err != nil {
 		return roadnet.RoadPoint{}, err
 	}
-	return g.Snap(p)
+	// As the API does: an end goes onto the nearest road a route can
+	// leave (or reach), never a one-way road cut by the map's edge.
+	if flag == "to" {
+		return g.SnapTarget(p)
+	}
+	return g.SnapSource(p)
 }
 
 // routeJSON is the CLI's JSON form of a route: cost for DIMACS graphs,
