@@ -11,7 +11,10 @@
 # attack alarm; none doubled: none counted twice, so none raised by both
 # nodes), times each panic frame to its alarm on B's SSE stream, and
 # reports how long B's lease takeover of A's escorts took. Set KILL=0 for
-# the same run without the kill (the steady-state cross-node latency).
+# the same run without the kill (the steady-state cross-node latency), and
+# STREAM=a to read the SSE stream of A, the node that monitors the escorts
+# (a fix ingested on B, its alarm raised on A and read there: one crossing
+# each way through NATS, then none) instead of B's (two crossings).
 #
 #   scripts/cluster-failover.sh [DEVICES] [RATE] [SECONDS] [ESCORTS] [PANIC]
 #
@@ -19,7 +22,7 @@
 # default: psql's defaults), NATS with JetStream on 127.0.0.1:4222.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DEVICES=${1:-500} RATE=${2:-5000} SECONDS_=${3:-20} ESCORTS=${4:-20} PANIC=${5:-500ms} KILL=${KILL:-1}
+DEVICES=${1:-500} RATE=${2:-5000} SECONDS_=${3:-20} ESCORTS=${4:-20} PANIC=${5:-500ms} KILL=${KILL:-1} STREAM=${STREAM:-b}
 DB=convoi_failover
 PGURL=${CONVOI_FAILOVER_PG:-postgres://convoi:convoi@127.0.0.1:5432}
 STORE="$PGURL/$DB"
@@ -59,7 +62,7 @@ done
 "$bin" loadgen --store "$STORE" --addr 127.0.0.1:25027 --devices "$half" --rate $((RATE / 2)) \
   --duration "${SECONDS_}s" >"$work/la.out" 2>&1 &
 la=$!
-"$bin" loadgen "${loadB[@]}" --addr 127.0.0.1:25028 --stream http://127.0.0.1:18081 >"$work/lb.out" 2>&1 &
+"$bin" loadgen "${loadB[@]}" --addr 127.0.0.1:25028 --stream "http://127.0.0.1:$([ "$STREAM" = a ] && echo 18080 || echo 18081)" >"$work/lb.out" 2>&1 &
 lb=$!
 sleep $((SECONDS_ / 2))
 held_a=$(grep -c '"msg":"monitoring movement"' "$work/a.log" || true)
