@@ -445,10 +445,11 @@ func TestClusterTakeoverAfterCrash(t *testing.T) {
 	}
 	dev := trs[0].DeviceID
 	// Panics are ingested by the survivor as its tracker server does:
-	// stored, then published. Their times follow the planned departure
-	// (a rebuild replays from half an hour before it); the nodes' clocks
-	// are fixed before it, so no unit is ever silent for a signal loss.
-	at, t0 := m.Route.Geometry[0], m.PlannedDeparture.Add(time.Minute)
+	// stored, then published. The escort went underway at the nodes'
+	// fixed clock, a day before its planned departure: the rebuild must
+	// replay from its start. The clocks stand still, so no unit is ever
+	// silent for a signal loss.
+	at, t0 := m.Route.Geometry[0], other.Now()
 	panicAt := func(s int) {
 		t.Helper()
 		e := convoi.DeviceEvent{DeviceID: dev, TrackerID: trs[0].ID, Kind: convoi.EventPanic, Severity: convoi.SeverityCritical,
