@@ -53,6 +53,13 @@ type MovementFinder interface {
 	FindMovements(ctx context.Context, filter convoi.MovementFilter) ([]*convoi.Movement, int, error)
 }
 
+// TransitionFinder reads a movement's state history. When Movements also
+// is one (convoi.MovementService is), a rebuild replays from the time the
+// movement went underway if that is earlier than its usual window.
+type TransitionFinder interface {
+	FindTransitions(ctx context.Context, id convoi.MovementID) ([]*convoi.Transition, error)
+}
+
 // TrackerFinder reads trackers.
 type TrackerFinder interface {
 	FindTrackers(ctx context.Context, filter convoi.TrackerFilter) ([]*convoi.Tracker, int, error)
@@ -407,12 +414,30 @@ func (m *Monitor) watchLocked(ctx context.Context, mv *convoi.Movement, rebuild 
 }
 
 // rebuildLocked replays the stored fixes and device events of w's devices
-// since its departure (at most RebuildWindow back), so that the engine's
-// state is what it was before a restart. Alarms already stored (found
-// through Alarms when it is an AlarmFinder) are not raised again; evidence
-// newer than them is.
+// since 30 minutes before its planned departure, or since it went underway
+// when that was earlier (an escort that left early is watched live from
+// its start, so a rebuild must replay from there too), at most
+// RebuildWindow back, so that the engine's state is what it was before a
+// restart or on the node it is taken over from. Alarms already stored
+// (found through Alarms when it is an AlarmFinder) are not raised again;
+// evidence newer than them is.
 func (m *Monitor) rebuildLocked(ctx context.Context, w *watch) error {
 	from := w.dep.Add(-30 * time.Minute)
+	if tf, ok := m.Movements.(TransitionFinder); ok {
+		trs, err := tf.FindTransitions(ctx, w.m.ID)
+		if err != nil {
+			return fmt.Errorf("transitions of %s: %w", w.m.Ref, err)
+		}
+		var started time.Time // the last time it went underway
+		for _, tr := range trs {
+			if tr.To == convoi.StateUnderway {
+				started = tr.At
+			}
+		}
+		if !started.IsZero() && started.Before(from) {
+			from = started
+		}
+	}
 	if lim := m.Now().Add(-m.RebuildWindow); from.Before(lim) {
 		from = lim
 	}

@@ -149,6 +149,7 @@ type world struct {
 	trackers  []*convoi.Tracker
 	positions []*convoi.Position
 	events    []*convoi.DeviceEvent
+	started   map[convoi.MovementID]time.Time // when a movement went underway, if known
 }
 
 func (w *world) FindMovementByID(_ context.Context, id convoi.MovementID) (*convoi.Movement, error) {
@@ -171,6 +172,15 @@ func (w *world) FindMovements(_ context.Context, f convoi.MovementFilter) ([]*co
 		return nil, len(out), nil
 	}
 	return out[f.Offset:], len(out), nil
+}
+
+// FindTransitions returns the start of every movement started (started).
+func (w *world) FindTransitions(_ context.Context, id convoi.MovementID) ([]*convoi.Transition, error) {
+	at, ok := w.started[id]
+	if !ok {
+		return nil, nil
+	}
+	return []*convoi.Transition{{MovementID: id, Action: convoi.ActionStart, From: convoi.StateReleased, To: convoi.StateUnderway, At: at}}, nil
 }
 
 func (w *world) FindTrackers(_ context.Context, f convoi.TrackerFilter) ([]*convoi.Tracker, int, error) {
@@ -683,5 +693,41 @@ func TestRestartMidDrive(t *testing.T) {
 				t.Errorf("restart after %s: %s count %d first %s, want count %d first %s", after, a.Rule, a.Count, a.FirstSeen, want.alarms[i].Count, want.alarms[i].FirstSeen)
 			}
 		}
+	}
+}
+
+// An escort that left two hours before its planned departure is watched
+// from its start; a panic pressed an hour before the planned departure and
+// never raised (its node died with the alarm queued) is raised by the
+// rebuild of the node that takes the escort over, which replays from the
+// start, not from half an hour before the planned departure.
+func TestRebuildReplaysFromEarlyStart(t *testing.T) {
+	rs := routeNamed(t, "prison-court", 0)
+	w := &world{}
+	sink := &memSink{}
+	van, _ := escort(w, 1, rs, 2, t0.Add(24*time.Hour))
+	w.started = map[convoi.MovementID]time.Time{1: t0.Add(-2 * time.Hour)}
+	at := rs.Geometry[0]
+	w.events = append(w.events, &convoi.DeviceEvent{DeviceID: van, Kind: convoi.EventPanic, Severity: convoi.SeverityCritical,
+		Time: t0.Add(-time.Hour), Lat: at.Lat, Lon: at.Lon})
+	mon := New(monaco(t))
+	mon.Movements, mon.Trackers, mon.Positions, mon.Alarms = w, w, w, sink
+	mon.Now = func() time.Time { return t0.Add(-59 * time.Minute) }
+	if err := mon.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(sink.rules(), ","); !strings.Contains(got, string(convoi.RuleAttack)) {
+		t.Fatalf("rebuild raised %q, want the attack alarm of the panic before the planned departure", got)
+	}
+	// A second rebuild (another takeover) raises nothing again.
+	n := sink.alarms[0].Count
+	mon2 := New(monaco(t))
+	mon2.Movements, mon2.Trackers, mon2.Positions, mon2.Alarms = w, w, w, sink
+	mon2.Now = mon.Now
+	if err := mon2.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.alarms) != 1 || sink.alarms[0].Count != n {
+		t.Fatalf("second rebuild: alarms %v, count %d, want the one alarm, count %d", sink.rules(), sink.alarms[0].Count, n)
 	}
 }

@@ -18,10 +18,17 @@ import (
 // concurrent callers, one per device (as the tracker server's connections),
 // each storing batches of fixes with the IO attributes of a Teltonika
 // record and waiting for the commit. It reports records/s and the p99 of
-// the time from the call to its acknowledgement.
+// the time from the call to its acknowledgement. The committers write by
+// COPY (path=copy, the default) or by INSERT ... ON CONFLICT alone
+// (path=insert, what a group holding a retransmitted record falls back to).
 func BenchmarkStorePositions1000Devices(b *testing.B) {
-	for _, batch := range []int{1, 10, 50} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+	for _, bench := range []struct {
+		path  string
+		batch int
+	}{{"copy", 1}, {"copy", 10}, {"copy", 50}, {"insert", 10}} {
+		b.Run(fmt.Sprintf("path=%s/batch=%d", bench.path, bench.batch), func(b *testing.B) {
+			batch := bench.batch
+			defer postgres.SetCopyPositions(postgres.SetCopyPositions(bench.path == "copy"))
 			db := MustOpenDB(b, nil)
 			s := postgres.NewPositionService(db)
 			ctx := context.Background()

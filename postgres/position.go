@@ -202,8 +202,127 @@ func (db *DB) positionCommitter() {
 	}
 }
 
-// writeGroup writes the batches in one transaction and commits it.
+// copyPositions turns copyGroup on; the benchmarks turn it off to compare.
+var copyPositions = true
+
+// positionColumns are the columns of insertPositionsSQL and of the COPY
+// of copyGroup, in their order.
+var positionColumns = []string{"device_id", "tracker_id", "fix_time", "server_time", "lat", "lon",
+	"speed_kmh", "heading", "altitude_m", "satellites", "hdop", "gnss", "valid", "attributes"}
+
+// writeGroup writes the batches in one transaction and commits it: by COPY
+// when no position of the group is stored yet (the common case), else, on
+// the COPY's unique violation, again by insertGroup, which skips the
+// stored ones.
 func (db *DB) writeGroup(group []*positionBatch) ([]positionResult, error) {
+	if copyPositions {
+		results, err := db.copyGroup(group)
+		if err == nil || !isUnique(err) {
+			return results, err
+		}
+	}
+	return db.insertGroup(group)
+}
+
+// copyGroup writes the group's positions with one COPY (binary, no
+// per-row conflict check: about a third less server CPU per record than
+// insertGroup's INSERT ... ON CONFLICT, which probes the primary key and
+// writes a confirmation WAL record for every row), its device events with
+// insertEventsSQL, and commits. A position already stored fails the whole
+// COPY with a unique violation, and nothing is written.
+func (db *DB) copyGroup(group []*positionBatch) ([]positionResult, error) {
+	ctx := context.WithoutCancel(db.ctx)
+	now := db.Now().UnixNano()
+	results := make([]positionResult, len(group))
+	rows := &positionRows{group: group, now: now, i: 0, j: -1}
+	events := false
+	for i, b := range group {
+		results[i].positions = len(b.ps)
+		events = events || len(b.evs) > 0
+	}
+	if !events {
+		// One statement, its own transaction: the server commits it
+		// (synchronous_commit) before it answers, in one round trip
+		// instead of three (BEGIN, COPY, COMMIT).
+		if _, err := db.pool.CopyFrom(ctx, pgx.Identifier{"positions"}, positionColumns, rows); err != nil {
+			return nil, fmt.Errorf("copy positions: %w", err)
+		}
+		return results, nil
+	}
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store positions: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"positions"}, positionColumns, rows); err != nil {
+		return nil, fmt.Errorf("copy positions: %w", err)
+	}
+	var pb pgx.Batch
+	for _, b := range group {
+		if len(b.evs) > 0 {
+			pb.Queue(insertEventsSQL, eventArgs(b.evs, now)...)
+		}
+	}
+	{
+		br := tx.SendBatch(ctx, &pb)
+		for i, b := range group {
+			if len(b.evs) == 0 {
+				continue
+			}
+			tag, err := br.Exec()
+			if err != nil {
+				br.Close()
+				return nil, fmt.Errorf("insert device events: %w", writeErr(err, "duplicate device event"))
+			}
+			results[i].events = int(tag.RowsAffected())
+		}
+		if err := br.Close(); err != nil {
+			return nil, fmt.Errorf("store device events: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("commit positions: %w", err)
+	}
+	return results, nil
+}
+
+// positionRows is the pgx.CopyFromSource of copyGroup: the positions of
+// every batch of a group, one row at a time, without copying them first.
+type positionRows struct {
+	group []*positionBatch
+	now   int64
+	i, j  int // batch, position in it
+	row   [14]any
+}
+
+func (r *positionRows) Next() bool {
+	for r.i < len(r.group) {
+		if r.j+1 < len(r.group[r.i].ps) {
+			r.j++
+			return true
+		}
+		r.i, r.j = r.i+1, -1
+	}
+	return false
+}
+
+func (r *positionRows) Values() ([]any, error) {
+	b := r.group[r.i]
+	p := &b.ps[r.j]
+	st := r.now
+	if !p.ServerTime.IsZero() {
+		st = p.ServerTime.UnixNano()
+	}
+	r.row = [14]any{string(p.DeviceID), int64(p.TrackerID), p.FixTime.UnixNano(), st, p.Lat, p.Lon, p.SpeedKmh, p.Heading,
+		p.AltitudeM, int64(p.Satellites), p.HDOP, int64(p.GNSS), p.Valid, b.attrs[r.j]}
+	return r.row[:], nil
+}
+
+func (r *positionRows) Err() error { return nil }
+
+// insertGroup writes the batches in one transaction, one INSERT ... ON
+// CONFLICT DO NOTHING per batch pipelined in one round trip, and commits.
+func (db *DB) insertGroup(group []*positionBatch) ([]positionResult, error) {
 	// A batch accepted is written even while Close is under way; Close
 	// waits for the committers.
 	ctx := context.WithoutCancel(db.ctx)

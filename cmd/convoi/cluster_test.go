@@ -409,3 +409,117 @@ func BenchmarkAlarmAcrossNodes(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
+
+// A node that dies holding a movement's lease (its NATS connection cut
+// without a release: what the cluster sees of a kill -9) loses the
+// movement to the other node once the lease expires, not before. The
+// survivor rebuilds the movement from the stored fixes and alarms: it
+// raises the panic that arrived while no node watched the movement, does
+// not raise again the panic the dead node had raised, and goes on
+// monitoring live.
+func TestClusterTakeoverAfterCrash(t *testing.T) {
+	na, nb, w := twoNodeDemo(t)
+	ctx := context.Background()
+	m := underwayWestbound(t, na, w)
+	na.Events.PublishEvent(convoi.Event{Type: convoi.EventTypeMovement, Movement: m})
+	var owner, other *App
+	for start := time.Now(); owner == nil; time.Sleep(20 * time.Millisecond) {
+		switch a, b := na.Monitor.Watching(m.ID), nb.Monitor.Watching(m.ID); {
+		case a && b:
+			t.Fatal("both nodes monitor the movement")
+		case a:
+			owner, other = na, nb
+		case b:
+			owner, other = nb, na
+		}
+		if owner == nil && time.Since(start) > 15*time.Second {
+			t.Fatal("no node monitors the underway movement after 15 s")
+		}
+	}
+	if len(m.Vehicles) == 0 {
+		t.Fatal("the westbound movement has no vehicle")
+	}
+	trs, _, err := other.S.Trackers.FindTrackers(ctx, convoi.TrackerFilter{VehicleID: &m.Vehicles[0]})
+	if err != nil || len(trs) == 0 {
+		t.Fatalf("tracker of the van: %v", err)
+	}
+	dev := trs[0].DeviceID
+	// Panics are ingested by the survivor as its tracker server does:
+	// stored, then published. The escort went underway at the nodes'
+	// fixed clock, a day before its planned departure: the rebuild must
+	// replay from its start. The clocks stand still, so no unit is ever
+	// silent for a signal loss.
+	at, t0 := m.Route.Geometry[0], other.Now()
+	panicAt := func(s int) {
+		t.Helper()
+		e := convoi.DeviceEvent{DeviceID: dev, TrackerID: trs[0].ID, Kind: convoi.EventPanic, Severity: convoi.SeverityCritical,
+			Time: t0.Add(time.Duration(s) * time.Second), Lat: at.Lat, Lon: at.Lon}
+		if _, n, err := other.S.Positions.StorePositions(ctx, nil, []convoi.DeviceEvent{e}); err != nil || n != 1 {
+			t.Fatalf("store panic: %d stored, %v", n, err)
+		}
+		other.Events.PublishEvent(convoi.Event{Type: convoi.EventTypeDeviceEvent, DeviceEvent: &e})
+	}
+	// attack returns the attack alarms of the movement.
+	attack := func() []*convoi.Alarm {
+		t.Helper()
+		rule := convoi.RuleAttack
+		as, _, err := other.S.Alarms.FindAlarms(ctx, convoi.AlarmFilter{MovementID: &m.ID, Rule: &rule})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return as
+	}
+	waitCount := func(what string, want int, within time.Duration) {
+		t.Helper()
+		for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+			as := attack()
+			if len(as) > 1 {
+				t.Fatalf("%s: %d attack alarms, want one", what, len(as))
+			}
+			if len(as) == 1 && as[0].Count == want {
+				return
+			}
+			if time.Since(start) > within {
+				for _, a := range as {
+					t.Logf("attack alarm %d: count %d, first %v, last %v, %s", a.ID, a.Count, a.FirstSeen, a.LastSeen, a.Detail)
+				}
+				t.Fatalf("%s: %d attack alarms after %v, want one with count %d (departure %v, now %v)", what, len(as), within, want, m.PlannedDeparture, other.Now())
+			}
+		}
+	}
+
+	panicAt(1) // raised by the owner
+	waitCount("first panic, raised by the lease holder", 1, 10*time.Second)
+
+	// The owner dies: no release, no more renewals, no more events.
+	owner.NATS.Conn().Close()
+	died := time.Now()
+	panicAt(2) // stored while nobody watches the movement
+	for !other.Monitor.Watching(m.ID) {
+		if time.Since(died) > 15*time.Second {
+			t.Fatalf("node %s did not take the movement over within 15 s of %s's death", other.Node, owner.Node)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	took := time.Since(died)
+	ttl := other.Leases.TTL
+	t.Logf("node %s took over %v after node %s died (lease TTL %v)", other.Node, took.Round(time.Millisecond), owner.Node, ttl)
+	if took < ttl/2 {
+		t.Fatalf("taken over %v after the death, before the lease (TTL %v) could expire", took, ttl)
+	}
+	if bound := ttl + ttl/3 + 2*time.Second; took > bound {
+		t.Fatalf("taken over %v after the death, want within TTL + one renewal + 2 s = %v", took, bound)
+	}
+	if h, err := other.Leases.Holder(ctx, monitorKey(m.ID)); err != nil || h != other.Node {
+		t.Fatalf("lease held by %q (%v) after the takeover, want %s", h, err, other.Node)
+	}
+	// The rebuild raised the second panic from the store, and only it.
+	waitCount("after the takeover", 2, 10*time.Second)
+	time.Sleep(time.Second)
+	waitCount("a second after the takeover", 2, 0)
+	if as := attack(); !as[0].LastSeen.Equal(t0.Add(2 * time.Second)) {
+		t.Fatalf("attack alarm last seen %v, want the second panic's time", as[0].LastSeen)
+	}
+	panicAt(3) // live, on the new holder
+	waitCount("a panic after the takeover", 3, 10*time.Second)
+}

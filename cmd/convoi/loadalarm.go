@@ -18,7 +18,6 @@ import (
 
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/auth"
-	"github.com/convoi/convoi/sqlite"
 )
 
 // alarmLoad is loadgen's --monitor mode: the full app (tracker listeners,
@@ -89,51 +88,10 @@ func runAlarmLoad(ctx context.Context, env *Env, lg *loadgen, al *alarmLoad) err
 		return err
 	}
 	lg.base = a.Now().Truncate(time.Second)
-	// Each monitored device drives its loop; its movement's route is that
-	// loop repeated for as long as the run lasts (records are one second
-	// of road apart, so a device covers rate/devices seconds of road per
-	// second).
-	roadS := lg.duration.Seconds()*lg.rate/float64(lg.devices) + 120
-	ctxP := convoi.NewContextWithUser(ctx, w.userByName("planner"))
-	ms, vs, ts := sqlite.NewMovementService(a.DB), sqlite.NewVehicleService(a.DB), sqlite.NewTrackerService(a.DB)
-	for i := 0; i < al.n; i++ {
-		loop := lg.routes[i%len(lg.routes)]
-		var loopM float64
-		for j := range loop {
-			loopM += loop[j].DistanceM(loop[(j+1)%len(loop)])
-		}
-		loopS := loopM / lg.speeds[i%len(lg.routes)]
-		// The device starts i*37 s into its loop (loadgen spreads them).
-		reps := int(math.Ceil((roadS+float64(i*37))/loopS)) + 1
-		var geo []convoi.LatLon
-		for range reps {
-			geo = append(geo, loop...)
-		}
-		rs := &convoi.RouteSummary{Geometry: geo, DistanceM: loopM * float64(reps), DurationS: loopS * float64(reps)}
-		v := &convoi.Vehicle{Registration: fmt.Sprintf("LG-%04d", i), Class: convoi.VehicleCellularVan, Capacity: 2}
-		if err := vs.CreateVehicle(ctxP, v); err != nil {
-			return err
-		}
-		if err := ts.CreateTracker(ctxP, &convoi.Tracker{DeviceID: convoi.DeviceID(lg.deviceID(i)), Protocol: convoi.ProtocolTeltonika, Model: "FMC130", VehicleID: v.ID}); err != nil {
-			return err
-		}
-		dep, lvl := lg.base, convoi.EscortLevel(3)
-		m := &convoi.Movement{Ref: fmt.Sprintf("LG-%04d", i), DetaineeID: w.Detainees["hearing"].ID, FromSiteID: w.Sites["monaco-prison"].ID,
-			ToSiteID: w.Sites["monaco-court"].ID, Purpose: convoi.PurposeCourtAppearance, AppointmentAt: dep.Add(24 * time.Hour),
-			Requester: "loadgen", Vehicles: []convoi.VehicleID{v.ID}}
-		if err := ms.CreateMovement(ctxP, m); err != nil {
-			return err
-		}
-		for _, req := range []convoi.TransitionRequest{
-			{Action: convoi.ActionAssess, Update: &convoi.MovementUpdate{EscortLevel: &lvl}},
-			{Action: convoi.ActionPlan}, {Action: convoi.ActionRelease, Update: &convoi.MovementUpdate{PlannedDeparture: &dep, Route: rs}},
-			{Action: convoi.ActionStart},
-		} {
-			if _, err := ms.TransitionMovement(ctxP, m.ID, req); err != nil {
-				return fmt.Errorf("movement %s %s: %w", m.Ref, req.Action, err)
-			}
-		}
+	if err := lg.putOnRoad(ctx, a, w, al.n); err != nil {
+		return err
 	}
+	ts := a.S.Trackers
 	if err := lg.register(ctx, ts); err != nil {
 		return err
 	}
@@ -148,61 +106,12 @@ func runAlarmLoad(ctx context.Context, env *Env, lg *loadgen, al *alarmLoad) err
 	}
 	al.sent, al.want = map[string]time.Time{}, make([]bool, al.n)
 
-	// The SSE client.
-	token, err := apiLogin(ctx, a.URL(), "control", DefaultDemoPassword)
-	if err != nil {
-		return err
-	}
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
-	req, err := http.NewRequestWithContext(sctx, http.MethodGet, a.URL()+"/api/v1/stream?types=alarm", nil)
+	streamDone, err := al.streamAlarms(sctx, a.URL(), ts)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("stream: %s", resp.Status)
-	}
-	var streamErr error
-	streamDone := make(chan struct{})
-	go func() {
-		defer close(streamDone)
-		devOf := map[convoi.VehicleID]string{}
-		trs, _, _ := ts.FindTrackers(ctx, convoi.TrackerFilter{Page: convoi.Page{Limit: convoi.MaxPageLimit}})
-		for _, t := range trs {
-			devOf[t.VehicleID] = string(t.DeviceID)
-		}
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			if strings.HasPrefix(line, "event: dropped") {
-				streamErr = fmt.Errorf("the SSE stream was dropped as too slow")
-				return
-			}
-			data, ok := strings.CutPrefix(line, "data: ")
-			if !ok {
-				continue
-			}
-			now := time.Now()
-			var e convoi.Event
-			if json.Unmarshal([]byte(data), &e) != nil || e.Alarm == nil || e.Alarm.Rule != convoi.RuleAttack {
-				continue
-			}
-			k := al.key(devOf[e.Alarm.VehicleID], e.Alarm.LastSeen)
-			al.mu.Lock()
-			if t, ok := al.sent[k]; ok {
-				al.lat = append(al.lat, now.Sub(t))
-				delete(al.sent, k)
-			}
-			al.mu.Unlock()
-		}
-	}()
 	// In-process, the same panics as the tracker publishes them and the
 	// alarms as the alarm service publishes them: where the time goes.
 	bs, ok := a.Events.(bufferedSubscriber)
@@ -238,22 +147,7 @@ func runAlarmLoad(ctx context.Context, env *Env, lg *loadgen, al *alarmLoad) err
 			al.mu.Unlock()
 		}
 	}()
-	// The panics: one every panicEvery from a random monitored device.
-	go func() {
-		rng := rand.New(rand.NewPCG(2, 2))
-		t := time.NewTicker(al.panicEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-sctx.Done():
-				return
-			case <-t.C:
-				al.mu.Lock()
-				al.want[rng.IntN(al.n)] = true
-				al.mu.Unlock()
-			}
-		}
-	}()
+	go al.pickPanics(sctx, rand.New(rand.NewPCG(2, 2)))
 	lg.alarms = al
 	res, err := lg.run(ctx)
 	if err != nil {
@@ -262,7 +156,7 @@ func runAlarmLoad(ctx context.Context, env *Env, lg *loadgen, al *alarmLoad) err
 	time.Sleep(time.Second) // the last panics' alarms
 	st := a.Monitor.Stats()
 	stop()
-	<-streamDone
+	streamErr := streamDone()
 	res.print(env.Stdout, lg)
 	secs := res.elapsed.Seconds()
 	fmt.Fprintf(env.Stdout, "monitor: %d fixes evaluated (%.0f/s), %d matched on underway movements, %d of no movement, %d duplicates, %d out of order, dropped by the bus %d times; %d alarms opened, %d merged\n",
@@ -276,20 +170,164 @@ func runAlarmLoad(ctx context.Context, env *Env, lg *loadgen, al *alarmLoad) err
 	}
 	al.mu.Lock()
 	defer al.mu.Unlock()
-	pcts := func(lat []time.Duration) string {
-		slices.Sort(lat)
-		p := func(q float64) time.Duration {
-			if len(lat) == 0 {
-				return 0
-			}
-			return lat[min(len(lat)-1, int(q*float64(len(lat))))].Round(time.Microsecond)
-		}
-		return fmt.Sprintf("p50 %v  p90 %v  p99 %v  max %v  (%d)", p(0.5), p(0.9), p(0.99), p(1), len(lat))
-	}
-	fmt.Fprintf(env.Stdout, "panic frame -> panic event on the bus (ingest):   %s\n", pcts(al.ing))
-	fmt.Fprintf(env.Stdout, "panic frame -> attack alarm event on the bus:     %s\n", pcts(al.bus))
-	fmt.Fprintf(env.Stdout, "panic frame -> attack alarm on the SSE stream:    %s; %d panics without an alarm event\n", pcts(al.lat), len(al.sent))
+	fmt.Fprintf(env.Stdout, "panic frame -> panic event on the bus (ingest):   %s\n", percentiles(al.ing))
+	fmt.Fprintf(env.Stdout, "panic frame -> attack alarm event on the bus:     %s\n", percentiles(al.bus))
+	fmt.Fprintf(env.Stdout, "panic frame -> attack alarm on the SSE stream:    %s; %d panics without an alarm event\n", percentiles(al.lat), len(al.sent))
 	return streamErr
+}
+
+// percentiles sorts lat and formats its p50, p90, p99, maximum and count.
+func percentiles(lat []time.Duration) string {
+	slices.Sort(lat)
+	p := func(q float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[min(len(lat)-1, int(q*float64(len(lat))))].Round(time.Microsecond)
+	}
+	return fmt.Sprintf("p50 %v  p90 %v  p99 %v  max %v  (%d)", p(0.5), p(0.9), p(0.99), p(1), len(lat))
+}
+
+// pickPanics asks a random monitored device for a panic record every
+// panicEvery until ctx ends.
+func (al *alarmLoad) pickPanics(ctx context.Context, rng *rand.Rand) {
+	t := time.NewTicker(al.panicEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			al.mu.Lock()
+			al.want[rng.IntN(al.n)] = true
+			al.mu.Unlock()
+		}
+	}
+}
+
+// streamAlarms logs in as control on the API at base and reads its alarm
+// stream (GET /api/v1/stream?types=alarm) until ctx ends, timing each
+// attack alarm to the panic frame it answers (al.sent, keyed by device and
+// the alarm's last evidence). The returned wait ends the reader and
+// reports a stream the server dropped as too slow.
+func (al *alarmLoad) streamAlarms(ctx context.Context, base string, ts convoi.TrackerService) (wait func() error, err error) {
+	devOf := map[convoi.VehicleID]string{}
+	for off := 0; ; {
+		trs, n, err := ts.FindTrackers(ctx, convoi.TrackerFilter{Page: convoi.Page{Offset: off, Limit: convoi.MaxPageLimit}})
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range trs {
+			if t.VehicleID != 0 {
+				devOf[t.VehicleID] = string(t.DeviceID)
+			}
+		}
+		off += len(trs)
+		if len(trs) == 0 || off >= n {
+			break
+		}
+	}
+	token, err := apiLogin(ctx, base, "control", DefaultDemoPassword)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/stream?types=alarm", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("stream: %s", resp.Status)
+	}
+	var streamErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.HasPrefix(line, "event: dropped") {
+				streamErr = fmt.Errorf("the SSE stream was dropped as too slow")
+				return
+			}
+			data, ok := strings.CutPrefix(line, "data: ")
+			if !ok {
+				continue
+			}
+			now := time.Now()
+			var e convoi.Event
+			if json.Unmarshal([]byte(data), &e) != nil || e.Alarm == nil || e.Alarm.Rule != convoi.RuleAttack {
+				continue
+			}
+			k := al.key(devOf[e.Alarm.VehicleID], e.Alarm.LastSeen)
+			al.mu.Lock()
+			if t, ok := al.sent[k]; ok {
+				al.lat = append(al.lat, now.Sub(t))
+				delete(al.sent, k)
+			}
+			al.mu.Unlock()
+		}
+	}()
+	return func() error { <-done; return streamErr }, nil
+}
+
+// putOnRoad binds the first n devices to the vans of n underway movements
+// (refs LG-0000...) whose released routes are the loops the devices drive,
+// departing at lg.base, in a's store with a's demo world w.
+func (lg *loadgen) putOnRoad(ctx context.Context, a *App, w *demoWorld, n int) error {
+	// Each monitored device drives its loop; its movement's route is that
+	// loop repeated for as long as the run lasts (records are one second
+	// of road apart, so a device covers rate/devices seconds of road per
+	// second).
+	roadS := lg.duration.Seconds()*lg.rate/float64(lg.devices) + 120
+	ctxP := convoi.NewContextWithUser(ctx, w.userByName("planner"))
+	ms, vs, ts := a.S.Movements, a.S.Vehicles, a.S.Trackers
+	for i := 0; i < n; i++ {
+		loop := lg.routes[i%len(lg.routes)]
+		var loopM float64
+		for j := range loop {
+			loopM += loop[j].DistanceM(loop[(j+1)%len(loop)])
+		}
+		loopS := loopM / lg.speeds[i%len(lg.routes)]
+		// The device starts i*37 s into its loop (loadgen spreads them).
+		reps := int(math.Ceil((roadS+float64(i*37))/loopS)) + 1
+		var geo []convoi.LatLon
+		for range reps {
+			geo = append(geo, loop...)
+		}
+		rs := &convoi.RouteSummary{Geometry: geo, DistanceM: loopM * float64(reps), DurationS: loopS * float64(reps)}
+		v := &convoi.Vehicle{Registration: fmt.Sprintf("LG-%04d", lg.first+i), Class: convoi.VehicleCellularVan, Capacity: 2}
+		if err := vs.CreateVehicle(ctxP, v); err != nil {
+			return err
+		}
+		if err := ts.CreateTracker(ctxP, &convoi.Tracker{DeviceID: convoi.DeviceID(lg.deviceID(i)), Protocol: convoi.ProtocolTeltonika, Model: "FMC130", VehicleID: v.ID}); err != nil {
+			return err
+		}
+		dep, lvl := lg.base, convoi.EscortLevel(3)
+		m := &convoi.Movement{Ref: fmt.Sprintf("LG-%04d", lg.first+i), DetaineeID: w.Detainees["hearing"].ID, FromSiteID: w.Sites["monaco-prison"].ID,
+			ToSiteID: w.Sites["monaco-court"].ID, Purpose: convoi.PurposeCourtAppearance, AppointmentAt: dep.Add(24 * time.Hour),
+			Requester: "loadgen", Vehicles: []convoi.VehicleID{v.ID}}
+		if err := ms.CreateMovement(ctxP, m); err != nil {
+			return err
+		}
+		for _, req := range []convoi.TransitionRequest{
+			{Action: convoi.ActionAssess, Update: &convoi.MovementUpdate{EscortLevel: &lvl}},
+			{Action: convoi.ActionPlan}, {Action: convoi.ActionRelease, Update: &convoi.MovementUpdate{PlannedDeparture: &dep, Route: rs}},
+			{Action: convoi.ActionStart},
+		} {
+			if _, err := ms.TransitionMovement(ctxP, m.ID, req); err != nil {
+				return fmt.Errorf("movement %s %s: %w", m.Ref, req.Action, err)
+			}
+		}
+	}
+	return nil
 }
 
 // apiLogin opens a session and returns its token.

@@ -36,7 +36,10 @@ import (
 // report to a loopback address only; it prints the achieved rate and the
 // acknowledgement latency percentiles. With --db it registers the devices
 // in that database; with --serve it also runs the tracker server in this
-// process on that database (a self-contained end-to-end benchmark).
+// process on that database (a self-contained end-to-end benchmark). With
+// --monitor N it times panic frames to their alarms: in-process on a fresh
+// data directory (runAlarmLoad), or against a cluster with --store
+// postgres://... [--setup-only] [--stream URL] (runClusterAlarmLoad).
 func runLoadgen(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "loadgen")
 	protocol := fs.String("protocol", "teltonika", "teltonika (TCP, Codec 8) or osmand (HTTP)")
@@ -54,6 +57,10 @@ func runLoadgen(ctx context.Context, env *Env, args []string) error {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of this process (server included with --serve)")
 	monitorN := fs.Int("monitor", 0, "run the whole app in-process (monitor, alarm store, API) with this many devices on underway movements, and time panic frames to their alarm on the SSE stream")
 	panicEvery := fs.Duration("panic-every", 500*time.Millisecond, "with --monitor: a panic record from one monitored device this often")
+	setupOnly := fs.Bool("setup-only", false, "with --monitor and --store: load the demo world and the monitored movements into the empty database, register the devices, and exit (before the cluster's nodes start)")
+	stream := fs.String("stream", "", "with --monitor and --store: time each panic frame to its alarm on the SSE stream of this node's API (http://HOST:PORT)")
+	sealKey := fs.String("seal-key", "", "with --monitor and --store: the cluster's seal key file, to seal the movements' schedules as the nodes do")
+	wait := fs.Duration("wait", 3*time.Second, "with --monitor and --store: how long to wait for the last panics' alarms")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -83,11 +90,26 @@ func runLoadgen(ctx context.Context, env *Env, args []string) error {
 	if *protocol == "osmand" {
 		*records = 1
 	}
-	lg := &loadgen{protocol: *protocol, devices: *devices, rate: *rate, records: *records, duration: *duration, first: max(0, *first)}
+	lg := &loadgen{protocol: *protocol, devices: *devices, rate: *rate, records: *records, duration: *duration, first: max(0, *first), seed: *seed}
+	if (*setupOnly || *stream != "" || *sealKey != "") && (*monitorN == 0 || *storeURL == "") {
+		fmt.Fprintln(env.Stderr, "loadgen: --setup-only, --stream and --seal-key need --monitor and --store")
+		return errUsage
+	}
 	if *monitorN > 0 {
 		if *protocol != "teltonika" || *monitorN > *devices || *panicEvery <= 0 {
 			fmt.Fprintln(env.Stderr, "loadgen: --monitor needs --protocol teltonika, at most --devices devices and a positive --panic-every")
 			return errUsage
+		}
+		if *storeURL != "" {
+			if !isPostgresURL(*storeURL) {
+				fmt.Fprintln(env.Stderr, "loadgen: --store needs a postgres:// URL")
+				return errUsage
+			}
+			lg.addr = *addr
+			if lg.addr == "" {
+				lg.addr = "127.0.0.1:5027"
+			}
+			return runClusterAlarmLoad(ctx, env, lg, &alarmLoad{n: *monitorN, panicEvery: *panicEvery}, *storeURL, *sealKey, *stream, *setupOnly, *wait)
 		}
 		return runAlarmLoad(ctx, env, lg, &alarmLoad{n: *monitorN, panicEvery: *panicEvery})
 	}
@@ -191,6 +213,7 @@ type loadgen struct {
 	first    int               // number of the first device (--first-device)
 	base     time.Time         // fix time of the first record (zero: a fixed date)
 	alarms   *alarmLoad        // --monitor: panics to send and time
+	seed     uint64            // --seed
 }
 
 // deviceID returns the IMEI (or OsmAnd id) of device i.

@@ -25,6 +25,21 @@ func TestLoadgenRefusesNonLoopback(t *testing.T) {
 	}
 }
 
+// The cluster flags of --monitor need --monitor and a PostgreSQL --store,
+// and the SSE stream it times is on loopback too.
+func TestLoadgenClusterFlags(t *testing.T) {
+	for name, args := range map[string][]string{
+		"setup without monitor":  {"--store", "postgres://u@127.0.0.1/db", "--setup-only"},
+		"stream without store":   {"--monitor", "2", "--stream", "http://127.0.0.1:8080"},
+		"seal key without store": {"--monitor", "2", "--seal-key", "seal.key"},
+		"store not postgres":     {"--monitor", "2", "--store", "convoi.db", "--setup-only"},
+	} {
+		if _, errs, code := runLoadgenArgs(t, args...); code != 2 || !strings.Contains(errs, "--") {
+			t.Errorf("%s: exit %d, %q; want a usage error", name, code, errs)
+		}
+	}
+}
+
 func TestLoadgenEndToEnd(t *testing.T) {
 	for _, proto := range []string{"teltonika", "osmand"} {
 		t.Run(proto, func(t *testing.T) {
