@@ -105,7 +105,9 @@ type warmLP struct {
 	nz     []int     // pivot scratch
 }
 
-func (w *warmLP) reset() { *w = warmLP{warm: w.warm, nz: w.nz} }
+func (w *warmLP) reset() {
+	*w = warmLP{warm: w.warm, nz: w.nz}
+}
 
 // solve returns the equilibrium of m, which must extend the matrix of the
 // previous call by appended rows and columns (call reset otherwise).

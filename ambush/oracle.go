@@ -18,6 +18,8 @@ type penalties struct {
 	// site that has costs: the others are passed without a look at their
 	// sites.
 	hotEdge, hotNode *graphsearch.Set
+	// used lists the sites with costs in site (for potential).
+	used []int32
 }
 
 // siteCost is the attacker's weight on (site, window) times the site's hit probability.
@@ -64,6 +66,14 @@ type oracle struct {
 	dfsEdges []int32
 	dfsBest  []int32
 	dfsBud   int
+	// potential's state: pot the per-node bound, potW the per-edge
+	// relaxed costs (non-zero at potE), potDone its settled marks.
+	pot, potW []float64
+	potE      []int32
+	potDone   []uint32
+	potGen    uint32
+	potStack  []int32
+	potQ      *graphsearch.Heap[float64, graphsearch.NoTie]
 }
 
 func newOracle(g *game) *oracle {
@@ -182,14 +192,21 @@ func (p *penalties) startPen(g *game, slotT float64) float64 {
 // dominance is a heuristic (arriving later can dodge a window); bestTimed
 // handles that case.
 func (o *oracle) best(p *penalties, slot int, maxDur, incumbent float64) (*route, float64, bool) {
-	return o.bestBucketed(p, slot, maxDur, incumbent, 0)
+	return o.bestBucketed(p, slot, maxDur, incumbent, 0, nil)
 }
 
 // bestBucketed is best with dominance restricted to labels whose absolute
 // times fall in the same bucket of width bucket (0: no buckets). Buckets
 // keep later labels alive in the timed game, where arriving later can dodge
 // a window; they make the heuristic stronger, not exact.
-func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket float64) (*route, float64, bool) {
+//
+// pot, when not nil, is a consistent lower bound on the cost from each node
+// to the destination (potential): labels are then popped by cost plus
+// potential, and those that cannot get below the incumbent are never
+// queued. At one node the pop order is unchanged (the potential is the same
+// for all its labels, and consistency lets no label overtake its parent), so
+// dominance, and the route found, are those of the search without it.
+func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket float64, pot []float64) (*route, float64, bool) {
 	g := o.g
 	slotT := 0.0
 	if slot >= 0 {
@@ -239,11 +256,21 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 	if g.lbT[g.origin] > maxDur+tol {
 		return nil, 0, false
 	}
-	o.push(label{node: g.origin, edge: -1, parent: -1, cell: int32(cell(g.origin, 0)), pen: p.startPen(g, slotT)})
+	h := func(v int32) float64 {
+		if pot == nil {
+			return 0
+		}
+		return pot[v]
+	}
+	start := p.startPen(g, slotT)
+	if start+h(g.origin) >= incumbent {
+		return nil, 0, false
+	}
+	o.push(label{node: g.origin, edge: -1, parent: -1, cell: int32(cell(g.origin, 0)), pen: start}, h(g.origin))
 	for o.pq.Len() > 0 {
 		li := o.pop()
 		l := o.labels[li]
-		if l.pen >= incumbent {
+		if l.pen+h(l.node) >= incumbent {
 			return nil, 0, false
 		}
 		v := l.node
@@ -280,7 +307,11 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 			if dominated(w, t, i) {
 				continue
 			}
-			o.push(label{node: w, edge: e, parent: li, cell: int32(i), pen: l.pen + p.stepPen(g, e, l.t, slotT), t: t})
+			np := l.pen + p.stepPen(g, e, l.t, slotT)
+			if np+h(w) >= incumbent {
+				continue
+			}
+			o.push(label{node: w, edge: e, parent: li, cell: int32(i), pen: np, t: t}, h(w))
 		}
 	}
 	return nil, 0, false
@@ -383,11 +414,138 @@ func (o *oracle) path(li int32) []int32 {
 	return edges
 }
 
-// push queues a new label, ordered by (pen, t).
-func (o *oracle) push(l label) {
+// push queues a new label, ordered by (pen + h, t) for the potential h
+// of its node.
+func (o *oracle) push(l label, h float64) {
 	o.labels = append(o.labels, l)
-	o.pq.Push(uint32(len(o.labels)-1), l.pen, l.t)
+	o.pq.Push(uint32(len(o.labels)-1), l.pen+h, l.t)
 }
 
 // pop returns the queued label of least (pen, t).
 func (o *oracle) pop() int32 { return int32(o.pq.Pop()) }
+
+// leastCost is the least that site j can cost a route departing at slotT
+// of duration at most maxDur, whatever time it passes the site: its costs
+// are a step function of the passage time, whose least value over the
+// times an admissible route can pass j (from the forward and backward time
+// bounds) is at the earliest of them or at a window edge inside. ok is
+// false when no admissible route passes j.
+func (g *game) leastCost(j int32, costs []siteCost, slotT, maxDur float64) (least float64, ok bool) {
+	var lo, hi float64
+	if e := g.siteEdge[j]; e >= 0 {
+		at := g.siteAt[j]
+		lo = g.lbO[g.tail[e]] + at*g.etime[e]
+		hi = maxDur - g.lbT[g.head[e]] - (1-at)*g.etime[e]
+	} else {
+		v := g.siteNode[j]
+		lo, hi = g.lbO[v], maxDur-g.lbT[v]
+	}
+	if !(lo <= hi) {
+		return 0, false
+	}
+	lo, hi = slotT+lo, slotT+hi
+	cost := func(t float64) float64 {
+		var c float64
+		for _, sc := range costs {
+			if g.windows[sc.w].Contains(t) {
+				c += sc.wt
+			}
+		}
+		return c
+	}
+	least = cost(lo)
+	for _, sc := range costs {
+		for _, t := range g.windows[sc.w] {
+			if t > lo && t <= hi {
+				least = math.Min(least, cost(t))
+			}
+		}
+	}
+	return least, true
+}
+
+// potential fills o.pot with, per node, a lower bound on the timed cost
+// of any admissible way from it to the destination for a departure at
+// slot: the least-cost path where each site with costs in p (p.used lists
+// them) costs its leastCost. It is consistent (a shortest-path distance
+// under costs that never exceed the true ones), so the label-setting search
+// can use it as an A* potential and prune labels whose cost plus potential
+// reaches the incumbent. Most edges cost nothing: those are settled from a
+// stack at the current distance, and only the few positive ones go through
+// the heap, so a potential costs about a breadth-first sweep of the game.
+func (o *oracle) potential(p *penalties, slot int, maxDur float64) []float64 {
+	g := o.g
+	if o.pot == nil {
+		o.pot, o.potW = make([]float64, g.n), make([]float64, len(g.head))
+		o.potDone = make([]uint32, g.n)
+		o.potQ = graphsearch.NewQueue[float64, graphsearch.NoTie]()
+	}
+	for _, e := range o.potE {
+		o.potW[e] = 0
+	}
+	o.potE = o.potE[:0]
+	slotT := g.in.Slots[slot]
+	for _, j := range p.used {
+		least, ok := g.leastCost(j, p.site[j], slotT, maxDur)
+		if !ok || least <= 0 {
+			continue
+		}
+		if e := g.siteEdge[j]; e >= 0 {
+			o.potW[e] += least
+			o.potE = append(o.potE, e)
+			continue
+		}
+		v := g.siteNode[j]
+		for k := g.inFirst[v]; k < g.inFirst[v+1]; k++ {
+			e := g.inE[k]
+			o.potW[e] += least
+			o.potE = append(o.potE, e)
+		}
+	}
+	if o.potGen++; o.potGen == 0 {
+		clear(o.potDone)
+		o.potGen = 1
+	}
+	h, done, gen := o.pot, o.potDone, o.potGen
+	for v := range h {
+		h[v] = math.Inf(1)
+	}
+	stack := append(o.potStack[:0], g.dest)
+	h[g.dest], done[g.dest] = 0, gen
+	o.potQ.Reset()
+	for {
+		for len(stack) > 0 {
+			u := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			du := h[u]
+			for k := g.inFirst[u]; k < g.inFirst[u+1]; k++ {
+				e := g.inE[k]
+				v := g.tail[e]
+				if done[v] == gen {
+					continue
+				}
+				if w := o.potW[e]; w == 0 {
+					h[v], done[v] = du, gen
+					stack = append(stack, v)
+				} else if d := du + w; d < h[v] {
+					h[v] = d
+					o.potQ.Push(uint32(v), d, 0)
+				}
+			}
+		}
+		for o.potQ.Len() > 0 {
+			v, d := o.potQ.Top()
+			o.potQ.Pop()
+			if done[v] != gen && d <= h[v] {
+				done[v] = gen
+				stack = append(stack, int32(v))
+				break
+			}
+		}
+		if len(stack) == 0 {
+			break
+		}
+	}
+	o.potStack = stack
+	return h
+}

@@ -522,7 +522,7 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 			s.penSite[col.site] = append(s.penSite[col.site], siteCost{w: col.w, wt: y[c] * g.siteP[col.site]})
 		}
 	}
-	pen.site = s.penSite
+	pen.site, pen.used = s.penSite, s.penUsed
 	s.hotEdge.Reset(len(g.head))
 	s.hotNode.Reset(g.n)
 	for _, j := range s.penUsed {
@@ -580,7 +580,8 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 					}
 					// Only improvements matter: the search stops at the
 					// threshold (the heuristic has no lower bound to report).
-					r, cost, ok := o.bestBucketed(pen, slot, g.maxDur[slot], threshold, s.opt.Bucket)
+					pot := o.potential(pen, slot, g.maxDur[slot])
+					r, cost, ok := o.bestBucketed(pen, slot, g.maxDur[slot], threshold, s.opt.Bucket, pot)
 					res[slot] = result{r, cost, ok}
 				}
 			}(s.ors[w])
@@ -673,37 +674,9 @@ func (s *solver) relaxedLower(y []float64) float64 {
 			}
 		}
 		for j, costs := range bySite {
-			var lo, hi float64
-			if e := g.siteEdge[j]; e >= 0 {
-				at := g.siteAt[j]
-				lo = g.lbO[g.tail[e]] + at*g.etime[e]
-				hi = maxDur - g.lbT[g.head[e]] - (1-at)*g.etime[e]
-			} else {
-				v := g.siteNode[j]
-				lo, hi = g.lbO[v], maxDur-g.lbT[v]
-			}
-			if !(lo <= hi) {
+			least, ok := g.leastCost(j, costs, slotT, maxDur)
+			if !ok {
 				continue // no admissible route passes it
-			}
-			lo, hi = slotT+lo, slotT+hi
-			// The cost is a step function of the passage time: its least
-			// value on [lo, hi] is at lo or at a window edge inside.
-			cost := func(t float64) float64 {
-				var c float64
-				for _, sc := range costs {
-					if g.windows[sc.w].Contains(t) {
-						c += sc.wt
-					}
-				}
-				return c
-			}
-			least := cost(lo)
-			for _, sc := range costs {
-				for _, t := range g.windows[sc.w] {
-					if t > lo && t <= hi {
-						least = math.Min(least, cost(t))
-					}
-				}
 			}
 			pen.charge(g, j, least)
 		}

@@ -1,0 +1,76 @@
+package ambush
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestPotential checks the A* potential of the timed defender oracle on
+// random timed games with random attacker weights: at every node of every
+// admissible play it is at most the cost of the rest of the route, and the
+// label-setting search finds the same cost with it as without it.
+func TestPotential(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 19))
+	var pruned int
+	for round := 0; round < 300; round++ {
+		in := randomTimed(rng)
+		g, err := compile(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pen := &penalties{site: make([][]siteCost, len(g.siteP))}
+		for j := range g.siteP {
+			for w := range g.windows {
+				if rng.IntN(4) == 0 {
+					if len(pen.site[j]) == 0 {
+						pen.used = append(pen.used, int32(j))
+					}
+					pen.site[j] = append(pen.site[j], siteCost{w: w, wt: rng.Float64() * g.siteP[j]})
+				}
+			}
+		}
+		o := newOracle(g)
+		rs, slots := allPlays(g)
+		for slot := range g.in.Slots {
+			if !g.feasibleFn[slot] {
+				continue
+			}
+			slotT := g.in.Slots[slot]
+			h := append([]float64(nil), o.potential(pen, slot, g.maxDur[slot])...)
+			for i, r := range rs {
+				if slots[i] != slot {
+					continue
+				}
+				// The cost of the route from each of its nodes on.
+				var tk float64
+				times := make([]float64, len(r.edges))
+				for k, e := range r.edges {
+					times[k] = tk
+					tk += g.etime[e]
+				}
+				var rest float64
+				for k := len(r.edges) - 1; k >= 0; k-- {
+					e := r.edges[k]
+					rest += pen.stepPen(g, e, times[k], slotT)
+					if v := g.tail[e]; h[v] > rest+1e-12 {
+						t.Fatalf("round %d slot %d: potential %v at node %d above the %v the route pays from it", round, slot, h[v], v, rest)
+					}
+				}
+			}
+			for _, bucket := range []float64{0, 4} {
+				_, c0, ok0 := o.bestBucketed(pen, slot, g.maxDur[slot], math.Inf(1), bucket, nil)
+				_, c1, ok1 := o.bestBucketed(pen, slot, g.maxDur[slot], math.Inf(1), bucket, h)
+				if ok0 != ok1 || math.Abs(c0-c1) > 1e-12 {
+					t.Fatalf("round %d slot %d bucket %v: %v %v with the potential, %v %v without", round, slot, bucket, c1, ok1, c0, ok0)
+				}
+				if ok0 && h[g.origin] > 0 {
+					pruned++
+				}
+			}
+		}
+	}
+	if pruned == 0 {
+		t.Fatal("the potential never bound anything")
+	}
+}
