@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // errLPIterations reports a simplex that did not finish within its pivot budget.
@@ -104,10 +105,11 @@ type warmLP struct {
 	warm   int       // solves answered from the kept tableau (for tests)
 	nz     []int     // pivot scratch
 	pivots int       // pivots made (for tests)
+	seq    int       // variables added, for costPerturbation
 }
 
 func (w *warmLP) reset() {
-	*w = warmLP{warm: w.warm, nz: w.nz, pivots: w.pivots}
+	*w = warmLP{warm: w.warm, nz: w.nz, pivots: w.pivots, seq: w.seq}
 }
 
 // solve returns the equilibrium of m, which must extend the matrix of the
@@ -178,6 +180,131 @@ func (w *warmLP) solve(m [][]float64) (x, y []float64, value float64, err error)
 	return x, y, 1 / su, nil
 }
 
+// basicRow reports whether game row r is a basic variable of the kept
+// tableau; bindingCol whether game column c's slack is non-basic.
+func (w *warmLP) basicRow(r int) bool {
+	return w.ok && r < w.nv && slices.Contains(w.basis, w.varCol[r])
+}
+
+func (w *warmLP) bindingCol(c int) bool {
+	return w.ok && c < w.nc && !slices.Contains(w.basis, w.slkCol[c])
+}
+
+// keep restricts the kept tableau to game rows keepR and columns keepC
+// (increasing), which become rows and columns 0, 1, ... of the next
+// matrix. The dropped rows must be non-basic variables and the dropped
+// columns constraints whose slack is basic (see basicRow, bindingCol):
+// removing a non-basic column leaves the basis as it is, and removing a
+// constraint with its basic slack leaves the other rows of the basis
+// inverse unchanged, so the basis stays optimal and the next solve warm.
+// Otherwise the LP starts cold.
+func (w *warmLP) keep(keepR, keepC []int) {
+	if !w.ok {
+		return
+	}
+	dropCol := make([]bool, len(w.obj)) // tableau columns
+	dropRow := make([]bool, len(w.t))
+	rowOf := make([]int, len(w.obj)) // basic tableau column -> its row
+	for j := range rowOf {
+		rowOf[j] = -1
+	}
+	for i, b := range w.basis {
+		rowOf[b] = i
+	}
+	newVar := make([]int, w.nv)
+	for r := range newVar {
+		newVar[r] = -1
+	}
+	for k, r := range keepR {
+		if r < w.nv {
+			newVar[r] = k
+		}
+	}
+	for r := 0; r < w.nv; r++ {
+		if newVar[r] < 0 {
+			if rowOf[w.varCol[r]] >= 0 {
+				w.reset()
+				return
+			}
+			dropCol[w.varCol[r]] = true
+		}
+	}
+	kc := make([]bool, w.nc)
+	for _, c := range keepC {
+		if c < w.nc {
+			kc[c] = true
+		}
+	}
+	for c := 0; c < w.nc; c++ {
+		if !kc[c] {
+			i := rowOf[w.slkCol[c]]
+			if i < 0 {
+				w.reset()
+				return
+			}
+			dropCol[w.slkCol[c]], dropRow[i] = true, true
+		}
+	}
+	// New tableau column indices.
+	newCol := make([]int, len(w.obj))
+	n := 0
+	for j := range newCol {
+		newCol[j] = -1
+		if !dropCol[j] {
+			newCol[j] = n
+			n++
+		}
+	}
+	compact := func(row []float64) []float64 {
+		k := 0
+		for j, v := range row {
+			if !dropCol[j] {
+				row[k] = v
+				k++
+			}
+		}
+		return row[:k]
+	}
+	var t [][]float64
+	var rhs []float64
+	var basis []int
+	for i, row := range w.t {
+		if dropRow[i] {
+			continue
+		}
+		t = append(t, compact(row))
+		rhs = append(rhs, w.rhs[i])
+		basis = append(basis, newCol[w.basis[i]])
+	}
+	w.t, w.rhs, w.basis = t, rhs, basis
+	w.obj = compact(w.obj)
+	isVar := make([]int, n)
+	for j, r := range w.isVar {
+		if newCol[j] < 0 {
+			continue
+		}
+		isVar[newCol[j]] = -1
+		if r >= 0 {
+			isVar[newCol[j]] = newVar[r]
+		}
+	}
+	w.isVar = isVar
+	varCol := make([]int, 0, len(keepR))
+	for _, r := range keepR {
+		if r < w.nv {
+			varCol = append(varCol, newCol[w.varCol[r]])
+		}
+	}
+	slkCol := make([]int, 0, len(keepC))
+	for _, c := range keepC {
+		if c < w.nc {
+			slkCol = append(slkCol, newCol[w.slkCol[c]])
+		}
+	}
+	w.varCol, w.slkCol = varCol, slkCol
+	w.nv, w.nc = len(varCol), len(slkCol)
+}
+
 func (w *warmLP) addColumn(isVar int) int {
 	for i := range w.t {
 		w.t[i] = append(w.t[i], 0)
@@ -228,7 +355,8 @@ func (w *warmLP) addVariable(m [][]float64, r int) {
 		}
 		w.t[i][j] = v
 	}
-	d := -1 - costPerturbation(r)
+	w.seq++
+	d := -1 - costPerturbation(w.seq)
 	for c := 0; c < w.nc; c++ {
 		d += w.obj[w.slkCol[c]] * m[r][c]
 	}
@@ -388,7 +516,7 @@ func (w *warmLP) iterate(dual bool) error {
 }
 
 // costPerturbation is the tiny amount, below 1e-10, by which the warm LP
-// raises the objective coefficient of game row r. Game LPs are massively
+// raises the objective coefficient of the k-th variable it adds. Game LPs are massively
 // dual degenerate: every route the defender oracle brought in was a best
 // response once, so many variables have a reduced cost of exactly 0, and
 // the dual simplex that adds attacker strategies then stalls in long runs
@@ -397,8 +525,8 @@ func (w *warmLP) iterate(dual bool) error {
 // relative 1e-10 of the restricted game's; x stays feasible (no column gets
 // more than the value reported) and the duals' bound stays valid, so
 // exploitability and lower bounds are unaffected.
-func costPerturbation(r int) float64 {
-	h := uint64(r+1) * 0x9E3779B97F4A7C15
+func costPerturbation(k int) float64 {
+	h := uint64(k) * 0x9E3779B97F4A7C15
 	h ^= h >> 29
 	return float64(h>>11) / (1 << 53) * 1e-10
 }

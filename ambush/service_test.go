@@ -183,8 +183,12 @@ func TestServicePlanTooLate(t *testing.T) {
 			t.Errorf("departure %v before now %v", dep.At, now)
 		}
 	}
-	if n := len(rep.Departures); n == 0 || n > 4 {
-		t.Errorf("%d departures used, want 1-4 slots left", n)
+	// The latest on-time departure is about 31 minutes before the
+	// appointment (15-min margin, ~15-min drive, a minute's slack): of the
+	// twelve slots 10 minutes apart, the five from 71 to 31 minutes before
+	// are still ahead at 75 minutes before.
+	if n := len(rep.Departures); n == 0 || n > 5 {
+		t.Errorf("%d departures used, want 1-5 slots left", n)
 	}
 }
 

@@ -374,17 +374,19 @@ func (s *solver) addCol(c column) {
 // prune drops the rows and columns that have been out of the support for
 // more than after iterations, so that the restricted LP stays small. The
 // oracles add them back if they become best responses again; termination
-// is still decided against the full game.
+// is still decided against the full game. Rows basic in the warm LP and
+// columns whose constraint is in its basis (both degenerate: out of the
+// support) stay, so that the LP keeps its basis.
 func (s *solver) prune(after int) {
 	keepR := make([]int, 0, len(s.rows))
 	for i := range s.rows {
-		if s.iter-s.rowUse[i] <= after {
+		if s.iter-s.rowUse[i] <= after || s.lp.basicRow(i) {
 			keepR = append(keepR, i)
 		}
 	}
 	keepC := make([]int, 0, len(s.cols))
 	for c := range s.cols {
-		if s.iter-s.colUse[c] <= after {
+		if s.iter-s.colUse[c] <= after || s.lp.bindingCol(c) {
 			keepC = append(keepC, c)
 		}
 	}
@@ -402,7 +404,7 @@ func (s *solver) prune(after int) {
 		}
 	}
 	s.rows, s.rowUse, s.m = rows, use, m
-	s.lp.reset()
+	s.lp.keep(keepR, keepC)
 	cols, cuse := make([]column, len(keepC)), make([]int, len(keepC))
 	clear(s.colIdx)
 	for k, c := range keepC {

@@ -281,3 +281,78 @@ func TestWarmLP(t *testing.T) {
 		}
 	}
 }
+
+// TestWarmLPKeep prunes the warm LP between solves as the double oracle
+// does (non-basic rows, columns whose slack is basic, and the rows and
+// columns the solver keeps anyway) and checks it against a cold solve and
+// that it stays warm.
+func TestWarmLPKeep(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 21))
+	var w warmLP
+	kept := 0
+	for n := 0; n < 30; n++ {
+		w.reset()
+		m := [][]float64{{0.1 + rng.Float64()}}
+		for step := 0; step < 60; step++ {
+			switch rng.IntN(3) {
+			case 0:
+				row := make([]float64, len(m[0]))
+				for c := range row {
+					if rng.IntN(3) > 0 {
+						row[c] = float64(rng.IntN(5)) / 4
+					}
+				}
+				m = append(m, row)
+			case 1:
+				for r := range m {
+					v := 0.0
+					if rng.IntN(3) > 0 {
+						v = float64(rng.IntN(5)) / 4
+					}
+					m[r] = append(m[r], v)
+				}
+			default:
+				var keepR, keepC []int
+				for r := range m {
+					if w.basicRow(r) || rng.IntN(2) == 0 {
+						keepR = append(keepR, r)
+					}
+				}
+				for c := range m[0] {
+					if w.bindingCol(c) || rng.IntN(2) == 0 {
+						keepC = append(keepC, c)
+					}
+				}
+				if len(keepR) == 0 || len(keepC) == 0 {
+					continue
+				}
+				pm := make([][]float64, len(keepR))
+				for k, r := range keepR {
+					for _, c := range keepC {
+						pm[k] = append(pm[k], m[r][c])
+					}
+				}
+				m = pm
+				warm := w.ok
+				w.keep(keepR, keepC)
+				if warm && w.ok {
+					kept++
+				}
+			}
+			_, _, want, err := solveMatrixGame(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, y, got, err := w.solve(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(got-want) > 1e-9 || len(x) != len(m) || len(y) != len(m[0]) {
+				t.Fatalf("game %d step %d (%dx%d): warm %v, cold %v", n, step, len(m), len(m[0]), got, want)
+			}
+		}
+	}
+	if kept < 100 {
+		t.Errorf("the LP stayed warm through only %d prunings", kept)
+	}
+}
