@@ -46,10 +46,11 @@ type oracle struct {
 	minT    []float64
 	touched []int32
 	// bucketed dominance: least popped time per (node, bucket), valid
-	// when its stamp equals gen.
-	bmin   []float64
-	bstamp []uint32
-	gen    uint32
+	// when bstamp equals gen; qpen and qt are a label queued in the cell,
+	// valid when qstamp equals gen.
+	bmin, qpen, qt []float64
+	bstamp, qstamp []uint32
+	gen            uint32
 	// bases caches bucketBase per slot for buckets of width baseWidth.
 	bases     map[int][]float64
 	baseWidth float64
@@ -224,9 +225,11 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 		nb = int(math.Max(0, maxDur-g.lbT[g.origin])/bucket) + 2
 		if len(o.bmin) < g.n*nb {
 			o.bmin, o.bstamp = make([]float64, g.n*nb), make([]uint32, g.n*nb)
+			o.qpen, o.qt, o.qstamp = make([]float64, g.n*nb), make([]float64, g.n*nb), make([]uint32, g.n*nb)
 		}
 		if o.gen++; o.gen == 0 {
 			clear(o.bstamp)
+			clear(o.qstamp)
 			o.gen = 1
 		}
 	}
@@ -310,6 +313,19 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 			np := l.pen + p.stepPen(g, e, l.t, slotT)
 			if np+h(w) >= incumbent {
 				continue
+			}
+			// A label queued in the cell with no more cost and no later
+			// time pops first and dominates this one: leave it out. (Not
+			// at the destination, where the crew rule may turn the first
+			// one down.)
+			if bucket > 0 && w != g.dest {
+				if o.qstamp[i] != o.gen {
+					o.qstamp[i], o.qpen[i], o.qt[i] = o.gen, np, t
+				} else if o.qpen[i] <= np && o.qt[i] <= t {
+					continue
+				} else if np <= o.qpen[i] && t <= o.qt[i] {
+					o.qpen[i], o.qt[i] = np, t
+				}
 			}
 			o.push(label{node: w, edge: e, parent: li, cell: int32(i), pen: np, t: t}, h(w))
 		}
