@@ -539,6 +539,8 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 		r    *route
 		cost float64
 		ok   bool
+		pool int // a known route cheaper than the threshold, or -1
+		pc   float64
 	}
 	res := make([]result, len(g.in.Slots))
 	if s.useDFS {
@@ -554,7 +556,7 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 				s.useDFS, s.exact = false, false
 				break
 			}
-			res[slot] = result{r, cost, ok}
+			res[slot] = result{r, cost, ok, -1, 0}
 		}
 	}
 	if !s.useDFS {
@@ -581,10 +583,15 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 						return
 					}
 					// Only improvements matter: the search stops at the
-					// threshold (the heuristic has no lower bound to report).
+					// threshold (the heuristic has no lower bound to
+					// report), or at the cost of the best known route
+					// not yet played at this slot, evaluated exactly
+					// first: the heuristic may miss it, and the search
+					// need not look at anything dearer.
+					pool, pc := s.poolBest(pen, slot, threshold)
 					pot := o.potential(pen, slot, g.maxDur[slot])
-					r, cost, ok := o.bestBucketed(pen, slot, g.maxDur[slot], threshold, s.opt.Bucket, pot)
-					res[slot] = result{r, cost, ok}
+					r, cost, ok := o.bestBucketed(pen, slot, g.maxDur[slot], pc, s.opt.Bucket, pot)
+					res[slot] = result{r, cost, ok, pool, pc}
 				}
 			}(s.ors[w])
 		}
@@ -609,26 +616,9 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 			costs = append(costs, cost)
 			continue
 		}
-		if s.useDFS {
-			continue
-		}
-		// The heuristic may miss a known route that is better at this
-		// slot: try the pool, exactly.
-		bi, bc := -1, threshold
-		for i, pr := range s.routes {
-			if !g.admissible(pr.dur, slot) {
-				continue
-			}
-			if _, in := s.rowIdx[play{r: i, slot: slot}]; in {
-				continue
-			}
-			if c := pen.routeCost(g, pr, g.in.Slots[slot], bc); c < bc {
-				bi, bc = i, c
-			}
-		}
-		if bi >= 0 {
+		if bi := res[slot].pool; !s.useDFS && bi >= 0 {
 			out = append(out, play{r: bi, slot: slot})
-			costs = append(costs, bc)
+			costs = append(costs, res[slot].pc)
 		}
 	}
 	if s.useDFS && math.IsInf(lower, 1) {
@@ -653,6 +643,26 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 		best = append(best, out[i])
 	}
 	return best, lower, nil
+}
+
+// poolBest returns the known route cheapest at slot under pen among those
+// not yet played at that slot, with its exact cost, if below threshold
+// (else -1 and threshold). It only reads the solver's state.
+func (s *solver) poolBest(pen *penalties, slot int, threshold float64) (int, float64) {
+	g := s.g
+	bi, bc := -1, threshold
+	for i, pr := range s.routes {
+		if !g.admissible(pr.dur, slot) {
+			continue
+		}
+		if _, in := s.rowIdx[play{r: i, slot: slot}]; in {
+			continue
+		}
+		if c := pen.routeCost(g, pr, g.in.Slots[slot], bc); c < bc {
+			bi, bc = i, c
+		}
+	}
+	return bi, bc
 }
 
 // relaxedLower is a valid lower bound on the game value when the timed
