@@ -46,6 +46,13 @@ type Options struct {
 	// seconds or more earlier (defaults 50 m and 30 s; a negative radius
 	// turns the rule off). It needs node coordinates (see docs/ambush.md).
 	ReturnRadiusM, ReturnGapS float64
+	// SlotRounds spreads the heuristic timed oracle's per-slot searches
+	// over this many iterations (default 3): each iteration searches the
+	// slots s with s % SlotRounds equal to the iteration's turn and
+	// re-evaluates the known routes at every slot, and the solve only
+	// stops after an iteration that searched every slot found nothing.
+	// 1 searches every slot every iteration.
+	SlotRounds int
 	// SkipRefine returns the double oracle's equilibrium as the LP found it,
 	// without the refinement among equally good strategies (for
 	// comparison).
@@ -70,6 +77,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RowsPerIteration <= 0 {
 		o.RowsPerIteration = 6
+	}
+	if o.SlotRounds <= 0 {
+		o.SlotRounds = 3
 	}
 	if o.ExactBudget <= 0 {
 		o.ExactBudget = 200_000
@@ -216,6 +226,9 @@ type solver struct {
 	penUsed []int32
 	// hotEdge and hotNode mark the edges and nodes of penUsed's sites.
 	hotEdge, hotNode graphsearch.Set
+	// part is the turn of the slots the heuristic oracle searches in
+	// this iteration (slot % SlotRounds == part), -1 for all.
+	part int
 }
 
 // Solve computes the defender's optimal mixed strategy over (route, slot) by
@@ -245,7 +258,7 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 			}
 		}
 	}
-	s := &solver{g: g, opt: opt, or: newOracle(g), byKey: map[string]int{},
+	s := &solver{g: g, opt: opt, or: newOracle(g), byKey: map[string]int{}, part: -1,
 		rowIdx: map[play]int{}, colIdx: map[column]int{}, exact: true, useDFS: g.timed}
 	s.acc = make([]float64, len(g.siteP)*g.nw)
 
@@ -296,7 +309,17 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 		}
 		_, newCols, _ := s.attackerBR(x, v+opt.Tolerance, 0)
 		var newRows []play
+		// The heuristic searches take the slots in turns (SlotRounds);
+		// convergence is only declared after a pass over all of them.
+		s.part = -1
+		if opt.SlotRounds > 1 && !s.useDFS {
+			s.part = iter % opt.SlotRounds
+		}
 		newRows, lower, err = s.defenderBR(ctx, y, v-opt.Tolerance)
+		if err == nil && len(newCols) == 0 && len(newRows) == 0 && s.part >= 0 {
+			s.part = -1
+			newRows, lower, err = s.defenderBR(ctx, y, v-opt.Tolerance)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -316,6 +339,7 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 		// x and y belong to the last solved restricted game; rows and
 		// columns added after it are ignored below.
 	}
+	s.part = -1
 	refined := false
 	if converged && !opt.SkipRefine && v > 0 && len(s.cols) > 0 {
 		// Rows and columns may be added: x grows with s.rows, y keeps
@@ -543,6 +567,9 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 		pc   float64
 	}
 	res := make([]result, len(g.in.Slots))
+	for i := range res {
+		res[i].pool = -1
+	}
 	if s.useDFS {
 		for slot := range g.in.Slots {
 			if err := ctx.Err(); err != nil {
@@ -589,6 +616,10 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 					// first: the heuristic may miss it, and the search
 					// need not look at anything dearer.
 					pool, pc := s.poolBest(pen, slot, threshold)
+					if s.part >= 0 && slot%s.opt.SlotRounds != s.part {
+						res[slot] = result{pool: pool, pc: pc}
+						continue
+					}
 					pot := o.potential(pen, slot, g.maxDur[slot])
 					r, cost, ok := o.bestBucketed(pen, slot, g.maxDur[slot], pc, s.opt.Bucket, pot)
 					res[slot] = result{r, cost, ok, pool, pc}

@@ -1,0 +1,36 @@
+package ambush
+
+import (
+	"context"
+	"math"
+	"testing"
+)
+
+// TestSlotRounds solves the map games with the heuristic searches spread
+// over several iterations: the solve must still end on a pass over every
+// slot, with the value and the certified bound of a solve that searches
+// every slot every iteration.
+func TestSlotRounds(t *testing.T) {
+	for _, c := range mapCases {
+		t.Run(c.name, func(t *testing.T) {
+			in, err := BuildInstance(context.Background(), mustGraph(t, c.graph), mapRequest(c), DefaultSiteModel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var values []float64
+			for _, rounds := range []int{1, 12} {
+				st, err := Solve(context.Background(), in, Options{SlotRounds: rounds, SkipRefine: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !st.Converged || st.Exploitability > 1e-9 || st.Value-st.LowerBound > 1e-9 {
+					t.Errorf("%d rounds: converged %v, exploitability %g, value %v, lower bound %v", rounds, st.Converged, st.Exploitability, st.Value, st.LowerBound)
+				}
+				values = append(values, st.Value)
+			}
+			if math.Abs(values[0]-values[1]) > 1e-9 {
+				t.Errorf("value %v searching every slot, %v in 12 rounds", values[0], values[1])
+			}
+		})
+	}
+}
