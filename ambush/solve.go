@@ -39,7 +39,7 @@ type Options struct {
 	// means fewer iterations but a larger restricted LP.
 	ColumnsPerIteration, RowsPerIteration int
 	// PruneAfter drops from the restricted game the pure strategies unused
-	// for this many iterations (default 15).
+	// for this many iterations (default 5).
 	PruneAfter int
 	// ReturnRadiusM and ReturnGapS are the crew rule: a route may not come
 	// back within ReturnRadiusM metres of a node it passed ReturnGapS
@@ -70,7 +70,7 @@ func (o Options) withDefaults() Options {
 		o.Alternatives = 3
 	}
 	if o.PruneAfter <= 0 {
-		o.PruneAfter = 15
+		o.PruneAfter = 5
 	}
 	if o.ColumnsPerIteration <= 0 {
 		o.ColumnsPerIteration = 4
