@@ -117,7 +117,18 @@ func (s *solver) refine(ctx context.Context, x0 []float64, v float64) (x []float
 				theta += bound * dual[k]
 			}
 		}
+		// As in the double oracle, the heuristic searches take the slots
+		// in turns, and the refinement stops after a pass over all.
+		s.part = -1
+		if s.opt.SlotRounds > 1 && !s.useDFS {
+			s.part = iter % s.opt.SlotRounds
+		}
 		newRows, _, err := s.defenderBR(ctx, y, theta-1e-9*math.Max(1, theta))
+		if err == nil && len(newCols) == 0 && len(newRows) == 0 && s.part >= 0 {
+			s.part = -1
+			newRows, _, err = s.defenderBR(ctx, y, theta-1e-9*math.Max(1, theta))
+		}
+		s.part = -1
 		if err != nil {
 			return nil, false, err
 		}
