@@ -50,8 +50,9 @@ func mustNY(tb testing.TB) *roadnet.Graph {
 // BenchmarkJourney times the planning of each journey with mapRequest's
 // schedule: building the instance, then the equilibrium (SkipRefine) and
 // the refined strategy. It reports the sites of the instance, those of the
-// corridor the game is played on, the iterations and the certified lower
-// bound next to the value.
+// corridor the game is played on, the iterations, the certified lower
+// bound next to the value, and the process's CPU time per solve (cpu-s/op:
+// the figure to compare on a shared machine, where wall time is noisy).
 func BenchmarkJourney(b *testing.B) {
 	for _, c := range journeyCases {
 		for _, mode := range []struct {
@@ -67,11 +68,13 @@ func BenchmarkJourney(b *testing.B) {
 				}
 				build := time.Since(start)
 				var st *Strategy
+				cpu0 := processCPU()
 				for b.Loop() {
 					if st, err = Solve(context.Background(), in, mode.opt); err != nil {
 						b.Fatal(err)
 					}
 				}
+				b.ReportMetric((processCPU()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 				b.ReportMetric(build.Seconds(), "build-s")
 				b.ReportMetric(float64(len(in.Sites)), "sites")
 				b.ReportMetric(float64(st.CorridorSites), "corridor-sites")
