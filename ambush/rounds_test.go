@@ -34,3 +34,26 @@ func TestSlotRounds(t *testing.T) {
 		})
 	}
 }
+
+// TestLowerBoundCutShort: a solve stopped by MaxIterations still reports a
+// certified lower bound, below the converged value, and a strategy whose
+// guarantee (value plus exploitability) is above it.
+func TestLowerBoundCutShort(t *testing.T) {
+	c := mapCases[1]
+	in, err := BuildInstance(context.Background(), mustGraph(t, c.graph), mapRequest(c), DefaultSiteModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := Solve(context.Background(), in, Options{SkipRefine: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut, err := Solve(context.Background(), in, Options{SkipRefine: true, MaxIterations: full.Iterations - 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("after %d of %d iterations: lower bound %.5f, guarantee %.5f, value %.5f", cut.Iterations, full.Iterations, cut.LowerBound, cut.Value+cut.Exploitability, full.Value)
+	if cut.Converged || cut.LowerBound <= 0 || cut.LowerBound > full.Value+1e-9 || cut.Value+cut.Exploitability < full.Value-1e-9 {
+		t.Errorf("cut short: converged %v, lower bound %v, guarantee %v; value %v", cut.Converged, cut.LowerBound, cut.Value+cut.Exploitability, full.Value)
+	}
+}

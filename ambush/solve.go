@@ -790,7 +790,10 @@ func (s *solver) report(x, y []float64, v, lower float64, converged bool, iter i
 	if s.exact || !g.timed {
 		// The static search's bound is relaxed when it is not exact.
 		st.LowerBound = lower
-	} else if converged {
+	} else {
+		// Any attacker mix bounds the value from below, so the bound
+		// holds for a solve cut short (MaxIterations) too: the answer is
+		// then somewhere in [LowerBound, Value+Exploitability].
 		st.LowerBound = s.relaxedLower(y)
 	}
 	routeOut := map[int]int{}
