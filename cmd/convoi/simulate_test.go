@@ -43,7 +43,7 @@ func TestSimulateRammingEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives a whole escort")
 	}
-	out, alarms := runSim(t, "--scenario", "ramming", "--speed", "25", "--wait", "3s")
+	out, alarms := runSim(t, "--scenario", "ramming", "--speed", "50", "--wait", "3s")
 	// The attackers wait for the escort at the toll booth and strike on
 	// its approach, where the link road from Monaco reaches the La Turbie
 	// junction (a ramp), or at the booth when that leaves them a way out.
@@ -60,7 +60,7 @@ func TestSimulateCleanEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives a whole escort")
 	}
-	out, alarms := runSim(t, "--scenario", "clean", "--speed", "25", "--wait", "2s")
+	out, alarms := runSim(t, "--scenario", "clean", "--speed", "50", "--wait", "2s")
 	if len(alarms) != 0 {
 		t.Fatalf("clean drive raised %q\n%s", alarms, out)
 	}
