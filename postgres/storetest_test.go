@@ -35,5 +35,8 @@ func NewStore(db *postgres.DB) storetest.Store {
 		Idempotency: postgres.NewIdempotencyService(db),
 		Alarms:      postgres.NewAlarmService(db),
 		Incidents:   postgres.NewIncidentService(db),
+		Webhooks:    postgres.NewWebhookService(db),
+		Notices:     postgres.NewNoticeService(db),
+		Secrets:     postgres.NewDeviceSecretService(db),
 	}
 }

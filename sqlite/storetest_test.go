@@ -34,5 +34,8 @@ func NewStore(db *sqlite.DB) storetest.Store {
 		Idempotency: sqlite.NewIdempotencyService(db),
 		Alarms:      sqlite.NewAlarmService(db),
 		Incidents:   sqlite.NewIncidentService(db),
+		Webhooks:    sqlite.NewWebhookService(db),
+		Notices:     sqlite.NewNoticeService(db),
+		Secrets:     sqlite.NewDeviceSecretService(db),
 	}
 }

@@ -1,5 +1,5 @@
 // Package storetest is the conformance suite that every implementation of
-// the convoi store interfaces runs (sqlite today, postgres later):
+// the convoi store interfaces runs (sqlite and postgres):
 //
 //	func TestStore(t *testing.T) {
 //		storetest.Run(t, func(tb testing.TB, now convoi.Clock) storetest.Store {
@@ -16,7 +16,10 @@
 //
 //   - lists are ordered by ID, except movements (appointment, then ID),
 //     intelligence (newest observation first), assessments and plans
-//     (newest first), transitions, positions and events (oldest first);
+//     (newest first), transitions, positions and events (oldest first),
+//     notices (oldest first) and webhook deliveries (newest first);
+//   - webhook events enter the outbox in the transaction of the change, and
+//     FanOutWebhookEvents makes one delivery per enabled subscription;
 //   - a reference to a missing row is EINVALID, a duplicate unique key
 //     (movement ref, username, registration, device ID, policy version) is
 //     ECONFLICT, a missing ID ENOTFOUND, and a failed call writes nothing;
@@ -54,6 +57,9 @@ type Store struct {
 	Idempotency convoi.IdempotencyService
 	Alarms      convoi.AlarmService
 	Incidents   convoi.IncidentService
+	Webhooks    convoi.WebhookService
+	Notices     convoi.NoticeService
+	Secrets     convoi.DeviceSecretService
 }
 
 // OpenFunc opens a fresh empty store whose clock is now.
@@ -84,6 +90,11 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Concurrency", testConcurrency},
 		{"Alarm", testAlarm},
 		{"Incident", testIncident},
+		{"Webhook", testWebhook},
+		{"WebhookOutbox", testWebhookOutbox},
+		{"WebhookDelivery", testWebhookDelivery},
+		{"Notice", testNotice},
+		{"DeviceSecret", testDeviceSecret},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
