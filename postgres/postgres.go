@@ -39,7 +39,14 @@
 // schema); a DSN may select another with search_path=NAME, which the tests
 // use to give each test its own schema.
 //
-// This package imports convoi, the standard library and pgx only.
+// The entity services (everything but positions) are the SQL that the
+// sqlite package runs too, shared in internal/sqlstore (see services.go);
+// this package provides what is PostgreSQL's own: the pool, migrations,
+// the write lock, placeholder numbering, the dialect, and the position
+// ingest.
+//
+// This package imports convoi, internal/sqlstore, the standard library and
+// pgx only.
 package postgres
 
 import (
@@ -55,6 +62,7 @@ import (
 	"time"
 
 	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/internal/sqlstore"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -99,7 +107,8 @@ type DB struct {
 	// holding a connection, and the position committers hold up to four.
 	MaxConns int32
 
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	store *sqlstore.Store // the entity services' view of db (see services.go)
 
 	// positions feeds the group committer goroutines (see commitPositions).
 	positions     chan *positionBatch
@@ -113,6 +122,7 @@ type DB struct {
 func NewDB(dsn string) *DB {
 	db := &DB{DSN: dsn, Now: time.Now, IdempotencyTTL: DefaultIdempotencyTTL}
 	db.ctx, db.cancel = context.WithCancel(context.Background())
+	db.store = sqlstore.New(dialect, db.begin, &db.Now, &db.Sealer, &db.IdempotencyTTL)
 	return db
 }
 
@@ -260,15 +270,20 @@ func (db *DB) Migrations(ctx context.Context) ([]string, error) {
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-// Tx wraps a transaction with the time and author of the service call. Its
-// methods take SQL with ? placeholders (as the sqlite package writes it)
-// and number them for PostgreSQL.
-type Tx struct {
-	tx  pgx.Tx
-	ctx context.Context
-	db  *DB
-	now time.Time     // one timestamp for everything the call writes
-	by  convoi.UserID // author from the context
+// begin starts a transaction for the shared services (internal/sqlstore).
+// A write transaction takes the entity write lock first (see the package
+// comment); a read is a read-only REPEATABLE READ snapshot, consistent for
+// a listing and its count.
+func (db *DB) begin(ctx context.Context, write bool) (sqlstore.Conn, error) {
+	begin := db.beginRead
+	if write {
+		begin = db.beginWrite
+	}
+	tx, err := begin(ctx)
+	if err != nil {
+		return nil, err // not a nil *Tx in a non-nil Conn
+	}
+	return tx, nil
 }
 
 // beginWrite starts a transaction holding the entity write lock.
@@ -284,11 +299,10 @@ func (db *DB) beginWrite(ctx context.Context) (*Tx, error) {
 		tx.Rollback(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("write lock: %w", err)
 	}
-	return &Tx{tx: tx, ctx: ctx, db: db, now: db.Now().UTC(), by: convoi.UserIDFromContext(ctx)}, nil
+	return &Tx{tx: tx, ctx: ctx}, nil
 }
 
-// beginRead starts a read-only REPEATABLE READ transaction: a consistent
-// snapshot for a listing and its count.
+// beginRead starts a read-only REPEATABLE READ transaction.
 func (db *DB) beginRead(ctx context.Context) (*Tx, error) {
 	if db.pool == nil {
 		return nil, convoi.Errorf(convoi.EUNAVAILABLE, "Database is not open.")
@@ -297,7 +311,15 @@ func (db *DB) beginRead(ctx context.Context) (*Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	return &Tx{tx: tx, ctx: ctx, db: db, now: db.Now().UTC(), by: convoi.UserIDFromContext(ctx)}, nil
+	return &Tx{tx: tx, ctx: ctx}, nil
+}
+
+// Tx is a transaction whose methods take SQL with ? placeholders (as the
+// shared services write it) and number them for PostgreSQL: the
+// sqlstore.Conn of the entity services, and the position listings' reads.
+type Tx struct {
+	tx  pgx.Tx
+	ctx context.Context // of the call that began it; Commit and Rollback outlive its cancellation
 }
 
 // Commit commits the transaction.
@@ -306,18 +328,25 @@ func (tx *Tx) Commit() error { return tx.tx.Commit(context.WithoutCancel(tx.ctx)
 // Rollback rolls the transaction back; after Commit it does nothing.
 func (tx *Tx) Rollback() error { return tx.tx.Rollback(context.WithoutCancel(tx.ctx)) }
 
-// result is what ExecContext returns, shaped like database/sql's.
-type result struct{ n int64 }
-
-func (r result) RowsAffected() (int64, error) { return r.n, nil }
-
-// ExecContext runs a statement.
-func (tx *Tx) ExecContext(ctx context.Context, q string, args ...any) (result, error) {
+// Exec runs a statement and returns how many rows it changed.
+func (tx *Tx) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 	tag, err := tx.tx.Exec(ctx, rebind(q), args...)
 	if err != nil {
-		return result{}, err
+		return 0, err
 	}
-	return result{tag.RowsAffected()}, nil
+	return tag.RowsAffected(), nil
+}
+
+// Insert runs an INSERT of one row with RETURNING id.
+func (tx *Tx) Insert(ctx context.Context, q string, args ...any) (int64, error) {
+	var id int64
+	err := tx.tx.QueryRow(ctx, rebind(q)+" RETURNING id", args...).Scan(&id)
+	return id, err
+}
+
+// Query runs a query.
+func (tx *Tx) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+	return tx.QueryContext(ctx, q, args...)
 }
 
 // QueryContext runs a query.
@@ -325,21 +354,9 @@ func (tx *Tx) QueryContext(ctx context.Context, q string, args ...any) (pgx.Rows
 	return tx.tx.Query(ctx, rebind(q), args...)
 }
 
-// QueryRowContext runs a query returning at most one row.
-func (tx *Tx) QueryRowContext(ctx context.Context, q string, args ...any) pgx.Row {
+// QueryRow runs a query returning at most one row.
+func (tx *Tx) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
 	return tx.tx.QueryRow(ctx, rebind(q), args...)
-}
-
-// inserted is what insertContext returns: the new row's id.
-type inserted struct{ id int64 }
-
-func (r inserted) LastInsertId() (int64, error) { return r.id, nil }
-
-// insertContext runs an INSERT of one row with RETURNING id.
-func (tx *Tx) insertContext(ctx context.Context, q string, args ...any) (inserted, error) {
-	var id int64
-	err := tx.tx.QueryRow(ctx, rebind(q)+" RETURNING id", args...).Scan(&id)
-	return inserted{id}, err
 }
 
 // rebind numbers the ? placeholders of q ($1, $2, ...), outside quotes.
@@ -371,90 +388,49 @@ func rebind(q string) string {
 	return b.String()
 }
 
-// exists reports whether table has a row with id. table is a constant.
-func (tx *Tx) exists(ctx context.Context, table string, id int64) (bool, error) {
-	var n int
-	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE id = ?`, id).Scan(&n)
-	return n > 0, err
+// dialect is PostgreSQL's SQL where the shared services need it:
+// timestamptz parameters, strpos, json_array_elements_text and json_agg.
+// The SQL side of convoi_fold is the migration's (lower(), which folds
+// Unicode in a UTF-8 database).
+var dialect = sqlstore.Dialect{
+	Time:      func(t time.Time) any { return t.UTC() },
+	Violation: violation,
+	Instr:     "strpos",
+	JSONEach: func(col, alias string) (string, string) {
+		return "json_array_elements_text(" + col + "::json) " + alias, alias
+	},
+	JSONArray: func(col, from, where, order string) string {
+		return "(SELECT COALESCE(json_agg(" + col + " ORDER BY " + order + "), '[]')::text FROM " + from +
+			" WHERE " + where + ")"
+	},
 }
 
-// mustExist returns an EINVALID error naming what when the referenced row
-// is missing. A zero id is not checked (it means "none").
-func (tx *Tx) mustExist(ctx context.Context, table, what string, id int64) error {
-	if id == 0 {
-		return nil
-	}
-	ok, err := tx.exists(ctx, table, id)
-	if err != nil {
-		return err
-	} else if !ok {
-		return convoi.Errorf(convoi.EINVALID, "%s %d does not exist.", what, id)
-	}
-	return nil
-}
-
-// formatTime returns t in UTC for a timestamptz parameter.
-func formatTime(t time.Time) time.Time { return t.UTC() }
-
-// textTime formats a time for the text columns that may hold a sealed
-// value instead (movements.planned_departure, plans.draw_departure):
-// fixed-width UTC RFC 3339 with nanoseconds, as the sqlite package stores it.
-func textTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z07:00") }
-
-// parseTime parses a time written by textTime.
-func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("parse time %q: %w", s, err)
-	}
-	return t.UTC(), nil
-}
-
-// nullTime returns an optional time for a timestamptz parameter.
-func nullTime(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return t.UTC()
-}
-
-// nullID stores a zero ID as NULL so that foreign keys accept "none".
-func nullID[T ~int64](id T) any {
-	if id == 0 {
-		return nil
-	}
-	return int64(id)
-}
-
-// pgCode returns the SQLSTATE of a server error, or "".
-func pgCode(err error) string {
+// violation classifies a server error by its SQLSTATE.
+func violation(err error) sqlstore.Violation {
 	var e *pgconn.PgError
-	if errors.As(err, &e) {
-		return e.Code
+	if !errors.As(err, &e) {
+		return sqlstore.NoViolation
 	}
-	return ""
-}
-
-func isUnique(err error) bool     { return pgCode(err) == "23505" }
-func isForeignKey(err error) bool { return pgCode(err) == "23503" }
-
-// writeErr maps constraint violations that slipped past the explicit checks
-// to application errors; conflict names what was duplicated.
-func writeErr(err error, conflict string) error {
 	switch {
-	case err == nil:
-		return nil
-	case isUnique(err):
-		return convoi.Errorf(convoi.ECONFLICT, "%s", conflict)
-	case isForeignKey(err):
-		return convoi.Errorf(convoi.EINVALID, "A referenced record does not exist.")
-	case strings.HasPrefix(pgCode(err), "23"):
-		return convoi.Errorf(convoi.EINVALID, "Constraint violated: %s.", err)
-	case pgCode(err) == "22P05" || pgCode(err) == "22021":
-		return convoi.Errorf(convoi.EINVALID, "Text cannot be stored: %s.", err)
+	case e.Code == "23505":
+		return sqlstore.Unique
+	case e.Code == "23503":
+		return sqlstore.ForeignKey
+	case strings.HasPrefix(e.Code, "23"):
+		return sqlstore.Constraint
+	case e.Code == "22P05" || e.Code == "22021":
+		return sqlstore.BadText
 	}
-	return err
+	return sqlstore.NoViolation
 }
+
+// isUnique reports whether err is a unique violation (the position
+// committers' COPY meets one when a record was stored already).
+func isUnique(err error) bool { return violation(err) == sqlstore.Unique }
+
+// writeErr maps constraint violations to application errors as the
+// entity services do.
+func writeErr(err error, conflict string) error { return sqlstore.WriteErr(dialect, err, conflict) }
 
 // where accumulates the conditions and arguments of a filtered listing.
 type where struct {
@@ -474,60 +450,6 @@ func (w *where) String() string {
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
-// limitOffset returns the LIMIT clause of a normalized page.
-func limitOffset(p convoi.Page) string {
-	p = p.Normalize()
-	return fmt.Sprintf(" LIMIT %d OFFSET %d", p.Limit, p.Offset)
-}
-
-// count returns the number of rows of from (table and WHERE) matching w.
-func (tx *Tx) count(ctx context.Context, from string, w *where) (int, error) {
-	var n int
-	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+from+w.String(), w.args...).Scan(&n)
-	return n, err
-}
-
-// fold is the case folding used for case-insensitive substring filters; the
-// SQL side is the migration's convoi_fold (lower(), which folds Unicode in
-// a UTF-8 database).
-func fold(s string) string { return strings.ToLower(s) }
-
-// timeCol scans a timestamptz column into a time.Time in UTC (NULL gives
-// the zero time).
-type timeCol struct{ t *time.Time }
-
-func (c timeCol) Scan(v any) error {
-	switch v := v.(type) {
-	case nil:
-		*c.t = time.Time{}
-		return nil
-	case time.Time:
-		*c.t = v.UTC()
-		return nil
-	case string: // a text column written by textTime
-		t, err := parseTime(v)
-		*c.t = t
-		return err
-	}
-	return fmt.Errorf("scan time: unexpected %T", v)
-}
-
-// nullTimeCol scans a nullable timestamptz column into a *time.Time.
-type nullTimeCol struct{ t **time.Time }
-
-func (c nullTimeCol) Scan(v any) error {
-	if v == nil {
-		*c.t = nil
-		return nil
-	}
-	var t time.Time
-	if err := (timeCol{&t}).Scan(v); err != nil {
-		return err
-	}
-	*c.t = &t
-	return nil
-}
-
 // jsonCol scans a JSON text column into v (NULL leaves v as it is).
 type jsonCol struct{ v any }
 
@@ -543,27 +465,10 @@ func (c jsonCol) Scan(v any) error {
 	return fmt.Errorf("scan json: unexpected %T", v)
 }
 
-// idCol scans a nullable integer column into a named ID (NULL gives 0).
-type idCol[T ~int64] struct{ id *T }
-
-func (c idCol[T]) Scan(v any) error {
-	switch v := v.(type) {
-	case nil:
-		*c.id = 0
-	case int64:
-		*c.id = T(v)
-	default:
-		return fmt.Errorf("scan id: unexpected %T", v)
+// orEmpty returns a non-nil slice so that JSON listings are [] and not null.
+func orEmpty[T any](a []T) []T {
+	if a == nil {
+		return []T{}
 	}
-	return nil
-}
-
-// toJSON marshals a value for a JSON column; a value that cannot be
-// represented (NaN, infinities, unsupported types) is EINVALID.
-func toJSON(what string, v any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", convoi.Errorf(convoi.EINVALID, "%s cannot be stored: %v.", what, err)
-	}
-	return string(b), nil
+	return a
 }

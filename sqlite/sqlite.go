@@ -52,8 +52,13 @@
 // nanoseconds (so that text order is time order); positions and device
 // events store unix nanoseconds as integers for speed and compactness.
 //
-// This package imports convoi and the standard library and the driver only;
-// it must not import other adapters or engines.
+// The entity services (everything but positions) are the SQL that the
+// postgres package runs too, shared in internal/sqlstore (see services.go);
+// this package provides what is SQLite's own: the file, its connection
+// pools and pragmas, migrations, the dialect, and the position ingest.
+//
+// This package imports convoi, internal/sqlstore, the standard library and
+// the driver only; it must not import other adapters or engines.
 package sqlite
 
 import (
@@ -75,6 +80,7 @@ import (
 	"time"
 
 	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/internal/sqlstore"
 
 	sqlite3 "modernc.org/sqlite"
 	sqlitelib "modernc.org/sqlite/lib"
@@ -118,6 +124,8 @@ type DB struct {
 	// in free pages. Set before Open.
 	Sealer Sealer
 
+	store *sqlstore.Store // the entity services' view of db (see services.go)
+
 	writer *sql.DB // one connection: all writes, BEGIN IMMEDIATE
 	reader *sql.DB // read-only connections
 	ckpt   *sql.DB // one connection: background WAL checkpoints
@@ -157,6 +165,7 @@ func NewDB(dsn string) *DB {
 		BusyTimeout:    5 * time.Second,
 	}
 	db.ctx, db.cancel = context.WithCancel(context.Background())
+	db.store = sqlstore.New(dialect, db.begin, &db.Now, &db.Sealer, &db.IdempotencyTTL)
 	return db
 }
 
@@ -461,123 +470,87 @@ func (db *DB) Migrations(ctx context.Context) ([]string, error) {
 	return names, rows.Err()
 }
 
-// Tx wraps a transaction with the time and author of the service call.
-type Tx struct {
-	*sql.Tx
-	db  *DB
-	now time.Time     // one timestamp for everything the call writes
-	by  convoi.UserID // author from the context
-}
-
-// beginWrite starts an IMMEDIATE transaction on the writer connection.
-func (db *DB) beginWrite(ctx context.Context) (*Tx, error) {
-	if db.writer == nil {
+// begin starts a transaction for the shared services (internal/sqlstore):
+// a write on the writer connection (BEGIN IMMEDIATE, so writers queue in
+// Go), or a read-only snapshot on the reader pool.
+func (db *DB) begin(ctx context.Context, write bool) (sqlstore.Conn, error) {
+	pool, opts := db.reader, &sql.TxOptions{ReadOnly: db.reader != db.writer}
+	if write {
+		pool, opts = db.writer, nil
+	}
+	if pool == nil {
 		return nil, convoi.Errorf(convoi.EUNAVAILABLE, "Database is not open.")
 	}
-	tx, err := db.writer.BeginTx(ctx, nil)
+	tx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	return &Tx{Tx: tx, db: db, now: db.Now().UTC(), by: convoi.UserIDFromContext(ctx)}, nil
+	return conn{tx}, nil
 }
 
-// beginRead starts a read transaction on the reader pool: a consistent
-// snapshot for a listing and its count.
-func (db *DB) beginRead(ctx context.Context) (*Tx, error) {
-	if db.reader == nil {
-		return nil, convoi.Errorf(convoi.EUNAVAILABLE, "Database is not open.")
-	}
-	tx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: db.reader != db.writer})
+// beginRead starts a read transaction on the reader pool, for the
+// position listings.
+func (db *DB) beginRead(ctx context.Context) (*sql.Tx, error) {
+	c, err := db.begin(ctx, false)
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return nil, err
 	}
-	return &Tx{Tx: tx, db: db, now: db.Now().UTC(), by: convoi.UserIDFromContext(ctx)}, nil
+	return c.(conn).Tx, nil
 }
 
-// exists reports whether table has a row with id. table is a constant.
-func (tx *Tx) exists(ctx context.Context, table string, id int64) (bool, error) {
-	var n int
-	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE id = ?`, id).Scan(&n)
-	return n > 0, err
-}
+// conn is a database/sql transaction as sqlstore.Conn.
+type conn struct{ *sql.Tx }
 
-// mustExist returns an EINVALID error naming what when the referenced row
-// is missing. A zero id is not checked (it means "none").
-func (tx *Tx) mustExist(ctx context.Context, table, what string, id int64) error {
-	if id == 0 {
-		return nil
-	}
-	ok, err := tx.exists(ctx, table, id)
+func (c conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := c.ExecContext(ctx, q, args...)
 	if err != nil {
-		return err
-	} else if !ok {
-		return convoi.Errorf(convoi.EINVALID, "%s %d does not exist.", what, id)
+		return 0, err
 	}
-	return nil
+	return res.RowsAffected()
 }
 
-// timeFormat is fixed-width so that text order is time order.
-const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
-
-func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
-
-func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
+func (c conn) Insert(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := c.ExecContext(ctx, q, args...)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("parse time %q: %w", s, err)
+		return 0, err
 	}
-	return t.UTC(), nil
+	return res.LastInsertId()
 }
 
-// nullTime formats an optional time.
-func nullTime(t *time.Time) any {
-	if t == nil {
-		return nil
+func (c conn) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+	rows, err := c.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
 	}
-	return formatTime(*t)
+	return sqlRows{rows}, nil
 }
 
-// nullID stores a zero ID as NULL so that foreign keys accept "none".
-func nullID[T ~int64](id T) any {
-	if id == 0 {
-		return nil
-	}
-	return int64(id)
+func (c conn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
+	return c.QueryRowContext(ctx, q, args...)
 }
 
-// sqliteCode returns the extended result code of a driver error, or 0.
-func sqliteCode(err error) int {
-	var e *sqlite3.Error
-	if errors.As(err, &e) {
-		return e.Code()
-	}
-	return 0
+// sqlRows is *sql.Rows as sqlstore.Rows (Close without a result: the
+// error of a failed iteration is reported by Err).
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { r.Rows.Close() }
+
+// dialect is SQLite's SQL where the shared services need it: times as
+// fixed-width text, instr, json_each and json_group_array.
+var dialect = sqlstore.Dialect{
+	Time:      func(t time.Time) any { return formatTime(t) },
+	Violation: violation,
+	Instr:     "instr",
+	JSONEach: func(col, alias string) (string, string) {
+		return "json_each(" + col + ") AS " + alias, alias + ".value"
+	},
+	JSONArray: func(col, from, where, order string) string {
+		return "(SELECT json_group_array(" + col + ") FROM (SELECT " + col + " FROM " + from +
+			" WHERE " + where + " ORDER BY " + order + "))"
+	},
 }
 
-func isUnique(err error) bool {
-	c := sqliteCode(err)
-	return c == sqlitelib.SQLITE_CONSTRAINT_UNIQUE || c == sqlitelib.SQLITE_CONSTRAINT_PRIMARYKEY
-}
-
-func isForeignKey(err error) bool {
-	return sqliteCode(err) == sqlitelib.SQLITE_CONSTRAINT_FOREIGNKEY
-}
-
-// writeErr maps constraint violations that slipped past the explicit checks
-// to application errors; conflict names what was duplicated.
-func writeErr(err error, conflict string) error {
-	switch {
-	case err == nil:
-		return nil
-	case isUnique(err):
-		return convoi.Errorf(convoi.ECONFLICT, "%s", conflict)
-	case isForeignKey(err):
-		return convoi.Errorf(convoi.EINVALID, "A referenced record does not exist.")
-	case sqliteCode(err)&0xff == sqlitelib.SQLITE_CONSTRAINT:
-		return convoi.Errorf(convoi.EINVALID, "Constraint violated: %s.", err)
-	}
-	return err
-}
+func formatTime(t time.Time) string { return t.UTC().Format(sqlstore.TimeFormat) }
 
 // where accumulates the conditions and arguments of a filtered listing.
 type where struct {
@@ -597,72 +570,43 @@ func (w *where) String() string {
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
-// limitOffset returns the LIMIT clause of a normalized page.
-func limitOffset(p convoi.Page) string {
-	p = p.Normalize()
-	return fmt.Sprintf(" LIMIT %d OFFSET %d", p.Limit, p.Offset)
+// sqliteCode returns the extended result code of a driver error, or 0.
+func sqliteCode(err error) int {
+	var e *sqlite3.Error
+	if errors.As(err, &e) {
+		return e.Code()
+	}
+	return 0
 }
 
-// count returns the number of rows of from (table and WHERE) matching w.
-func (tx *Tx) count(ctx context.Context, from string, w *where) (int, error) {
-	var n int
-	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+from+w.String(), w.args...).Scan(&n)
-	return n, err
+// violation classifies a constraint error for the shared services.
+func violation(err error) sqlstore.Violation {
+	switch c := sqliteCode(err); {
+	case c == sqlitelib.SQLITE_CONSTRAINT_UNIQUE || c == sqlitelib.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return sqlstore.Unique
+	case c == sqlitelib.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return sqlstore.ForeignKey
+	case c&0xff == sqlitelib.SQLITE_CONSTRAINT:
+		return sqlstore.Constraint
+	}
+	return sqlstore.NoViolation
 }
-
-// fold is the case folding used for case-insensitive substring filters.
-// SQLite's lower() only folds ASCII; this is registered as convoi_fold.
-func fold(s string) string { return strings.ToLower(s) }
 
 func init() {
+	// SQLite's lower() only folds ASCII: convoi_fold is the folding of
+	// the shared services' case-insensitive filters.
 	sqlite3.MustRegisterDeterministicScalarFunction("convoi_fold", 1, func(ctx *sqlite3.FunctionContext, args []driver.Value) (driver.Value, error) {
 		switch v := args[0].(type) {
 		case string:
-			return fold(v), nil
+			return sqlstore.Fold(v), nil
 		case []byte:
-			return fold(string(v)), nil
+			return sqlstore.Fold(string(v)), nil
 		case nil:
 			return nil, nil
 		default:
-			return fold(fmt.Sprint(v)), nil
+			return sqlstore.Fold(fmt.Sprint(v)), nil
 		}
 	})
-}
-
-// timeCol scans a text time column into a time.Time (NULL gives the zero time).
-type timeCol struct{ t *time.Time }
-
-func (c timeCol) Scan(v any) error {
-	switch v := v.(type) {
-	case nil:
-		*c.t = time.Time{}
-		return nil
-	case string:
-		t, err := parseTime(v)
-		*c.t = t
-		return err
-	case []byte:
-		t, err := parseTime(string(v))
-		*c.t = t
-		return err
-	}
-	return fmt.Errorf("scan time: unexpected %T", v)
-}
-
-// nullTimeCol scans a nullable text time column into a *time.Time.
-type nullTimeCol struct{ t **time.Time }
-
-func (c nullTimeCol) Scan(v any) error {
-	if v == nil {
-		*c.t = nil
-		return nil
-	}
-	var t time.Time
-	if err := (timeCol{&t}).Scan(v); err != nil {
-		return err
-	}
-	*c.t = &t
-	return nil
 }
 
 // jsonCol scans a JSON text column into v (NULL leaves v as it is).
@@ -680,29 +624,12 @@ func (c jsonCol) Scan(v any) error {
 	return fmt.Errorf("scan json: unexpected %T", v)
 }
 
-// idCol scans a nullable integer column into a named ID (NULL gives 0).
-type idCol[T ~int64] struct{ id *T }
-
-func (c idCol[T]) Scan(v any) error {
-	switch v := v.(type) {
-	case nil:
-		*c.id = 0
-	case int64:
-		*c.id = T(v)
-	default:
-		return fmt.Errorf("scan id: unexpected %T", v)
+// orEmpty returns a non-nil slice so that JSON listings are [] and not null.
+func orEmpty[T any](a []T) []T {
+	if a == nil {
+		return []T{}
 	}
-	return nil
-}
-
-// toJSON marshals a value for a JSON column; a value that cannot be
-// represented (NaN, infinities, unsupported types) is EINVALID.
-func toJSON(what string, v any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", convoi.Errorf(convoi.EINVALID, "%s cannot be stored: %v.", what, err)
-	}
-	return string(b), nil
+	return a
 }
 
 // Pragma returns the value of a pragma on the writer connection, or the

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"github.com/convoi/convoi"
 )
 
-// Sealer encrypts schedule values before they reach the database file
+// Sealer encrypts schedule values before they reach the database
 // (seal.Keyring, AES-256-GCM under a key file outside the database).
 // Open must fail for a value sealed with another ad.
 type Sealer interface {
@@ -40,11 +40,11 @@ const sealedPrefix = "sealed:"
 // stored in clear are still read (until Reseal seals them).
 
 // sealText seals a text value; without a Sealer it returns it unchanged.
-func (db *DB) sealText(ad, plain string) (string, error) {
-	if db.Sealer == nil {
+func (db *Store) sealText(ad, plain string) (string, error) {
+	if db.sealer() == nil {
 		return plain, nil
 	}
-	b, err := db.Sealer.Seal([]byte(plain), []byte(ad))
+	b, err := db.sealer().Seal([]byte(plain), []byte(ad))
 	if err != nil {
 		return "", fmt.Errorf("seal %s: %w", adColumn(ad), err)
 	}
@@ -52,45 +52,45 @@ func (db *DB) sealText(ad, plain string) (string, error) {
 }
 
 // openText opens a value written by sealText (or stored in clear).
-func (db *DB) openText(ad, stored string) (string, error) {
+func (db *Store) openText(ad, stored string) (string, error) {
 	rest, ok := strings.CutPrefix(stored, sealedPrefix)
 	if !ok {
 		return stored, nil
 	}
-	if db.Sealer == nil {
+	if db.sealer() == nil {
 		return "", fmt.Errorf("%s is sealed and no seal key is configured", adColumn(ad))
 	}
 	b, err := base64.StdEncoding.DecodeString(rest)
 	if err != nil {
 		return "", fmt.Errorf("open %s: %w", adColumn(ad), err)
 	}
-	p, err := db.Sealer.Open(b, []byte(ad))
+	p, err := db.sealer().Open(b, []byte(ad))
 	if err != nil {
 		return "", fmt.Errorf("open %s: %w", adColumn(ad), err)
 	}
 	return string(p), nil
 }
 
-func (db *DB) sealBlob(ad string, plain []byte) ([]byte, error) {
-	if db.Sealer == nil {
+func (db *Store) sealBlob(ad string, plain []byte) ([]byte, error) {
+	if db.sealer() == nil {
 		return plain, nil
 	}
-	b, err := db.Sealer.Seal(plain, []byte(ad))
+	b, err := db.sealer().Seal(plain, []byte(ad))
 	if err != nil {
 		return nil, fmt.Errorf("seal %s: %w", adColumn(ad), err)
 	}
 	return append([]byte(sealedPrefix), b...), nil
 }
 
-func (db *DB) openBlob(ad string, stored []byte) ([]byte, error) {
+func (db *Store) openBlob(ad string, stored []byte) ([]byte, error) {
 	rest, ok := bytes.CutPrefix(stored, []byte(sealedPrefix))
 	if !ok {
 		return stored, nil
 	}
-	if db.Sealer == nil {
+	if db.sealer() == nil {
 		return nil, fmt.Errorf("%s is sealed and no seal key is configured", adColumn(ad))
 	}
-	p, err := db.Sealer.Open(rest, []byte(ad))
+	p, err := db.sealer().Open(rest, []byte(ad))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", adColumn(ad), err)
 	}
@@ -114,9 +114,9 @@ func adResponse(u convoi.UserID, key string) string {
 }
 
 // sealMovement returns the stored forms of m's departure and route.
-func (db *DB) sealMovement(m *convoi.Movement) (dep, route any, err error) {
+func (db *Store) sealMovement(m *convoi.Movement) (dep, route any, err error) {
 	if m.PlannedDeparture != nil {
-		if dep, err = db.sealText(adDeparture(m.Ref), formatTime(*m.PlannedDeparture)); err != nil {
+		if dep, err = db.sealText(adDeparture(m.Ref), textTime(*m.PlannedDeparture)); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -133,7 +133,7 @@ func (db *DB) sealMovement(m *convoi.Movement) (dep, route any, err error) {
 }
 
 // openMovement fills m's departure and route from their stored forms.
-func (db *DB) openMovement(m *convoi.Movement, dep, route sql.NullString) error {
+func (db *Store) openMovement(m *convoi.Movement, dep, route sql.NullString) error {
 	m.PlannedDeparture, m.Route = nil, nil
 	if dep.Valid {
 		s, err := db.openText(adDeparture(m.Ref), dep.String)
@@ -160,8 +160,8 @@ func (db *DB) openMovement(m *convoi.Movement, dep, route sql.NullString) error 
 // in clear or under an older key, in one transaction, and returns how many
 // values it rewrote. Run it after adding a key to the key file (key
 // rotation) or after turning sealing on; then older keys may be dropped.
-func (db *DB) Reseal(ctx context.Context) (int, error) {
-	if db.Sealer == nil {
+func (db *Store) Reseal(ctx context.Context) (int, error) {
+	if db.sealer() == nil {
 		return 0, convoi.Errorf(convoi.EINVALID, "No seal key configured.")
 	}
 	tx, err := db.beginWrite(ctx)
@@ -176,7 +176,7 @@ func (db *DB) Reseal(ctx context.Context) (int, error) {
 			return false
 		}
 		b, err := base64.StdEncoding.DecodeString(rest)
-		return err == nil && db.Sealer.SealedWith(b)
+		return err == nil && db.sealer().SealedWith(b)
 	}
 	reseal := func(ad, stored string) (string, bool, error) {
 		if current(stored) {
@@ -276,7 +276,7 @@ func (db *DB) Reseal(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for _, r := range rs {
-		if rest, ok := bytes.CutPrefix(r.b, []byte(sealedPrefix)); ok && db.Sealer.SealedWith(rest) {
+		if rest, ok := bytes.CutPrefix(r.b, []byte(sealedPrefix)); ok && db.sealer().SealedWith(rest) {
 			continue
 		}
 		plain, err := db.openBlob(adResponse(r.user, r.key), r.b)
@@ -338,7 +338,7 @@ type storedDraw struct {
 
 // openDraw reads a draw: sealed JSON, or a departure in clear with its
 // route index in draw_route_index.
-func (db *DB) openDraw(mv convoi.MovementID, idx sql.NullInt64, dep string) (*convoi.PlanDraw, error) {
+func (db *Store) openDraw(mv convoi.MovementID, idx sql.NullInt64, dep string) (*convoi.PlanDraw, error) {
 	if !strings.HasPrefix(dep, sealedPrefix) {
 		t, err := parseTime(dep)
 		if err != nil {
@@ -373,10 +373,15 @@ func drawInClear(ctx context.Context, tx *Tx, planID int64, dep string) (string,
 // CheckSealKey opens the newest sealed plan strategy, so that a store
 // opened with the wrong key file (or none) fails at once rather than at
 // the first release or schedule read. Without sealed values it succeeds.
-func (db *DB) CheckSealKey(ctx context.Context) error {
+func (db *Store) CheckSealKey(ctx context.Context) error {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
 	var mv convoi.MovementID
 	var val string
-	err := db.reader.QueryRowContext(ctx, `SELECT movement_id, strategy FROM plans WHERE strategy LIKE 'sealed:%' ORDER BY id DESC LIMIT 1`).Scan(&mv, &val)
+	err = tx.QueryRowContext(ctx, `SELECT movement_id, strategy FROM plans WHERE strategy LIKE 'sealed:%' ORDER BY id DESC LIMIT 1`).Scan(&mv, &val)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}

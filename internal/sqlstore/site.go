@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -9,10 +9,10 @@ import (
 var _ convoi.SiteService = (*SiteService)(nil)
 
 // SiteService implements convoi.SiteService.
-type SiteService struct{ db *DB }
+type SiteService struct{ db *Store }
 
 // NewSiteService returns a SiteService on db.
-func NewSiteService(db *DB) *SiteService { return &SiteService{db: db} }
+func NewSiteService(db *Store) *SiteService { return &SiteService{db: db} }
 
 // FindSiteByID returns the site, ENOTFOUND if there is none.
 func (s *SiteService) FindSiteByID(ctx context.Context, id convoi.SiteID) (*convoi.Site, error) {
@@ -69,7 +69,7 @@ func (s *SiteService) UpdateSite(ctx context.Context, id convoi.SiteID, upd conv
 		address = ?, updated_by = ?, updated_at = ? WHERE id = ?`,
 		site.Kind, site.Name, site.Location.Lat, site.Location.Lon, site.Entry.Lat, site.Entry.Lon,
 		site.Address, site.UpdatedBy, formatTime(site.UpdatedAt), id); err != nil {
-		return nil, writeErr(err, "Site already exists.")
+		return nil, tx.writeErr(err, "Site already exists.")
 	}
 	return site, tx.Commit()
 }
@@ -85,7 +85,7 @@ func createSite(ctx context.Context, tx *Tx, s *convoi.Site) error {
 		s.Kind, s.Name, s.Location.Lat, s.Location.Lon, s.Entry.Lat, s.Entry.Lon, s.Address,
 		s.CreatedBy, s.UpdatedBy, formatTime(s.CreatedAt), formatTime(s.UpdatedAt))
 	if err != nil {
-		return writeErr(err, "Site already exists.")
+		return tx.writeErr(err, "Site already exists.")
 	}
 	id, err := res.LastInsertId()
 	s.ID = convoi.SiteID(id)
@@ -111,7 +111,7 @@ func findSites(ctx context.Context, tx *Tx, f convoi.SiteFilter) ([]*convoi.Site
 		w.add("kind = ?", *f.Kind)
 	}
 	if f.Name != nil {
-		w.add("strpos(convoi_fold(name), ?) > 0", fold(*f.Name))
+		w.add(tx.db.sql.siteName, fold(*f.Name))
 	}
 	n, err := tx.count(ctx, "sites", w)
 	if err != nil {

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -16,10 +16,10 @@ var _ convoi.IncidentService = (*IncidentService)(nil)
 // IncidentService implements convoi.IncidentService. Each call is one
 // transaction; every write to an incident (update, sighting, unit
 // assignment or release) bumps its Version in the same transaction.
-type IncidentService struct{ db *DB }
+type IncidentService struct{ db *Store }
 
 // NewIncidentService returns an IncidentService on db.
-func NewIncidentService(db *DB) *IncidentService { return &IncidentService{db: db} }
+func NewIncidentService(db *Store) *IncidentService { return &IncidentService{db: db} }
 
 const incidentColumns = `id, movement_id, alarm_id, lat, lon, place_name, attack_at, vehicles_sought, instructions,
 	state, declared_by, version, created_at, updated_at`
@@ -51,12 +51,12 @@ func (s *IncidentService) DeclareIncident(ctx context.Context, i *convoi.Inciden
 		v.VehiclesSought = []string{}
 	}
 	vs, _ := json.Marshal(v.VehiclesSought)
-	res, err := tx.ExecContext(ctx, `INSERT INTO incidents (movement_id, alarm_id, lat, lon, place_name, attack_at, vehicles_sought,
+	res, err := tx.insertContext(ctx, `INSERT INTO incidents (movement_id, alarm_id, lat, lon, place_name, attack_at, vehicles_sought,
 		instructions, state, declared_by, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		nullID(v.MovementID), nullID(v.AlarmID), v.Place.Lat, v.Place.Lon, v.PlaceName, formatTime(v.AttackAt), string(vs),
 		v.Instructions, v.State, v.DeclaredBy, v.Version, formatTime(v.CreatedAt), formatTime(v.UpdatedAt))
 	if err != nil {
-		return writeErr(err, "An incident was already declared from this alarm.")
+		return tx.writeErr(err, "An incident was already declared from this alarm.")
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
@@ -229,11 +229,11 @@ func (s *IncidentService) AddSighting(ctx context.Context, in *convoi.Sighting) 
 	v := *in
 	v.Time = v.Time.UTC()
 	v.RecordedBy, v.CreatedAt = tx.by, tx.now
-	res, err := tx.ExecContext(ctx, `INSERT INTO incident_sightings (incident_id, lat, lon, place_name, time, confidence, note,
+	res, err := tx.insertContext(ctx, `INSERT INTO incident_sightings (incident_id, lat, lon, place_name, time, confidence, note,
 		recorded_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.IncidentID, v.Place.Lat, v.Place.Lon, v.PlaceName, formatTime(v.Time), v.Confidence, v.Note, v.RecordedBy, formatTime(v.CreatedAt))
 	if err != nil {
-		return writeErr(err, "Sighting already exists.")
+		return tx.writeErr(err, "Sighting already exists.")
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
@@ -309,10 +309,10 @@ func (s *IncidentService) AssignUnit(ctx context.Context, id convoi.IncidentID, 
 		return nil, err
 	}
 	a := &convoi.UnitAssignment{IncidentID: id, SiteID: site, State: convoi.UnitAssigned, Note: strings.TrimSpace(note), AssignedBy: tx.by, AssignedAt: tx.now}
-	res, err := tx.ExecContext(ctx, `INSERT INTO incident_units (incident_id, site_id, state, note, assigned_by, assigned_at)
+	res, err := tx.insertContext(ctx, `INSERT INTO incident_units (incident_id, site_id, state, note, assigned_by, assigned_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, id, site, a.State, a.Note, a.AssignedBy, formatTime(a.AssignedAt))
 	if err != nil {
-		return nil, writeErr(err, "The unit is already assigned to an incident.")
+		return nil, tx.writeErr(err, "The unit is already assigned to an incident.")
 	}
 	if a.ID, err = res.LastInsertId(); err != nil {
 		return nil, err

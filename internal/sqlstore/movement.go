@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -13,10 +13,10 @@ var _ convoi.MovementService = (*MovementService)(nil)
 
 // MovementService implements convoi.MovementService. Crew and vehicles are
 // stored in join tables, so MovementFilter.CrewMember is an indexed lookup.
-type MovementService struct{ db *DB }
+type MovementService struct{ db *Store }
 
 // NewMovementService returns a MovementService on db.
-func NewMovementService(db *DB) *MovementService { return &MovementService{db: db} }
+func NewMovementService(db *Store) *MovementService { return &MovementService{db: db} }
 
 // FindMovementByID returns the movement, ENOTFOUND if there is none.
 func (s *MovementService) FindMovementByID(ctx context.Context, id convoi.MovementID) (*convoi.Movement, error) {
@@ -66,14 +66,14 @@ func (s *MovementService) CreateMovement(ctx context.Context, m *convoi.Movement
 	m.AppointmentAt = m.AppointmentAt.UTC()
 	m.CreatedBy, m.UpdatedBy = tx.by, tx.by
 	m.CreatedAt, m.UpdatedAt = tx.now, tx.now
-	res, err := tx.ExecContext(ctx, `INSERT INTO movements (ref, detainee_id, from_site_id, to_site_id, purpose,
+	res, err := tx.insertContext(ctx, `INSERT INTO movements (ref, detainee_id, from_site_id, to_site_id, purpose,
 		appointment_at, requester, state, cancel_reason, escort_level, planned_departure, route, version,
 		created_by, updated_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.Ref, m.DetaineeID, m.FromSiteID, m.ToSiteID, m.Purpose,
 		formatTime(m.AppointmentAt), m.Requester, m.State, m.CancelReason, m.EscortLevel, dep, route, m.Version,
 		m.CreatedBy, m.UpdatedBy, formatTime(m.CreatedAt), formatTime(m.UpdatedAt))
 	if err != nil {
-		return writeErr(err, "Movement ref "+m.Ref+" already exists.")
+		return tx.writeErr(err, "Movement ref "+m.Ref+" already exists.")
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
@@ -133,7 +133,7 @@ func insertTransition(ctx context.Context, tx *Tx, id convoi.MovementID, a convo
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO transitions (movement_id, action, from_state, to_state, reason, override, by_user, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, a, from, to, strings.TrimSpace(reason), override, tx.by, formatTime(tx.now)); err != nil {
-		return writeErr(err, "Transition already exists.")
+		return tx.writeErr(err, "Transition already exists.")
 	}
 	return nil
 }
@@ -237,7 +237,7 @@ func saveMovement(ctx context.Context, tx *Tx, m *convoi.Movement, assignments b
 		m.Purpose, formatTime(m.AppointmentAt), m.Requester, m.State, m.CancelReason, m.EscortLevel,
 		dep, route, m.Version, m.UpdatedBy, formatTime(m.UpdatedAt), m.ID, prev)
 	if err != nil {
-		return writeErr(err, "Movement already exists.")
+		return tx.writeErr(err, "Movement already exists.")
 	} else if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n != 1 {
@@ -258,13 +258,13 @@ func saveMovementAssignments(ctx context.Context, tx *Tx, m *convoi.Movement) er
 	for i, o := range m.Crew {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO movement_crew (movement_id, officer_id, position) VALUES (?, ?, ?)`,
 			m.ID, o, i); err != nil {
-			return writeErr(err, fmt.Sprintf("Officer %d is listed twice in the crew.", o))
+			return tx.writeErr(err, fmt.Sprintf("Officer %d is listed twice in the crew.", o))
 		}
 	}
 	for i, v := range m.Vehicles {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO movement_vehicles (movement_id, vehicle_id, position) VALUES (?, ?, ?)`,
 			m.ID, v, i); err != nil {
-			return writeErr(err, fmt.Sprintf("Vehicle %d is listed twice.", v))
+			return tx.writeErr(err, fmt.Sprintf("Vehicle %d is listed twice.", v))
 		}
 	}
 	return nil
@@ -358,12 +358,7 @@ func findMovements(ctx context.Context, tx *Tx, f convoi.MovementFilter) ([]*con
 		return nil, 0, err
 	}
 	// Crew and vehicles come back in assignment order as JSON arrays.
-	rows, err := tx.QueryContext(ctx, `SELECT id, ref, detainee_id, from_site_id, to_site_id, purpose, appointment_at,
-		requester, state, cancel_reason, escort_level, planned_departure, route, version,
-		created_by, updated_by, created_at, updated_at,
-		(SELECT json_group_array(officer_id) FROM (SELECT officer_id FROM movement_crew c WHERE c.movement_id = movements.id ORDER BY position)),
-		(SELECT json_group_array(vehicle_id) FROM (SELECT vehicle_id FROM movement_vehicles v WHERE v.movement_id = movements.id ORDER BY position))
-		FROM movements`+w.String()+` ORDER BY appointment_at, id`+limitOffset(f.Page), w.args...)
+	rows, err := tx.QueryContext(ctx, tx.db.sql.selectMovements+w.String()+` ORDER BY appointment_at, id`+limitOffset(f.Page), w.args...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -390,4 +385,14 @@ func findMovements(ctx context.Context, tx *Tx, f convoi.MovementFilter) ([]*con
 		a = append(a, &m)
 	}
 	return orEmpty(a), n, rows.Err()
+}
+
+// selectMovements is the SELECT of findMovements, up to its WHERE.
+func selectMovements(d Dialect) string {
+	return `SELECT id, ref, detainee_id, from_site_id, to_site_id, purpose, appointment_at,
+		requester, state, cancel_reason, escort_level, planned_departure, route, version,
+		created_by, updated_by, created_at, updated_at,
+		` + d.JSONArray("officer_id", "movement_crew c", "c.movement_id = movements.id", "position") + `,
+		` + d.JSONArray("vehicle_id", "movement_vehicles v", "v.movement_id = movements.id", "position") + `
+		FROM movements`
 }

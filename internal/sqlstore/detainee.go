@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -9,10 +9,10 @@ import (
 var _ convoi.DetaineeService = (*DetaineeService)(nil)
 
 // DetaineeService implements convoi.DetaineeService.
-type DetaineeService struct{ db *DB }
+type DetaineeService struct{ db *Store }
 
 // NewDetaineeService returns a DetaineeService on db.
-func NewDetaineeService(db *DB) *DetaineeService { return &DetaineeService{db: db} }
+func NewDetaineeService(db *Store) *DetaineeService { return &DetaineeService{db: db} }
 
 // FindDetaineeByID returns the detainee, ENOTFOUND if there is none.
 func (s *DetaineeService) FindDetaineeByID(ctx context.Context, id convoi.DetaineeID) (*convoi.Detainee, error) {
@@ -57,12 +57,12 @@ func (s *DetaineeService) CreateDetainee(ctx context.Context, d *convoi.Detainee
 	}
 	d.CreatedBy, d.UpdatedBy = tx.by, tx.by
 	d.CreatedAt, d.UpdatedAt = tx.now, tx.now
-	res, err := tx.ExecContext(ctx, `INSERT INTO detainees (name, aliases, birth_date, legal_status, site_id, dps, risk,
+	res, err := tx.insertContext(ctx, `INSERT INTO detainees (name, aliases, birth_date, legal_status, site_id, dps, risk,
 		created_by, updated_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.Name, aliases, d.BirthDate, d.LegalStatus, d.SiteID, d.Risk.DPS, risk,
 		d.CreatedBy, d.UpdatedBy, formatTime(d.CreatedAt), formatTime(d.UpdatedAt))
 	if err != nil {
-		return writeErr(err, "Detainee already exists.")
+		return tx.writeErr(err, "Detainee already exists.")
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
@@ -98,7 +98,7 @@ func (s *DetaineeService) UpdateDetainee(ctx context.Context, id convoi.Detainee
 		site_id = ?, dps = ?, risk = ?, updated_by = ?, updated_at = ? WHERE id = ?`,
 		d.Name, aliases, d.BirthDate, d.LegalStatus, d.SiteID, d.Risk.DPS, risk,
 		d.UpdatedBy, formatTime(d.UpdatedAt), id); err != nil {
-		return nil, writeErr(err, "Detainee already exists.")
+		return nil, tx.writeErr(err, "Detainee already exists.")
 	}
 	return d, tx.Commit()
 }
@@ -147,7 +147,7 @@ func findDetainees(ctx context.Context, tx *Tx, f convoi.DetaineeFilter) ([]*con
 	}
 	if f.Name != nil {
 		n := fold(*f.Name)
-		w.add("(instr(convoi_fold(name), ?) > 0 OR EXISTS (SELECT 1 FROM json_each(detainees.aliases) WHERE instr(convoi_fold(json_each.value), ?) > 0))", n, n)
+		w.add(tx.db.sql.detaineeName, n, n)
 	}
 	if f.DPS != nil {
 		w.add("dps = ?", *f.DPS)

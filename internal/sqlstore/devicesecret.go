@@ -1,8 +1,9 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
 	"database/sql"
+	"errors"
 
 	"github.com/convoi/convoi"
 )
@@ -10,10 +11,10 @@ import (
 var _ convoi.DeviceSecretService = (*DeviceSecretService)(nil)
 
 // DeviceSecretService implements convoi.DeviceSecretService.
-type DeviceSecretService struct{ db *DB }
+type DeviceSecretService struct{ db *Store }
 
 // NewDeviceSecretService returns a DeviceSecretService on db.
-func NewDeviceSecretService(db *DB) *DeviceSecretService { return &DeviceSecretService{db: db} }
+func NewDeviceSecretService(db *Store) *DeviceSecretService { return &DeviceSecretService{db: db} }
 
 func (s *DeviceSecretService) SetDeviceSecret(ctx context.Context, id convoi.TrackerID, hash []byte) error {
 	if len(hash) != 32 {
@@ -45,8 +46,8 @@ func (s *DeviceSecretService) FindDeviceSecret(ctx context.Context, d convoi.Dev
 	defer tx.Rollback()
 	var hash []byte
 	err = tx.QueryRowContext(ctx, `SELECT s.hash FROM device_secrets s JOIN trackers t ON t.id = s.tracker_id
-		WHERE t.device_id = ? AND t.disabled = 0`, string(d)).Scan(&hash)
-	if err == sql.ErrNoRows {
+		WHERE t.device_id = ? AND t.disabled = false`, string(d)).Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, convoi.Errorf(convoi.ENOTFOUND, "No credentials for device.")
 	}
 	return hash, err

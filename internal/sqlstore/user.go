@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -13,10 +13,10 @@ var (
 )
 
 // UserService implements convoi.UserService.
-type UserService struct{ db *DB }
+type UserService struct{ db *Store }
 
 // NewUserService returns a UserService on db.
-func NewUserService(db *DB) *UserService { return &UserService{db: db} }
+func NewUserService(db *Store) *UserService { return &UserService{db: db} }
 
 // FindUserByID returns the user (with its password hash), ENOTFOUND if there is none.
 func (s *UserService) FindUserByID(ctx context.Context, id convoi.UserID) (*convoi.User, error) {
@@ -76,7 +76,7 @@ func (s *UserService) CreateUser(ctx context.Context, u *convoi.User) error {
 		u.Username, u.Name, u.Role, nullID(u.OfficerID), nullID(u.SiteID), u.PasswordHash, u.Disabled,
 		tx.by, tx.by, formatTime(u.CreatedAt), formatTime(u.UpdatedAt))
 	if err != nil {
-		return writeErr(err, "Username "+u.Username+" already exists.")
+		return tx.writeErr(err, "Username "+u.Username+" already exists.")
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
@@ -110,7 +110,7 @@ func (s *UserService) UpdateUser(ctx context.Context, id convoi.UserID, upd conv
 		disabled = ?, updated_by = ?, updated_at = ? WHERE id = ?`,
 		u.Name, u.Role, nullID(u.OfficerID), nullID(u.SiteID), u.PasswordHash, u.Disabled,
 		tx.by, formatTime(u.UpdatedAt), id); err != nil {
-		return nil, writeErr(err, "Username already exists.")
+		return nil, tx.writeErr(err, "Username already exists.")
 	}
 	return u, tx.Commit()
 }
@@ -173,10 +173,10 @@ func findUsers(ctx context.Context, tx *Tx, f convoi.UserFilter) ([]*convoi.User
 const TokenLastUsedResolution = time.Minute
 
 // TokenService implements convoi.TokenService.
-type TokenService struct{ db *DB }
+type TokenService struct{ db *Store }
 
 // NewTokenService returns a TokenService on db.
-func NewTokenService(db *DB) *TokenService { return &TokenService{db: db} }
+func NewTokenService(db *Store) *TokenService { return &TokenService{db: db} }
 
 // CreateToken stores t. Hash must be a SHA-256 (32 bytes); a hash in use is
 // ECONFLICT, a missing user EINVALID. CreatedAt is set from the store's clock.
@@ -207,7 +207,7 @@ func (s *TokenService) CreateToken(ctx context.Context, t *convoi.Token) error {
 		t.UserID, t.Kind, t.Name, t.Hash, nullTime(t.ExpiresAt), nullTime(t.LastUsedAt), t.Revoked,
 		tx.by, formatTime(t.CreatedAt))
 	if err != nil {
-		return writeErr(err, "Token already exists.")
+		return tx.writeErr(err, "Token already exists.")
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
@@ -228,10 +228,10 @@ func (s *TokenService) FindTokenByHash(ctx context.Context, hash []byte) (*convo
 	t, err := s.findByHash(ctx, hash)
 	if err != nil {
 		return nil, err
-	} else if t == nil || t.Revoked || (t.ExpiresAt != nil && !s.db.Now().Before(*t.ExpiresAt)) {
+	} else if t == nil || t.Revoked || (t.ExpiresAt != nil && !s.db.now().Before(*t.ExpiresAt)) {
 		return nil, notFound
 	}
-	if t.LastUsedAt != nil && s.db.Now().Sub(*t.LastUsedAt) < TokenLastUsedResolution {
+	if t.LastUsedAt != nil && s.db.now().Sub(*t.LastUsedAt) < TokenLastUsedResolution {
 		return t, nil
 	}
 

@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -19,10 +19,10 @@ var _ convoi.WebhookService = (*WebhookService)(nil)
 // outbox. Events enter the outbox by the triggers of migration 4, inside
 // the transaction of the movement or alarm change; FanOutWebhookEvents then
 // copies each into one delivery per subscription, with a fresh message id.
-type WebhookService struct{ db *DB }
+type WebhookService struct{ db *Store }
 
 // NewWebhookService returns a WebhookService on db.
-func NewWebhookService(db *DB) *WebhookService { return &WebhookService{db: db} }
+func NewWebhookService(db *Store) *WebhookService { return &WebhookService{db: db} }
 
 const webhookColumns = `id, url, topics, description, secret, disabled, created_by, created_at, updated_at`
 
@@ -56,7 +56,7 @@ func (s *WebhookService) CreateWebhook(ctx context.Context, w *convoi.Webhook) e
 	res, err := tx.insertContext(ctx, `INSERT INTO webhooks (url, topics, description, secret, disabled, created_by, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, w.URL, topics, w.Description, w.Secret, w.Disabled, tx.by, formatTime(tx.now), formatTime(tx.now))
 	if err != nil {
-		return writeErr(err, "Webhook exists.")
+		return tx.writeErr(err, "Webhook exists.")
 	}
 	id, err := res.LastInsertId()
 	if err != nil {

@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -13,10 +13,10 @@ var (
 )
 
 // VehicleService implements convoi.VehicleService.
-type VehicleService struct{ db *DB }
+type VehicleService struct{ db *Store }
 
 // NewVehicleService returns a VehicleService on db.
-func NewVehicleService(db *DB) *VehicleService { return &VehicleService{db: db} }
+func NewVehicleService(db *Store) *VehicleService { return &VehicleService{db: db} }
 
 // FindVehicleByID returns the vehicle, ENOTFOUND if there is none.
 func (s *VehicleService) FindVehicleByID(ctx context.Context, id convoi.VehicleID) (*convoi.Vehicle, error) {
@@ -62,7 +62,7 @@ func (s *VehicleService) CreateVehicle(ctx context.Context, v *convoi.Vehicle) e
 		v.Registration, v.Class, v.Capacity, nullID(v.SiteID),
 		v.CreatedBy, v.UpdatedBy, formatTime(v.CreatedAt), formatTime(v.UpdatedAt))
 	if err != nil {
-		return writeErr(err, "Vehicle registration "+v.Registration+" already exists.")
+		return tx.writeErr(err, "Vehicle registration "+v.Registration+" already exists.")
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
@@ -93,7 +93,7 @@ func (s *VehicleService) UpdateVehicle(ctx context.Context, id convoi.VehicleID,
 	if _, err := tx.ExecContext(ctx, `UPDATE vehicles SET registration = ?, class = ?, capacity = ?, site_id = ?,
 		updated_by = ?, updated_at = ? WHERE id = ?`,
 		v.Registration, v.Class, v.Capacity, nullID(v.SiteID), v.UpdatedBy, formatTime(v.UpdatedAt), id); err != nil {
-		return nil, writeErr(err, "Vehicle registration "+v.Registration+" already exists.")
+		return nil, tx.writeErr(err, "Vehicle registration "+v.Registration+" already exists.")
 	}
 	return v, tx.Commit()
 }
@@ -145,10 +145,10 @@ func findVehicles(ctx context.Context, tx *Tx, f convoi.VehicleFilter) ([]*convo
 }
 
 // OfficerService implements convoi.OfficerService.
-type OfficerService struct{ db *DB }
+type OfficerService struct{ db *Store }
 
 // NewOfficerService returns an OfficerService on db.
-func NewOfficerService(db *DB) *OfficerService { return &OfficerService{db: db} }
+func NewOfficerService(db *Store) *OfficerService { return &OfficerService{db: db} }
 
 // FindOfficerByID returns the officer, ENOTFOUND if there is none.
 func (s *OfficerService) FindOfficerByID(ctx context.Context, id convoi.OfficerID) (*convoi.Officer, error) {
@@ -197,7 +197,7 @@ func (s *OfficerService) CreateOfficer(ctx context.Context, o *convoi.Officer) e
 		created_by, updated_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		o.Name, o.Unit, quals, nullID(o.SiteID), o.CreatedBy, o.UpdatedBy, formatTime(o.CreatedAt), formatTime(o.UpdatedAt))
 	if err != nil {
-		return writeErr(err, "Officer already exists.")
+		return tx.writeErr(err, "Officer already exists.")
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
@@ -232,7 +232,7 @@ func (s *OfficerService) UpdateOfficer(ctx context.Context, id convoi.OfficerID,
 	if _, err := tx.ExecContext(ctx, `UPDATE officers SET name = ?, unit = ?, qualifications = ?, site_id = ?,
 		updated_by = ?, updated_at = ? WHERE id = ?`,
 		o.Name, o.Unit, quals, nullID(o.SiteID), o.UpdatedBy, formatTime(o.UpdatedAt), id); err != nil {
-		return nil, writeErr(err, "Officer already exists.")
+		return nil, tx.writeErr(err, "Officer already exists.")
 	}
 	return o, tx.Commit()
 }
@@ -259,7 +259,7 @@ func findOfficers(ctx context.Context, tx *Tx, f convoi.OfficerFilter) ([]*convo
 		w.add("site_id = ?", *f.SiteID)
 	}
 	if f.Qualification != nil {
-		w.add("EXISTS (SELECT 1 FROM json_array_elements_text(officers.qualifications::json) q WHERE q = ?)", *f.Qualification)
+		w.add(tx.db.sql.officerQualification, *f.Qualification)
 	}
 	n, err := tx.count(ctx, "officers", w)
 	if err != nil {
@@ -287,10 +287,10 @@ func findOfficers(ctx context.Context, tx *Tx, f convoi.OfficerFilter) ([]*convo
 }
 
 // TrackerService implements convoi.TrackerService.
-type TrackerService struct{ db *DB }
+type TrackerService struct{ db *Store }
 
 // NewTrackerService returns a TrackerService on db.
-func NewTrackerService(db *DB) *TrackerService { return &TrackerService{db: db} }
+func NewTrackerService(db *Store) *TrackerService { return &TrackerService{db: db} }
 
 // FindTrackerByID returns the tracker, ENOTFOUND if there is none.
 func (s *TrackerService) FindTrackerByID(ctx context.Context, id convoi.TrackerID) (*convoi.Tracker, error) {
@@ -351,7 +351,7 @@ func (s *TrackerService) CreateTracker(ctx context.Context, t *convoi.Tracker) e
 		t.DeviceID, t.Protocol, t.Model, nullID(t.VehicleID), nullID(t.OfficerID), t.Disabled,
 		t.CreatedBy, t.UpdatedBy, formatTime(t.CreatedAt), formatTime(t.UpdatedAt))
 	if err != nil {
-		return writeErr(err, "Tracker device_id "+string(t.DeviceID)+" already exists.")
+		return tx.writeErr(err, "Tracker device_id "+string(t.DeviceID)+" already exists.")
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
@@ -384,7 +384,7 @@ func (s *TrackerService) UpdateTracker(ctx context.Context, id convoi.TrackerID,
 	if _, err := tx.ExecContext(ctx, `UPDATE trackers SET model = ?, vehicle_id = ?, officer_id = ?, disabled = ?,
 		updated_by = ?, updated_at = ? WHERE id = ?`,
 		t.Model, nullID(t.VehicleID), nullID(t.OfficerID), t.Disabled, t.UpdatedBy, formatTime(t.UpdatedAt), id); err != nil {
-		return nil, writeErr(err, "Tracker already exists.")
+		return nil, tx.writeErr(err, "Tracker already exists.")
 	}
 	return t, tx.Commit()
 }

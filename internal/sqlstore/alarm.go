@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -12,19 +12,20 @@ import (
 var _ convoi.AlarmService = (*AlarmService)(nil)
 
 // AlarmService implements convoi.AlarmService. Every call is one write (or
-// read) transaction on the single writer connection, so two operators
+// read) transaction, and write transactions run one at a time (SQLite's
+// single writer connection, PostgreSQL's write lock), so two operators
 // acting on one alarm at once are serialised: the first step wins and the
 // second is judged against the state the first left (ECONFLICT when that
 // state no longer allows it, naming who got there first).
 type AlarmService struct {
-	db *DB
+	db *Store
 	// Policy gives the acknowledgement deadlines by severity
 	// (convoi.DefaultAlarmPolicy). Set before use.
 	Policy convoi.AlarmPolicy
 }
 
 // NewAlarmService returns an AlarmService on db with the default policy.
-func NewAlarmService(db *DB) *AlarmService {
+func NewAlarmService(db *Store) *AlarmService {
 	return &AlarmService{db: db, Policy: convoi.DefaultAlarmPolicy}
 }
 
@@ -82,7 +83,7 @@ func (s *AlarmService) RaiseAlarm(ctx context.Context, in *convoi.Alarm) (*convo
 		formatTime(a.FirstSeen), formatTime(a.LastSeen), a.Count, a.State, a.Resolution, formatTime(a.AckDue), a.Version,
 		formatTime(a.CreatedAt), formatTime(a.UpdatedAt))
 	if err != nil {
-		return nil, false, writeErr(err, "An unresolved alarm of this rule already exists on the movement.")
+		return nil, false, tx.writeErr(err, "An unresolved alarm of this rule already exists on the movement.")
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
@@ -130,7 +131,7 @@ func saveAlarm(ctx context.Context, tx *Tx, a *convoi.Alarm) error {
 		formatTime(a.FirstSeen), formatTime(a.LastSeen), a.Count, a.State, a.Resolution, formatTime(a.AckDue), a.Version,
 		formatTime(a.UpdatedAt), a.ID, prev)
 	if err != nil {
-		return writeErr(err, "An unresolved alarm of this rule already exists on the movement.")
+		return tx.writeErr(err, "An unresolved alarm of this rule already exists on the movement.")
 	} else if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n != 1 {
@@ -142,7 +143,7 @@ func saveAlarm(ctx context.Context, tx *Tx, a *convoi.Alarm) error {
 func insertAlarmTransition(ctx context.Context, tx *Tx, id convoi.AlarmID, from, to convoi.AlarmState, note string) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO alarm_transitions (alarm_id, from_state, to_state, by_user, at, note)
 		VALUES (?, ?, ?, ?, ?, ?)`, id, from, to, tx.by, formatTime(tx.now), note)
-	return writeErr(err, "Alarm transition already exists.")
+	return tx.writeErr(err, "Alarm transition already exists.")
 }
 
 // FindAlarmByID returns the alarm, ENOTFOUND if there is none.
@@ -333,7 +334,7 @@ func declareIncident(ctx context.Context, tx *Tx, a *convoi.Alarm, note string) 
 	reason := fmt.Sprintf("Alarm %d (%s, %s): %s", a.ID, a.Rule, convoi.SeverityName(a.Severity), note)
 	_, err = tx.ExecContext(ctx, `INSERT INTO transitions (movement_id, action, from_state, to_state, reason, by_user, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, m.ID, convoi.ActionIncident, from, to, reason, tx.by, formatTime(tx.now))
-	return writeErr(err, "Transition already exists.")
+	return tx.writeErr(err, "Transition already exists.")
 }
 
 // FindAlarmTransitions returns the alarm's history, oldest first; ENOTFOUND

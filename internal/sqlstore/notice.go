@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -9,10 +9,10 @@ import (
 var _ convoi.NoticeService = (*NoticeService)(nil)
 
 // NoticeService implements convoi.NoticeService.
-type NoticeService struct{ db *DB }
+type NoticeService struct{ db *Store }
 
 // NewNoticeService returns a NoticeService on db.
-func NewNoticeService(db *DB) *NoticeService { return &NoticeService{db: db} }
+func NewNoticeService(db *Store) *NoticeService { return &NoticeService{db: db} }
 
 const noticeColumns = `id, movement_id, recipient, user_id, window_start, window_end, code, basis, issued_by, issued_at`
 
@@ -36,7 +36,7 @@ func (s *NoticeService) CreateNotice(ctx context.Context, n *convoi.Notice) erro
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, n.MovementID, n.Recipient, nullID(n.UserID), formatTime(n.WindowStart), formatTime(n.WindowEnd),
 		n.Code, formatTime(n.Basis), tx.by, formatTime(tx.now))
 	if err != nil {
-		return writeErr(err, "The recipient already has a notice for this movement, or the variant was given to another.")
+		return tx.writeErr(err, "The recipient already has a notice for this movement, or the variant was given to another.")
 	}
 	id, err := res.LastInsertId()
 	if err != nil {

@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -9,10 +9,10 @@ import (
 var _ convoi.IntelService = (*IntelService)(nil)
 
 // IntelService implements convoi.IntelService. Entries are append-only.
-type IntelService struct{ db *DB }
+type IntelService struct{ db *Store }
 
 // NewIntelService returns an IntelService on db.
-func NewIntelService(db *DB) *IntelService { return &IntelService{db: db} }
+func NewIntelService(db *Store) *IntelService { return &IntelService{db: db} }
 
 // FindIntelByID returns the entry, ENOTFOUND if there is none.
 func (s *IntelService) FindIntelByID(ctx context.Context, id convoi.IntelID) (*convoi.Intel, error) {
@@ -63,7 +63,7 @@ func (s *IntelService) CreateIntel(ctx context.Context, in *convoi.Intel) error 
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		in.DetaineeID, formatTime(in.ObservedAt), formatTime(in.RecordedAt), in.Grading, in.Kind, in.Text, in.CreatedBy)
 	if err != nil {
-		return writeErr(err, "Intelligence entry already exists.")
+		return tx.writeErr(err, "Intelligence entry already exists.")
 	}
 	id, err := res.LastInsertId()
 	if err != nil {

@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -10,10 +10,10 @@ import (
 var _ convoi.GrantService = (*GrantService)(nil)
 
 // GrantService implements convoi.GrantService.
-type GrantService struct{ db *DB }
+type GrantService struct{ db *Store }
 
 // NewGrantService returns a GrantService on db.
-func NewGrantService(db *DB) *GrantService { return &GrantService{db: db} }
+func NewGrantService(db *Store) *GrantService { return &GrantService{db: db} }
 
 // CreateGrant validates g against the store's clock and stores it with the
 // author from the context. A missing movement or user is EINVALID.
@@ -41,7 +41,7 @@ func (s *GrantService) CreateGrant(ctx context.Context, g *convoi.ScheduleGrant)
 	res, err := tx.insertContext(ctx, `INSERT INTO schedule_grants (movement_id, user_id, valid_from, expires_at, reason, created_by, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, g.MovementID, g.UserID, formatTime(g.From), formatTime(g.ExpiresAt), g.Reason, g.CreatedBy, formatTime(g.CreatedAt))
 	if err != nil {
-		return writeErr(err, "Grant already exists.")
+		return tx.writeErr(err, "Grant already exists.")
 	}
 	id, err := res.LastInsertId()
 	if err != nil {

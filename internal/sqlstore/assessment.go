@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -19,10 +19,10 @@ var (
 )
 
 // AssessmentService implements convoi.AssessmentService (append-only).
-type AssessmentService struct{ db *DB }
+type AssessmentService struct{ db *Store }
 
 // NewAssessmentService returns an AssessmentService on db.
-func NewAssessmentService(db *DB) *AssessmentService { return &AssessmentService{db: db} }
+func NewAssessmentService(db *Store) *AssessmentService { return &AssessmentService{db: db} }
 
 // CreateAssessment stores a; its movement must exist (EINVALID otherwise).
 // AssessedAt is set from the store's clock and AssessedBy from the context.
@@ -58,7 +58,7 @@ func (s *AssessmentService) CreateAssessment(ctx context.Context, a *convoi.Asse
 	res, err := tx.insertContext(ctx, `INSERT INTO assessments (movement_id, level, score, policy_version, body, assessed_by, assessed_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, a.MovementID, a.Level, a.Score, a.PolicyVersion, body, a.AssessedBy, formatTime(a.AssessedAt))
 	if err != nil {
-		return writeErr(err, "Assessment already exists.")
+		return tx.writeErr(err, "Assessment already exists.")
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
@@ -97,10 +97,10 @@ func (s *AssessmentService) FindAssessments(ctx context.Context, id convoi.Movem
 }
 
 // PolicyService implements convoi.PolicyService: every version is kept.
-type PolicyService struct{ db *DB }
+type PolicyService struct{ db *Store }
 
 // NewPolicyService returns a PolicyService on db.
-func NewPolicyService(db *DB) *PolicyService { return &PolicyService{db: db} }
+func NewPolicyService(db *Store) *PolicyService { return &PolicyService{db: db} }
 
 // FindPolicy returns the most recently saved version of the named policy,
 // ENOTFOUND if none.
@@ -143,16 +143,16 @@ func (s *PolicyService) SavePolicy(ctx context.Context, p *convoi.PolicyDoc) err
 	p.CreatedBy, p.CreatedAt = tx.by, tx.now
 	if _, err := tx.ExecContext(ctx, `INSERT INTO policies (name, version, body, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
 		p.Name, p.Version, string(p.Body), p.CreatedBy, formatTime(p.CreatedAt)); err != nil {
-		return writeErr(err, "Policy "+p.Name+" version "+p.Version+" already exists.")
+		return tx.writeErr(err, "Policy "+p.Name+" version "+p.Version+" already exists.")
 	}
 	return tx.Commit()
 }
 
 // PlanService implements convoi.PlanService.
-type PlanService struct{ db *DB }
+type PlanService struct{ db *Store }
 
 // NewPlanService returns a PlanService on db.
-func NewPlanService(db *DB) *PlanService { return &PlanService{db: db} }
+func NewPlanService(db *Store) *PlanService { return &PlanService{db: db} }
 
 // CreatePlan stores p without a draw; the movement must exist and the
 // strategy be valid JSON (EINVALID otherwise).
@@ -188,7 +188,7 @@ func (s *PlanService) CreatePlan(ctx context.Context, p *convoi.Plan) error {
 	res, err := tx.insertContext(ctx, `INSERT INTO plans (movement_id, strategy, value, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
 		p.MovementID, strategy, p.Value, p.CreatedBy, formatTime(p.CreatedAt))
 	if err != nil {
-		return writeErr(err, "Plan already exists.")
+		return tx.writeErr(err, "Plan already exists.")
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
@@ -232,7 +232,7 @@ func (s *PlanService) SetPlanDraw(ctx context.Context, id convoi.PlanID, d convo
 		return convoi.Errorf(convoi.ECONFLICT, "Plan %d has already been drawn.", id)
 	}
 	var idx, dep any = d.RouteIndex, textTime(d.Departure)
-	if s.db.Sealer != nil { // the index and the departure, sealed together
+	if s.db.sealer() != nil { // the index and the departure, sealed together
 		js, err := toJSON("Draw", storedDraw{RouteIndex: d.RouteIndex, Departure: textTime(d.Departure)})
 		if err != nil {
 			return err
@@ -286,10 +286,10 @@ func findPlans(ctx context.Context, tx *Tx, cond string, arg any) ([]*convoi.Pla
 }
 
 // IdempotencyService implements convoi.IdempotencyService.
-type IdempotencyService struct{ db *DB }
+type IdempotencyService struct{ db *Store }
 
 // NewIdempotencyService returns an IdempotencyService on db.
-func NewIdempotencyService(db *DB) *IdempotencyService { return &IdempotencyService{db: db} }
+func NewIdempotencyService(db *Store) *IdempotencyService { return &IdempotencyService{db: db} }
 
 // MaxIdempotencyKey is the longest Idempotency-Key accepted.
 const MaxIdempotencyKey = 255
@@ -336,7 +336,7 @@ func (s *IdempotencyService) SaveIdempotency(ctx context.Context, r *convoi.Idem
 		return err
 	}
 	defer tx.Rollback()
-	cutoff := formatTime(tx.now.Add(-s.db.IdempotencyTTL))
+	cutoff := formatTime(tx.now.Add(-s.db.idempotencyTTL()))
 	if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency WHERE created_at < ?`, cutoff); err != nil {
 		return err
 	}
@@ -354,7 +354,7 @@ func (s *IdempotencyService) SaveIdempotency(ctx context.Context, r *convoi.Idem
 	if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency (user_id, key, method, path, body_hash, status, content_type,
 		response, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.UserID, r.Key, r.Method, r.Path, r.BodyHash, r.Status, r.ContentType, response, formatTime(r.CreatedAt)); err != nil {
-		return writeErr(err, "A request with this Idempotency-Key is already recorded.")
+		return tx.writeErr(err, "A request with this Idempotency-Key is already recorded.")
 	}
 	return tx.Commit()
 }
