@@ -38,5 +38,6 @@ func NewStore(db *postgres.DB) storetest.Store {
 		Webhooks:    postgres.NewWebhookService(db),
 		Notices:     postgres.NewNoticeService(db),
 		Secrets:     postgres.NewDeviceSecretService(db),
+		Grants:      postgres.NewGrantService(db),
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -64,81 +63,6 @@ func TestStoreSealed(t *testing.T) {
 	})
 }
 
-// The schedule of the escort in scheduleWorld, in every form it could be
-// written in: the departure's stored text and its minutes, a geometry
-// coordinate, a road node of the strategy and the override's words.
-var (
-	secretDeparture = time.Date(2026, 5, 14, 6, 47, 13, 0, time.UTC)
-	secretNeedles   = []string{"2026-05-14T06:47:13", "06:47", "49.3123457", "1.1789012", "987654321", "Incarville-A154"}
-)
-
-// scheduleWorld writes a planned, drawn and released movement through
-// every path that stores schedule details.
-func scheduleWorld(t *testing.T, db *sqlite.DB) convoi.MovementID {
-	t.Helper()
-	ctx := context.Background()
-	sites := sqlite.NewSiteService(db)
-	a := &convoi.Site{Name: "Maison d'arrêt", Kind: convoi.SiteKindPrison, Location: convoi.LatLon{Lat: 49.44, Lon: 1.09}}
-	b := &convoi.Site{Name: "Tribunal", Kind: convoi.SiteKindCourt, Location: convoi.LatLon{Lat: 49.02, Lon: 1.15}}
-	must(t, sites.CreateSite(ctx, a))
-	must(t, sites.CreateSite(ctx, b))
-	d := &convoi.Detainee{Name: "X", LegalStatus: convoi.LegalStatusRemand, SiteID: a.ID}
-	must(t, sqlite.NewDetaineeService(db).CreateDetainee(ctx, d))
-	ms := sqlite.NewMovementService(db)
-	m := &convoi.Movement{Ref: "RN-2026-0001", DetaineeID: d.ID, FromSiteID: a.ID, ToSiteID: b.ID, Purpose: convoi.PurposeCourtAppearance,
-		AppointmentAt: secretDeparture.Add(2 * time.Hour), Requester: "Greffe"}
-	must(t, ms.CreateMovement(ctx, m))
-	lvl := convoi.EscortLevel(2)
-	_, err := ms.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionAssess, Update: &convoi.MovementUpdate{EscortLevel: &lvl}})
-	must(t, err)
-	plans := sqlite.NewPlanService(db)
-	p := &convoi.Plan{MovementID: m.ID, Value: 0.2,
-		Strategy: []byte(`{"routes":[{"nodes":[987654321,12],"geometry":[[49.3123457,1.1789012]]}],"departures":["2026-05-14T06:47:13Z"],"chokepoints":["Incarville-A154"]}`)}
-	must(t, plans.CreatePlan(ctx, p))
-	route := &convoi.RouteSummary{Geometry: []convoi.LatLon{{Lat: 49.44, Lon: 1.09}, {Lat: 49.3123457, Lon: 1.1789012}, {Lat: 49.02, Lon: 1.15}},
-		DistanceM: 52000, DurationS: 2900, Chokepoints: []string{"Incarville-A154"}}
-	_, err = ms.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionPlan})
-	must(t, err)
-	must(t, plans.SetPlanDraw(ctx, p.ID, convoi.PlanDraw{RouteIndex: 0, Departure: secretDeparture}))
-	dep := secretDeparture
-	mv, err := ms.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionRelease, Reason: "ok",
-		Override: "the drawn departure is 06:47 UTC", Update: &convoi.MovementUpdate{PlannedDeparture: &dep, Route: route}})
-	must(t, err)
-	resp := []byte(`{"movement":{"planned_departure":"2026-05-14T06:47:13Z","route":{"geometry":[{"lat":49.3123457,"lon":1.1789012}]}}}`)
-	must(t, sqlite.NewIdempotencyService(db).SaveIdempotency(ctx, &convoi.IdempotencyRecord{UserID: 0, Key: "k1", Method: "POST",
-		Path: "/x", Status: 200, ContentType: "application/json", Response: resp}))
-	if mv.PlannedDeparture == nil || !mv.PlannedDeparture.Equal(secretDeparture) || mv.Route == nil {
-		t.Fatalf("released movement %+v", mv)
-	}
-	return m.ID
-}
-
-// checkReadBack reads every sealed value back through the services.
-func checkReadBack(t *testing.T, db *sqlite.DB, id convoi.MovementID) {
-	t.Helper()
-	ctx := context.Background()
-	m, err := sqlite.NewMovementService(db).FindMovementByID(ctx, id)
-	must(t, err)
-	if m.PlannedDeparture == nil || !m.PlannedDeparture.Equal(secretDeparture) || m.Route == nil || m.Route.Geometry[1].Lat != 49.3123457 {
-		t.Fatalf("read back %+v", m)
-	}
-	ps, err := sqlite.NewPlanService(db).FindPlans(ctx, id)
-	must(t, err)
-	if len(ps) != 1 || ps[0].Draw == nil || !ps[0].Draw.Departure.Equal(secretDeparture) || !strings.Contains(string(ps[0].Strategy), "987654321") {
-		t.Fatalf("plans %+v", ps)
-	}
-	ts, err := sqlite.NewMovementService(db).FindTransitions(ctx, id)
-	must(t, err)
-	if ts[len(ts)-1].Override != "the drawn departure is 06:47 UTC" {
-		t.Fatalf("override %q", ts[len(ts)-1].Override)
-	}
-	r, err := sqlite.NewIdempotencyService(db).FindIdempotency(ctx, 0, "k1", time.Time{})
-	must(t, err)
-	if !bytes.Contains(r.Response, []byte("49.3123457")) {
-		t.Fatalf("response %s", r.Response)
-	}
-}
-
 // scanFiles returns the needles found in the database file and its WAL.
 func scanFiles(t *testing.T, path string) []string {
 	t.Helper()
@@ -149,7 +73,7 @@ func scanFiles(t *testing.T, path string) []string {
 			continue
 		}
 		must(t, err)
-		for _, n := range secretNeedles {
+		for _, n := range storetest.SecretNeedles {
 			if bytes.Contains(b, []byte(n)) {
 				found = append(found, filepath.Base(f)+": "+n)
 			}
@@ -169,15 +93,15 @@ func TestSealedAtRest(t *testing.T) {
 			k = mustKeyring(t, MustKeyFile(t))
 		}
 		db := openSealed(t, path, k)
-		id := scheduleWorld(t, db)
-		checkReadBack(t, db, id)
+		id := storetest.ScheduleWorld(t, NewStore(db))
+		storetest.CheckReadBack(t, NewStore(db), id)
 		open := scanFiles(t, path)
 		must(t, db.Close())
 		closed := scanFiles(t, path)
 		if sealed && (len(open) > 0 || len(closed) > 0) {
 			t.Fatalf("sealed database holds the schedule: open %v, closed %v", open, closed)
 		}
-		if !sealed && len(closed) < len(secretNeedles) {
+		if !sealed && len(closed) < len(storetest.SecretNeedles) {
 			t.Fatalf("the clear database shows only %v: the scan would miss a leak", closed)
 		}
 	}
@@ -191,18 +115,18 @@ func TestSealTurnedOnAndKeyRotation(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "convoi.db")
 	db := openSealed(t, path, nil)
-	id := scheduleWorld(t, db)
+	id := storetest.ScheduleWorld(t, NewStore(db))
 	must(t, db.Close())
 
 	keyFile := MustKeyFile(t)
 	db = openSealed(t, path, mustKeyring(t, keyFile))
-	checkReadBack(t, db, id) // values in clear still read
+	storetest.CheckReadBack(t, NewStore(db), id) // values in clear still read
 	n, err := db.Reseal(ctx)
 	must(t, err)
 	if n != 6 { // departure, route, strategy, draw, override, response
 		t.Fatalf("resealed %d values, want 6", n)
 	}
-	checkReadBack(t, db, id)
+	storetest.CheckReadBack(t, NewStore(db), id)
 	must(t, db.Close())
 	if found := scanFiles(t, path); len(found) > 0 {
 		t.Fatalf("after sealing, the file still holds %v", found)
@@ -216,7 +140,7 @@ func TestSealTurnedOnAndKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	db = openSealed(t, path, mustKeyring(t, keyFile))
-	checkReadBack(t, db, id) // old key still opens
+	storetest.CheckReadBack(t, NewStore(db), id) // old key still opens
 	n, err = db.Reseal(ctx)
 	must(t, err)
 	if n != 6 {
@@ -228,7 +152,7 @@ func TestSealTurnedOnAndKeyRotation(t *testing.T) {
 	must(t, db.Close())
 	must(t, seal.DropKeys(keyFile))
 	db = openSealed(t, path, mustKeyring(t, keyFile))
-	checkReadBack(t, db, id)
+	storetest.CheckReadBack(t, NewStore(db), id)
 	must(t, db.Close())
 
 	db = openSealed(t, path, mustKeyring(t, keyFile))
@@ -252,7 +176,7 @@ func TestSealedValueBoundToItsPlace(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "convoi.db")
 	db := openSealed(t, path, mustKeyring(t, MustKeyFile(t)))
 	defer db.Close()
-	id := scheduleWorld(t, db)
+	id := storetest.ScheduleWorld(t, NewStore(db))
 	ms := sqlite.NewMovementService(db)
 	m, err := ms.FindMovementByID(ctx, id)
 	must(t, err)

@@ -37,5 +37,6 @@ func NewStore(db *sqlite.DB) storetest.Store {
 		Webhooks:    sqlite.NewWebhookService(db),
 		Notices:     sqlite.NewNoticeService(db),
 		Secrets:     sqlite.NewDeviceSecretService(db),
+		Grants:      sqlite.NewGrantService(db),
 	}
 }

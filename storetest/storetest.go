@@ -60,6 +60,7 @@ type Store struct {
 	Webhooks    convoi.WebhookService
 	Notices     convoi.NoticeService
 	Secrets     convoi.DeviceSecretService
+	Grants      convoi.GrantService
 }
 
 // OpenFunc opens a fresh empty store whose clock is now.
@@ -95,6 +96,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"WebhookDelivery", testWebhookDelivery},
 		{"Notice", testNotice},
 		{"DeviceSecret", testDeviceSecret},
+		{"Grant", testGrant},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
