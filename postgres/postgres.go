@@ -52,7 +52,6 @@ package postgres
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -450,25 +449,9 @@ func (w *where) String() string {
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
-// jsonCol scans a JSON text column into v (NULL leaves v as it is).
-type jsonCol struct{ v any }
+// jsonCol and orEmpty are the shared services' (for the position listings).
+type jsonCol sqlstore.JSONCol
 
-func (c jsonCol) Scan(v any) error {
-	switch b := v.(type) {
-	case nil:
-		return nil
-	case string:
-		return json.Unmarshal([]byte(b), c.v)
-	case []byte:
-		return json.Unmarshal(b, c.v)
-	}
-	return fmt.Errorf("scan json: unexpected %T", v)
-}
+func (c jsonCol) Scan(v any) error { return sqlstore.JSONCol(c).Scan(v) }
 
-// orEmpty returns a non-nil slice so that JSON listings are [] and not null.
-func orEmpty[T any](a []T) []T {
-	if a == nil {
-		return []T{}
-	}
-	return a
-}
+func orEmpty[T any](a []T) []T { return sqlstore.OrEmpty(a) }

@@ -134,11 +134,3 @@ func findSites(ctx context.Context, tx *Tx, f convoi.SiteFilter) ([]*convoi.Site
 	}
 	return orEmpty(a), n, rows.Err()
 }
-
-// orEmpty returns a non-nil slice so that JSON listings are [] and not null.
-func orEmpty[T any](a []T) []T {
-	if a == nil {
-		return []T{}
-	}
-	return a
-}

@@ -392,20 +392,33 @@ func (c nullTimeCol) Scan(v any) error {
 	return nil
 }
 
-// jsonCol scans a JSON text column into v (NULL leaves v as it is).
-type jsonCol struct{ v any }
+// JSONCol scans a JSON text column into V, a pointer (NULL leaves *V as
+// it is).
+type JSONCol struct{ V any }
 
-func (c jsonCol) Scan(v any) error {
+func (c JSONCol) Scan(v any) error {
 	switch b := v.(type) {
 	case nil:
 		return nil
 	case string:
-		return json.Unmarshal([]byte(b), c.v)
+		return json.Unmarshal([]byte(b), c.V)
 	case []byte:
-		return json.Unmarshal(b, c.v)
+		return json.Unmarshal(b, c.V)
 	}
 	return fmt.Errorf("scan json: unexpected %T", v)
 }
+
+type jsonCol = JSONCol
+
+// OrEmpty returns a non-nil slice so that JSON listings are [] and not null.
+func OrEmpty[T any](a []T) []T {
+	if a == nil {
+		return []T{}
+	}
+	return a
+}
+
+func orEmpty[T any](a []T) []T { return OrEmpty(a) }
 
 // idCol scans a nullable integer column into a named ID (NULL gives 0).
 type idCol[T ~int64] struct{ id *T }
