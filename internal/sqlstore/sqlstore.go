@@ -6,10 +6,11 @@
 // substring search, JSON arrays, constraint errors).
 //
 // An adapter package keeps what is really its own: opening and pooling,
-// its embedded migrations, transactions and locking (Store.Begin), the
-// position ingest engine, and the DB type users configure. It builds a
-// Store over its DB and returns the services of this package under its own
-// names (sqlite.SiteService is sqlstore.SiteService).
+// its embedded migrations, transactions and locking (the begin function
+// given to New), the position ingest engine, and the DB type users
+// configure. It builds a Store over its DB and returns the services of
+// this package under its own names (sqlite.SiteService is
+// sqlstore.SiteService).
 //
 // SQL is written with ? placeholders; a Conn numbers them when its
 // database wants $1, $2, .... Times of entities go in as formatTime(t) (or
@@ -106,21 +107,14 @@ type Dialect struct {
 	JSONArray func(col, from, where, order string) string
 }
 
-// Store is one database as the shared services see it. The adapter's DB
-// owns the settings; Store holds pointers to them, so that a field set on
-// the DB after the services were made still applies.
+// Store is one database as the shared services see it; make it with New.
 type Store struct {
-	Dialect Dialect
-
-	// Begin starts a transaction: a write transaction (serialized with the
-	// other writers as the adapter arranges) or a read-only snapshot.
-	Begin func(ctx context.Context, write bool) (Conn, error)
-
-	Now            *convoi.Clock  // stamps created_at, updated_at, transitions, token use
-	Sealer         *Sealer        // nil value: schedule values are stored in clear
-	IdempotencyTTL *time.Duration // how long an idempotency record blocks its key
-
-	sql queries // built from Dialect by New
+	dialect Dialect
+	open    func(ctx context.Context, write bool) (Conn, error)
+	clock   *convoi.Clock  // the adapter DB's Now
+	seal    *Sealer        // the adapter DB's Sealer (nil: values in clear)
+	ttl     *time.Duration // the adapter DB's IdempotencyTTL
+	sql     queries        // built from the dialect by New
 }
 
 // queries are the statements and conditions that the dialect shapes,
@@ -132,10 +126,15 @@ type queries struct {
 	officerQualification string // an officer has qualification ?
 }
 
-// New returns a Store; begin, now, sealer and ttl are as the fields of
-// Store say. The dialect's SQL is built here, once.
+// New returns a Store on an adapter's database. begin starts a
+// transaction: a write transaction (serialized with the other writers as
+// the adapter arranges: SQLite's single writer, PostgreSQL's write lock) or
+// a read-only snapshot. now, sealer and ttl point at the adapter DB's
+// fields (Now, Sealer, IdempotencyTTL), read at each call, so that a field
+// set after the services were made still applies. The dialect's SQL is
+// built here, once.
 func New(d Dialect, begin func(ctx context.Context, write bool) (Conn, error), now *convoi.Clock, sealer *Sealer, ttl *time.Duration) *Store {
-	db := &Store{Dialect: d, Begin: begin, Now: now, Sealer: sealer, IdempotencyTTL: ttl}
+	db := &Store{dialect: d, open: begin, clock: now, seal: sealer, ttl: ttl}
 	aliasFrom, alias := d.JSONEach("detainees.aliases", "a")
 	qualFrom, qual := d.JSONEach("officers.qualifications", "q")
 	db.sql = queries{
@@ -148,9 +147,9 @@ func New(d Dialect, begin func(ctx context.Context, write bool) (Conn, error), n
 	return db
 }
 
-func (db *Store) now() time.Time                { return (*db.Now)() }
-func (db *Store) sealer() Sealer                { return *db.Sealer }
-func (db *Store) idempotencyTTL() time.Duration { return *db.IdempotencyTTL }
+func (db *Store) now() time.Time                { return (*db.clock)() }
+func (db *Store) sealer() Sealer                { return *db.seal }
+func (db *Store) idempotencyTTL() time.Duration { return *db.ttl }
 
 // Tx wraps a transaction with the time and author of the service call.
 type Tx struct {
@@ -161,7 +160,7 @@ type Tx struct {
 }
 
 func (db *Store) begin(ctx context.Context, write bool) (*Tx, error) {
-	c, err := db.Begin(ctx, write)
+	c, err := db.open(ctx, write)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +218,7 @@ func (tx *Tx) insertContext(ctx context.Context, q string, args ...any) (inserte
 func (tx *Tx) bind(args []any) []any {
 	for i, a := range args {
 		if t, ok := a.(stamp); ok {
-			args[i] = tx.db.Dialect.Time(time.Time(t))
+			args[i] = tx.db.dialect.Time(time.Time(t))
 		}
 	}
 	return args
@@ -290,7 +289,7 @@ func nullID[T ~int64](id T) any {
 // writeErr maps constraint violations that slipped past the explicit checks
 // to application errors; conflict names what was duplicated.
 func (tx *Tx) writeErr(err error, conflict string) error {
-	return WriteErr(tx.db.Dialect, err, conflict)
+	return WriteErr(tx.db.dialect, err, conflict)
 }
 
 // WriteErr maps the constraint violations of a failed write to application
