@@ -152,11 +152,20 @@ func (db *Store) sealer() Sealer                { return *db.seal }
 func (db *Store) idempotencyTTL() time.Duration { return *db.ttl }
 
 // Tx wraps a transaction with the time and author of the service call.
+//
+// Its methods hand the statement's arguments and a row's scan destinations
+// to the Conn through two slices the Tx keeps: passed straight through the
+// Conn interface, the variadic slices of every call site would escape to
+// the heap (one allocation per statement and per row scanned; the concrete
+// *sql.Tx and *sql.Rows let the compiler keep them on the stack). A Tx is
+// used by one goroutine, so one pair of slices serves every call.
 type Tx struct {
 	conn Conn
 	db   *Store
 	now  time.Time     // one timestamp for everything the call writes
 	by   convoi.UserID // author from the context
+	args []any         // the arguments of the statement being sent
+	dest []any         // the destinations of the row being scanned
 }
 
 func (db *Store) begin(ctx context.Context, write bool) (*Tx, error) {
@@ -188,17 +197,22 @@ func (r result) RowsAffected() (int64, error) { return r.n, nil }
 // ExecContext runs a statement.
 func (tx *Tx) ExecContext(ctx context.Context, q string, args ...any) (result, error) {
 	n, err := tx.conn.Exec(ctx, q, tx.bind(args)...)
+	clear(tx.args)
 	return result{n}, err
 }
 
 // QueryContext runs a query.
-func (tx *Tx) QueryContext(ctx context.Context, q string, args ...any) (Rows, error) {
-	return tx.conn.Query(ctx, q, tx.bind(args)...)
+func (tx *Tx) QueryContext(ctx context.Context, q string, args ...any) (rows, error) {
+	r, err := tx.conn.Query(ctx, q, tx.bind(args)...)
+	clear(tx.args)
+	return rows{r, tx}, err
 }
 
 // QueryRowContext runs a query returning at most one row.
-func (tx *Tx) QueryRowContext(ctx context.Context, q string, args ...any) Row {
-	return tx.conn.QueryRow(ctx, q, tx.bind(args)...)
+func (tx *Tx) QueryRowContext(ctx context.Context, q string, args ...any) row {
+	r := tx.conn.QueryRow(ctx, q, tx.bind(args)...)
+	clear(tx.args)
+	return row{r, tx}
 }
 
 // inserted is what insertContext returns: the new row's id.
@@ -209,20 +223,45 @@ func (r inserted) LastInsertId() (int64, error) { return r.id, nil }
 // insertContext runs an INSERT of one row and returns its id.
 func (tx *Tx) insertContext(ctx context.Context, q string, args ...any) (inserted, error) {
 	id, err := tx.conn.Insert(ctx, q, tx.bind(args)...)
+	clear(tx.args)
 	return inserted{id}, err
 }
 
-// bind replaces the times marked by formatTime with the dialect's column
-// values, in place: args is the call's own slice (or a where's, which
-// stays valid: a bound value is bound again as itself).
+// bind copies args into tx.args, replacing the times marked by formatTime
+// with the dialect's column values.
 func (tx *Tx) bind(args []any) []any {
-	for i, a := range args {
+	tx.args = append(tx.args[:0], args...)
+	for i, a := range tx.args {
 		if t, ok := a.(stamp); ok {
-			args[i] = tx.db.dialect.Time(time.Time(t))
+			tx.args[i] = tx.db.dialect.Time(time.Time(t))
 		}
 	}
-	return args
+	return tx.args
 }
+
+// scan scans r into dest through tx.dest (see Tx).
+func (tx *Tx) scan(r Row, dest []any) error {
+	tx.dest = append(tx.dest[:0], dest...)
+	err := r.Scan(tx.dest...)
+	clear(tx.dest)
+	return err
+}
+
+// rows is the result of QueryContext.
+type rows struct {
+	Rows
+	tx *Tx
+}
+
+func (r rows) Scan(dest ...any) error { return r.tx.scan(r.Rows, dest) }
+
+// row is the result of QueryRowContext.
+type row struct {
+	r  Row
+	tx *Tx
+}
+
+func (r row) Scan(dest ...any) error { return r.tx.scan(r.r, dest) }
 
 // stamp is a time parameter of a timestamp column; see formatTime.
 type stamp time.Time
