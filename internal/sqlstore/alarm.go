@@ -80,8 +80,8 @@ func (s *AlarmService) RaiseAlarm(ctx context.Context, in *convoi.Alarm) (*convo
 		first_seen, last_seen, count, state, resolution, ack_due, version, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.MovementID, nullID(a.VehicleID), a.Rule, int(a.Severity), a.Detail, a.Place.Lat, a.Place.Lon, a.PlaceName,
-		formatTime(a.FirstSeen), formatTime(a.LastSeen), a.Count, a.State, a.Resolution, formatTime(a.AckDue), a.Version,
-		formatTime(a.CreatedAt), formatTime(a.UpdatedAt))
+		tx.time(a.FirstSeen), tx.time(a.LastSeen), a.Count, a.State, a.Resolution, tx.time(a.AckDue), a.Version,
+		tx.time(a.CreatedAt), tx.time(a.UpdatedAt))
 	if err != nil {
 		return nil, false, tx.writeErr(err, "An unresolved alarm of this rule already exists on the movement.")
 	}
@@ -128,8 +128,8 @@ func saveAlarm(ctx context.Context, tx *Tx, a *convoi.Alarm) error {
 		first_seen = ?, last_seen = ?, count = ?, state = ?, resolution = ?, ack_due = ?, version = ?, updated_at = ?
 		WHERE id = ? AND version = ?`,
 		nullID(a.VehicleID), int(a.Severity), a.Detail, a.Place.Lat, a.Place.Lon, a.PlaceName,
-		formatTime(a.FirstSeen), formatTime(a.LastSeen), a.Count, a.State, a.Resolution, formatTime(a.AckDue), a.Version,
-		formatTime(a.UpdatedAt), a.ID, prev)
+		tx.time(a.FirstSeen), tx.time(a.LastSeen), a.Count, a.State, a.Resolution, tx.time(a.AckDue), a.Version,
+		tx.time(a.UpdatedAt), a.ID, prev)
 	if err != nil {
 		return tx.writeErr(err, "An unresolved alarm of this rule already exists on the movement.")
 	} else if n, err := res.RowsAffected(); err != nil {
@@ -142,7 +142,7 @@ func saveAlarm(ctx context.Context, tx *Tx, a *convoi.Alarm) error {
 
 func insertAlarmTransition(ctx context.Context, tx *Tx, id convoi.AlarmID, from, to convoi.AlarmState, note string) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO alarm_transitions (alarm_id, from_state, to_state, by_user, at, note)
-		VALUES (?, ?, ?, ?, ?, ?)`, id, from, to, tx.by, formatTime(tx.now), note)
+		VALUES (?, ?, ?, ?, ?, ?)`, id, from, to, tx.by, tx.time(tx.now), note)
 	return tx.writeErr(err, "Alarm transition already exists.")
 }
 
@@ -183,7 +183,7 @@ func (s *AlarmService) FindAlarms(ctx context.Context, f convoi.AlarmFilter) ([]
 		w.add("rule = ?", *f.Rule)
 	}
 	if f.Since != nil {
-		w.add("last_seen >= ?", formatTime(*f.Since))
+		w.add("last_seen >= ?", tx.time(*f.Since))
 	}
 	if f.CrewMember != nil {
 		w.add("movement_id IN (SELECT movement_id FROM movement_crew WHERE officer_id = ?)", *f.CrewMember)
@@ -333,7 +333,7 @@ func declareIncident(ctx context.Context, tx *Tx, a *convoi.Alarm, note string) 
 	}
 	reason := fmt.Sprintf("Alarm %d (%s, %s): %s", a.ID, a.Rule, convoi.SeverityName(a.Severity), note)
 	_, err = tx.ExecContext(ctx, `INSERT INTO transitions (movement_id, action, from_state, to_state, reason, by_user, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, m.ID, convoi.ActionIncident, from, to, reason, tx.by, formatTime(tx.now))
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, m.ID, convoi.ActionIncident, from, to, reason, tx.by, tx.time(tx.now))
 	return tx.writeErr(err, "Transition already exists.")
 }
 
@@ -378,7 +378,7 @@ func (s *AlarmService) EscalateOverdue(ctx context.Context, now time.Time) ([]*c
 	}
 	defer tx.Rollback()
 	tx.by = 0
-	due, err := queryAlarms(ctx, tx, ` WHERE state = ? AND ack_due <= ? ORDER BY ack_due, id`, convoi.AlarmOpen, formatTime(now))
+	due, err := queryAlarms(ctx, tx, ` WHERE state = ? AND ack_due <= ? ORDER BY ack_due, id`, convoi.AlarmOpen, tx.time(now))
 	if err != nil {
 		return nil, err
 	}

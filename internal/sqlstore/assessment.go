@@ -56,7 +56,7 @@ func (s *AssessmentService) CreateAssessment(ctx context.Context, a *convoi.Asse
 		return err
 	}
 	res, err := tx.insertContext(ctx, `INSERT INTO assessments (movement_id, level, score, policy_version, body, assessed_by, assessed_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, a.MovementID, a.Level, a.Score, a.PolicyVersion, body, a.AssessedBy, formatTime(a.AssessedAt))
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, a.MovementID, a.Level, a.Score, a.PolicyVersion, body, a.AssessedBy, tx.time(a.AssessedAt))
 	if err != nil {
 		return tx.writeErr(err, "Assessment already exists.")
 	}
@@ -142,7 +142,7 @@ func (s *PolicyService) SavePolicy(ctx context.Context, p *convoi.PolicyDoc) err
 	defer tx.Rollback()
 	p.CreatedBy, p.CreatedAt = tx.by, tx.now
 	if _, err := tx.ExecContext(ctx, `INSERT INTO policies (name, version, body, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
-		p.Name, p.Version, string(p.Body), p.CreatedBy, formatTime(p.CreatedAt)); err != nil {
+		p.Name, p.Version, string(p.Body), p.CreatedBy, tx.time(p.CreatedAt)); err != nil {
 		return tx.writeErr(err, "Policy "+p.Name+" version "+p.Version+" already exists.")
 	}
 	return tx.Commit()
@@ -186,7 +186,7 @@ func (s *PlanService) CreatePlan(ctx context.Context, p *convoi.Plan) error {
 		return err
 	}
 	res, err := tx.insertContext(ctx, `INSERT INTO plans (movement_id, strategy, value, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
-		p.MovementID, strategy, p.Value, p.CreatedBy, formatTime(p.CreatedAt))
+		p.MovementID, strategy, p.Value, p.CreatedBy, tx.time(p.CreatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Plan already exists.")
 	}
@@ -243,7 +243,7 @@ func (s *PlanService) SetPlanDraw(ctx context.Context, id convoi.PlanID, d convo
 		idx = nil
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE plans SET draw_route_index = ?, draw_departure = ?, drawn_by = ?, drawn_at = ?
-		WHERE id = ? AND drawn_at IS NULL`, idx, dep, tx.by, formatTime(tx.now), id); err != nil {
+		WHERE id = ? AND drawn_at IS NULL`, idx, dep, tx.by, tx.time(tx.now), id); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -304,7 +304,7 @@ func (s *IdempotencyService) FindIdempotency(ctx context.Context, user convoi.Us
 	defer tx.Rollback()
 	var r convoi.IdempotencyRecord
 	err = tx.QueryRowContext(ctx, `SELECT user_id, key, method, path, body_hash, status, content_type, response, created_at
-		FROM idempotency WHERE user_id = ? AND key = ? AND created_at >= ?`, user, key, formatTime(since)).Scan(
+		FROM idempotency WHERE user_id = ? AND key = ? AND created_at >= ?`, user, key, tx.time(since)).Scan(
 		&r.UserID, &r.Key, &r.Method, &r.Path, &r.BodyHash, &r.Status, &r.ContentType, &r.Response, timeCol{&r.CreatedAt})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, convoi.Errorf(convoi.ENOTFOUND, "Idempotency record not found.")
@@ -336,7 +336,7 @@ func (s *IdempotencyService) SaveIdempotency(ctx context.Context, r *convoi.Idem
 		return err
 	}
 	defer tx.Rollback()
-	cutoff := formatTime(tx.now.Add(-s.db.idempotencyTTL()))
+	cutoff := tx.time(tx.now.Add(-s.db.idempotencyTTL()))
 	if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency WHERE created_at < ?`, cutoff); err != nil {
 		return err
 	}
@@ -353,7 +353,7 @@ func (s *IdempotencyService) SaveIdempotency(ctx context.Context, r *convoi.Idem
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency (user_id, key, method, path, body_hash, status, content_type,
 		response, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.UserID, r.Key, r.Method, r.Path, r.BodyHash, r.Status, r.ContentType, response, formatTime(r.CreatedAt)); err != nil {
+		r.UserID, r.Key, r.Method, r.Path, r.BodyHash, r.Status, r.ContentType, response, tx.time(r.CreatedAt)); err != nil {
 		return tx.writeErr(err, "A request with this Idempotency-Key is already recorded.")
 	}
 	return tx.Commit()

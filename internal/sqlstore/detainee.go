@@ -60,7 +60,7 @@ func (s *DetaineeService) CreateDetainee(ctx context.Context, d *convoi.Detainee
 	res, err := tx.insertContext(ctx, `INSERT INTO detainees (name, aliases, birth_date, legal_status, site_id, dps, risk,
 		created_by, updated_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.Name, aliases, d.BirthDate, d.LegalStatus, d.SiteID, d.Risk.DPS, risk,
-		d.CreatedBy, d.UpdatedBy, formatTime(d.CreatedAt), formatTime(d.UpdatedAt))
+		d.CreatedBy, d.UpdatedBy, tx.time(d.CreatedAt), tx.time(d.UpdatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Detainee already exists.")
 	}
@@ -97,7 +97,7 @@ func (s *DetaineeService) UpdateDetainee(ctx context.Context, id convoi.Detainee
 	if _, err := tx.ExecContext(ctx, `UPDATE detainees SET name = ?, aliases = ?, birth_date = ?, legal_status = ?,
 		site_id = ?, dps = ?, risk = ?, updated_by = ?, updated_at = ? WHERE id = ?`,
 		d.Name, aliases, d.BirthDate, d.LegalStatus, d.SiteID, d.Risk.DPS, risk,
-		d.UpdatedBy, formatTime(d.UpdatedAt), id); err != nil {
+		d.UpdatedBy, tx.time(d.UpdatedAt), id); err != nil {
 		return nil, tx.writeErr(err, "Detainee already exists.")
 	}
 	return d, tx.Commit()

@@ -32,7 +32,7 @@ func (s *DeviceSecretService) SetDeviceSecret(ctx context.Context, id convoi.Tra
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO device_secrets (tracker_id, hash, created_by, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (tracker_id) DO UPDATE SET hash = excluded.hash, created_by = excluded.created_by, created_at = excluded.created_at`,
-		id, hash, tx.by, formatTime(tx.now)); err != nil {
+		id, hash, tx.by, tx.time(tx.now)); err != nil {
 		return err
 	}
 	return tx.Commit()

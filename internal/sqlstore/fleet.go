@@ -60,7 +60,7 @@ func (s *VehicleService) CreateVehicle(ctx context.Context, v *convoi.Vehicle) e
 	res, err := tx.insertContext(ctx, `INSERT INTO vehicles (registration, class, capacity, site_id,
 		created_by, updated_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.Registration, v.Class, v.Capacity, nullID(v.SiteID),
-		v.CreatedBy, v.UpdatedBy, formatTime(v.CreatedAt), formatTime(v.UpdatedAt))
+		v.CreatedBy, v.UpdatedBy, tx.time(v.CreatedAt), tx.time(v.UpdatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Vehicle registration "+v.Registration+" already exists.")
 	}
@@ -92,7 +92,7 @@ func (s *VehicleService) UpdateVehicle(ctx context.Context, id convoi.VehicleID,
 	v.UpdatedBy, v.UpdatedAt = tx.by, tx.now
 	if _, err := tx.ExecContext(ctx, `UPDATE vehicles SET registration = ?, class = ?, capacity = ?, site_id = ?,
 		updated_by = ?, updated_at = ? WHERE id = ?`,
-		v.Registration, v.Class, v.Capacity, nullID(v.SiteID), v.UpdatedBy, formatTime(v.UpdatedAt), id); err != nil {
+		v.Registration, v.Class, v.Capacity, nullID(v.SiteID), v.UpdatedBy, tx.time(v.UpdatedAt), id); err != nil {
 		return nil, tx.writeErr(err, "Vehicle registration "+v.Registration+" already exists.")
 	}
 	return v, tx.Commit()
@@ -195,7 +195,7 @@ func (s *OfficerService) CreateOfficer(ctx context.Context, o *convoi.Officer) e
 	o.CreatedAt, o.UpdatedAt = tx.now, tx.now
 	res, err := tx.insertContext(ctx, `INSERT INTO officers (name, unit, qualifications, site_id,
 		created_by, updated_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		o.Name, o.Unit, quals, nullID(o.SiteID), o.CreatedBy, o.UpdatedBy, formatTime(o.CreatedAt), formatTime(o.UpdatedAt))
+		o.Name, o.Unit, quals, nullID(o.SiteID), o.CreatedBy, o.UpdatedBy, tx.time(o.CreatedAt), tx.time(o.UpdatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Officer already exists.")
 	}
@@ -231,7 +231,7 @@ func (s *OfficerService) UpdateOfficer(ctx context.Context, id convoi.OfficerID,
 	o.UpdatedBy, o.UpdatedAt = tx.by, tx.now
 	if _, err := tx.ExecContext(ctx, `UPDATE officers SET name = ?, unit = ?, qualifications = ?, site_id = ?,
 		updated_by = ?, updated_at = ? WHERE id = ?`,
-		o.Name, o.Unit, quals, nullID(o.SiteID), o.UpdatedBy, formatTime(o.UpdatedAt), id); err != nil {
+		o.Name, o.Unit, quals, nullID(o.SiteID), o.UpdatedBy, tx.time(o.UpdatedAt), id); err != nil {
 		return nil, tx.writeErr(err, "Officer already exists.")
 	}
 	return o, tx.Commit()
@@ -349,7 +349,7 @@ func (s *TrackerService) CreateTracker(ctx context.Context, t *convoi.Tracker) e
 	res, err := tx.insertContext(ctx, `INSERT INTO trackers (device_id, protocol, model, vehicle_id, officer_id, disabled,
 		created_by, updated_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.DeviceID, t.Protocol, t.Model, nullID(t.VehicleID), nullID(t.OfficerID), t.Disabled,
-		t.CreatedBy, t.UpdatedBy, formatTime(t.CreatedAt), formatTime(t.UpdatedAt))
+		t.CreatedBy, t.UpdatedBy, tx.time(t.CreatedAt), tx.time(t.UpdatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Tracker device_id "+string(t.DeviceID)+" already exists.")
 	}
@@ -383,7 +383,7 @@ func (s *TrackerService) UpdateTracker(ctx context.Context, id convoi.TrackerID,
 	t.UpdatedBy, t.UpdatedAt = tx.by, tx.now
 	if _, err := tx.ExecContext(ctx, `UPDATE trackers SET model = ?, vehicle_id = ?, officer_id = ?, disabled = ?,
 		updated_by = ?, updated_at = ? WHERE id = ?`,
-		t.Model, nullID(t.VehicleID), nullID(t.OfficerID), t.Disabled, t.UpdatedBy, formatTime(t.UpdatedAt), id); err != nil {
+		t.Model, nullID(t.VehicleID), nullID(t.OfficerID), t.Disabled, t.UpdatedBy, tx.time(t.UpdatedAt), id); err != nil {
 		return nil, tx.writeErr(err, "Tracker already exists.")
 	}
 	return t, tx.Commit()

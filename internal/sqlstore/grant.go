@@ -39,7 +39,7 @@ func (s *GrantService) CreateGrant(ctx context.Context, g *convoi.ScheduleGrant)
 	g.From, g.ExpiresAt = g.From.UTC(), g.ExpiresAt.UTC()
 	g.CreatedBy, g.CreatedAt, g.RevokedBy, g.RevokedAt = tx.by, tx.now, 0, nil
 	res, err := tx.insertContext(ctx, `INSERT INTO schedule_grants (movement_id, user_id, valid_from, expires_at, reason, created_by, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, g.MovementID, g.UserID, formatTime(g.From), formatTime(g.ExpiresAt), g.Reason, g.CreatedBy, formatTime(g.CreatedAt))
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, g.MovementID, g.UserID, tx.time(g.From), tx.time(g.ExpiresAt), g.Reason, g.CreatedBy, tx.time(g.CreatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Grant already exists.")
 	}
@@ -73,7 +73,7 @@ func findGrants(ctx context.Context, tx *Tx, f convoi.GrantFilter, id convoi.Gra
 		w.add("user_id = ?", *f.UserID)
 	}
 	if f.ActiveAt != nil {
-		at := formatTime(*f.ActiveAt)
+		at := tx.time(*f.ActiveAt)
 		w.add("revoked_at IS NULL AND valid_from <= ? AND expires_at > ?", at, at)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT id, movement_id, user_id, valid_from, expires_at, reason, created_by, created_at,
@@ -113,7 +113,7 @@ func (s *GrantService) RevokeGrant(ctx context.Context, mv convoi.MovementID, id
 		return nil, convoi.Errorf(convoi.ECONFLICT, "Grant %d was already revoked.", id)
 	}
 	now := tx.now
-	if _, err := tx.ExecContext(ctx, `UPDATE schedule_grants SET revoked_by = ?, revoked_at = ? WHERE id = ?`, tx.by, formatTime(now), id); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE schedule_grants SET revoked_by = ?, revoked_at = ? WHERE id = ?`, tx.by, tx.time(now), id); err != nil {
 		return nil, err
 	}
 	g.RevokedBy, g.RevokedAt = tx.by, &now

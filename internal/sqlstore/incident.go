@@ -53,8 +53,8 @@ func (s *IncidentService) DeclareIncident(ctx context.Context, i *convoi.Inciden
 	vs, _ := json.Marshal(v.VehiclesSought)
 	res, err := tx.insertContext(ctx, `INSERT INTO incidents (movement_id, alarm_id, lat, lon, place_name, attack_at, vehicles_sought,
 		instructions, state, declared_by, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		nullID(v.MovementID), nullID(v.AlarmID), v.Place.Lat, v.Place.Lon, v.PlaceName, formatTime(v.AttackAt), string(vs),
-		v.Instructions, v.State, v.DeclaredBy, v.Version, formatTime(v.CreatedAt), formatTime(v.UpdatedAt))
+		nullID(v.MovementID), nullID(v.AlarmID), v.Place.Lat, v.Place.Lon, v.PlaceName, tx.time(v.AttackAt), string(vs),
+		v.Instructions, v.State, v.DeclaredBy, v.Version, tx.time(v.CreatedAt), tx.time(v.UpdatedAt))
 	if err != nil {
 		return tx.writeErr(err, "An incident was already declared from this alarm.")
 	}
@@ -159,8 +159,8 @@ func bumpIncident(ctx context.Context, tx *Tx, i *convoi.Incident) error {
 	i.UpdatedAt = tx.now
 	res, err := tx.ExecContext(ctx, `UPDATE incidents SET lat = ?, lon = ?, place_name = ?, attack_at = ?, vehicles_sought = ?,
 		instructions = ?, state = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?`,
-		i.Place.Lat, i.Place.Lon, i.PlaceName, formatTime(i.AttackAt), string(vs), i.Instructions, i.State, i.Version,
-		formatTime(i.UpdatedAt), i.ID, prev)
+		i.Place.Lat, i.Place.Lon, i.PlaceName, tx.time(i.AttackAt), string(vs), i.Instructions, i.State, i.Version,
+		tx.time(i.UpdatedAt), i.ID, prev)
 	if err != nil {
 		return err
 	} else if n, err := res.RowsAffected(); err != nil {
@@ -199,7 +199,7 @@ func (s *IncidentService) UpdateIncident(ctx context.Context, id convoi.Incident
 	}
 	if i.State == convoi.IncidentClosed {
 		if _, err := tx.ExecContext(ctx, `UPDATE incident_units SET state = ?, released_by = ?, released_at = ?
-			WHERE incident_id = ? AND state = ?`, convoi.UnitReleased, tx.by, formatTime(tx.now), id, convoi.UnitAssigned); err != nil {
+			WHERE incident_id = ? AND state = ?`, convoi.UnitReleased, tx.by, tx.time(tx.now), id, convoi.UnitAssigned); err != nil {
 			return nil, err
 		}
 	}
@@ -231,7 +231,7 @@ func (s *IncidentService) AddSighting(ctx context.Context, in *convoi.Sighting) 
 	v.RecordedBy, v.CreatedAt = tx.by, tx.now
 	res, err := tx.insertContext(ctx, `INSERT INTO incident_sightings (incident_id, lat, lon, place_name, time, confidence, note,
 		recorded_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		v.IncidentID, v.Place.Lat, v.Place.Lon, v.PlaceName, formatTime(v.Time), v.Confidence, v.Note, v.RecordedBy, formatTime(v.CreatedAt))
+		v.IncidentID, v.Place.Lat, v.Place.Lon, v.PlaceName, tx.time(v.Time), v.Confidence, v.Note, v.RecordedBy, tx.time(v.CreatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Sighting already exists.")
 	}
@@ -310,7 +310,7 @@ func (s *IncidentService) AssignUnit(ctx context.Context, id convoi.IncidentID, 
 	}
 	a := &convoi.UnitAssignment{IncidentID: id, SiteID: site, State: convoi.UnitAssigned, Note: strings.TrimSpace(note), AssignedBy: tx.by, AssignedAt: tx.now}
 	res, err := tx.insertContext(ctx, `INSERT INTO incident_units (incident_id, site_id, state, note, assigned_by, assigned_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, id, site, a.State, a.Note, a.AssignedBy, formatTime(a.AssignedAt))
+		VALUES (?, ?, ?, ?, ?, ?)`, id, site, a.State, a.Note, a.AssignedBy, tx.time(a.AssignedAt))
 	if err != nil {
 		return nil, tx.writeErr(err, "The unit is already assigned to an incident.")
 	}
@@ -350,7 +350,7 @@ func (s *IncidentService) ReleaseUnit(ctx context.Context, id convoi.IncidentID,
 		a.Note = strings.TrimSpace(a.Note + "\n" + note)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE incident_units SET state = ?, note = ?, released_by = ?, released_at = ? WHERE id = ?`,
-		a.State, a.Note, a.ReleasedBy, formatTime(now), a.ID); err != nil {
+		a.State, a.Note, a.ReleasedBy, tx.time(now), a.ID); err != nil {
 		return nil, err
 	}
 	if err := bumpIncident(ctx, tx, i); err != nil {

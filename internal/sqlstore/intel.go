@@ -61,7 +61,7 @@ func (s *IntelService) CreateIntel(ctx context.Context, in *convoi.Intel) error 
 	in.ObservedAt = in.ObservedAt.UTC()
 	res, err := tx.insertContext(ctx, `INSERT INTO intel (detainee_id, observed_at, recorded_at, grading, kind, text, created_by)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		in.DetaineeID, formatTime(in.ObservedAt), formatTime(in.RecordedAt), in.Grading, in.Kind, in.Text, in.CreatedBy)
+		in.DetaineeID, tx.time(in.ObservedAt), tx.time(in.RecordedAt), in.Grading, in.Kind, in.Text, in.CreatedBy)
 	if err != nil {
 		return tx.writeErr(err, "Intelligence entry already exists.")
 	}
@@ -82,7 +82,7 @@ func findIntel(ctx context.Context, tx *Tx, f convoi.IntelFilter) ([]*convoi.Int
 		w.add("detainee_id = ?", *f.DetaineeID)
 	}
 	if f.ObservedSince != nil {
-		w.add("observed_at >= ?", formatTime(*f.ObservedSince))
+		w.add("observed_at >= ?", tx.time(*f.ObservedSince))
 	}
 	n, err := tx.count(ctx, "intel", w)
 	if err != nil {

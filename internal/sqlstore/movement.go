@@ -70,8 +70,8 @@ func (s *MovementService) CreateMovement(ctx context.Context, m *convoi.Movement
 		appointment_at, requester, state, cancel_reason, escort_level, planned_departure, route, version,
 		created_by, updated_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.Ref, m.DetaineeID, m.FromSiteID, m.ToSiteID, m.Purpose,
-		formatTime(m.AppointmentAt), m.Requester, m.State, m.CancelReason, m.EscortLevel, dep, route, m.Version,
-		m.CreatedBy, m.UpdatedBy, formatTime(m.CreatedAt), formatTime(m.UpdatedAt))
+		tx.time(m.AppointmentAt), m.Requester, m.State, m.CancelReason, m.EscortLevel, dep, route, m.Version,
+		m.CreatedBy, m.UpdatedBy, tx.time(m.CreatedAt), tx.time(m.UpdatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Movement ref "+m.Ref+" already exists.")
 	}
@@ -132,7 +132,7 @@ func insertTransition(ctx context.Context, tx *Tx, id convoi.MovementID, a convo
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO transitions (movement_id, action, from_state, to_state, reason, override, by_user, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, a, from, to, strings.TrimSpace(reason), override, tx.by, formatTime(tx.now)); err != nil {
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, a, from, to, strings.TrimSpace(reason), override, tx.by, tx.time(tx.now)); err != nil {
 		return tx.writeErr(err, "Transition already exists.")
 	}
 	return nil
@@ -234,8 +234,8 @@ func saveMovement(ctx context.Context, tx *Tx, m *convoi.Movement, assignments b
 	res, err := tx.ExecContext(ctx, `UPDATE movements SET purpose = ?, appointment_at = ?, requester = ?, state = ?,
 		cancel_reason = ?, escort_level = ?, planned_departure = ?, route = ?, version = ?, updated_by = ?, updated_at = ?
 		WHERE id = ? AND version = ?`,
-		m.Purpose, formatTime(m.AppointmentAt), m.Requester, m.State, m.CancelReason, m.EscortLevel,
-		dep, route, m.Version, m.UpdatedBy, formatTime(m.UpdatedAt), m.ID, prev)
+		m.Purpose, tx.time(m.AppointmentAt), m.Requester, m.State, m.CancelReason, m.EscortLevel,
+		dep, route, m.Version, m.UpdatedBy, tx.time(m.UpdatedAt), m.ID, prev)
 	if err != nil {
 		return tx.writeErr(err, "Movement already exists.")
 	} else if n, err := res.RowsAffected(); err != nil {
@@ -348,10 +348,10 @@ func findMovements(ctx context.Context, tx *Tx, f convoi.MovementFilter) ([]*con
 		w.add("id IN (SELECT movement_id FROM movement_vehicles WHERE vehicle_id = ?)", *f.Vehicle)
 	}
 	if f.AppointmentFrom != nil {
-		w.add("appointment_at >= ?", formatTime(*f.AppointmentFrom))
+		w.add("appointment_at >= ?", tx.time(*f.AppointmentFrom))
 	}
 	if f.AppointmentTo != nil {
-		w.add("appointment_at < ?", formatTime(*f.AppointmentTo))
+		w.add("appointment_at < ?", tx.time(*f.AppointmentTo))
 	}
 	n, err := tx.count(ctx, "movements", w)
 	if err != nil {

@@ -33,8 +33,8 @@ func (s *NoticeService) CreateNotice(ctx context.Context, n *convoi.Notice) erro
 		return err
 	}
 	res, err := tx.insertContext(ctx, `INSERT INTO notices (movement_id, recipient, user_id, window_start, window_end, code, basis, issued_by, issued_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, n.MovementID, n.Recipient, nullID(n.UserID), formatTime(n.WindowStart), formatTime(n.WindowEnd),
-		n.Code, formatTime(n.Basis), tx.by, formatTime(tx.now))
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, n.MovementID, n.Recipient, nullID(n.UserID), tx.time(n.WindowStart), tx.time(n.WindowEnd),
+		n.Code, tx.time(n.Basis), tx.by, tx.time(tx.now))
 	if err != nil {
 		return tx.writeErr(err, "The recipient already has a notice for this movement, or the variant was given to another.")
 	}

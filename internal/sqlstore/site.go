@@ -68,7 +68,7 @@ func (s *SiteService) UpdateSite(ctx context.Context, id convoi.SiteID, upd conv
 	if _, err := tx.ExecContext(ctx, `UPDATE sites SET kind = ?, name = ?, lat = ?, lon = ?, entry_lat = ?, entry_lon = ?,
 		address = ?, updated_by = ?, updated_at = ? WHERE id = ?`,
 		site.Kind, site.Name, site.Location.Lat, site.Location.Lon, site.Entry.Lat, site.Entry.Lon,
-		site.Address, site.UpdatedBy, formatTime(site.UpdatedAt), id); err != nil {
+		site.Address, site.UpdatedBy, tx.time(site.UpdatedAt), id); err != nil {
 		return nil, tx.writeErr(err, "Site already exists.")
 	}
 	return site, tx.Commit()
@@ -83,7 +83,7 @@ func createSite(ctx context.Context, tx *Tx, s *convoi.Site) error {
 	res, err := tx.insertContext(ctx, `INSERT INTO sites (kind, name, lat, lon, entry_lat, entry_lon, address,
 		created_by, updated_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.Kind, s.Name, s.Location.Lat, s.Location.Lon, s.Entry.Lat, s.Entry.Lon, s.Address,
-		s.CreatedBy, s.UpdatedBy, formatTime(s.CreatedAt), formatTime(s.UpdatedAt))
+		s.CreatedBy, s.UpdatedBy, tx.time(s.CreatedAt), tx.time(s.UpdatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Site already exists.")
 	}

@@ -13,12 +13,11 @@
 // sqlstore.SiteService).
 //
 // SQL is written with ? placeholders; a Conn numbers them when its
-// database wants $1, $2, .... Times of entities go in as formatTime(t) (or
-// nullTime), which Tx turns into the dialect's column value just before
-// the statement runs, and come out through timeCol, which reads both the
-// text SQLite stores and the timestamptz PostgreSQL returns. Columns that
-// may hold a sealed value (a planned departure, a drawn departure) are
-// text in both databases, written with textTime.
+// database wants $1, $2, .... Times of entities go in as tx.time(t) (or
+// tx.nullTime), the dialect's column value, and come out through timeCol,
+// which reads both the text SQLite stores and the timestamptz PostgreSQL
+// returns. Columns that may hold a sealed value (a planned departure, a
+// drawn departure) are text in both databases, written with textTime.
 //
 // Every service method runs in one transaction, so a failed call writes
 // nothing. References to missing rows are checked inside the transaction
@@ -173,8 +172,15 @@ func (db *Store) begin(ctx context.Context, write bool) (*Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{conn: c, db: db, now: db.now().UTC(), by: convoi.UserIDFromContext(ctx)}, nil
+	buf := make([]any, 2*txScratch) // one allocation for both slices
+	return &Tx{conn: c, db: db, now: db.now().UTC(), by: convoi.UserIDFromContext(ctx),
+		args: buf[:0:txScratch], dest: buf[txScratch:txScratch]}, nil
 }
+
+// txScratch is the capacity each of a Tx's slices starts with: the most
+// columns a statement of the services binds or scans, about (append grows
+// them past it).
+const txScratch = 24
 
 // beginWrite starts a write transaction.
 func (db *Store) beginWrite(ctx context.Context) (*Tx, error) { return db.begin(ctx, true) }
@@ -227,15 +233,9 @@ func (tx *Tx) insertContext(ctx context.Context, q string, args ...any) (inserte
 	return inserted{id}, err
 }
 
-// bind copies args into tx.args, replacing the times marked by formatTime
-// with the dialect's column values.
+// bind copies args into tx.args.
 func (tx *Tx) bind(args []any) []any {
 	tx.args = append(tx.args[:0], args...)
-	for i, a := range tx.args {
-		if t, ok := a.(stamp); ok {
-			tx.args[i] = tx.db.dialect.Time(time.Time(t))
-		}
-	}
 	return tx.args
 }
 
@@ -263,19 +263,15 @@ type row struct {
 
 func (r row) Scan(dest ...any) error { return r.tx.scan(r.r, dest) }
 
-// stamp is a time parameter of a timestamp column; see formatTime.
-type stamp time.Time
+// time returns t as the dialect stores a timestamp column's value.
+func (tx *Tx) time(t time.Time) any { return tx.db.dialect.Time(t) }
 
-// formatTime marks t as a timestamp column's value; Tx binds it as the
-// dialect stores times.
-func formatTime(t time.Time) any { return stamp(t) }
-
-// nullTime is formatTime of an optional time (nil gives NULL).
-func nullTime(t *time.Time) any {
+// nullTime is time of an optional time (nil gives NULL).
+func (tx *Tx) nullTime(t *time.Time) any {
 	if t == nil {
 		return nil
 	}
-	return formatTime(*t)
+	return tx.time(*t)
 }
 
 // TimeFormat is the fixed-width text form of times (so that text order is

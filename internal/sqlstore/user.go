@@ -74,7 +74,7 @@ func (s *UserService) CreateUser(ctx context.Context, u *convoi.User) error {
 	res, err := tx.insertContext(ctx, `INSERT INTO users (username, name, role, officer_id, site_id, password_hash, disabled,
 		created_by, updated_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.Username, u.Name, u.Role, nullID(u.OfficerID), nullID(u.SiteID), u.PasswordHash, u.Disabled,
-		tx.by, tx.by, formatTime(u.CreatedAt), formatTime(u.UpdatedAt))
+		tx.by, tx.by, tx.time(u.CreatedAt), tx.time(u.UpdatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Username "+u.Username+" already exists.")
 	}
@@ -109,7 +109,7 @@ func (s *UserService) UpdateUser(ctx context.Context, id convoi.UserID, upd conv
 	if _, err := tx.ExecContext(ctx, `UPDATE users SET name = ?, role = ?, officer_id = ?, site_id = ?, password_hash = ?,
 		disabled = ?, updated_by = ?, updated_at = ? WHERE id = ?`,
 		u.Name, u.Role, nullID(u.OfficerID), nullID(u.SiteID), u.PasswordHash, u.Disabled,
-		tx.by, formatTime(u.UpdatedAt), id); err != nil {
+		tx.by, tx.time(u.UpdatedAt), id); err != nil {
 		return nil, tx.writeErr(err, "Username already exists.")
 	}
 	return u, tx.Commit()
@@ -204,8 +204,8 @@ func (s *TokenService) CreateToken(ctx context.Context, t *convoi.Token) error {
 	t.CreatedAt = tx.now
 	res, err := tx.insertContext(ctx, `INSERT INTO tokens (user_id, kind, name, hash, expires_at, last_used_at, revoked,
 		created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.UserID, t.Kind, t.Name, t.Hash, nullTime(t.ExpiresAt), nullTime(t.LastUsedAt), t.Revoked,
-		tx.by, formatTime(t.CreatedAt))
+		t.UserID, t.Kind, t.Name, t.Hash, tx.nullTime(t.ExpiresAt), tx.nullTime(t.LastUsedAt), t.Revoked,
+		tx.by, tx.time(t.CreatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Token already exists.")
 	}
@@ -242,7 +242,7 @@ func (s *TokenService) FindTokenByHash(ctx context.Context, hash []byte) (*convo
 	defer tx.Rollback()
 	// Re-check inside the write transaction: the token may have been revoked since.
 	res, err := tx.ExecContext(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ? AND revoked = false`,
-		formatTime(tx.now), t.ID)
+		tx.time(tx.now), t.ID)
 	if err != nil {
 		return nil, err
 	} else if n, err := res.RowsAffected(); err != nil {

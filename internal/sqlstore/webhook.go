@@ -54,7 +54,7 @@ func (s *WebhookService) CreateWebhook(ctx context.Context, w *convoi.Webhook) e
 	}
 	defer tx.Rollback()
 	res, err := tx.insertContext(ctx, `INSERT INTO webhooks (url, topics, description, secret, disabled, created_by, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, w.URL, topics, w.Description, w.Secret, w.Disabled, tx.by, formatTime(tx.now), formatTime(tx.now))
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, w.URL, topics, w.Description, w.Secret, w.Disabled, tx.by, tx.time(tx.now), tx.time(tx.now))
 	if err != nil {
 		return tx.writeErr(err, "Webhook exists.")
 	}
@@ -119,7 +119,7 @@ func (s *WebhookService) UpdateWebhook(ctx context.Context, id convoi.WebhookID,
 	}
 	w.UpdatedAt = tx.now
 	if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET url = ?, topics = ?, description = ?, disabled = ?, updated_at = ? WHERE id = ?`,
-		w.URL, topics, w.Description, w.Disabled, formatTime(w.UpdatedAt), id); err != nil {
+		w.URL, topics, w.Description, w.Disabled, tx.time(w.UpdatedAt), id); err != nil {
 		return nil, err
 	}
 	return w, tx.Commit()
@@ -270,7 +270,7 @@ func (s *WebhookService) FanOutWebhookEvents(ctx context.Context, limit int) (in
 				return 0, err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (webhook_id, message_id, type, payload, state, next_attempt, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, hook, mid, e.typ, string(body), convoi.DeliveryPending, formatTime(tx.now), formatTime(tx.now)); err != nil {
+				VALUES (?, ?, ?, ?, ?, ?, ?)`, hook, mid, e.typ, string(body), convoi.DeliveryPending, tx.time(tx.now), tx.time(tx.now)); err != nil {
 				return 0, err
 			}
 		}
@@ -291,7 +291,7 @@ func (s *WebhookService) ClaimWebhookDeliveries(ctx context.Context, now time.Ti
 	}
 	defer tx.Rollback()
 	rows, err := tx.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries
-		WHERE state = 'pending' AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?`, formatTime(now), limit)
+		WHERE state = 'pending' AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?`, tx.time(now), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +312,7 @@ func (s *WebhookService) ClaimWebhookDeliveries(ctx context.Context, now time.Ti
 	for _, d := range out {
 		d.Attempts++
 		if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET attempts = ?, next_attempt = ? WHERE id = ?`,
-			d.Attempts, formatTime(until), d.ID); err != nil {
+			d.Attempts, tx.time(until), d.ID); err != nil {
 			return nil, err
 		}
 		d.NextAttempt = until
@@ -335,10 +335,10 @@ func (s *WebhookService) CompleteWebhookDelivery(ctx context.Context, id int64, 
 	switch {
 	case res.Delivered:
 		q, args = `UPDATE webhook_deliveries SET state = 'delivered', last_status = ?, last_error = '', delivered_at = ? WHERE id = ?`,
-			[]any{res.Status, formatTime(tx.now), id}
+			[]any{res.Status, tx.time(tx.now), id}
 	case res.Retry != nil:
 		q, args = `UPDATE webhook_deliveries SET last_status = ?, last_error = ?, next_attempt = ? WHERE id = ?`,
-			[]any{res.Status, errText, formatTime(*res.Retry), id}
+			[]any{res.Status, errText, tx.time(*res.Retry), id}
 	default:
 		q, args = `UPDATE webhook_deliveries SET state = 'failed', last_status = ?, last_error = ? WHERE id = ?`,
 			[]any{res.Status, errText, id}
