@@ -57,7 +57,9 @@ func showRoutes(ctx context.Context, out io.Writer, g *roadnet.Graph, from convo
 				return fmt.Errorf("alternatives to %s: %w", x.name, err)
 			}
 			for i, r := range alts {
-				label := x.name + ", fastest"
+				// The fastest way to this exit, through the toll plaza; not
+				// the fastest row (each row ends at its own exit).
+				label := x.name + ", toll"
 				if i > 0 {
 					label = fmt.Sprintf("%s, alternative %d", x.name, i)
 				}
