@@ -731,3 +731,29 @@ func TestRebuildReplaysFromEarlyStart(t *testing.T) {
 		t.Fatalf("second rebuild: alarms %v, count %d, want the one alarm, count %d", sink.rules(), sink.alarms[0].Count, n)
 	}
 }
+
+// TestPlacesNameTheRoad: a zone of the A8 route is named after its road
+// where the map names the chokepoint ("ramp (A 500)"), so an alarm there
+// says where, not only what; a zone with no named chokepoint keeps its
+// kinds alone.
+func TestPlacesNameTheRoad(t *testing.T) {
+	rs := routeNamed(t, "court-a8", roadnet.KindRamp)
+	r, err := NewPlannedRoute(monaco(t), rs, 70)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := 0
+	for _, p := range r.Places() {
+		kinds := strings.ReplaceAll((p.Kinds & (chokeKinds | slowKinds)).String(), ",", "/")
+		switch {
+		case strings.HasPrefix(p.Name, "toll booth"):
+		case strings.HasPrefix(p.Name, kinds+" (") && strings.HasSuffix(p.Name, ")") && len(p.Name) > len(kinds)+3:
+			named++
+		case p.Name != kinds:
+			t.Errorf("place %q: want %q or %q (ROAD)", p.Name, kinds, kinds)
+		}
+	}
+	if named == 0 {
+		t.Fatalf("no place of the A8 route names its road: %+v", r.Places())
+	}
+}

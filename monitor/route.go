@@ -183,14 +183,29 @@ func (r *PlannedRoute) buildZones(g *roadnet.Graph) {
 			}
 		}
 		z.name = strings.ReplaceAll((k & (chokeKinds | slowKinds)).String(), ",", "/")
+		box := roadnet.BBox{MinLat: 90, MinLon: 180, MaxLat: -90, MaxLon: -180}
+		for q := i; q <= j; q++ {
+			p := r.pts[q]
+			box.MinLat, box.MaxLat = math.Min(box.MinLat, p.Lat-0.001), math.Max(box.MaxLat, p.Lat+0.001)
+			box.MinLon, box.MaxLon = math.Min(box.MinLon, p.Lon-0.001), math.Max(box.MaxLon, p.Lon+0.001)
+		}
+		if k&roadnet.KindTollBooth == 0 && g != nil {
+			// The road's name from the nearest named chokepoint of the
+			// zone's kinds ("ramp (A 500)"), so that an operator reads
+			// where, not only what.
+			best := 60.0 // metres from the zone's stretch
+			for _, c := range g.Chokepoints(box, k&(chokeKinds|slowKinds)) {
+				if c.Name == "" {
+					continue
+				}
+				if d, _, _ := r.project(c.LatLon, a-pad, b+pad, -1, 0); d < best {
+					best = d
+					z.name = strings.ReplaceAll((k&(chokeKinds|slowKinds)).String(), ",", "/") + " (" + c.Name + ")"
+				}
+			}
+		}
 		if k&roadnet.KindTollBooth != 0 && g != nil {
 			// Name and place of the toll booth from the graph's chokepoints.
-			box := roadnet.BBox{MinLat: 90, MinLon: 180, MaxLat: -90, MaxLon: -180}
-			for q := i; q <= j; q++ {
-				p := r.pts[q]
-				box.MinLat, box.MaxLat = math.Min(box.MinLat, p.Lat-0.001), math.Max(box.MaxLat, p.Lat+0.001)
-				box.MinLon, box.MaxLon = math.Min(box.MinLon, p.Lon-0.001), math.Max(box.MaxLon, p.Lon+0.001)
-			}
 			best := math.Inf(1)
 			for _, c := range g.Chokepoints(box, roadnet.KindTollBooth) {
 				d, along, _ := r.project(c.LatLon, a-pad, b+pad, -1, 0)

@@ -175,7 +175,7 @@ func (a *App) respondToAttack(ctx context.Context, al *convoi.Alarm, password st
 		return "", err
 	}
 	var inc convoi.Incident
-	// The monitor names the place by the route's chokepoint there ("ramp"
+	// The monitor names the place by the route's chokepoint there ("ramp (…)"
 	// on the approach to the La Turbie booths); the commander names it for
 	// the partner forces' alert.
 	if err := api.do(ctx, "POST", "/api/v1/incidents", map[string]any{

@@ -546,7 +546,7 @@ func (s *simulation) printAlarms(ctx context.Context) func() int {
 				place = fmt.Sprintf("%.5f,%.5f", al.Place.Lat, al.Place.Lon)
 			}
 			s.printf("ALARM #%d %s %s at %s (%s): %s\n", al.ID, convoi.SeverityName(al.Severity), al.Rule, place,
-				al.FirstSeen.In(demoZone()).Format("15:04:05"), al.Detail)
+				al.FirstSeen.In(demoZone()).Format("15:04:05 MST"), al.Detail)
 			if al.Rule == convoi.RuleAttack && al.Severity >= convoi.SeverityCritical && s.onAttack != nil {
 				f := s.onAttack
 				s.onAttack = nil
