@@ -193,14 +193,13 @@ func (r *PlannedRoute) buildZones(g *roadnet.Graph) {
 			// The road's name from the nearest named chokepoint of the
 			// zone's kinds ("ramp (A 500)"), so that an operator reads
 			// where, not only what.
-			best := 60.0 // metres from the zone's stretch
+			kinds, best := z.name, 60.0 // metres from the zone's stretch
 			for _, c := range g.Chokepoints(box, k&(chokeKinds|slowKinds)) {
 				if c.Name == "" {
 					continue
 				}
 				if d, _, _ := r.project(c.LatLon, a-pad, b+pad, -1, 0); d < best {
-					best = d
-					z.name = strings.ReplaceAll((k&(chokeKinds|slowKinds)).String(), ",", "/") + " (" + c.Name + ")"
+					best, z.name = d, kinds+" ("+c.Name+")"
 				}
 			}
 		}

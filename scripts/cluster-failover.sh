@@ -90,7 +90,7 @@ total=$(( ${acked_a:-0} + ${acked_b:-0} ))
 if [ "$stored" -lt "$total" ]; then
   echo "LOST: $((total - stored)) acknowledged fixes are not stored"; exit 1
 fi
-echo "lost: 0 (stored - acknowledged = $((stored - total)): committed, their ack not delivered before the kill)"
+echo "lost: 0 (stored - acknowledged = $((stored - total)): committed, their ack cut off by the kill or by the end of the run)"
 cat "$work/lb.out" | grep -E "latency|rate|panic" || true
 echo "underway escorts monitored before the kill: A $held_a, B $held_b"
 
