@@ -2,15 +2,12 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
-	"slices"
-	"strconv"
 	"sync"
-	"time"
 
 	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/internal/sqlstore"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -20,8 +17,8 @@ var _ convoi.PositionService = (*PositionService)(nil)
 // Position listing limits: FindPositions and FindDeviceEvents return at most
 // MaxPositionLimit records, DefaultPositionLimit when the filter's Limit is 0.
 const (
-	DefaultPositionLimit = 1000
-	MaxPositionLimit     = 100000
+	DefaultPositionLimit = sqlstore.DefaultPositionLimit
+	MaxPositionLimit     = sqlstore.MaxPositionLimit
 )
 
 // MaxPositionBatch bounds one StorePositions call (positions plus events).
@@ -43,10 +40,15 @@ const insertEventsSQL = `INSERT INTO device_events (device_id, tracker_id, kind,
 	ON CONFLICT (device_id, time, kind) DO NOTHING`
 
 // PositionService implements convoi.PositionService: the tracker ingest path.
-type PositionService struct{ db *DB }
+type PositionService struct {
+	db                       *DB
+	*sqlstore.PositionReader // FindPositions, FindDeviceEvents
+}
 
 // NewPositionService returns a PositionService on db.
-func NewPositionService(db *DB) *PositionService { return &PositionService{db: db} }
+func NewPositionService(db *DB) *PositionService {
+	return &PositionService{db: db, PositionReader: sqlstore.NewPositionReader(db.store)}
+}
 
 // StorePositions validates the whole batch first (a bad record is EINVALID
 // naming its index, and nothing is written), then inserts it, skipping a
@@ -73,7 +75,7 @@ func (s *PositionService) StorePositions(ctx context.Context, ps []convoi.Positi
 			return 0, 0, fmt.Errorf("position %d: %w", i, err)
 		}
 		if len(p.Attributes) > 0 {
-			if buf, err = appendAttributes(buf[:0], p.Attributes); err != nil {
+			if buf, err = sqlstore.AppendAttributes(buf[:0], p.Attributes); err != nil {
 				return 0, 0, convoi.Errorf(convoi.EINVALID, "Position %d attributes cannot be stored: %v.", i, err)
 			}
 			attrs[i] = pgtype.Text{String: string(buf), Valid: true}
@@ -419,185 +421,4 @@ func finite(fs ...float64) bool {
 		}
 	}
 	return true
-}
-
-// appendAttributes appends m as a JSON object to b, byte for byte what
-// json.Marshal writes (keys sorted, HTML-safe escaping), without its
-// reflection for the value types the tracker produces (strings, booleans,
-// integers, floats, nil); other values go through json.Marshal. It fails
-// as json.Marshal does (NaN, infinities, unsupported types).
-func appendAttributes(b []byte, m map[string]any) ([]byte, error) {
-	var keyBuf [32]string
-	keys := keyBuf[:0]
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, k)
-		b = append(b, ':')
-		var err error
-		if b, err = appendJSONValue(b, m[k]); err != nil {
-			return b, err
-		}
-	}
-	return append(b, '}'), nil
-}
-
-func appendJSONValue(b []byte, v any) ([]byte, error) {
-	switch v := v.(type) {
-	case nil:
-		return append(b, "null"...), nil
-	case string:
-		return appendJSONString(b, v), nil
-	case bool:
-		return strconv.AppendBool(b, v), nil
-	case int:
-		return strconv.AppendInt(b, int64(v), 10), nil
-	case int64:
-		return strconv.AppendInt(b, v, 10), nil
-	case int32:
-		return strconv.AppendInt(b, int64(v), 10), nil
-	case uint64:
-		return strconv.AppendUint(b, v, 10), nil
-	case uint32:
-		return strconv.AppendUint(b, uint64(v), 10), nil
-	case float64:
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			break // json.Marshal's error
-		}
-		// encoding/json's float format: shortest, 'e' only for very
-		// small or large magnitudes, with the exponent's leading zero cut.
-		f := byte('f')
-		if a := math.Abs(v); a != 0 && (a < 1e-6 || a >= 1e21) {
-			f = 'e'
-		}
-		b = strconv.AppendFloat(b, v, f, -1, 64)
-		if f == 'e' {
-			if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-				b[n-2] = b[n-1]
-				b = b[:n-1]
-			}
-		}
-		return b, nil
-	}
-	j, err := json.Marshal(v)
-	if err != nil {
-		return b, err
-	}
-	return append(b, j...), nil
-}
-
-// appendJSONString quotes s as json.Marshal does; strings of plain ASCII
-// (the IO map's attribute names, most values) are copied as they are.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			j, _ := json.Marshal(s) // a string always marshals
-			return append(b, j...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
-func positionLimit(n int) int {
-	if n <= 0 {
-		return DefaultPositionLimit
-	}
-	return min(n, MaxPositionLimit)
-}
-
-// positionOrder is the ORDER BY of FindPositions: oldest first, or newest
-// first for PositionFilter.Latest.
-func positionOrder(latest bool) string {
-	if latest {
-		return "fix_time DESC, id DESC"
-	}
-	return "fix_time, id"
-}
-
-// FindPositions returns stored positions, oldest fix first (newest first
-// with Latest); From is
-// inclusive, To exclusive. Limit 0 means DefaultPositionLimit, capped at MaxPositionLimit.
-func (s *PositionService) FindPositions(ctx context.Context, f convoi.PositionFilter) ([]*convoi.Position, error) {
-	tx, err := s.db.beginRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	w := &where{}
-	if f.DeviceID != nil {
-		w.add("device_id = ?", string(*f.DeviceID))
-	}
-	if f.From != nil {
-		w.add("fix_time >= ?", f.From.UnixNano())
-	}
-	if f.To != nil {
-		w.add("fix_time < ?", f.To.UnixNano())
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, device_id, tracker_id, fix_time, server_time, lat, lon, speed_kmh,
-		heading, altitude_m, satellites, hdop, gnss, valid, attributes FROM positions`+w.String()+
-		fmt.Sprintf(` ORDER BY %s LIMIT %d`, positionOrder(f.Latest), positionLimit(f.Limit)), w.args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var a []*convoi.Position
-	for rows.Next() {
-		var p convoi.Position
-		var fix, st int64
-		if err := rows.Scan(&p.ID, &p.DeviceID, &p.TrackerID, &fix, &st, &p.Lat, &p.Lon, &p.SpeedKmh,
-			&p.Heading, &p.AltitudeM, &p.Satellites, &p.HDOP, &p.GNSS, &p.Valid, jsonCol{&p.Attributes}); err != nil {
-			return nil, err
-		}
-		p.FixTime, p.ServerTime = time.Unix(0, fix).UTC(), time.Unix(0, st).UTC()
-		a = append(a, &p)
-	}
-	return orEmpty(a), rows.Err()
-}
-
-// FindDeviceEvents returns stored device events, oldest first; From is
-// inclusive, To exclusive. Limit as in FindPositions.
-func (s *PositionService) FindDeviceEvents(ctx context.Context, f convoi.DeviceEventFilter) ([]*convoi.DeviceEvent, error) {
-	tx, err := s.db.beginRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	w := &where{}
-	if f.DeviceID != nil {
-		w.add("device_id = ?", string(*f.DeviceID))
-	}
-	if f.Kind != nil {
-		w.add("kind = ?", string(*f.Kind))
-	}
-	if f.From != nil {
-		w.add("time >= ?", f.From.UnixNano())
-	}
-	if f.To != nil {
-		w.add("time < ?", f.To.UnixNano())
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, device_id, tracker_id, kind, severity, time, server_time, lat, lon, value
-		FROM device_events`+w.String()+fmt.Sprintf(` ORDER BY time, id LIMIT %d`, positionLimit(f.Limit)), w.args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var a []*convoi.DeviceEvent
-	for rows.Next() {
-		var e convoi.DeviceEvent
-		var t, st int64
-		if err := rows.Scan(&e.ID, &e.DeviceID, &e.TrackerID, &e.Kind, &e.Severity, &t, &st, &e.Lat, &e.Lon, &e.Value); err != nil {
-			return nil, err
-		}
-		e.Time, e.ServerTime = time.Unix(0, t).UTC(), time.Unix(0, st).UTC()
-		a = append(a, &e)
-	}
-	return orEmpty(a), rows.Err()
 }

@@ -430,28 +430,3 @@ func isUnique(err error) bool { return violation(err) == sqlstore.Unique }
 // writeErr maps constraint violations to application errors as the
 // entity services do.
 func writeErr(err error, conflict string) error { return sqlstore.WriteErr(dialect, err, conflict) }
-
-// where accumulates the conditions and arguments of a filtered listing.
-type where struct {
-	conds []string
-	args  []any
-}
-
-func (w *where) add(cond string, args ...any) {
-	w.conds = append(w.conds, cond)
-	w.args = append(w.args, args...)
-}
-
-func (w *where) String() string {
-	if len(w.conds) == 0 {
-		return ""
-	}
-	return " WHERE " + strings.Join(w.conds, " AND ")
-}
-
-// jsonCol and orEmpty are the shared services' (for the position listings).
-type jsonCol sqlstore.JSONCol
-
-func (c jsonCol) Scan(v any) error { return sqlstore.JSONCol(c).Scan(v) }
-
-func orEmpty[T any](a []T) []T { return sqlstore.OrEmpty(a) }

@@ -551,24 +551,6 @@ var dialect = sqlstore.Dialect{
 
 func formatTime(t time.Time) string { return t.UTC().Format(sqlstore.TimeFormat) }
 
-// where accumulates the conditions and arguments of a filtered listing.
-type where struct {
-	conds []string
-	args  []any
-}
-
-func (w *where) add(cond string, args ...any) {
-	w.conds = append(w.conds, cond)
-	w.args = append(w.args, args...)
-}
-
-func (w *where) String() string {
-	if len(w.conds) == 0 {
-		return ""
-	}
-	return " WHERE " + strings.Join(w.conds, " AND ")
-}
-
 // sqliteCode returns the extended result code of a driver error, or 0.
 func sqliteCode(err error) int {
 	var e *sqlite3.Error
@@ -607,13 +589,6 @@ func init() {
 		}
 	})
 }
-
-// jsonCol and orEmpty are the shared services' (for the position listings).
-type jsonCol sqlstore.JSONCol
-
-func (c jsonCol) Scan(v any) error { return sqlstore.JSONCol(c).Scan(v) }
-
-func orEmpty[T any](a []T) []T { return sqlstore.OrEmpty(a) }
 
 // Pragma returns the value of a pragma on the writer connection, or the
 // error text; for tests and `convoi migrate` diagnostics. name must be a

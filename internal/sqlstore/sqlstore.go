@@ -426,11 +426,11 @@ func (c nullTimeCol) Scan(v any) error {
 	return nil
 }
 
-// JSONCol scans a JSON text column into V, a pointer (NULL leaves *V as
+// jsonCol scans a JSON text column into V, a pointer (NULL leaves *V as
 // it is).
-type JSONCol struct{ V any }
+type jsonCol struct{ V any }
 
-func (c JSONCol) Scan(v any) error {
+func (c jsonCol) Scan(v any) error {
 	switch b := v.(type) {
 	case nil:
 		return nil
@@ -442,17 +442,13 @@ func (c JSONCol) Scan(v any) error {
 	return fmt.Errorf("scan json: unexpected %T", v)
 }
 
-type jsonCol = JSONCol
-
-// OrEmpty returns a non-nil slice so that JSON listings are [] and not null.
-func OrEmpty[T any](a []T) []T {
+// orEmpty returns a non-nil slice so that JSON listings are [] and not null.
+func orEmpty[T any](a []T) []T {
 	if a == nil {
 		return []T{}
 	}
 	return a
 }
-
-func orEmpty[T any](a []T) []T { return OrEmpty(a) }
 
 // idCol scans a nullable integer column into a named ID (NULL gives 0).
 type idCol[T ~int64] struct{ id *T }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"encoding/json"
@@ -7,12 +7,12 @@ import (
 	"strconv"
 )
 
-// appendAttributes appends m as a JSON object to b, byte for byte what
+// AppendAttributes appends m as a JSON object to b, byte for byte what
 // json.Marshal writes (keys sorted, HTML-safe escaping), without its
 // reflection for the value types the tracker produces (strings, booleans,
 // integers, floats, nil); other values go through json.Marshal. It fails
 // as json.Marshal does (NaN, infinities, unsupported types).
-func appendAttributes(b []byte, m map[string]any) ([]byte, error) {
+func AppendAttributes(b []byte, m map[string]any) ([]byte, error) {
 	var keyBuf [32]string
 	keys := keyBuf[:0]
 	for k := range m {

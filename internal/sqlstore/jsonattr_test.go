@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"bytes"
@@ -31,7 +31,7 @@ func FuzzAppendAttributes(f *testing.F) {
 		}
 		for _, m := range maps {
 			want, wantErr := json.Marshal(m)
-			got, err := appendAttributes([]byte("prefix"), m)
+			got, err := AppendAttributes([]byte("prefix"), m)
 			if (err != nil) != (wantErr != nil) {
 				t.Fatalf("%#v: error %v, encoding/json's %v", m, err, wantErr)
 			}
