@@ -57,3 +57,43 @@ func TestLowerBoundCutShort(t *testing.T) {
 		t.Errorf("cut short: converged %v, lower bound %v, guarantee %v; value %v", cut.Converged, cut.LowerBound, cut.Value+cut.Exploitability, full.Value)
 	}
 }
+
+// TestStopReportsBestSoFar: closing Options.Stop ends the solve after the
+// iteration under way; the strategy reported is the one with the lowest
+// attacker best response seen (not the last one), and its guarantee and
+// certified lower bound bracket the converged value.
+func TestStopReportsBestSoFar(t *testing.T) {
+	c := mapCases[1]
+	in, err := BuildInstance(context.Background(), mustGraph(t, c.graph), mapRequest(c), DefaultSiteModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := Solve(context.Background(), in, Options{SkipRefine: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const at = 60
+	stop := make(chan struct{})
+	best, last := math.Inf(1), 0.0
+	st, err := Solve(context.Background(), in, Options{Stop: stop, Progress: func(p Progress) {
+		best, last = math.Min(best, p.Upper), p.Upper
+		if p.Iteration == at {
+			close(stop)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	guarantee := st.Value + st.Exploitability
+	t.Logf("stopped at %d of %d iterations: guarantee %.5f (best seen %.5f, last %.5f), lower bound %.5f, value %.5f",
+		st.Iterations, full.Iterations, guarantee, best, last, st.LowerBound, full.Value)
+	if st.Converged || st.Refined || st.Iterations != at {
+		t.Errorf("converged %v, refined %v, %d iterations; want a stop after %d", st.Converged, st.Refined, st.Iterations, at)
+	}
+	if math.Abs(guarantee-best) > 1e-9 {
+		t.Errorf("guarantee %v, want the best seen %v (last %v)", guarantee, best, last)
+	}
+	if guarantee < full.Value-1e-9 || st.LowerBound > full.Value+1e-9 || st.LowerBound < 0 {
+		t.Errorf("[%v, %v] does not bracket the value %v", st.LowerBound, guarantee, full.Value)
+	}
+}

@@ -53,6 +53,17 @@ type Options struct {
 	// stops after an iteration that searched every slot found nothing.
 	// 1 searches every slot every iteration.
 	SlotRounds int
+	// Stop, when not nil, ends the solve once it is closed: the
+	// iteration under way finishes and Solve reports the best strategy
+	// found so far (the one whose attacker best response was lowest),
+	// Converged false, with its Exploitability and the certified
+	// LowerBound that bracket the game's value. A planner's time budget
+	// closes it; cancelling ctx instead abandons the solve with an error.
+	Stop <-chan struct{}
+	// Progress, when not nil, is called after every double-oracle
+	// iteration with the state of the solve (for a planner's progress
+	// display and for benchmarks). It runs on the solving goroutine.
+	Progress func(Progress)
 	// SkipRefine returns the double oracle's equilibrium as the LP found it,
 	// without the refinement among equally good strategies (for
 	// comparison).
@@ -91,6 +102,23 @@ func (o Options) withDefaults() Options {
 		o.ReturnGapS = 30
 	}
 	return o
+}
+
+// Progress is the state of a solve after one double-oracle iteration.
+type Progress struct {
+	Iteration int
+	// Value is the restricted game's value; Upper the attacker's best
+	// response against its defender mix (the strategy's guarantee).
+	Value, Upper float64
+	// Best is the lowest guarantee so far: that of the strategy Solve
+	// reports if it stops now.
+	Best float64
+	// Lower is the defender's best cost against the attacker's mix found
+	// by the iteration's oracle (a certified bound only when exact).
+	Lower      float64
+	Rows, Cols int // the restricted game's size
+	NewRows    int
+	NewCols    int
 }
 
 // Strategy is the solver's report: the defender's mixed strategy, its
@@ -277,7 +305,15 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 		converged bool
 		iter      int
 		err       error
+		// best is the defender mix with the lowest attacker best
+		// response seen, reported when the solve stops short.
+		best struct {
+			rows  []play
+			x     []float64
+			v, up float64
+		}
 	)
+	best.up = math.Inf(1)
 	for iter = 1; iter <= opt.MaxIterations; iter++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -307,7 +343,19 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 				s.colUse[c] = iter
 			}
 		}
-		_, newCols, _ := s.attackerBR(x, v+opt.Tolerance, 0)
+		upper, newCols, _ := s.attackerBR(x, v+opt.Tolerance, 0)
+		if upper < best.up {
+			best.rows, best.x = keepPlays(best.rows[:0], best.x[:0], s.rows[:len(x)], x)
+			best.v, best.up = v, upper
+		} else if best.x != nil && iter%5 == 0 {
+			// The restricted equilibria swing from one vertex to
+			// another while the oracles still add strategies; a blend
+			// with the best mix so far often guards better than either.
+			rows, mx := blendPlays(best.rows, best.x, s.rows[:len(x)], x)
+			if u := s.upperOf(rows, mx); u < best.up {
+				best.rows, best.x, best.v, best.up = rows, mx, v, u
+			}
+		}
 		var newRows []play
 		// The heuristic searches take the slots in turns (SlotRounds);
 		// convergence is only declared after a pass over all of them.
@@ -323,8 +371,15 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 		if err != nil {
 			return nil, err
 		}
+		if opt.Progress != nil {
+			opt.Progress(Progress{Iteration: iter, Value: v, Upper: upper, Best: best.up, Lower: lower,
+				Rows: len(s.rows), Cols: len(s.cols), NewRows: len(newRows), NewCols: len(newCols)})
+		}
 		if len(newCols) == 0 && len(newRows) == 0 {
 			converged = true
+			break
+		}
+		if stopRequested(opt.Stop) {
 			break
 		}
 		for _, c := range newCols {
@@ -338,6 +393,14 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 		iter = opt.MaxIterations
 		// x and y belong to the last solved restricted game; rows and
 		// columns added after it are ignored below.
+	}
+	if !converged && best.up < math.Inf(1) {
+		// Cut short (Stop or MaxIterations): report the mix with the
+		// best guarantee, not merely the last one (the restricted
+		// game's mixes swing while the oracles still add strategies).
+		// y, the last attacker mix, still bounds the value from below.
+		s.rows, s.m = append(s.rows[:0:0], best.rows...), nil
+		x, v = best.x, best.v
 	}
 	s.part = -1
 	refined := false
@@ -358,6 +421,59 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 		st.Refined = refined
 	}
 	return st, err
+}
+
+// keepPlays appends to rows and xs the plays of src with positive weight.
+func keepPlays(rows []play, xs []float64, src []play, x []float64) ([]play, []float64) {
+	for i, p := range src {
+		if x[i] > 0 {
+			rows, xs = append(rows, p), append(xs, x[i])
+		}
+	}
+	return rows, xs
+}
+
+// blendPlays returns the even mix of two defender mixes.
+func blendPlays(ar []play, ax []float64, br []play, bx []float64) ([]play, []float64) {
+	idx := make(map[play]int, len(ar)+len(br))
+	var rows []play
+	var xs []float64
+	add := func(src []play, x []float64) {
+		for i, p := range src {
+			if x[i] <= 0 {
+				continue
+			}
+			k, ok := idx[p]
+			if !ok {
+				k = len(rows)
+				idx[p] = k
+				rows, xs = append(rows, p), append(xs, 0)
+			}
+			xs[k] += x[i] / 2
+		}
+	}
+	add(ar, ax)
+	add(br, bx)
+	return rows, xs
+}
+
+// upperOf is the attacker's best response against the mix x over rows.
+func (s *solver) upperOf(rows []play, x []float64) float64 {
+	save := s.rows
+	s.rows = rows
+	u, _, _ := s.attackerBR(x, math.Inf(1), 0)
+	s.rows = save
+	return u
+}
+
+// stopRequested reports whether stop is closed (never, when nil).
+func stopRequested(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
 }
 
 func (s *solver) addRoute(r *route) int {
