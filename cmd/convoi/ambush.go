@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/ambush"
@@ -26,12 +27,16 @@ func runAmbushSolve(ctx context.Context, env *Env, args []string) error {
 	path := fs.String("instance", "", "game instance `FILE` (JSON, see docs/ambush.md); - for stdin")
 	k := fs.Int("alternatives", 3, "k for the uniform-among-k-alternatives baseline")
 	iters := fs.Int("max-iterations", 0, "double-oracle iteration bound (0: default)")
+	limit := fs.Duration("time-limit", 0, "stop the solve after this long with the best strategy found and its certified bounds (0: solve to the equilibrium)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *path == "" {
 		fmt.Fprintln(env.Stderr, "convoi ambush solve: --instance FILE.json required")
 		return errUsage
+	}
+	if *limit < 0 {
+		return fmt.Errorf("--time-limit must not be negative")
 	}
 	var in *ambush.Instance
 	var err error
@@ -48,7 +53,14 @@ func runAmbushSolve(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return errors.New(ambushMessage(err))
 	}
-	st, err := ambush.Solve(ctx, in, ambush.Options{Alternatives: *k, MaxIterations: *iters})
+	opt := ambush.Options{Alternatives: *k, MaxIterations: *iters}
+	if *limit > 0 {
+		stop := make(chan struct{})
+		t := time.AfterFunc(*limit, func() { close(stop) })
+		defer t.Stop()
+		opt.Stop = stop
+	}
+	st, err := ambush.Solve(ctx, in, opt)
 	if err != nil {
 		return errors.New(ambushMessage(err))
 	}

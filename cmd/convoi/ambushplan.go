@@ -55,6 +55,7 @@ func runAmbushPlan(ctx context.Context, env *Env, args []string) error {
 	var police latLonList
 	fs.Var(&police, "police", "position `LAT,LON` of a police or gendarmerie unit (repeatable)")
 	skipRefine := fs.Bool("skip-refine", false, "stop at the equilibrium, without the refinement among optimal strategies")
+	limit := fs.Duration("time-limit", 0, "stop the solve after this long with the best strategy found and its certified bounds (0: solve to the equilibrium)")
 	format := fs.String("format", "text", "text or json")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -68,6 +69,9 @@ func runAmbushPlan(ctx context.Context, env *Env, args []string) error {
 	}
 	if *slots < 1 || *slots > 96 {
 		return fmt.Errorf("--slots must be between 1 and 96")
+	}
+	if *limit < 0 {
+		return fmt.Errorf("--time-limit must not be negative")
 	}
 	if *every <= 0 && *slots > 1 {
 		return fmt.Errorf("--slot-every must be positive")
@@ -109,7 +113,14 @@ func runAmbushPlan(ctx context.Context, env *Env, args []string) error {
 	}
 	built := time.Since(start)
 	start = time.Now()
-	st, err := ambush.Solve(ctx, in, ambush.Options{SkipRefine: *skipRefine})
+	opt := ambush.Options{SkipRefine: *skipRefine}
+	if *limit > 0 {
+		stop := make(chan struct{})
+		t := time.AfterFunc(*limit, func() { close(stop) })
+		defer t.Stop()
+		opt.Stop = stop
+	}
+	st, err := ambush.Solve(ctx, in, opt)
 	if err != nil {
 		return errors.New(ambushMessage(err))
 	}
@@ -131,11 +142,12 @@ func runAmbushPlan(ctx context.Context, env *Env, args []string) error {
 	ref := fmt.Sprintf("for %.4f,%.4f -> %.4f,%.4f", a.Lat, a.Lon, b.Lat, b.Lon)
 	printStrategy(out, ref, &ambush.PlanReport{Strategy: st, RouteSummaries: sums})
 	fmt.Fprintf(out, "  corridor: %d of the sites and %d road nodes are on some admissible route\n", st.CorridorSites, st.CorridorNodes)
-	bound := "certified lower bound %.4f (gap %.1e)"
-	if !st.ExactOracle && !st.Converged {
-		bound = "lower bound %.4f not certified (gap %.1e): the solve did not converge"
+	if st.Converged {
+		fmt.Fprintf(out, "  certified lower bound %.4f (gap %.1e); %d iterations, refined %v\n", st.LowerBound, st.Value-st.LowerBound, st.Iterations, st.Refined)
+	} else {
+		fmt.Fprintf(out, "  not converged after %d iterations: the game's value is between the certified lower bound %.4f and this strategy's guarantee %.4f\n",
+			st.Iterations, st.LowerBound, st.Value+st.Exploitability)
 	}
-	fmt.Fprintf(out, "  "+bound+"; %d iterations, refined %v\n", st.LowerBound, st.Value-st.LowerBound, st.Iterations, st.Refined)
 	fmt.Fprintf(out, "  solved in %.2f s (instance built in %.2f s)\n", solved.Seconds(), built.Seconds())
 	return nil
 }
