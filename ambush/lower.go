@@ -418,10 +418,16 @@ func (g *game) minSiteCost(costs []siteCost, lo, hi float64) float64 {
 // labels keep exact durations and charge each site over a subset of the
 // times relaxedLower does.
 func (s *solver) bucketLowerBound(y []float64, delta float64) float64 {
-	g := s.g
+	return s.g.bucketLowerMix(s.cols, y, delta)
+}
+
+// bucketLowerMix is the certified lower bound on the game's value given by
+// the attacker mix y over cols: the least bucketLower over the feasible
+// slots (0 when none is finite).
+func (g *game) bucketLowerMix(cols []column, y []float64, delta float64) float64 {
 	site := make([][]siteCost, len(g.siteP))
 	var used []int32
-	for c, col := range s.cols {
+	for c, col := range cols {
 		if c < len(y) && y[c] > 0 {
 			if len(site[col.site]) == 0 {
 				used = append(used, col.site)

@@ -254,6 +254,9 @@ type solver struct {
 	penUsed []int32
 	// hotEdge and hotNode mark the edges and nodes of penUsed's sites.
 	hotEdge, hotNode graphsearch.Set
+	// cutCols and cutY are the minimum cut's attacker mix (cutMix).
+	cutCols []column
+	cutY    []float64
 	// part is the turn of the slots the heuristic oracle searches in
 	// this iteration (slot % SlotRounds == part), -1 for all.
 	part int
@@ -297,6 +300,15 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 	s.addRow(first)
 	if _, cs, _ := s.attackerBR([]float64{1}, 0, 0); len(cs) > 0 {
 		s.addCol(cs[0])
+	}
+	if g.timed {
+		// The minimum cut's columns (cutMix) meet every route: with them
+		// from the start the defender spreads at once (Liechtenstein:
+		// 145 -> 135 iterations, a third less CPU).
+		s.cutCols, s.cutY = g.cutMix()
+		for _, c := range s.cutCols {
+			s.addCol(c)
+		}
 	}
 
 	var (
@@ -851,6 +863,11 @@ func (s *solver) relaxedLower(y []float64) float64 {
 	return lower
 }
 
+// lowerBucketS is the bucket width of the certified lower bounds'
+// time-bucket search (bucketLower): 30 s was as tight as 5 s on the
+// measured games, 60 s about 1.6 times faster.
+const lowerBucketS = 30
+
 // report turns the restricted equilibrium into a Strategy.
 func (s *solver) report(x, y []float64, v, lower float64, converged bool, iter int) (*Strategy, error) {
 	g := s.g
@@ -911,6 +928,16 @@ func (s *solver) report(x, y []float64, v, lower float64, converged bool, iter i
 		// holds for a solve cut short (MaxIterations) too: the answer is
 		// then somewhere in [LowerBound, Value+Exploitability].
 		st.LowerBound = s.relaxedLower(y)
+		if st.LowerBound < v-1e-9 {
+			// Not tight: the time-bucket search prices each site at
+			// the times a route can really pass it, against y and
+			// against the minimum cut's mix, which covers every
+			// route even when the restricted game's mix does not.
+			st.LowerBound = math.Max(st.LowerBound, s.bucketLowerBound(y, lowerBucketS))
+			if s.cutCols != nil {
+				st.LowerBound = math.Max(st.LowerBound, g.bucketLowerMix(s.cutCols, s.cutY, lowerBucketS))
+			}
+		}
 	}
 	routeOut := map[int]int{}
 	depProb := make([]float64, len(g.in.Slots))
