@@ -16,9 +16,14 @@ import "math"
 // equilibrium: any mix bounds the value from below (bucketLowerMix makes
 // that bound exact for it), and this one does so from the start, so a
 // solve stopped early still reports a meaningful certified bound. nil when
-// some corridor route passes no site.
+// the cut holds no site.
 func (g *game) cutMix() ([]column, []float64) {
-	const inf = math.MaxFloat64 / 4
+	// Elements without a site get a capacity no cut through sites
+	// reaches: the corridor also holds walks too long to be admissible,
+	// and some of those may pass no site; a cut through one of them
+	// leaves it out of the mix, which still bounds what every admissible
+	// route pays (bucketLowerMix), only less tightly.
+	const inf = 1e12
 	// A site's weight is spread over its windows, and a passage falls in
 	// few of them: the more windows, the less a route pays there, so the
 	// capacity is the number of windows over p.
@@ -52,7 +57,7 @@ func (g *game) cutMix() ([]column, []float64) {
 		_, c := best(g.edgeS[e])
 		f.add(2*g.tail[e]+1, 2*g.head[e], c)
 	}
-	if cut := f.maxFlow(2*g.origin, 2*g.dest+1); !(cut < inf/2) || cut <= 0 {
+	if cut := f.maxFlow(2*g.origin, 2*g.dest+1); cut <= 0 {
 		return nil, nil
 	}
 	side := f.sourceSide(2 * g.origin)
@@ -60,8 +65,9 @@ func (g *game) cutMix() ([]column, []float64) {
 	var weights []float64
 	take := func(from, to int32, s []int32) {
 		if side[from] && !side[to] {
-			j, c := best(s)
-			sites, weights = append(sites, j), append(weights, c)
+			if j, c := best(s); j >= 0 {
+				sites, weights = append(sites, j), append(weights, c)
+			}
 		}
 	}
 	for v := range int32(g.n) {
@@ -69,6 +75,9 @@ func (g *game) cutMix() ([]column, []float64) {
 	}
 	for e := range int32(len(g.head)) {
 		take(2*g.tail[e]+1, 2*g.head[e], g.edgeS[e])
+	}
+	if len(sites) == 0 {
+		return nil, nil
 	}
 	var total float64
 	for _, w := range weights {

@@ -59,6 +59,11 @@ type Service struct {
 
 	Model   SiteModel
 	Options Options
+	// TimeLimit bounds each plan's solve on the Now clock (0: none): past
+	// it the plan holds the best strategy found, Converged false, with
+	// its guarantee (Value) and the certified LowerBound below it. A movement across a region
+	// gets a usable plan in time; one across a city converges well before.
+	TimeLimit time.Duration
 	// Slots is the number of departure slots, SlotSpacing apart; the last
 	// is the latest at which the fastest route arrives ArrivalMargin before
 	// the appointment (the "usual hour"). Slots already past are dropped.
@@ -75,13 +80,14 @@ type Service struct {
 
 // NewService returns a Service with the defaults: 12 slots 10 minutes
 // apart, arrival 15 minutes before the appointment, stretch 1.3, 20-minute
-// attacker windows every 10 minutes, level crossings forbidden from level 3.
+// attacker windows every 10 minutes, level crossings forbidden from level 3,
+// 30 seconds for a solve.
 func NewService(g *roadnet.Graph, movements MovementFinder, sites SiteFinder, plans PlanStore) *Service {
 	return &Service{
 		Graph: g, Movements: movements, Sites: sites, Plans: plans,
 		Now: time.Now, Rand: rand.Reader, Model: DefaultSiteModel,
 		Slots: 12, SlotSpacing: 10 * time.Minute, ArrivalMargin: 15 * time.Minute, Stretch: DefaultStretch,
-		Window: 20 * time.Minute, WindowStep: 10 * time.Minute,
+		Window: 20 * time.Minute, WindowStep: 10 * time.Minute, TimeLimit: 30 * time.Second,
 		Forbid: map[convoi.EscortLevel]roadnet.Kind{3: roadnet.KindLevelCrossing, 4: roadnet.KindLevelCrossing},
 	}
 }
@@ -234,10 +240,16 @@ func (s *Service) Plan(ctx context.Context, id convoi.MovementID, opts convoi.Pl
 	}
 	in.SetSchedule(epoch, slots, len(slots)-1, deadline, s.Window, s.WindowStep)
 	in.Name = m.Ref
-	st, err := Solve(ctx, in, s.Options)
+	opt := s.Options
+	if s.TimeLimit > 0 {
+		end := s.Now().Add(s.TimeLimit)
+		opt.Stop = func() bool { return !s.Now().Before(end) }
+	}
+	st, err := Solve(ctx, in, opt)
 	if err != nil {
 		return nil, nil, err
 	}
+
 	rep := &PlanReport{Strategy: st, From: from.ID, To: to.ID, EscortLevel: m.EscortLevel, Forbidden: avoid.Names(), Deadline: deadline}
 	if !reflect.ValueOf(opts).IsZero() {
 		rep.Options = &opts

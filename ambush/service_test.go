@@ -264,3 +264,46 @@ func TestServicePlanOptions(t *testing.T) {
 		t.Errorf("latest departure without a window %v (options %+v)", last, rep.Options)
 	}
 }
+
+// TestServiceTimeLimit: past its time budget on the service's clock, a
+// plan holds the best strategy found, not converged, whose guarantee and
+// certified lower bound bracket the value of the plan solved to the end.
+func TestServiceTimeLimit(t *testing.T) {
+	appt := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	now := appt.Add(-4 * time.Hour)
+	db := MustOpenDB(t, func() time.Time { return now })
+	ctx := context.Background()
+	sites, movements, plans := sqlite.NewSiteService(db), sqlite.NewMovementService(db), sqlite.NewPlanService(db)
+	a := &convoi.Site{Kind: convoi.SiteKindPrison, Name: "A", Location: convoi.LatLon{Lat: 43.7318, Lon: 7.4271}}
+	b := &convoi.Site{Kind: convoi.SiteKindCourt, Name: "B", Location: convoi.LatLon{Lat: 43.7316, Lon: 7.3600}}
+	must(t, sites.CreateSite(ctx, a))
+	must(t, sites.CreateSite(ctx, b))
+	d := &convoi.Detainee{Name: "D", LegalStatus: convoi.LegalStatusRemand, SiteID: a.ID}
+	must(t, sqlite.NewDetaineeService(db).CreateDetainee(ctx, d))
+	m := &convoi.Movement{Ref: "MC-BUDGET", DetaineeID: d.ID, FromSiteID: a.ID, ToSiteID: b.ID,
+		Purpose: convoi.PurposeMedical, AppointmentAt: appt, Requester: "R"}
+	must(t, movements.CreateMovement(ctx, m))
+	_, err := movements.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionAssess})
+	must(t, err)
+	g, err := roadnet.ImportOSM(context.Background(), bytes.NewReader(osmdata.Monaco), roadnet.FormatPBF, roadnet.ImportOptions{})
+	must(t, err)
+	svc := ambush.NewService(g, movements, sites, plans)
+	svc.Now = func() time.Time { return now }
+	full, frep, err := svc.Plan(ctx, m.ID, convoi.PlanOptions{})
+	must(t, err)
+	if !frep.Converged || frep.Iterations < 3 {
+		t.Fatalf("without a budget: converged %v after %d iterations", frep.Converged, frep.Iterations)
+	}
+	// A clock that moves 15 seconds each time it is read: the 30-second
+	// budget runs out within the first iterations.
+	svc.Now = func() time.Time { now = now.Add(15 * time.Second); return now }
+	p, rep, err := svc.Plan(ctx, m.ID, convoi.PlanOptions{})
+	must(t, err)
+	t.Logf("stopped after %d of %d iterations: value in [%.4f, %.4f], %.4f solved to the end", rep.Iterations, frep.Iterations, rep.LowerBound, rep.Value, frep.Value)
+	if rep.Converged || rep.Iterations >= frep.Iterations {
+		t.Errorf("with the budget spent: converged %v after %d iterations", rep.Converged, rep.Iterations)
+	}
+	if p.Value != rep.Value || rep.Value < full.Value-1e-9 || rep.LowerBound <= 0 || rep.LowerBound > full.Value+1e-9 {
+		t.Errorf("plan value %v, guarantee %v, lower bound %v; the value is %v", p.Value, rep.Value, rep.LowerBound, full.Value)
+	}
+}

@@ -53,13 +53,14 @@ type Options struct {
 	// stops after an iteration that searched every slot found nothing.
 	// 1 searches every slot every iteration.
 	SlotRounds int
-	// Stop, when not nil, ends the solve once it is closed: the
-	// iteration under way finishes and Solve reports the best strategy
-	// found so far (the one whose attacker best response was lowest),
-	// Converged false, with its Exploitability and the certified
-	// LowerBound that bracket the game's value. A planner's time budget
-	// closes it; cancelling ctx instead abandons the solve with an error.
-	Stop <-chan struct{}
+	// Stop, when not nil, is asked after every iteration whether to end
+	// the solve there (a planner's time budget, on the caller's clock):
+	// Solve then reports the best strategy found so far (the one whose
+	// attacker best response was lowest), Converged false, with its
+	// Exploitability and the certified LowerBound that bracket the
+	// game's value. Cancelling ctx instead abandons the solve with an
+	// error.
+	Stop func() bool
 	// Progress, when not nil, is called after every double-oracle
 	// iteration with the state of the solve (for a planner's progress
 	// display and for benchmarks). It runs on the solving goroutine.
@@ -129,7 +130,10 @@ type Strategy struct {
 	Instance string    `json:"instance,omitempty"`
 	Epoch    time.Time `json:"epoch,omitzero"`
 	// Value is the guaranteed maximum hit probability: no site and window
-	// gives the attacker more than Value (up to Exploitability).
+	// gives the attacker more than Value (up to Exploitability, about 0).
+	// At an equilibrium (Converged) it is the game's value; a solve cut
+	// short (Options.Stop, MaxIterations) reports its strategy's own
+	// guarantee, and the game's value lies in [LowerBound, Value].
 	Value float64 `json:"value"`
 	// Exploitability is the attacker's best response against this strategy
 	// minus Value; at an equilibrium it is 0 up to rounding.
@@ -391,7 +395,7 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 			converged = true
 			break
 		}
-		if stopRequested(opt.Stop) {
+		if opt.Stop != nil && opt.Stop() {
 			break
 		}
 		for _, c := range newCols {
@@ -476,16 +480,6 @@ func (s *solver) upperOf(rows []play, x []float64) float64 {
 	u, _, _ := s.attackerBR(x, math.Inf(1), 0)
 	s.rows = save
 	return u
-}
-
-// stopRequested reports whether stop is closed (never, when nil).
-func stopRequested(stop <-chan struct{}) bool {
-	select {
-	case <-stop:
-		return true
-	default:
-		return false
-	}
 }
 
 func (s *solver) addRoute(r *route) int {
@@ -915,6 +909,13 @@ func (s *solver) report(x, y []float64, v, lower float64, converged bool, iter i
 		s.rows = append(s.rows, p.p)
 	}
 	u, _, _ := s.attackerBR(xs, math.Inf(1), 0)
+	if !converged {
+		// A solve cut short reports what its strategy guarantees, not
+		// the value of its last restricted game: Value is then the
+		// attacker's best response, and LowerBound says how far from
+		// the optimum it may be.
+		v, st.Value = u, u
+	}
 	st.Exploitability = u - v
 	if s.unavoidable == nil {
 		s.unavoidable = map[int32]bool{}
@@ -925,19 +926,19 @@ func (s *solver) report(x, y []float64, v, lower float64, converged bool, iter i
 		st.LowerBound = lower
 	} else {
 		// Any attacker mix bounds the value from below, so the bound
-		// holds for a solve cut short (MaxIterations) too: the answer is
-		// then somewhere in [LowerBound, Value+Exploitability].
+		// holds for a solve cut short (Options.Stop, MaxIterations) too:
+		// the answer is then somewhere in [LowerBound, Value].
 		st.LowerBound = s.relaxedLower(y)
 		if st.LowerBound < v-1e-9 {
 			// Not tight: the time-bucket search prices each site at
-			// the times a route can really pass it, against y and
-			// against the minimum cut's mix, which covers every
-			// route even when the restricted game's mix does not.
+			// the times a route can really pass it.
 			st.LowerBound = math.Max(st.LowerBound, s.bucketLowerBound(y, lowerBucketS))
-			if s.cutCols != nil {
-				st.LowerBound = math.Max(st.LowerBound, g.bucketLowerMix(s.cutCols, s.cutY, lowerBucketS))
-			}
 		}
+	}
+	if g.timed && s.cutCols != nil && st.LowerBound < v-1e-9 {
+		// The minimum cut's mix covers every route even when the
+		// restricted game's mix does not (a solve cut short).
+		st.LowerBound = math.Max(st.LowerBound, g.bucketLowerMix(s.cutCols, s.cutY, lowerBucketS))
 	}
 	routeOut := map[int]int{}
 	depProb := make([]float64, len(g.in.Slots))

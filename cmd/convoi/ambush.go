@@ -55,10 +55,8 @@ func runAmbushSolve(ctx context.Context, env *Env, args []string) error {
 	}
 	opt := ambush.Options{Alternatives: *k, MaxIterations: *iters}
 	if *limit > 0 {
-		stop := make(chan struct{})
-		t := time.AfterFunc(*limit, func() { close(stop) })
-		defer t.Stop()
-		opt.Stop = stop
+		start := time.Now()
+		opt.Stop = func() bool { return time.Since(start) >= *limit }
 	}
 	st, err := ambush.Solve(ctx, in, opt)
 	if err != nil {

@@ -115,10 +115,8 @@ func runAmbushPlan(ctx context.Context, env *Env, args []string) error {
 	start = time.Now()
 	opt := ambush.Options{SkipRefine: *skipRefine}
 	if *limit > 0 {
-		stop := make(chan struct{})
-		t := time.AfterFunc(*limit, func() { close(stop) })
-		defer t.Stop()
-		opt.Stop = stop
+		start := time.Now()
+		opt.Stop = func() bool { return time.Since(start) >= *limit }
 	}
 	st, err := ambush.Solve(ctx, in, opt)
 	if err != nil {
@@ -145,8 +143,8 @@ func runAmbushPlan(ctx context.Context, env *Env, args []string) error {
 	if st.Converged {
 		fmt.Fprintf(out, "  certified lower bound %.4f (gap %.1e); %d iterations, refined %v\n", st.LowerBound, st.Value-st.LowerBound, st.Iterations, st.Refined)
 	} else {
-		fmt.Fprintf(out, "  not converged after %d iterations: the game's value is between the certified lower bound %.4f and this strategy's guarantee %.4f\n",
-			st.Iterations, st.LowerBound, st.Value+st.Exploitability)
+		fmt.Fprintf(out, "  stopped at iteration %d before converging: the game's value is between the certified lower bound %.4f and this strategy's guarantee %.4f\n",
+			st.Iterations, st.LowerBound, st.Value)
 	}
 	fmt.Fprintf(out, "  solved in %.2f s (instance built in %.2f s)\n", solved.Seconds(), built.Seconds())
 	return nil

@@ -67,4 +67,31 @@ func TestAmbushPlan(t *testing.T) {
 	if code := Run(context.Background(), env, append(args[:len(args):len(args)], "--slots", "0")); code != 1 || !strings.Contains(errb.String(), "--slots") {
 		t.Errorf("--slots 0: exit %d, stderr %q", code, errb.String())
 	}
+	errb.Reset()
+	if code := Run(context.Background(), env, append(args[:len(args):len(args)], "--time-limit", "-1s")); code != 1 || !strings.Contains(errb.String(), "--time-limit") {
+		t.Errorf("--time-limit -1s: exit %d, stderr %q", code, errb.String())
+	}
+
+	// A time limit spent at the first iteration: the best strategy found,
+	// bracketed by its guarantee and the certified lower bound.
+	out.Reset()
+	if code := Run(context.Background(), env, append(args[:len(args):len(args)], "--time-limit", "1ns", "--format", "json")); code != 0 {
+		t.Fatalf("--time-limit: exit %d: %s", code, errb.String())
+	}
+	var cut ambushPlanJSON
+	if err := json.Unmarshal(out.Bytes(), &cut); err != nil {
+		t.Fatal(err)
+	}
+	if c := cut.Strategy; c.Converged || c.Iterations != 1 || c.Value < st.Value-1e-9 || c.LowerBound > st.Value+1e-9 {
+		t.Errorf("cut short: converged %v after %d iterations, [%v, %v] around %v", c.Converged, c.Iterations, c.LowerBound, c.Value, st.Value)
+	}
+	out.Reset()
+	if code := Run(context.Background(), env, append(args[:len(args):len(args)], "--time-limit", "1ns")); code != 0 {
+		t.Fatalf("--time-limit text: exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"the solve stopped before the equilibrium", "stopped at iteration 1 before converging: the game's value is between the certified lower bound"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
 }

