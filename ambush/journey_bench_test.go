@@ -22,6 +22,12 @@ var journeyCases = []mapCase{
 	{"ny-bronx-to-coney-island", "ny", convoi.LatLon{Lat: 40.8448, Lon: -73.8648}, convoi.LatLon{Lat: 40.5755, Lon: -73.9707}, nil},
 }
 
+// journeyBudget is the solve time a journey is given (Options.Stop) where
+// the double oracle does not converge in a time a planner would wait: the
+// benchmark then reports the strategy's guarantee as its value, and the
+// certified lower bound and the gap between them.
+var journeyBudget = map[string]time.Duration{"ny-bronx-to-coney-island": 25 * time.Second}
+
 // maltaPolice is the police general headquarters at Floriana.
 var maltaPolice = []convoi.LatLon{{Lat: 35.8959, Lon: 14.5067}}
 
@@ -53,12 +59,18 @@ func mustNY(tb testing.TB) *roadnet.Graph {
 // corridor the game is played on, the iterations, the certified lower
 // bound next to the value, and the process's CPU time per solve (cpu-s/op:
 // the figure to compare on a shared machine, where wall time is noisy).
+// A journey with a budget (journeyBudget) stops there, is not refined, and
+// also reports the relative gap (value - lower bound) / value.
 func BenchmarkJourney(b *testing.B) {
 	for _, c := range journeyCases {
 		for _, mode := range []struct {
 			name string
 			opt  Options
 		}{{"equilibrium", Options{SkipRefine: true}}, {"refined", Options{}}} {
+			budget := journeyBudget[c.name]
+			if budget > 0 && !mode.opt.SkipRefine {
+				continue
+			}
 			b.Run(c.name+"/"+mode.name, func(b *testing.B) {
 				g := mustGraph(b, c.graph)
 				start := time.Now()
@@ -70,9 +82,17 @@ func BenchmarkJourney(b *testing.B) {
 				var st *Strategy
 				cpu0 := processCPU()
 				for b.Loop() {
-					if st, err = Solve(context.Background(), in, mode.opt); err != nil {
+					opt := mode.opt
+					if budget > 0 {
+						start := time.Now()
+						opt.Stop = func() bool { return time.Since(start) >= budget }
+					}
+					if st, err = Solve(context.Background(), in, opt); err != nil {
 						b.Fatal(err)
 					}
+				}
+				if budget > 0 {
+					b.ReportMetric((st.Value-st.LowerBound)/st.Value, "gap")
 				}
 				b.ReportMetric((processCPU()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 				b.ReportMetric(build.Seconds(), "build-s")

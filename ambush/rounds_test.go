@@ -59,10 +59,11 @@ func TestLowerBoundCutShort(t *testing.T) {
 }
 
 // TestStopReportsBestSoFar: Options.Stop ends the solve after the
-// iteration where it first says so; the strategy reported is the one with the lowest
-// attacker best response seen (not the last one: at most the least of the
-// iterations' own), and its guarantee and certified lower bound bracket
-// the converged value.
+// iteration where it first says so; the strategy reported is the best mix
+// over the routes found (polish): its guarantee is below that of every
+// iteration's mix (here strictly: the last restricted game had not yet
+// met every site and window that matters), and with the certified lower
+// bound it brackets the converged value.
 func TestStopReportsBestSoFar(t *testing.T) {
 	c := mapCases[1]
 	in, err := BuildInstance(context.Background(), mustGraph(t, c.graph), mapRequest(c), DefaultSiteModel)
@@ -92,8 +93,8 @@ func TestStopReportsBestSoFar(t *testing.T) {
 	if st.Converged || st.Refined || st.Iterations != at {
 		t.Errorf("converged %v, refined %v, %d iterations; want a stop after %d", st.Converged, st.Refined, st.Iterations, at)
 	}
-	if math.Abs(guarantee-best) > 1e-9 || best > least+1e-12 {
-		t.Errorf("guarantee %v, want the best seen %v, at most the least of the iterations %v (last %v)", guarantee, best, least, last)
+	if guarantee > best-1e-6 || best > least+1e-12 {
+		t.Errorf("guarantee %v, want below the best seen %v, itself at most the least of the iterations %v (last %v)", guarantee, best, least, last)
 	}
 	if guarantee < full.Value-1e-9 || st.LowerBound > full.Value+1e-9 || st.LowerBound < 0 {
 		t.Errorf("[%v, %v] does not bracket the value %v", st.LowerBound, guarantee, full.Value)
