@@ -42,9 +42,15 @@ type game struct {
 	dest               int32
 	timed              bool // attacker windows are modelled
 	windows            []Window
-	nw                 int // number of attacker windows (1 when static)
-	bound              float64
-	maxDur             []float64 // per slot: longest admissible route
+	// byStart lists the windows by start, with their starts in starts
+	// and the longest length in maxLen: windowsAt looks only at those
+	// that start within maxLen before a time.
+	byStart []int32
+	starts  []float64
+	maxLen  float64
+	nw      int // number of attacker windows (1 when static)
+	bound   float64
+	maxDur  []float64 // per slot: longest admissible route
 	// fastest route and its duration
 	fastest    *route
 	usual      int
@@ -207,6 +213,16 @@ func compile(in *Instance) (*game, error) {
 	g.origin, g.dest = local[origin], local[dest]
 	g.timed = len(in.Windows) > 0
 	g.windows = in.Windows
+	g.byStart = make([]int32, len(g.windows))
+	for w := range g.byStart {
+		g.byStart[w] = int32(w)
+		g.maxLen = math.Max(g.maxLen, g.windows[w].End()-g.windows[w].Start())
+	}
+	slices.SortStableFunc(g.byStart, func(a, b int32) int { return cmp.Compare(g.windows[a].Start(), g.windows[b].Start()) })
+	g.starts = make([]float64, len(g.byStart))
+	for k, w := range g.byStart {
+		g.starts[k] = g.windows[w].Start()
+	}
 	g.nw = max(1, len(in.Windows))
 	o := newOracle(g)
 	r, _, ok := o.best(nil, -1, g.bound, math.Inf(1))
@@ -382,11 +398,14 @@ func (g *game) makeRoute(edges []int32) *route {
 	return r
 }
 
-// windowsAt appends to dst the indices of the windows containing t.
+// windowsAt appends to dst the indices of the windows containing t (in no
+// particular order): those that start at or before t, and no more than
+// the longest window's length before it.
 func (g *game) windowsAt(dst []int, t float64) []int {
-	for w, win := range g.windows {
-		if win.Contains(t) {
-			dst = append(dst, w)
+	k, _ := slices.BinarySearch(g.starts, math.Nextafter(t, math.Inf(1)))
+	for k--; k >= 0 && g.starts[k] > t-g.maxLen-1; k-- {
+		if w := g.byStart[k]; g.windows[w].Contains(t) {
+			dst = append(dst, int(w))
 		}
 	}
 	return dst

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -354,5 +355,41 @@ func TestWarmLPKeep(t *testing.T) {
 	}
 	if kept < 100 {
 		t.Errorf("the LP stayed warm through only %d prunings", kept)
+	}
+}
+
+// TestWindowsAt: the windows containing a time, found among those that
+// start in the longest window's length before it, are those a scan of
+// every window finds, for windows of any lengths, in any order.
+func TestWindowsAt(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := 0; round < 200; round++ {
+		in := randomTimed(rng)
+		in.Windows = nil
+		for range 1 + rng.IntN(30) {
+			a := -100 + 300*rng.Float64()
+			in.Windows = append(in.Windows, Window{a, a + 1 + 60*rng.Float64()})
+		}
+		g, err := compile(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 50 {
+			x := -120 + 400*rng.Float64()
+			if rng.IntN(4) == 0 { // on an edge
+				x = in.Windows[rng.IntN(len(in.Windows))][rng.IntN(2)]
+			}
+			var want []int
+			for w, win := range in.Windows {
+				if win.Contains(x) {
+					want = append(want, w)
+				}
+			}
+			got := g.windowsAt(nil, x)
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Fatalf("round %d: windows at %v: %v, want %v", round, x, got, want)
+			}
+		}
 	}
 }
