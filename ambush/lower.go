@@ -23,14 +23,8 @@ type lowerScratch struct {
 	q             *graphsearch.Heap[float64, float64] // label indices by (cost, a)
 	// hotE and hotN mark the edges and nodes that carry a site with costs.
 	hotE, hotN graphsearch.Set
-	// The potential (lowerPotential): per node, per edge, its settled
-	// marks, the edges with costs, its stack and queue.
-	pot, potW []float64
-	potDone   []uint32
-	potGen    uint32
-	potE      []int32
-	potStack  []int32
-	potQ      *graphsearch.Heap[float64, graphsearch.NoTie]
+	// pot is lowerPotential's state.
+	pot costToGo
 }
 
 // lowerLabel stands for the routes that reach node v at an offset time
@@ -291,16 +285,7 @@ func (g *game) bucketLowerBelow(p *penalties, slot int, delta, limit float64, sc
 // sweep is potential's: most edges cost nothing and are settled from a
 // stack, only the others go through the heap.
 func (g *game) lowerPotential(p *penalties, slotT, maxDur, tol, eps float64, sc *lowerScratch) []float64 {
-	if len(sc.pot) != g.n || len(sc.potW) != len(g.head) { // first use, or another game
-		sc.pot, sc.potW = make([]float64, g.n), make([]float64, len(g.head))
-		sc.potDone = make([]uint32, g.n)
-		sc.potQ = graphsearch.NewQueue[float64, graphsearch.NoTie]()
-		sc.potE = sc.potE[:0]
-	}
-	for _, e := range sc.potE {
-		sc.potW[e] = 0
-	}
-	sc.potE = sc.potE[:0]
+	sc.pot.reset(g)
 	w := 4 * eps
 	for _, j := range p.used {
 		if len(p.site[j]) == 0 {
@@ -318,68 +303,11 @@ func (g *game) lowerPotential(p *penalties, slotT, maxDur, tol, eps float64, sc 
 		if !(lo-w <= hi+w) {
 			continue
 		}
-		least := g.minSiteCost(p.site[j], slotT+lo-w, slotT+hi+w)
-		if least <= 0 {
-			continue
-		}
-		if e := g.siteEdge[j]; e >= 0 {
-			sc.potW[e] += least
-			sc.potE = append(sc.potE, e)
-			continue
-		}
-		v := g.siteNode[j]
-		for k := g.inFirst[v]; k < g.inFirst[v+1]; k++ {
-			e := g.inE[k]
-			sc.potW[e] += least
-			sc.potE = append(sc.potE, e)
+		if least := g.minSiteCost(p.site[j], slotT+lo-w, slotT+hi+w); least > 0 {
+			sc.pot.charge(g, j, least)
 		}
 	}
-	if sc.potGen++; sc.potGen == 0 {
-		clear(sc.potDone)
-		sc.potGen = 1
-	}
-	h, done, gen := sc.pot, sc.potDone, sc.potGen
-	for v := range h {
-		h[v] = math.Inf(1)
-	}
-	stack := append(sc.potStack[:0], g.dest)
-	h[g.dest], done[g.dest] = 0, gen
-	sc.potQ.Reset()
-	for {
-		for len(stack) > 0 {
-			u := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			du := h[u]
-			for k := g.inFirst[u]; k < g.inFirst[u+1]; k++ {
-				e := g.inE[k]
-				v := g.tail[e]
-				if done[v] == gen {
-					continue
-				}
-				if c := sc.potW[e]; c == 0 {
-					h[v], done[v] = du, gen
-					stack = append(stack, v)
-				} else if d := du + c; d < h[v] {
-					h[v] = d
-					sc.potQ.Push(uint32(v), d, 0)
-				}
-			}
-		}
-		for sc.potQ.Len() > 0 {
-			v, d := sc.potQ.Top()
-			sc.potQ.Pop()
-			if done[v] != gen && d <= h[v] {
-				done[v] = gen
-				stack = append(stack, int32(v))
-				break
-			}
-		}
-		if len(stack) == 0 {
-			break
-		}
-	}
-	sc.potStack = stack
-	return h
+	return sc.pot.sweep(g)
 }
 
 // minSiteCost is the least, over absolute times t in [lo, hi], of the sum

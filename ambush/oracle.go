@@ -67,14 +67,8 @@ type oracle struct {
 	dfsEdges []int32
 	dfsBest  []int32
 	dfsBud   int
-	// potential's state: pot the per-node bound, potW the per-edge
-	// relaxed costs (non-zero at potE), potDone its settled marks.
-	pot, potW []float64
-	potE      []int32
-	potDone   []uint32
-	potGen    uint32
-	potStack  []int32
-	potQ      *graphsearch.Heap[float64, graphsearch.NoTie]
+	// pot is potential's state.
+	pot costToGo
 }
 
 func newOracle(g *game) *oracle {
@@ -486,49 +480,78 @@ func (g *game) leastCost(j int32, costs []siteCost, slotT, maxDur float64) (leas
 // them) costs its leastCost. It is consistent (a shortest-path distance
 // under costs that never exceed the true ones), so the label-setting search
 // can use it as an A* potential and prune labels whose cost plus potential
-// reaches the incumbent. Most edges cost nothing: those are settled from a
-// stack at the current distance, and only the few positive ones go through
-// the heap, so a potential costs about a breadth-first sweep of the game.
+// reaches the incumbent. The sweep is costToGo's.
 func (o *oracle) potential(p *penalties, slot int, maxDur float64) []float64 {
 	g := o.g
-	if o.pot == nil {
-		o.pot, o.potW = make([]float64, g.n), make([]float64, len(g.head))
-		o.potDone = make([]uint32, g.n)
-		o.potQ = graphsearch.NewQueue[float64, graphsearch.NoTie]()
-	}
-	for _, e := range o.potE {
-		o.potW[e] = 0
-	}
-	o.potE = o.potE[:0]
+	o.pot.reset(g)
 	slotT := g.in.Slots[slot]
 	for _, j := range p.used {
-		least, ok := g.leastCost(j, p.site[j], slotT, maxDur)
-		if !ok || least <= 0 {
-			continue
-		}
-		if e := g.siteEdge[j]; e >= 0 {
-			o.potW[e] += least
-			o.potE = append(o.potE, e)
-			continue
-		}
-		v := g.siteNode[j]
-		for k := g.inFirst[v]; k < g.inFirst[v+1]; k++ {
-			e := g.inE[k]
-			o.potW[e] += least
-			o.potE = append(o.potE, e)
+		if least, ok := g.leastCost(j, p.site[j], slotT, maxDur); ok && least > 0 {
+			o.pot.charge(g, j, least)
 		}
 	}
-	if o.potGen++; o.potGen == 0 {
-		clear(o.potDone)
-		o.potGen = 1
+	return o.pot.sweep(g)
+}
+
+// costToGo is the backward sweep of the A* potentials (oracle.potential,
+// lowerPotential): per node, the least cost from it to the destination
+// when each site costs what charge put on its edge (or on the edges into
+// its node). Most edges cost nothing: those are settled from a stack at
+// the current distance, and only the few positive ones go through the
+// heap, so a sweep costs about a breadth-first search of the game. Its
+// slices are reused from one sweep to the next (and reallocated for
+// another game).
+type costToGo struct {
+	h, w  []float64 // per node the answer; per edge the charged cost
+	edges []int32   // the edges with a cost in w
+	done  []uint32  // settled marks, valid when equal to gen
+	gen   uint32
+	stack []int32
+	q     *graphsearch.Heap[float64, graphsearch.NoTie]
+}
+
+// reset clears the charges, sizing the state for g.
+func (c *costToGo) reset(g *game) {
+	if len(c.h) != g.n || len(c.w) != len(g.head) {
+		c.h, c.w, c.done = make([]float64, g.n), make([]float64, len(g.head)), make([]uint32, g.n)
+		c.q, c.edges, c.gen = graphsearch.NewQueue[float64, graphsearch.NoTie](), c.edges[:0], 0
 	}
-	h, done, gen := o.pot, o.potDone, o.potGen
+	for _, e := range c.edges {
+		c.w[e] = 0
+	}
+	c.edges = c.edges[:0]
+}
+
+// charge adds cost to passing site j: to its edge, or to every edge into
+// its node.
+func (c *costToGo) charge(g *game, j int32, cost float64) {
+	if e := g.siteEdge[j]; e >= 0 {
+		c.w[e] += cost
+		c.edges = append(c.edges, e)
+		return
+	}
+	v := g.siteNode[j]
+	for k := g.inFirst[v]; k < g.inFirst[v+1]; k++ {
+		e := g.inE[k]
+		c.w[e] += cost
+		c.edges = append(c.edges, e)
+	}
+}
+
+// sweep returns the least charged cost from every node to the
+// destination (+Inf where it cannot be reached).
+func (c *costToGo) sweep(g *game) []float64 {
+	if c.gen++; c.gen == 0 {
+		clear(c.done)
+		c.gen = 1
+	}
+	h, done, gen := c.h, c.done, c.gen
 	for v := range h {
 		h[v] = math.Inf(1)
 	}
-	stack := append(o.potStack[:0], g.dest)
+	stack := append(c.stack[:0], g.dest)
 	h[g.dest], done[g.dest] = 0, gen
-	o.potQ.Reset()
+	c.q.Reset()
 	for {
 		for len(stack) > 0 {
 			u := stack[len(stack)-1]
@@ -540,18 +563,18 @@ func (o *oracle) potential(p *penalties, slot int, maxDur float64) []float64 {
 				if done[v] == gen {
 					continue
 				}
-				if w := o.potW[e]; w == 0 {
+				if w := c.w[e]; w == 0 {
 					h[v], done[v] = du, gen
 					stack = append(stack, v)
 				} else if d := du + w; d < h[v] {
 					h[v] = d
-					o.potQ.Push(uint32(v), d, 0)
+					c.q.Push(uint32(v), d, 0)
 				}
 			}
 		}
-		for o.potQ.Len() > 0 {
-			v, d := o.potQ.Top()
-			o.potQ.Pop()
+		for c.q.Len() > 0 {
+			v, d := c.q.Top()
+			c.q.Pop()
 			if done[v] != gen && d <= h[v] {
 				done[v] = gen
 				stack = append(stack, int32(v))
@@ -562,6 +585,6 @@ func (o *oracle) potential(p *penalties, slot int, maxDur float64) []float64 {
 			break
 		}
 	}
-	o.potStack = stack
+	c.stack = stack
 	return h
 }
