@@ -153,24 +153,8 @@ func TestServicePlanAndRelease(t *testing.T) {
 func TestServicePlanTooLate(t *testing.T) {
 	appt := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	now := appt.Add(-20 * time.Minute) // the fastest route needs ~15 min plus the 15-min margin
-	db := MustOpenDB(t, func() time.Time { return now })
 	ctx := context.Background()
-	sites, movements, plans := sqlite.NewSiteService(db), sqlite.NewMovementService(db), sqlite.NewPlanService(db)
-	a := &convoi.Site{Kind: convoi.SiteKindPrison, Name: "A", Location: convoi.LatLon{Lat: 43.7318, Lon: 7.4271}}
-	b := &convoi.Site{Kind: convoi.SiteKindCourt, Name: "B", Location: convoi.LatLon{Lat: 43.7316, Lon: 7.3600}}
-	must(t, sites.CreateSite(ctx, a))
-	must(t, sites.CreateSite(ctx, b))
-	d := &convoi.Detainee{Name: "D", LegalStatus: convoi.LegalStatusRemand, SiteID: a.ID}
-	must(t, sqlite.NewDetaineeService(db).CreateDetainee(ctx, d))
-	m := &convoi.Movement{Ref: "MC-LATE", DetaineeID: d.ID, FromSiteID: a.ID, ToSiteID: b.ID,
-		Purpose: convoi.PurposeMedical, AppointmentAt: appt, Requester: "R"}
-	must(t, movements.CreateMovement(ctx, m))
-	_, err := movements.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionAssess})
-	must(t, err)
-	g, err := roadnet.ImportOSM(context.Background(), bytes.NewReader(osmdata.Monaco), roadnet.FormatPBF, roadnet.ImportOptions{})
-	must(t, err)
-	svc := ambush.NewService(g, movements, sites, plans)
-	svc.Now = func() time.Time { return now }
+	svc, m := monacoMovement(t, "MC-LATE", appt, &now)
 	if _, _, err := svc.Plan(ctx, m.ID, convoi.PlanOptions{}); convoi.ErrorCode(err) != convoi.EINVALID {
 		t.Fatalf("plan too late: %v", err)
 	}
@@ -197,24 +181,8 @@ func TestServicePlanTooLate(t *testing.T) {
 func TestServicePlanOptions(t *testing.T) {
 	appt := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	now := appt.Add(-4 * time.Hour)
-	db := MustOpenDB(t, func() time.Time { return now })
 	ctx := context.Background()
-	sites, movements, plans := sqlite.NewSiteService(db), sqlite.NewMovementService(db), sqlite.NewPlanService(db)
-	a := &convoi.Site{Kind: convoi.SiteKindPrison, Name: "A", Location: convoi.LatLon{Lat: 43.7318, Lon: 7.4271}}
-	b := &convoi.Site{Kind: convoi.SiteKindCourt, Name: "B", Location: convoi.LatLon{Lat: 43.7316, Lon: 7.3600}}
-	must(t, sites.CreateSite(ctx, a))
-	must(t, sites.CreateSite(ctx, b))
-	d := &convoi.Detainee{Name: "D", LegalStatus: convoi.LegalStatusRemand, SiteID: a.ID}
-	must(t, sqlite.NewDetaineeService(db).CreateDetainee(ctx, d))
-	m := &convoi.Movement{Ref: "MC-WINDOW", DetaineeID: d.ID, FromSiteID: a.ID, ToSiteID: b.ID,
-		Purpose: convoi.PurposeMedical, AppointmentAt: appt, Requester: "R"}
-	must(t, movements.CreateMovement(ctx, m))
-	_, err := movements.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionAssess})
-	must(t, err)
-	g, err := roadnet.ImportOSM(context.Background(), bytes.NewReader(osmdata.Monaco), roadnet.FormatPBF, roadnet.ImportOptions{})
-	must(t, err)
-	svc := ambush.NewService(g, movements, sites, plans)
-	svc.Now = func() time.Time { return now }
+	svc, m := monacoMovement(t, "MC-WINDOW", appt, &now)
 	at := func(h, min int) *time.Time { t := time.Date(2026, 3, 2, h, min, 0, 0, time.UTC); return &t }
 
 	for _, tc := range []struct {
@@ -271,24 +239,8 @@ func TestServicePlanOptions(t *testing.T) {
 func TestServiceTimeLimit(t *testing.T) {
 	appt := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	now := appt.Add(-4 * time.Hour)
-	db := MustOpenDB(t, func() time.Time { return now })
 	ctx := context.Background()
-	sites, movements, plans := sqlite.NewSiteService(db), sqlite.NewMovementService(db), sqlite.NewPlanService(db)
-	a := &convoi.Site{Kind: convoi.SiteKindPrison, Name: "A", Location: convoi.LatLon{Lat: 43.7318, Lon: 7.4271}}
-	b := &convoi.Site{Kind: convoi.SiteKindCourt, Name: "B", Location: convoi.LatLon{Lat: 43.7316, Lon: 7.3600}}
-	must(t, sites.CreateSite(ctx, a))
-	must(t, sites.CreateSite(ctx, b))
-	d := &convoi.Detainee{Name: "D", LegalStatus: convoi.LegalStatusRemand, SiteID: a.ID}
-	must(t, sqlite.NewDetaineeService(db).CreateDetainee(ctx, d))
-	m := &convoi.Movement{Ref: "MC-BUDGET", DetaineeID: d.ID, FromSiteID: a.ID, ToSiteID: b.ID,
-		Purpose: convoi.PurposeMedical, AppointmentAt: appt, Requester: "R"}
-	must(t, movements.CreateMovement(ctx, m))
-	_, err := movements.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionAssess})
-	must(t, err)
-	g, err := roadnet.ImportOSM(context.Background(), bytes.NewReader(osmdata.Monaco), roadnet.FormatPBF, roadnet.ImportOptions{})
-	must(t, err)
-	svc := ambush.NewService(g, movements, sites, plans)
-	svc.Now = func() time.Time { return now }
+	svc, m := monacoMovement(t, "MC-BUDGET", appt, &now)
 	full, frep, err := svc.Plan(ctx, m.ID, convoi.PlanOptions{})
 	must(t, err)
 	if !frep.Converged || frep.Iterations < 3 {
@@ -306,4 +258,30 @@ func TestServiceTimeLimit(t *testing.T) {
 	if p.Value != rep.Value || rep.Value < full.Value-1e-9 || rep.LowerBound <= 0 || rep.LowerBound > full.Value+1e-9 {
 		t.Errorf("plan value %v, guarantee %v, lower bound %v; the value is %v", p.Value, rep.Value, rep.LowerBound, full.Value)
 	}
+}
+
+// monacoMovement stores an assessed medical movement ref from the Monaco
+// prison to a court 5.4 km west at appt, and returns the planner on the
+// Monaco extract; the store and the planner read the time from *now.
+func monacoMovement(t *testing.T, ref string, appt time.Time, now *time.Time) (*ambush.Service, *convoi.Movement) {
+	t.Helper()
+	db := MustOpenDB(t, func() time.Time { return *now })
+	ctx := context.Background()
+	sites, movements, plans := sqlite.NewSiteService(db), sqlite.NewMovementService(db), sqlite.NewPlanService(db)
+	a := &convoi.Site{Kind: convoi.SiteKindPrison, Name: "A", Location: convoi.LatLon{Lat: 43.7318, Lon: 7.4271}}
+	b := &convoi.Site{Kind: convoi.SiteKindCourt, Name: "B", Location: convoi.LatLon{Lat: 43.7316, Lon: 7.3600}}
+	must(t, sites.CreateSite(ctx, a))
+	must(t, sites.CreateSite(ctx, b))
+	d := &convoi.Detainee{Name: "D", LegalStatus: convoi.LegalStatusRemand, SiteID: a.ID}
+	must(t, sqlite.NewDetaineeService(db).CreateDetainee(ctx, d))
+	m := &convoi.Movement{Ref: ref, DetaineeID: d.ID, FromSiteID: a.ID, ToSiteID: b.ID,
+		Purpose: convoi.PurposeMedical, AppointmentAt: appt, Requester: "R"}
+	must(t, movements.CreateMovement(ctx, m))
+	_, err := movements.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionAssess})
+	must(t, err)
+	g, err := roadnet.ImportOSM(context.Background(), bytes.NewReader(osmdata.Monaco), roadnet.FormatPBF, roadnet.ImportOptions{})
+	must(t, err)
+	svc := ambush.NewService(g, movements, sites, plans)
+	svc.Now = func() time.Time { return *now }
+	return svc, m
 }
