@@ -20,19 +20,7 @@ func TestCutMixWashburnWood(t *testing.T) {
 		in := randomInterdiction(rng, layers, width)
 		in.Windows = []Window{{-1e12, 1e12}} // past any admissible duration (stretch 1e6)
 		t.Run(fmt.Sprintf("%d_%dx%d", n, layers, width), func(t *testing.T) {
-			idx := map[string]int{}
-			for i, nd := range in.Nodes {
-				idx[nd.ID] = i
-			}
-			cap := make([][]float64, len(in.Nodes))
-			for i := range cap {
-				cap[i] = make([]float64, len(in.Nodes))
-			}
-			for _, s := range in.Sites {
-				e := in.Edges[*s.Edge]
-				cap[idx[e.From]][idx[e.To]] += 1 / s.P
-			}
-			want := 1 / maxFlow(cap, idx["o"], idx["d"])
+			want := washburnWood(in)
 			g, err := compile(in)
 			if err != nil {
 				t.Fatal(err)

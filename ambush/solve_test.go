@@ -164,25 +164,32 @@ func maxFlow(cap [][]float64, s, t int) float64 {
 	}
 }
 
+// washburnWood is the value of the static interdiction game of an
+// instance with one site an edge (from "o" to "d"): 1/maxflow for arc
+// capacities 1/p (Washburn and Wood, 1995).
+func washburnWood(in *Instance) float64 {
+	idx := map[string]int{}
+	for i, nd := range in.Nodes {
+		idx[nd.ID] = i
+	}
+	cap := make([][]float64, len(in.Nodes))
+	for i := range cap {
+		cap[i] = make([]float64, len(in.Nodes))
+	}
+	for _, s := range in.Sites {
+		e := in.Edges[*s.Edge]
+		cap[idx[e.From]][idx[e.To]] += 1 / s.P
+	}
+	return 1 / maxFlow(cap, idx["o"], idx["d"])
+}
+
 func TestSolveWashburnWood(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for n := 0; n < 40; n++ {
 		layers, width := 2+rng.IntN(4), 2+rng.IntN(4)
 		in := randomInterdiction(rng, layers, width)
 		t.Run(fmt.Sprintf("%d_%dx%d", n, layers, width), func(t *testing.T) {
-			idx := map[string]int{}
-			for i, nd := range in.Nodes {
-				idx[nd.ID] = i
-			}
-			cap := make([][]float64, len(in.Nodes))
-			for i := range cap {
-				cap[i] = make([]float64, len(in.Nodes))
-			}
-			for _, s := range in.Sites {
-				e := in.Edges[*s.Edge]
-				cap[idx[e.From]][idx[e.To]] += 1 / s.P
-			}
-			want := 1 / maxFlow(cap, idx["o"], idx["d"])
+			want := washburnWood(in)
 			st, err := Solve(context.Background(), in, Options{})
 			if err != nil {
 				t.Fatal(err)
