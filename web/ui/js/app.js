@@ -637,6 +637,10 @@ async function drawStrategy(card, plan, m) {
   card.append(h('p', { class: 'compare', id: 'hit-compare' },
     'Attacker\'s best hit probability: ', h('strong', {}, pct(s.value ?? plan.value)),
     s.fixed_fastest ? ` · always the fastest route at the usual time: ${pct(s.fixed_fastest.value)}` : ''));
+  // A plan solved within the planner's time limit, not to the equilibrium:
+  // its guarantee and the certified bound bracket the best possible.
+  if (s.converged === false) card.append(h('p', { id: 'plan-bound' },
+    `Planned within the time limit: no strategy can do better than ${pct(s.lower_bound || 0)} (certified); this one guarantees ${pct(s.value)}.`));
   const el = h('div', { class: 'smallmap', id: 'strategy-map' });
   card.append(el, h('ul', { id: 'route-list' }, routes.map((r, i) => h('li', {},
     h('span', { style: `color:${routeColours[i % routeColours.length]};font-weight:700` }, `Route ${i + 1}: ${pct(r.probability)}`),
