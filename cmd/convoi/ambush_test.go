@@ -37,4 +37,24 @@ func TestAmbushSolve(t *testing.T) {
 	if code := Run(context.Background(), env, []string{"ambush", "solve"}); code != 2 {
 		t.Errorf("missing --instance: exit %d", code)
 	}
+
+	// A time limit spent at once: the strategy of the first iteration,
+	// polished, with its guarantee as value and a certified bound below
+	// the game's value (0.0788: docs/ambush.md).
+	out.Reset()
+	if code := Run(context.Background(), env, []string{"ambush", "solve", "--instance", "../../ambush/testdata/timed-grid.json", "--time-limit", "1ns"}); code != 0 {
+		t.Fatalf("--time-limit: exit %d: %s", code, errb.String())
+	}
+	var cut struct {
+		Value      float64 `json:"value"`
+		LowerBound float64 `json:"lower_bound"`
+		Converged  bool    `json:"converged"`
+		Iterations int     `json:"iterations"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &cut); err != nil {
+		t.Fatal(err)
+	}
+	if cut.Converged || cut.Iterations != 1 || cut.Value < 0.0788-1e-4 || cut.LowerBound > 0.0788+1e-4 {
+		t.Errorf("cut short: %+v", cut)
+	}
 }
