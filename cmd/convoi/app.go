@@ -61,6 +61,11 @@ type App struct {
 	// created with the log).
 	AuditKeyFile string
 
+	// PlanTimeLimit bounds the ambush solve of one movement's plan (0:
+	// the planner's default, 30 s); past it the plan is the best strategy
+	// found, with its certified bound.
+	PlanTimeLimit time.Duration
+
 	// GraphPath is the road network: "" for the embedded Monaco extract, a
 	// .graph file from `convoi graph build`, or an OSM extract.
 	GraphPath string
@@ -316,6 +321,9 @@ func (a *App) OpenEngines(ctx context.Context) (err error) {
 
 	a.Planner = ambush.NewService(a.Graph, a.S.Movements, a.S.Sites, a.S.Plans)
 	a.Planner.Now = a.Now
+	if a.PlanTimeLimit > 0 {
+		a.Planner.TimeLimit = a.PlanTimeLimit
+	}
 
 	a.Alarms = alarm.New(a.S.Alarms)
 	a.Alarms.Events, a.Alarms.Movements, a.Alarms.Now = a.Events, a.S.Movements, a.Now

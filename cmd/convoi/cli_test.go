@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runCLI runs convoi in-process with args and returns stdout, stderr and
@@ -436,5 +437,25 @@ func TestListenHint(t *testing.T) {
 	}
 	if other := errors.New("x"); listenHint(other) != other {
 		t.Error("listenHint changed an unrelated error")
+	}
+}
+
+// TestPlanTimeLimitFlag: serve and demo bound a plan's solve by
+// --plan-time-limit, 30 s unless given.
+func TestPlanTimeLimitFlag(t *testing.T) {
+	env := &Env{Stdout: io.Discard, Stderr: io.Discard, Stdin: strings.NewReader(""), Getenv: func(string) string { return "" }}
+	for _, tc := range []struct {
+		args []string
+		want time.Duration
+	}{{nil, 30 * time.Second}, {[]string{"--plan-time-limit", "5s"}, 5 * time.Second}} {
+		a := &App{}
+		fs := newFlagSet(env, "serve")
+		appFlags(fs, env, a)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		if a.PlanTimeLimit != tc.want {
+			t.Errorf("%v: plan time limit %v, want %v", tc.args, a.PlanTimeLimit, tc.want)
+		}
 	}
 }
