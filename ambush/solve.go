@@ -54,12 +54,12 @@ type Options struct {
 	// 1 searches every slot every iteration.
 	SlotRounds int
 	// Stop, when not nil, is asked after every iteration whether to end
-	// the solve there (a planner's time budget, on the caller's clock):
-	// Solve then reports the best strategy found so far (the one whose
-	// attacker best response was lowest), Converged false, with its
-	// Exploitability and the certified LowerBound that bracket the
-	// game's value. Cancelling ctx instead abandons the solve with an
-	// error.
+	// the search there (a planner's time budget, on the caller's clock):
+	// Solve then polishes the mix over the routes found (no more
+	// searches; see polish) and reports the best strategy found,
+	// Converged false, its guarantee as Value and the certified
+	// LowerBound: the game's value lies between them. Cancelling ctx
+	// instead abandons the solve with an error.
 	Stop func() bool
 	// Progress, when not nil, is called after every double-oracle
 	// iteration with the state of the solve (for a planner's progress
