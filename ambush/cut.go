@@ -3,14 +3,16 @@ package ambush
 import "math"
 
 // cutMix returns an attacker mix that every route of the corridor meets:
-// the sites of a minimum cut between origin and destination where passing
-// a road element (an edge, or a node) costs 1/p of its likeliest site
-// (elements without a site cannot be cut). In the static game this is the
-// attacker's optimal mix (Washburn and Wood, "Two-person zero-sum games for
-// network interdiction", Operations Research 43(2), 1995): each cut site
-// with probability proportional to 1/p, so that every route is hit with
-// the same 1/capacity. In the timed game each cut site's weight is spread
-// evenly over the windows that could see an admissible route pass it.
+// the sites of a minimum cut between origin and destination, each road
+// element (an edge, or a node) cut at its cheapest site, a site costing
+// the number of windows it can be passed in over its p. In the static game
+// (one window) this is the attacker's optimal mix (Washburn and Wood,
+// "Two-person zero-sum games for network interdiction", Operations
+// Research 43(2), 1995): each cut site with probability proportional to
+// 1/p, so that every route is hit with the same 1/capacity. In the timed
+// game each cut site's weight, proportional to its cost, is spread evenly
+// over its windows: a passage falls in a few of them, so a route pays
+// about the same at every cut site.
 //
 // It is a mix the double oracle's restricted games find only near the
 // equilibrium: any mix bounds the value from below (bucketLowerMix makes
@@ -233,9 +235,6 @@ func (f *flow) maxFlow(s, t int32) float64 {
 				break
 			}
 			total += d
-			if total >= math.MaxFloat64/8 {
-				return total
-			}
 		}
 	}
 	return total
