@@ -282,8 +282,7 @@ func (g *game) bucketLowerBelow(p *penalties, slot int, delta, limit float64, sc
 // pass it, widened by a few eps so that it never exceeds a move's charge
 // (+Inf where the destination cannot be reached). It is a shortest-path
 // distance under costs no larger than the moves', hence consistent. The
-// sweep is potential's: most edges cost nothing and are settled from a
-// stack, only the others go through the heap.
+// sweep is costToGo's.
 func (g *game) lowerPotential(p *penalties, slotT, maxDur, tol, eps float64, sc *lowerScratch) []float64 {
 	sc.pot.reset(g)
 	w := 4 * eps
