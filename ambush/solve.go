@@ -458,7 +458,8 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 // 0.0251 -> 0.0198). x, y and v are the last restricted equilibrium, and
 // become the polished one.
 func (s *solver) polish(ctx context.Context, x, y *[]float64, v *float64) error {
-	for k := 0; k < polishIterations; k++ {
+	pivots := s.lp.pivots
+	for k := 0; k < polishIterations && s.lp.pivots-pivots < polishPivots; k++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -478,9 +479,17 @@ func (s *solver) polish(ctx context.Context, x, y *[]float64, v *float64) error 
 	return nil
 }
 
-// polishIterations bounds polish: the attacker's strategies against a
-// fixed set of routes are finite, but a planner's budget is not.
-const polishIterations = 500
+// polishIterations and polishPivots bound polish: the attacker's
+// strategies against a fixed set of routes are finite, but a planner's
+// budget is not, and the warm LP can stall in degenerate pivots (New York:
+// the final polish takes about 9,000 pivots, 1.7 s; one mid-solve took
+// 60,000, 8 s). Cut short, polish leaves the last restricted equilibrium;
+// the caller keeps the mix with the lower guarantee, this one or the best
+// seen before.
+const (
+	polishIterations = 500
+	polishPivots     = 20_000
+)
 
 // keepPlays appends to rows and xs the plays of src with positive weight.
 func keepPlays(rows []play, xs []float64, src []play, x []float64) ([]play, []float64) {
