@@ -55,6 +55,7 @@ func runAmbushPlan(ctx context.Context, env *Env, args []string) error {
 	var police latLonList
 	fs.Var(&police, "police", "position `LAT,LON` of a police or gendarmerie unit (repeatable)")
 	skipRefine := fs.Bool("skip-refine", false, "stop at the equilibrium, without the refinement among optimal strategies")
+	progress := fs.Bool("progress", false, "print the solve's progress to stderr (the first iteration, then every 25th)")
 	limit := fs.Duration("time-limit", 0, "stop the solve after this long with the best strategy found and its certified bounds (0: solve to the equilibrium)")
 	format := fs.String("format", "text", "text or json")
 	if err := parseFlags(fs, args); err != nil {
@@ -114,8 +115,15 @@ func runAmbushPlan(ctx context.Context, env *Env, args []string) error {
 	built := time.Since(start)
 	start = time.Now()
 	opt := ambush.Options{SkipRefine: *skipRefine}
+	if *progress {
+		opt.Progress = func(p ambush.Progress) {
+			if p.Iteration == 1 || p.Iteration%25 == 0 {
+				fmt.Fprintf(env.Stderr, "iteration %d (%.1f s): best guarantee so far %.4f; restricted game %d x %d, value %.4f\n",
+					p.Iteration, time.Since(start).Seconds(), p.Best, p.Rows, p.Cols, p.Value)
+			}
+		}
+	}
 	if *limit > 0 {
-		start := time.Now()
 		opt.Stop = func() bool { return time.Since(start) >= *limit }
 	}
 	st, err := ambush.Solve(ctx, in, opt)

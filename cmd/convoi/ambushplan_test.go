@@ -86,12 +86,16 @@ func TestAmbushPlan(t *testing.T) {
 		t.Errorf("cut short: converged %v after %d iterations, [%v, %v] around %v", c.Converged, c.Iterations, c.LowerBound, c.Value, st.Value)
 	}
 	out.Reset()
-	if code := Run(context.Background(), env, append(args[:len(args):len(args)], "--time-limit", "1ns")); code != 0 {
+	errb.Reset()
+	if code := Run(context.Background(), env, append(args[:len(args):len(args)], "--time-limit", "1ns", "--progress")); code != 0 {
 		t.Fatalf("--time-limit text: exit %d: %s", code, errb.String())
 	}
 	for _, want := range []string{"the solve stopped before the equilibrium", "stopped at iteration 1 before converging: the game's value is between the certified lower bound"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
 		}
+	}
+	if !strings.HasPrefix(errb.String(), "iteration 1 (") || !strings.Contains(errb.String(), "best guarantee so far") {
+		t.Errorf("--progress printed %q", errb.String())
 	}
 }
