@@ -1,7 +1,6 @@
 package ambush
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -92,15 +91,7 @@ func TestCutMixBound(t *testing.T) {
 // TestCutMixMapGame: on the Liechtenstein journey the cut's bound is
 // certified (at most the value) and not far below it.
 func TestCutMixMapGame(t *testing.T) {
-	c := mapCases[1]
-	in, err := BuildInstance(context.Background(), mustGraph(t, c.graph), mapRequest(c), DefaultSiteModel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := Solve(context.Background(), in, Options{SkipRefine: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in, st := liechtensteinGame(t)
 	g, err := compile(in)
 	if err != nil {
 		t.Fatal(err)

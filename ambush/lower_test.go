@@ -163,15 +163,7 @@ func TestBucketLowerMap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("map game")
 	}
-	c := mapCases[1]
-	in, err := BuildInstance(context.Background(), mustGraph(t, c.graph), mapRequest(c), DefaultSiteModel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := Solve(context.Background(), in, Options{SkipRefine: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in, st := liechtensteinGame(t)
 	if !st.Converged || st.Value <= 0 {
 		t.Fatalf("converged %v, value %v: no equilibrium to bound", st.Converged, st.Value)
 	}

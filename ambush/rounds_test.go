@@ -3,6 +3,7 @@ package ambush
 import (
 	"context"
 	"math"
+	"sync"
 	"testing"
 )
 
@@ -39,15 +40,7 @@ func TestSlotRounds(t *testing.T) {
 // certified lower bound, below the converged value, and a strategy whose
 // guarantee (value plus exploitability) is above it.
 func TestLowerBoundCutShort(t *testing.T) {
-	c := mapCases[1]
-	in, err := BuildInstance(context.Background(), mustGraph(t, c.graph), mapRequest(c), DefaultSiteModel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	full, err := Solve(context.Background(), in, Options{SkipRefine: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in, full := liechtensteinGame(t)
 	cut, err := Solve(context.Background(), in, Options{SkipRefine: true, MaxIterations: full.Iterations - 3})
 	if err != nil {
 		t.Fatal(err)
@@ -65,15 +58,7 @@ func TestLowerBoundCutShort(t *testing.T) {
 // met every site and window that matters), and with the certified lower
 // bound it brackets the converged value.
 func TestStopReportsBestSoFar(t *testing.T) {
-	c := mapCases[1]
-	in, err := BuildInstance(context.Background(), mustGraph(t, c.graph), mapRequest(c), DefaultSiteModel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	full, err := Solve(context.Background(), in, Options{SkipRefine: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in, full := liechtensteinGame(t)
 	const at = 60
 	iter := 0
 	least, best, last := math.Inf(1), 0.0, 0.0
@@ -99,4 +84,31 @@ func TestStopReportsBestSoFar(t *testing.T) {
 	if guarantee < full.Value-1e-9 || st.LowerBound > full.Value+1e-9 || st.LowerBound < 0 {
 		t.Errorf("[%v, %v] does not bracket the value %v", st.LowerBound, guarantee, full.Value)
 	}
+}
+
+// liechtenstein is the Liechtenstein map game (mapCases[1]) and its
+// equilibrium without refinement, built once per test binary for the
+// tests that bound or cut it short.
+var liechtenstein struct {
+	once sync.Once
+	in   *Instance
+	st   *Strategy
+	err  error
+}
+
+func liechtensteinGame(t *testing.T) (*Instance, *Strategy) {
+	t.Helper()
+	liechtenstein.once.Do(func() {
+		c := mapCases[1]
+		if liechtenstein.in, liechtenstein.err = BuildInstance(context.Background(), mustGraph(t, c.graph), mapRequest(c), DefaultSiteModel); liechtenstein.err == nil {
+			liechtenstein.st, liechtenstein.err = Solve(context.Background(), liechtenstein.in, Options{SkipRefine: true})
+		}
+	})
+	if liechtenstein.err != nil {
+		t.Fatal(liechtenstein.err)
+	}
+	if liechtenstein.st == nil { // the first caller failed inside Do
+		t.Fatal("the Liechtenstein game could not be built")
+	}
+	return liechtenstein.in, liechtenstein.st
 }
