@@ -109,16 +109,7 @@ func (g *game) passWindows(j int32) []int {
 		if !g.feasibleFn[slot] {
 			continue
 		}
-		var a, b float64
-		if e := g.siteEdge[j]; e >= 0 {
-			at := g.siteAt[j]
-			a = g.lbO[g.tail[e]] + at*g.etime[e]
-			b = g.maxDur[slot] - g.lbT[g.head[e]] - (1-at)*g.etime[e]
-		} else {
-			v := g.siteNode[j]
-			a, b = g.lbO[v], g.maxDur[slot]-g.lbT[v]
-		}
-		if a <= b {
+		if a, b := g.passRange(j, g.maxDur[slot]); a <= b {
 			lo, hi = math.Min(lo, t+a), math.Max(hi, t+b)
 		}
 	}

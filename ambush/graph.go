@@ -356,6 +356,18 @@ func fastestS(in *Instance) (float64, error) {
 	return g.fastest.dur, nil
 }
 
+// passRange returns the offsets from departure between which a route of
+// duration at most maxDur can pass site j, from the forward and backward
+// time bounds (lo > hi: none can).
+func (g *game) passRange(j int32, maxDur float64) (lo, hi float64) {
+	if e := g.siteEdge[j]; e >= 0 {
+		at := g.siteAt[j]
+		return g.lbO[g.tail[e]] + at*g.etime[e], maxDur - g.lbT[g.head[e]] - (1-at)*g.etime[e]
+	}
+	v := g.siteNode[j]
+	return g.lbO[v], maxDur - g.lbT[v]
+}
+
 // admissible reports whether a route of duration dur may depart at slot.
 func (g *game) admissible(dur float64, slot int) bool {
 	return dur <= g.maxDur[slot]+1e-9*math.Max(1, g.maxDur[slot])

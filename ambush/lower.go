@@ -290,15 +290,7 @@ func (g *game) lowerPotential(p *penalties, slotT, maxDur, tol, eps float64, sc 
 		if len(p.site[j]) == 0 {
 			continue
 		}
-		var lo, hi float64
-		if e := g.siteEdge[j]; e >= 0 {
-			at := g.siteAt[j] * g.etime[e]
-			lo = g.lbO[g.tail[e]] + at
-			hi = maxDur + tol - g.lbT[g.head[e]] - g.etime[e] + at
-		} else {
-			v := g.siteNode[j]
-			lo, hi = g.lbO[v], maxDur+tol-g.lbT[v]
-		}
+		lo, hi := g.passRange(j, maxDur+tol)
 		if !(lo-w <= hi+w) {
 			continue
 		}
@@ -352,17 +344,7 @@ func (s *solver) bucketLowerBound(y []float64, delta float64) float64 {
 // the attacker mix y over cols: the least bucketLower over the feasible
 // slots (0 when none is finite).
 func (g *game) bucketLowerMix(cols []column, y []float64, delta float64) float64 {
-	site := make([][]siteCost, len(g.siteP))
-	var used []int32
-	for c, col := range cols {
-		if c < len(y) && y[c] > 0 {
-			if len(site[col.site]) == 0 {
-				used = append(used, col.site)
-			}
-			site[col.site] = append(site[col.site], siteCost{w: col.w, wt: y[c] * g.siteP[col.site]})
-		}
-	}
-	pen := &penalties{site: site, used: used}
+	pen := g.mixCosts(cols, y)
 	var sc lowerScratch
 	lower := math.Inf(1)
 	for slot := range g.in.Slots {

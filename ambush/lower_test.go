@@ -37,26 +37,6 @@ func mixPenalties(g *game, cols []column, y []float64) *penalties {
 	return p
 }
 
-// relaxedSlot is relaxedLower's bound at one slot under the site costs of
-// p: every site costs its least over all the times an admissible route
-// can pass it.
-func relaxedSlot(s *solver, p *penalties, slot int) float64 {
-	g := s.g
-	slotT, maxDur := g.in.Slots[slot], g.maxDur[slot]
-	pen := &penalties{edge: make([]float64, len(g.etime)), node: make([]float64, g.n)}
-	for _, j := range p.used {
-		if least, ok := g.leastCost(j, p.site[j], slotT, maxDur); ok {
-			pen.charge(g, j, least)
-		}
-	}
-	s.or.relaxed = true
-	defer func() { s.or.relaxed = false }()
-	if _, c, ok := s.or.best(pen, slot, maxDur, math.Inf(1)); ok {
-		return c
-	}
-	return math.Inf(1)
-}
-
 // TestBucketLowerBruteForce checks the bound against the exact least cost
 // of every admissible (route, slot) on small timed games: never above it
 // and never below relaxedLower's bound at any bucket width, and with tiny
@@ -96,7 +76,7 @@ func TestBucketLowerBruteForce(t *testing.T) {
 				least = math.Min(least, want)
 				relaxed := math.Inf(1)
 				if g.feasibleFn[slot] {
-					relaxed = relaxedSlot(s, p, slot)
+					relaxed = s.relaxedSlot(p, slot)
 				}
 				tiny := 1e-3 * g.maxDur[slot]
 				for _, delta := range []float64{tiny, 1, 5, 30} {
@@ -207,7 +187,7 @@ func TestBucketLowerMap(t *testing.T) {
 	p = mixPenalties(s.g, s.cols, y)
 	for _, slot := range []int{0, 5, 11} {
 		fastest := p.routeCost(s.g, s.g.fastest, in.Slots[slot], math.Inf(1))
-		relaxed := relaxedSlot(s, p, slot)
+		relaxed := s.relaxedSlot(p, slot)
 		for _, delta := range []float64{30, 60} {
 			got := s.g.bucketLower(p, slot, delta, &sc)
 			t.Logf("random windows, slot %d, delta %g s: bucket bound %.4f, relaxedLower %.4f, fastest route %.4f", slot, delta, got, relaxed, fastest)

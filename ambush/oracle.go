@@ -99,6 +99,23 @@ func (p *penalties) charge(g *game, j int32, c float64) {
 	}
 }
 
+// mixCosts returns the timed site costs of the attacker mix y over cols:
+// per site, the weight of each of its windows times the site's p, and the
+// sites that have any.
+func (g *game) mixCosts(cols []column, y []float64) *penalties {
+	site := make([][]siteCost, len(g.siteP))
+	var used []int32
+	for c, col := range cols {
+		if c < len(y) && y[c] > 0 {
+			if len(site[col.site]) == 0 {
+				used = append(used, col.site)
+			}
+			site[col.site] = append(site[col.site], siteCost{w: col.w, wt: y[c] * g.siteP[col.site]})
+		}
+	}
+	return &penalties{site: site, used: used}
+}
+
 // sitePen is the timed cost of passing site j at absolute time t.
 func (p *penalties) sitePen(g *game, j int32, t float64) float64 {
 	var c float64
@@ -441,37 +458,11 @@ func (o *oracle) pop() int32 { return int32(o.pq.Pop()) }
 // bounds) is at the earliest of them or at a window edge inside. ok is
 // false when no admissible route passes j.
 func (g *game) leastCost(j int32, costs []siteCost, slotT, maxDur float64) (least float64, ok bool) {
-	var lo, hi float64
-	if e := g.siteEdge[j]; e >= 0 {
-		at := g.siteAt[j]
-		lo = g.lbO[g.tail[e]] + at*g.etime[e]
-		hi = maxDur - g.lbT[g.head[e]] - (1-at)*g.etime[e]
-	} else {
-		v := g.siteNode[j]
-		lo, hi = g.lbO[v], maxDur-g.lbT[v]
-	}
+	lo, hi := g.passRange(j, maxDur)
 	if !(lo <= hi) {
 		return 0, false
 	}
-	lo, hi = slotT+lo, slotT+hi
-	cost := func(t float64) float64 {
-		var c float64
-		for _, sc := range costs {
-			if g.windows[sc.w].Contains(t) {
-				c += sc.wt
-			}
-		}
-		return c
-	}
-	least = cost(lo)
-	for _, sc := range costs {
-		for _, t := range g.windows[sc.w] {
-			if t > lo && t <= hi {
-				least = math.Min(least, cost(t))
-			}
-		}
-	}
-	return least, true
+	return g.minSiteCost(costs, slotT+lo, slotT+hi), true
 }
 
 // potential fills o.pot with, per node, a lower bound on the timed cost

@@ -877,36 +877,36 @@ func (s *solver) poolBest(pen *penalties, slot int, threshold float64) (int, flo
 // No route pays less than that, so no strategy guarantees less.
 func (s *solver) relaxedLower(y []float64) float64 {
 	g := s.g
+	mix := g.mixCosts(s.cols, y)
 	lower := math.Inf(1)
 	for slot := range g.in.Slots {
-		if !g.feasibleFn[slot] {
-			continue
+		if g.feasibleFn[slot] {
+			lower = math.Min(lower, s.relaxedSlot(mix, slot))
 		}
-		slotT, maxDur := g.in.Slots[slot], g.maxDur[slot]
-		pen := &penalties{edge: make([]float64, len(g.etime)), node: make([]float64, g.n)}
-		bySite := map[int32][]siteCost{}
-		for c, col := range s.cols {
-			if c < len(y) && y[c] > 0 {
-				bySite[col.site] = append(bySite[col.site], siteCost{w: col.w, wt: y[c] * g.siteP[col.site]})
-			}
-		}
-		for j, costs := range bySite {
-			least, ok := g.leastCost(j, costs, slotT, maxDur)
-			if !ok {
-				continue // no admissible route passes it
-			}
-			pen.charge(g, j, least)
-		}
-		s.or.relaxed = true // the crew rule only raises costs
-		if _, c, ok := s.or.best(pen, slot, maxDur, math.Inf(1)); ok {
-			lower = math.Min(lower, c)
-		}
-		s.or.relaxed = false
 	}
 	if math.IsInf(lower, 1) {
 		return 0
 	}
 	return lower
+}
+
+// relaxedSlot is relaxedLower's bound at one slot under the timed site
+// costs of mix (+Inf when no route departs then).
+func (s *solver) relaxedSlot(mix *penalties, slot int) float64 {
+	g := s.g
+	slotT, maxDur := g.in.Slots[slot], g.maxDur[slot]
+	pen := &penalties{edge: make([]float64, len(g.etime)), node: make([]float64, g.n)}
+	for _, j := range mix.used {
+		if least, ok := g.leastCost(j, mix.site[j], slotT, maxDur); ok { // else no admissible route passes it
+			pen.charge(g, j, least)
+		}
+	}
+	s.or.relaxed = true // the crew rule only raises costs
+	defer func() { s.or.relaxed = false }()
+	if _, c, ok := s.or.best(pen, slot, maxDur, math.Inf(1)); ok {
+		return c
+	}
+	return math.Inf(1)
 }
 
 // lowerBucketS is the bucket width of the certified lower bounds'
