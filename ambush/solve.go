@@ -111,8 +111,8 @@ type Progress struct {
 	// Value is the restricted game's value; Upper the attacker's best
 	// response against its defender mix (the strategy's guarantee).
 	Value, Upper float64
-	// Best is the lowest guarantee so far: that of the strategy Solve
-	// reports if it stops now.
+	// Best is the lowest guarantee so far: a solve stopped now reports
+	// that or better (it polishes first).
 	Best float64
 	// Lower is the defender's best cost against the attacker's mix found
 	// by the iteration's oracle (a certified bound only when exact).
@@ -321,15 +321,9 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 		converged bool
 		iter      int
 		err       error
-		// best is the defender mix with the lowest attacker best
-		// response seen, reported when the solve stops short.
-		best struct {
-			rows  []play
-			x     []float64
-			v, up float64
-		}
+		// best is reported when the solve stops short.
+		best = bestMix{up: math.Inf(1)}
 	)
-	best.up = math.Inf(1)
 	for iter = 1; iter <= opt.MaxIterations; iter++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -360,18 +354,14 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 			}
 		}
 		upper, newCols, _ := s.attackerBR(x, v+opt.Tolerance, 0)
-		if upper < best.up {
-			best.rows, best.x = keepPlays(best.rows[:0], best.x[:0], s.rows[:len(x)], x)
-			best.v, best.up = v, upper
-		} else if best.x != nil && iter%5 == 0 {
+		if upper >= best.up && best.x != nil && iter%5 == 0 {
 			// The restricted equilibria swing from one vertex to
 			// another while the oracles still add strategies; a blend
 			// with the best mix so far often guards better than either.
 			rows, mx := blendPlays(best.rows, best.x, s.rows[:len(x)], x)
-			if u := s.upperOf(rows, mx); u < best.up {
-				best.rows, best.x, best.v, best.up = rows, mx, v, u
-			}
+			best.offer(rows, mx, s.upperOf(rows, mx))
 		}
+		best.offer(s.rows[:len(x)], x, upper)
 		var newRows []play
 		// The heuristic searches take the slots in turns (SlotRounds);
 		// convergence is only declared after a pass over all of them.
@@ -411,21 +401,20 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 		// columns added after it are ignored below.
 	}
 	if !converged && len(s.cols) > 0 {
-		if err := s.polish(ctx, &x, &y, &v); err != nil {
+		up, err := s.polish(ctx, &x, &y, &v)
+		if err != nil {
 			return nil, err
 		}
-		if up := s.upperOf(s.rows[:len(x)], x); up < best.up {
-			best.rows, best.x = keepPlays(best.rows[:0], best.x[:0], s.rows[:len(x)], x)
-			best.v, best.up = v, up
-		}
+		best.offer(s.rows[:len(x)], x, up)
 	}
-	if !converged && best.up < math.Inf(1) {
+	if !converged && best.x != nil {
 		// Cut short (Stop or MaxIterations): report the mix with the
 		// best guarantee, not merely the last one (the restricted
-		// game's mixes swing while the oracles still add strategies).
-		// y, the last attacker mix, still bounds the value from below.
+		// game's mixes swing while the oracles still add strategies);
+		// report makes its guarantee the value. y, the last attacker
+		// mix, still bounds the value from below.
 		s.rows, s.m = append(s.rows[:0:0], best.rows...), nil
-		x, v = best.x, best.v
+		x = best.x
 	}
 	s.part = -1
 	refined := false
@@ -456,27 +445,30 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 // attacker best response, a small fraction of a searching iteration (New
 // York: 58 iterations in 2.1 s after 27 s of searching, the guarantee
 // 0.0251 -> 0.0198). x, y and v are the last restricted equilibrium, and
-// become the polished one.
-func (s *solver) polish(ctx context.Context, x, y *[]float64, v *float64) error {
+// become the polished one; polish returns its guarantee (the attacker's
+// best response against it).
+func (s *solver) polish(ctx context.Context, x, y *[]float64, v *float64) (float64, error) {
 	pivots := s.lp.pivots
+	up := math.Inf(1)
 	for k := 0; k < polishIterations && s.lp.pivots-pivots < polishPivots; k++ {
 		if err := ctx.Err(); err != nil {
-			return err
+			return 0, err
 		}
 		nx, ny, nv, err := s.lp.solve(s.m)
 		if err != nil {
-			return fmt.Errorf("restricted game: %w", err)
+			return 0, fmt.Errorf("restricted game: %w", err)
 		}
 		*x, *y, *v = nx, ny, nv
-		_, cols, _ := s.attackerBR(nx, nv+s.opt.Tolerance, 2*s.opt.ColumnsPerIteration)
+		var cols []column
+		up, cols, _ = s.attackerBR(nx, nv+s.opt.Tolerance, 2*s.opt.ColumnsPerIteration)
 		if len(cols) == 0 {
-			return nil
+			break
 		}
 		for _, c := range cols {
 			s.addCol(c)
 		}
 	}
-	return nil
+	return up, nil
 }
 
 // polishIterations and polishPivots bound polish: the attacker's
@@ -490,6 +482,22 @@ const (
 	polishIterations = 500
 	polishPivots     = 20_000
 )
+
+// bestMix is the defender mix with the lowest guarantee (attacker best
+// response) seen.
+type bestMix struct {
+	rows []play
+	x    []float64
+	up   float64
+}
+
+// offer keeps the mix x over rows if its guarantee up is the lowest so far.
+func (b *bestMix) offer(rows []play, x []float64, up float64) {
+	if up < b.up {
+		b.rows, b.x = keepPlays(b.rows[:0], b.x[:0], rows, x)
+		b.up = up
+	}
+}
 
 // keepPlays appends to rows and xs the plays of src with positive weight.
 func keepPlays(rows []play, xs []float64, src []play, x []float64) ([]play, []float64) {
