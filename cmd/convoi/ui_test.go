@@ -242,9 +242,12 @@ func abs(x int) int {
 
 // openUIDemo starts a full App with the demo world, like MustOpenDemo, on
 // the real clock: the browser's clock is real, and "today" must agree.
-func openUIDemo(tb testing.TB) (*App, *demoWorld) {
+func openUIDemo(tb testing.TB, configure ...func(*App)) (*App, *demoWorld) {
 	tb.Helper()
 	a := NewApp()
+	for _, c := range configure {
+		c(a)
+	}
 	a.Addr = "127.0.0.1:0"
 	a.TeltonikaAddr, a.TeltonikaUDPAddr, a.OsmAndAddr, a.MQTTAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	a.DataDir = tb.TempDir()
@@ -548,6 +551,28 @@ func TestUIPlanner(t *testing.T) {
 	if m, _ := a.DBMovements().FindMovementByID(context.Background(), w.Westbound.ID); m.State != "released" || m.PlannedDeparture == nil {
 		t.Errorf("after release: %+v", m)
 	}
+}
+
+// TestUIPlanBound: a plan solved within the planner's time limit, not to
+// the equilibrium (a limit of 1 ns stops it after its first iteration),
+// shows its guarantee and the certified bound below it.
+func TestUIPlanBound(t *testing.T) {
+	a, w := openUIDemo(t, func(a *App) { a.PlanTimeLimit = time.Nanosecond })
+	ctx := mustBrowser(t)
+	uiSignIn(t, ctx, a.URL(), "planner")
+	do(t, ctx, chromedp.Navigate(a.URL()+"/#/planning"))
+	row := fmt.Sprintf(`#planning-table tr[data-ref=%q]`, w.Westbound.Ref)
+	waitJS(t, ctx, "the Planning screen", fmt.Sprintf(`!!document.querySelector('%s button')`, row))
+	do(t, ctx, chromedp.Click(chromedp.CSS(row+` button`)))
+	waitJS(t, ctx, "assessed", fmt.Sprintf(`document.querySelector('%s')?.innerText.includes('assessed')`, row))
+	do(t, ctx, chromedp.Click(chromedp.JSPath(fmt.Sprintf(`[...document.querySelectorAll('%s button')].find(b => b.innerText === 'Plan')`, row))))
+	waitJS(t, ctx, "the bound", `!!document.querySelector('#plan-bound')`)
+	got := eval[string](t, ctx, `document.querySelector('#plan-bound').innerText`)
+	if !strings.HasPrefix(got, "Planned within the time limit: no strategy can do better than ") || !strings.Contains(got, "(certified); this one guarantees ") {
+		t.Errorf("bound %q", got)
+	}
+	waitJS(t, ctx, "the strategy map's tiles", `convoi.strategyMap && convoi.strategyMap.loaded() && convoi.strategyMap.areTilesLoaded()`)
+	shot(t, ctx, "planner-plan-bound")
 }
 
 func ptr[T any](v T) *T { return &v }
