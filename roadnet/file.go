@@ -3,6 +3,7 @@ package roadnet
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -13,7 +14,7 @@ import (
 	"github.com/convoi/convoi"
 )
 
-// Graph file format, version 2 (all integers little-endian):
+// Graph file format, version 3 (all integers little-endian):
 //
 //	magic   "CVROADNT" (8 bytes)
 //	version uint32
@@ -471,32 +472,27 @@ func (g *Graph) validate() error {
 	return nil
 }
 
-// hierError is what hierarchy.validate found wrong.
-type hierError string
-
-func (e hierError) Error() string { return string(e) }
-
 // validate checks the hierarchy over n nodes against its base arcs.
 func (h *hierarchy) validate(n int) error {
 	m := len(h.baseHead)
 	if len(h.rank) != n {
-		return hierError("rank")
+		return errors.New("rank")
 	}
 	seen := make([]bool, n)
 	for _, r := range h.rank {
 		if int(r) >= n || seen[r] {
-			return hierError("rank is not a permutation")
+			return errors.New("rank is not a permutation")
 		}
 		seen[r] = true
 	}
 	ns := len(h.chWeight)
 	if len(h.chA) != ns || len(h.chB) != ns {
-		return hierError("shortcut arrays")
+		return errors.New("shortcut arrays")
 	}
 	for i := 0; i < ns; i++ {
 		id := uint32(m + i)
 		if h.chA[i] >= id || h.chB[i] >= id {
-			return hierError("shortcut child")
+			return errors.New("shortcut child")
 		}
 	}
 	// First and last node of every CH edge, in id order: children come
@@ -509,25 +505,25 @@ func (h *hierarchy) validate(n int) error {
 	for i := 0; i < ns; i++ {
 		a, b := h.chA[i], h.chB[i]
 		if to[a] != from[b] || int64(h.chWeight[i]) != h.chCost(a)+h.chCost(b) {
-			return hierError("shortcut does not join its children")
+			return errors.New("shortcut does not join its children")
 		}
 		from[m+i], to[m+i] = from[a], to[b]
 	}
 	if !monotone(h.upFirst, n+1, len(h.upHead)) || len(h.upEdge) != len(h.upHead) ||
 		!monotone(h.downFirst, n+1, len(h.downTail)) || len(h.downEdge) != len(h.downTail) {
-		return hierError("hierarchy index")
+		return errors.New("hierarchy index")
 	}
 	for u := 0; u < n; u++ {
 		for i := h.upFirst[u]; i < h.upFirst[u+1]; i++ {
 			id := h.upEdge[i]
 			if int(id) >= m+ns || int(h.upHead[i]) >= n || from[id] != uint32(u) || to[id] != h.upHead[i] {
-				return hierError("upward arc")
+				return errors.New("upward arc")
 			}
 		}
 		for i := h.downFirst[u]; i < h.downFirst[u+1]; i++ {
 			id := h.downEdge[i]
 			if int(id) >= m+ns || int(h.downTail[i]) >= n || to[id] != uint32(u) || from[id] != h.downTail[i] {
-				return hierError("downward arc")
+				return errors.New("downward arc")
 			}
 		}
 	}

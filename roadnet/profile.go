@@ -172,8 +172,7 @@ func (g *Graph) turnCost(ua, ub uint32) int64 {
 	if g.junction == nil || g.head[ua] != g.tail[ub] {
 		return 0
 	}
-	uturn := g.road[ua]>>1 == g.road[ub]>>1 && g.road[ua] != g.road[ub]
-	if uturn {
+	if g.uturn(ua, ub) {
 		return carTurnTable.uturn
 	}
 	if !g.isJunction(g.head[ua]) {

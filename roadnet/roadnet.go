@@ -10,7 +10,7 @@
 // exactly the cost plain Dijkstra returns on the same graph. On OSM graphs
 // routes are searched on the turn graph (one node per directed edge, one
 // arc per allowed turn, turns.go), so that turn costs choose the route;
-// isochrones, tables and the alternatives' via paths use node-based costs.
+// isochrones, tables and the alternatives' via-node candidates use node-based costs.
 //
 // A *Graph never changes after ImportOSM, ImportDIMACS or ReadGraph return
 // it; any number of goroutines may query it at once. Per-query scratch space
@@ -124,7 +124,7 @@ type Graph struct {
 	roadUse []uint8
 
 	// Contraction hierarchy of the road graph, its base arcs the edges
-	// above (set by useEdgesAsBase).
+	// above (set by derive).
 	hierarchy
 	// turns is the turn graph with its own hierarchy, on which fastest
 	// routes are searched (turns.go); nil for DIMACS graphs, which have no

@@ -174,7 +174,7 @@ func (g *Graph) pathSearch(ctx context.Context, st *state, h *hierarchy, f, b *s
 	dcost, de, dfs, dft := g.direct(from, to)
 	if h != nil {
 		best, meet = h.chQuery(f, b, src, dst)
-	} else if best, meet, err = g.astar(ctx, st, sp, src, dst, opt, dcost); err != nil {
+	} else if best, meet, err = g.astar(ctx, st, f, sp, src, dst, opt, dcost); err != nil {
 		return 0, 0, Path{}, true, err
 	}
 	p = Path{From: from, To: to}
@@ -258,12 +258,12 @@ func (g *Graph) turnSpace() searchSpace {
 	return searchSpace{t.first, t.baseHead, t.baseWeight, true}
 }
 
-// astar searches sp with st.fwd (st.tf on the turn graph) from src to dst
+// astar searches sp with f (pathSearch gives st.fwd, or st.tf on the turn graph) from src to dst
 // under opt: avoidances and penalties apply to the road edge each arc
 // enters. bound is a cost already achievable (the direct candidate). It
 // returns the best cost and the search node where the best path reaches a
 // target seed.
-func (g *Graph) astar(ctx context.Context, st *state, sp searchSpace, src, dst []seed, opt *RouteOptions, bound int64) (int64, uint32, error) {
+func (g *Graph) astar(ctx context.Context, st *state, f *search, sp searchSpace, src, dst []seed, opt *RouteOptions, bound int64) (int64, uint32, error) {
 	if len(dst) == 0 { // a node without in-edges: only the direct candidate
 		return bound, math.MaxUint32, nil
 	}
@@ -272,10 +272,8 @@ func (g *Graph) astar(ctx context.Context, st *state, sp searchSpace, src, dst [
 		st.avoid.Add(uint32(e))
 	}
 	at := func(v uint32) uint32 { return v }
-	f := st.fwd
 	if sp.turns {
 		at = func(v uint32) uint32 { return g.head[v] }
-		f = st.tf
 	}
 	// Heuristic towards the target point: straight line minus the seeds'
 	// own spread, times the cheapest cost per metre of any edge.

@@ -3,6 +3,7 @@ package roadnet
 import (
 	"context"
 	"math"
+	"slices"
 )
 
 // The turn graph (edge-expanded graph): fastest routes are searched on it so
@@ -21,8 +22,8 @@ import (
 // The turn graph's arcs are a function of the road graph and the profile,
 // derived at import and at load; its contraction hierarchy (the same code as
 // the road graph's, ch.go) is stored in the graph file. Isochrones, tables,
-// the stub-road marking, the alternatives' via paths and the ambush and
-// monitor engines keep the road graph's node-based costs (docs/roadnet.md
+// the stub-road marking, the alternatives' via-node candidates and the
+// ambush engine keep the road graph's node-based costs (docs/roadnet.md
 // says why).
 type turnGraph struct {
 	// The turns out of edge a are the base arcs first[a] .. first[a+1]-1
@@ -97,25 +98,34 @@ func (g *Graph) NumTurnShortcuts() int {
 	return len(g.turns.chWeight)
 }
 
-// turnArc returns the turn from a into b and its cost less b's, or false
+// turnArc returns the cost of the turn from a into b less b's, or false
 // when the turn is not allowed.
-func (g *Graph) turnArc(a, b uint32) (uint32, int64, bool) {
+func (g *Graph) turnArc(a, b uint32) (int64, bool) {
 	t := g.turns
 	for i := t.first[a]; i < t.first[a+1]; i++ {
 		if t.baseHead[i] == b {
-			return i, int64(t.baseWeight[i]) - int64(g.weight[b]), true
+			return int64(t.baseWeight[i]) - int64(g.weight[b]), true
 		}
 	}
-	return 0, 0, false
+	return 0, false
 }
 
 // turnSources returns the turn-graph seeds of a route from p: the edge p
 // lies on, in each direction, with the cost of the rest of it; from a node,
-// each edge out of it, whole.
-func (g *Graph) turnSources(dst []seed, p RoadPoint) []seed {
+// each edge out of it, whole, that opt does not avoid, with its penalty (a
+// route from a node starts on none of its edges: they are searched like
+// any other).
+func (g *Graph) turnSources(dst []seed, p RoadPoint, opt *RouteOptions) []seed {
 	if p.Edge == NoEdge {
 		for e := g.firstOut[p.Node]; e < g.firstOut[p.Node+1]; e++ {
-			dst = append(dst, seed{e, int64(g.weight[e])})
+			if g.kinds[e]&opt.Avoid != 0 || slices.Contains(opt.AvoidEdges, EdgeID(e)) {
+				continue
+			}
+			c := int64(g.weight[e])
+			if opt.Penalty != nil {
+				c += int64(opt.Penalty[e])
+			}
+			dst = append(dst, seed{e, c})
 		}
 		return dst
 	}
@@ -143,7 +153,7 @@ func (g *Graph) turnTargets(dst []seed, p RoadPoint) []seed {
 	add := func(e uint32, f float64) {
 		off := g.edgeOffset(e, f)
 		for _, a := range g.inEdge[g.firstIn[g.tail[e]]:g.firstIn[g.tail[e]+1]] {
-			if _, tc, ok := g.turnArc(a, e); ok {
+			if tc, ok := g.turnArc(a, e); ok {
 				dst = append(dst, seed{a, tc + off})
 			}
 		}
@@ -161,11 +171,11 @@ func (g *Graph) turnTargets(dst []seed, p RoadPoint) []seed {
 func (g *Graph) turnTarget(p RoadPoint, a uint32) (uint32, float64) {
 	e := uint32(p.Edge)
 	best, be, bf := Infinity, e, p.Fraction
-	if _, tc, ok := g.turnArc(a, e); ok {
+	if tc, ok := g.turnArc(a, e); ok {
 		best = tc + g.edgeOffset(e, p.Fraction)
 	}
 	if t := g.twin[e]; t != math.MaxUint32 {
-		if _, tc, ok := g.turnArc(a, t); ok && tc+g.edgeOffset(t, 1-p.Fraction) < best {
+		if tc, ok := g.turnArc(a, t); ok && tc+g.edgeOffset(t, 1-p.Fraction) < best {
 			be, bf = t, 1-p.Fraction
 		}
 	}
@@ -189,7 +199,7 @@ func (g *Graph) turnShortestPath(ctx context.Context, st *state, from, to RoadPo
 		return Path{From: from, To: to}, nil
 	}
 	st.turnSearches(len(g.head))
-	src := g.turnSources(st.srcSeeds[:0], from)
+	src := g.turnSources(st.srcSeeds[:0], from, opt)
 	dst := g.turnTargets(st.dstSeeds[:0], to)
 	st.srcSeeds, st.dstSeeds = src, dst
 	var h *hierarchy
@@ -200,46 +210,41 @@ func (g *Graph) turnShortestPath(ctx context.Context, st *state, from, to RoadPo
 	if done {
 		return p, err
 	}
-	ch := h != nil
-	var states []uint32 // turn-graph path: the edges driven, in order
-	if ch {
+	// The turn-graph path is the edges driven, in order.
+	if h != nil {
 		arcs := chPath(&g.turns.hierarchy, st.tf, st.tb, meet, st.arcs[:0])
 		st.arcs = arcs
+		p.Edges = make([]EdgeID, 0, len(arcs)+2)
 		if len(arcs) == 0 {
-			states = append(states, meet)
+			p.Edges = append(p.Edges, EdgeID(meet))
 		} else {
-			states = append(states, g.turns.baseTail[arcs[0]])
+			p.Edges = append(p.Edges, EdgeID(g.turns.baseTail[arcs[0]]))
 			for _, a := range arcs {
-				states = append(states, g.turns.baseHead[a])
+				p.Edges = append(p.Edges, EdgeID(g.turns.baseHead[a]))
 			}
 		}
 	} else {
 		for v := meet; ; {
-			states = append(states, v)
+			p.Edges = append(p.Edges, EdgeID(v))
 			a := st.tf.Pred[v]
 			if a == math.MaxUint32 {
 				break
 			}
 			v = g.turns.baseTail[a]
 		}
-		for i, j := 0, len(states)-1; i < j; i, j = i+1, j-1 {
-			states[i], states[j] = states[j], states[i]
-		}
+		slices.Reverse(p.Edges)
 	}
-	p.Edges = make([]EdgeID, 0, len(states)+1)
-	for _, s := range states {
-		p.Edges = append(p.Edges, EdgeID(s))
-	}
+	first, last := uint32(p.Edges[0]), uint32(p.Edges[len(p.Edges)-1])
 	p.FirstFraction, p.LastFraction = 0, 1
 	if from.Edge != NoEdge {
-		if states[0] == uint32(from.Edge) {
+		if first == uint32(from.Edge) {
 			p.FirstFraction = from.Fraction
 		} else {
 			p.FirstFraction = 1 - from.Fraction
 		}
 	}
 	if to.Edge != NoEdge {
-		e, f := g.turnTarget(to, states[len(states)-1])
+		e, f := g.turnTarget(to, last)
 		p.Edges = append(p.Edges, EdgeID(e))
 		p.LastFraction = f
 	}

@@ -2,6 +2,7 @@ package roadnet
 
 import (
 	"context"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -85,5 +86,48 @@ func TestUTurnOnlyAtDeadEnds(t *testing.T) {
 	}
 	if !uturns[4] || len(uturns) != 1 {
 		t.Fatalf("U-turns at OSM nodes %v, want only at the dead end 4", uturns)
+	}
+}
+
+// TestNodeStartAvoidsFirstEdge: a route from a node starts on one of the
+// node's out-edges, and avoidance and penalties apply to it as to every
+// other edge (only an edge the route starts on, from a point along it, is
+// exempt): with the fastest route's first edge avoided or heavily penalised
+// the route leaves by another one.
+func TestNodeStartAvoidsFirstEdge(t *testing.T) {
+	g := MustMonaco(t)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(9, 4))
+	checked := 0
+	for range 200 {
+		a, b := NodeID(rng.IntN(g.NumNodes())), NodeID(rng.IntN(g.NumNodes()))
+		from, err1 := g.NodePoint(a)
+		to, err2 := g.NodePoint(b)
+		if err1 != nil || err2 != nil || a == b {
+			continue
+		}
+		p, err := g.ShortestPath(ctx, from, to, RouteOptions{})
+		if err != nil || len(p.Edges) < 2 {
+			continue
+		}
+		first := p.Edges[0]
+		penalty := make([]uint32, g.NumEdges())
+		penalty[first] = 1 << 30
+		if _, err := g.ShortestPath(ctx, from, to, RouteOptions{AvoidEdges: []EdgeID{first}}); err != nil {
+			continue // the only way out: the penalised route must take it too
+		}
+		for _, opt := range []RouteOptions{{AvoidEdges: []EdgeID{first}}, {Penalty: penalty}} {
+			q, err := g.ShortestPath(ctx, from, to, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checked++
+			if q.Edges[0] == first {
+				t.Fatalf("%d -> %d avoiding edge %d (penalty %v): the route still starts on it", a, b, first, opt.Penalty != nil)
+			}
+		}
+	}
+	if checked < 50 {
+		t.Fatalf("only %d routes checked", checked)
 	}
 }
