@@ -37,6 +37,10 @@ var _ PlanStore = convoi.PlanService(nil)
 
 var _ convoi.PlanningService = (*Service)(nil)
 
+// DefaultTimeLimit is NewService's TimeLimit: how long one plan's solve
+// may take before the plan holds the best strategy found.
+const DefaultTimeLimit = 30 * time.Second
+
 // Bounds of the per-plan options (convoi.PlanOptions).
 const (
 	MaxPlanStretch = 3
@@ -87,7 +91,7 @@ func NewService(g *roadnet.Graph, movements MovementFinder, sites SiteFinder, pl
 		Graph: g, Movements: movements, Sites: sites, Plans: plans,
 		Now: time.Now, Rand: rand.Reader, Model: DefaultSiteModel,
 		Slots: 12, SlotSpacing: 10 * time.Minute, ArrivalMargin: 15 * time.Minute, Stretch: DefaultStretch,
-		Window: 20 * time.Minute, WindowStep: 10 * time.Minute, TimeLimit: 30 * time.Second,
+		Window: 20 * time.Minute, WindowStep: 10 * time.Minute, TimeLimit: DefaultTimeLimit,
 		Forbid: map[convoi.EscortLevel]roadnet.Kind{3: roadnet.KindLevelCrossing, 4: roadnet.KindLevelCrossing},
 	}
 }

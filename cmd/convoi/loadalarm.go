@@ -179,13 +179,17 @@ func runAlarmLoad(ctx context.Context, env *Env, lg *loadgen, al *alarmLoad) err
 // percentiles sorts lat and formats its p50, p90, p99, maximum and count.
 func percentiles(lat []time.Duration) string {
 	slices.Sort(lat)
-	p := func(q float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[min(len(lat)-1, int(q*float64(len(lat))))].Round(time.Microsecond)
-	}
+	p := func(q float64) time.Duration { return quantile(lat, q) }
 	return fmt.Sprintf("p50 %v  p90 %v  p99 %v  max %v  (%d)", p(0.5), p(0.9), p(0.99), p(1), len(lat))
+}
+
+// quantile is the q-quantile of the sorted lat (0 when empty), to the
+// microsecond.
+func quantile(lat []time.Duration, q float64) time.Duration {
+	if len(lat) == 0 {
+		return 0
+	}
+	return lat[min(len(lat)-1, int(q*float64(len(lat))))].Round(time.Microsecond)
 }
 
 // pickPanics asks a random monitored device for a panic record every

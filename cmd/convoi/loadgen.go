@@ -479,14 +479,8 @@ func (lg *loadgen) runOsmAnd(ctx context.Context, i int, d *driver, base time.Ti
 func (r *loadResult) print(w io.Writer, lg *loadgen) {
 	slices.Sort(r.lat)
 	slices.Sort(r.late)
-	pctOf := func(lat []time.Duration, p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[min(len(lat)-1, int(p*float64(len(lat))))].Round(time.Microsecond)
-	}
-	pct := func(p float64) time.Duration { return pctOf(r.lat, p) }
-	late := func(p float64) time.Duration { return pctOf(r.late, p) }
+	pct := func(p float64) time.Duration { return quantile(r.lat, p) }
+	late := func(p float64) time.Duration { return quantile(r.late, p) }
 	secs := r.elapsed.Seconds()
 	fmt.Fprintf(w, "loadgen: %s to %s, %d devices, %d records/frame, offered %.0f records/s for %v\n",
 		lg.protocol, lg.addr, lg.devices, lg.records, lg.rate, lg.duration)

@@ -25,8 +25,7 @@ func TestLoadgenRefusesNonLoopback(t *testing.T) {
 	}
 }
 
-// The cluster flags of --monitor need --monitor and a PostgreSQL --store,
-// and the SSE stream it times is on loopback too.
+// The cluster flags of --monitor need --monitor and a PostgreSQL --store.
 func TestLoadgenClusterFlags(t *testing.T) {
 	for name, args := range map[string][]string{
 		"setup without monitor":  {"--store", "postgres://u@127.0.0.1/db", "--setup-only"},

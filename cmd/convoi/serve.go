@@ -7,9 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"time"
 
 	"golang.org/x/term"
+
+	"github.com/convoi/convoi/ambush"
 )
 
 // newLogger returns the process logger: human-readable text on a terminal,
@@ -49,7 +50,7 @@ func appFlags(fs *flagSet, env *Env, a *App) (debug *bool) {
 	fs.StringVar(&a.SealKeyFile, "seal-key", envDefault(env, "CONVOI_SEAL_KEY", a.SealKeyFile), "key file sealing schedules at rest (CONVOI_SEAL_KEY; default DATA/seal.key; create one with 'convoi seal keygen FILE')")
 	fs.StringVar(&a.AuditKeyFile, "audit-key", envDefault(env, "CONVOI_AUDIT_KEY", a.AuditKeyFile), "audit checkpoint signing key (CONVOI_AUDIT_KEY; default DATA/audit/signer.key, created with the log)")
 	fs.StringVar(&a.GraphPath, "graph", envDefault(env, "CONVOI_GRAPH", a.GraphPath), "road network: a .graph file or an OSM extract (CONVOI_GRAPH; default: the embedded Monaco extract)")
-	fs.DurationVar(&a.PlanTimeLimit, "plan-time-limit", 30*time.Second, "longest ambush solve of one movement's plan; past it the plan is the best strategy found, with its certified bound")
+	fs.DurationVar(&a.PlanTimeLimit, "plan-time-limit", ambush.DefaultTimeLimit, "longest ambush solve of one movement's plan; past it the plan is the best strategy found, with its certified bound")
 	return fs.Bool("debug", false, "log at debug level")
 }
 
