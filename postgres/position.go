@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"math"
 	"sync"
 
 	"github.com/convoi/convoi"
@@ -412,13 +411,4 @@ func eventArgs(evs []convoi.DeviceEvent, now int64) []any {
 		lat[i], lon[i], value[i] = e.Lat, e.Lon, e.Value
 	}
 	return []any{dev, tracker, kind, sev, t, st, lat, lon, value}
-}
-
-func finite(fs ...float64) bool {
-	for _, f := range fs {
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return false
-		}
-	}
-	return true
 }

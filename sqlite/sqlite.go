@@ -487,16 +487,6 @@ func (db *DB) begin(ctx context.Context, write bool) (sqlstore.Conn, error) {
 	return conn{tx}, nil
 }
 
-// beginRead starts a read transaction on the reader pool, for the
-// position listings.
-func (db *DB) beginRead(ctx context.Context) (*sql.Tx, error) {
-	c, err := db.begin(ctx, false)
-	if err != nil {
-		return nil, err
-	}
-	return c.(conn).Tx, nil
-}
-
 // conn is a database/sql transaction as sqlstore.Conn.
 type conn struct{ *sql.Tx }
 

@@ -146,7 +146,7 @@ func findDetainees(ctx context.Context, tx *Tx, f convoi.DetaineeFilter) ([]*con
 		w.add("site_id = ?", *f.SiteID)
 	}
 	if f.Name != nil {
-		n := fold(*f.Name)
+		n := Fold(*f.Name)
 		w.add(tx.db.sql.detaineeName, n, n)
 	}
 	if f.DPS != nil {

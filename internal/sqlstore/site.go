@@ -111,7 +111,7 @@ func findSites(ctx context.Context, tx *Tx, f convoi.SiteFilter) ([]*convoi.Site
 		w.add("kind = ?", *f.Kind)
 	}
 	if f.Name != nil {
-		w.add(tx.db.sql.siteName, fold(*f.Name))
+		w.add(tx.db.sql.siteName, Fold(*f.Name))
 	}
 	n, err := tx.count(ctx, "sites", w)
 	if err != nil {

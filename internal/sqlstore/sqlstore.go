@@ -384,8 +384,6 @@ func (tx *Tx) count(ctx context.Context, from string, w *where) (int, error) {
 // folds only ASCII; PostgreSQL's folds Unicode in a UTF-8 database).
 func Fold(s string) string { return strings.ToLower(s) }
 
-func fold(s string) string { return Fold(s) }
-
 // timeCol scans a time column into a time.Time in UTC (NULL gives the zero
 // time): text written by textTime, or a timestamptz.
 type timeCol struct{ t *time.Time }
