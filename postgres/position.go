@@ -21,7 +21,7 @@ const (
 )
 
 // MaxPositionBatch bounds one StorePositions call (positions plus events).
-const MaxPositionBatch = 10000
+const MaxPositionBatch = sqlstore.MaxPositionBatch
 
 // insertPositionsSQL inserts one batch of positions given as column arrays;
 // a record already stored (same fix time and device) is skipped.
@@ -61,29 +61,9 @@ func (s *PositionService) StorePositions(ctx context.Context, ps []convoi.Positi
 	if len(ps)+len(evs) == 0 {
 		return 0, 0, nil
 	}
-	if len(ps)+len(evs) > MaxPositionBatch {
-		return 0, 0, convoi.Errorf(convoi.EINVALID, "A batch holds at most %d records.", MaxPositionBatch)
-	}
-	var (
-		attrs = make([]pgtype.Text, len(ps))
-		buf   []byte
-	)
-	for i := range ps {
-		p := &ps[i]
-		if err := p.Validate(); err != nil {
-			return 0, 0, fmt.Errorf("position %d: %w", i, err)
-		}
-		if len(p.Attributes) > 0 {
-			if buf, err = sqlstore.AppendAttributes(buf[:0], p.Attributes); err != nil {
-				return 0, 0, convoi.Errorf(convoi.EINVALID, "Position %d attributes cannot be stored: %v.", i, err)
-			}
-			attrs[i] = pgtype.Text{String: string(buf), Valid: true}
-		}
-	}
-	for i := range evs {
-		if err := evs[i].Validate(); err != nil {
-			return 0, 0, fmt.Errorf("device event %d: %w", i, err)
-		}
+	attrs, err := sqlstore.PrepareBatch(ps, evs)
+	if err != nil {
+		return 0, 0, err
 	}
 	if s.db.positions == nil {
 		return 0, 0, convoi.Errorf(convoi.EUNAVAILABLE, "Database is not open.")
@@ -117,7 +97,7 @@ func (s *PositionService) StorePositions(ctx context.Context, ps []convoi.Positi
 type positionBatch struct {
 	ps    []convoi.Position
 	evs   []convoi.DeviceEvent
-	attrs []pgtype.Text       // JSON attributes per position, NULL when none
+	attrs []string            // JSON attributes per position, "" (NULL) when none
 	done  chan positionResult // buffered: the committer never blocks
 }
 
@@ -314,8 +294,12 @@ func (r *positionRows) Values() ([]any, error) {
 	if !p.ServerTime.IsZero() {
 		st = p.ServerTime.UnixNano()
 	}
+	var attrs any // NULL
+	if a := b.attrs[r.j]; a != "" {
+		attrs = a
+	}
 	r.row = [14]any{string(p.DeviceID), int64(p.TrackerID), p.FixTime.UnixNano(), st, p.Lat, p.Lon, p.SpeedKmh, p.Heading,
-		p.AltitudeM, int64(p.Satellites), p.HDOP, int64(p.GNSS), p.Valid, b.attrs[r.j]}
+		p.AltitudeM, int64(p.Satellites), p.HDOP, int64(p.GNSS), p.Valid, attrs}
 	return r.row[:], nil
 }
 
@@ -379,6 +363,7 @@ func positionArgs(b *positionBatch, now int64) []any {
 		tracker, fix, st, sats, gnss        = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 		lat, lon, speed, heading, alt, hdop = make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
 		valid                               = make([]bool, n)
+		attrs                               = make([]pgtype.Text, n)
 	)
 	for i := range b.ps {
 		p := &b.ps[i]
@@ -389,8 +374,9 @@ func positionArgs(b *positionBatch, now int64) []any {
 		}
 		lat[i], lon[i], speed[i], heading[i], alt[i] = p.Lat, p.Lon, p.SpeedKmh, p.Heading, p.AltitudeM
 		sats[i], hdop[i], gnss[i], valid[i] = int64(p.Satellites), p.HDOP, int64(p.GNSS), p.Valid
+		attrs[i] = pgtype.Text{String: b.attrs[i], Valid: b.attrs[i] != ""}
 	}
-	return []any{dev, tracker, fix, st, lat, lon, speed, heading, alt, sats, hdop, gnss, valid, b.attrs}
+	return []any{dev, tracker, fix, st, lat, lon, speed, heading, alt, sats, hdop, gnss, valid, attrs}
 }
 
 // eventArgs returns the column arrays of insertEventsSQL for evs.

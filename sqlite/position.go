@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/convoi/convoi"
 	"github.com/convoi/convoi/internal/sqlstore"
@@ -19,7 +18,7 @@ const (
 
 // MaxPositionBatch bounds one StorePositions call (positions plus events), so
 // that one caller cannot hold the single writer for long.
-const MaxPositionBatch = 10000
+const MaxPositionBatch = sqlstore.MaxPositionBatch
 
 // PositionService implements convoi.PositionService: the tracker ingest path.
 type PositionService struct {
@@ -45,40 +44,10 @@ func (s *PositionService) StorePositions(ctx context.Context, ps []convoi.Positi
 	if len(ps)+len(evs) == 0 {
 		return 0, 0, nil
 	}
-	if len(ps)+len(evs) > MaxPositionBatch {
-		return 0, 0, convoi.Errorf(convoi.EINVALID, "A batch holds at most %d records.", MaxPositionBatch)
+	attrs, err := sqlstore.PrepareBatch(ps, evs)
+	if err != nil {
+		return 0, 0, err
 	}
-	// The attributes of the whole batch are encoded into one buffer and
-	// converted to one string, which each record's JSON then slices.
-	var (
-		attrs = make([]string, len(ps))
-		ends  = make([]int, len(ps))
-		buf   []byte
-	)
-	for i := range ps {
-		p := &ps[i]
-		if err := p.Validate(); err != nil {
-			return 0, 0, fmt.Errorf("position %d: %w", i, err)
-		}
-		if len(p.Attributes) > 0 {
-			if buf, err = sqlstore.AppendAttributes(buf, p.Attributes); err != nil {
-				return 0, 0, convoi.Errorf(convoi.EINVALID, "Position %d attributes cannot be stored: %v.", i, err)
-			}
-		}
-		ends[i] = len(buf)
-	}
-	if len(buf) > 0 {
-		all, start := string(buf), 0
-		for i, end := range ends {
-			attrs[i], start = all[start:end], end
-		}
-	}
-	for i := range evs {
-		if err := evs[i].Validate(); err != nil {
-			return 0, 0, fmt.Errorf("device event %d: %w", i, err)
-		}
-	}
-
 	if s.db.positions == nil {
 		return 0, 0, convoi.Errorf(convoi.EUNAVAILABLE, "Database is not open.")
 	}

@@ -2,9 +2,12 @@ package sqlstore
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
+
+	"github.com/convoi/convoi"
 )
 
 // AppendAttributes appends m as a JSON object to b, byte for byte what
@@ -90,4 +93,50 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// MaxPositionBatch bounds one StorePositions call (positions plus events),
+// so that one caller cannot hold a writer for long.
+const MaxPositionBatch = 10000
+
+// PrepareBatch checks a StorePositions batch before anything is written:
+// its size, then every position and event (a bad record is EINVALID naming
+// its index). It returns each position's attributes as JSON ("" for none):
+// the whole batch is encoded into one buffer and converted to one string,
+// which each record's JSON slices, so that ingest allocates once per batch,
+// not per record.
+func PrepareBatch(ps []convoi.Position, evs []convoi.DeviceEvent) ([]string, error) {
+	if len(ps)+len(evs) > MaxPositionBatch {
+		return nil, convoi.Errorf(convoi.EINVALID, "A batch holds at most %d records.", MaxPositionBatch)
+	}
+	var (
+		attrs = make([]string, len(ps))
+		ends  = make([]int, len(ps))
+		buf   []byte
+	)
+	for i := range ps {
+		p := &ps[i]
+		if err := p.Validate(); err != nil {
+			return nil, fmt.Errorf("position %d: %w", i, err)
+		}
+		if len(p.Attributes) > 0 {
+			var err error
+			if buf, err = AppendAttributes(buf, p.Attributes); err != nil {
+				return nil, convoi.Errorf(convoi.EINVALID, "Position %d attributes cannot be stored: %v.", i, err)
+			}
+		}
+		ends[i] = len(buf)
+	}
+	if len(buf) > 0 {
+		all, start := string(buf), 0
+		for i, end := range ends {
+			attrs[i], start = all[start:end], end
+		}
+	}
+	for i := range evs {
+		if err := evs[i].Validate(); err != nil {
+			return nil, fmt.Errorf("device event %d: %w", i, err)
+		}
+	}
+	return attrs, nil
 }
