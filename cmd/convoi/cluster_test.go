@@ -229,20 +229,7 @@ func TestClusterMonitorsEachMovementOnce(t *testing.T) {
 	na.Events.PublishEvent(convoi.Event{Type: convoi.EventTypeMovement, Movement: m})
 	watching := func() (a, b bool) { return na.Monitor.Watching(m.ID), nb.Monitor.Watching(m.ID) }
 	// The keepers take the lease within one renewal interval.
-	var owner, other *App
-	for start := time.Now(); owner == nil; time.Sleep(20 * time.Millisecond) {
-		switch a, b := watching(); {
-		case a && b:
-			t.Fatal("both nodes monitor the movement")
-		case a:
-			owner, other = na, nb
-		case b:
-			owner, other = nb, na
-		}
-		if owner == nil && time.Since(start) > 15*time.Second {
-			t.Fatal("no node monitors the underway movement after 15 s")
-		}
-	}
+	owner, other := monitorOwner(t, na, nb, m.ID)
 	holder, err := owner.Leases.Holder(ctx, monitorKey(m.ID))
 	if err != nil || holder != owner.Node {
 		t.Fatalf("lease of the movement held by %q (%v), but node %s monitors it", holder, err, owner.Node)
@@ -422,20 +409,7 @@ func TestClusterTakeoverAfterCrash(t *testing.T) {
 	ctx := context.Background()
 	m := underwayWestbound(t, na, w)
 	na.Events.PublishEvent(convoi.Event{Type: convoi.EventTypeMovement, Movement: m})
-	var owner, other *App
-	for start := time.Now(); owner == nil; time.Sleep(20 * time.Millisecond) {
-		switch a, b := na.Monitor.Watching(m.ID), nb.Monitor.Watching(m.ID); {
-		case a && b:
-			t.Fatal("both nodes monitor the movement")
-		case a:
-			owner, other = na, nb
-		case b:
-			owner, other = nb, na
-		}
-		if owner == nil && time.Since(start) > 15*time.Second {
-			t.Fatal("no node monitors the underway movement after 15 s")
-		}
-	}
+	owner, other := monitorOwner(t, na, nb, m.ID)
 	if len(m.Vehicles) == 0 {
 		t.Fatal("the westbound movement has no vehicle")
 	}
@@ -522,4 +496,23 @@ func TestClusterTakeoverAfterCrash(t *testing.T) {
 	}
 	panicAt(3) // live, on the new holder
 	waitCount("a panic after the takeover", 3, 10*time.Second)
+}
+
+// monitorOwner waits (15 s at most) for one of the two nodes to monitor
+// movement id and returns it and the other; both monitoring it fails.
+func monitorOwner(t *testing.T, na, nb *App, id convoi.MovementID) (owner, other *App) {
+	t.Helper()
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		switch a, b := na.Monitor.Watching(id), nb.Monitor.Watching(id); {
+		case a && b:
+			t.Fatal("both nodes monitor the movement")
+		case a:
+			return na, nb
+		case b:
+			return nb, na
+		}
+		if time.Since(start) > 15*time.Second {
+			t.Fatal("no node monitors the underway movement after 15 s")
+		}
+	}
 }
