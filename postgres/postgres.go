@@ -274,48 +274,29 @@ func (db *DB) Migrations(ctx context.Context) ([]string, error) {
 // comment); a read is a read-only REPEATABLE READ snapshot, consistent for
 // a listing and its count.
 func (db *DB) begin(ctx context.Context, write bool) (sqlstore.Conn, error) {
-	begin := db.beginRead
+	if db.pool == nil {
+		return nil, convoi.Errorf(convoi.EUNAVAILABLE, "Database is not open.")
+	}
+	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	if write {
-		begin = db.beginWrite
+		opts = pgx.TxOptions{}
 	}
-	tx, err := begin(ctx)
-	if err != nil {
-		return nil, err // not a nil *Tx in a non-nil Conn
-	}
-	return tx, nil
-}
-
-// beginWrite starts a transaction holding the entity write lock.
-func (db *DB) beginWrite(ctx context.Context) (*Tx, error) {
-	if db.pool == nil {
-		return nil, convoi.Errorf(convoi.EUNAVAILABLE, "Database is not open.")
-	}
-	tx, err := db.pool.Begin(ctx)
+	tx, err := db.pool.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, writeLockKey); err != nil {
-		tx.Rollback(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("write lock: %w", err)
-	}
-	return &Tx{tx: tx, ctx: ctx}, nil
-}
-
-// beginRead starts a read-only REPEATABLE READ transaction.
-func (db *DB) beginRead(ctx context.Context) (*Tx, error) {
-	if db.pool == nil {
-		return nil, convoi.Errorf(convoi.EUNAVAILABLE, "Database is not open.")
-	}
-	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+	if write {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, writeLockKey); err != nil {
+			tx.Rollback(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("write lock: %w", err)
+		}
 	}
 	return &Tx{tx: tx, ctx: ctx}, nil
 }
 
 // Tx is a transaction whose methods take SQL with ? placeholders (as the
 // shared services write it) and number them for PostgreSQL: the
-// sqlstore.Conn of the entity services, and the position listings' reads.
+// sqlstore.Conn of the entity services.
 type Tx struct {
 	tx  pgx.Tx
 	ctx context.Context // of the call that began it; Commit and Rollback outlive its cancellation
@@ -345,11 +326,6 @@ func (tx *Tx) Insert(ctx context.Context, q string, args ...any) (int64, error) 
 
 // Query runs a query.
 func (tx *Tx) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
-	return tx.QueryContext(ctx, q, args...)
-}
-
-// QueryContext runs a query.
-func (tx *Tx) QueryContext(ctx context.Context, q string, args ...any) (pgx.Rows, error) {
 	return tx.tx.Query(ctx, rebind(q), args...)
 }
 
