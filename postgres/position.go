@@ -238,33 +238,51 @@ func (db *DB) copyGroup(group []*positionBatch) ([]positionResult, error) {
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"positions"}, positionColumns, rows); err != nil {
 		return nil, fmt.Errorf("copy positions: %w", err)
 	}
-	var pb pgx.Batch
-	for _, b := range group {
-		if len(b.evs) > 0 {
-			pb.Queue(insertEventsSQL, eventArgs(b.evs, now)...)
-		}
-	}
-	{
-		br := tx.SendBatch(ctx, &pb)
-		for i, b := range group {
-			if len(b.evs) == 0 {
-				continue
-			}
-			tag, err := br.Exec()
-			if err != nil {
-				br.Close()
-				return nil, fmt.Errorf("insert device events: %w", writeErr(err, "duplicate device event"))
-			}
-			results[i].events = int(tag.RowsAffected())
-		}
-		if err := br.Close(); err != nil {
-			return nil, fmt.Errorf("store device events: %w", err)
-		}
+	if err := sendGroup(ctx, tx, group, now, false, results); err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("commit positions: %w", err)
 	}
 	return results, nil
+}
+
+// sendGroup queues in one round trip the inserts of a group's device
+// events and, when positions is true, of its positions (the COPY path
+// writes those itself), and records the rows each batch added in results.
+func sendGroup(ctx context.Context, tx pgx.Tx, group []*positionBatch, now int64, positions bool, results []positionResult) error {
+	var pb pgx.Batch
+	for _, b := range group {
+		if positions && len(b.ps) > 0 {
+			pb.Queue(insertPositionsSQL, positionArgs(b, now)...)
+		}
+		if len(b.evs) > 0 {
+			pb.Queue(insertEventsSQL, eventArgs(b.evs, now)...)
+		}
+	}
+	br := tx.SendBatch(ctx, &pb)
+	for i, b := range group {
+		if positions && len(b.ps) > 0 {
+			tag, err := br.Exec()
+			if err != nil {
+				br.Close()
+				return fmt.Errorf("insert positions: %w", writeErr(err, "duplicate position"))
+			}
+			results[i].positions = int(tag.RowsAffected())
+		}
+		if len(b.evs) > 0 {
+			tag, err := br.Exec()
+			if err != nil {
+				br.Close()
+				return fmt.Errorf("insert device events: %w", writeErr(err, "duplicate device event"))
+			}
+			results[i].events = int(tag.RowsAffected())
+		}
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("store positions: %w", err)
+	}
+	return nil
 }
 
 // positionRows is the pgx.CopyFromSource of copyGroup: the positions of
@@ -317,37 +335,9 @@ func (db *DB) insertGroup(group []*positionBatch) ([]positionResult, error) {
 		return nil, fmt.Errorf("store positions: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	var pb pgx.Batch
-	for _, b := range group {
-		if len(b.ps) > 0 {
-			pb.Queue(insertPositionsSQL, positionArgs(b, now)...)
-		}
-		if len(b.evs) > 0 {
-			pb.Queue(insertEventsSQL, eventArgs(b.evs, now)...)
-		}
-	}
 	results := make([]positionResult, len(group))
-	br := tx.SendBatch(ctx, &pb)
-	for i, b := range group {
-		if len(b.ps) > 0 {
-			tag, err := br.Exec()
-			if err != nil {
-				br.Close()
-				return nil, fmt.Errorf("insert positions: %w", writeErr(err, "duplicate position"))
-			}
-			results[i].positions = int(tag.RowsAffected())
-		}
-		if len(b.evs) > 0 {
-			tag, err := br.Exec()
-			if err != nil {
-				br.Close()
-				return nil, fmt.Errorf("insert device events: %w", writeErr(err, "duplicate device event"))
-			}
-			results[i].events = int(tag.RowsAffected())
-		}
-	}
-	if err := br.Close(); err != nil {
-		return nil, fmt.Errorf("store positions: %w", err)
+	if err := sendGroup(ctx, tx, group, now, true, results); err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("commit positions: %w", err)
