@@ -22,11 +22,12 @@ var journeyCases = []mapCase{
 	{"ny-bronx-to-coney-island", "ny", convoi.LatLon{Lat: 40.8448, Lon: -73.8648}, convoi.LatLon{Lat: 40.5755, Lon: -73.9707}, nil},
 }
 
-// journeyBudget is the solve time a journey is given (Options.Stop) where
-// the double oracle does not converge in a time a planner would wait: the
-// benchmark then reports the strategy's guarantee as its value, and the
-// certified lower bound and the gap between them.
-var journeyBudget = map[string]time.Duration{"ny-bronx-to-coney-island": 25 * time.Second}
+// journeyBudget is the time limit a journey is given
+// (Options.WithTimeLimit) where the double oracle does not converge in a
+// time a planner would wait: the benchmark then reports the strategy's
+// guarantee as its value, and the certified lower bound and the gap
+// between them.
+var journeyBudget = map[string]time.Duration{"ny-bronx-to-coney-island": 30 * time.Second}
 
 // maltaPolice is the police general headquarters at Floriana.
 var maltaPolice = []convoi.LatLon{{Lat: 35.8959, Lon: 14.5067}}
@@ -59,8 +60,8 @@ func mustNY(tb testing.TB) *roadnet.Graph {
 // corridor the game is played on, the iterations, the certified lower
 // bound next to the value, and the process's CPU time per solve (cpu-s/op:
 // the figure to compare on a shared machine, where wall time is noisy).
-// A journey with a budget (journeyBudget) stops there, is not refined, and
-// also reports the relative gap (value - lower bound) / value.
+// A journey with a time limit (journeyBudget) ends within it, is not
+// refined, and also reports the relative gap (value - lower bound) / value.
 func BenchmarkJourney(b *testing.B) {
 	for _, c := range journeyCases {
 		for _, mode := range []struct {
@@ -82,12 +83,7 @@ func BenchmarkJourney(b *testing.B) {
 				var st *Strategy
 				cpu0 := processCPU()
 				for b.Loop() {
-					opt := mode.opt
-					if budget > 0 {
-						start := time.Now()
-						opt.Stop = func() bool { return time.Since(start) >= budget }
-					}
-					if st, err = Solve(context.Background(), in, opt); err != nil {
+					if st, err = Solve(context.Background(), in, mode.opt.WithTimeLimit(time.Now, budget)); err != nil {
 						b.Fatal(err)
 					}
 				}

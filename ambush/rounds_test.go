@@ -5,6 +5,7 @@ import (
 	"math"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestSlotRounds solves the map games with the heuristic searches spread
@@ -83,6 +84,59 @@ func TestStopReportsBestSoFar(t *testing.T) {
 	}
 	if guarantee < full.Value-1e-9 || st.LowerBound > full.Value+1e-9 || st.LowerBound < 0 {
 		t.Errorf("[%v, %v] does not bracket the value %v", st.LowerBound, guarantee, full.Value)
+	}
+}
+
+// TestFinishEndsPolish: Options.Finish ends the polish after a stopped
+// search; asked at once and saying yes, it leaves the best mix the
+// search saw (no polish), whose guarantee TestStopReportsBestSoFar's
+// polish beats.
+func TestFinishEndsPolish(t *testing.T) {
+	in, full := liechtensteinGame(t)
+	const at = 60
+	iter, asked := 0, 0
+	best := 0.0
+	st, err := Solve(context.Background(), in, Options{
+		Stop:     func() bool { return iter >= at },
+		Finish:   func() bool { asked++; return true },
+		Progress: func(p Progress) { best, iter = p.Best, p.Iteration },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if asked != 1 {
+		t.Errorf("Finish asked %d times, want once (it said yes)", asked)
+	}
+	guarantee := st.Value + st.Exploitability
+	if math.Abs(guarantee-best) > 1e-9 || st.Converged || st.Iterations != at {
+		t.Errorf("guarantee %v after %d iterations (converged %v), want the best seen %v after %d", guarantee, st.Iterations, st.Converged, best, at)
+	}
+	if st.LowerBound > full.Value+1e-9 || guarantee < full.Value-1e-9 {
+		t.Errorf("[%v, %v] does not bracket the value %v", st.LowerBound, guarantee, full.Value)
+	}
+}
+
+// TestWithTimeLimit: the searches stop at 80 % of the limit and the
+// polish at 93 %, on the caller's clock.
+func TestWithTimeLimit(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	now := t0
+	clock := func() time.Time { return now }
+	if o := (Options{}).WithTimeLimit(clock, 0); o.Stop != nil || o.Finish != nil {
+		t.Fatal("a zero limit set Stop or Finish")
+	}
+	o := Options{MaxIterations: 7}.WithTimeLimit(clock, 100*time.Second)
+	if o.MaxIterations != 7 {
+		t.Errorf("MaxIterations %d, want 7 kept", o.MaxIterations)
+	}
+	for _, c := range []struct {
+		at           time.Duration
+		stop, finish bool
+	}{{0, false, false}, {79 * time.Second, false, false}, {80 * time.Second, true, false}, {92 * time.Second, true, false}, {93 * time.Second, true, true}, {time.Hour, true, true}} {
+		now = t0.Add(c.at)
+		if o.Stop() != c.stop || o.Finish() != c.finish {
+			t.Errorf("at %v: stop %v finish %v, want %v %v", c.at, o.Stop(), o.Finish(), c.stop, c.finish)
+		}
 	}
 }
 

@@ -245,11 +245,7 @@ func (s *Service) Plan(ctx context.Context, id convoi.MovementID, opts convoi.Pl
 	in.SetSchedule(epoch, slots, len(slots)-1, deadline, s.Window, s.WindowStep)
 	in.Name = m.Ref
 	opt := s.Options
-	if s.TimeLimit > 0 {
-		end := s.Now().Add(s.TimeLimit)
-		opt.Stop = func() bool { return !s.Now().Before(end) }
-	}
-	st, err := Solve(ctx, in, opt)
+	st, err := Solve(ctx, in, opt.WithTimeLimit(s.Now, s.TimeLimit))
 	if err != nil {
 		return nil, nil, err
 	}

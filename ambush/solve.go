@@ -61,6 +61,11 @@ type Options struct {
 	// LowerBound: the game's value lies between them. Cancelling ctx
 	// instead abandons the solve with an error.
 	Stop func() bool
+	// Finish, when not nil, is asked before every iteration of that
+	// polish: true ends it there (the best mix found so far is kept), so
+	// that a solve stopped by the clock also ends on it. WithTimeLimit
+	// sets Stop and Finish from one time limit.
+	Finish func() bool
 	// Progress, when not nil, is called after every double-oracle
 	// iteration with the state of the solve (for a planner's progress
 	// display and for benchmarks). It runs on the solving goroutine.
@@ -69,6 +74,32 @@ type Options struct {
 	// without the refinement among equally good strategies (for
 	// comparison).
 	SkipRefine bool
+}
+
+// Shares of a time limit (WithTimeLimit): the searches stop at
+// searchShare of it and the polish at finishShare; the rest is the
+// report's (its certified lower bounds: 0.7-0.9 s on New York).
+const (
+	searchShare = 0.80
+	finishShare = 0.93
+)
+
+// WithTimeLimit returns o with Stop and Finish set so that Solve ends
+// within about limit from now on the clock now (the caller's: a planner's
+// wall clock, a test's fake one): the double oracle searches for
+// searchShare of it, the polish runs to finishShare, and the report
+// (with the certified lower bound) takes the rest. A limit <= 0 leaves o
+// as it is.
+func (o Options) WithTimeLimit(now func() time.Time, limit time.Duration) Options {
+	if limit <= 0 {
+		return o
+	}
+	start := now()
+	stop := start.Add(time.Duration(float64(limit) * searchShare))
+	finish := start.Add(time.Duration(float64(limit) * finishShare))
+	o.Stop = func() bool { return !now().Before(stop) }
+	o.Finish = func() bool { return !now().Before(finish) }
+	return o
 }
 
 func (o Options) withDefaults() Options {
@@ -261,6 +292,8 @@ type solver struct {
 	// cutCols and cutY are the minimum cut's attacker mix (cutMix).
 	cutCols []column
 	cutY    []float64
+	// hitsOf caches hitKeys.
+	hitsOf map[routeSlot][]int32
 	// part is the turn of the slots the heuristic oracle searches in
 	// this iteration (slot % SlotRounds == part), -1 for all.
 	part int
@@ -454,6 +487,9 @@ func (s *solver) polish(ctx context.Context, x, y *[]float64, v *float64) (float
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
+		if s.opt.Finish != nil && s.opt.Finish() {
+			break
+		}
 		nx, ny, nv, err := s.lp.solve(s.m)
 		if err != nil {
 			return 0, fmt.Errorf("restricted game: %w", err)
@@ -610,6 +646,18 @@ func (s *solver) prune(after int) {
 		}
 	}
 	s.rows, s.rowUse, s.m = rows, use, m
+	if len(s.hitsOf) > 2*len(s.rows) {
+		// Keep the hit keys of the rows left; the others are
+		// recomputed if they come back.
+		keep := make(map[routeSlot][]int32, len(s.rows))
+		for _, p := range s.rows {
+			k := routeSlot{s.routes[p.r], max(p.slot, 0)}
+			if h, ok := s.hitsOf[k]; ok {
+				keep[k] = h
+			}
+		}
+		s.hitsOf = keep
+	}
 	s.lp.keep(keepR, keepC)
 	cols, cuse := make([]column, len(keepC)), make([]int, len(keepC))
 	clear(s.colIdx)
@@ -636,13 +684,12 @@ func (s *solver) attackerBR(x []float64, threshold float64, limit int) (float64,
 			continue
 		}
 		xi := x[i]
-		s.scr = g.hits(s.routes[p.r], max(p.slot, 0), s.scr, func(j int32, w int) {
-			k := int32(int(j)*g.nw + w)
+		for _, k := range s.hitKeys(s.routes[p.r], max(p.slot, 0)) {
 			if s.acc[k] == 0 {
 				s.accHit = append(s.accHit, k)
 			}
-			s.acc[k] += xi * g.siteP[j]
-		})
+			s.acc[k] += xi * g.siteP[k/int32(g.nw)]
+		}
 	}
 	best := 0.0
 	var cand []int32
@@ -675,6 +722,32 @@ func (s *solver) attackerBR(x []float64, threshold float64, limit int) (float64,
 		}
 	}
 	return best, cols, vals
+}
+
+// hitKeys returns the (site, window) pairs, as site*nw + window, that
+// route r departing at slot meets (game.hits), computed once per route and
+// slot: the attacker's best response walks them every iteration.
+func (s *solver) hitKeys(r *route, slot int) []int32 {
+	k := routeSlot{r, slot}
+	if h, ok := s.hitsOf[k]; ok {
+		return h
+	}
+	g := s.g
+	var h []int32
+	s.scr = g.hits(r, slot, s.scr, func(j int32, w int) {
+		h = append(h, int32(int(j)*g.nw+w))
+	})
+	if s.hitsOf == nil {
+		s.hitsOf = map[routeSlot][]int32{}
+	}
+	s.hitsOf[k] = h
+	return h
+}
+
+// routeSlot keys hitKeys' cache.
+type routeSlot struct {
+	r    *route
+	slot int
 }
 
 // defenderBR returns the defender plays whose cost against the attacker's

@@ -27,7 +27,7 @@ func runAmbushSolve(ctx context.Context, env *Env, args []string) error {
 	path := fs.String("instance", "", "game instance `FILE` (JSON, see docs/ambush.md); - for stdin")
 	k := fs.Int("alternatives", 3, "k for the uniform-among-k-alternatives baseline")
 	iters := fs.Int("max-iterations", 0, "double-oracle iteration bound (0: default)")
-	limit := fs.Duration("time-limit", 0, "stop the solve after this long with the best strategy found and its certified bounds (0: solve to the equilibrium)")
+	limit := fs.Duration("time-limit", 0, "end the solve within about `D`: search for 80 % of it, polish, and print the best strategy found with its certified bounds (0: solve to the equilibrium)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -54,11 +54,7 @@ func runAmbushSolve(ctx context.Context, env *Env, args []string) error {
 		return errors.New(ambushMessage(err))
 	}
 	opt := ambush.Options{Alternatives: *k, MaxIterations: *iters}
-	if *limit > 0 {
-		start := time.Now()
-		opt.Stop = func() bool { return time.Since(start) >= *limit }
-	}
-	st, err := ambush.Solve(ctx, in, opt)
+	st, err := ambush.Solve(ctx, in, opt.WithTimeLimit(time.Now, *limit))
 	if err != nil {
 		return errors.New(ambushMessage(err))
 	}

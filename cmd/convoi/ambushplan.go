@@ -56,7 +56,7 @@ func runAmbushPlan(ctx context.Context, env *Env, args []string) error {
 	fs.Var(&police, "police", "position `LAT,LON` of a police or gendarmerie unit (repeatable)")
 	skipRefine := fs.Bool("skip-refine", false, "stop at the equilibrium, without the refinement among optimal strategies")
 	progress := fs.Bool("progress", false, "print the solve's progress to stderr (the first iteration, then every 25th)")
-	limit := fs.Duration("time-limit", 0, "stop the solve after this long with the best strategy found and its certified bounds (0: solve to the equilibrium)")
+	limit := fs.Duration("time-limit", 0, "end the solve within about `D`: search for 80 % of it, polish, and print the best strategy found with its certified bounds (0: solve to the equilibrium)")
 	format := fs.String("format", "text", "text or json")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -123,10 +123,7 @@ func runAmbushPlan(ctx context.Context, env *Env, args []string) error {
 			}
 		}
 	}
-	if *limit > 0 {
-		opt.Stop = func() bool { return time.Since(start) >= *limit }
-	}
-	st, err := ambush.Solve(ctx, in, opt)
+	st, err := ambush.Solve(ctx, in, opt.WithTimeLimit(time.Now, *limit))
 	if err != nil {
 		return errors.New(ambushMessage(err))
 	}
