@@ -163,3 +163,29 @@ func TestSmallReferences(t *testing.T) {
 		t.Errorf("greedy %v intercepts %d, stated %v with %d", g.Positions, g.Intercepted, in.Reference.GreedyPositions, in.Reference.GreedyIntercepted)
 	}
 }
+
+// TestNearestUnitHolds: when two units can hold the one roadblock that
+// matters, the plan gives it to the one there first and leaves the other
+// idle at its start: the same interception, and what a commander expects.
+func TestNearestUnitHolds(t *testing.T) {
+	in := &Instance{
+		Name: "two units, one roadblock", HorizonS: 600, FugitiveStart: -1,
+		Nodes: []Node{{ID: 1, Lat: 51.90, Lon: 6.70}, {ID: 2, Lat: 51.91, Lon: 6.70}, {ID: 3, Lat: 51.92, Lon: 6.70}, {ID: 4, Lat: 51.93, Lon: 6.70}},
+		Edges: []Edge{{From: 0, To: 1, TravelTimeS: 100}, {From: 1, To: 2, TravelTimeS: 10}, {From: 2, To: 3, TravelTimeS: 10}},
+		// Unit 0 reaches node 2 at 110 s, unit 1 at 10 s; the route passes
+		// there at 200 s and at node 3 at 210 s.
+		Units:  []Unit{{Start: 0}, {Start: 1}},
+		Routes: [][]Visit{{{Node: 2, TimeS: 200}, {Node: 3, TimeS: 210}}},
+	}
+	if err := in.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p := mustCompile(t, in)
+	pl, err := p.Solve(context.Background())
+	if err != nil || pl.Intercepted != 1 || !pl.Optimal {
+		t.Fatalf("plan %+v, %v", pl, err)
+	}
+	if v := pl.Positions[1]; p.RoutesCut(1, v) != 1 || p.RoutesCut(0, pl.Positions[0]) != 0 || pl.Positions[0] != 0 {
+		t.Errorf("positions %v: want unit 1 (there at 10 s) holding the roadblock and unit 0 (110 s) idle at its start", pl.Positions)
+	}
+}

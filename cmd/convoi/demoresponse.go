@@ -148,7 +148,7 @@ func printRoadblocks(out io.Writer, pl *convoi.InterceptionPlan, at time.Time, z
 	}
 	for _, as := range pl.Assignments {
 		if as.Reserve {
-			fmt.Fprintf(tw, "  %s\t%s\treserve: no route within reach in time\t\t\n", as.Name, from[as.UnitID])
+			fmt.Fprintf(tw, "  %s\t%s\treserve: nothing left to cut in time, stays put\t\t\n", as.Name, from[as.UnitID])
 			continue
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%.5f,%.5f\t%s (+%.0f s)\t%.1f%%\n", as.Name, from[as.UnitID], as.At.Lat, as.At.Lon,
