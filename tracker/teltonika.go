@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -88,7 +89,9 @@ func (s *Server) serveTeltonika(ln net.Listener) {
 				// then rather than at the idle timeout.
 				tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3})
 			}
-			if err := s.handleTeltonika(conn); err != nil {
+			// Connections cut by Close end with an error too: only the
+			// others are worth a warning.
+			if err := s.handleTeltonika(conn); err != nil && s.ctx.Err() == nil {
 				s.logDrop("teltonika connection closed", "remote", conn.RemoteAddr().String(), "error", err)
 			}
 		})
@@ -148,6 +151,9 @@ func (s *Server) handleTeltonika(conn net.Conn) error {
 	)
 	for {
 		frame, err := fr.next()
+		if errors.Is(err, io.EOF) {
+			return nil // the device hung up between frames: nothing is lost
+		}
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -508,4 +509,37 @@ func TestOfflineDetection(t *testing.T) {
 	if len(got) != 3 || got[1] != convoi.EventDeviceOnline || got[2] != convoi.EventDeviceOffline {
 		t.Fatalf("events %v", got)
 	}
+}
+
+// TestTeltonikaQuietHangups: a device hanging up between frames, and the
+// connections the server cuts when it closes, are ordinary ends, not
+// warnings; a device hanging up mid-frame still is one.
+func TestTeltonikaQuietHangups(t *testing.T) {
+	e := MustOpenEnv(t, nil)
+	d, ans := e.dial(t, imeiFMC)
+	if ans != 0x01 {
+		t.Fatalf("login answered %02x", ans)
+	}
+	if n := d.send(mustHex(t, vecT2)); n != 1 {
+		t.Fatalf("ack %d, want 1", n)
+	}
+	d.conn.Close()
+	d2, _ := e.dial(t, imeiPanicIn)
+	waitFor(t, func() bool { return e.srv.Conns() == 1 })
+	if err := e.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d2.conn.Close()
+	if logs := e.logs.String(); strings.Contains(logs, "connection closed") {
+		t.Errorf("a clean hangup or the server's close was logged:\n%s", logs)
+	}
+
+	e = MustOpenEnv(t, nil)
+	d, _ = e.dial(t, imeiFMC)
+	frame := mustHex(t, vecT2)
+	if _, err := d.conn.Write(frame[:len(frame)/2]); err != nil {
+		t.Fatal(err)
+	}
+	d.conn.Close()
+	waitFor(t, func() bool { return strings.Contains(e.logs.String(), "connection closed mid-frame") })
 }
