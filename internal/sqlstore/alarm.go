@@ -76,7 +76,7 @@ func (s *AlarmService) RaiseAlarm(ctx context.Context, in *convoi.Alarm) (*convo
 	a.FirstSeen, a.LastSeen = a.FirstSeen.UTC(), a.LastSeen.UTC()
 	a.AckDue = tx.now.Add(s.Policy.AckWithin(a.Severity))
 	a.CreatedAt, a.UpdatedAt = tx.now, tx.now
-	res, err := tx.insertContext(ctx, `INSERT INTO alarms (movement_id, vehicle_id, rule, severity, detail, lat, lon, place_name,
+	id, err := tx.insertContext(ctx, `INSERT INTO alarms (movement_id, vehicle_id, rule, severity, detail, lat, lon, place_name,
 		first_seen, last_seen, count, state, resolution, ack_due, version, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.MovementID, nullID(a.VehicleID), a.Rule, int(a.Severity), a.Detail, a.Place.Lat, a.Place.Lon, a.PlaceName,
@@ -84,10 +84,6 @@ func (s *AlarmService) RaiseAlarm(ctx context.Context, in *convoi.Alarm) (*convo
 		tx.time(a.CreatedAt), tx.time(a.UpdatedAt))
 	if err != nil {
 		return nil, false, tx.writeErr(err, "An unresolved alarm of this rule already exists on the movement.")
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return nil, false, err
 	}
 	a.ID = convoi.AlarmID(id)
 	if err := insertAlarmTransition(ctx, tx, a.ID, "", convoi.AlarmOpen, a.Detail); err != nil {
@@ -124,7 +120,7 @@ func saveAlarm(ctx context.Context, tx *Tx, a *convoi.Alarm) error {
 	prev := a.Version
 	a.Version++
 	a.UpdatedAt = tx.now
-	res, err := tx.ExecContext(ctx, `UPDATE alarms SET vehicle_id = ?, severity = ?, detail = ?, lat = ?, lon = ?, place_name = ?,
+	n, err := tx.ExecContext(ctx, `UPDATE alarms SET vehicle_id = ?, severity = ?, detail = ?, lat = ?, lon = ?, place_name = ?,
 		first_seen = ?, last_seen = ?, count = ?, state = ?, resolution = ?, ack_due = ?, version = ?, updated_at = ?
 		WHERE id = ? AND version = ?`,
 		nullID(a.VehicleID), int(a.Severity), a.Detail, a.Place.Lat, a.Place.Lon, a.PlaceName,
@@ -132,8 +128,6 @@ func saveAlarm(ctx context.Context, tx *Tx, a *convoi.Alarm) error {
 		tx.time(a.UpdatedAt), a.ID, prev)
 	if err != nil {
 		return tx.writeErr(err, "An unresolved alarm of this rule already exists on the movement.")
-	} else if n, err := res.RowsAffected(); err != nil {
-		return err
 	} else if n != 1 {
 		return convoi.Errorf(convoi.ECONFLICT, "Alarm was changed by someone else.")
 	}

@@ -55,14 +55,10 @@ func (s *AssessmentService) CreateAssessment(ctx context.Context, a *convoi.Asse
 	if err != nil {
 		return err
 	}
-	res, err := tx.insertContext(ctx, `INSERT INTO assessments (movement_id, level, score, policy_version, body, assessed_by, assessed_at)
+	id, err := tx.insertContext(ctx, `INSERT INTO assessments (movement_id, level, score, policy_version, body, assessed_by, assessed_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, a.MovementID, a.Level, a.Score, a.PolicyVersion, body, a.AssessedBy, tx.time(a.AssessedAt))
 	if err != nil {
 		return tx.writeErr(err, "Assessment already exists.")
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
 	}
 	a.ID = convoi.AssessmentID(id)
 	return tx.Commit()
@@ -185,14 +181,10 @@ func (s *PlanService) CreatePlan(ctx context.Context, p *convoi.Plan) error {
 	if err != nil {
 		return err
 	}
-	res, err := tx.insertContext(ctx, `INSERT INTO plans (movement_id, strategy, value, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
+	id, err := tx.insertContext(ctx, `INSERT INTO plans (movement_id, strategy, value, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
 		p.MovementID, strategy, p.Value, p.CreatedBy, tx.time(p.CreatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Plan already exists.")
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
 	}
 	p.ID = convoi.PlanID(id)
 	return tx.Commit()

@@ -57,16 +57,12 @@ func (s *DetaineeService) CreateDetainee(ctx context.Context, d *convoi.Detainee
 	}
 	d.CreatedBy, d.UpdatedBy = tx.by, tx.by
 	d.CreatedAt, d.UpdatedAt = tx.now, tx.now
-	res, err := tx.insertContext(ctx, `INSERT INTO detainees (name, aliases, birth_date, legal_status, site_id, dps, risk,
+	id, err := tx.insertContext(ctx, `INSERT INTO detainees (name, aliases, birth_date, legal_status, site_id, dps, risk,
 		created_by, updated_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.Name, aliases, d.BirthDate, d.LegalStatus, d.SiteID, d.Risk.DPS, risk,
 		d.CreatedBy, d.UpdatedBy, tx.time(d.CreatedAt), tx.time(d.UpdatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Detainee already exists.")
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
 	}
 	d.ID = convoi.DetaineeID(id)
 	return tx.Commit()

@@ -57,16 +57,12 @@ func (s *VehicleService) CreateVehicle(ctx context.Context, v *convoi.Vehicle) e
 	}
 	v.CreatedBy, v.UpdatedBy = tx.by, tx.by
 	v.CreatedAt, v.UpdatedAt = tx.now, tx.now
-	res, err := tx.insertContext(ctx, `INSERT INTO vehicles (registration, class, capacity, site_id,
+	id, err := tx.insertContext(ctx, `INSERT INTO vehicles (registration, class, capacity, site_id,
 		created_by, updated_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.Registration, v.Class, v.Capacity, nullID(v.SiteID),
 		v.CreatedBy, v.UpdatedBy, tx.time(v.CreatedAt), tx.time(v.UpdatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Vehicle registration "+v.Registration+" already exists.")
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
 	}
 	v.ID = convoi.VehicleID(id)
 	return tx.Commit()
@@ -193,15 +189,11 @@ func (s *OfficerService) CreateOfficer(ctx context.Context, o *convoi.Officer) e
 	}
 	o.CreatedBy, o.UpdatedBy = tx.by, tx.by
 	o.CreatedAt, o.UpdatedAt = tx.now, tx.now
-	res, err := tx.insertContext(ctx, `INSERT INTO officers (name, unit, qualifications, site_id,
+	id, err := tx.insertContext(ctx, `INSERT INTO officers (name, unit, qualifications, site_id,
 		created_by, updated_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		o.Name, o.Unit, quals, nullID(o.SiteID), o.CreatedBy, o.UpdatedBy, tx.time(o.CreatedAt), tx.time(o.UpdatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Officer already exists.")
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
 	}
 	o.ID = convoi.OfficerID(id)
 	return tx.Commit()
@@ -346,16 +338,12 @@ func (s *TrackerService) CreateTracker(ctx context.Context, t *convoi.Tracker) e
 	}
 	t.CreatedBy, t.UpdatedBy = tx.by, tx.by
 	t.CreatedAt, t.UpdatedAt = tx.now, tx.now
-	res, err := tx.insertContext(ctx, `INSERT INTO trackers (device_id, protocol, model, vehicle_id, officer_id, disabled,
+	id, err := tx.insertContext(ctx, `INSERT INTO trackers (device_id, protocol, model, vehicle_id, officer_id, disabled,
 		created_by, updated_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.DeviceID, t.Protocol, t.Model, nullID(t.VehicleID), nullID(t.OfficerID), t.Disabled,
 		t.CreatedBy, t.UpdatedBy, tx.time(t.CreatedAt), tx.time(t.UpdatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Tracker device_id "+string(t.DeviceID)+" already exists.")
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
 	}
 	t.ID = convoi.TrackerID(id)
 	return tx.Commit()

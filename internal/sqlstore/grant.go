@@ -38,14 +38,10 @@ func (s *GrantService) CreateGrant(ctx context.Context, g *convoi.ScheduleGrant)
 	}
 	g.From, g.ExpiresAt = g.From.UTC(), g.ExpiresAt.UTC()
 	g.CreatedBy, g.CreatedAt, g.RevokedBy, g.RevokedAt = tx.by, tx.now, 0, nil
-	res, err := tx.insertContext(ctx, `INSERT INTO schedule_grants (movement_id, user_id, valid_from, expires_at, reason, created_by, created_at)
+	id, err := tx.insertContext(ctx, `INSERT INTO schedule_grants (movement_id, user_id, valid_from, expires_at, reason, created_by, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, g.MovementID, g.UserID, tx.time(g.From), tx.time(g.ExpiresAt), g.Reason, g.CreatedBy, tx.time(g.CreatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Grant already exists.")
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
 	}
 	g.ID = convoi.GrantID(id)
 	return tx.Commit()

@@ -51,16 +51,12 @@ func (s *IncidentService) DeclareIncident(ctx context.Context, i *convoi.Inciden
 		v.VehiclesSought = []string{}
 	}
 	vs, _ := json.Marshal(v.VehiclesSought)
-	res, err := tx.insertContext(ctx, `INSERT INTO incidents (movement_id, alarm_id, lat, lon, place_name, attack_at, vehicles_sought,
+	id, err := tx.insertContext(ctx, `INSERT INTO incidents (movement_id, alarm_id, lat, lon, place_name, attack_at, vehicles_sought,
 		instructions, state, declared_by, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		nullID(v.MovementID), nullID(v.AlarmID), v.Place.Lat, v.Place.Lon, v.PlaceName, tx.time(v.AttackAt), string(vs),
 		v.Instructions, v.State, v.DeclaredBy, v.Version, tx.time(v.CreatedAt), tx.time(v.UpdatedAt))
 	if err != nil {
 		return tx.writeErr(err, "An incident was already declared from this alarm.")
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
 	}
 	v.ID = convoi.IncidentID(id)
 	if err := tx.Commit(); err != nil {
@@ -157,13 +153,11 @@ func bumpIncident(ctx context.Context, tx *Tx, i *convoi.Incident) error {
 	prev := i.Version
 	i.Version++
 	i.UpdatedAt = tx.now
-	res, err := tx.ExecContext(ctx, `UPDATE incidents SET lat = ?, lon = ?, place_name = ?, attack_at = ?, vehicles_sought = ?,
+	n, err := tx.ExecContext(ctx, `UPDATE incidents SET lat = ?, lon = ?, place_name = ?, attack_at = ?, vehicles_sought = ?,
 		instructions = ?, state = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?`,
 		i.Place.Lat, i.Place.Lon, i.PlaceName, tx.time(i.AttackAt), string(vs), i.Instructions, i.State, i.Version,
 		tx.time(i.UpdatedAt), i.ID, prev)
 	if err != nil {
-		return err
-	} else if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n != 1 {
 		return convoi.Errorf(convoi.ECONFLICT, "Incident was changed by someone else.")
@@ -229,15 +223,11 @@ func (s *IncidentService) AddSighting(ctx context.Context, in *convoi.Sighting) 
 	v := *in
 	v.Time = v.Time.UTC()
 	v.RecordedBy, v.CreatedAt = tx.by, tx.now
-	res, err := tx.insertContext(ctx, `INSERT INTO incident_sightings (incident_id, lat, lon, place_name, time, confidence, note,
+	id, err := tx.insertContext(ctx, `INSERT INTO incident_sightings (incident_id, lat, lon, place_name, time, confidence, note,
 		recorded_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.IncidentID, v.Place.Lat, v.Place.Lon, v.PlaceName, tx.time(v.Time), v.Confidence, v.Note, v.RecordedBy, tx.time(v.CreatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Sighting already exists.")
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
 	}
 	v.ID = convoi.SightingID(id)
 	if err := bumpIncident(ctx, tx, i); err != nil {
@@ -309,13 +299,9 @@ func (s *IncidentService) AssignUnit(ctx context.Context, id convoi.IncidentID, 
 		return nil, err
 	}
 	a := &convoi.UnitAssignment{IncidentID: id, SiteID: site, State: convoi.UnitAssigned, Note: strings.TrimSpace(note), AssignedBy: tx.by, AssignedAt: tx.now}
-	res, err := tx.insertContext(ctx, `INSERT INTO incident_units (incident_id, site_id, state, note, assigned_by, assigned_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, id, site, a.State, a.Note, a.AssignedBy, tx.time(a.AssignedAt))
-	if err != nil {
+	if a.ID, err = tx.insertContext(ctx, `INSERT INTO incident_units (incident_id, site_id, state, note, assigned_by, assigned_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, id, site, a.State, a.Note, a.AssignedBy, tx.time(a.AssignedAt)); err != nil {
 		return nil, tx.writeErr(err, "The unit is already assigned to an incident.")
-	}
-	if a.ID, err = res.LastInsertId(); err != nil {
-		return nil, err
 	}
 	if err := bumpIncident(ctx, tx, i); err != nil {
 		return nil, err

@@ -59,15 +59,11 @@ func (s *IntelService) CreateIntel(ctx context.Context, in *convoi.Intel) error 
 	}
 	in.RecordedAt, in.CreatedBy = tx.now, tx.by
 	in.ObservedAt = in.ObservedAt.UTC()
-	res, err := tx.insertContext(ctx, `INSERT INTO intel (detainee_id, observed_at, recorded_at, grading, kind, text, created_by)
+	id, err := tx.insertContext(ctx, `INSERT INTO intel (detainee_id, observed_at, recorded_at, grading, kind, text, created_by)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		in.DetaineeID, tx.time(in.ObservedAt), tx.time(in.RecordedAt), in.Grading, in.Kind, in.Text, in.CreatedBy)
 	if err != nil {
 		return tx.writeErr(err, "Intelligence entry already exists.")
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
 	}
 	in.ID = convoi.IntelID(id)
 	return tx.Commit()

@@ -66,7 +66,7 @@ func (s *MovementService) CreateMovement(ctx context.Context, m *convoi.Movement
 	m.AppointmentAt = m.AppointmentAt.UTC()
 	m.CreatedBy, m.UpdatedBy = tx.by, tx.by
 	m.CreatedAt, m.UpdatedAt = tx.now, tx.now
-	res, err := tx.insertContext(ctx, `INSERT INTO movements (ref, detainee_id, from_site_id, to_site_id, purpose,
+	id, err := tx.insertContext(ctx, `INSERT INTO movements (ref, detainee_id, from_site_id, to_site_id, purpose,
 		appointment_at, requester, state, cancel_reason, escort_level, planned_departure, route, version,
 		created_by, updated_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.Ref, m.DetaineeID, m.FromSiteID, m.ToSiteID, m.Purpose,
@@ -74,10 +74,6 @@ func (s *MovementService) CreateMovement(ctx context.Context, m *convoi.Movement
 		m.CreatedBy, m.UpdatedBy, tx.time(m.CreatedAt), tx.time(m.UpdatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Movement ref "+m.Ref+" already exists.")
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
 	}
 	m.ID = convoi.MovementID(id)
 	if err := saveMovementAssignments(ctx, tx, m); err != nil {
@@ -231,15 +227,13 @@ func saveMovement(ctx context.Context, tx *Tx, m *convoi.Movement, assignments b
 	prev := m.Version
 	m.Version++
 	m.UpdatedBy, m.UpdatedAt = tx.by, tx.now
-	res, err := tx.ExecContext(ctx, `UPDATE movements SET purpose = ?, appointment_at = ?, requester = ?, state = ?,
+	n, err := tx.ExecContext(ctx, `UPDATE movements SET purpose = ?, appointment_at = ?, requester = ?, state = ?,
 		cancel_reason = ?, escort_level = ?, planned_departure = ?, route = ?, version = ?, updated_by = ?, updated_at = ?
 		WHERE id = ? AND version = ?`,
 		m.Purpose, tx.time(m.AppointmentAt), m.Requester, m.State, m.CancelReason, m.EscortLevel,
 		dep, route, m.Version, m.UpdatedBy, tx.time(m.UpdatedAt), m.ID, prev)
 	if err != nil {
 		return tx.writeErr(err, "Movement already exists.")
-	} else if n, err := res.RowsAffected(); err != nil {
-		return err
 	} else if n != 1 {
 		return convoi.Errorf(convoi.ECONFLICT, "Movement was changed by someone else.")
 	}

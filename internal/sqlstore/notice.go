@@ -32,15 +32,11 @@ func (s *NoticeService) CreateNotice(ctx context.Context, n *convoi.Notice) erro
 	if err := tx.mustExist(ctx, "users", "User", int64(n.UserID)); err != nil {
 		return err
 	}
-	res, err := tx.insertContext(ctx, `INSERT INTO notices (movement_id, recipient, user_id, window_start, window_end, code, basis, issued_by, issued_at)
+	id, err := tx.insertContext(ctx, `INSERT INTO notices (movement_id, recipient, user_id, window_start, window_end, code, basis, issued_by, issued_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, n.MovementID, n.Recipient, nullID(n.UserID), tx.time(n.WindowStart), tx.time(n.WindowEnd),
 		n.Code, tx.time(n.Basis), tx.by, tx.time(tx.now))
 	if err != nil {
 		return tx.writeErr(err, "The recipient already has a notice for this movement, or the variant was given to another.")
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return err

@@ -80,16 +80,15 @@ func createSite(ctx context.Context, tx *Tx, s *convoi.Site) error {
 	}
 	s.CreatedBy, s.UpdatedBy = tx.by, tx.by
 	s.CreatedAt, s.UpdatedAt = tx.now, tx.now
-	res, err := tx.insertContext(ctx, `INSERT INTO sites (kind, name, lat, lon, entry_lat, entry_lon, address,
+	id, err := tx.insertContext(ctx, `INSERT INTO sites (kind, name, lat, lon, entry_lat, entry_lon, address,
 		created_by, updated_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.Kind, s.Name, s.Location.Lat, s.Location.Lon, s.Entry.Lat, s.Entry.Lon, s.Address,
 		s.CreatedBy, s.UpdatedBy, tx.time(s.CreatedAt), tx.time(s.UpdatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Site already exists.")
 	}
-	id, err := res.LastInsertId()
 	s.ID = convoi.SiteID(id)
-	return err
+	return nil
 }
 
 func findSiteByID(ctx context.Context, tx *Tx, id convoi.SiteID) (*convoi.Site, error) {

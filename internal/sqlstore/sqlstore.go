@@ -195,16 +195,11 @@ func (tx *Tx) Commit() error { return tx.conn.Commit() }
 // Rollback rolls the transaction back; after Commit it does nothing.
 func (tx *Tx) Rollback() error { return tx.conn.Rollback() }
 
-// result is what ExecContext returns, shaped like database/sql's.
-type result struct{ n int64 }
-
-func (r result) RowsAffected() (int64, error) { return r.n, nil }
-
-// ExecContext runs a statement.
-func (tx *Tx) ExecContext(ctx context.Context, q string, args ...any) (result, error) {
+// ExecContext runs a statement and returns the rows it affected.
+func (tx *Tx) ExecContext(ctx context.Context, q string, args ...any) (int64, error) {
 	n, err := tx.conn.Exec(ctx, q, tx.bind(args)...)
 	clear(tx.args)
-	return result{n}, err
+	return n, err
 }
 
 // QueryContext runs a query.
@@ -221,16 +216,11 @@ func (tx *Tx) QueryRowContext(ctx context.Context, q string, args ...any) row {
 	return row{r, tx}
 }
 
-// inserted is what insertContext returns: the new row's id.
-type inserted struct{ id int64 }
-
-func (r inserted) LastInsertId() (int64, error) { return r.id, nil }
-
 // insertContext runs an INSERT of one row and returns its id.
-func (tx *Tx) insertContext(ctx context.Context, q string, args ...any) (inserted, error) {
+func (tx *Tx) insertContext(ctx context.Context, q string, args ...any) (int64, error) {
 	id, err := tx.conn.Insert(ctx, q, tx.bind(args)...)
 	clear(tx.args)
-	return inserted{id}, err
+	return id, err
 }
 
 // bind copies args into tx.args.

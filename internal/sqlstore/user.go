@@ -71,16 +71,12 @@ func (s *UserService) CreateUser(ctx context.Context, u *convoi.User) error {
 	}
 	u.CreatedBy = tx.by
 	u.CreatedAt, u.UpdatedAt = tx.now, tx.now
-	res, err := tx.insertContext(ctx, `INSERT INTO users (username, name, role, officer_id, site_id, password_hash, disabled,
+	id, err := tx.insertContext(ctx, `INSERT INTO users (username, name, role, officer_id, site_id, password_hash, disabled,
 		created_by, updated_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.Username, u.Name, u.Role, nullID(u.OfficerID), nullID(u.SiteID), u.PasswordHash, u.Disabled,
 		tx.by, tx.by, tx.time(u.CreatedAt), tx.time(u.UpdatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Username "+u.Username+" already exists.")
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
 	}
 	u.ID = convoi.UserID(id)
 	return tx.Commit()
@@ -202,16 +198,12 @@ func (s *TokenService) CreateToken(ctx context.Context, t *convoi.Token) error {
 		return err
 	}
 	t.CreatedAt = tx.now
-	res, err := tx.insertContext(ctx, `INSERT INTO tokens (user_id, kind, name, hash, expires_at, last_used_at, revoked,
+	id, err := tx.insertContext(ctx, `INSERT INTO tokens (user_id, kind, name, hash, expires_at, last_used_at, revoked,
 		created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.UserID, t.Kind, t.Name, t.Hash, tx.nullTime(t.ExpiresAt), tx.nullTime(t.LastUsedAt), t.Revoked,
 		tx.by, tx.time(t.CreatedAt))
 	if err != nil {
 		return tx.writeErr(err, "Token already exists.")
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
 	}
 	t.ID = convoi.TokenID(id)
 	return tx.Commit()
@@ -241,11 +233,9 @@ func (s *TokenService) FindTokenByHash(ctx context.Context, hash []byte) (*convo
 	}
 	defer tx.Rollback()
 	// Re-check inside the write transaction: the token may have been revoked since.
-	res, err := tx.ExecContext(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ? AND revoked = false`,
+	n, err := tx.ExecContext(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ? AND revoked = false`,
 		tx.time(tx.now), t.ID)
 	if err != nil {
-		return nil, err
-	} else if n, err := res.RowsAffected(); err != nil {
 		return nil, err
 	} else if n == 0 {
 		return nil, notFound
@@ -286,10 +276,8 @@ func (s *TokenService) RevokeToken(ctx context.Context, id convoi.TokenID) error
 		return err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked = true WHERE id = ?`, id)
+	n, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked = true WHERE id = ?`, id)
 	if err != nil {
-		return err
-	} else if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
 		return convoi.Errorf(convoi.ENOTFOUND, "Token %d not found.", id)

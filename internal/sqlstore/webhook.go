@@ -53,14 +53,10 @@ func (s *WebhookService) CreateWebhook(ctx context.Context, w *convoi.Webhook) e
 		return err
 	}
 	defer tx.Rollback()
-	res, err := tx.insertContext(ctx, `INSERT INTO webhooks (url, topics, description, secret, disabled, created_by, created_at, updated_at)
+	id, err := tx.insertContext(ctx, `INSERT INTO webhooks (url, topics, description, secret, disabled, created_by, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, w.URL, topics, w.Description, w.Secret, w.Disabled, tx.by, tx.time(tx.now), tx.time(tx.now))
 	if err != nil {
 		return tx.writeErr(err, "Webhook exists.")
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return err
@@ -131,11 +127,11 @@ func (s *WebhookService) DeleteWebhook(ctx context.Context, id convoi.WebhookID)
 		return err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `DELETE FROM webhooks WHERE id = ?`, id)
+	n, err := tx.ExecContext(ctx, `DELETE FROM webhooks WHERE id = ?`, id)
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		return convoi.Errorf(convoi.ENOTFOUND, "Webhook not found.")
 	}
 	return tx.Commit()
@@ -343,11 +339,11 @@ func (s *WebhookService) CompleteWebhookDelivery(ctx context.Context, id int64, 
 		q, args = `UPDATE webhook_deliveries SET state = 'failed', last_status = ?, last_error = ? WHERE id = ?`,
 			[]any{res.Status, errText, id}
 	}
-	r, err := tx.ExecContext(ctx, q, args...)
+	n, err := tx.ExecContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}
-	if n, _ := r.RowsAffected(); n == 0 {
+	if n == 0 {
 		return convoi.Errorf(convoi.ENOTFOUND, "Webhook delivery not found.")
 	}
 	return tx.Commit()
