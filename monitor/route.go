@@ -189,21 +189,10 @@ func (r *PlannedRoute) buildZones(g *roadnet.Graph) {
 			box.MinLat, box.MaxLat = math.Min(box.MinLat, p.Lat-0.001), math.Max(box.MaxLat, p.Lat+0.001)
 			box.MinLon, box.MaxLon = math.Min(box.MinLon, p.Lon-0.001), math.Max(box.MaxLon, p.Lon+0.001)
 		}
-		if k&roadnet.KindTollBooth == 0 && g != nil {
-			// The road's name from the nearest named chokepoint of the
-			// zone's kinds ("ramp (A 500)"), so that an operator reads
-			// where, not only what.
-			kinds, best := z.name, 60.0 // metres from the zone's stretch
-			for _, c := range g.Chokepoints(box, k&(chokeKinds|slowKinds)) {
-				if c.Name == "" {
-					continue
-				}
-				if d, _, _ := r.project(c.LatLon, a-pad, b+pad, -1, 0); d < best {
-					best, z.name = d, kinds+" ("+c.Name+")"
-				}
-			}
-		}
-		if k&roadnet.KindTollBooth != 0 && g != nil {
+		switch {
+		case g == nil:
+			// No graph to name it from: the zone is named by its kinds.
+		case k&roadnet.KindTollBooth != 0:
 			// Name and place of the toll booth from the graph's chokepoints.
 			best := math.Inf(1)
 			for _, c := range g.Chokepoints(box, roadnet.KindTollBooth) {
@@ -215,6 +204,19 @@ func (r *PlannedRoute) buildZones(g *roadnet.Graph) {
 						z.name = "toll booth " + c.Name
 					}
 					z.span = span{along - 250, along + 150} // the plaza: queue before, exit after
+				}
+			}
+		default:
+			// The road's name from the nearest named chokepoint of the
+			// zone's kinds ("ramp (A 500)"), so that an operator reads
+			// where, not only what.
+			kinds, best := z.name, 60.0 // metres from the zone's stretch
+			for _, c := range g.Chokepoints(box, k&(chokeKinds|slowKinds)) {
+				if c.Name == "" {
+					continue
+				}
+				if d, _, _ := r.project(c.LatLon, a-pad, b+pad, -1, 0); d < best {
+					best, z.name = d, kinds+" ("+c.Name+")"
 				}
 			}
 		}
