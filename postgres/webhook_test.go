@@ -2,7 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,61 +11,68 @@ import (
 	"github.com/convoi/convoi/storetest"
 )
 
-// The webhook outbox on PostgreSQL: an alarm raised and acknowledged
-// writes events through the triggers, in the same transaction; fan-out
-// turns them into one delivery per subscribed webhook, in order, with the
-// payload SQLite writes.
-func TestWebhookOutbox(t *testing.T) {
-	a, _, m, _ := twoNodes(t)
+// The webhook outbox across a cluster (storetest covers one store): the
+// events an alarm writes on one node are fanned out by the other, and two
+// nodes claiming deliveries at once never hand out the same one within its
+// lease, so a partner is not called twice for one event.
+func TestWebhookClaimsAcrossNodes(t *testing.T) {
+	a, b, m, clock := twoNodes(t)
 	ctx := context.Background()
-	hooks := postgres.NewWebhookService(a)
-	w := &convoi.Webhook{URL: "https://partner.example/hook", Topics: []convoi.WebhookTopic{convoi.WebhookAlarm}, Secret: "s3cret-s3cret-s3cret"}
-	must(t, hooks.CreateWebhook(ctx, w))
-	other := &convoi.Webhook{URL: "https://partner.example/movements", Topics: []convoi.WebhookTopic{convoi.WebhookMovement}, Secret: "s3cret-s3cret-s3cret"}
-	must(t, hooks.CreateWebhook(ctx, other))
+	hooks := []*postgres.WebhookService{postgres.NewWebhookService(a), postgres.NewWebhookService(b)}
+	for i := range 3 {
+		w := &convoi.Webhook{URL: "https://partner.example/hook", Topics: []convoi.WebhookTopic{convoi.WebhookAlarm}, Secret: "s3cret-s3cret-s3cret"}
+		must(t, hooks[i%2].CreateWebhook(ctx, w))
+	}
 	alarms := postgres.NewAlarmService(a)
 	al, _, err := alarms.RaiseAlarm(ctx, &convoi.Alarm{MovementID: m.ID, Rule: convoi.RuleStop, Severity: convoi.SeverityWarning,
 		FirstSeen: storetest.T0, LastSeen: storetest.T0})
 	must(t, err)
 	_, err = alarms.AcknowledgeAlarm(ctx, al.ID, "seen")
 	must(t, err)
-	n, err := hooks.FanOutWebhookEvents(ctx, 100)
+	n, err := hooks[1].FanOutWebhookEvents(ctx, 100)
 	must(t, err)
 	if n != 2 {
-		t.Fatalf("fanned out %d events, want 2", n)
+		t.Fatalf("node b fanned out %d events written on node a, want 2", n)
 	}
-	ds, total, err := hooks.FindWebhookDeliveries(ctx, convoi.WebhookDeliveryFilter{WebhookID: &w.ID})
-	must(t, err)
-	if total != 2 || len(ds) != 2 {
-		t.Fatalf("%d deliveries, want 2", total)
+	const want = 6 // 2 events x 3 webhooks
+	now := clock.Now()
+	var (
+		mu      sync.Mutex
+		claimed = map[int64]int{}
+		wg      sync.WaitGroup
+	)
+	for w := range 4 {
+		wg.Go(func() {
+			s := hooks[w%2]
+			for range 4 * want { // more than enough for a share of want
+				ds, err := s.ClaimWebhookDeliveries(ctx, now, time.Minute, 1)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(ds) == 0 {
+					return
+				}
+				mu.Lock()
+				claimed[ds[0].ID]++
+				mu.Unlock()
+			}
+		})
 	}
-	var types []string
-	for _, d := range ds {
-		var p struct {
-			Type string          `json:"type"`
-			Data json.RawMessage `json:"data"`
+	wg.Wait()
+	if len(claimed) != want {
+		t.Errorf("%d deliveries claimed, want %d", len(claimed), want)
+	}
+	for id, k := range claimed {
+		if k != 1 {
+			t.Errorf("delivery %d claimed %d times within its lease", id, k)
 		}
-		must(t, json.Unmarshal([]byte(d.Payload), &p))
-		types = append(types, p.Type)
-		var data map[string]any
-		must(t, json.Unmarshal(p.Data, &data))
-		if data["alarm_id"] != float64(al.ID) || data["rule"] != string(convoi.RuleStop) {
-			t.Fatalf("payload data %v", data)
-		}
 	}
-	if types[0] != "alarm.acknowledged" || types[1] != "alarm.open" { // newest first
-		t.Fatalf("delivery types %v", types)
-	}
-	if _, n, _ := hooks.FindWebhookDeliveries(ctx, convoi.WebhookDeliveryFilter{WebhookID: &other.ID}); n != 0 {
-		t.Fatalf("the movement webhook got %d alarm deliveries", n)
-	}
-	// Claiming is exclusive: a second claim within the lease gets nothing.
-	now := time.Now()
-	c1, err := hooks.ClaimWebhookDeliveries(ctx, now, time.Minute, 10)
+	// Past the lease the other node may claim them again (the first one
+	// is taken to have died).
+	ds, err := hooks[1].ClaimWebhookDeliveries(ctx, now.Add(time.Minute+time.Second), time.Minute, 10)
 	must(t, err)
-	c2, err := postgres.NewWebhookService(a).ClaimWebhookDeliveries(ctx, now, time.Minute, 10)
-	must(t, err)
-	if len(c1) != 2 || len(c2) != 0 {
-		t.Fatalf("claims %d and %d, want 2 and 0", len(c1), len(c2))
+	if len(ds) != want {
+		t.Errorf("%d deliveries claimable after the lease, want %d", len(ds), want)
 	}
 }
