@@ -32,7 +32,9 @@ type Options struct {
 	// Bucket is the width in seconds of the time buckets of the heuristic
 	// timed best response (default a fifth of the shortest attacker
 	// window): labels arriving at a node in different buckets do not
-	// dominate each other.
+	// dominate each other. The searches of the rotating turns
+	// (SlotRounds) use none, one label per node; the passes over every
+	// slot that decide convergence use them.
 	Bucket float64
 	// ColumnsPerIteration and RowsPerIteration bound how many attacker and
 	// defender best responses one iteration adds (defaults 4 and 6): more
@@ -848,6 +850,14 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 		for len(s.ors) < workers {
 			s.ors = append(s.ors, newOracle(g))
 		}
+		// The rotating turns look for improving routes with the cheaper
+		// search, one label per node and no time buckets; the passes over
+		// every slot, which decide convergence, use the buckets
+		// (Mellieħa 1.23 -> 1.00 s, Liechtenstein 0.28 -> 0.25 s).
+		bucket := s.opt.Bucket
+		if s.part >= 0 {
+			bucket = 0
+		}
 		var wg sync.WaitGroup
 		next := make(chan int, len(g.in.Slots))
 		for slot := range g.in.Slots {
@@ -876,7 +886,7 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 						continue
 					}
 					pot := o.potential(pen, slot, g.maxDur[slot])
-					r, cost, ok := o.bestBucketed(pen, slot, g.maxDur[slot], pc, s.opt.Bucket, pot)
+					r, cost, ok := o.bestBucketed(pen, slot, g.maxDur[slot], pc, bucket, pot)
 					res[slot] = result{r, cost, ok, pool, pc}
 				}
 			}(s.ors[w])
