@@ -267,10 +267,14 @@ func (p *Problem) solve(ctx context.Context, lagrangian bool) (*Plan, error) {
 // search sees only the count; a commander expects the nearest free unit to
 // go.
 func (p *Problem) firstThere(pos []int) []int {
+	orig := pos
 	pos = slices.Clone(pos)
 	at := p.arrival
 	holds := make([]bool, len(pos))
-	for {
+	// A unit sent back to its start may hold a roadblock there, so the
+	// sum is not a strict measure in every case: the moves are bounded
+	// too, and a plan that would intercept less is never returned.
+	for range 4*len(pos)*len(pos) + 16 {
 		for u := range pos {
 			holds[u] = p.RoutesCut(u, pos[u]) > 0
 		}
@@ -293,9 +297,8 @@ func (p *Problem) firstThere(pos []int) []int {
 				}
 			}
 		}
-		// Every move makes the sum of the roadblocks' arrivals smaller.
 		if ba < 0 {
-			return pos
+			break
 		}
 		if v := pos[ba]; holds[bb] {
 			pos[ba], pos[bb] = pos[bb], v
@@ -303,6 +306,11 @@ func (p *Problem) firstThere(pos []int) []int {
 			pos[bb], pos[ba] = v, p.in.Units[ba].Start
 		}
 	}
+	before, _ := p.Evaluate(orig)
+	if after, _ := p.Evaluate(pos); after < before {
+		return orig
+	}
+	return pos
 }
 
 // improve moves one unit at a time to the node that intercepts the most
