@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -187,5 +188,17 @@ func TestNearestUnitHolds(t *testing.T) {
 	}
 	if v := pl.Positions[1]; p.RoutesCut(1, v) != 1 || p.RoutesCut(0, pl.Positions[0]) != 0 || pl.Positions[0] != 0 {
 		t.Errorf("positions %v: want unit 1 (there at 10 s) holding the roadblock and unit 0 (110 s) idle at its start", pl.Positions)
+	}
+	// A unit only goes to its candidates: unit 1 limited to its start and
+	// node 3 holds node 3, and unit 0, limited to node 2, holds that.
+	in.Units[0].Candidates, in.Units[1].Candidates = []int{2}, []int{1, 3}
+	p = mustCompile(t, in)
+	if pl, err = p.Solve(context.Background()); err != nil || pl.Intercepted != 1 {
+		t.Fatalf("plan %+v, %v", pl, err)
+	}
+	for u, v := range pl.Positions {
+		if !slices.Contains(in.Units[u].Candidates, v) {
+			t.Errorf("positions %v: unit %d at %d, not one of its candidates %v", pl.Positions, u, v, in.Units[u].Candidates)
+		}
 	}
 }

@@ -260,7 +260,8 @@ func (p *Problem) solve(ctx context.Context, lagrangian bool) (*Plan, error) {
 // firstThere hands each roadblock of pos to a unit that gets there no
 // later, making the roadblocks' arrival times earlier where it can: a unit
 // that intercepts nothing where it is (idle) takes the node of a unit that
-// reaches it later, which goes back to its start; two units holding
+// reaches it later, which goes back to its start (or, when that is not one
+// of its candidates, to the idle unit's place); two units holding
 // roadblocks swap them when neither gets there later. Each step takes the
 // move that saves the most time in all. A unit there no later intercepts
 // every route the one before did, so the plan never intercepts less. The
@@ -278,19 +279,24 @@ func (p *Problem) firstThere(pos []int) []int {
 		for u := range pos {
 			holds[u] = p.RoutesCut(u, pos[u]) > 0
 		}
-		best, ba, bb := 0.0, -1, -1
+		best, ba, bb, back := 0.0, -1, -1, 0
 		for a, v := range pos {
 			if !holds[a] {
 				continue
 			}
 			for b, w := range pos {
 				switch {
-				case b == a:
+				case b == a || !p.allowed(b, v):
 				case !holds[b]:
-					if d := at[a][v] - at[b][v]; d > best {
-						best, ba, bb = d, a, b
+					// a goes back to its start, or else to b's place.
+					to := p.in.Units[a].Start
+					if !p.allowed(a, to) {
+						to = w
 					}
-				case w != v && at[b][v] <= at[a][v] && at[a][w] <= at[b][w]:
+					if d := at[a][v] - at[b][v]; d > best && p.allowed(a, to) {
+						best, ba, bb, back = d, a, b, to
+					}
+				case w != v && p.allowed(a, w) && at[b][v] <= at[a][v] && at[a][w] <= at[b][w]:
 					if d := at[a][v] - at[b][v] + at[b][w] - at[a][w]; d > best {
 						best, ba, bb = d, a, b
 					}
@@ -303,7 +309,7 @@ func (p *Problem) firstThere(pos []int) []int {
 		if v := pos[ba]; holds[bb] {
 			pos[ba], pos[bb] = pos[bb], v
 		} else {
-			pos[bb], pos[ba] = v, p.in.Units[ba].Start
+			pos[bb], pos[ba] = v, back
 		}
 	}
 	before, _ := p.Evaluate(orig)
@@ -311,6 +317,17 @@ func (p *Problem) firstThere(pos []int) []int {
 		return orig
 	}
 	return pos
+}
+
+// allowed reports whether unit u may stand at node v: one of its
+// candidates, when it has a list.
+func (p *Problem) allowed(u, v int) bool {
+	c := p.in.Units[u].Candidates
+	if len(c) == 0 {
+		return true
+	}
+	_, ok := slices.BinarySearch(c, v)
+	return ok
 }
 
 // improve moves one unit at a time to the node that intercepts the most
