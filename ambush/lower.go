@@ -284,21 +284,7 @@ func (g *game) bucketLowerBelow(p *penalties, slot int, delta, limit float64, sc
 // distance under costs no larger than the moves', hence consistent. The
 // sweep is costToGo's.
 func (g *game) lowerPotential(p *penalties, slotT, maxDur, tol, eps float64, sc *lowerScratch) []float64 {
-	sc.pot.reset(g)
-	w := 4 * eps
-	for _, j := range p.used {
-		if len(p.site[j]) == 0 {
-			continue
-		}
-		lo, hi := g.passRange(j, maxDur+tol)
-		if !(lo-w <= hi+w) {
-			continue
-		}
-		if least := g.minSiteCost(p.site[j], slotT+lo-w, slotT+hi+w); least > 0 {
-			sc.pot.charge(g, j, least)
-		}
-	}
-	return sc.pot.sweep(g)
+	return sc.pot.least(g, p, slotT, maxDur+tol, 4*eps)
 }
 
 // minSiteCost is the least, over absolute times t in [lo, hi], of the sum

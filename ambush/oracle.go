@@ -103,8 +103,18 @@ func (p *penalties) charge(g *game, j int32, c float64) {
 // per site, the weight of each of its windows times the site's p, and the
 // sites that have any.
 func (g *game) mixCosts(cols []column, y []float64) *penalties {
-	site := make([][]siteCost, len(g.siteP))
-	var used []int32
+	p := &penalties{site: make([][]siteCost, len(g.siteP))}
+	p.used = g.fillMixCosts(p.site, nil, cols, y)
+	return p
+}
+
+// fillMixCosts is mixCosts into site, which holds costs for the sites in
+// used (emptied first, keeping their storage); it returns the new used.
+func (g *game) fillMixCosts(site [][]siteCost, used []int32, cols []column, y []float64) []int32 {
+	for _, j := range used {
+		site[j] = site[j][:0]
+	}
+	used = used[:0]
 	for c, col := range cols {
 		if c < len(y) && y[c] > 0 {
 			if len(site[col.site]) == 0 {
@@ -113,7 +123,7 @@ func (g *game) mixCosts(cols []column, y []float64) *penalties {
 			site[col.site] = append(site[col.site], siteCost{w: col.w, wt: y[c] * g.siteP[col.site]})
 		}
 	}
-	return &penalties{site: site, used: used}
+	return used
 }
 
 // sitePen is the timed cost of passing site j at absolute time t.
@@ -455,14 +465,15 @@ func (o *oracle) pop() int32 { return int32(o.pq.Pop()) }
 // of duration at most maxDur, whatever time it passes the site: its costs
 // are a step function of the passage time, whose least value over the
 // times an admissible route can pass j (from the forward and backward time
-// bounds) is at the earliest of them or at a window edge inside. ok is
+// bounds) is at the earliest of them or at a window edge inside; widen
+// seconds more on either side (against rounding) only lower it. ok is
 // false when no admissible route passes j.
-func (g *game) leastCost(j int32, costs []siteCost, slotT, maxDur float64) (least float64, ok bool) {
+func (g *game) leastCost(j int32, costs []siteCost, slotT, maxDur, widen float64) (least float64, ok bool) {
 	lo, hi := g.passRange(j, maxDur)
-	if !(lo <= hi) {
+	if !(lo-widen <= hi+widen) {
 		return 0, false
 	}
-	return g.minSiteCost(costs, slotT+lo, slotT+hi), true
+	return g.minSiteCost(costs, slotT+lo-widen, slotT+hi+widen), true
 }
 
 // potential fills o.pot with, per node, a lower bound on the timed cost
@@ -473,15 +484,7 @@ func (g *game) leastCost(j int32, costs []siteCost, slotT, maxDur float64) (leas
 // can use it as an A* potential and prune labels whose cost plus potential
 // reaches the incumbent. The sweep is costToGo's.
 func (o *oracle) potential(p *penalties, slot int, maxDur float64) []float64 {
-	g := o.g
-	o.pot.reset(g)
-	slotT := g.in.Slots[slot]
-	for _, j := range p.used {
-		if least, ok := g.leastCost(j, p.site[j], slotT, maxDur); ok && least > 0 {
-			o.pot.charge(g, j, least)
-		}
-	}
-	return o.pot.sweep(g)
+	return o.pot.least(o.g, p, o.g.in.Slots[slot], maxDur, 0)
 }
 
 // costToGo is the backward sweep of the A* potentials (oracle.potential,
@@ -511,6 +514,19 @@ func (c *costToGo) reset(g *game) {
 		c.w[e] = 0
 	}
 	c.edges = c.edges[:0]
+}
+
+// least charges each site with costs in p (p.used lists them) its
+// leastCost for a departure at slotT, durations up to maxDur and passage
+// ranges widened by widen, and returns the sweep.
+func (c *costToGo) least(g *game, p *penalties, slotT, maxDur, widen float64) []float64 {
+	c.reset(g)
+	for _, j := range p.used {
+		if least, ok := g.leastCost(j, p.site[j], slotT, maxDur, widen); ok && least > 0 {
+			c.charge(g, j, least)
+		}
+	}
+	return c.sweep(g)
 }
 
 // charge adds cost to passing site j: to its edge, or to every edge into

@@ -794,18 +794,7 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 	if s.penSite == nil {
 		s.penSite = make([][]siteCost, len(g.siteP))
 	}
-	for _, j := range s.penUsed {
-		s.penSite[j] = s.penSite[j][:0]
-	}
-	s.penUsed = s.penUsed[:0]
-	for c, col := range s.cols {
-		if y[c] > 0 {
-			if len(s.penSite[col.site]) == 0 {
-				s.penUsed = append(s.penUsed, col.site)
-			}
-			s.penSite[col.site] = append(s.penSite[col.site], siteCost{w: col.w, wt: y[c] * g.siteP[col.site]})
-		}
-	}
+	s.penUsed = g.fillMixCosts(s.penSite, s.penUsed, s.cols, y)
 	pen.site, pen.used = s.penSite, s.penUsed
 	s.hotEdge.Reset(len(g.head))
 	s.hotNode.Reset(g.n)
@@ -990,7 +979,7 @@ func (s *solver) relaxedSlot(mix *penalties, slot int) float64 {
 	slotT, maxDur := g.in.Slots[slot], g.maxDur[slot]
 	pen := &penalties{edge: make([]float64, len(g.etime)), node: make([]float64, g.n)}
 	for _, j := range mix.used {
-		if least, ok := g.leastCost(j, mix.site[j], slotT, maxDur); ok { // else no admissible route passes it
+		if least, ok := g.leastCost(j, mix.site[j], slotT, maxDur, 0); ok { // else no admissible route passes it
 			pen.charge(g, j, least)
 		}
 	}
