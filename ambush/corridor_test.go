@@ -94,3 +94,54 @@ func TestCorridorKeepsAdmissibleRoutes(t *testing.T) {
 		t.Error("the corridor never dropped a site")
 	}
 }
+
+// TestCorridorDropsDeadEnds builds a road from o to d through a and b, a
+// second way a - c - b, a dead-end street a - x - y and a loop b - p - q - b
+// hung on b, all within the time bounds, with a site in each: the corridor
+// keeps the road and the second way, and drops the dead end and the loop,
+// which a route could only leave through a node it already passed.
+func TestCorridorDropsDeadEnds(t *testing.T) {
+	in := &Instance{Origin: "o", Destination: "d", Slots: []float64{0}, Stretch: 3}
+	for _, id := range []string{"o", "a", "b", "c", "d", "x", "y", "p", "q"} {
+		in.Nodes = append(in.Nodes, Node{ID: id})
+	}
+	both := func(u, v string, s float64) {
+		in.Edges = append(in.Edges, Edge{From: u, To: v, TimeS: s}, Edge{From: v, To: u, TimeS: s})
+	}
+	both("o", "a", 10)
+	both("a", "b", 10)
+	both("b", "d", 10)
+	both("a", "c", 6)
+	both("c", "b", 6)
+	both("a", "x", 3)
+	both("x", "y", 3)
+	in.Edges = append(in.Edges, Edge{From: "b", To: "p", TimeS: 3}, Edge{From: "p", To: "q", TimeS: 3}, Edge{From: "q", To: "b", TimeS: 3})
+	for _, id := range []string{"a", "c", "x", "y", "p", "q"} {
+		in.Sites = append(in.Sites, Site{ID: "s-" + id, Node: id, P: 0.5})
+	}
+	if err := in.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	g, err := compile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nodes, sites []string
+	for _, v := range g.nodeID {
+		nodes = append(nodes, in.Nodes[v].ID)
+	}
+	for _, j := range g.siteID {
+		sites = append(sites, in.Sites[j].ID)
+	}
+	if want := []string{"o", "a", "b", "c", "d"}; !slices.Equal(nodes, want) {
+		t.Errorf("corridor nodes %v, want %v", nodes, want)
+	}
+	if want := []string{"s-a", "s-c"}; !slices.Equal(sites, want) {
+		t.Errorf("corridor sites %v, want %v", sites, want)
+	}
+	for _, e := range g.edgeID {
+		if ed := in.Edges[e]; slices.Contains([]string{"x", "y", "p", "q"}, ed.From) || slices.Contains([]string{"x", "y", "p", "q"}, ed.To) {
+			t.Errorf("edge %s -> %s kept", ed.From, ed.To)
+		}
+	}
+}

@@ -80,10 +80,14 @@ type passage struct {
 // compile builds the game of an instance on its corridor: the nodes and
 // edges some admissible route can use. A node v is in the corridor when
 // lbO(v) + lbT(v), the fastest route through it, is within the longest
-// admissible duration; an edge when the fastest route through it is. The
-// sites elsewhere no admissible route passes: they can never hit, so
-// leaving them out of the game changes no payoff, and every search, bound
-// and table of the solver scales with the corridor instead of the map.
+// admissible duration and it lies on some simple path from the origin to
+// the destination (graphsearch.OnSimplePath: not in a dead end or a part
+// hung on one node, which a route could only leave the way it came); an
+// edge when the fastest route through it is within that duration and both
+// its ends are in the corridor. The sites elsewhere no admissible route
+// passes: they can never hit, so leaving them out of the game changes no
+// payoff, and every search, bound and table of the solver scales with the
+// corridor instead of the map.
 func compile(in *Instance) (*game, error) {
 	n := len(in.Nodes)
 	nodeIdx := make(map[string]int32, n)
@@ -158,23 +162,42 @@ func compile(in *Instance) (*game, error) {
 		g.usual = *in.UsualSlot
 	}
 
-	// The corridor, numbered in the instance's order.
+	// The corridor, numbered in the instance's order: first what the time
+	// bounds admit, then of that only what lies on some simple route.
 	limit := g.staticMaxDur()
 	limit += 1e-9 * math.Max(1, limit)
+	var cand, candEdge []int32 // nodes and edges within the time bounds
 	local := make([]int32, n)
 	for v := range n {
 		local[v] = -1
 		if lbO[v]+lbT[v] <= limit {
+			local[v] = int32(len(cand))
+			cand = append(cand, int32(v))
+		}
+	}
+	var ct, ch []int32
+	for e := range m {
+		if allowed[e] && local[tail[e]] >= 0 && local[head[e]] >= 0 && lbO[tail[e]]+etime[e]+lbT[head[e]] <= limit {
+			candEdge = append(candEdge, int32(e))
+			ct, ch = append(ct, local[tail[e]]), append(ch, local[head[e]])
+		}
+	}
+	on := graphsearch.OnSimplePath(len(cand), ct, ch, local[origin], local[dest])
+	for i, v := range cand {
+		local[v] = -1
+		if on[i] {
 			local[v] = int32(len(g.nodeID))
-			g.nodeID = append(g.nodeID, int32(v))
+			g.nodeID = append(g.nodeID, v)
 		}
 	}
 	edgeLocal := make([]int32, m)
-	for e := range m {
+	for e := range edgeLocal {
 		edgeLocal[e] = -1
-		if allowed[e] && local[tail[e]] >= 0 && local[head[e]] >= 0 && lbO[tail[e]]+etime[e]+lbT[head[e]] <= limit {
+	}
+	for _, e := range candEdge {
+		if local[tail[e]] >= 0 && local[head[e]] >= 0 {
 			edgeLocal[e] = int32(len(g.edgeID))
-			g.edgeID = append(g.edgeID, int32(e))
+			g.edgeID = append(g.edgeID, e)
 		}
 	}
 	g.n = len(g.nodeID)
