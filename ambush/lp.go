@@ -107,10 +107,11 @@ type warmLP struct {
 	pivots int       // pivots made (for tests)
 	seq    int       // variables added, for costPerturbation
 	norm   []float64 // pricing scratch
+	cand   []int
 }
 
 func (w *warmLP) reset() {
-	*w = warmLP{warm: w.warm, nz: w.nz, pivots: w.pivots, seq: w.seq, norm: w.norm}
+	*w = warmLP{warm: w.warm, nz: w.nz, pivots: w.pivots, seq: w.seq, norm: w.norm, cand: w.cand}
 }
 
 // solve returns the equilibrium of m, which must extend the matrix of the
@@ -518,23 +519,44 @@ func (w *warmLP) iterate(dual bool) error {
 			}
 		} else {
 			// Primal steepest edge: the reduced cost relative to the
-			// norm of the column in the current basis.
-			norm := w.norm[:0]
-			for range w.obj {
-				norm = append(norm, 1)
-			}
-			w.norm = norm
-			for _, ri := range w.t {
-				for j, a := range ri {
-					norm[j] += a * a
-				}
-			}
-			best = 0
+			// norm of the column in the current basis, for the columns
+			// that could enter (often a few: then column by column,
+			// else in one pass over the tableau).
+			cand := w.cand[:0]
 			for j, v := range w.obj {
 				if v < -eps {
-					if sc := v * v / norm[j]; sc > best {
-						e, best = j, sc
+					cand = append(cand, j)
+				}
+			}
+			w.cand = cand
+			norm := w.norm[:0]
+			if 4*len(cand) < len(w.obj) {
+				for _, j := range cand {
+					q := 1.0
+					for _, ri := range w.t {
+						q += ri[j] * ri[j]
 					}
+					norm = append(norm, q)
+				}
+			} else {
+				for range w.obj {
+					norm = append(norm, 1)
+				}
+				for _, ri := range w.t {
+					for j, a := range ri {
+						norm[j] += a * a
+					}
+				}
+				for k, j := range cand {
+					norm[k] = norm[j]
+				}
+			}
+			w.norm = norm
+			best = 0
+			for k, j := range cand {
+				v := w.obj[j]
+				if sc := v * v / norm[k]; sc > best {
+					e, best = j, sc
 				}
 			}
 		}
