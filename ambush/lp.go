@@ -435,7 +435,8 @@ func (w *warmLP) pivot(l, e int) {
 // whose infeasibility is largest relative to the norm of its row of the
 // basis inverse (the slack columns; only infeasible rows are weighed), the
 // primal the column whose reduced cost is largest relative to the norm of
-// the column in the current basis (one pass over the tableau). Against
+// the column in the current basis (only the columns that could enter are
+// weighed). Against
 // Dantzig's rule that halves the pivots of the regional games (Valletta ->
 // Mellieħa: 14,854 -> 5,717, a third of the dual pivots), and the
 // different vertices it finds took fewer iterations too.
