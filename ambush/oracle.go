@@ -46,8 +46,9 @@ type oracle struct {
 	minT    []float64
 	touched []int32
 	// bucketed dominance: least popped time per (node, bucket), valid
-	// when bstamp equals gen; qpen and qt are a label queued in the cell,
-	// valid when qstamp equals gen.
+	// when bstamp equals gen; qpen and qt are a label queued in the cell
+	// (per node and bucket, or per node without buckets), valid when
+	// qstamp equals gen.
 	bmin, qpen, qt []float64
 	bstamp, qstamp []uint32
 	gen            uint32
@@ -244,15 +245,15 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 	nb := 1
 	if bucket > 0 {
 		nb = int(math.Max(0, maxDur-g.lbT[g.origin])/bucket) + 2
-		if len(o.bmin) < g.n*nb {
-			o.bmin, o.bstamp = make([]float64, g.n*nb), make([]uint32, g.n*nb)
-			o.qpen, o.qt, o.qstamp = make([]float64, g.n*nb), make([]float64, g.n*nb), make([]uint32, g.n*nb)
-		}
-		if o.gen++; o.gen == 0 {
-			clear(o.bstamp)
-			clear(o.qstamp)
-			o.gen = 1
-		}
+	}
+	if len(o.qstamp) < g.n*nb {
+		o.bmin, o.bstamp = make([]float64, g.n*nb), make([]uint32, g.n*nb)
+		o.qpen, o.qt, o.qstamp = make([]float64, g.n*nb), make([]float64, g.n*nb), make([]uint32, g.n*nb)
+	}
+	if o.gen++; o.gen == 0 {
+		clear(o.bstamp)
+		clear(o.qstamp)
+		o.gen = 1
 	}
 	var base []float64
 	if bucket > 0 {
@@ -272,7 +273,7 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 	}
 	cell := func(v int32, t float64) int {
 		if bucket <= 0 {
-			return 0
+			return int(v)
 		}
 		return slot2(v, t)
 	}
@@ -335,11 +336,12 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 			if np+h(w) >= incumbent {
 				continue
 			}
-			// A label queued in the cell with no more cost and no later
-			// time pops first and dominates this one: leave it out. (Not
-			// at the destination, where the crew rule may turn the first
-			// one down.)
-			if bucket > 0 && w != g.dest {
+			// A label queued in the cell (the node, without buckets) with
+			// no more cost and no later time pops first and dominates
+			// this one: leave it out. (Not at the destination, where the
+			// crew rule may turn the first one down.) Without buckets
+			// that saves Mellieħa 7 % of its pushes.
+			if w != g.dest {
 				if o.qstamp[i] != o.gen {
 					o.qstamp[i], o.qpen[i], o.qt[i] = o.gen, np, t
 				} else if o.qpen[i] <= np && o.qt[i] <= t {
