@@ -20,8 +20,8 @@ var errLPIterations = errors.New("simplex: pivot limit reached")
 // with x = u / sum(u), value = 1 / sum(u) and the column strategy read from
 // the duals of the constraints. The slack basis is feasible from the start
 // (no phase one). Game matrices are highly degenerate (many equal entries,
-// ties in the ratio test); Dantzig pricing is used until a run of degenerate
-// pivots, then Bland's rule, which cannot cycle.
+// ties in the ratio test); steepest-edge pricing is used until a run of
+// degenerate pivots, then Bland's rule, which cannot cycle.
 //
 // A row of zeros means the row player can avoid every column: the value is 0
 // and that row is returned as a pure strategy.
