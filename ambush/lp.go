@@ -10,6 +10,9 @@ import (
 // errLPIterations reports a simplex that did not finish within its pivot budget.
 var errLPIterations = errors.New("simplex: pivot limit reached")
 
+// errLPStopped reports a warm simplex that warmLP.stop ended.
+var errLPStopped = errors.New("simplex: stopped")
+
 // solveMatrixGame returns optimal mixed strategies of the zero-sum game with
 // payoff m[r][c] >= 0 (row player minimizes, column player maximizes) and its
 // value. It solves, with solvePacking's dense tableau simplex, the classic
@@ -107,18 +110,22 @@ type warmLP struct {
 	pivots int       // pivots made (for tests)
 	seq    int       // variables added, for costPerturbation
 	norm   []float64 // pricing scratch
+	b      []float64 // the right-hand sides during packing (nil: all 1)
+	// stop, when not nil, is asked every 64 pivots whether to give the
+	// solve up (errLPStopped; the tableau is then reset).
+	stop func() bool
 	cand   []int
 }
 
 func (w *warmLP) reset() {
-	*w = warmLP{warm: w.warm, nz: w.nz, pivots: w.pivots, seq: w.seq, norm: w.norm, cand: w.cand}
+	*w = warmLP{warm: w.warm, nz: w.nz, pivots: w.pivots, seq: w.seq, norm: w.norm, cand: w.cand, stop: w.stop}
 }
 
 // solve returns the equilibrium of m, which must extend the matrix of the
 // previous call by appended rows and columns (call reset otherwise).
 func (w *warmLP) solve(m [][]float64) (x, y []float64, value float64, err error) {
-	nr, nc := len(m), 0
-	if nr > 0 {
+	nc := 0
+	if len(m) > 0 {
 		nc = len(m[0])
 	}
 	for r := range m {
@@ -134,10 +141,52 @@ func (w *warmLP) solve(m [][]float64) (x, y []float64, value float64, err error)
 			return solveMatrixGame(m)
 		}
 	}
+	x, y, err = w.packing(m, nil)
+	if errors.Is(err, errLPStopped) {
+		return nil, nil, 0, err
+	}
+	if err != nil {
+		return solveMatrixGame(m)
+	}
+	var su, sw float64
+	for _, bc := range w.basis { // in the basis's order, as ever: the sum's rounding steers the solve
+		if r := w.isVar[bc]; r >= 0 {
+			su += x[r]
+		}
+	}
+	for _, v := range y {
+		sw += v
+	}
+	if su <= 0 || sw <= 0 {
+		w.reset()
+		return solveMatrixGame(m)
+	}
+	for r := range x {
+		x[r] /= su
+	}
+	for c := range y {
+		y[c] /= sw
+	}
+	w.warm++
+	return x, y, 1 / su, nil
+}
+
+// packing solves maximise Σu s.t. Σ_r u_r m[r][c] ≤ b[c], u ≥ 0 (b nil:
+// every right-hand side 1; b ≥ 0, so the slack basis is feasible) from the
+// tableau kept since the previous call, whose m and b this call's must
+// extend by appended rows and columns: new constraints by the dual
+// simplex, then new variables by the primal. It returns u and the
+// constraint duals, not normalised. On an error the tableau is reset.
+func (w *warmLP) packing(m [][]float64, b []float64) (u, y []float64, err error) {
+	nr, nc := len(m), 0
+	if nr > 0 {
+		nc = len(m[0])
+	}
 	if !w.ok || nr < w.nv || nc < w.nc {
 		w.reset()
 		w.ok = true
 	}
+	w.b = b
 	// New constraints first: the basis stays dual feasible.
 	for c := w.nc; c < nc; c++ {
 		w.addConstraint(m, c)
@@ -152,34 +201,37 @@ func (w *warmLP) solve(m [][]float64) (x, y []float64, value float64, err error)
 		w.nv = nr
 		err = w.iterate(false)
 	}
+	w.b = nil
 	if err != nil {
 		w.reset()
-		return solveMatrixGame(m)
+		return nil, nil, err
 	}
-	x, y = make([]float64, nr), make([]float64, nc)
-	var su, sw float64
-	for i, b := range w.basis {
-		if r := w.isVar[b]; r >= 0 {
-			x[r] = math.Max(0, w.rhs[i])
-			su += x[r]
+	u, y = make([]float64, nr), make([]float64, nc)
+	for i, bc := range w.basis {
+		if r := w.isVar[bc]; r >= 0 {
+			u[r] = math.Max(0, w.rhs[i])
 		}
 	}
 	for c := range y {
 		y[c] = math.Max(0, w.obj[w.slkCol[c]])
-		sw += y[c]
 	}
-	if su <= 0 || sw <= 0 {
-		w.reset()
-		return solveMatrixGame(m)
+	return u, y, nil
+}
+
+// packingFeasible reports whether u meets every constraint of the packing
+// program (a, rhs) within a relative 1e-9.
+func packingFeasible(a [][]float64, rhs, u []float64) bool {
+	for c := range rhs {
+		var sum, mag float64
+		for r, ur := range u {
+			sum += ur * a[r][c]
+			mag += math.Abs(ur * a[r][c])
+		}
+		if sum > rhs[c]+1e-9*math.Max(1, math.Max(mag, rhs[c])) {
+			return false
+		}
 	}
-	for r := range x {
-		x[r] /= su
-	}
-	for c := range y {
-		y[c] /= sw
-	}
-	w.warm++
-	return x, y, 1 / su, nil
+	return true
 }
 
 // basicRow reports whether game row r is a basic variable of the kept
@@ -316,13 +368,16 @@ func (w *warmLP) addColumn(isVar int) int {
 	return len(w.obj) - 1
 }
 
-// addConstraint adds sum_r u_r m[r][c] <= 1 with its slack basic,
+// addConstraint adds sum_r u_r m[r][c] <= b[c] (1 without b) with its slack basic,
 // expressed in the current basis.
 func (w *warmLP) addConstraint(m [][]float64, c int) {
 	s := w.addColumn(-1)
 	w.slkCol = append(w.slkCol, s)
 	row := make([]float64, len(w.obj))
 	rhs := 1.0
+	if w.b != nil {
+		rhs = w.b[c]
+	}
 	for r := 0; r < w.nv; r++ {
 		row[w.varCol[r]] = m[r][c]
 	}
@@ -458,6 +513,9 @@ func (w *warmLP) iterate(dual bool) error {
 		w.pivot(l, e)
 	}
 	for it := 0; it < limit; it++ {
+		if it&63 == 63 && w.stop != nil && w.stop() {
+			return errLPStopped
+		}
 		bland := degenerate > 20
 		if dual {
 			l := -1

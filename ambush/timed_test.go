@@ -2,6 +2,7 @@ package ambush
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -389,6 +390,95 @@ func TestWindowsAt(t *testing.T) {
 			slices.Sort(got)
 			if !slices.Equal(got, want) {
 				t.Fatalf("round %d: windows at %v: %v, want %v", round, x, got, want)
+			}
+		}
+	}
+}
+
+// TestWarmLPStop gives the warm simplex a stop that says yes at once: a
+// solve that needs more than 64 pivots gives up with errLPStopped (no
+// cold fallback), and the same matrix solves once the stop is gone.
+func TestWarmLPStop(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	m := make([][]float64, 120)
+	for r := range m {
+		m[r] = make([]float64, 120)
+		for c := range m[r] {
+			m[r][c] = rng.Float64()
+		}
+	}
+	var w warmLP
+	asked := 0
+	w.stop = func() bool { asked++; return true }
+	if _, _, _, err := w.solve(m); !errors.Is(err, errLPStopped) || asked == 0 {
+		t.Fatalf("with the stop: %v after %d questions, want errLPStopped", err, asked)
+	}
+	w.stop = nil
+	_, _, got, err := w.solve(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, want, _ := solveMatrixGame(m); math.Abs(got-want) > 1e-9 {
+		t.Fatalf("after the stop: %v, cold %v", got, want)
+	}
+	if w.pivots <= 64 {
+		t.Fatalf("%d pivots: the stop was never asked for", w.pivots)
+	}
+}
+
+// TestWarmPacking grows packing programs with right-hand sides of 0, 1 and
+// a cap, negative coefficients (as the refinement's are), and checks every
+// warm solve against solvePacking's cold one: the same objective, and u
+// feasible.
+func TestWarmPacking(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 17))
+	for n := 0; n < 40; n++ {
+		var w warmLP
+		a := [][]float64{{1}}
+		b := []float64{1e3}
+		for step := 0; step < 30; step++ {
+			if rng.IntN(2) == 0 || len(b) < 2 {
+				rhs := 1.0
+				if rng.IntN(3) == 0 {
+					rhs = 0
+				}
+				b = append(b, rhs)
+				for r := range a {
+					v := float64(rng.IntN(5)) / 4
+					if rhs == 0 {
+						v -= 0.5
+					}
+					a[r] = append(a[r], v)
+				}
+			} else {
+				row := []float64{1}
+				for c := 1; c < len(b); c++ {
+					v := float64(rng.IntN(5)) / 4
+					if b[c] == 0 {
+						v -= 0.5
+					}
+					row = append(row, v)
+				}
+				a = append(a, row)
+			}
+			u, _, err := w.packing(a, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cu, _, err := solvePacking(a, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got, want float64
+			for r := range u {
+				got += u[r]
+				want += cu[r]
+			}
+			if math.Abs(got-want) > 1e-7*math.Max(1, want) {
+				t.Fatalf("program %d step %d (%dx%d): warm %v, cold %v", n, step, len(a), len(b), got, want)
+			}
+			if !packingFeasible(a, b, u) {
+				t.Fatalf("program %d step %d: the warm u breaks a constraint", n, step)
 			}
 		}
 	}
