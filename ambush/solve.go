@@ -3,6 +3,7 @@ package ambush
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -486,6 +487,11 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 func (s *solver) polish(ctx context.Context, x, y *[]float64, v *float64) (float64, error) {
 	pivots := s.lp.pivots
 	up := math.Inf(1)
+	// One LP of the polish can stall in degenerate pivots for seconds
+	// (New York: 7,592 pivots, 4.2 s): Finish also ends it, and the mix
+	// before it stands.
+	s.lp.stop = s.opt.Finish
+	defer func() { s.lp.stop = nil }()
 	for k := 0; k < polishIterations && s.lp.pivots-pivots < polishPivots; k++ {
 		if err := ctx.Err(); err != nil {
 			return 0, err
@@ -494,6 +500,9 @@ func (s *solver) polish(ctx context.Context, x, y *[]float64, v *float64) (float
 			break
 		}
 		nx, ny, nv, err := s.lp.solve(s.m)
+		if errors.Is(err, errLPStopped) {
+			break // x and up are the last solved mix and its guarantee
+		}
 		if err != nil {
 			return 0, fmt.Errorf("restricted game: %w", err)
 		}
