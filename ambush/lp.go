@@ -111,10 +111,10 @@ type warmLP struct {
 	seq    int       // variables added, for costPerturbation
 	norm   []float64 // pricing scratch
 	b      []float64 // the right-hand sides during packing (nil: all 1)
+	cand   []int     // pricing scratch
 	// stop, when not nil, is asked every 64 pivots whether to give the
 	// solve up (errLPStopped; the tableau is then reset).
 	stop func() bool
-	cand   []int
 }
 
 func (w *warmLP) reset() {
