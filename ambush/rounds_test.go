@@ -60,7 +60,7 @@ func TestLowerBoundCutShort(t *testing.T) {
 // bound it brackets the converged value.
 func TestStopReportsBestSoFar(t *testing.T) {
 	in, full := liechtensteinGame(t)
-	const at = 60
+	const at = 30
 	iter := 0
 	least, best, last := math.Inf(1), 0.0, 0.0
 	st, err := Solve(context.Background(), in, Options{Stop: func() bool { return iter >= at }, Progress: func(p Progress) {
@@ -93,7 +93,7 @@ func TestStopReportsBestSoFar(t *testing.T) {
 // polish beats.
 func TestFinishEndsPolish(t *testing.T) {
 	in, full := liechtensteinGame(t)
-	const at = 60
+	const at = 30
 	iter, asked := 0, 0
 	best := 0.0
 	st, err := Solve(context.Background(), in, Options{
