@@ -37,8 +37,11 @@ func runSim(t *testing.T, args ...string) (string, [][]string) {
 
 // TestSimulateRammingEndToEnd runs the Incarville pattern through the real
 // app: the van's Teltonika box over TCP, the car and a crew phone over
-// OsmAnd HTTP, the monitor on the bus, the sqlite alarm store. Exactly one
-// alarm: a critical attack at the toll booth.
+// OsmAnd HTTP, the monitor on the bus, the sqlite alarm store. One attack
+// alarm: a critical attack at the toll booth or on its approach. The only
+// other alarm allowed is the lateness warning, which the monitor keeps
+// apart from the attack (the court must hear of it) and which comes within
+// the run when the drawn departure leaves little slack.
 func TestSimulateRammingEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives a whole escort")
@@ -47,8 +50,16 @@ func TestSimulateRammingEndToEnd(t *testing.T) {
 	// The attackers wait for the escort at the toll booth and strike on
 	// its approach, where the link road from Monaco reaches the La Turbie
 	// junction (a ramp), or at the booth when that leaves them a way out.
-	if len(alarms) != 1 || alarms[0][1] != "critical" || alarms[0][2] != "attack" || !(strings.Contains(alarms[0][3], "toll booth") || strings.HasPrefix(alarms[0][3], "ramp")) {
-		t.Fatalf("alarms %q, want one critical attack at the toll booth or on its approach\n%s", alarms, out)
+	if len(alarms) == 0 || alarms[0][1] != "critical" || alarms[0][2] != "attack" || !(strings.Contains(alarms[0][3], "toll booth") || strings.HasPrefix(alarms[0][3], "ramp")) {
+		t.Fatalf("alarms %q, want first a critical attack at the toll booth or on its approach\n%s", alarms, out)
+	}
+	for _, a := range alarms[1:] {
+		if a[1] != "warning" || a[2] != "late" {
+			t.Fatalf("alarms %q, want after the attack at most the lateness warning\n%s", alarms, out)
+		}
+	}
+	if len(alarms) > 2 {
+		t.Fatalf("alarms %q, want the attack and at most one lateness warning\n%s", alarms, out)
 	}
 	if !strings.Contains(out, "the van is rammed") {
 		t.Fatalf("no ramming in\n%s", out)
