@@ -25,17 +25,7 @@ func TestUnbucketedSearch(t *testing.T) {
 			t.Fatal(err)
 		}
 		g.setCrewRule(50, 30) // off where the nodes have no coordinates
-		pen := &penalties{site: make([][]siteCost, len(g.siteP))}
-		for j := range g.siteP {
-			for w := range g.windows {
-				if rng.IntN(3) == 0 {
-					if len(pen.site[j]) == 0 {
-						pen.used = append(pen.used, int32(j))
-					}
-					pen.site[j] = append(pen.site[j], siteCost{w: w, wt: rng.Float64() * g.siteP[j]})
-				}
-			}
-		}
+		pen := randomPenalties(rng, g, 3)
 		o := newOracle(g)
 		for slot := range g.in.Slots {
 			if !g.feasibleFn[slot] {
@@ -116,4 +106,21 @@ func referenceSearch(g *game, p *penalties, slot int, seen []float64) (float64, 
 		}
 	}
 	return 0, false
+}
+
+// randomPenalties gives about one (site, window) in oneIn a random
+// attacker weight.
+func randomPenalties(rng *rand.Rand, g *game, oneIn int) *penalties {
+	pen := &penalties{site: make([][]siteCost, len(g.siteP))}
+	for j := range g.siteP {
+		for w := range g.windows {
+			if rng.IntN(oneIn) == 0 {
+				if len(pen.site[j]) == 0 {
+					pen.used = append(pen.used, int32(j))
+				}
+				pen.site[j] = append(pen.site[j], siteCost{w: w, wt: rng.Float64() * g.siteP[j]})
+			}
+		}
+	}
+	return pen
 }

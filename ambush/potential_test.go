@@ -19,17 +19,7 @@ func TestPotential(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pen := &penalties{site: make([][]siteCost, len(g.siteP))}
-		for j := range g.siteP {
-			for w := range g.windows {
-				if rng.IntN(4) == 0 {
-					if len(pen.site[j]) == 0 {
-						pen.used = append(pen.used, int32(j))
-					}
-					pen.site[j] = append(pen.site[j], siteCost{w: w, wt: rng.Float64() * g.siteP[j]})
-				}
-			}
-		}
+		pen := randomPenalties(rng, g, 4)
 		o := newOracle(g)
 		rs, slots := allPlays(g)
 		for slot := range g.in.Slots {
