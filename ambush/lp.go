@@ -491,10 +491,9 @@ func (w *warmLP) pivot(l, e int) {
 // basis inverse (the slack columns; only infeasible rows are weighed), the
 // primal the column whose reduced cost is largest relative to the norm of
 // the column in the current basis (only the columns that could enter are
-// weighed). Against
-// Dantzig's rule that halves the pivots of the regional games (Valletta ->
-// Mellieħa: 14,854 -> 5,717, a third of the dual pivots), and the
-// different vertices it finds took fewer iterations too.
+// weighed). Against Dantzig's rule that halves the pivots of the regional
+// games (Valletta -> Mellieħa: 14,854 -> 5,717, a third of the dual
+// pivots), and the different vertices it finds took fewer iterations too.
 func (w *warmLP) iterate(dual bool) error {
 	const (
 		eps    = 1e-12

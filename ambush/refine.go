@@ -34,9 +34,6 @@ import (
 // for the duals y).
 const refineCap = 1e12
 
-// errRefineCold marks a refinement round solved cold.
-var errRefineCold = errors.New("refine: solved cold")
-
 // refineColumns is how many violated sites one refinement iteration adds
 // (its violations come in runs along a route).
 const refineColumns = 8
@@ -114,17 +111,18 @@ func (s *solver) refine(ctx context.Context, x0 []float64, v float64) (x []float
 			a = append(a, row)
 		}
 		var u, dual []float64
-		err := errRefineCold
+		warm := false
 		if !capped {
+			var err error
 			u, dual, err = lp.packing(a, rhs)
+			if warm = err == nil && packingFeasible(a, rhs, u); !warm {
+				lp.reset()
+			}
 		}
-		if err == nil && !packingFeasible(a, rhs, u) {
-			lp.reset()
-			err = errRefineCold
-		}
-		if err != nil {
-			// The kept tableau gave up (its pivot budget, or rounding):
-			// cold.
+		if !warm {
+			// After a capped round, or when the kept tableau gave up (its
+			// pivot budget, or rounding): cold.
+			var err error
 			if u, dual, err = solvePacking(a, rhs); err != nil {
 				return nil, false, err
 			}
