@@ -76,7 +76,21 @@ func TestBucketLowerBruteForce(t *testing.T) {
 				least = math.Min(least, want)
 				relaxed := math.Inf(1)
 				if g.feasibleFn[slot] {
-					relaxed = s.relaxedSlot(p, slot)
+					relaxed = s.relaxedSlot(p, slot, math.Inf(1))
+					// The guided search returns the unguided one's
+					// least cost, and nothing at or above below.
+					s.or.relaxed = true
+					_, plain, ok := s.or.best(g.relaxedPen(p, slot), slot, g.maxDur[slot], math.Inf(1))
+					s.or.relaxed = false
+					if !ok {
+						plain = math.Inf(1)
+					}
+					if math.Abs(plain-relaxed) > 1e-12 || (math.IsInf(plain, 1) != math.IsInf(relaxed, 1)) {
+						t.Errorf("game %d mix %d slot %d: relaxedSlot %.12f, unguided search %.12f", n, mix, slot, relaxed, plain)
+					}
+					if got := s.relaxedSlot(p, slot, relaxed); !math.IsInf(got, 1) {
+						t.Errorf("game %d mix %d slot %d: relaxedSlot below its own bound %.12f gave %.12f", n, mix, slot, relaxed, got)
+					}
 				}
 				tiny := 1e-3 * g.maxDur[slot]
 				for _, delta := range []float64{tiny, 1, 5, 30} {
@@ -187,7 +201,7 @@ func TestBucketLowerMap(t *testing.T) {
 	p = mixPenalties(s.g, s.cols, y)
 	for _, slot := range []int{0, 5, 11} {
 		fastest := p.routeCost(s.g, s.g.fastest, in.Slots[slot], math.Inf(1))
-		relaxed := s.relaxedSlot(p, slot)
+		relaxed := s.relaxedSlot(p, slot, math.Inf(1))
 		for _, delta := range []float64{30, 60} {
 			got := s.g.bucketLower(p, slot, delta, &sc)
 			t.Logf("random windows, slot %d, delta %g s: bucket bound %.4f, relaxedLower %.4f, fastest route %.4f", slot, delta, got, relaxed, fastest)
