@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -260,5 +261,72 @@ func BenchmarkBucketLower(b *testing.B) {
 				b.ReportMetric(st.Value, "value")
 			})
 		}
+	}
+}
+
+// TestAlternativesGuided checks that the baseline's alternative routes,
+// searched with the time to the destination as potential, are those of
+// the penalty method searched without it, on small timed games and on
+// the Liechtenstein map.
+func TestAlternativesGuided(t *testing.T) {
+	plain := func(s *solver, k int) []*route {
+		g := s.g
+		out := []*route{g.fastest}
+		seen := map[string]bool{g.fastest.key: true}
+		pen := &penalties{edge: slices.Clone(g.etime)}
+		for _, e := range g.fastest.edges {
+			pen.edge[e] += g.etime[e]
+		}
+		for try := 0; try < 3*k && len(out) < k; try++ {
+			r, _, ok := s.or.best(pen, g.usual, g.maxDur[g.usual], math.Inf(1))
+			if !ok {
+				break
+			}
+			for _, e := range r.edges {
+				pen.edge[e] += g.etime[e]
+			}
+			if !seen[r.key] {
+				seen[r.key] = true
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	var games []*game
+	rng := rand.New(rand.NewPCG(5, 23))
+	for n := 0; n < 100; n++ {
+		g, err := compile(randomTimed(rng))
+		if err != nil {
+			t.Fatal(err)
+		}
+		games = append(games, g)
+	}
+	in, err := BuildInstance(context.Background(), mustGraph(t, "liechtenstein"), mapRequest(mapCases[1]), DefaultSiteModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := compile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	games = append(games, g)
+	var several int
+	for n, g := range games {
+		s := &solver{g: g, or: newOracle(g)}
+		want, got := plain(s, 5), s.alternatives(5)
+		if len(got) > 2 {
+			several++
+		}
+		if len(got) != len(want) {
+			t.Fatalf("game %d: %d alternatives, want %d", n, len(got), len(want))
+		}
+		for i := range got {
+			if got[i].key != want[i].key {
+				t.Errorf("game %d: alternative %d differs from the unguided search's", n, i)
+			}
+		}
+	}
+	if several < 20 {
+		t.Fatalf("only %d games with more than two alternatives: the test tests too little", several)
 	}
 }

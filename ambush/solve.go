@@ -1204,7 +1204,9 @@ func (s *solver) alternatives(k int) []*route {
 		pen.edge[e] += g.etime[e]
 	}
 	for try := 0; try < 3*k && len(out) < k; try++ {
-		r, _, ok := s.or.best(pen, g.usual, g.maxDur[g.usual], math.Inf(1))
+		// Penalised times are never below the times: the time to the
+		// destination is a consistent potential for them.
+		r, _, ok := s.or.bestBucketed(pen, g.usual, g.maxDur[g.usual], math.Inf(1), 0, g.lbT)
 		if !ok {
 			break
 		}
