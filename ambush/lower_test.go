@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"testing"
 	"time"
 )
@@ -269,29 +268,6 @@ func BenchmarkBucketLower(b *testing.B) {
 // the penalty method searched without it, on small timed games and on
 // the Liechtenstein map.
 func TestAlternativesGuided(t *testing.T) {
-	plain := func(s *solver, k int) []*route {
-		g := s.g
-		out := []*route{g.fastest}
-		seen := map[string]bool{g.fastest.key: true}
-		pen := &penalties{edge: slices.Clone(g.etime)}
-		for _, e := range g.fastest.edges {
-			pen.edge[e] += g.etime[e]
-		}
-		for try := 0; try < 3*k && len(out) < k; try++ {
-			r, _, ok := s.or.best(pen, g.usual, g.maxDur[g.usual], math.Inf(1))
-			if !ok {
-				break
-			}
-			for _, e := range r.edges {
-				pen.edge[e] += g.etime[e]
-			}
-			if !seen[r.key] {
-				seen[r.key] = true
-				out = append(out, r)
-			}
-		}
-		return out
-	}
 	var games []*game
 	rng := rand.New(rand.NewPCG(5, 23))
 	for n := 0; n < 100; n++ {
@@ -313,7 +289,7 @@ func TestAlternativesGuided(t *testing.T) {
 	var several int
 	for n, g := range games {
 		s := &solver{g: g, or: newOracle(g)}
-		want, got := plain(s, 5), s.alternatives(5)
+		want, got := s.penaltyRoutes(5, nil), s.alternatives(5)
 		if len(got) > 2 {
 			several++
 		}

@@ -1194,8 +1194,15 @@ func (s *solver) baseline(routes []*route) Baseline {
 // alternatives returns up to k distinct admissible routes at the usual slot
 // by the penalty method: each found route makes its edges 100% costlier for
 // the next search, which then minimises the penalised time under the
-// stretch bound.
+// stretch bound. Penalised times are never below the times, so the time to
+// the destination is a consistent potential for the searches.
 func (s *solver) alternatives(k int) []*route {
+	return s.penaltyRoutes(k, s.g.lbT)
+}
+
+// penaltyRoutes is alternatives with the searches guided by pot (nil:
+// unguided; the routes are the same).
+func (s *solver) penaltyRoutes(k int, pot []float64) []*route {
 	g := s.g
 	out := []*route{g.fastest}
 	seen := map[string]bool{g.fastest.key: true}
@@ -1204,9 +1211,7 @@ func (s *solver) alternatives(k int) []*route {
 		pen.edge[e] += g.etime[e]
 	}
 	for try := 0; try < 3*k && len(out) < k; try++ {
-		// Penalised times are never below the times: the time to the
-		// destination is a consistent potential for them.
-		r, _, ok := s.or.bestBucketed(pen, g.usual, g.maxDur[g.usual], math.Inf(1), 0, g.lbT)
+		r, _, ok := s.or.bestBucketed(pen, g.usual, g.maxDur[g.usual], math.Inf(1), 0, pot)
 		if !ok {
 			break
 		}
