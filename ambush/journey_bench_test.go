@@ -102,3 +102,54 @@ func BenchmarkJourney(b *testing.B) {
 		}
 	}
 }
+
+// scalingCases are more journeys on the two regional maps, of different
+// lengths and corridor sizes, for BenchmarkCorridorScaling. Police: Vaduz
+// for Liechtenstein, Floriana for Malta.
+var scalingCases = func() []mapCase {
+	ll := func(lat, lon float64) convoi.LatLon { return convoi.LatLon{Lat: lat, Lon: lon} }
+	vaduz := mapCases[1].police
+	return []mapCase{
+		mapCases[1],
+		{"vaduz-to-schaan", "liechtenstein", ll(47.1410, 9.5209), ll(47.1650, 9.5097), vaduz},
+		{"triesenberg-to-eschen", "liechtenstein", ll(47.1181, 9.5433), ll(47.2107, 9.5222), vaduz},
+		{"balzers-to-vaduz", "liechtenstein", ll(47.0667, 9.5028), ll(47.1410, 9.5209), vaduz},
+		{"schaanwald-to-triesen", "liechtenstein", ll(47.2147, 9.5631), ll(47.1070, 9.5280), vaduz},
+		journeyCases[1],
+		journeyCases[2],
+		{"valletta-to-marsaxlokk", "malta", ll(35.8968, 14.5125), ll(35.8419, 14.5431), maltaPolice},
+		{"valletta-to-birzebbuga", "malta", ll(35.8968, 14.5125), ll(35.8258, 14.5269), maltaPolice},
+		{"sliema-to-rabat", "malta", ll(35.9122, 14.5042), ll(35.8818, 14.3989), maltaPolice},
+		{"zebbug-to-cirkewwa", "malta", ll(35.8717, 14.4411), ll(35.9886, 14.3292), maltaPolice},
+		{"birzebbuga-to-st-pauls-bay", "malta", ll(35.8258, 14.5269), ll(35.9485, 14.4016), maltaPolice},
+	}
+}()
+
+// BenchmarkCorridorScaling solves the equilibrium (SkipRefine) of each
+// scaling journey with mapRequest's schedule and reports the map's sites,
+// the corridor's nodes and sites, the iterations and the time per
+// corridor site (us-per-corridor-site): what the solve's cost follows.
+func BenchmarkCorridorScaling(b *testing.B) {
+	for _, c := range scalingCases {
+		b.Run(c.name, func(b *testing.B) {
+			in, err := BuildInstance(context.Background(), mustGraph(b, c.graph), mapRequest(c), DefaultSiteModel)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var st *Strategy
+			start := time.Now()
+			for b.Loop() {
+				if st, err = Solve(context.Background(), in, Options{SkipRefine: true}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			per := time.Since(start).Seconds() / float64(b.N)
+			b.ReportMetric(float64(len(in.Sites)), "sites")
+			b.ReportMetric(float64(st.CorridorNodes), "corridor-nodes")
+			b.ReportMetric(float64(st.CorridorSites), "corridor-sites")
+			b.ReportMetric(float64(st.Iterations), "iterations")
+			b.ReportMetric(st.FastestS, "fastest-s")
+			b.ReportMetric(per*1e6/float64(st.CorridorSites), "us-per-corridor-site")
+		})
+	}
+}
