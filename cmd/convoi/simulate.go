@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/ambush"
 	"github.com/convoi/convoi/monitor"
 	"github.com/convoi/convoi/roadnet"
 	"github.com/convoi/convoi/tracker/teltonika"
@@ -178,6 +179,41 @@ var (
 	escortMedical   = escortSpec{"MC-LIVE-02", "medical", "monaco-prison", "chpg", convoi.PurposeMedical, []int{4, 5}, []int{3}}
 )
 
+// passProbability is the probability that a draw of the plan rep takes a
+// route past a chokepoint whose kind or name contains place (the route
+// summaries' "kind name" strings; an underscore matches a space).
+func passProbability(rep *ambush.PlanReport, place string) float64 {
+	if rep == nil || rep.Strategy == nil {
+		return 0
+	}
+	want := strings.ReplaceAll(strings.ToLower(place), "_", " ")
+	var p float64
+	for i, r := range rep.Routes {
+		if i >= len(rep.RouteSummaries) {
+			break
+		}
+		for _, c := range rep.RouteSummaries[i].Chokepoints {
+			if strings.Contains(strings.ReplaceAll(strings.ToLower(c), "_", " "), want) {
+				p += r.Probability
+				break
+			}
+		}
+	}
+	return min(p, 1)
+}
+
+// drawsToPass is how many draws of probability p of passing the place
+// the ramming scenario allows: enough that all of them miss it less than
+// once in a billion runs (Monaco's toll booth, about one draw in ten: 197),
+// at least 20 and at most 2,000.
+func drawsToPass(p float64) int {
+	if p >= 1 {
+		return 20
+	}
+	n := math.Ceil(math.Log(1e-9) / math.Log1p(-p))
+	return int(min(max(n, 20), 2000))
+}
+
 // putOnRoad creates the movement of spec for today, assesses, plans and
 // releases it with a departure in the next minutes, starts it, and builds
 // its devices' drives for the scenario.
@@ -215,12 +251,25 @@ func (s *simulation) putOnRoad(ctx context.Context, w *demoWorld, spec escortSpe
 	opts := convoi.PlanOptions{Slots: 3, DepartureFrom: &depFrom, DepartureTo: &depTo}
 	var route *monitor.PlannedRoute
 	var zone *monitor.Place
+	maxDraws := 0
 	for draw := 1; ; draw++ {
 		if _, err := a.Risk.AssessMovement(ctx, m.ID); err != nil {
 			return nil, fmt.Errorf("assess %s: %w", m.Ref, err)
 		}
-		if _, _, err := planner.Plan(ctx, m.ID, opts); err != nil {
+		_, rep, err := planner.Plan(ctx, m.ID, opts)
+		if err != nil {
 			return nil, fmt.Errorf("plan %s: %w", m.Ref, err)
+		}
+		if scenario == "ramming" && maxDraws == 0 {
+			// How often a draw takes the escort past PLACE, from the
+			// plan itself (each day's plan is the same game): enough
+			// days to find one such day but once in a billion runs.
+			p := passProbability(rep, place)
+			if p <= 0 {
+				return nil, fmt.Errorf("no route of the plan of %s passes a chokepoint matching %q", m.Ref, place)
+			}
+			maxDraws = drawsToPass(p)
+			s.printf("the plan of %s takes the escort past %q with probability %.1f %%\n", m.Ref, place, 100*p)
 		}
 		if _, err := movements.TransitionMovement(ctx, m.ID, convoi.TransitionRequest{Action: convoi.ActionPlan, Reason: "convoi simulate"}); err != nil {
 			return nil, err
@@ -251,7 +300,7 @@ func (s *simulation) putOnRoad(ctx context.Context, w *demoWorld, spec escortSpe
 			s.printf("draw %d of the plan of %s passes %s: the attackers are waiting there\n", draw, m.Ref, zone.Name)
 			break
 		}
-		if draw == 20 {
+		if draw >= maxDraws {
 			return nil, fmt.Errorf("no draw of %d passed a chokepoint matching %q", draw, place)
 		}
 	}

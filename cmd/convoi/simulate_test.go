@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/convoi/convoi"
+	"github.com/convoi/convoi/ambush"
 	"github.com/convoi/convoi/auth"
 	"github.com/convoi/convoi/internal/captest"
 	"github.com/convoi/convoi/monitor"
@@ -393,4 +395,45 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestPassProbability checks the ramming scenario's odds: the probability
+// of the routes whose chokepoints match the place (kind or name, an
+// underscore for a space), and a number of draws that misses such a
+// route less than once in a billion runs.
+func TestPassProbability(t *testing.T) {
+	rep := &ambush.PlanReport{
+		Strategy: &ambush.Strategy{Routes: []ambush.StrategyRoute{{Probability: 0.5}, {Probability: 0.3}, {Probability: 0.2}}},
+		RouteSummaries: []convoi.RouteSummary{
+			{Chokepoints: []string{"bridge Pont de la Siagne"}},
+			{Chokepoints: []string{"ramp", "toll_booth Monaco"}},
+			{Chokepoints: []string{"toll_booth La Turbie", "toll_booth Monaco"}},
+		},
+	}
+	for _, c := range []struct {
+		place string
+		want  float64
+	}{{"toll_booth", 0.5}, {"toll booth", 0.5}, {"Monaco", 0.5}, {"la turbie", 0.2}, {"bridge", 0.5}, {"tunnel", 0}} {
+		if got := passProbability(rep, c.place); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("passProbability(%q) = %g, want %g", c.place, got, c.want)
+		}
+	}
+	if got := passProbability(&ambush.PlanReport{}, "toll_booth"); got != 0 {
+		t.Errorf("no strategy: %g, want 0", got)
+	}
+	for _, p := range []float64{0.01, 0.05, 0.128, 0.5, 0.9} {
+		n := drawsToPass(p)
+		if miss := math.Pow(1-p, float64(n)); miss > 1e-9 && n < 2000 {
+			t.Errorf("p %g: %d draws all miss with probability %g", p, n, miss)
+		}
+		if n < 20 || n > 2000 {
+			t.Errorf("p %g: %d draws, want 20-2000", p, n)
+		}
+	}
+	if n := drawsToPass(0.128); n < 100 || n > 200 {
+		t.Errorf("Monaco's toll booth (p 0.128): %d draws", n)
+	}
+	if drawsToPass(1) != 20 || drawsToPass(1e-6) != 2000 {
+		t.Errorf("drawsToPass(1) = %d, drawsToPass(1e-6) = %d", drawsToPass(1), drawsToPass(1e-6))
+	}
 }
