@@ -204,7 +204,7 @@ func passProbability(rep *ambush.PlanReport, place string) float64 {
 
 // drawsToPass is how many draws of probability p of passing the place
 // the ramming scenario allows: enough that all of them miss it less than
-// once in a billion runs (Monaco's toll booth, about one draw in ten: 197),
+// once in a billion runs (Monaco's toll booth, one draw in eight: 152),
 // at least 20 and at most 2,000.
 func drawsToPass(p float64) int {
 	if p >= 1 {
