@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -803,12 +804,34 @@ func TestUIRamming(t *testing.T) {
 	alarm := `document.querySelector('#alarm-list li[data-alarm]')`
 	waitJS(t, control, "the ramming alarm", alarm+`?.innerText.includes('attack') && `+alarm+`.dataset.state === 'open'`)
 	shot(t, control, "control-ramming-alarm")
-	do(t, control,
-		chromedp.SendKeys(chromedp.CSS(`#alarm-list li[data-alarm] textarea`), "Crew attacked at the toll: police and backup sent"),
-		chromedp.Click(chromedp.JSPath(`[...document.querySelectorAll('#alarm-list li[data-alarm] button')].find(b => b.innerText === 'Acknowledge')`)),
-	)
+	// The note and the click in one script: the escort still drives, and
+	// new evidence or a lateness warning redraws the queue, which would
+	// leave a node found by one browser command gone by the next (the
+	// keyboard path is TestUIAlarms').
+	if !eval[bool](t, control, `(() => {
+		const li = document.querySelector('#alarm-list li[data-alarm]');
+		const note = li.querySelector('textarea');
+		note.value = 'Crew attacked at the toll: police and backup sent';
+		note.dispatchEvent(new Event('input', { bubbles: true }));
+		const ack = [...li.querySelectorAll('button')].find(b => b.innerText === 'Acknowledge');
+		if (!ack) return false;
+		ack.click();
+		return true;
+	})()`) {
+		t.Fatal("no Acknowledge button on the ramming alarm")
+	}
 	waitJS(t, commander, "the acknowledgement on the second browser", alarm+`?.innerText.includes('attack') && `+alarm+`.dataset.state === 'acknowledged'`)
 	shot(t, commander, "commander-ramming-acknowledged")
+	id, err := strconv.ParseInt(eval[string](t, commander, alarm+`.dataset.alarm`), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := a.Alarms.FindAlarmTransitions(context.Background(), convoi.AlarmID(id))
+	if err != nil || !slices.ContainsFunc(ts, func(tr *convoi.AlarmTransition) bool {
+		return tr.To == convoi.AlarmAcknowledged && tr.Note == "Crew attacked at the toll: police and backup sent"
+	}) {
+		t.Fatalf("ramming alarm history %+v, %v: no acknowledgement with the note", ts, err)
+	}
 	cancel()
 	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
