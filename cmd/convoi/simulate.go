@@ -179,24 +179,27 @@ var (
 	escortMedical   = escortSpec{"MC-LIVE-02", "medical", "monaco-prison", "chpg", convoi.PurposeMedical, []int{4, 5}, []int{3}}
 )
 
+// namesPlace reports whether a chokepoint's name or kinds, text, contains
+// place, ignoring case, an underscore matching a space.
+func namesPlace(text, place string) bool {
+	fold := func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "_", " ") }
+	return strings.Contains(fold(text), fold(place))
+}
+
 // passProbability is the probability that a draw of the plan rep takes a
-// route past a chokepoint whose kind or name contains place (the route
-// summaries' "kind name" strings; an underscore matches a space).
+// route past a chokepoint that namesPlace matches (the route summaries'
+// "kind name" strings).
 func passProbability(rep *ambush.PlanReport, place string) float64 {
 	if rep == nil || rep.Strategy == nil {
 		return 0
 	}
-	want := strings.ReplaceAll(strings.ToLower(place), "_", " ")
 	var p float64
 	for i, r := range rep.Routes {
 		if i >= len(rep.RouteSummaries) {
 			break
 		}
-		for _, c := range rep.RouteSummaries[i].Chokepoints {
-			if strings.Contains(strings.ReplaceAll(strings.ToLower(c), "_", " "), want) {
-				p += r.Probability
-				break
-			}
+		if slices.ContainsFunc(rep.RouteSummaries[i].Chokepoints, func(c string) bool { return namesPlace(c, place) }) {
+			p += r.Probability
 		}
 	}
 	return min(p, 1)
@@ -290,8 +293,7 @@ func (s *simulation) putOnRoad(ctx context.Context, w *demoWorld, spec escortSpe
 		// The attackers wait at PLACE: replay the day the draw took the
 		// escort there (the randomized plan makes that the exception).
 		for _, p := range route.Places() {
-			if p.Chokepoint && (strings.Contains(strings.ToLower(p.Name), strings.ToLower(place)) ||
-				strings.Contains(p.Kinds.String(), strings.ToLower(place))) {
+			if p.Chokepoint && (namesPlace(p.Name, place) || namesPlace(p.Kinds.String(), place)) {
 				zone = &p
 				break
 			}
