@@ -10,6 +10,10 @@ import (
 // errLPIterations reports a simplex that did not finish within its pivot budget.
 var errLPIterations = errors.New("simplex: pivot limit reached")
 
+// errLPDrift reports a kept tableau whose solution breaks a constraint of
+// the program it stands for.
+var errLPDrift = errors.New("simplex: rounding drift")
+
 // errLPStopped reports a warm simplex that warmLP.stop ended.
 var errLPStopped = errors.New("simplex: stopped")
 
@@ -145,6 +149,16 @@ func (w *warmLP) solve(m [][]float64) (x, y []float64, value float64, err error)
 	if errors.Is(err, errLPStopped) {
 		return nil, nil, 0, err
 	}
+	if err == nil && !packingFeasible(m, nil, x) {
+		// The kept tableau has drifted: after thousands of pivots its
+		// rounding lets a constraint of the game be broken (Valletta ->
+		// Mellieħa with 32 columns an iteration: columns of the
+		// restricted game paying 4e-4 more than its value, which the
+		// attacker oracle then offered again every iteration). A cold
+		// solve starts from the game itself.
+		w.reset()
+		err = errLPDrift
+	}
 	if err != nil {
 		return solveMatrixGame(m)
 	}
@@ -219,15 +233,26 @@ func (w *warmLP) packing(m [][]float64, b []float64) (u, y []float64, err error)
 }
 
 // packingFeasible reports whether u meets every constraint of the packing
-// program (a, rhs) within a relative 1e-9.
+// program (a, rhs) within a relative 1e-9 (rhs nil: all 1).
 func packingFeasible(a [][]float64, rhs, u []float64) bool {
-	for c := range rhs {
+	if len(a) == 0 {
+		return true
+	}
+	n := len(rhs)
+	if rhs == nil {
+		n = len(a[0])
+	}
+	for c := range n {
+		b := 1.0
+		if rhs != nil {
+			b = rhs[c]
+		}
 		var sum, mag float64
 		for r, ur := range u {
 			sum += ur * a[r][c]
 			mag += math.Abs(ur * a[r][c])
 		}
-		if sum > rhs[c]+1e-9*math.Max(1, math.Max(mag, rhs[c])) {
+		if sum > b+1e-9*math.Max(1, math.Max(mag, b)) {
 			return false
 		}
 	}

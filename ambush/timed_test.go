@@ -284,6 +284,60 @@ func TestWarmLP(t *testing.T) {
 	}
 }
 
+// TestWarmLPDrift corrupts the kept tableau as rounding does after
+// thousands of pivots (a basic variable's value 1 % too high, so a
+// constraint of the game is broken) and checks that the next solve sees it
+// and answers from the game itself: the value of a cold solve, and no
+// column paid more than that value.
+func TestWarmLPDrift(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 13))
+	for n := 0; n < 20; n++ {
+		var w warmLP
+		m := make([][]float64, 6)
+		for r := range m {
+			m[r] = make([]float64, 9)
+			for c := range m[r] {
+				m[r][c] = float64(rng.IntN(5)) / 4
+			}
+			m[r][rng.IntN(9)] = 1 // no row of zeros
+		}
+		if _, _, _, err := w.solve(m); err != nil {
+			t.Fatal(err)
+		}
+		corrupted := false
+		for i, bc := range w.basis {
+			if w.isVar[bc] >= 0 && w.rhs[i] > 0 {
+				w.rhs[i] *= 1.01
+				corrupted = true
+				break
+			}
+		}
+		if !corrupted {
+			t.Fatalf("game %d: no basic variable to corrupt", n)
+		}
+		x, _, got, err := w.solve(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, want, err := solveMatrixGame(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(got-want) > 1e-9 {
+			t.Fatalf("game %d: value %v after the drift, cold %v", n, got, want)
+		}
+		for c := range m[0] {
+			var s float64
+			for r := range m {
+				s += x[r] * m[r][c]
+			}
+			if s > got+1e-9 {
+				t.Fatalf("game %d: column %d gets %v > the value %v", n, c, s, got)
+			}
+		}
+	}
+}
+
 // TestWarmLPKeep prunes the warm LP between solves as the double oracle
 // does (non-basic rows, columns whose slack is basic, and the rows and
 // columns the solver keeps anyway) and checks it against a cold solve and
