@@ -116,6 +116,40 @@ func TestFinishEndsPolish(t *testing.T) {
 	}
 }
 
+// TestPolishKeepsBest: the polish offers every mix it solves, so ending it
+// later (Finish saying yes after more of its questions, on the same path)
+// never reports a worse guarantee, although its successive mixes' guarantees
+// go up and down.
+func TestPolishKeepsBest(t *testing.T) {
+	in, full := liechtensteinGame(t)
+	const at = 20
+	prev := math.Inf(1)
+	var seen []float64
+	for n := 1; n <= 30; n++ {
+		iter, asked := 0, 0
+		st, err := Solve(context.Background(), in, Options{SkipRefine: true,
+			Stop:     func() bool { return iter >= at },
+			Finish:   func() bool { asked++; return asked > n },
+			Progress: func(p Progress) { iter = p.Iteration },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := st.Value + st.Exploitability
+		seen = append(seen, g)
+		if g > prev+1e-12 {
+			t.Fatalf("guarantees as the polish goes on %v: %v after %d of Finish's questions, %v after %d", seen, g, n, prev, n-1)
+		}
+		if g < full.Value-1e-9 || st.LowerBound > full.Value+1e-9 {
+			t.Fatalf("[%v, %v] does not bracket the value %v", st.LowerBound, g, full.Value)
+		}
+		prev = g
+	}
+	if seen[len(seen)-1] >= seen[0] {
+		t.Errorf("guarantees %v: the polish never improved on the search's best", seen)
+	}
+}
+
 // TestWithTimeLimit: the searches stop at 80 % of the limit and the
 // polish at 93 %, on the caller's clock.
 func TestWithTimeLimit(t *testing.T) {
