@@ -964,6 +964,28 @@ func (s *solver) poolBest(pen *penalties, slot int, threshold float64) (int, flo
 	return bi, bc
 }
 
+// staticCutLower is a lower bound on the static game's value: what the
+// least route pays, without the crew rule, against the minimum cut's mix
+// (cutMix, Washburn and Wood's optimal mix when no rule removes routes),
+// which every route meets. 0 when the corridor has no cut through sites.
+func (s *solver) staticCutLower() float64 {
+	g := s.g
+	cols, y := g.cutMix()
+	if cols == nil {
+		return 0
+	}
+	pen := &penalties{edge: make([]float64, len(g.etime)), node: make([]float64, g.n)}
+	for c, col := range cols {
+		pen.charge(g, col.site, y[c]*g.siteP[col.site])
+	}
+	s.or.relaxed = true
+	defer func() { s.or.relaxed = false }()
+	if _, c, ok := s.or.best(pen, -1, g.staticMaxDur(), math.Inf(1)); ok {
+		return c
+	}
+	return 0
+}
+
 // relaxedLower is a valid lower bound on the game value when the timed
 // oracle is a heuristic: the exact static best response against the
 // attacker's mix y where each site costs, for each slot, the least its
@@ -1069,11 +1091,14 @@ func (s *solver) report(x, y []float64, v, lower float64, converged bool, iter i
 		s.rows = append(s.rows, p.p)
 	}
 	u, _, _ := s.attackerBR(xs, math.Inf(1), 0)
-	if !converged {
+	if !converged || u < v {
 		// A solve cut short reports what its strategy guarantees, not
 		// the value of its last restricted game: Value is then the
 		// attacker's best response, and LowerBound says how far from
-		// the optimum it may be.
+		// the optimum it may be. So does a solve whose refinement
+		// found a mix that guarantees less than the equilibrium it
+		// started from: the heuristic oracle had missed routes (the
+		// static game on Malta with the crew rule: 0.268 -> 0.187).
 		v, st.Value = u, u
 	}
 	st.Exploitability = u - v
@@ -1084,6 +1109,12 @@ func (s *solver) report(x, y []float64, v, lower float64, converged bool, iter i
 	if s.exact || !g.timed {
 		// The static search's bound is relaxed when it is not exact.
 		st.LowerBound = lower
+		if !s.exact && st.LowerBound < v-1e-9 {
+			// The relaxed search may find a way round the attacker's
+			// support that the crew rule forbids; no way avoids a
+			// minimum cut.
+			st.LowerBound = math.Max(st.LowerBound, s.staticCutLower())
+		}
 	} else {
 		// Any attacker mix bounds the value from below, so the bound
 		// holds for a solve cut short (Options.Stop, MaxIterations) too:

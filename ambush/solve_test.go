@@ -213,3 +213,58 @@ func TestSolveWashburnWood(t *testing.T) {
 		})
 	}
 }
+
+// TestStaticCutLower: against the minimum cut's mix no route pays less
+// than 1/maxflow, and on Washburn and Wood's games (every route admissible,
+// no crew rule at work) that is the value: the static game's certified
+// bound when its oracle turned routes down is then exact.
+func TestStaticCutLower(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n < 40; n++ {
+		in := randomInterdiction(rng, 2+rng.IntN(4), 2+rng.IntN(4))
+		g, err := compile(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &solver{g: g, or: newOracle(g)}
+		if got, want := s.staticCutLower(), washburnWood(in); math.Abs(got-want) > 1e-7 {
+			t.Errorf("game %d: bound %.10f, want 1/maxflow = %.10f", n, got, want)
+		}
+	}
+}
+
+// TestReportNeverAboveGuarantee: a strategy is reported with what it
+// guarantees when that is below the value of the restricted game it came
+// from (a heuristic oracle's equilibrium that the refinement beat): its
+// exploitability is never negative.
+func TestReportNeverAboveGuarantee(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for n := 0; n < 20; n++ {
+		var in *Instance
+		if n%2 == 0 {
+			in = randomInterdiction(rng, 2+rng.IntN(4), 2+rng.IntN(4))
+		} else {
+			in = randomTimed(rng)
+		}
+		g, err := compile(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &solver{g: g, opt: Options{}.withDefaults(), or: newOracle(g), byKey: map[string]int{},
+			rowIdx: map[play]int{}, colIdx: map[column]int{}, exact: true}
+		s.acc = make([]float64, len(g.siteP)*g.nw)
+		p := play{r: s.addRoute(g.fastest), slot: -1}
+		if g.timed {
+			p.slot = g.usual
+		}
+		s.addRow(p)
+		guarantee, _, _ := s.attackerBR([]float64{1}, math.Inf(1), 0)
+		st, err := s.report([]float64{1}, nil, guarantee+0.1, 0, true, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(st.Value-guarantee) > 1e-12 || st.Exploitability < 0 {
+			t.Errorf("game %d: value %v, exploitability %v; want the guarantee %v and 0", n, st.Value, st.Exploitability, guarantee)
+		}
+	}
+}
