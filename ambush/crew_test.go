@@ -132,10 +132,7 @@ func TestCrewRule(t *testing.T) {
 // earlier.
 func TestCrewRuleMapGames(t *testing.T) {
 	_, nice := niceInstance(t)
-	eze, err := BuildInstance(context.Background(), mustGraph(t, "monaco"), mapRequest(mapCases[0]), DefaultSiteModel)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eze := mapInstance(t, mapCases[0])
 	for name, in := range map[string]*Instance{"nice": nice, "eze": eze} {
 		t.Run(name, func(t *testing.T) {
 			st, err := Solve(context.Background(), in, Options{})

@@ -132,11 +132,9 @@ var scalingCases = func() []mapCase {
 func BenchmarkCorridorScaling(b *testing.B) {
 	for _, c := range scalingCases {
 		b.Run(c.name, func(b *testing.B) {
-			in, err := BuildInstance(context.Background(), mustGraph(b, c.graph), mapRequest(c), DefaultSiteModel)
-			if err != nil {
-				b.Fatal(err)
-			}
+			in := mapInstance(b, c)
 			var st *Strategy
+			var err error
 			start := time.Now()
 			for b.Loop() {
 				if st, err = Solve(context.Background(), in, Options{SkipRefine: true}); err != nil {

@@ -241,10 +241,7 @@ func solverFromAttack(tb testing.TB, in *Instance, st *Strategy) (*solver, []flo
 // equilibrium attacker mix (SkipRefine) of two regional journeys.
 func BenchmarkBucketLower(b *testing.B) {
 	for _, c := range []mapCase{journeyCases[0], journeyCases[2]} {
-		in, err := BuildInstance(context.Background(), mustGraph(b, c.graph), mapRequest(c), DefaultSiteModel)
-		if err != nil {
-			b.Fatal(err)
-		}
+		in := mapInstance(b, c)
 		st, err := Solve(context.Background(), in, Options{SkipRefine: true})
 		if err != nil {
 			b.Fatal(err)
@@ -277,11 +274,7 @@ func TestAlternativesGuided(t *testing.T) {
 		}
 		games = append(games, g)
 	}
-	in, err := BuildInstance(context.Background(), mustGraph(t, "liechtenstein"), mapRequest(mapCases[1]), DefaultSiteModel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := compile(in)
+	g, err := compile(mapInstance(t, mapCases[1]))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,6 +84,16 @@ func mapRequest(c mapCase) MapRequest {
 	return req
 }
 
+// mapInstance builds the instance of journey c with mapRequest's schedule.
+func mapInstance(tb testing.TB, c mapCase) *Instance {
+	tb.Helper()
+	in, err := BuildInstance(context.Background(), mustGraph(tb, c.graph), mapRequest(c), DefaultSiteModel)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return in
+}
+
 func TestMapGames(t *testing.T) {
 	for _, c := range mapCases {
 		t.Run(c.name, func(t *testing.T) {

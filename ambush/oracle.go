@@ -100,6 +100,18 @@ func (p *penalties) charge(g *game, j int32, c float64) {
 	}
 }
 
+// staticPen returns the static game's additive costs of the attacker mix
+// y over cols: each site's weight times its p, on its edge or node.
+func (g *game) staticPen(cols []column, y []float64) *penalties {
+	p := &penalties{edge: make([]float64, len(g.etime)), node: make([]float64, g.n)}
+	for c, col := range cols {
+		if y[c] > 0 {
+			p.charge(g, col.site, y[c]*g.siteP[col.site])
+		}
+	}
+	return p
+}
+
 // mixCosts returns the timed site costs of the attacker mix y over cols:
 // per site, the weight of each of its windows times the site's p, and the
 // sites that have any.

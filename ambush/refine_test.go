@@ -138,11 +138,7 @@ func TestRefineMapGames(t *testing.T) {
 		in   func(testing.TB) *Instance
 	}{
 		{"monaco-prison-to-eze", func(tb testing.TB) *Instance {
-			in, err := BuildInstance(context.Background(), mustGraph(tb, "monaco"), mapRequest(mapCases[0]), DefaultSiteModel)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			return in
+			return mapInstance(tb, mapCases[0])
 		}},
 		{"monaco-court-to-nice", func(tb testing.TB) *Instance { _, in := niceInstance(tb); return in }},
 	} {

@@ -15,10 +15,7 @@ import (
 func TestSlotRounds(t *testing.T) {
 	for _, c := range mapCases {
 		t.Run(c.name, func(t *testing.T) {
-			in, err := BuildInstance(context.Background(), mustGraph(t, c.graph), mapRequest(c), DefaultSiteModel)
-			if err != nil {
-				t.Fatal(err)
-			}
+			in := mapInstance(t, c)
 			var values []float64
 			for _, rounds := range []int{1, 12} {
 				st, err := Solve(context.Background(), in, Options{SlotRounds: rounds, SkipRefine: true})

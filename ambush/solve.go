@@ -769,16 +769,8 @@ type routeSlot struct {
 // mix y is below threshold (at most one per slot) and the best cost found.
 func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64) ([]play, float64, error) {
 	g := s.g
-	pen := &penalties{}
 	if !g.timed {
-		pen.edge = make([]float64, len(g.etime))
-		pen.node = make([]float64, g.n)
-		for c, col := range s.cols {
-			if y[c] <= 0 {
-				continue
-			}
-			pen.charge(g, col.site, y[c]*g.siteP[col.site])
-		}
+		pen := g.staticPen(s.cols, y)
 		rejected := s.or.rejected
 		r, cost, ok := s.or.best(pen, -1, g.staticMaxDur(), math.Inf(1))
 		if !ok {
@@ -807,7 +799,7 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 		s.penSite = make([][]siteCost, len(g.siteP))
 	}
 	s.penUsed = g.fillMixCosts(s.penSite, s.penUsed, s.cols, y)
-	pen.site, pen.used = s.penSite, s.penUsed
+	pen := &penalties{site: s.penSite, used: s.penUsed}
 	s.hotEdge.Reset(len(g.head))
 	s.hotNode.Reset(g.n)
 	for _, j := range s.penUsed {
@@ -974,13 +966,9 @@ func (s *solver) staticCutLower() float64 {
 	if cols == nil {
 		return 0
 	}
-	pen := &penalties{edge: make([]float64, len(g.etime)), node: make([]float64, g.n)}
-	for c, col := range cols {
-		pen.charge(g, col.site, y[c]*g.siteP[col.site])
-	}
 	s.or.relaxed = true
 	defer func() { s.or.relaxed = false }()
-	if _, c, ok := s.or.best(pen, -1, g.staticMaxDur(), math.Inf(1)); ok {
+	if _, c, ok := s.or.best(g.staticPen(cols, y), -1, g.staticMaxDur(), math.Inf(1)); ok {
 		return c
 	}
 	return 0
