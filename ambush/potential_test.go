@@ -3,6 +3,7 @@ package ambush
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -50,9 +51,17 @@ func TestPotential(t *testing.T) {
 			}
 			for _, bucket := range []float64{0, 4} {
 				_, c0, ok0 := o.bestBucketed(pen, slot, g.maxDur[slot], math.Inf(1), bucket, nil)
-				_, c1, ok1 := o.bestBucketed(pen, slot, g.maxDur[slot], math.Inf(1), bucket, h)
+				r1, c1, ok1 := o.bestBucketed(pen, slot, g.maxDur[slot], math.Inf(1), bucket, h)
 				if ok0 != ok1 || math.Abs(c0-c1) > 1e-12 {
 					t.Fatalf("round %d slot %d bucket %v: %v %v with the potential, %v %v without", round, slot, bucket, c1, ok1, c0, ok0)
+				}
+				// Ties by time alone (the order before the earliest
+				// possible arrival) find the same route.
+				o.byTime = true
+				r2, c2, ok2 := o.bestBucketed(pen, slot, g.maxDur[slot], math.Inf(1), bucket, h)
+				o.byTime = false
+				if ok1 != ok2 || ok1 && (c1 != c2 || !slices.Equal(r1.edges, r2.edges)) {
+					t.Fatalf("round %d slot %d bucket %v: ties by arrival %v %v, by time %v %v", round, slot, bucket, c1, ok1, c2, ok2)
 				}
 				if ok0 && h[g.origin] > 0 {
 					pruned++
