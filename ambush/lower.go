@@ -284,7 +284,7 @@ func (g *game) bucketLowerBelow(p *penalties, slot int, delta, limit float64, sc
 // distance under costs no larger than the moves', hence consistent. The
 // sweep is costToGo's.
 func (g *game) lowerPotential(p *penalties, slotT, maxDur, tol, eps float64, sc *lowerScratch) []float64 {
-	return sc.pot.least(g, p, slotT, maxDur+tol, 4*eps)
+	return sc.pot.least(g, p, slotT, maxDur+tol, 4*eps, math.Inf(1))
 }
 
 // minSiteCost is the least, over absolute times t in [lo, hi], of the sum

@@ -513,9 +513,13 @@ func (g *game) leastCost(j int32, costs []siteCost, slotT, maxDur, widen float64
 // them) costs its leastCost. It is consistent (a shortest-path distance
 // under costs that never exceed the true ones), so the label-setting search
 // can use it as an A* potential and prune labels whose cost plus potential
-// reaches the incumbent. The sweep is costToGo's.
-func (o *oracle) potential(p *penalties, slot int, maxDur float64) []float64 {
-	return o.pot.least(o.g, p, o.g.in.Slots[slot], maxDur, 0)
+// reaches the incumbent. The sweep is costToGo's, which stops at bound:
+// nodes whose cost is bound or more get bound (still a consistent lower
+// bound, as the least of one and a constant), which is all a search with
+// that incumbent needs (costs are never negative, so it prunes every label
+// there). +Inf sweeps the whole corridor.
+func (o *oracle) potential(p *penalties, slot int, maxDur, bound float64) []float64 {
+	return o.pot.least(o.g, p, o.g.in.Slots[slot], maxDur, 0, bound)
 }
 
 // costToGo is the backward sweep of the A* potentials (oracle.potential,
@@ -549,15 +553,15 @@ func (c *costToGo) reset(g *game) {
 
 // least charges each site with costs in p (p.used lists them) its
 // leastCost for a departure at slotT, durations up to maxDur and passage
-// ranges widened by widen, and returns the sweep.
-func (c *costToGo) least(g *game, p *penalties, slotT, maxDur, widen float64) []float64 {
+// ranges widened by widen, and returns the sweep up to bound.
+func (c *costToGo) least(g *game, p *penalties, slotT, maxDur, widen, bound float64) []float64 {
 	c.reset(g)
 	for _, j := range p.used {
 		if least, ok := g.leastCost(j, p.site[j], slotT, maxDur, widen); ok && least > 0 {
 			c.charge(g, j, least)
 		}
 	}
-	return c.sweep(g)
+	return c.sweep(g, bound)
 }
 
 // charge adds cost to passing site j: to its edge, or to every edge into
@@ -577,8 +581,10 @@ func (c *costToGo) charge(g *game, j int32, cost float64) {
 }
 
 // sweep returns the least charged cost from every node to the
-// destination (+Inf where it cannot be reached).
-func (c *costToGo) sweep(g *game) []float64 {
+// destination (+Inf where it cannot be reached), or bound where that is
+// bound or more: it settles nodes in the order of their cost and stops
+// at the first that costs bound or more.
+func (c *costToGo) sweep(g *game, bound float64) []float64 {
 	if c.gen++; c.gen == 0 {
 		clear(c.done)
 		c.gen = 1
@@ -612,6 +618,16 @@ func (c *costToGo) sweep(g *game) []float64 {
 		}
 		for c.q.Len() > 0 {
 			v, d := c.q.Top()
+			if d >= bound {
+				// Every node not settled costs bound or more.
+				for u := range h {
+					if done[u] != gen {
+						h[u] = bound
+					}
+				}
+				c.q.Reset()
+				break
+			}
 			c.q.Pop()
 			if done[v] != gen && d <= h[v] {
 				done[v] = gen

@@ -13,7 +13,7 @@ import (
 // label-setting search finds the same cost with it as without it.
 func TestPotential(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 19))
-	var pruned int
+	var pruned, stopped int
 	for round := 0; round < 300; round++ {
 		in := randomTimed(rng)
 		g, err := compile(in)
@@ -28,7 +28,7 @@ func TestPotential(t *testing.T) {
 				continue
 			}
 			slotT := g.in.Slots[slot]
-			h := append([]float64(nil), o.potential(pen, slot, g.maxDur[slot])...)
+			h := append([]float64(nil), o.potential(pen, slot, g.maxDur[slot], math.Inf(1))...)
 			for i, r := range rs {
 				if slots[i] != slot {
 					continue
@@ -66,10 +66,30 @@ func TestPotential(t *testing.T) {
 				if ok0 && h[g.origin] > 0 {
 					pruned++
 				}
+				if !ok0 {
+					continue
+				}
+				// The sweep stopped at an incumbent: the least of the
+				// potential and the incumbent, and the same search.
+				inc := c0 * (0.5 + rng.Float64())
+				hb := o.potential(pen, slot, g.maxDur[slot], inc)
+				for v := range hb {
+					if want := math.Min(h[v], inc); hb[v] != want {
+						t.Fatalf("round %d slot %d: potential stopped at %v is %v at node %d, want %v", round, slot, inc, hb[v], v, want)
+					}
+				}
+				rb, cb, okb := o.bestBucketed(pen, slot, g.maxDur[slot], inc, bucket, hb)
+				rf, cf, okf := o.bestBucketed(pen, slot, g.maxDur[slot], inc, bucket, h)
+				if okb != okf || okb && (cb != cf || !slices.Equal(rb.edges, rf.edges)) {
+					t.Fatalf("round %d slot %d bucket %v incumbent %v: %v %v with the stopped potential, %v %v with the whole one", round, slot, bucket, inc, cb, okb, cf, okf)
+				}
+				if okb {
+					stopped++
+				}
 			}
 		}
 	}
-	if pruned == 0 {
-		t.Fatal("the potential never bound anything")
+	if pruned == 0 || stopped == 0 {
+		t.Fatalf("the potential bound %d searches, the stopped one found %d routes", pruned, stopped)
 	}
 }

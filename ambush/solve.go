@@ -880,7 +880,7 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 						res[slot] = result{pool: pool, pc: pc}
 						continue
 					}
-					pot := o.potential(pen, slot, g.maxDur[slot])
+					pot := o.potential(pen, slot, g.maxDur[slot], pc)
 					r, cost, ok := o.bestBucketed(pen, slot, g.maxDur[slot], pc, bucket, pot)
 					res[slot] = result{r, cost, ok, pool, pc}
 				}
@@ -1006,7 +1006,7 @@ func (s *solver) relaxedLower(y []float64) float64 {
 func (s *solver) relaxedSlot(mix *penalties, slot int, below float64) float64 {
 	g := s.g
 	slotT, maxDur := g.in.Slots[slot], g.maxDur[slot]
-	pot := s.or.pot.least(g, mix, slotT, maxDur, 0)
+	pot := s.or.pot.least(g, mix, slotT, maxDur, 0, below)
 	s.or.relaxed = true // the crew rule only raises costs
 	defer func() { s.or.relaxed = false }()
 	if _, c, ok := s.or.bestBucketed(g.relaxedPen(mix, slot), slot, maxDur, below, 0, pot); ok {
