@@ -333,15 +333,7 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 			}
 		}
 	}
-	s := &solver{g: g, opt: opt, or: newOracle(g), byKey: map[string]int{}, part: -1,
-		rowIdx: map[play]int{}, colIdx: map[column]int{}, exact: true, useDFS: g.timed}
-	s.acc = make([]float64, len(g.siteP)*g.nw)
-
-	first := play{r: s.addRoute(g.fastest), slot: -1}
-	if g.timed {
-		first.slot = g.usual
-	}
-	s.addRow(first)
+	s := newSolver(g, opt)
 	if _, cs, _ := s.attackerBR([]float64{1}, 0, 0); len(cs) > 0 {
 		s.addCol(cs[0])
 	}
@@ -473,6 +465,20 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 		st.Refined = refined
 	}
 	return st, err
+}
+
+// newSolver returns a solver of g whose restricted game holds one row:
+// the fastest route, at the usual slot in the timed game.
+func newSolver(g *game, opt Options) *solver {
+	s := &solver{g: g, opt: opt, or: newOracle(g), byKey: map[string]int{}, part: -1,
+		rowIdx: map[play]int{}, colIdx: map[column]int{}, exact: true, useDFS: g.timed}
+	s.acc = make([]float64, len(g.siteP)*g.nw)
+	first := play{r: s.addRoute(g.fastest), slot: -1}
+	if g.timed {
+		first.slot = g.usual
+	}
+	s.addRow(first)
+	return s
 }
 
 // polish ends a solve cut short (Options.Stop, MaxIterations): with the

@@ -250,14 +250,7 @@ func TestReportNeverAboveGuarantee(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := &solver{g: g, opt: Options{}.withDefaults(), or: newOracle(g), byKey: map[string]int{},
-			rowIdx: map[play]int{}, colIdx: map[column]int{}, exact: true}
-		s.acc = make([]float64, len(g.siteP)*g.nw)
-		p := play{r: s.addRoute(g.fastest), slot: -1}
-		if g.timed {
-			p.slot = g.usual
-		}
-		s.addRow(p)
+		s := newSolver(g, Options{}.withDefaults())
 		guarantee, _, _ := s.attackerBR([]float64{1}, math.Inf(1), 0)
 		st, err := s.report([]float64{1}, nil, guarantee+0.1, 0, true, 1)
 		if err != nil {
