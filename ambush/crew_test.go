@@ -3,6 +3,7 @@ package ambush
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/convoi/convoi"
@@ -102,6 +103,21 @@ func TestCrewRule(t *testing.T) {
 					t.Errorf("exact %v: route %v does not pass %s", exact, r.key, tc.wantNode)
 				}
 			}
+			// The label search drops the U-turn where it comes back near
+			// m (at m2, 65 s after m) instead of turning it down at the
+			// destination, as it does without the look-back.
+			for _, lookBack := range []int{0, crewLookBack} {
+				g.lookBack = lookBack
+				before := o.rejected
+				r, _, ok := o.best(pen, 0, g.maxDur[0], math.Inf(1))
+				want := 0
+				if tc.radius > 0 && lookBack == 0 {
+					want = 1
+				}
+				if !ok || o.rejected-before != want || !slices.ContainsFunc(r.edges, func(e int32) bool { return in.Edges[e].To == tc.wantNode }) {
+					t.Errorf("look-back %d: found %v, turned %d routes down (want %d)", lookBack, ok, o.rejected-before, want)
+				}
+			}
 		})
 	}
 	// The solver only plays acceptable routes. With a site on the bypass
@@ -122,6 +138,66 @@ func TestCrewRule(t *testing.T) {
 			if n == "s2" {
 				t.Errorf("strategy plays the U-turn route %v (p=%.2f)", r.Nodes, r.Probability)
 			}
+		}
+	}
+}
+
+// TestCrewLookBack: a way that breaks the crew rule must not hide one
+// that keeps it. The U-turn of uTurnInstance now goes on through x, 50 m
+// before d, which a way south through a1 also reaches, later and dearer
+// (0.2) than the U-turn (free) but cheaper than the bypass (0.5). Looking
+// only at the destination, the search lets the U-turn dominate the way
+// through a1 at x, turns the U-turn down at d and returns the bypass;
+// looking back along the way, it drops the U-turn at m2 and returns the
+// way through a1.
+func TestCrewLookBack(t *testing.T) {
+	in := uTurnInstance()
+	const lat, lon = 43.70, 7.30
+	node := func(id string, dn, de float64) Node {
+		return Node{ID: id, Lat: lat + dn/111_195, Lon: lon + de/(111_195*math.Cos(lat*math.Pi/180))}
+	}
+	in.Nodes = append(in.Nodes, node("x", 0, 950), node("a1", -300, 500))
+	for i, e := range in.Edges {
+		if e.From == "m2" && e.To == "d" {
+			in.Edges[i].To, in.Edges[i].TimeS = "x", 5
+		}
+	}
+	in.Edges = append(in.Edges, Edge{From: "x", To: "d", TimeS: 5}, Edge{From: "o", To: "a1", TimeS: 70}, Edge{From: "a1", To: "x", TimeS: 70})
+	in.Sites = nil
+	if err := in.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	g, err := compile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.setCrewRule(50, 30)
+	pen := &penalties{edge: make([]float64, len(g.etime))}
+	via := func(r *route, id string) bool {
+		return slices.ContainsFunc(r.edges, func(e int32) bool { return g.in.Nodes[g.nodeID[g.head[e]]].ID == id })
+	}
+	for e := range g.etime {
+		from, to := g.in.Nodes[g.nodeID[g.tail[e]]].ID, g.in.Nodes[g.nodeID[g.head[e]]].ID
+		switch {
+		case from == "m" && to == "d":
+			pen.edge[e] = 1
+		case from == "b1" && to == "b2":
+			pen.edge[e] = 0.5
+		case from == "o" && to == "a1":
+			pen.edge[e] = 0.2
+		}
+	}
+	for _, tc := range []struct {
+		lookBack, rejected int
+		via                string
+		cost               float64
+	}{{0, 1, "b1", 0.5}, {crewLookBack, 0, "a1", 0.2}} {
+		g.lookBack = tc.lookBack
+		o := newOracle(g)
+		r, cost, ok := o.best(pen, 0, g.maxDur[0], math.Inf(1))
+		if !ok || !via(r, tc.via) || math.Abs(cost-tc.cost) > 1e-12 || o.rejected != tc.rejected {
+			t.Errorf("look-back %d: found %v at %v, turned %d routes down; want the way through %s at %v, %d turned down",
+				tc.lookBack, ok, cost, o.rejected, tc.via, tc.cost, tc.rejected)
 		}
 	}
 }

@@ -61,6 +61,18 @@ type game struct {
 	near      [][]int32
 	retRadius float64
 	retGap    float64
+	// fastRule: the fastest route keeps the crew rule (the searches may
+	// then cut a way off as soon as it breaks the rule; see
+	// oracle.breaksRule).
+	fastRule bool
+	// nearT[v] is the earliest offset a route can be at v after coming
+	// back near a node it passed retGap earlier: retGap plus the least
+	// lbO of near[v] (+Inf when near[v] is empty).
+	nearT []float64
+	// lookBack is how many labels back along a way the timed searches
+	// look for a return that breaks the rule (crewLookBack; 0: none,
+	// for tests).
+	lookBack int
 }
 
 // route is one origin-destination path with the sites it passes.
@@ -252,7 +264,8 @@ func compile(in *Instance) (*game, error) {
 	if !ok {
 		return nil, convoi.Errorf(convoi.EINTERNAL, "Ambush instance: fastest route not found.")
 	}
-	g.fastest = r
+	g.fastest, g.fastRule = r, true // a fastest route visits no node twice
+	g.lookBack = crewLookBack
 	return g, nil
 }
 
@@ -290,7 +303,8 @@ func (g *game) rows(allowed []bool) {
 // with a node at (0, 0) leaves it off, and so does radiusM <= 0. The
 // fastest route is the reference and stays admissible whatever its shape.
 func (g *game) setCrewRule(radiusM, gapS float64) {
-	g.near, g.retRadius, g.retGap = nil, radiusM, gapS
+	g.near, g.nearT, g.retRadius, g.retGap = nil, nil, radiusM, gapS
+	defer g.checkFastRule()
 	if radiusM <= 0 {
 		return
 	}
@@ -314,7 +328,7 @@ func (g *game) setCrewRule(radiusM, gapS float64) {
 		c := cellOf(v)
 		grid[c] = append(grid[c], int32(v))
 	}
-	g.near = make([][]int32, g.n)
+	g.near, g.nearT = make([][]int32, g.n), make([]float64, g.n)
 	r2 := radiusM * radiusM
 	for v := range g.n {
 		c := cellOf(v)
@@ -327,6 +341,23 @@ func (g *game) setCrewRule(radiusM, gapS float64) {
 				}
 			}
 		}
+		g.nearT[v] = math.Inf(1)
+		for _, u := range g.near[v] {
+			g.nearT[v] = math.Min(g.nearT[v], gapS+g.lbO[u])
+		}
+	}
+}
+
+// checkFastRule sets fastRule: whether the fastest route (the reference,
+// admissible whatever its shape) keeps the crew rule.
+func (g *game) checkFastRule() {
+	g.fastRule = true
+	if g.fastest != nil {
+		seen := make([]float64, g.n)
+		for v := range seen {
+			seen[v] = -1
+		}
+		g.fastRule = g.acceptable(g.fastest.edges, seen)
 	}
 }
 

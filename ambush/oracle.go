@@ -315,6 +315,7 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 	if start+h(g.origin) >= incumbent {
 		return nil, 0, false
 	}
+	rule := slot >= 0 && !o.relaxed && g.lookBack > 0 && g.fastRule
 	o.push(label{node: g.origin, edge: -1, parent: -1, cell: int32(cell(g.origin, 0)), pen: start}, h(g.origin))
 	for o.pq.Len() > 0 {
 		li := o.pop()
@@ -324,6 +325,14 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 		}
 		v := l.node
 		if dominated(v, l.t, int(l.cell)) {
+			continue
+		}
+		// A way that already breaks the crew rule ends in no acceptable
+		// route: drop it, so that it neither dominates a label that may
+		// nor reaches the destination only to be turned down there.
+		// (Without buckets a way back to one of its own nodes is
+		// dominated already: only the rule's radius needs a look.)
+		if rule && o.breaksRule(li, bucket > 0) {
 			continue
 		}
 		var path []int32
@@ -336,12 +345,13 @@ func (o *oracle) bestBucketed(p *penalties, slot int, maxDur, incumbent, bucket 
 		if bucket > 0 {
 			i := l.cell
 			o.bstamp[i], o.bmin[i] = o.gen, l.t
-		} else {
-			if math.IsInf(o.minT[v], 1) {
-				o.touched = append(o.touched, v)
-			}
-			o.minT[v] = l.t
 		}
+		// The earliest time popped at v: dominance without buckets,
+		// and breaksRule's first test.
+		if math.IsInf(o.minT[v], 1) {
+			o.touched = append(o.touched, v)
+		}
+		o.minT[v] = math.Min(o.minT[v], l.t)
 		if v == g.dest {
 			return g.makeRoute(path), l.pen, true
 		}
@@ -475,6 +485,50 @@ func (o *oracle) path(li int32) []int32 {
 	}
 	slices.Reverse(edges)
 	return edges
+}
+
+// crewLookBack is how many labels back along a way the timed searches look
+// for a return that breaks the crew rule (breaksRule, game.lookBack). On
+// Valletta -> Mellieħa the label search had 699 labels reach the
+// destination by ways that broke the rule, most of them a U-turn or a loop
+// round a block to wait out a window, only to be turned down there; and
+// those ways dominated others that keep the rule, which the search then
+// missed (see docs/benchmarks.md, ninth round).
+const crewLookBack = 8
+
+// breaksRule reports whether label li's way breaks the crew rule at its
+// last node v within its last g.lookBack labels: it comes back to one of
+// their nodes, or within the rule's radius of one passed retGap or more
+// earlier. Every route through such a way breaks the rule (acceptable
+// tests the whole route), so the search may drop it, unless the fastest
+// route, acceptable whatever its shape, breaks the rule (game.fastRule).
+// A return further back is still caught at the destination.
+//
+// The way is only walked when the earliest times popped at v and at the
+// nodes near it (minT) allow such a return: most labels are not. Without
+// buckets (revisits false) a way back to one of its own nodes is
+// dominated already and is not looked for.
+func (o *oracle) breaksRule(li int32, revisits bool) bool {
+	g := o.g
+	v, t := o.labels[li].node, o.labels[li].t
+	var near []int32
+	if g.near != nil && t >= g.nearT[v] {
+		near = g.near[v]
+	}
+	possible := revisits && o.minT[v] < t
+	for _, u := range near {
+		possible = possible || o.minT[u] <= t-g.retGap
+	}
+	if !possible {
+		return false
+	}
+	for k, n := o.labels[li].parent, 0; k >= 0 && n < g.lookBack; k, n = o.labels[k].parent, n+1 {
+		u := o.labels[k].node
+		if u == v || t-o.labels[k].t >= g.retGap && slices.Contains(near, u) {
+			return true
+		}
+	}
+	return false
 }
 
 // push queues a new label, ordered by (pen + h, t + lbT) for the
