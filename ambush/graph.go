@@ -55,10 +55,13 @@ type game struct {
 	fastest    *route
 	usual      int
 	feasibleFn []bool // per slot: the fastest route meets the deadline
-	// The crew rule (setCrewRule): near[v] are the other nodes within
-	// retRadius metres of v; a route may not pass within retRadius of a
-	// node it passed retGap seconds or more earlier. nil near: off.
-	near      [][]int32
+	// The crew rule (setCrewRule): nearOf(v) are the other nodes within
+	// retRadius metres of v, nearAt[nearFirst[v]:nearFirst[v+1]] (one
+	// array, for the searches' locality); a route may not pass within
+	// retRadius of a node it passed retGap seconds or more earlier. nil
+	// nearFirst: off.
+	nearFirst []int32
+	nearAt    []int32
 	retRadius float64
 	retGap    float64
 	// fastRule: the fastest route keeps the crew rule (the searches may
@@ -67,7 +70,7 @@ type game struct {
 	fastRule bool
 	// nearT[v] is the earliest offset a route can be at v after coming
 	// back near a node it passed retGap earlier: retGap plus the least
-	// lbO of near[v] (+Inf when near[v] is empty).
+	// lbO of nearOf(v) (+Inf when it is empty).
 	nearT []float64
 	// lookBack is how many labels back along a way the timed searches
 	// look for a return that breaks the rule (crewLookBack; 0: none,
@@ -303,7 +306,7 @@ func (g *game) rows(allowed []bool) {
 // with a node at (0, 0) leaves it off, and so does radiusM <= 0. The
 // fastest route is the reference and stays admissible whatever its shape.
 func (g *game) setCrewRule(radiusM, gapS float64) {
-	g.near, g.nearT, g.retRadius, g.retGap = nil, nil, radiusM, gapS
+	g.nearFirst, g.nearAt, g.nearT, g.retRadius, g.retGap = nil, nil, nil, radiusM, gapS
 	defer g.checkFastRule()
 	if radiusM <= 0 {
 		return
@@ -328,24 +331,29 @@ func (g *game) setCrewRule(radiusM, gapS float64) {
 		c := cellOf(v)
 		grid[c] = append(grid[c], int32(v))
 	}
-	g.near, g.nearT = make([][]int32, g.n), make([]float64, g.n)
+	g.nearFirst, g.nearT = make([]int32, g.n+1), make([]float64, g.n)
 	r2 := radiusM * radiusM
 	for v := range g.n {
 		c := cellOf(v)
+		g.nearT[v] = math.Inf(1)
 		for di := int64(-1); di <= 1; di++ {
 			for dj := int64(-1); dj <= 1; dj++ {
 				for _, u := range grid[cell{c.i + di, c.j + dj}] {
 					if dx, dy := x[u]-x[v], y[u]-y[v]; int(u) != v && dx*dx+dy*dy < r2 {
-						g.near[v] = append(g.near[v], u)
+						g.nearAt = append(g.nearAt, u)
+						g.nearT[v] = math.Min(g.nearT[v], gapS+g.lbO[u])
 					}
 				}
 			}
 		}
-		g.nearT[v] = math.Inf(1)
-		for _, u := range g.near[v] {
-			g.nearT[v] = math.Min(g.nearT[v], gapS+g.lbO[u])
-		}
+		g.nearFirst[v+1] = int32(len(g.nearAt))
 	}
+}
+
+// nearOf returns the nodes within the crew rule's radius of v (the rule
+// must be on: nearFirst not nil).
+func (g *game) nearOf(v int32) []int32 {
+	return g.nearAt[g.nearFirst[v]:g.nearFirst[v+1]]
 }
 
 // checkFastRule sets fastRule: whether the fastest route (the reference,
@@ -378,8 +386,8 @@ func (g *game) acceptable(edges []int32, seen []float64) bool {
 			ok = false
 			break
 		}
-		if g.near != nil {
-			for _, u := range g.near[v] {
+		if g.nearFirst != nil {
+			for _, u := range g.nearOf(v) {
 				if seen[u] >= 0 && t-seen[u] >= g.retGap {
 					ok = false
 					break

@@ -445,8 +445,8 @@ func (o *oracle) bestTimed(p *penalties, slot int, maxDur, incumbent float64, bu
 			if o.onPath[w] || nt+g.lbT[w] > maxDur+tol {
 				continue
 			}
-			if g.near != nil {
-				for _, u := range g.near[w] {
+			if g.nearFirst != nil {
+				for _, u := range g.nearOf(w) {
 					if o.onPath[u] && nt-o.pathT[u] >= g.retGap {
 						continue next
 					}
@@ -512,8 +512,8 @@ func (o *oracle) breaksRule(li int32, revisits bool) bool {
 	g := o.g
 	v, t := o.labels[li].node, o.labels[li].t
 	var near []int32
-	if g.near != nil && t >= g.nearT[v] {
-		near = g.near[v]
+	if g.nearFirst != nil && t >= g.nearT[v] {
+		near = g.nearOf(v)
 	}
 	possible := revisits && o.minT[v] < t
 	for _, u := range near {
