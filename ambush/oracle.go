@@ -504,9 +504,10 @@ const crewLookBack = 8
 // route, acceptable whatever its shape, breaks the rule (game.fastRule).
 // A return further back is still caught at the destination.
 //
-// The way is only walked when the earliest times popped at v and at the
-// nodes near it (minT) allow such a return: most labels are not. Without
-// buckets (revisits false) a way back to one of its own nodes is
+// The way is only walked when the earliest time a route can come back near
+// v (game.nearT) and the earliest times popped at v and at the nodes near
+// it (minT) allow such a return, which for most labels they do not.
+// Without buckets (revisits false) a way back to one of its own nodes is
 // dominated already and is not looked for.
 func (o *oracle) breaksRule(li int32, revisits bool) bool {
 	g := o.g
