@@ -14,14 +14,7 @@ import (
 // come back on the other carriageway (m2, 10 m from m), or take a long
 // southern bypass.
 func uTurnInstance() *Instance {
-	const lat, lon = 43.70, 7.30
-	at := func(dn, de float64) (float64, float64) { // metres north and east
-		return lat + dn/111_195, lon + de/(111_195*math.Cos(lat*math.Pi/180))
-	}
-	node := func(id string, dn, de float64) Node {
-		a, b := at(dn, de)
-		return Node{ID: id, Lat: a, Lon: b}
-	}
+	node := uTurnNode
 	in := &Instance{
 		Nodes: []Node{node("o", 0, 0), node("m", 0, 500), node("d", 0, 1000), node("s1", 400, 500), node("s2", 400, 510),
 			node("m2", 0, 510), node("b1", -2000, 300), node("b2", -2000, 700)},
@@ -35,6 +28,13 @@ func uTurnInstance() *Instance {
 	e1 := 1
 	in.Sites = []Site{{ID: "east-leg", Edge: &e1, At: 0.5, P: 0.9}}
 	return in
+}
+
+// uTurnNode is a node of uTurnInstance's area, dn metres north and de
+// metres east of its origin.
+func uTurnNode(id string, dn, de float64) Node {
+	const lat, lon = 43.70, 7.30
+	return Node{ID: id, Lat: lat + dn/111_195, Lon: lon + de/(111_195*math.Cos(lat*math.Pi/180))}
 }
 
 // TestCrewRule: with the east leg costly and the bypass less so, the best
@@ -152,11 +152,7 @@ func TestCrewRule(t *testing.T) {
 // way through a1.
 func TestCrewLookBack(t *testing.T) {
 	in := uTurnInstance()
-	const lat, lon = 43.70, 7.30
-	node := func(id string, dn, de float64) Node {
-		return Node{ID: id, Lat: lat + dn/111_195, Lon: lon + de/(111_195*math.Cos(lat*math.Pi/180))}
-	}
-	in.Nodes = append(in.Nodes, node("x", 0, 950), node("a1", -300, 500))
+	in.Nodes = append(in.Nodes, uTurnNode("x", 0, 950), uTurnNode("a1", -300, 500))
 	for i, e := range in.Edges {
 		if e.From == "m2" && e.To == "d" {
 			in.Edges[i].To, in.Edges[i].TimeS = "x", 5
