@@ -58,7 +58,9 @@ type EventService struct {
 	MaxAge   time.Duration
 	Replicas int
 	// Since, if not zero, makes the node read events from that time on
-	// instead of from Open (a restarted node replays what it missed).
+	// instead of from Open (a restarted node replays what it missed). Open
+	// then does not start reading: make the subscriptions that must see the
+	// replay, then call Start.
 	Since time.Time
 	// MaxPending bounds the events published but not yet acknowledged by
 	// the server; past it PublishEvent drops the event and counts it.
@@ -72,11 +74,12 @@ type EventService struct {
 	// and consuming (an unacknowledged publish, an undecodable message).
 	OnError func(error)
 
-	local *bus.EventService
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	cc    jetstream.ConsumeContext
-	nsub  *nats.Subscription
+	local  *bus.EventService
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	cc     jetstream.ConsumeContext
+	nsub   *nats.Subscription
 
 	dropped atomic.Int64 // events not published (too many pending, or no connection)
 	mu      sync.Mutex
@@ -130,19 +133,37 @@ func (s *EventService) Open(ctx context.Context) error {
 			return fmt.Errorf("subscribe to notifications: %w", err)
 		}
 	}
+	s.stream = st
+	if s.Since.IsZero() {
+		if err := s.Start(ctx); err != nil {
+			nc.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+// Start starts reading the stream: from now on, or from Since. Open calls
+// it unless Since is set; call it once after Open otherwise.
+func (s *EventService) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stream == nil {
+		return convoi.Errorf(convoi.EUNAVAILABLE, "Event bus is not open.")
+	}
+	if s.cc != nil {
+		return nil
+	}
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy}
 	if !s.Since.IsZero() {
 		t := s.Since
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
 	}
-	cons, err := st.OrderedConsumer(ctx, cfg)
+	cons, err := s.stream.OrderedConsumer(ctx, cfg)
 	if err != nil {
-		nc.Close()
 		return fmt.Errorf("consume stream %s: %w", s.Stream, err)
 	}
-	s.cc, err = cons.Consume(s.deliver)
-	if err != nil {
-		nc.Close()
+	if s.cc, err = cons.Consume(s.deliver); err != nil {
 		return fmt.Errorf("consume stream %s: %w", s.Stream, err)
 	}
 	return nil
@@ -314,6 +335,7 @@ func (s *EventService) Close() error {
 		s.nc.Close()
 		s.nc = nil
 	}
+	s.stream = nil
 	if s.local != nil {
 		errs = append(errs, s.local.Close())
 	}

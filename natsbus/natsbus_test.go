@@ -134,10 +134,17 @@ func TestAcknowledgedEventSurvivesNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 100 {
 		e := receive(t, sub)
 		if e.Movement == nil || e.Movement.ID != convoi.MovementID(i+1) {
-			t.Fatalf("event %d = %+v, want movement %d", i, e, i+1)
+			got := "no movement"
+			if e.Movement != nil {
+				got = fmt.Sprintf("movement %d", e.Movement.ID)
+			}
+			t.Fatalf("event %d is %s %s, want movement %d", i, e.Type, got, i+1)
 		}
 	}
 }
