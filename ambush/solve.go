@@ -280,11 +280,18 @@ type solver struct {
 	cols   []column
 	colIdx map[column]int
 	m      [][]float64
-	acc    []float64 // attacker payoff accumulator, site*nw + window
-	accHit []int32
-	exact  bool
-	useDFS bool
-	scr    []int
+	// The attacker's payoff per (site, window) pair, by dense index
+	// (hitKeys): the pairs of one route are numbered together when first
+	// met, so that summing a route's pairs reads nearby memory, however
+	// large the map. keyOf maps a dense index back to site*nw + window,
+	// denseOf the other way (-1: not numbered yet).
+	acc     []float64
+	accHit  []int32
+	keyOf   []int32
+	denseOf []int32
+	exact   bool
+	useDFS  bool
+	scr     []int
 	// unavoidable caches, per site, whether every admissible route passes
 	// it; witness holds the routes that proved sites avoidable.
 	unavoidable map[int32]bool
@@ -300,7 +307,7 @@ type solver struct {
 	cutCols []column
 	cutY    []float64
 	// hitsOf caches hitKeys.
-	hitsOf map[routeSlot][]int32
+	hitsOf map[routeSlot][]hitKey
 	// part is the turn of the slots the heuristic oracle searches in
 	// this iteration (slot % SlotRounds == part), -1 for all.
 	part int
@@ -472,7 +479,6 @@ func solveGame(ctx context.Context, g *game, opt Options) (*Strategy, error) {
 func newSolver(g *game, opt Options) *solver {
 	s := &solver{g: g, opt: opt, or: newOracle(g), byKey: map[string]int{}, part: -1,
 		rowIdx: map[play]int{}, colIdx: map[column]int{}, exact: true, useDFS: g.timed}
-	s.acc = make([]float64, len(g.siteP)*g.nw)
 	first := play{r: s.addRoute(g.fastest), slot: -1}
 	if g.timed {
 		first.slot = g.usual
@@ -670,7 +676,7 @@ func (s *solver) prune(after int) {
 	if len(s.hitsOf) > 2*len(s.rows) {
 		// Keep the hit keys of the rows left; the others are
 		// recomputed if they come back.
-		keep := make(map[routeSlot][]int32, len(s.rows))
+		keep := make(map[routeSlot][]hitKey, len(s.rows))
 		for _, p := range s.rows {
 			k := routeSlot{s.routes[p.r], max(p.slot, 0)}
 			if h, ok := s.hitsOf[k]; ok {
@@ -705,18 +711,21 @@ func (s *solver) attackerBR(x []float64, threshold float64, limit int) (float64,
 			continue
 		}
 		xi := x[i]
-		for _, k := range s.hitKeys(s.routes[p.r], max(p.slot, 0)) {
-			if s.acc[k] == 0 {
-				s.accHit = append(s.accHit, k)
+		for _, h := range s.hitKeys(s.routes[p.r], max(p.slot, 0)) {
+			if s.acc[h.k] == 0 {
+				s.accHit = append(s.accHit, h.k)
 			}
-			s.acc[k] += xi * g.siteP[k/int32(g.nw)]
+			s.acc[h.k] += xi * h.p
 		}
 	}
 	best := 0.0
 	var cand []int32
 	for _, k := range s.accHit {
-		best = math.Max(best, s.acc[k])
-		if s.acc[k] > threshold {
+		a := s.acc[k]
+		if a > best {
+			best = a
+		}
+		if a > threshold {
 			cand = append(cand, k)
 		}
 	}
@@ -727,7 +736,7 @@ func (s *solver) attackerBR(x []float64, threshold float64, limit int) (float64,
 		case s.acc[a] < s.acc[b]:
 			return 1
 		}
-		return int(a - b)
+		return int(s.keyOf[a] - s.keyOf[b])
 	})
 	if limit == 0 {
 		limit = s.opt.ColumnsPerIteration
@@ -736,8 +745,9 @@ func (s *solver) attackerBR(x []float64, threshold float64, limit int) (float64,
 		cand = cand[:limit]
 	}
 	cols, vals := make([]column, len(cand)), make([]float64, len(cand))
-	for i, k := range cand {
-		cols[i], vals[i] = column{site: k / int32(g.nw), w: int(k) % g.nw}, s.acc[k]
+	for i, d := range cand {
+		k := s.keyOf[d]
+		cols[i], vals[i] = column{site: k / int32(g.nw), w: int(k) % g.nw}, s.acc[d]
 		if !g.timed {
 			cols[i].w = 0
 		}
@@ -745,21 +755,42 @@ func (s *solver) attackerBR(x []float64, threshold float64, limit int) (float64,
 	return best, cols, vals
 }
 
-// hitKeys returns the (site, window) pairs, as site*nw + window, that
-// route r departing at slot meets (game.hits), computed once per route and
-// slot: the attacker's best response walks them every iteration.
-func (s *solver) hitKeys(r *route, slot int) []int32 {
+// hitKey is one (site, window) pair a route meets, by its dense index in
+// the solver's accumulator, with the site's probability of success.
+type hitKey struct {
+	k int32
+	p float64
+}
+
+// hitKeys returns the (site, window) pairs that route r departing at slot
+// meets (game.hits), computed once per route and slot: the attacker's best
+// response walks them every iteration.
+func (s *solver) hitKeys(r *route, slot int) []hitKey {
 	k := routeSlot{r, slot}
 	if h, ok := s.hitsOf[k]; ok {
 		return h
 	}
 	g := s.g
-	var h []int32
+	if s.denseOf == nil {
+		s.denseOf = make([]int32, len(g.siteP)*g.nw)
+		for i := range s.denseOf {
+			s.denseOf[i] = -1
+		}
+	}
+	var h []hitKey
 	s.scr = g.hits(r, slot, s.scr, func(j int32, w int) {
-		h = append(h, int32(int(j)*g.nw+w))
+		key := int32(int(j)*g.nw + w)
+		d := s.denseOf[key]
+		if d < 0 {
+			d = int32(len(s.keyOf))
+			s.denseOf[key] = d
+			s.keyOf = append(s.keyOf, key)
+			s.acc = append(s.acc, 0)
+		}
+		h = append(h, hitKey{d, g.siteP[j]})
 	})
 	if s.hitsOf == nil {
-		s.hitsOf = map[routeSlot][]int32{}
+		s.hitsOf = map[routeSlot][]hitKey{}
 	}
 	s.hitsOf[k] = h
 	return h
