@@ -102,13 +102,15 @@ type passage struct {
 // its ends are in the corridor. The sites elsewhere no admissible route
 // passes: they can never hit, so leaving them out of the game changes no
 // payoff, and every search, bound and table of the solver scales with the
-// corridor instead of the map.
+// corridor instead of the map. It validates the instance first
+// (Instance.Validate's errors) and reuses the index of the nodes that
+// validation builds.
 func compile(in *Instance) (*game, error) {
-	n := len(in.Nodes)
-	nodeIdx := make(map[string]int32, n)
-	for i, nd := range in.Nodes {
-		nodeIdx[nd.ID] = int32(i)
+	x, err := in.validate()
+	if err != nil {
+		return nil, err
 	}
+	n, nodeIdx := len(in.Nodes), x.node
 	forbid := make(map[string]bool, len(in.Forbid))
 	for _, f := range in.Forbid {
 		forbid[f] = true
@@ -127,11 +129,11 @@ func compile(in *Instance) (*game, error) {
 	}
 	// The whole map first, for the bounds that decide the corridor.
 	m := len(in.Edges)
-	head, tail, etime := make([]int32, m), make([]int32, m), make([]float64, m)
+	head, tail, etime := x.head, x.tail, make([]float64, m)
 	allowed := make([]bool, m)
 	for i, e := range in.Edges {
-		u, v := nodeIdx[e.From], nodeIdx[e.To]
-		tail[i], head[i], etime[i] = u, v, e.TimeS
+		u, v := tail[i], head[i]
+		etime[i] = e.TimeS
 		allowed[i] = nodeOK[u] && nodeOK[v] && !tagged(e.Tags) && u != v
 	}
 	origin, dest := nodeIdx[in.Origin], nodeIdx[in.Destination]
@@ -408,9 +410,6 @@ func (g *game) acceptable(edges []int32, seen []float64) bool {
 func fastestS(in *Instance) (float64, error) {
 	c := *in
 	c.Deadline, c.UsualSlot, c.Slots, c.Windows = nil, nil, []float64{0}, nil
-	if err := c.Validate(); err != nil {
-		return 0, err
-	}
 	g, err := compile(&c)
 	if err != nil {
 		return 0, err

@@ -139,111 +139,126 @@ func UnmarshalInstance(b []byte) (*Instance, error) { return ParseInstance(bytes
 
 // Validate checks the instance and reports the first problem as an EINVALID error.
 func (in *Instance) Validate() error {
+	_, err := in.validate()
+	return err
+}
+
+// indexed is what validate learns on its way that compile needs: each
+// node's index by its ID and each edge's ends.
+type indexed struct {
+	node       map[string]int32
+	tail, head []int32
+}
+
+// validate is Validate, returning the instance indexed.
+func (in *Instance) validate() (*indexed, error) {
 	bad := func(format string, args ...any) error {
 		return convoi.Errorf(convoi.EINVALID, "Ambush instance: "+format, args...)
 	}
 	switch {
 	case len(in.Nodes) == 0:
-		return bad("no nodes.")
+		return nil, bad("no nodes.")
 	case len(in.Nodes) > MaxNodes:
-		return bad("%d nodes, more than %d.", len(in.Nodes), MaxNodes)
+		return nil, bad("%d nodes, more than %d.", len(in.Nodes), MaxNodes)
 	case len(in.Edges) > MaxEdges:
-		return bad("%d edges, more than %d.", len(in.Edges), MaxEdges)
+		return nil, bad("%d edges, more than %d.", len(in.Edges), MaxEdges)
 	case len(in.Sites) > MaxSites:
-		return bad("%d sites, more than %d.", len(in.Sites), MaxSites)
+		return nil, bad("%d sites, more than %d.", len(in.Sites), MaxSites)
 	case len(in.Slots) == 0:
-		return bad("no departure slots (slots_s).")
+		return nil, bad("no departure slots (slots_s).")
 	case len(in.Slots) > MaxSlots:
-		return bad("%d slots, more than %d.", len(in.Slots), MaxSlots)
+		return nil, bad("%d slots, more than %d.", len(in.Slots), MaxSlots)
 	case len(in.Windows) > MaxWindows:
-		return bad("%d windows, more than %d.", len(in.Windows), MaxWindows)
+		return nil, bad("%d windows, more than %d.", len(in.Windows), MaxWindows)
 	}
-	ids := make(map[string]int, len(in.Nodes))
+	ids := make(map[string]int32, len(in.Nodes))
 	for i, n := range in.Nodes {
 		if n.ID == "" {
-			return bad("node %d has no id.", i)
+			return nil, bad("node %d has no id.", i)
 		}
 		if _, dup := ids[n.ID]; dup {
-			return bad("duplicate node id %q.", n.ID)
+			return nil, bad("duplicate node id %q.", n.ID)
 		}
 		if !finite(n.Lat) || !finite(n.Lon) || n.Lat < -90 || n.Lat > 90 || n.Lon < -180 || n.Lon > 180 {
-			return bad("node %q has coordinates out of range.", n.ID)
+			return nil, bad("node %q has coordinates out of range.", n.ID)
 		}
-		ids[n.ID] = i
+		ids[n.ID] = int32(i)
 	}
+	x := &indexed{node: ids, tail: make([]int32, len(in.Edges)), head: make([]int32, len(in.Edges))}
 	for i, e := range in.Edges {
-		if _, ok := ids[e.From]; !ok {
-			return bad("edge %d starts at unknown node %q.", i, e.From)
+		var ok bool
+		if x.tail[i], ok = ids[e.From]; !ok {
+			return nil, bad("edge %d starts at unknown node %q.", i, e.From)
 		}
-		if _, ok := ids[e.To]; !ok {
-			return bad("edge %d ends at unknown node %q.", i, e.To)
+		if x.head[i], ok = ids[e.To]; !ok {
+			return nil, bad("edge %d ends at unknown node %q.", i, e.To)
 		}
 		if !finite(e.TimeS) || e.TimeS <= 0 || e.TimeS > 1e7 {
-			return bad("edge %d has travel time %v; it must be in (0, 1e7] seconds.", i, e.TimeS)
+			return nil, bad("edge %d has travel time %v; it must be in (0, 1e7] seconds.", i, e.TimeS)
 		}
 	}
 	if _, ok := ids[in.Origin]; !ok {
-		return bad("unknown origin %q.", in.Origin)
+		return nil, bad("unknown origin %q.", in.Origin)
 	}
 	if _, ok := ids[in.Destination]; !ok {
-		return bad("unknown destination %q.", in.Destination)
+		return nil, bad("unknown destination %q.", in.Destination)
 	}
 	if in.Origin == in.Destination {
-		return bad("origin and destination are the same node.")
+		return nil, bad("origin and destination are the same node.")
 	}
 	for i, s := range in.Slots {
 		if !finite(s) || math.Abs(s) > 1e9 {
-			return bad("slot %d (%v) out of range.", i, s)
+			return nil, bad("slot %d (%v) out of range.", i, s)
 		}
 		if i > 0 && s <= in.Slots[i-1] {
-			return bad("slots must be strictly increasing (slot %d).", i)
+			return nil, bad("slots must be strictly increasing (slot %d).", i)
 		}
 	}
 	if in.UsualSlot != nil && (*in.UsualSlot < 0 || *in.UsualSlot >= len(in.Slots)) {
-		return bad("usual_slot %d is not a slot index.", *in.UsualSlot)
+		return nil, bad("usual_slot %d is not a slot index.", *in.UsualSlot)
 	}
 	if in.Deadline != nil && (!finite(*in.Deadline) || math.Abs(*in.Deadline) > 1e9) {
-		return bad("deadline out of range.")
+		return nil, bad("deadline out of range.")
 	}
 	if in.Stretch != 0 && (!finite(in.Stretch) || in.Stretch < 1 || in.Stretch > 1e6) {
-		return bad("stretch %v must be in [1, 1e6] (0 means %v).", in.Stretch, DefaultStretch)
+		return nil, bad("stretch %v must be in [1, 1e6] (0 means %v).", in.Stretch, DefaultStretch)
 	}
 	siteIDs := make(map[string]bool, len(in.Sites))
 	for i, s := range in.Sites {
 		if s.ID == "" {
-			return bad("site %d has no id.", i)
+			return nil, bad("site %d has no id.", i)
 		}
 		if siteIDs[s.ID] {
-			return bad("duplicate site id %q.", s.ID)
+			return nil, bad("duplicate site id %q.", s.ID)
 		}
 		siteIDs[s.ID] = true
 		if (s.Node == "") == (s.Edge == nil) {
-			return bad("site %q must have exactly one of node and edge.", s.ID)
+			return nil, bad("site %q must have exactly one of node and edge.", s.ID)
 		}
 		if s.Node != "" {
 			if _, ok := ids[s.Node]; !ok {
-				return bad("site %q is on unknown node %q.", s.ID, s.Node)
+				return nil, bad("site %q is on unknown node %q.", s.ID, s.Node)
 			}
 			if s.At != 0 {
-				return bad("site %q: at only goes with edge.", s.ID)
+				return nil, bad("site %q: at only goes with edge.", s.ID)
 			}
 		}
 		if s.Edge != nil && (*s.Edge < 0 || *s.Edge >= len(in.Edges)) {
-			return bad("site %q is on edge %d, not an edge index.", s.ID, *s.Edge)
+			return nil, bad("site %q is on edge %d, not an edge index.", s.ID, *s.Edge)
 		}
 		if !finite(s.At) || s.At < 0 || s.At > 1 {
-			return bad("site %q: at must be in [0, 1].", s.ID)
+			return nil, bad("site %q: at must be in [0, 1].", s.ID)
 		}
 		if !finite(s.P) || s.P <= 0 || s.P > 1 {
-			return bad("site %q: hit probability p must be in (0, 1].", s.ID)
+			return nil, bad("site %q: hit probability p must be in (0, 1].", s.ID)
 		}
 	}
 	for i, w := range in.Windows {
 		if !finite(w[0]) || !finite(w[1]) || w[0] >= w[1] || math.Abs(w[0]) > 1e9 || math.Abs(w[1]) > 1e9 {
-			return bad("window %d must be [start, end) with start < end.", i)
+			return nil, bad("window %d must be [start, end) with start < end.", i)
 		}
 	}
-	return nil
+	return x, nil
 }
 
 // stretch returns the effective stretch bound.

@@ -320,10 +320,7 @@ type solver struct {
 // until neither improves by more than Tolerance. It checks ctx between
 // iterations. Invalid instances are EINVALID errors.
 func Solve(ctx context.Context, in *Instance, opt Options) (*Strategy, error) {
-	if err := in.Validate(); err != nil {
-		return nil, err
-	}
-	g, err := compile(in)
+	g, err := compile(in) // validates in
 	if err != nil {
 		return nil, err
 	}
