@@ -430,15 +430,23 @@ func (w *warmLP) addConstraint(m [][]float64, c int) {
 func (w *warmLP) addVariable(m [][]float64, r int) {
 	j := w.addColumn(r)
 	w.varCol = append(w.varCol, j)
+	// A route meets few of the columns in play: the sums run over its
+	// non-zero entries only (in the same order, so the same sums).
+	nz := w.nz[:0]
+	for c := 0; c < w.nc; c++ {
+		if m[r][c] != 0 {
+			nz = append(nz, c)
+		}
+	}
 	for i := range w.t {
 		var v float64
-		for c := 0; c < w.nc; c++ {
-			if a := m[r][c]; a != 0 {
-				v += w.t[i][w.slkCol[c]] * a
-			}
+		ti := w.t[i]
+		for _, c := range nz {
+			v += ti[w.slkCol[c]] * m[r][c]
 		}
-		w.t[i][j] = v
+		ti[j] = v
 	}
+	w.nz = nz
 	w.seq++
 	d := -1 - costPerturbation(w.seq)
 	for c := 0; c < w.nc; c++ {
