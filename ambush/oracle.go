@@ -189,8 +189,13 @@ func (p *penalties) stepPen(g *game, e int32, t, slotT float64) float64 {
 // routeCost is the timed cost of route r departing at slotT, or some value
 // at least limit once the cost reaches it (the terms are non-negative).
 func (p *penalties) routeCost(g *game, r *route, slotT, limit float64) float64 {
+	return p.passCost(g, r.pass, slotT, limit)
+}
+
+// passCost is routeCost over the passages pass.
+func (p *penalties) passCost(g *game, pass []passage, slotT, limit float64) float64 {
 	var c float64
-	for _, ps := range r.pass {
+	for _, ps := range pass {
 		if len(p.site[ps.site]) > 0 {
 			if c += p.sitePen(g, ps.site, slotT+ps.off); c >= limit {
 				return c

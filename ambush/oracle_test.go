@@ -124,3 +124,53 @@ func randomPenalties(rng *rand.Rand, g *game, oneIn int) *penalties {
 	}
 	return pen
 }
+
+// TestPoolBest checks the known routes' prices at every slot (poolBest
+// prices only each route's passages at the sites with costs, listed by
+// hotPassages) against routeCost over every passage, on random timed games
+// with random attacker weights: the same costs to the last bit, and the
+// cheapest route not yet played at each slot.
+func TestPoolBest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 13))
+	checked := 0
+	for n := 0; n < 60; n++ {
+		in := randomTimed(rng)
+		g, err := compile(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := newSolver(g, Options{}.withDefaults())
+		rs, slots := allPlays(g)
+		for i, r := range rs {
+			k := s.addRoute(r)
+			if rng.IntN(4) == 0 {
+				s.addRow(play{r: k, slot: slots[i]})
+			}
+		}
+		for round := 0; round < 3; round++ {
+			pen := randomPenalties(rng, g, 2+rng.IntN(6))
+			s.penSite, s.penUsed = pen.site, pen.used
+			s.hotPassages()
+			for slot := range g.in.Slots {
+				wantI, wantC := -1, 0.5
+				for i, r := range s.routes {
+					full := pen.routeCost(g, r, g.in.Slots[slot], math.Inf(1))
+					hot := pen.passCost(g, s.hotPass[s.hotFirst[i]:s.hotFirst[i+1]], g.in.Slots[slot], math.Inf(1))
+					if hot != full {
+						t.Fatalf("game %d route %d slot %d: %v over its passages at sites with costs, %v over all", n, i, slot, hot, full)
+					}
+					checked++
+					if _, played := s.rowIdx[play{r: i, slot: slot}]; !played && g.admissible(r.dur, slot) && full < wantC {
+						wantI, wantC = i, full
+					}
+				}
+				if i, c := s.poolBest(pen, slot, 0.5); i != wantI || c != wantC {
+					t.Fatalf("game %d slot %d: poolBest gave route %d at %v, want %d at %v", n, slot, i, c, wantI, wantC)
+				}
+			}
+		}
+	}
+	if checked < 1000 {
+		t.Fatalf("only %d route prices checked", checked)
+	}
+}

@@ -303,6 +303,11 @@ type solver struct {
 	penUsed []int32
 	// hotEdge and hotNode mark the edges and nodes of penUsed's sites.
 	hotEdge, hotNode graphsearch.Set
+	// hotSite is penUsed as a bit set; hotPass[hotFirst[i]:hotFirst[i+1]]
+	// are route i's passages at those sites (hotPassages).
+	hotSite  []uint64
+	hotFirst []int32
+	hotPass  []passage
 	// cutCols and cutY are the minimum cut's attacker mix (cutMix).
 	cutCols []column
 	cutY    []float64
@@ -875,6 +880,7 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 		// One heuristic search per slot, spread over the cores, each
 		// worker with its own scratch.
 		workers := min(runtime.GOMAXPROCS(0), len(g.in.Slots))
+		s.hotPassages()
 		for len(s.ors) < workers {
 			s.ors = append(s.ors, newOracle(g))
 		}
@@ -970,9 +976,34 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 	return best, lower, nil
 }
 
+// hotPassages lists, for every known route, its passages at the sites
+// the attacker's mix has costs on (penUsed), in the route's order: what
+// poolBest prices at every slot, instead of every passage of the route
+// at every slot (the others cost nothing).
+func (s *solver) hotPassages() {
+	words := (len(s.g.siteP) + 63) / 64
+	if len(s.hotSite) != words {
+		s.hotSite = make([]uint64, words)
+	}
+	clear(s.hotSite)
+	for _, j := range s.penUsed {
+		s.hotSite[j>>6] |= 1 << (j & 63)
+	}
+	s.hotFirst, s.hotPass = append(s.hotFirst[:0], 0), s.hotPass[:0]
+	for _, r := range s.routes {
+		for _, ps := range r.pass {
+			if s.hotSite[ps.site>>6]&(1<<(ps.site&63)) != 0 {
+				s.hotPass = append(s.hotPass, ps)
+			}
+		}
+		s.hotFirst = append(s.hotFirst, int32(len(s.hotPass)))
+	}
+}
+
 // poolBest returns the known route cheapest at slot under pen among those
 // not yet played at that slot, with its exact cost, if below threshold
-// (else -1 and threshold). It only reads the solver's state.
+// (else -1 and threshold). It only reads the solver's state (hotPassages
+// must have listed the routes' passages under pen).
 func (s *solver) poolBest(pen *penalties, slot int, threshold float64) (int, float64) {
 	g := s.g
 	bi, bc := -1, threshold
@@ -983,7 +1014,7 @@ func (s *solver) poolBest(pen *penalties, slot int, threshold float64) (int, flo
 		if _, in := s.rowIdx[play{r: i, slot: slot}]; in {
 			continue
 		}
-		if c := pen.routeCost(g, pr, g.in.Slots[slot], bc); c < bc {
+		if c := pen.passCost(g, s.hotPass[s.hotFirst[i]:s.hotFirst[i+1]], g.in.Slots[slot], bc); c < bc {
 			bi, bc = i, c
 		}
 	}
