@@ -3,6 +3,7 @@ package ambush
 import (
 	"compress/gzip"
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -149,5 +150,40 @@ func BenchmarkCorridorScaling(b *testing.B) {
 			b.ReportMetric(st.FastestS, "fastest-s")
 			b.ReportMetric(per*1e6/float64(st.CorridorSites), "us-per-corridor-site")
 		})
+	}
+}
+
+// BenchmarkManySlots solves the equilibrium (SkipRefine) of Balzers ->
+// Ruggell and Valletta -> Mellieħa with mapRequest's windows and police
+// but 24 and 48 departure slots ten minutes apart (no deadline): a
+// planner's departure window of four or eight hours. It reports the
+// iterations, the value and the certified lower bound, and the process's
+// CPU time per solve.
+func BenchmarkManySlots(b *testing.B) {
+	for _, c := range []mapCase{journeyCases[0], journeyCases[2]} {
+		for _, n := range []int{24, 48} {
+			b.Run(fmt.Sprintf("%s/%d-slots", c.name, n), func(b *testing.B) {
+				req := mapRequest(c)
+				req.Deadline, req.Slots = time.Time{}, nil
+				for i := 0; i < n; i++ {
+					req.Slots = append(req.Slots, time.Duration(i)*10*time.Minute)
+				}
+				in, err := BuildInstance(context.Background(), mustGraph(b, c.graph), req, DefaultSiteModel)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var st *Strategy
+				cpu0 := processCPU()
+				for b.Loop() {
+					if st, err = Solve(context.Background(), in, Options{SkipRefine: true}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric((processCPU()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
+				b.ReportMetric(float64(st.Iterations), "iterations")
+				b.ReportMetric(st.Value, "value")
+				b.ReportMetric(st.LowerBound, "lower-bound")
+			})
+		}
 	}
 }
