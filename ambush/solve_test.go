@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // disjointInstance builds k vertex-disjoint routes o -> m_i -> d, each with
@@ -259,5 +260,53 @@ func TestReportNeverAboveGuarantee(t *testing.T) {
 		if math.Abs(st.Value-guarantee) > 1e-12 || st.Exploitability < 0 {
 			t.Errorf("game %d: value %v, exploitability %v; want the guarantee %v and 0", n, st.Value, st.Exploitability, guarantee)
 		}
+	}
+}
+
+// TestDefaultSlotRounds checks the turns a solve takes its slots in when
+// Options.SlotRounds is unset: 3 up to 12 slots, then about 4 slots a
+// turn; and that Solve applies it (Vaduz -> Schaan with 24 slots takes the
+// same path as with SlotRounds 6, another with 3, once the label
+// searches take over from the exact one).
+func TestDefaultSlotRounds(t *testing.T) {
+	for n, want := range map[int]int{0: 3, 1: 3, 12: 3, 13: 4, 16: 4, 17: 5, 24: 6, 48: 12, 96: 24} {
+		if got := defaultSlotRounds(n); got != want {
+			t.Errorf("defaultSlotRounds(%d) = %d, want %d", n, got, want)
+		}
+	}
+	req := mapRequest(scalingCases[1])
+	req.Slots = nil
+	for i := 0; i < 24; i++ {
+		req.Slots = append(req.Slots, time.Duration(i)*10*time.Minute)
+	}
+	req.Deadline = req.Epoch.Add(24*10*time.Minute + 60*time.Minute)
+	in, err := BuildInstance(context.Background(), mustGraph(t, scalingCases[1].graph), req, DefaultSiteModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A solve's path: its iterations and the sum of its restricted
+	// values.
+	type run struct {
+		iterations int
+		values     float64
+	}
+	solve := func(rounds int) run {
+		var seen float64
+		st, err := Solve(context.Background(), in, Options{SkipRefine: true, SlotRounds: rounds, ExactBudget: 1,
+			Progress: func(p Progress) { seen += p.Value }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.Converged {
+			t.Fatalf("SlotRounds %d: not converged", rounds)
+		}
+		return run{st.Iterations, seen}
+	}
+	def, six, three := solve(0), solve(6), solve(3)
+	if def != six {
+		t.Errorf("default: %+v, SlotRounds 6: %+v", def, six)
+	}
+	if def == three {
+		t.Errorf("default and SlotRounds 3 took the same path (%+v, six %+v): the default is not applied", def, six)
 	}
 }
