@@ -139,7 +139,7 @@ func TestPoolBest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := newSolver(g, Options{}.withDefaults())
+		s := newSolver(g, Options{}.withDefaults(len(in.Slots)))
 		rs, slots := allPlays(g)
 		for i, r := range rs {
 			k := s.addRoute(r)

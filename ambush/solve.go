@@ -107,7 +107,9 @@ func (o Options) WithTimeLimit(now func() time.Time, limit time.Duration) Option
 	return o
 }
 
-func (o Options) withDefaults() Options {
+// withDefaults fills in the options left zero, for a game of slots
+// departure slots.
+func (o Options) withDefaults(slots int) Options {
 	if o.MaxIterations <= 0 {
 		o.MaxIterations = 2000
 	}
@@ -130,7 +132,7 @@ func (o Options) withDefaults() Options {
 		o.RowsPerIteration = 6
 	}
 	if o.SlotRounds <= 0 {
-		o.SlotRounds = defaultSlotRounds(0)
+		o.SlotRounds = defaultSlotRounds(slots)
 	}
 	if o.ExactBudget <= 0 {
 		o.ExactBudget = 200_000
@@ -304,9 +306,9 @@ type solver struct {
 	penUsed []int32
 	// hotEdge and hotNode mark the edges and nodes of penUsed's sites.
 	hotEdge, hotNode graphsearch.Set
-	// hotSite is penUsed as a bit set; hotPass[hotFirst[i]:hotFirst[i+1]]
+	// hotSite marks penUsed's sites; hotPass[hotFirst[i]:hotFirst[i+1]]
 	// are route i's passages at those sites (hotPassages).
-	hotSite  []uint64
+	hotSite  graphsearch.Set
 	hotFirst []int32
 	hotPass  []passage
 	// cutCols and cutY are the minimum cut's attacker mix (cutMix).
@@ -330,10 +332,7 @@ func Solve(ctx context.Context, in *Instance, opt Options) (*Strategy, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opt.SlotRounds <= 0 {
-		opt.SlotRounds = defaultSlotRounds(len(in.Slots))
-	}
-	return solveGame(ctx, g, opt.withDefaults())
+	return solveGame(ctx, g, opt.withDefaults(len(in.Slots)))
 }
 
 // defaultSlotRounds is Options.SlotRounds's default for n departure
@@ -996,18 +995,14 @@ func (s *solver) defenderBR(ctx context.Context, y []float64, threshold float64)
 // poolBest prices at every slot, instead of every passage of the route
 // at every slot (the others cost nothing).
 func (s *solver) hotPassages() {
-	words := (len(s.g.siteP) + 63) / 64
-	if len(s.hotSite) != words {
-		s.hotSite = make([]uint64, words)
-	}
-	clear(s.hotSite)
+	s.hotSite.Reset(len(s.g.siteP))
 	for _, j := range s.penUsed {
-		s.hotSite[j>>6] |= 1 << (j & 63)
+		s.hotSite.Add(uint32(j))
 	}
 	s.hotFirst, s.hotPass = append(s.hotFirst[:0], 0), s.hotPass[:0]
 	for _, r := range s.routes {
 		for _, ps := range r.pass {
-			if s.hotSite[ps.site>>6]&(1<<(ps.site&63)) != 0 {
+			if s.hotSite.Has(uint32(ps.site)) {
 				s.hotPass = append(s.hotPass, ps)
 			}
 		}

@@ -251,7 +251,7 @@ func TestReportNeverAboveGuarantee(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := newSolver(g, Options{}.withDefaults())
+		s := newSolver(g, Options{}.withDefaults(len(in.Slots)))
 		guarantee, _, _ := s.attackerBR([]float64{1}, math.Inf(1), 0)
 		st, err := s.report([]float64{1}, nil, guarantee+0.1, 0, true, 1)
 		if err != nil {
