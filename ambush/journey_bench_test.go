@@ -164,10 +164,7 @@ func BenchmarkManySlots(b *testing.B) {
 		for _, n := range []int{24, 48} {
 			b.Run(fmt.Sprintf("%s/%d-slots", c.name, n), func(b *testing.B) {
 				req := mapRequest(c)
-				req.Deadline, req.Slots = time.Time{}, nil
-				for i := 0; i < n; i++ {
-					req.Slots = append(req.Slots, time.Duration(i)*10*time.Minute)
-				}
+				req.Deadline, req.Slots = time.Time{}, slotsEvery10(n)
 				in, err := BuildInstance(context.Background(), mustGraph(b, c.graph), req, DefaultSiteModel)
 				if err != nil {
 					b.Fatal(err)

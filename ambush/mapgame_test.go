@@ -78,10 +78,17 @@ func mapRequest(c mapCase) MapRequest {
 	epoch := time.Date(2026, 3, 2, 7, 0, 0, 0, time.UTC)
 	req := MapRequest{From: c.from, To: c.to, Epoch: epoch, UsualSlot: -1, Police: c.police,
 		Deadline: epoch.Add(170 * time.Minute), Window: 20 * time.Minute, WindowStep: 10 * time.Minute}
-	for i := 0; i < 12; i++ {
-		req.Slots = append(req.Slots, time.Duration(i)*10*time.Minute)
-	}
+	req.Slots = slotsEvery10(12)
 	return req
+}
+
+// slotsEvery10 is n departure slots ten minutes apart from the epoch.
+func slotsEvery10(n int) []time.Duration {
+	slots := make([]time.Duration, n)
+	for i := range slots {
+		slots[i] = time.Duration(i) * 10 * time.Minute
+	}
+	return slots
 }
 
 // mapInstance builds the instance of journey c with mapRequest's schedule.
@@ -275,10 +282,7 @@ func niceInstance(tb testing.TB) (*roadnet.Graph, *Instance) {
 		tb.Fatal(err)
 	}
 	epoch := time.Date(2026, 11, 22, 13, 30, 0, 0, time.UTC)
-	var slots []time.Duration
-	for i := 0; i < 12; i++ {
-		slots = append(slots, time.Duration(i)*10*time.Minute)
-	}
+	slots := slotsEvery10(12)
 	deadline := epoch.Add(110*time.Minute + time.Duration(fast*float64(time.Second)) + time.Minute)
 	in.SetSchedule(epoch, slots, 11, deadline, 20*time.Minute, 10*time.Minute)
 	return g, in

@@ -275,10 +275,7 @@ func TestDefaultSlotRounds(t *testing.T) {
 		}
 	}
 	req := mapRequest(scalingCases[1])
-	req.Slots = nil
-	for i := 0; i < 24; i++ {
-		req.Slots = append(req.Slots, time.Duration(i)*10*time.Minute)
-	}
+	req.Slots = slotsEvery10(24)
 	req.Deadline = req.Epoch.Add(24*10*time.Minute + 60*time.Minute)
 	in, err := BuildInstance(context.Background(), mustGraph(t, scalingCases[1].graph), req, DefaultSiteModel)
 	if err != nil {
